@@ -1,0 +1,52 @@
+/* buf.h -- a growable byte buffer for building output (JSON lines, frames).
+ *
+ * Reused across records: wh_buf_reset keeps the allocation, so a hot loop
+ * does not allocate once the buffer has reached its working size. Appends
+ * that fail to allocate set buf->oom and become no-ops; check it once at the
+ * end with wh_buf_ok(). */
+#ifndef WH_BUF_H
+#define WH_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct wh_buf {
+    char  *data;
+    size_t len;
+    size_t cap;
+    bool   oom;
+} wh_buf;
+
+#define WH_BUF_INIT { NULL, 0, 0, false }
+
+void wh_buf_free(wh_buf *b);                      /* releases memory; b can be reused */
+bool wh_buf_reserve_slow(wh_buf *b, size_t extra);
+void wh_buf_printf(wh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static inline bool wh_buf_reserve(wh_buf *b, size_t extra)
+{
+    return (b->cap - b->len > extra) ? true : wh_buf_reserve_slow(b, extra);
+}
+static inline void wh_buf_reset(wh_buf *b) { b->len = 0; b->oom = false; }
+static inline bool wh_buf_ok(const wh_buf *b) { return !b->oom; }
+
+static inline void wh_buf_append(wh_buf *b, const void *p, size_t n)
+{
+    if (!wh_buf_reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+static inline void wh_buf_puts(wh_buf *b, const char *s) { wh_buf_append(b, s, strlen(s)); }
+static inline void wh_buf_putc(wh_buf *b, char c)
+{
+    if (!wh_buf_reserve(b, 1))
+        return;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+#endif

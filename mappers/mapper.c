@@ -1,0 +1,43 @@
+/* mapper.c -- the registry of positions mappers (see mapper.h). */
+#include <string.h>
+
+#include "core/errbuf.h"
+#include "mappers/mapper.h"
+
+/* Each mapper's ops are defined in its own folder. Add new ones here. */
+static const wh_mapper_ops *const mappers[] = {
+    NULL,
+};
+
+const wh_mapper_ops *const *wh_mapper_all(void)
+{
+    return mappers;
+}
+
+const wh_mapper_ops *wh_mapper_find(const char *name)
+{
+    for (size_t i = 0; mappers[i]; i++)
+        if (strcmp(mappers[i]->name, name) == 0)
+            return mappers[i];
+    return NULL;
+}
+
+int wh_mapper_create(const char *name, const json_t *options, const char *shard,
+                     bool follow, wh_mapper **out, char *errbuf, size_t errlen)
+{
+    const wh_mapper_ops *ops = wh_mapper_find(name);
+    if (!ops) {
+        char known[256] = "";
+        for (size_t i = 0; mappers[i]; i++) {
+            if (i)
+                strncat(known, ", ", sizeof known - strlen(known) - 1);
+            strncat(known, mappers[i]->name, sizeof known - strlen(known) - 1);
+        }
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "unknown mapper '%s' (known: %s)",
+                         name, known[0] ? known : "none");
+    }
+    int rc = ops->create(options, shard, out, errbuf, errlen);
+    if (rc == WH_OK)
+        (*out)->follow = follow;
+    return rc;
+}

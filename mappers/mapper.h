@@ -1,0 +1,88 @@
+/* mapper.h -- the positions mapper contract every datastore implements.
+ *
+ * A mapper reads one datastore's own write-ahead log (binlog files, RocksDB
+ * WAL) and turns its records into updates. The publisher and
+ * wormhole-logcat only ever talk to this interface; a new datastore is added
+ * by implementing wh_mapper_ops and listing it in mapper.c (docs/MAPPERS.md).
+ *
+ * Positions are passed as text (docs/UPDATES.md): physical "FILE:OFFSET/INDEX"
+ * or "SEQ/INDEX", logical "GTID/INDEX" (MariaDB may give several
+ * comma-separated GTIDs, one per domain). A position names one update: the
+ * transaction starting at FILE:OFFSET (or having id GTID) and the INDEX-th
+ * update in it.
+ *
+ * Threads: a mapper is used by one thread at a time. */
+#ifndef WH_MAPPER_H
+#define WH_MAPPER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "wormhole/error.h"
+#include "wormhole/update.h"
+
+typedef struct wh_mapper wh_mapper;
+
+typedef struct wh_mapper_ops {
+    const char *name;                /* chosen by this name in config: "mysql", "rocksdb" */
+    const wh_cfg_field *options;     /* its options table (for --help and docs) */
+
+    /* Creates a mapper from its options object (may be NULL for defaults)
+     * and the shard id stamped on every update (borrowed; must outlive the
+     * mapper). Validates options and that the log exists; reads nothing yet. */
+    int (*create)(const json_t *options, const char *shard, wh_mapper **out,
+                  char *errbuf, size_t errlen);
+
+    /* Seeks to a physical position of this replica's log. NULL means the
+     * oldest position still in the log. With inclusive the next update
+     * returned is the one at pos, otherwise the one after it. A position no
+     * longer in the log is WH_ERR_PURGED, never a silent skip. */
+    int (*seek_physical)(wh_mapper *m, const char *pos, bool inclusive,
+                         char *errbuf, size_t errlen);
+
+    /* Maps a logical position to this replica's physical position and seeks
+     * there, as seek_physical. Works on any replica of the shard. */
+    int (*seek_logical)(wh_mapper *m, const char *pos, bool inclusive,
+                        char *errbuf, size_t errlen);
+
+    /* Reads the next updates, at most max. Returns the count (> 0) and sets
+     * *updates to an array owned by the mapper, valid until the next call of
+     * next_batch, seek_* or destroy. When the log has nothing new: with
+     * follow set, waits up to timeout_ms (without spinning) and returns
+     * WH_ERR_AGAIN; without follow returns WH_ERR_EOF. Any other negative
+     * code is a failure described in errbuf; the mapper must then be
+     * destroyed (crash-only: re-create and seek to resume). */
+    int (*next_batch)(wh_mapper *m, const wh_update **updates, int max, int timeout_ms,
+                      char *errbuf, size_t errlen);
+
+    /* Releases everything. Accepts NULL. */
+    void (*destroy)(wh_mapper *m);
+} wh_mapper_ops;
+
+/* Every mapper object starts with this header. */
+struct wh_mapper {
+    const wh_mapper_ops *ops;
+    bool follow;                     /* tail the live log instead of stopping at its end */
+};
+
+/* Looks a mapper up by name; NULL if there is none. */
+const wh_mapper_ops *wh_mapper_find(const char *name);
+
+/* NULL-terminated list of all mappers, for --help. */
+const wh_mapper_ops *const *wh_mapper_all(void);
+
+/* Convenience: find by name and create. Unknown name is WH_ERR_CONFIG with
+ * the list of known names in errbuf. */
+int wh_mapper_create(const char *name, const json_t *options, const char *shard,
+                     bool follow, wh_mapper **out, char *errbuf, size_t errlen);
+
+static inline void wh_mapper_destroy(wh_mapper *m)
+{
+    if (m)
+        m->ops->destroy(m);
+}
+
+#endif

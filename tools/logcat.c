@@ -1,0 +1,185 @@
+/* logcat.c -- wormhole-logcat: print a datastore log as JSON update lines.
+ *
+ * The user's window on any positions mapper, like mysqlbinlog but for
+ * updates: one JSON object per line in the form of docs/UPDATES.md. Without
+ * --follow it stops at the end of the log. Exit status: 0 at the end of the
+ * log, 1 on a failure (the reason is printed on stderr), 2 on bad usage. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/update_json.h"
+#include "mappers/mapper.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: wormhole-logcat [--mapper NAME] [mapper options] [--from POS | --from-logical POS]\n"
+        "                       [--follow] [--max N] [--shard ID] [--debug AREAS]\n"
+        "\n"
+        "Prints each update of a datastore's log as one JSON line (docs/UPDATES.md).\n"
+        "\n"
+        "  --mapper NAME        positions mapper (default mysql)\n"
+        "  --binlog-dir DIR     mysql: the server's binlog directory (option binlog_dir)\n"
+        "  --db PATH            rocksdb: the database directory (option db)\n"
+        "  --option KEY=VALUE   any mapper option; VALUE is JSON, or else a string\n"
+        "  --from POS           start at a physical position (FILE:OFFSET/INDEX or SEQ/INDEX)\n"
+        "  --from-logical POS   start at a logical position (GTID/INDEX), mapped to this log\n"
+        "  --after              start after POS instead of at it\n"
+        "  --follow             keep tailing the live log instead of stopping at its end\n"
+        "  --max N              stop after N updates\n"
+        "  --shard ID           shard id stamped on updates (default \"local\")\n"
+        "  --debug AREAS        debug logging for areas (binlog,rocksdb,filter,... or all)\n");
+    for (const wh_mapper_ops *const *m = wh_mapper_all(); *m; m++) {
+        fprintf(out, "\noptions of mapper '%s':\n", (*m)->name);
+        wh_config_print_help(out, (*m)->options);
+    }
+}
+
+/* Sets options[key] from "KEY=VALUE": VALUE as JSON if it parses, else a string. */
+static int set_option(json_t *options, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv)
+        return -1;
+    char key[128];
+    size_t n = (size_t)(eq - kv);
+    if (n >= sizeof key)
+        return -1;
+    memcpy(key, kv, n);
+    key[n] = '\0';
+    json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    if (!v)
+        v = json_string(eq + 1);
+    return json_object_set_new(options, key, v);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_FROM_LOGICAL = 256, OPT_AFTER, OPT_OPTION, OPT_MAX, OPT_SHARD, OPT_DEBUG };
+    static const struct option longopts[] = {
+        { "mapper", required_argument, NULL, 'm' },
+        { "binlog-dir", required_argument, NULL, 'b' },
+        { "db", required_argument, NULL, 'd' },
+        { "option", required_argument, NULL, OPT_OPTION },
+        { "from", required_argument, NULL, 'f' },
+        { "from-logical", required_argument, NULL, OPT_FROM_LOGICAL },
+        { "after", no_argument, NULL, OPT_AFTER },
+        { "follow", no_argument, NULL, 'F' },
+        { "max", required_argument, NULL, OPT_MAX },
+        { "shard", required_argument, NULL, OPT_SHARD },
+        { "debug", required_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *mapper_name = "mysql", *from = NULL, *from_logical = NULL, *shard = "local";
+    bool follow = false, inclusive = true;
+    long long max = -1;
+    json_t *options = json_object();
+    char errbuf[1024];
+    int c, status = 2;
+
+    wh_log_set_ident("wormhole-logcat");
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': mapper_name = optarg; break;
+        case 'b': json_object_set_new(options, "binlog_dir", json_string(optarg)); break;
+        case 'd': json_object_set_new(options, "db", json_string(optarg)); break;
+        case 'f': from = optarg; break;
+        case OPT_FROM_LOGICAL: from_logical = optarg; break;
+        case OPT_AFTER: inclusive = false; break;
+        case 'F': follow = true; break;
+        case OPT_SHARD: shard = optarg; break;
+        case OPT_MAX:
+            max = strtoll(optarg, NULL, 10);
+            break;
+        case OPT_OPTION:
+            if (set_option(options, optarg) != 0) {
+                fprintf(stderr, "wormhole-logcat: --option wants KEY=VALUE, got '%s'\n", optarg);
+                goto out;
+            }
+            break;
+        case OPT_DEBUG:
+            if (wh_log_set_debug(optarg) != WH_OK) {
+                fprintf(stderr, "wormhole-logcat: unknown debug area in '%s'\n", optarg);
+                goto out;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (optind != argc || (from && from_logical)) {
+        usage(stderr);
+        goto out;
+    }
+
+    status = 1;
+    wh_mapper *m = NULL;
+    int rc = wh_mapper_create(mapper_name, options, shard, follow, &m, errbuf, sizeof errbuf);
+    if (rc == WH_OK)
+        rc = from_logical ? m->ops->seek_logical(m, from_logical, inclusive, errbuf, sizeof errbuf)
+                          : m->ops->seek_physical(m, from, inclusive, errbuf, sizeof errbuf);
+    if (rc != WH_OK) {
+        fprintf(stderr, "wormhole-logcat: %s\n", errbuf);
+        wh_mapper_destroy(m);
+        goto out;
+    }
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    wh_buf line = WH_BUF_INIT;
+    long long printed = 0;
+    while (!stop_requested && (max < 0 || printed < max)) {
+        const wh_update *ups;
+        int want = max < 0 || max - printed > 1024 ? 1024 : (int)(max - printed);
+        int n = m->ops->next_batch(m, &ups, want, 200, errbuf, sizeof errbuf);
+        if (n == WH_ERR_AGAIN)
+            continue;
+        if (n == WH_ERR_EOF) {
+            status = 0;
+            break;
+        }
+        if (n < 0) {
+            fprintf(stderr, "wormhole-logcat: %s\n", errbuf);
+            break;
+        }
+        wh_buf_reset(&line);
+        for (int i = 0; i < n; i++)
+            wh_update_to_json(&ups[i], &line);
+        printed += n;
+        if (!wh_buf_ok(&line) || fwrite(line.data, 1, line.len, stdout) != line.len ||
+            (follow && fflush(stdout) != 0)) {
+            fprintf(stderr, "wormhole-logcat: cannot write output\n");
+            break;
+        }
+    }
+    if (stop_requested || (max >= 0 && printed >= max))
+        status = 0;
+    if (fflush(stdout) != 0)
+        status = 1;
+    wh_buf_free(&line);
+    wh_mapper_destroy(m);
+out:
+    json_decref(options);
+    return status;
+}
