@@ -34,7 +34,7 @@ static inline bool wh_buf_ok(const wh_buf *b) { return !b->oom; }
 
 static inline void wh_buf_append(wh_buf *b, const void *p, size_t n)
 {
-    if (!wh_buf_reserve(b, n))
+    if (n == 0 || !wh_buf_reserve(b, n))
         return;
     memcpy(b->data + b->len, p, n);
     b->len += n;

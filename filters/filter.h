@@ -20,6 +20,16 @@
 
 typedef struct wh_filter wh_filter;
 
+/* Limits (docs/FILTERS.md). Exceeding one is WH_ERR_LIMIT, with the place. */
+#define WH_FILTER_MAX_TEXT      (1u << 20)  /* bytes of filter text or JSON */
+#define WH_FILTER_MAX_DEPTH     64          /* nesting of and/or/not/parentheses */
+#define WH_FILTER_MAX_NODES     10000       /* operators and predicates */
+#define WH_FILTER_MAX_IN        10000       /* constants in one in-list */
+#define WH_FILTER_MAX_CONSTANTS 100000      /* constants in the whole filter */
+#define WH_FILTER_MAX_STRING    65536       /* bytes of one string or hex constant */
+#define WH_FILTER_MAX_NAME      1024        /* bytes of one column name */
+#define WH_FILTER_MAX_DIGITS    1000        /* significant digits of a number */
+
 /* Parses the text form, e.g.
  *   table = "users" and op in ("insert","update") and not exists deleted_at
  * On error returns WH_ERR_PARSE (or WH_ERR_LIMIT, WH_ERR_TYPE) and writes
@@ -38,6 +48,17 @@ bool wh_filter_match(wh_filter *f, const wh_update *u);
  * an equal tree. Returns 0 or WH_ERR_NOMEM. */
 int wh_filter_to_text(const wh_filter *f, wh_buf *out);
 int wh_filter_to_json(const wh_filter *f, wh_buf *out);
+
+/* Parses either form: JSON if the first character after white space is
+ * '{', text otherwise (the text form never starts with '{'). Same results,
+ * errors and ownership as the two parsers above. */
+int wh_filter_parse(const char *src, size_t len, wh_filter **out,
+                    char *errbuf, size_t errlen);
+
+/* True if a and b are the same tree (same operators in the same order, same
+ * keys, same constants by kind and value). Compares trees, not meanings:
+ * "a = 1 and b = 2" and "b = 2 and a = 1" differ. */
+bool wh_filter_equal(const wh_filter *a, const wh_filter *b);
 
 void wh_filter_free(wh_filter *f);   /* accepts NULL */
 

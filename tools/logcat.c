@@ -4,6 +4,7 @@
  * updates: one JSON object per line in the form of docs/UPDATES.md. Without
  * --follow it stops at the end of the log. Exit status: 0 at the end of the
  * log, 1 on a failure (the reason is printed on stderr), 2 on bad usage. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/update_json.h"
+#include "filters/filter.h"
 #include "mappers/mapper.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -29,6 +31,7 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: wormhole-logcat [--mapper NAME] [mapper options] [--from POS | --from-logical POS]\n"
         "                       [--follow] [--max N] [--shard ID] [--debug AREAS]\n"
+        "                       [--filter EXPR | --filter-file FILE]\n"
         "\n"
         "Prints each update of a datastore's log as one JSON line (docs/UPDATES.md).\n"
         "\n"
@@ -40,7 +43,9 @@ static void usage(FILE *out)
         "  --from-logical POS   start at a logical position (GTID/INDEX), mapped to this log\n"
         "  --after              start after POS instead of at it\n"
         "  --follow             keep tailing the live log instead of stopping at its end\n"
-        "  --max N              stop after N updates\n"
+        "  --max N              stop after N updates (N printed ones with a filter)\n"
+        "  --filter EXPR        print only updates matching EXPR (docs/FILTERS.md)\n"
+        "  --filter-file FILE   the filter from FILE, in text or JSON form\n"
         "  --shard ID           shard id stamped on updates (default \"local\")\n"
         "  --debug AREAS        debug logging for areas (binlog,rocksdb,filter,... or all)\n");
     for (const wh_mapper_ops *const *m = wh_mapper_all(); *m; m++) {
@@ -67,9 +72,44 @@ static int set_option(json_t *options, const char *kv)
     return json_object_set_new(options, key, v);
 }
 
+/* Parses the filter of --filter (expr) or --filter-file (path; JSON if it
+ * starts with '{'). Prints the error with its place and returns NULL. */
+static wh_filter *load_filter(const char *expr, const char *path)
+{
+    char errbuf[1024], *text = NULL;
+    size_t len = 0;
+    wh_filter *f = NULL;
+    if (path) {
+        FILE *fp = fopen(path, "rb");
+        if (!fp) {
+            fprintf(stderr, "wormhole-logcat: --filter-file %s: %s\n", path, strerror(errno));
+            return NULL;
+        }
+        text = malloc(WH_FILTER_MAX_TEXT + 2);
+        if (text)
+            len = fread(text, 1, WH_FILTER_MAX_TEXT + 1, fp);
+        bool bad = !text || ferror(fp);
+        fclose(fp);
+        if (bad) {
+            fprintf(stderr, "wormhole-logcat: --filter-file %s: cannot read it\n", path);
+            free(text);
+            return NULL;
+        }
+        expr = text;
+    } else {
+        len = strlen(expr);
+    }
+    if (wh_filter_parse(expr, len, &f, errbuf, sizeof errbuf) != WH_OK)
+        fprintf(stderr, "wormhole-logcat: %s%s: %s\n", path ? "--filter-file " : "--filter",
+                path ? path : "", errbuf);
+    free(text);
+    return f;
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_FROM_LOGICAL = 256, OPT_AFTER, OPT_OPTION, OPT_MAX, OPT_SHARD, OPT_DEBUG };
+    enum { OPT_FROM_LOGICAL = 256, OPT_AFTER, OPT_OPTION, OPT_MAX, OPT_SHARD, OPT_DEBUG,
+           OPT_FILTER, OPT_FILTER_FILE };
     static const struct option longopts[] = {
         { "mapper", required_argument, NULL, 'm' },
         { "binlog-dir", required_argument, NULL, 'b' },
@@ -82,10 +122,14 @@ int main(int argc, char **argv)
         { "max", required_argument, NULL, OPT_MAX },
         { "shard", required_argument, NULL, OPT_SHARD },
         { "debug", required_argument, NULL, OPT_DEBUG },
+        { "filter", required_argument, NULL, OPT_FILTER },
+        { "filter-file", required_argument, NULL, OPT_FILTER_FILE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *mapper_name = "mysql", *from = NULL, *from_logical = NULL, *shard = "local";
+    const char *filter_expr = NULL, *filter_file = NULL;
+    wh_filter *filter = NULL;
     bool follow = false, inclusive = true;
     long long max = -1;
     json_t *options = json_object();
@@ -103,6 +147,8 @@ int main(int argc, char **argv)
         case OPT_AFTER: inclusive = false; break;
         case 'F': follow = true; break;
         case OPT_SHARD: shard = optarg; break;
+        case OPT_FILTER: filter_expr = optarg; break;
+        case OPT_FILTER_FILE: filter_file = optarg; break;
         case OPT_MAX:
             max = strtoll(optarg, NULL, 10);
             break;
@@ -127,10 +173,12 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (optind != argc || (from && from_logical)) {
+    if (optind != argc || (from && from_logical) || (filter_expr && filter_file)) {
         usage(stderr);
         goto out;
     }
+    if ((filter_expr || filter_file) && !(filter = load_filter(filter_expr, filter_file)))
+        goto out;
 
     status = 1;
     wh_mapper *m = NULL;
@@ -164,9 +212,12 @@ int main(int argc, char **argv)
             break;
         }
         wh_buf_reset(&line);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && (max < 0 || printed < max); i++) {
+            if (filter && !wh_filter_match(filter, &ups[i]))
+                continue;
             wh_update_to_json(&ups[i], &line);
-        printed += n;
+            printed++;
+        }
         if (!wh_buf_ok(&line) || fwrite(line.data, 1, line.len, stdout) != line.len ||
             (follow && fflush(stdout) != 0)) {
             fprintf(stderr, "wormhole-logcat: cannot write output\n");
@@ -180,6 +231,7 @@ int main(int argc, char **argv)
     wh_buf_free(&line);
     wh_mapper_destroy(m);
 out:
+    wh_filter_free(filter);
     json_decref(options);
     return status;
 }

@@ -83,4 +83,16 @@ int binlog_json_apply_diff(const char *before, size_t before_len,
 int binlog_value_size(const binlog_column *col, const uint8_t *p, size_t avail,
                       size_t *used, char *errbuf, size_t errlen);
 
+/* Added by the value decoders (additive to the contract above). */
+
+/* Name of a column type code as MySQL spells it in SQL or in its sources
+ * ("INT", "VARCHAR", "DATETIME2", ...), or "UNKNOWN". Static storage. */
+const char *binlog_type_name(int type);
+
+/* Splits a STRING column's table-map metadata (byte0 << 8 | byte1, as in
+ * binlog_column.meta) into its real type (BT_STRING, BT_ENUM or BT_SET) and,
+ * for BT_STRING, the maximum length in bytes (up to 1023; for ENUM/SET
+ * *max_len is the pack length). Fills binlog_column.real_type. */
+void binlog_string_meta(uint16_t meta, uint8_t *real_type, uint32_t *max_len);
+
 #endif

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of wormhole's publisher, push protocol and subscriber library.
+
+Usage: python3 bench/e2e/run.py [--build DIR] [--quick] [--mariadb]
+
+Starts a throwaway ZooKeeper (tests/harness), a wormhole-publisher and
+measuring subscribers (e2e-sub) on loopback, and prints one line per figure:
+  throughput   updates/s delivered to one subscriber (synthetic mapper, no rate limit)
+  latency      generation-to-callback percentiles at a steady 20k updates/s
+  flows50      publisher RSS and CPU with 50 apps (flows) at 20k updates/s
+  mariadb      (with --mariadb) commit-to-callback percentiles of rows written to
+               MariaDB at a steady rate, through the mysql binlog mapper
+Publisher CPU is user+system seconds per second of wall time; RSS is the
+peak (VmHWM) in MB.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
+import wh_harness as wh  # noqa: E402
+
+
+def proc_stats(pid):
+    """(cpu seconds, peak RSS MB, current RSS MB) of a live process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / tick
+    hwm = rss = 0
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+    return cpu, hwm, rss
+
+
+class Run:
+    def __init__(self, build, stack, zk):
+        self.build, self.stack, self.zk = build, stack, zk
+        self.procs = []
+        self.n = 0
+
+    def publisher(self, mapper, options, root, extra=None):
+        self.n += 1
+        cfg = {"shard": "s1", "mapper": {"name": mapper, "options": options},
+               "zookeeper": {"connect": self.zk.connect, "root": root}}
+        if extra:
+            cfg.update(extra)
+        path = self.stack.path("pub%d.json" % self.n)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        log = open(self.stack.path("pub%d.log" % self.n), "w")
+        p = subprocess.Popen([os.path.join(self.build, "publisher", "wormhole-publisher"),
+                              "--config", path], stderr=log)
+        self.procs.append(p)
+        return p
+
+    def subscriber(self, root, app, args=()):
+        self.n += 1
+        log = open(self.stack.path("sub%d.log" % self.n), "w")
+        p = subprocess.Popen([os.path.join(self.build, "bench", "e2e", "e2e-sub"),
+                              "--zk", self.zk.connect + root, "--app", app] + list(args),
+                             stdout=subprocess.PIPE, stderr=log, text=True)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.procs = []
+
+
+def result(p, timeout):
+    out, _ = p.communicate(timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def throughput(r, n):
+    sub = r.subscriber("/tp", "bench", ["--count", str(n)])
+    time.sleep(0.5)
+    pub = r.publisher("synthetic", {"updates": n}, "/tp")
+    res = result(sub, 300)
+    cpu, hwm, _ = proc_stats(pub.pid)
+    r.stop_all()
+    print("throughput: %d updates in %.2f s = %.0f updates/s to one subscriber "
+          "(%.1f MB on the wire); publisher CPU %.2f s total, peak RSS %.1f MB"
+          % (res["updates"], res["seconds"], res["updates_per_s"], res["bytes"] / 1e6, cpu,
+             hwm))
+
+
+def latency(r, rate, secs):
+    n = rate * secs
+    sub = r.subscriber("/lat", "bench", ["--count", str(n), "--skip", str(rate)])
+    time.sleep(0.5)
+    pub = r.publisher("synthetic", {"updates": n, "rate": rate}, "/lat",
+                      {"delivery": {"datamarker_interval_ms": 100}})
+    t0 = time.time()
+    cpu0 = proc_stats(pub.pid)[0]
+    res = result(sub, secs * 4 + 60)
+    cpu, hwm, _ = proc_stats(pub.pid)
+    wall = time.time() - t0
+    r.stop_all()
+    lat = res["latency_ms"]
+    print("latency at %d updates/s for %d s: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
+          "p99.9 %.3f ms, max %.3f ms (%d samples); publisher CPU %.1f%%, peak RSS %.1f MB"
+          % (rate, secs, lat["p50"], lat["p90"], lat["p99"], lat["p999"], lat["max"],
+             lat["samples"], 100 * (cpu - cpu0) / wall, hwm))
+
+
+def flows(r, nflows, rate, secs):
+    n = rate * secs
+    subs = [r.subscriber("/fl", "app%02d" % i, ["--count", str(n)]) for i in range(nflows)]
+    time.sleep(1.0)
+    pub = r.publisher("synthetic", {"updates": n, "rate": rate}, "/fl")
+    peak = 0
+    t0 = time.time()
+    while any(s.poll() is None for s in subs) and time.time() - t0 < secs * 6 + 60:
+        try:
+            cpu, hwm, rss = proc_stats(pub.pid)
+            peak = max(peak, hwm)
+        except OSError:
+            break
+        time.sleep(0.5)
+    got = [result(s, 30)["updates"] for s in subs]
+    cpu, hwm, _ = proc_stats(pub.pid)
+    r.stop_all()
+    print("flows%d: %d apps x %d updates at %d updates/s: all complete: %s; publisher peak "
+          "RSS %.1f MB, CPU %.1f s" % (nflows, nflows, n, rate, all(g >= n for g in got),
+                                      max(peak, hwm), cpu))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.environ.get("WH_BUILD_ROOT",
+                                                      os.path.join(ROOT, "build")))
+    ap.add_argument("--quick", action="store_true", help="smaller runs")
+    args = ap.parse_args()
+    with wh.Stack() as stack:
+        zk = stack.zookeeper()
+        r = Run(os.path.abspath(args.build), stack, zk)
+        try:
+            throughput(r, 500000 if args.quick else 3000000)
+            latency(r, 20000, 5 if args.quick else 15)
+            flows(r, 50, 20000, 5 if args.quick else 10)
+        finally:
+            r.stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,670 @@
+/* filter_parse_json.c -- the canonical JSON form of filters: a strict JSON
+ * reader specialised to the filter schema (docs/FILTERS.md), so that errors
+ * name the JSON path and numbers keep their exact decimal value. */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errbuf.h"
+#include "filters/filter_int.h"
+
+#define JSON_MAX_PATH (2 * WH_FILTER_MAX_DEPTH + 8)
+
+typedef struct jseg {
+    const char *key;       /* member name, or NULL for an array index */
+    uint32_t    index;
+} jseg;
+
+typedef struct jparser {
+    const char  *s;
+    size_t       n;
+    size_t       pos;
+    filter_tree *t;
+    char        *errbuf;
+    size_t       errlen;
+    jseg         path[JSON_MAX_PATH];
+    int          npath;
+    wh_buf       scratch;
+    uint32_t    *stack;
+    uint32_t     nstack, capstack;
+} jparser;
+
+typedef enum jop {
+    J_AND = 0, J_OR, J_NOT, J_EXISTS, J_NOT_EXISTS, J_EQ, J_NE, J_IN, J_NOT_IN, J__COUNT
+} jop;
+
+static const char *const jop_names[J__COUNT] = {
+    "and", "or", "not", "exists", "not_exists", "eq", "ne", "in", "not_in",
+};
+
+/* ---- errors ------------------------------------------------------------------------- */
+
+static void format_path(const jparser *p, char *buf, size_t buflen)
+{
+    size_t len = 0;
+    int w = snprintf(buf, buflen, "$");
+    len = w > 0 ? (size_t)w : 0;
+    for (int k = 0; k < p->npath && len < buflen; k++) {
+        if (p->path[k].key)
+            w = snprintf(buf + len, buflen - len, ".%s", p->path[k].key);
+        else
+            w = snprintf(buf + len, buflen - len, "[%" PRIu32 "]", p->path[k].index);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+}
+
+static int perr(jparser *p, int code, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int perr(jparser *p, int code, size_t off, const char *fmt, ...)
+{
+    char msg[512], path[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    format_path(p, path, sizeof path);
+    return wh_seterr(p->errbuf, p->errlen, code, "filter: at %s (offset %zu): %s", path, off, msg);
+}
+
+static void skip_ws(jparser *p)
+{
+    while (p->pos < p->n) {
+        char c = p->s[p->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        p->pos++;
+    }
+}
+
+static bool at_word(const jparser *p, const char *w)
+{
+    size_t l = strlen(w);
+    return p->n - p->pos >= l && memcmp(p->s + p->pos, w, l) == 0;
+}
+
+/* Describes what stands at the current position, for "found ...". */
+static const char *describe(const jparser *p, char *buf, size_t buflen)
+{
+    if (p->pos >= p->n)
+        return "the end of the input";
+    char c = p->s[p->pos];
+    switch (c) {
+    case '{': return "'{'";
+    case '}': return "'}'";
+    case '[': return "'['";
+    case ']': return "']'";
+    case ',': return "','";
+    case ':': return "':'";
+    case '"': return "a string";
+    default: break;
+    }
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return "a number";
+    if (at_word(p, "true"))
+        return "true";
+    if (at_word(p, "false"))
+        return "false";
+    if (at_word(p, "null"))
+        return "null";
+    if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
+        snprintf(buf, buflen, "the byte 0x%02x", (unsigned)(unsigned char)c);
+    else
+        snprintf(buf, buflen, "'%c'", c);
+    return buf;
+}
+
+static int expected(jparser *p, const char *what)
+{
+    char buf[32];
+    return perr(p, WH_ERR_PARSE, p->pos, "expected %s, found %s", what,
+                describe(p, buf, sizeof buf));
+}
+
+/* Skips white space and consumes c, or fails with "expected what". */
+static int expect(jparser *p, char c, const char *what)
+{
+    skip_ws(p);
+    if (p->pos >= p->n || p->s[p->pos] != c)
+        return expected(p, what);
+    p->pos++;
+    return WH_OK;
+}
+
+static int path_push(jparser *p, const char *key, uint32_t index)
+{
+    if (p->npath >= JSON_MAX_PATH)
+        return perr(p, WH_ERR_LIMIT, p->pos, "the filter nests deeper than %u levels",
+                    WH_FILTER_MAX_DEPTH);
+    p->path[p->npath].key = key;
+    p->path[p->npath].index = index;
+    p->npath++;
+    return WH_OK;
+}
+
+static void path_pop(jparser *p)
+{
+    assert(p->npath > 0);
+    p->npath--;
+}
+
+/* ---- scalars ---------------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static void put_utf8(wh_buf *b, uint32_t cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { u[0] = (char)(0xc0 | cp >> 6); u[1] = (char)(0x80 | (cp & 0x3f)); n = 2; }
+    else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12); u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f)); n = 3;
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18); u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); u[3] = (char)(0x80 | (cp & 0x3f)); n = 4;
+    }
+    wh_buf_append(b, u, n);
+}
+
+static int read_u4(jparser *p, size_t i, size_t esc, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; k++) {
+        int h = i + k < p->n ? hexval(p->s[i + k]) : -1;
+        if (h < 0)
+            return perr(p, WH_ERR_PARSE, esc, "expected four hex digits after \\u");
+        v = v << 4 | (uint32_t)h;
+    }
+    *out = v;
+    return WH_OK;
+}
+
+/* Reads a JSON string at the current position (after white space) into
+ * p->scratch; limit bounds its decoded length. */
+static int read_string(jparser *p, size_t limit, const char *what)
+{
+    skip_ws(p);
+    if (p->pos >= p->n || p->s[p->pos] != '"')
+        return expected(p, what);
+    size_t start = p->pos, i = p->pos + 1;
+    const char *s = p->s;
+    wh_buf_reset(&p->scratch);
+    for (;;) {
+        size_t run = i;
+        while (i < p->n && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+            i++;
+        wh_buf_append(&p->scratch, s + run, i - run);
+        if (i >= p->n)
+            return perr(p, WH_ERR_PARSE, start, "the string starting here is not closed");
+        if (s[i] == '"')
+            break;
+        if ((unsigned char)s[i] < 0x20)
+            return perr(p, WH_ERR_PARSE, i, "control character 0x%02x in a string (write it "
+                        "as \\u%04x)", (unsigned)(unsigned char)s[i], (unsigned)(unsigned char)s[i]);
+        size_t esc = i;
+        char e = i + 1 < p->n ? s[i + 1] : '\0';
+        i += 2;
+        switch (e) {
+        case '"': wh_buf_putc(&p->scratch, '"'); break;
+        case '\\': wh_buf_putc(&p->scratch, '\\'); break;
+        case '/': wh_buf_putc(&p->scratch, '/'); break;
+        case 'b': wh_buf_putc(&p->scratch, '\b'); break;
+        case 'f': wh_buf_putc(&p->scratch, '\f'); break;
+        case 'n': wh_buf_putc(&p->scratch, '\n'); break;
+        case 'r': wh_buf_putc(&p->scratch, '\r'); break;
+        case 't': wh_buf_putc(&p->scratch, '\t'); break;
+        case 'u': {
+            uint32_t cp = 0, lo = 0;
+            int rc = read_u4(p, i, esc, &cp);
+            if (rc)
+                return rc;
+            i += 4;
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a lone low surrogate", cp);
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (i + 1 >= p->n || s[i] != '\\' || s[i + 1] != 'u')
+                    return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a high surrogate without "
+                                "a low surrogate after it", cp);
+                if ((rc = read_u4(p, i + 2, esc, &lo)) != WH_OK)
+                    return rc;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a high surrogate without "
+                                "a low surrogate after it", cp);
+                i += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            put_utf8(&p->scratch, cp);
+            break;
+        }
+        default:
+            return perr(p, WH_ERR_PARSE, esc, "unknown escape in a string (escapes are \\\" "
+                        "\\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+        }
+        if (p->scratch.len > limit)
+            break;
+    }
+    if (!wh_buf_ok(&p->scratch))
+        return WH_ERR_NOMEM;
+    if (p->scratch.len > limit)
+        return perr(p, WH_ERR_LIMIT, start, "the string is longer than %zu bytes", limit);
+    p->pos = i + 1;
+    return WH_OK;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Scans a JSON number at the current position; sets *len. */
+static int scan_number(jparser *p, size_t *len)
+{
+    const char *s = p->s;
+    size_t i = p->pos, n = p->n;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n || !is_digit(s[i]))
+        return perr(p, WH_ERR_PARSE, i, "malformed number: expected a digit");
+    if (s[i] == '0' && i + 1 < n && is_digit(s[i + 1]))
+        return perr(p, WH_ERR_PARSE, i, "malformed number: a leading zero is followed by a digit");
+    while (i < n && is_digit(s[i]))
+        i++;
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(s[i]))
+            return perr(p, WH_ERR_PARSE, i, "malformed number: expected a digit after '.'");
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(s[i]))
+            return perr(p, WH_ERR_PARSE, i, "malformed number: expected a digit in the exponent");
+        while (i < n && is_digit(s[i]))
+            i++;
+    }
+    *len = i - p->pos;
+    return WH_OK;
+}
+
+/* const := string | number | true | false | null | {"hex": string} */
+static int parse_const(jparser *p, const filter_node *key)
+{
+    filter_const c;
+    char why[256];
+    const char *lwhy = NULL;
+    int rc;
+    skip_ws(p);
+    size_t off = p->pos;
+    memset(&c, 0, sizeof c);
+    if (p->t->nconsts >= WH_FILTER_MAX_CONSTANTS)
+        return perr(p, WH_ERR_LIMIT, off, "the filter has more than %u constants",
+                    WH_FILTER_MAX_CONSTANTS);
+    char ch = off < p->n ? p->s[off] : '\0';
+    if (ch == '"') {
+        if ((rc = read_string(p, WH_FILTER_MAX_STRING, "a string")) != WH_OK)
+            return rc;
+        int64_t o = filter_tree_pool(p->t, p->scratch.data, p->scratch.len);
+        if (o < 0)
+            return WH_ERR_NOMEM;
+        c.kind = FC_STRING;
+        c.off = (uint32_t)o;
+        c.len = (uint32_t)p->scratch.len;
+    } else if (ch == '-' || is_digit(ch)) {
+        size_t len = 0;
+        if ((rc = scan_number(p, &len)) != WH_OK)
+            return rc;
+        rc = filter_tree_number(p->t, p->s + off, len, &c, &lwhy);
+        if (rc == WH_ERR_LIMIT)
+            return perr(p, rc, off, "%s", lwhy);
+        if (rc)
+            return rc;
+        p->pos += len;
+    } else if (at_word(p, "true") || at_word(p, "false")) {
+        c.kind = FC_BOOL;
+        c.boolean = ch == 't';
+        p->pos += c.boolean ? 4 : 5;
+    } else if (at_word(p, "null")) {
+        c.kind = FC_NULL;
+        p->pos += 4;
+    } else if (ch == '{') {
+        p->pos++;
+        if ((rc = read_string(p, 64, "\"hex\"")) != WH_OK)
+            return rc;
+        if (p->scratch.len != 3 || memcmp(p->scratch.data, "hex", 3) != 0)
+            return perr(p, WH_ERR_PARSE, off + 1, "expected \"hex\" (the only object constant "
+                        "is {\"hex\":\"0a1b\"})");
+        if ((rc = expect(p, ':', "':'")) != WH_OK || (rc = path_push(p, "hex", 0)) != WH_OK)
+            return rc;
+        skip_ws(p);
+        size_t hoff = p->pos;
+        if ((rc = read_string(p, 2 * (size_t)WH_FILTER_MAX_STRING, "a string of hex digits")) != WH_OK)
+            return rc;
+        if (p->scratch.len % 2)
+            return perr(p, WH_ERR_PARSE, hoff, "the hex string has an odd number of digits");
+        size_t nb = p->scratch.len / 2;
+        for (size_t k = 0; k < nb; k++) {
+            int hi = hexval(p->scratch.data[2 * k]), lo = hexval(p->scratch.data[2 * k + 1]);
+            if (hi < 0 || lo < 0)
+                return perr(p, WH_ERR_PARSE, hoff, "the hex string holds a character that is "
+                            "not a hex digit");
+            p->scratch.data[k] = (char)(hi << 4 | lo);
+        }
+        int64_t o = filter_tree_pool(p->t, p->scratch.data, nb);
+        if (o < 0)
+            return WH_ERR_NOMEM;
+        path_pop(p);
+        if ((rc = expect(p, '}', "'}' (the hex object has one member)")) != WH_OK)
+            return rc;
+        c.kind = FC_BYTES;
+        c.off = (uint32_t)o;
+        c.len = (uint32_t)nb;
+    } else {
+        return expected(p, "a constant (a string, number, true, false, null or {\"hex\":\"..\"})");
+    }
+    c.src = (uint32_t)off;
+    if ((rc = filter_check_const(p->t, key, &c, why, sizeof why)) != WH_OK)
+        return perr(p, rc, off, "%s", why);
+    if (filter_tree_const(p->t, &c) < 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
+/* Reads a key string into key (kind, image, name). */
+static int parse_key(jparser *p, filter_node *key)
+{
+    char why[256];
+    skip_ws(p);
+    size_t off = p->pos;
+    int rc = read_string(p, WH_FILTER_MAX_NAME + 16, "a key string (\"table\", \"status\", "
+                         "\"before.status\", ...)");
+    if (rc)
+        return rc;
+    memset(key, 0, sizeof *key);
+    key->src = (uint32_t)off;
+    rc = filter_key_from_string(p->t, p->scratch.data, p->scratch.len, key, why, sizeof why);
+    if (rc == WH_ERR_PARSE || rc == WH_ERR_LIMIT)
+        return perr(p, rc, off, "%s", why);
+    return rc;
+}
+
+/* ---- filters -------------------------------------------------------------------------- */
+
+static int new_node(jparser *p, filter_node_kind kind, size_t src, uint32_t *out)
+{
+    if (filter_tree_full(p->t))
+        return perr(p, WH_ERR_LIMIT, src, "the filter has more than %u operators and predicates",
+                    WH_FILTER_MAX_NODES);
+    int64_t k = filter_tree_node(p->t, kind, (uint32_t)src);
+    if (k < 0)
+        return WH_ERR_NOMEM;
+    *out = (uint32_t)k;
+    return WH_OK;
+}
+
+static int push(jparser *p, uint32_t k)
+{
+    if (p->nstack == p->capstack) {
+        uint32_t ncap = p->capstack ? p->capstack * 2 : 32;
+        uint32_t *ns = realloc(p->stack, ncap * sizeof *ns);
+        if (!ns)
+            return WH_ERR_NOMEM;
+        p->stack = ns;
+        p->capstack = ncap;
+    }
+    p->stack[p->nstack++] = k;
+    return WH_OK;
+}
+
+static int parse_filter(jparser *p, int depth, uint32_t *out);
+
+/* and/or operand: an array of filters. Zero filters make true (and) or false
+ * (or); one filter stands for itself. */
+static int parse_junction(jparser *p, jop op, size_t src, int depth, uint32_t *out)
+{
+    int rc = expect(p, '[', "'[' starting the list of filters");
+    if (rc)
+        return rc;
+    uint32_t base = p->nstack, count = 0;
+    skip_ws(p);
+    if (p->pos < p->n && p->s[p->pos] == ']') {
+        p->pos++;
+        return new_node(p, op == J_AND ? FN_TRUE : FN_FALSE, src, out);
+    }
+    for (;;) {
+        uint32_t k;
+        if ((rc = path_push(p, NULL, count)) != WH_OK ||
+            (rc = parse_filter(p, depth + 1, &k)) != WH_OK || (rc = push(p, k)) != WH_OK)
+            return rc;
+        path_pop(p);
+        count++;
+        skip_ws(p);
+        if (p->pos < p->n && p->s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if ((rc = expect(p, ']', "',' or ']' in the list of filters")) != WH_OK)
+            return rc;
+        break;
+    }
+    if (count == 1) {
+        *out = p->stack[base];
+    } else {
+        if ((rc = new_node(p, op == J_AND ? FN_AND : FN_OR, src, out)) != WH_OK ||
+            (rc = filter_tree_set_kids(p->t, *out, p->stack + base, count)) != WH_OK)
+            return rc;
+    }
+    p->nstack = base;
+    return WH_OK;
+}
+
+static int make_pred(jparser *p, const filter_node *key, filter_node_kind kind, size_t src,
+                     uint32_t first, uint32_t count, uint32_t *out)
+{
+    int rc = new_node(p, kind, src, out);
+    if (rc)
+        return rc;
+    filter_node *n = &p->t->nodes[*out];
+    n->key = key->key;
+    n->image = key->image;
+    n->name_off = key->name_off;
+    n->name_len = key->name_len;
+    n->first = first;
+    n->count = count;
+    return WH_OK;
+}
+
+/* eq/ne: [key, const]; in/not_in: [key, [const, ...]] */
+static int parse_comparison(jparser *p, jop op, size_t src, uint32_t *out)
+{
+    filter_node key;
+    int rc = expect(p, '[', op == J_EQ || op == J_NE ? "'[' starting [key, value]"
+                                                      : "'[' starting [key, [values]]");
+    if (rc || (rc = path_push(p, NULL, 0)) != WH_OK || (rc = parse_key(p, &key)) != WH_OK)
+        return rc;
+    path_pop(p);
+    if ((rc = expect(p, ',', "',' after the key")) != WH_OK ||
+        (rc = path_push(p, NULL, 1)) != WH_OK)
+        return rc;
+    uint32_t first = p->t->nconsts, count = 0;
+    if (op == J_EQ || op == J_NE) {
+        if ((rc = parse_const(p, &key)) != WH_OK)
+            return rc;
+        count = 1;
+    } else {
+        if ((rc = expect(p, '[', "'[' starting the list of values")) != WH_OK)
+            return rc;
+        skip_ws(p);
+        if (p->pos < p->n && p->s[p->pos] == ']')
+            return perr(p, WH_ERR_PARSE, p->pos, "the list of values is empty");
+        for (;;) {
+            if (count >= WH_FILTER_MAX_IN)
+                return perr(p, WH_ERR_LIMIT, p->pos, "the list has more than %u values",
+                            WH_FILTER_MAX_IN);
+            if ((rc = path_push(p, NULL, count)) != WH_OK || (rc = parse_const(p, &key)) != WH_OK)
+                return rc;
+            path_pop(p);
+            count++;
+            skip_ws(p);
+            if (p->pos < p->n && p->s[p->pos] == ',') {
+                p->pos++;
+                continue;
+            }
+            if ((rc = expect(p, ']', "',' or ']' in the list of values")) != WH_OK)
+                return rc;
+            break;
+        }
+    }
+    path_pop(p);
+    if ((rc = expect(p, ']', op == J_EQ || op == J_NE ? "']' after [key, value]"
+                                                      : "']' after [key, [values]]")) != WH_OK)
+        return rc;
+    static const filter_node_kind kinds[J__COUNT] = {
+        [J_EQ] = FN_EQ, [J_NE] = FN_NE, [J_IN] = FN_IN, [J_NOT_IN] = FN_NOT_IN,
+    };
+    return make_pred(p, &key, kinds[op], src, first, count, out);
+}
+
+/* filter := true | false | {"OP": operand} */
+static int parse_filter(jparser *p, int depth, uint32_t *out)
+{
+    int rc;
+    skip_ws(p);
+    size_t src = p->pos;
+    if (depth > WH_FILTER_MAX_DEPTH)
+        return perr(p, WH_ERR_LIMIT, src, "the filter nests deeper than %u levels",
+                    WH_FILTER_MAX_DEPTH);
+    if (at_word(p, "true") || at_word(p, "false")) {
+        bool t = p->s[p->pos] == 't';
+        p->pos += t ? 4 : 5;
+        return new_node(p, t ? FN_TRUE : FN_FALSE, src, out);
+    }
+    if (p->pos >= p->n || p->s[p->pos] != '{')
+        return expected(p, "a filter (an object such as {\"eq\":[\"table\",\"users\"]}, true "
+                        "or false)");
+    p->pos++;
+    skip_ws(p);
+    size_t koff = p->pos;
+    if (p->pos < p->n && p->s[p->pos] == '}')
+        return perr(p, WH_ERR_PARSE, p->pos, "expected an operator (and, or, not, exists, "
+                    "not_exists, eq, ne, in, not_in), found an empty object");
+    if ((rc = read_string(p, 64, "an operator name in quotes")) != WH_OK)
+        return rc;
+    int op = -1;
+    for (int k = 0; k < J__COUNT; k++)
+        if (p->scratch.len == strlen(jop_names[k]) &&
+            memcmp(p->scratch.data, jop_names[k], p->scratch.len) == 0)
+            op = k;
+    if (op < 0) {
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(p->scratch.len > 40 ? 40 : p->scratch.len),
+                 p->scratch.data ? p->scratch.data : "");
+        return perr(p, WH_ERR_PARSE, koff, "unknown operator \"%s\"; operators are and, or, "
+                    "not, exists, not_exists, eq, ne, in, not_in", name);
+    }
+    if ((rc = expect(p, ':', "':' after the operator name")) != WH_OK ||
+        (rc = path_push(p, jop_names[op], 0)) != WH_OK)
+        return rc;
+    switch ((jop)op) {
+    case J_AND:
+    case J_OR:
+        rc = parse_junction(p, (jop)op, src, depth, out);
+        break;
+    case J_NOT: {
+        uint32_t child = 0;
+        if ((rc = parse_filter(p, depth + 1, &child)) != WH_OK ||
+            (rc = new_node(p, FN_NOT, src, out)) != WH_OK)
+            return rc;
+        rc = filter_tree_set_kids(p->t, *out, &child, 1);
+        break;
+    }
+    case J_EXISTS:
+    case J_NOT_EXISTS: {
+        filter_node key;
+        if ((rc = parse_key(p, &key)) != WH_OK)
+            return rc;
+        rc = make_pred(p, &key, op == J_EXISTS ? FN_EXISTS : FN_NOT_EXISTS, src, 0, 0, out);
+        break;
+    }
+    case J_EQ:
+    case J_NE:
+    case J_IN:
+    case J_NOT_IN:
+        rc = parse_comparison(p, (jop)op, src, out);
+        break;
+    case J__COUNT:
+        assert(0);
+        break;
+    }
+    if (rc)
+        return rc;
+    path_pop(p);
+    skip_ws(p);
+    if (p->pos < p->n && p->s[p->pos] == ',')
+        return perr(p, WH_ERR_PARSE, p->pos, "expected '}', found ',' (an operator object has "
+                    "exactly one member; combine filters with and/or)");
+    if ((rc = expect(p, '}', "'}'")) != WH_OK)
+        return rc;
+    if (p->t->nodes[*out].height > WH_FILTER_MAX_DEPTH)
+        return perr(p, WH_ERR_LIMIT, src, "the filter nests deeper than %u levels",
+                    WH_FILTER_MAX_DEPTH);
+    return WH_OK;
+}
+
+static int check_input(jparser *p)
+{
+    if (p->n > WH_FILTER_MAX_TEXT)
+        return perr(p, WH_ERR_LIMIT, WH_FILTER_MAX_TEXT, "the filter is longer than %u bytes",
+                    WH_FILTER_MAX_TEXT);
+    const unsigned char *s = (const unsigned char *)p->s;
+    for (size_t i = 0; i < p->n;) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = filter_utf8_len(s + i, p->n - i);
+        if (!k)
+            return perr(p, WH_ERR_PARSE, i, "invalid UTF-8 byte 0x%02x", s[i]);
+        i += k;
+    }
+    return WH_OK;
+}
+
+int filter_parse_json_tree(const char *json, size_t len, filter_tree *t, char *errbuf,
+                           size_t errlen)
+{
+    jparser p;
+    memset(&p, 0, sizeof p);
+    p.s = json;
+    p.n = len;
+    p.t = t;
+    p.errbuf = errbuf;
+    p.errlen = errlen;
+    uint32_t root = 0;
+    int rc = check_input(&p);
+    if (rc == WH_OK)
+        rc = parse_filter(&p, 1, &root);
+    if (rc == WH_OK) {
+        skip_ws(&p);
+        if (p.pos < p.n)
+            rc = expected(&p, "the end of the input after the filter");
+    }
+    if (rc == WH_ERR_NOMEM)
+        wh_seterr(errbuf, errlen, rc, "filter: out of memory while parsing");
+    t->root = root;
+    wh_buf_free(&p.scratch);
+    free(p.stack);
+    return rc;
+}

@@ -1,0 +1,439 @@
+/* filter_tree.c -- the filter parse tree: building, key and constant rules
+ * shared by both parsers, tree equality. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filters/filter_int.h"
+
+/* Exponents beyond this cannot name any value a column holds. */
+#define FILTER_MAX_EXP 100000
+
+const char *const filter_key_names[FK__COUNT] = {
+    "op", "db", "table", "shard", "cf", "column",
+};
+
+static const char *const reserved_names[] = { "ts", "pos", "txn", "statement" };
+
+void filter_tree_free(filter_tree *t)
+{
+    if (!t)
+        return;
+    free(t->nodes);
+    free(t->kids);
+    free(t->consts);
+    wh_buf_free(&t->pool);
+    memset(t, 0, sizeof *t);
+}
+
+/* Grows *arr (of elem-sized items) so that it holds at least need items. */
+static bool grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? (size_t)*cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > UINT32_MAX)
+        return false;
+    void *p = realloc(*arr, ncap * elem);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = (uint32_t)ncap;
+    return true;
+}
+
+bool filter_tree_full(const filter_tree *t)
+{
+    return t->nnodes >= WH_FILTER_MAX_NODES;
+}
+
+int64_t filter_tree_node(filter_tree *t, filter_node_kind kind, uint32_t src)
+{
+    if (filter_tree_full(t) ||
+        !grow((void **)&t->nodes, &t->capnodes, t->nnodes + 1, sizeof *t->nodes))
+        return -1;
+    filter_node *n = &t->nodes[t->nnodes];
+    memset(n, 0, sizeof *n);
+    n->kind = (uint8_t)kind;
+    n->height = 1;
+    n->src = src;
+    return t->nnodes++;
+}
+
+int filter_tree_set_kids(filter_tree *t, uint32_t node, const uint32_t *kids, uint32_t n)
+{
+    assert(node < t->nnodes);
+    if (!grow((void **)&t->kids, &t->capkids, t->nkids + n, sizeof *t->kids))
+        return WH_ERR_NOMEM;
+    unsigned height = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        assert(kids[k] < t->nnodes);
+        if (t->nodes[kids[k]].height > height)
+            height = t->nodes[kids[k]].height;
+    }
+    if (n)
+        memcpy(t->kids + t->nkids, kids, n * sizeof *kids);
+    t->nodes[node].height = (uint8_t)(height < 255 ? height + 1 : 255);
+    t->nodes[node].first = t->nkids;
+    t->nodes[node].count = n;
+    t->nkids += n;
+    return WH_OK;
+}
+
+int64_t filter_tree_pool(filter_tree *t, const void *p, size_t n)
+{
+    size_t off = t->pool.len;
+    if (off + n + 1 >= UINT32_MAX)
+        return -1;
+    if (n)
+        wh_buf_append(&t->pool, p, n);
+    wh_buf_putc(&t->pool, '\0');   /* every item ends with NUL (filter_eval relies on it) */
+    return wh_buf_ok(&t->pool) ? (int64_t)off : -1;
+}
+
+int64_t filter_tree_const(filter_tree *t, const filter_const *c)
+{
+    if (!grow((void **)&t->consts, &t->capconsts, t->nconsts + 1, sizeof *t->consts))
+        return -1;
+    t->consts[t->nconsts] = *c;
+    return t->nconsts++;
+}
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+int filter_tree_number(filter_tree *t, const char *s, size_t n, filter_const *c,
+                       const char **why)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        neg = s[i++] == '-';
+    size_t int_start = i;
+    while (i < n && is_digit(s[i]))
+        i++;
+    size_t int_end = i, frac_start = i, frac_end = i;
+    if (i < n && s[i] == '.') {
+        frac_start = ++i;
+        while (i < n && is_digit(s[i]))
+            i++;
+        frac_end = i;
+    }
+    int64_t e10 = 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        bool eneg = false;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            eneg = s[i++] == '-';
+        while (i < n && is_digit(s[i])) {
+            if (e10 < 1000000000)
+                e10 = e10 * 10 + (s[i] - '0');
+            i++;
+        }
+        if (eneg)
+            e10 = -e10;
+    }
+    assert(i == n);
+    /* Significant digits of int part followed by fraction part. */
+    size_t nint = int_end - int_start, nfrac = frac_end - frac_start, total = nint + nfrac;
+#define DIGIT_AT(k) ((k) < nint ? s[int_start + (k)] : s[frac_start + (k) - nint])
+    size_t first = 0;
+    while (first < total && DIGIT_AT(first) == '0')
+        first++;
+    memset(c, 0, sizeof *c);
+    c->kind = FC_NUMBER;
+    if (first == total) {          /* zero, whatever its sign */
+        int64_t off = filter_tree_pool(t, "", 0);
+        if (off < 0)
+            return WH_ERR_NOMEM;
+        c->off = (uint32_t)off;
+        return WH_OK;
+    }
+    size_t last = total - 1;
+    while (DIGIT_AT(last) == '0')
+        last--;
+    size_t nd = last - first + 1;
+    if (nd > WH_FILTER_MAX_DIGITS) {
+        _Static_assert(WH_FILTER_MAX_DIGITS == 1000, "the message below names the limit");
+        *why = "the number has more than 1000 significant digits";
+        return WH_ERR_LIMIT;
+    }
+    int64_t exp = (int64_t)nint - (int64_t)first + e10;
+    if (exp > FILTER_MAX_EXP || exp < -FILTER_MAX_EXP) {
+        *why = "the number's exponent is out of range (at most 100000 digits either side of the point)";
+        return WH_ERR_LIMIT;
+    }
+    char digits[WH_FILTER_MAX_DIGITS];
+    for (size_t k = 0; k < nd; k++)
+        digits[k] = DIGIT_AT(first + k);
+#undef DIGIT_AT
+    int64_t off = filter_tree_pool(t, digits, nd);
+    if (off < 0)
+        return WH_ERR_NOMEM;
+    c->neg = neg;
+    c->exp = (int32_t)exp;
+    c->len = (uint32_t)nd;
+    c->off = (uint32_t)off;
+    return WH_OK;
+}
+
+bool filter_word_eq(const char *s, size_t n, const char *w)
+{
+    size_t wl = strlen(w);
+    if (n != wl)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (ch != w[i])
+            return false;
+    }
+    return true;
+}
+
+int filter_key_meta(const char *s, size_t n)
+{
+    for (int k = 0; k < FK_COLUMN; k++)
+        if (filter_word_eq(s, n, filter_key_names[k]))
+            return k;
+    return -1;
+}
+
+bool filter_key_reserved(const char *s, size_t n)
+{
+    for (size_t k = 0; k < sizeof reserved_names / sizeof *reserved_names; k++)
+        if (filter_word_eq(s, n, reserved_names[k]))
+            return true;
+    return false;
+}
+
+/* Case-insensitive "starts with the lower-case prefix p". */
+static bool has_prefix(const char *s, size_t n, const char *p)
+{
+    size_t pl = strlen(p);
+    return n >= pl && filter_word_eq(s, pl, p);
+}
+
+int filter_key_from_string(filter_tree *t, const char *s, size_t n, filter_node *node,
+                           char *why, size_t whylen)
+{
+    static const struct { const char *prefix; filter_image image; } images[] = {
+        { "before.", FI_BEFORE }, { "after.", FI_AFTER }, { "row.", FI_ROW },
+    };
+    if (n == 0) {
+        snprintf(why, whylen, "a key is empty");
+        return WH_ERR_PARSE;
+    }
+    if (memchr(s, '\0', n)) {
+        snprintf(why, whylen, "a key contains a NUL character");
+        return WH_ERR_PARSE;
+    }
+    int meta = filter_key_meta(s, n);
+    if (meta >= 0) {
+        node->key = (uint8_t)meta;
+        return WH_OK;
+    }
+    if (filter_key_reserved(s, n)) {
+        snprintf(why, whylen,
+                 "\"%.*s\" is update metadata that filters cannot test; for a column of that "
+                 "name write \"row.%.*s\"", (int)n, s, (int)n, s);
+        return WH_ERR_PARSE;
+    }
+    node->key = FK_COLUMN;
+    node->image = FI_ROW;
+    for (size_t k = 0; k < sizeof images / sizeof *images; k++) {
+        if (has_prefix(s, n, images[k].prefix)) {
+            size_t pl = strlen(images[k].prefix);
+            s += pl;
+            n -= pl;
+            node->image = (uint8_t)images[k].image;
+            if (n == 0) {
+                snprintf(why, whylen, "expected a column name after \"%s\"", images[k].prefix);
+                return WH_ERR_PARSE;
+            }
+            break;
+        }
+    }
+    if (n > WH_FILTER_MAX_NAME) {
+        snprintf(why, whylen, "a column name is longer than %u bytes", WH_FILTER_MAX_NAME);
+        return WH_ERR_LIMIT;
+    }
+    int64_t off = filter_tree_pool(t, s, n);
+    if (off < 0)
+        return WH_ERR_NOMEM;
+    node->name_off = (uint32_t)off;
+    node->name_len = (uint32_t)n;
+    return WH_OK;
+}
+
+static const char *const_kind_phrase(const filter_const *c)
+{
+    switch ((filter_const_kind)c->kind) {
+    case FC_NULL: return "null";
+    case FC_BOOL: return c->boolean ? "true" : "false";
+    case FC_NUMBER: return "a number";
+    case FC_STRING: return "a string";
+    case FC_BYTES: return "a hex constant";
+    }
+    return "a constant";
+}
+
+int filter_check_const(const filter_tree *t, const filter_node *node, const filter_const *c,
+                       char *why, size_t whylen)
+{
+    static const char op_list[] =
+        "insert, update, delete, ddl, put, single_delete, delete_range, merge";
+    if (node->key == FK_COLUMN)
+        return WH_OK;
+    const char *kname = filter_key_names[node->key];
+    if (c->kind != FC_STRING) {
+        if (node->key == FK_OP)
+            snprintf(why, whylen, "op is compared with %s, but op is one of the strings %s",
+                     const_kind_phrase(c), op_list);
+        else if (c->kind == FC_NULL)
+            snprintf(why, whylen, "%s is compared with null, but %s is never null "
+                     "(write \"not exists %s\" for an update without one)", kname, kname, kname);
+        else
+            snprintf(why, whylen, "%s is compared with %s, but %s is a string",
+                     kname, const_kind_phrase(c), kname);
+        return WH_ERR_TYPE;
+    }
+    const char *s = filter_const_bytes(t, c);
+    if (memchr(s, '\0', c->len)) {
+        snprintf(why, whylen, "%s is compared with a string holding a NUL character, "
+                 "which %s never holds", kname, kname);
+        return WH_ERR_TYPE;
+    }
+    if (node->key == FK_OP) {
+        char name[32];
+        int op = -1;
+        if (c->len < sizeof name) {
+            memcpy(name, s, c->len);
+            name[c->len] = '\0';
+            op = wh_op_parse(name, false);
+        }
+        if (op < 0) {
+            snprintf(why, whylen, "\"%.*s\" is not an op; ops are %s",
+                     c->len > 64 ? 64 : (int)c->len, s, op_list);
+            return WH_ERR_TYPE;
+        }
+    }
+    return WH_OK;
+}
+
+static bool const_equal(const filter_tree *ta, const filter_const *a,
+                        const filter_tree *tb, const filter_const *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch ((filter_const_kind)a->kind) {
+    case FC_NULL:
+        return true;
+    case FC_BOOL:
+        return a->boolean == b->boolean;
+    case FC_NUMBER:
+        if (a->neg != b->neg || a->exp != b->exp)
+            return false;
+        /* fall through */
+    case FC_STRING:
+    case FC_BYTES:
+        return a->len == b->len &&
+               (a->len == 0 ||
+                memcmp(filter_const_bytes(ta, a), filter_const_bytes(tb, b), a->len) == 0);
+    }
+    return false;
+}
+
+static bool node_equal(const filter_tree *ta, uint32_t ia, const filter_tree *tb, uint32_t ib,
+                       int depth)
+{
+    assert(ia < ta->nnodes && ib < tb->nnodes);
+    const filter_node *a = &ta->nodes[ia], *b = &tb->nodes[ib];
+    if (a->kind != b->kind || a->count != b->count || depth > WH_FILTER_MAX_DEPTH + 2)
+        return false;
+    switch ((filter_node_kind)a->kind) {
+    case FN_TRUE:
+    case FN_FALSE:
+        return true;
+    case FN_AND:
+    case FN_OR:
+    case FN_NOT:
+        for (uint32_t k = 0; k < a->count; k++)
+            if (!node_equal(ta, ta->kids[a->first + k], tb, tb->kids[b->first + k], depth + 1))
+                return false;
+        return true;
+    case FN_EXISTS:
+    case FN_NOT_EXISTS:
+    case FN_EQ:
+    case FN_NE:
+    case FN_IN:
+    case FN_NOT_IN:
+        if (a->key != b->key)
+            return false;
+        if (a->key == FK_COLUMN &&
+            (a->image != b->image || a->name_len != b->name_len ||
+             memcmp(filter_node_name(ta, a), filter_node_name(tb, b), a->name_len) != 0))
+            return false;
+        if (a->kind == FN_EXISTS || a->kind == FN_NOT_EXISTS)
+            return true;
+        for (uint32_t k = 0; k < a->count; k++)
+            if (!const_equal(ta, &ta->consts[a->first + k], tb, &tb->consts[b->first + k]))
+                return false;
+        return true;
+    case FN__COUNT:
+        break;
+    }
+    return false;
+}
+
+bool filter_tree_equal(const filter_tree *a, const filter_tree *b)
+{
+    if (!a->nnodes || !b->nnodes)
+        return a->nnodes == b->nnodes;
+    return node_equal(a, a->root, b, b->root, 0);
+}
+
+size_t filter_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
+    else return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+void filter_line_col(const char *src, size_t len, size_t off, unsigned *line, unsigned *col)
+{
+    unsigned l = 1, c = 1;
+    if (off > len)
+        off = len;
+    for (size_t i = 0; i < off; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if (ch == '\n') {
+            l++;
+            c = 1;
+        } else if ((ch & 0xc0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}

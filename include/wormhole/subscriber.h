@@ -1,0 +1,156 @@
+/* subscriber.h -- libwormhole: receive a datastore's updates as a subscriber app instance.
+ *
+ * An application that wants updates runs one or more *instances*. Each
+ * instance creates a wh_subscriber: it listens on a TCP port, registers
+ * itself in ZooKeeper under /ROOT/apps/APP/instances/INSTANCE (ephemeral,
+ * with its endpoint, filter and the shards it takes, docs/ZOOKEEPER.md) and
+ * accepts the connections publishers open to it, one per shard it is
+ * assigned (docs/PROTOCOL.md). Updates arrive in log order per shard, at
+ * least once: after a failure some updates may come again, each with its
+ * position, so an app that needs exactly-once drops what it has seen.
+ *
+ * The app keeps no delivery state: the publisher records the app's
+ * acknowledged position in ZooKeeper. With auto_ack (the default) a
+ * datamarker is acknowledged as soon as the callbacks for every update
+ * before it have returned; with manual ack the app calls
+ * wh_subscriber_ack() once what it received is durable on its side.
+ *
+ * Thread model:
+ *  - One internal thread (the loop) does all network I/O and calls every
+ *    callback, one at a time, never concurrently. Callbacks must not block
+ *    for long: while one runs, no shard of this instance makes progress and
+ *    heartbeats are not answered (a publisher drops an instance that stays
+ *    silent past its heartbeat timeout, then redelivers).
+ *  - wh_subscriber_run() makes the calling thread the loop;
+ *    wh_subscriber_start() starts a thread of its own instead.
+ *  - wh_subscriber_stop() and wh_subscriber_ack() may be called from any
+ *    thread, also from inside a callback; wh_subscriber_stop() is also
+ *    async-signal-safe.
+ *  - wh_subscriber_free() must not be called from a callback.
+ *  - The ZooKeeper client runs its own two threads; they never call the
+ *    app's callbacks.
+ *
+ * Ownership: updates, their rows, values and strings, and the delivery
+ * record passed to a callback are valid only during that callback. Copy
+ * what you keep (wh_update_to_json in core/update_json.h renders one). */
+#ifndef WORMHOLE_SUBSCRIBER_H
+#define WORMHOLE_SUBSCRIBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wormhole/error.h"
+#include "wormhole/update.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct wh_subscriber wh_subscriber;
+
+/* Where a batch came from: identifies it for wh_subscriber_ack. */
+typedef struct wh_sub_delivery {
+    const char *shard;      /* shard the updates belong to */
+    uint64_t    flow;       /* id of the publisher connection (new on each reconnect) */
+    uint64_t    seq;        /* updates received on that connection, including this batch */
+} wh_sub_delivery;
+
+/* Called for each batch of updates (in log order). Return 0 to go on; any
+ * other value drops the connection without acknowledging the batch, so the
+ * publisher delivers it again later (a failed local commit, for instance). */
+typedef int (*wh_sub_batch_cb)(void *opaque, const wh_update *updates, size_t count,
+                               const wh_sub_delivery *d);
+
+/* Called for each update when no batch callback is set. Same return rule. */
+typedef int (*wh_sub_update_cb)(void *opaque, const wh_update *update,
+                                const wh_sub_delivery *d);
+
+/* Shard notice (Wormhole's onShardNotice): held is true when a publisher
+ * starts delivering shard to this instance, false when it stops (the flow
+ * moved to another instance, the connection broke, or the subscriber is
+ * closing). Updates of a shard arrive only between its held and released
+ * notices. */
+typedef void (*wh_sub_notice_cb)(void *opaque, const char *shard, bool held);
+
+typedef struct wh_sub_options {
+    const char *zk_connect;     /* required: "host:port[,host:port...]" */
+    const char *zk_root;        /* default "/wormhole" */
+    int         zk_session_timeout_ms; /* default 10000 */
+    int         zk_wait_ms;     /* how long start/run wait for the first registration; default 15000 */
+    const char *app;            /* required: app name ([A-Za-z0-9._-], 1..128 chars) */
+    const char *instance;       /* default: the advertised endpoint "host:port" */
+    const char *filter;         /* filter text (docs/FILTERS.md); NULL or "" = everything */
+    const char *const *shards;  /* NULL-terminated shard list; NULL = all shards */
+    const char *listen_host;    /* default "127.0.0.1"; "0.0.0.0" for every interface */
+    int         listen_port;    /* default 0: a free port chosen by the kernel */
+    const char *advertise_host; /* host publishers connect to; default listen_host
+                                   (the host name if listen_host is 0.0.0.0) */
+    bool        manual_ack;     /* default false: acknowledge automatically */
+    int         heartbeat_timeout_ms; /* drop a publisher silent this long; default 10000 */
+    uint32_t    max_frame_bytes;/* largest frame accepted; default 64 MiB */
+    wh_sub_batch_cb  on_batch;  /* one of on_batch and on_update is required */
+    wh_sub_update_cb on_update;
+    wh_sub_notice_cb on_shard_notice; /* optional */
+    void       *opaque;         /* passed to every callback */
+} wh_sub_options;
+
+/* Fills o with the defaults above (all pointers NULL). */
+void wh_sub_options_init(wh_sub_options *o);
+
+/* Checks the options, parses the filter, binds and listens on the port, and
+ * creates the ZooKeeper client (connecting in the background). Strings in o
+ * are copied. Returns 0 and *out, or a code with the reason in errbuf
+ * (WH_ERR_CONFIG for bad options, WH_ERR_PARSE for a bad filter naming its
+ * offset, WH_ERR_NET when the port cannot be bound). Caller frees with
+ * wh_subscriber_free. */
+int wh_subscriber_new(const wh_sub_options *o, wh_subscriber **out, char *errbuf,
+                      size_t errlen);
+
+/* Runs the loop in the calling thread until wh_subscriber_stop. First waits
+ * up to zk_wait_ms for the instance to be registered in ZooKeeper and fails
+ * with WH_ERR_ZK if it cannot be (no callback is then called). Later
+ * ZooKeeper outages and session expiry are survived: the instance
+ * re-registers when ZooKeeper is back, logging each step. Returns 0 after a
+ * stop, or a negative code for an unrecoverable failure (errbuf says why). */
+int wh_subscriber_run(wh_subscriber *s, char *errbuf, size_t errlen);
+
+/* Same as wh_subscriber_run on a thread of the library's own; returns once
+ * registration succeeded (0) or failed (an error; no thread is left). */
+int wh_subscriber_start(wh_subscriber *s, char *errbuf, size_t errlen);
+
+/* Asks the loop to stop: it releases every shard (notices), closes its
+ * connections and deletes its ZooKeeper node. Any thread; async-signal-safe. */
+void wh_subscriber_stop(wh_subscriber *s);
+
+/* Manual ack: everything delivered on d->flow up to and including update
+ * number d->seq is processed and may be acknowledged to the publisher.
+ * Acks are cumulative; acking an old or closed flow is a no-op. Returns 0,
+ * or WH_ERR_INVALID if the subscriber is in auto_ack mode. Any thread. */
+int wh_subscriber_ack(wh_subscriber *s, const wh_sub_delivery *d);
+
+/* The endpoint publishers connect to ("host:port") and the instance name.
+ * Valid until wh_subscriber_free. */
+const char *wh_subscriber_endpoint(const wh_subscriber *s);
+const char *wh_subscriber_instance(const wh_subscriber *s);
+
+/* Counters for monitoring and tests (loop-thread values read without a lock:
+ * approximate while the loop runs). */
+typedef struct wh_sub_stats {
+    uint64_t updates;        /* updates passed to callbacks */
+    uint64_t batches;
+    uint64_t bytes;          /* bytes received from publishers */
+    uint64_t acks;           /* ACK frames sent */
+    uint64_t connections;    /* publisher connections accepted */
+    uint64_t dropped;        /* connections dropped for an error */
+} wh_sub_stats;
+void wh_subscriber_stats(const wh_subscriber *s, wh_sub_stats *out);
+
+/* Stops (if running), joins the library's thread, and frees. Accepts NULL.
+ * Not from a callback. */
+void wh_subscriber_free(wh_subscriber *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,416 @@
+/* binlog_gtid.c -- GTID events, per-file GTID state and position text forms
+ * (see binlog_gtid.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errbuf.h"
+#include "mappers/mysql/binlog_gtid.h"
+
+static const char hexd[] = "0123456789abcdef";
+
+static void format_uuid(const uint8_t u[16], char out[37])
+{
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hexd[u[i] >> 4];
+        *p++ = hexd[u[i] & 15];
+    }
+    *p = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Parses 32 hex digits with optional dashes at the usual places. */
+static bool parse_uuid(const char *s, size_t n, uint8_t u[16])
+{
+    size_t k = 0;
+    int half = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '-') {
+            if (half >= 0)
+                return false;
+            continue;
+        }
+        int v = hexval(s[i]);
+        if (v < 0 || k >= 16)
+            return false;
+        if (half < 0) {
+            half = v;
+        } else {
+            u[k++] = (uint8_t)(half << 4 | v);
+            half = -1;
+        }
+    }
+    return k == 16 && half < 0;
+}
+
+size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen)
+{
+    int n;
+    if (g->mysql) {
+        char u[37];
+        format_uuid(g->uuid, u);
+        n = snprintf(buf, buflen, "%s:%" PRIu64, u, g->seq);
+    } else {
+        n = snprintf(buf, buflen, "%" PRIu32 "-%" PRIu32 "-%" PRIu64, g->domain, g->server_id,
+                     g->seq);
+    }
+    if (n < 0)
+        return 0;
+    return (size_t)n >= buflen ? buflen - 1 : (size_t)n;
+}
+
+/* Parses decimal digits s[0..n) into *v (no sign, no overflow). */
+static bool parse_u64(const char *s, size_t n, uint64_t *v)
+{
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return true;
+}
+
+int binlog_gtid_parse(const char *s, size_t n, binlog_gtid *g)
+{
+    memset(g, 0, sizeof *g);
+    const char *colon = memchr(s, ':', n);
+    if (colon) {
+        g->mysql = true;
+        if (!parse_uuid(s, (size_t)(colon - s), g->uuid) ||
+            !parse_u64(colon + 1, n - (size_t)(colon - s) - 1, &g->seq) || g->seq == 0)
+            return WH_ERR_PARSE;
+        return WH_OK;
+    }
+    const char *d1 = memchr(s, '-', n);
+    if (!d1)
+        return WH_ERR_PARSE;
+    const char *d2 = memchr(d1 + 1, '-', n - (size_t)(d1 + 1 - s));
+    if (!d2)
+        return WH_ERR_PARSE;
+    uint64_t dom, srv;
+    if (!parse_u64(s, (size_t)(d1 - s), &dom) || dom > UINT32_MAX ||
+        !parse_u64(d1 + 1, (size_t)(d2 - d1 - 1), &srv) || srv > UINT32_MAX ||
+        !parse_u64(d2 + 1, n - (size_t)(d2 + 1 - s), &g->seq))
+        return WH_ERR_PARSE;
+    g->domain = (uint32_t)dom;
+    g->server_id = (uint32_t)srv;
+    return WH_OK;
+}
+
+bool binlog_gtid_same_stream(const binlog_gtid *a, const binlog_gtid *b)
+{
+    if (a->mysql != b->mysql)
+        return false;
+    return a->mysql ? memcmp(a->uuid, b->uuid, 16) == 0 : a->domain == b->domain;
+}
+
+bool binlog_gtid_equal(const binlog_gtid *a, const binlog_gtid *b)
+{
+    return binlog_gtid_same_stream(a, b) && a->seq == b->seq;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+int binlog_maria_gtid_parse(const binlog_event *ev, binlog_gtid *g, uint8_t *flags,
+                            char *errbuf, size_t errlen)
+{
+    /* seq_no(8) domain_id(4) flags2(1) ... */
+    if (ev->body_len < 13)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "MariaDB GTID event body of %zu bytes is shorter than 13",
+                         ev->body_len);
+    memset(g, 0, sizeof *g);
+    g->seq = binlog_u64(ev->body);
+    g->domain = binlog_u32(ev->body + 8);
+    g->server_id = ev->server_id;
+    *flags = ev->body[12];
+    return WH_OK;
+}
+
+int binlog_mysql_gtid_parse(const binlog_event *ev, binlog_gtid *g, bool *anonymous,
+                            char *errbuf, size_t errlen)
+{
+    /* flags(1) sid(16) gno(8) [logical clock, timestamps, length ...] */
+    if (ev->body_len < 25)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "%s event body of %zu bytes is shorter than 25",
+                         binlog_event_type_name(ev->type), ev->body_len);
+    memset(g, 0, sizeof *g);
+    g->mysql = true;
+    memcpy(g->uuid, ev->body + 1, 16);
+    g->seq = binlog_u64(ev->body + 17);
+    static const uint8_t zero[16];
+    *anonymous = ev->type == BE_ANONYMOUS_GTID || memcmp(g->uuid, zero, 16) == 0;
+    if (!*anonymous && (g->seq == 0 || g->seq > INT64_MAX))
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "GTID event carries the invalid transaction number %" PRIu64, g->seq);
+    return WH_OK;
+}
+
+/* ---- state -------------------------------------------------------------- */
+
+void binlog_gtid_state_free(binlog_gtid_state *s)
+{
+    if (!s)
+        return;
+    free(s->list);
+    for (uint32_t i = 0; i < s->n_sets; i++)
+        free(s->sets[i].ranges);
+    free(s->sets);
+    memset(s, 0, sizeof *s);
+}
+
+int binlog_gtid_list_parse(const binlog_event *ev, binlog_gtid_state *s,
+                           char *errbuf, size_t errlen)
+{
+    binlog_gtid_state_free(s);
+    if (ev->body_len < 4)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "Gtid_list event body of %zu bytes is shorter than 4", ev->body_len);
+    uint32_t count = binlog_u32(ev->body) & 0x0fffffff;   /* high 4 bits are flags */
+    if ((uint64_t)count * 16 > ev->body_len - 4)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "Gtid_list event lists %u GTIDs but has room for only %zu",
+                         count, (ev->body_len - 4) / 16);
+    s->mysql = false;
+    if (count) {
+        s->list = calloc(count, sizeof *s->list);
+        if (!s->list)
+            return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a Gtid_list");
+    }
+    const uint8_t *p = ev->body + 4;
+    for (uint32_t i = 0; i < count; i++, p += 16) {
+        s->list[i].domain = binlog_u32(p);
+        s->list[i].server_id = binlog_u32(p + 4);
+        s->list[i].seq = binlog_u64(p + 8);
+    }
+    s->n_list = count;
+    return WH_OK;
+}
+
+int binlog_previous_gtids_parse(const binlog_event *ev, binlog_gtid_state *s,
+                                char *errbuf, size_t errlen)
+{
+    binlog_gtid_state_free(s);
+    s->mysql = true;
+    const uint8_t *p = ev->body, *end = ev->body + ev->body_len;
+    if (end - p < 8)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "Previous_gtids event body of %zu bytes is shorter than 8",
+                         ev->body_len);
+    uint64_t n_sids = binlog_u64(p);
+    p += 8;
+    if (n_sids >> 56)
+        return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
+                         "Previous_gtids event uses the tagged GTID format (MySQL 8.3+), "
+                         "which is not supported");
+    if (n_sids > (uint64_t)(end - p) / 24)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "Previous_gtids event lists %" PRIu64 " uuids but has room for %zu",
+                         n_sids, (size_t)(end - p) / 24);
+    if (n_sids) {
+        s->sets = calloc(n_sids, sizeof *s->sets);
+        if (!s->sets)
+            return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a GTID set");
+    }
+    for (uint64_t i = 0; i < n_sids; i++) {
+        if (end - p < 24)
+            goto short_event;
+        binlog_uuid_set *u = &s->sets[i];
+        memcpy(u->uuid, p, 16);
+        uint64_t nr = binlog_u64(p + 16);
+        p += 24;
+        s->n_sets = (uint32_t)i + 1;
+        if (nr > (uint64_t)(end - p) / 16)
+            goto short_event;
+        if (nr) {
+            u->ranges = calloc(nr, sizeof *u->ranges);
+            if (!u->ranges)
+                return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a GTID set");
+        }
+        for (uint64_t k = 0; k < nr; k++, p += 16) {
+            u->ranges[k].start = binlog_u64(p);
+            u->ranges[k].end = binlog_u64(p + 8);
+            if (u->ranges[k].start >= u->ranges[k].end || u->ranges[k].start == 0)
+                return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                                 "Previous_gtids event has the empty or invalid interval "
+                                 "%" PRIu64 "-%" PRIu64, u->ranges[k].start,
+                                 u->ranges[k].end);
+        }
+        u->n_ranges = (uint32_t)nr;
+    }
+    if (p != end)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "Previous_gtids event has %zu unexpected bytes after its GTID set",
+                         (size_t)(end - p));
+    return WH_OK;
+short_event:
+    return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                     "Previous_gtids event ends inside its GTID set");
+}
+
+bool binlog_gtid_state_contains(const binlog_gtid_state *s, const binlog_gtid *g)
+{
+    if (g->mysql != s->mysql)
+        return false;
+    if (!s->mysql) {
+        for (uint32_t i = 0; i < s->n_list; i++)
+            if (s->list[i].domain == g->domain && s->list[i].seq >= g->seq)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < s->n_sets; i++) {
+        const binlog_uuid_set *u = &s->sets[i];
+        if (memcmp(u->uuid, g->uuid, 16) != 0)
+            continue;
+        for (uint32_t k = 0; k < u->n_ranges; k++)
+            if (g->seq >= u->ranges[k].start && g->seq < u->ranges[k].end)
+                return true;
+    }
+    return false;
+}
+
+bool binlog_gtid_state_has_after(const binlog_gtid_state *s, const binlog_gtid *g)
+{
+    if (g->mysql != s->mysql)
+        return false;
+    if (!s->mysql) {
+        for (uint32_t i = 0; i < s->n_list; i++)
+            if (s->list[i].domain == g->domain && s->list[i].seq > g->seq)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < s->n_sets; i++) {
+        const binlog_uuid_set *u = &s->sets[i];
+        if (memcmp(u->uuid, g->uuid, 16) != 0)
+            continue;
+        for (uint32_t k = 0; k < u->n_ranges; k++)
+            if (u->ranges[k].end - 1 > g->seq)
+                return true;
+    }
+    return false;
+}
+
+void binlog_gtid_state_format(const binlog_gtid_state *s, char *buf, size_t buflen)
+{
+    size_t len = 0;
+    if (buflen == 0)
+        return;
+    buf[0] = '\0';
+#define APPEND(...)                                                                  \
+    do {                                                                             \
+        if (len < buflen) {                                                          \
+            int w_ = snprintf(buf + len, buflen - len, __VA_ARGS__);                \
+            if (w_ > 0)                                                              \
+                len += (size_t)w_;                                                   \
+        }                                                                            \
+    } while (0)
+    if (!s->mysql) {
+        for (uint32_t i = 0; i < s->n_list; i++)
+            APPEND("%s%" PRIu32 "-%" PRIu32 "-%" PRIu64, i ? "," : "", s->list[i].domain,
+                   s->list[i].server_id, s->list[i].seq);
+    } else {
+        for (uint32_t i = 0; i < s->n_sets; i++) {
+            char u[37];
+            format_uuid(s->sets[i].uuid, u);
+            APPEND("%s%s", i ? "," : "", u);
+            for (uint32_t k = 0; k < s->sets[i].n_ranges; k++) {
+                const binlog_gno_range *r = &s->sets[i].ranges[k];
+                if (r->end - r->start == 1)
+                    APPEND(":%" PRIu64, r->start);
+                else
+                    APPEND(":%" PRIu64 "-%" PRIu64, r->start, r->end - 1);
+            }
+        }
+    }
+#undef APPEND
+    if (len >= buflen)
+        buf[buflen - 1] = '\0';
+}
+
+/* ---- positions ------------------------------------------------------------ */
+
+int binlog_phys_pos_parse(const char *text, binlog_phys_pos *out, char *errbuf, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = strlen(text);
+    const char *slash = memrchr(text, '/', n);
+    size_t body = slash ? (size_t)(slash - text) : n;
+    const char *colon = memrchr(text, ':', body);
+    uint64_t v;
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof out->file ||
+        memchr(text, '/', (size_t)(colon - text)))
+        goto bad;
+    if (!parse_u64(colon + 1, body - (size_t)(colon - text) - 1, &out->offset))
+        goto bad;
+    if (slash) {
+        if (!parse_u64(slash + 1, n - body - 1, &v) || v > UINT32_MAX)
+            goto bad;
+        out->index = (uint32_t)v;
+    }
+    memcpy(out->file, text, (size_t)(colon - text));
+    out->file[colon - text] = '\0';
+    return WH_OK;
+bad:
+    return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                     "'%s' is not a physical binlog position (expected FILE:OFFSET/INDEX, "
+                     "e.g. mysql-bin.000003:1234/0)", text);
+}
+
+int binlog_logical_pos_parse(const char *text, binlog_logical_pos *out, char *errbuf,
+                             size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = strlen(text);
+    const char *slash = memrchr(text, '/', n);
+    size_t body = slash ? (size_t)(slash - text) : n;
+    uint64_t v;
+    if (slash) {
+        if (!parse_u64(slash + 1, n - body - 1, &v) || v > UINT32_MAX)
+            goto bad;
+        out->index = (uint32_t)v;
+    }
+    const char *p = text, *end = text + body;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        while (p < e && *p == ' ')
+            p++;
+        if (out->n >= BINLOG_POS_MAX_GTIDS ||
+            binlog_gtid_parse(p, (size_t)(e - p), &out->gtids[out->n]) != WH_OK)
+            goto bad;
+        for (uint32_t i = 0; i < out->n; i++)
+            if (binlog_gtid_same_stream(&out->gtids[i], &out->gtids[out->n]))
+                return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                                 "logical position '%s' lists two GTIDs of the same %s",
+                                 text, out->gtids[i].mysql ? "uuid" : "domain");
+        out->n++;
+        p = comma ? comma + 1 : end;
+    }
+    if (out->n == 0)
+        goto bad;
+    return WH_OK;
+bad:
+    return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                     "'%s' is not a logical binlog position (expected GTID/INDEX, e.g. "
+                     "0-1-42/0 or 3e11fa47-71ca-11e1-9e33-c80aa9429562:23/0, or several "
+                     "comma-separated MariaDB GTIDs, one per domain)", text);
+}

@@ -1,0 +1,131 @@
+/* binlog_gtid.h -- global transaction ids of MariaDB (domain-server-seq) and
+ * MySQL (uuid:gno): the GTID events, the GTID state at the head of each
+ * binlog file (MariaDB Gtid_list, MySQL Previous_gtids) and the text forms
+ * of positions.
+ *
+ * Pure functions; the state objects own their memory (_free accepts NULL
+ * contents). */
+#ifndef BINLOG_GTID_H
+#define BINLOG_GTID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mappers/mysql/binlog_event.h"
+
+/* Longest text of one GTID: "uuid:gno" is 36 + 1 + 20. */
+#define BINLOG_GTID_TEXT_MAX 64
+
+/* Most GTIDs a logical position may list (one per MariaDB domain). */
+#define BINLOG_POS_MAX_GTIDS 64
+
+typedef struct binlog_gtid {
+    bool     mysql;        /* uuid:gno (MySQL) rather than domain-server-seq (MariaDB) */
+    uint32_t domain;       /* MariaDB replication domain */
+    uint32_t server_id;    /* MariaDB originating server */
+    uint64_t seq;          /* MariaDB sequence number, or MySQL gno */
+    uint8_t  uuid[16];     /* MySQL source uuid */
+} binlog_gtid;
+
+/* Writes "D-S-N" or "uuid:gno"; returns the length (buf >= BINLOG_GTID_TEXT_MAX). */
+size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen);
+
+/* Parses one GTID in either form from s[0..n). Returns 0 or WH_ERR_PARSE. */
+int binlog_gtid_parse(const char *s, size_t n, binlog_gtid *g);
+
+/* True if a and b are in the same ordered stream: the same MariaDB domain,
+ * or the same MySQL uuid. Sequence numbers compare only within a stream. */
+bool binlog_gtid_same_stream(const binlog_gtid *a, const binlog_gtid *b);
+
+/* True if a and b name the same transaction (MariaDB: domain and seq, the
+ * server id is not compared, as after a failover). */
+bool binlog_gtid_equal(const binlog_gtid *a, const binlog_gtid *b);
+
+/* ---- events ------------------------------------------------------------- */
+
+/* MariaDB GTID event flags. */
+#define BINLOG_MGTID_STANDALONE   0x01
+#define BINLOG_MGTID_GROUP_COMMIT 0x02
+#define BINLOG_MGTID_TRANSACTIONAL 0x04
+#define BINLOG_MGTID_DDL          0x20
+#define BINLOG_MGTID_PREPARED_XA  0x40
+#define BINLOG_MGTID_COMPLETED_XA 0x80
+
+/* Parses a MariaDB GTID event (type 162). Returns 0 or WH_ERR_CORRUPT. */
+int binlog_maria_gtid_parse(const binlog_event *ev, binlog_gtid *g, uint8_t *flags,
+                            char *errbuf, size_t errlen);
+
+/* Parses a MySQL GTID or anonymous GTID event (types 33, 34); *anonymous is
+ * set for the latter (and for a GTID event with the all-zero uuid). */
+int binlog_mysql_gtid_parse(const binlog_event *ev, binlog_gtid *g, bool *anonymous,
+                            char *errbuf, size_t errlen);
+
+/* ---- the GTID state at the head of a binlog file ------------------------ */
+
+typedef struct binlog_gno_range { uint64_t start, end; } binlog_gno_range; /* [start, end) */
+
+typedef struct binlog_uuid_set {
+    uint8_t uuid[16];
+    binlog_gno_range *ranges;
+    uint32_t n_ranges;
+} binlog_uuid_set;
+
+/* MariaDB: the last seq of each (domain, server) before the file; MySQL:
+ * the set of GTIDs in all earlier files. */
+typedef struct binlog_gtid_state {
+    bool mysql;
+    binlog_gtid *list;          /* MariaDB entries */
+    uint32_t n_list;
+    binlog_uuid_set *sets;      /* MySQL entries */
+    uint32_t n_sets;
+} binlog_gtid_state;
+
+void binlog_gtid_state_free(binlog_gtid_state *s);
+
+/* Parses a MariaDB Gtid_list event (type 163) into s (replacing it). */
+int binlog_gtid_list_parse(const binlog_event *ev, binlog_gtid_state *s,
+                           char *errbuf, size_t errlen);
+
+/* Parses a MySQL Previous_gtids event (type 35) into s (replacing it).
+ * Tagged GTID sets (MySQL 8.3+) are WH_ERR_UNSUPPORTED. */
+int binlog_previous_gtids_parse(const binlog_event *ev, binlog_gtid_state *s,
+                                char *errbuf, size_t errlen);
+
+/* Whether the transaction g is already in the state, i.e. was written before
+ * the file that starts with this state. MariaDB: g.seq <= the largest seq
+ * of g's domain; MySQL: g is inside one of the uuid's ranges. */
+bool binlog_gtid_state_contains(const binlog_gtid_state *s, const binlog_gtid *g);
+
+/* Whether the state holds any transaction of g's stream that comes after g
+ * (MariaDB: a larger seq in g's domain; MySQL: a larger gno for g's uuid). */
+bool binlog_gtid_state_has_after(const binlog_gtid_state *s, const binlog_gtid *g);
+
+/* Writes the state as text ("0-1-5,1-2-7" or "uuid:1-5:7-9,...") for
+ * messages; truncated to buflen. */
+void binlog_gtid_state_format(const binlog_gtid_state *s, char *buf, size_t buflen);
+
+/* ---- positions ------------------------------------------------------------ */
+
+/* A physical position "FILE:OFFSET/INDEX" (INDEX optional, default 0). */
+typedef struct binlog_phys_pos {
+    char     file[256];
+    uint64_t offset;
+    uint32_t index;
+} binlog_phys_pos;
+
+/* A logical position "GTID[,GTID...]/INDEX": the first GTID names the
+ * transaction the INDEX refers to; the others are the last transaction seen
+ * in their own domain (MariaDB multi-domain positions). */
+typedef struct binlog_logical_pos {
+    binlog_gtid gtids[BINLOG_POS_MAX_GTIDS];
+    uint32_t n;
+    uint32_t index;
+} binlog_logical_pos;
+
+/* Parse the text forms; errors are WH_ERR_PARSE with errbuf naming the text. */
+int binlog_phys_pos_parse(const char *text, binlog_phys_pos *out, char *errbuf, size_t errlen);
+int binlog_logical_pos_parse(const char *text, binlog_logical_pos *out, char *errbuf,
+                             size_t errlen);
+
+#endif

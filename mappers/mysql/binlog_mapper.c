@@ -1,0 +1,1246 @@
+/* binlog_mapper.c -- the "mysql" positions mapper: binlog events to updates,
+ * transaction boundaries, positions and seeking (see binlog_mapper.h and
+ * docs/MYSQL.md).
+ *
+ * Updates are decoded straight from the read buffer into a per-batch arena:
+ * strings point into the buffered events (zero-copy), so the reader is only
+ * refilled when the batch is empty. The last update of a row event is held
+ * back until the next event says whether the transaction goes on (another
+ * update follows) or ends (XID/COMMIT), which sets txn.last without ever
+ * buffering a whole transaction; a held-back update that must outlive a
+ * batch is deep-copied into one of two small carry arenas. */
+#include <assert.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/errbuf.h"
+#include "core/log.h"
+#include "mappers/mysql/binlog_event.h"
+#include "mappers/mysql/binlog_gtid.h"
+#include "mappers/mysql/binlog_mapper.h"
+#include "mappers/mysql/binlog_payload.h"
+#include "mappers/mysql/binlog_reader.h"
+#include "mappers/mysql/binlog_rows.h"
+#include "mappers/mysql/binlog_server.h"
+#include "mappers/mysql/binlog_tablemap.h"
+
+/* ---- options --------------------------------------------------------------- */
+
+typedef struct mysql_opts {
+    char *binlog_dir;
+    char *index_file;
+    char *host;
+    int64_t port;
+    char *socket;
+    char *user;
+    char *password;
+    int64_t connect_timeout;
+    int64_t poll_ms;
+    int64_t read_buffer_kb;
+    int64_t max_tables;
+    bool positional_names;
+    char *statement_dml;
+} mysql_opts;
+
+static const wh_cfg_field mysql_fields[] = {
+    { "binlog_dir", WH_CFG_STRING, offsetof(mysql_opts, binlog_dir), NULL, 1, 0,
+      "directory holding the server's binlog files and their index" },
+    { "index_file", WH_CFG_STRING, offsetof(mysql_opts, index_file), "\"\"", 1, 0,
+      "binlog index file (default: the only *.index file in binlog_dir)" },
+    { "host", WH_CFG_STRING, offsetof(mysql_opts, host), "\"\"", 1, 0,
+      "server to read column names from when the binlog lacks them (binlog_row_metadata "
+      "is not FULL); empty: no server" },
+    { "port", WH_CFG_INT, offsetof(mysql_opts, port), "3306", 1, 65535,
+      "TCP port of host" },
+    { "socket", WH_CFG_STRING, offsetof(mysql_opts, socket), "\"\"", 1, 0,
+      "Unix socket of the server, instead of host and port" },
+    { "user", WH_CFG_STRING, offsetof(mysql_opts, user), "\"root\"", 1, 0,
+      "user for the schema connection (needs SELECT on information_schema)" },
+    { "password", WH_CFG_STRING, offsetof(mysql_opts, password), "\"\"", 1, 0,
+      "password for the schema connection" },
+    { "connect_timeout", WH_CFG_INT, offsetof(mysql_opts, connect_timeout), "10", 1, 3600,
+      "seconds to wait for the schema connection" },
+    { "poll_ms", WH_CFG_INT, offsetof(mysql_opts, poll_ms), "100", 1, 60000,
+      "longest wait between checks of the live binlog when inotify is unavailable" },
+    { "read_buffer_kb", WH_CFG_INT, offsetof(mysql_opts, read_buffer_kb), "1024", 16, 1048576,
+      "size of the read buffer in KiB (grows temporarily for a larger event)" },
+    { "max_tables", WH_CFG_INT, offsetof(mysql_opts, max_tables), "4096", 16, 10000000,
+      "table schemas kept in the cache" },
+    { "positional_names", WH_CFG_BOOL, offsetof(mysql_opts, positional_names), "false", 1, 0,
+      "when neither the binlog nor a server gives column names, name columns @1, @2, ..." },
+    { "statement_dml", WH_CFG_STRING, offsetof(mysql_opts, statement_dml), "\"error\"", 1, 0,
+      "statement-based INSERT/UPDATE/DELETE in the binlog: \"error\" stops, \"ddl\" delivers "
+      "the statement as a ddl update" },
+    { NULL, 0, 0, NULL, 0, 0, NULL },
+};
+
+/* ---- state ------------------------------------------------------------------- */
+
+typedef enum txn_mode {
+    TXN_NONE = 0,       /* between transactions */
+    TXN_AWAIT,          /* MySQL GTID seen: BEGIN follows, or a single DDL statement */
+    TXN_STANDALONE,     /* MariaDB standalone GTID: one statement */
+    TXN_EXPLICIT,       /* open until XID, COMMIT, ROLLBACK or XA PREPARE */
+} txn_mode;
+
+typedef struct mysql_mapper {
+    wh_mapper base;
+    mysql_opts o;
+    const char *shard;
+    binlog_reader *rd;
+    binlog_payload *pl;
+    binlog_table_cache *tc;
+    binlog_server *srv;
+    bool dml_as_ddl;
+    bool sought;
+    bool failed;
+    int deferred_rc;             /* failure to report after handing out earlier updates */
+    char deferred_err[1024];
+
+    /* the event being handled */
+    const char *ev_file;
+    uint64_t ev_off;
+    bool ev_inner;               /* inside a transaction payload */
+    uint64_t ev_inner_off;
+    uint64_t file_seq;
+
+    /* the transaction */
+    txn_mode mode;
+    bool has_gtid;
+    binlog_gtid gtid;
+    char gtid_text[BINLOG_GTID_TEXT_MAX];
+    char txn_id[320];            /* GTID text, or FILE:OFFSET */
+    const char *txn_file;        /* interned */
+    uint64_t txn_off;
+    uint32_t txn_index;
+    const char *txn_id_a;        /* copies in the batch arena */
+    const char *logical_a;
+    bool skip_all;
+    uint32_t skip_below;
+
+    /* the row event being decoded */
+    bool rows_active;
+    binlog_rows_event re;
+    binlog_table *rows_table;
+    uint32_t rows_ts;
+    uint32_t rows_n;
+    const char *rows_file;
+    uint64_t rows_off;
+    uint8_t rows_type;
+    bool rows_in_arena;          /* re.rows points into the batch arena (inflated) */
+    uint8_t *rows_carry;         /* rows of an inflated event, kept across batches */
+    size_t rows_carry_cap;
+
+    /* seeking */
+    struct {
+        bool pending;            /* the first transaction is the sought one */
+        bool check;              /* the first event must start a transaction */
+        uint32_t skip_below;
+        char file[256];
+        uint64_t off;
+    } phys;
+    struct {
+        bool active, found, inclusive;
+        binlog_logical_pos pos;
+    } lp;
+
+    /* the batch */
+    wh_update *batch;
+    int cap;
+    int ready;
+    bool has_pending;            /* batch[ready] is held back */
+    bool pending_carried;
+    wh_arena arena;
+    wh_arena carry[2];
+    int carry_cur;
+    wh_buf jsonbuf;
+} mysql_mapper;
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+/* "FILE:OFFSET" (plus the offset inside a transaction payload) of the event
+ * being handled, for messages. */
+static const char *here(const mysql_mapper *m, char *buf, size_t n)
+{
+    if (m->ev_inner)
+        snprintf(buf, n, "%s:%" PRIu64 " (event at byte %" PRIu64 " of its transaction "
+                 "payload)", m->ev_file ? m->ev_file : "?", m->ev_off, m->ev_inner_off);
+    else
+        snprintf(buf, n, "%s:%" PRIu64, m->ev_file ? m->ev_file : "?", m->ev_off);
+    return buf;
+}
+
+static int fail_here(mysql_mapper *m, int rc, char *errbuf, size_t errlen)
+{
+    char w[400];
+    return wh_preferr(errbuf, errlen, rc, "%s", here(m, w, sizeof w));
+}
+
+static const char *arena_str(wh_arena *a, const char *s)
+{
+    return s ? wh_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+/* Skips blanks and comments; enters MySQL/MariaDB executable comments
+ * ("/" "*!50001 ..." and "/" "*M!100101 ..."). */
+static const char *skip_noise(const char *p, const char *end)
+{
+    for (;;) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (end - p >= 3 && p[0] == '/' && p[1] == '*' && (p[2] == '!' || p[2] == 'M')) {
+            const char *q = p + 2;
+            if (*q == 'M')
+                q++;
+            if (q < end && *q == '!') {
+                q++;
+                while (q < end && isdigit((unsigned char)*q))
+                    q++;
+                p = q;
+                continue;
+            }
+        }
+        if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            const char *q = p + 2;
+            while (end - q >= 2 && !(q[0] == '*' && q[1] == '/'))
+                q++;
+            p = end - q >= 2 ? q + 2 : end;
+            continue;
+        }
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+            continue;
+        }
+        return p;
+    }
+}
+
+/* Case-insensitive keyword at p followed by a non-identifier character. */
+static bool word(const char **pp, const char *end, const char *kw)
+{
+    const char *p = skip_noise(*pp, end);
+    size_t n = strlen(kw);
+    if ((size_t)(end - p) < n || strncasecmp(p, kw, n) != 0)
+        return false;
+    if ((size_t)(end - p) > n && (isalnum((unsigned char)p[n]) || p[n] == '_'))
+        return false;
+    *pp = p + n;
+    return true;
+}
+
+binlog_stmt_kind binlog_classify_statement(const char *q, size_t len)
+{
+    const char *p = q, *end = q + len;
+    if (word(&p, end, "BEGIN"))
+        return BSK_BEGIN;
+    if (word(&p, end, "START"))
+        return word(&p, end, "TRANSACTION") ? BSK_BEGIN : BSK_DDL;
+    if (word(&p, end, "COMMIT"))
+        return BSK_COMMIT;
+    if (word(&p, end, "ROLLBACK"))
+        return word(&p, end, "TO") ? BSK_IGNORE : BSK_ROLLBACK;
+    if (word(&p, end, "SAVEPOINT"))
+        return BSK_IGNORE;
+    if (word(&p, end, "RELEASE"))
+        return BSK_IGNORE;
+    if (word(&p, end, "XA")) {
+        if (word(&p, end, "START") || word(&p, end, "BEGIN"))
+            return BSK_BEGIN;
+        if (word(&p, end, "END"))
+            return BSK_IGNORE;
+        if (word(&p, end, "COMMIT") || word(&p, end, "PREPARE"))
+            return BSK_COMMIT;
+        if (word(&p, end, "ROLLBACK"))
+            return BSK_ROLLBACK;
+        return BSK_IGNORE;   /* XA RECOVER and the like are not logged */
+    }
+    static const char *const dml[] = { "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD",
+                                       "WITH", "CALL", NULL };
+    for (int i = 0; dml[i]; i++) {
+        const char *r = p;
+        if (word(&r, end, dml[i]))
+            return BSK_DML;
+    }
+    return BSK_DDL;
+}
+
+/* ---- the batch ------------------------------------------------------------------- */
+
+static int reserve_batch(mysql_mapper *m, int max)
+{
+    if (m->cap >= max + 1)
+        return WH_OK;
+    wh_update *b = realloc(m->batch, (size_t)(max + 1) * sizeof *b);
+    if (!b)
+        return WH_ERR_NOMEM;
+    m->batch = b;
+    m->cap = max + 1;
+    return WH_OK;
+}
+
+/* A new update slot; the held-back one (if any) becomes ready with
+ * txn.last false. The new one is held back in its turn. */
+static wh_update *new_update(mysql_mapper *m, uint8_t op, int64_t ts)
+{
+    if (m->has_pending) {
+        m->batch[m->ready].txn.last = false;
+        m->ready++;
+    }
+    assert(m->ready < m->cap);
+    wh_update *u = &m->batch[m->ready];
+    memset(u, 0, sizeof *u);
+    m->has_pending = true;
+    m->pending_carried = false;
+    u->shard = m->shard;
+    u->op = op;
+    u->ts = ts;
+    u->pos.log_name = m->txn_file;
+    u->pos.offset = m->txn_off;
+    u->pos.logical = m->logical_a;
+    u->pos.index = m->txn_index;
+    u->txn.id = m->txn_id_a;
+    u->txn.index = m->txn_index;
+    return u;
+}
+
+static const char *carry_str(wh_arena *a, const char *s, bool *ok)
+{
+    if (!s)
+        return NULL;
+    const char *c = arena_str(a, s);
+    if (!c)
+        *ok = false;
+    return c;
+}
+
+static bool carry_row(wh_arena *a, wh_row *r, const char *const **names_done,
+                      const char *const *orig_names)
+{
+    wh_value *v = wh_arena_alloc(a, (r->count ? r->count : 1) * sizeof *v);
+    if (!v)
+        return false;
+    memcpy(v, r->values, r->count * sizeof *v);
+    for (uint32_t i = 0; i < r->count; i++) {
+        if (v[i].str && v[i].type != WH_T_ABSENT && v[i].type != WH_T_NULL) {
+            char *s = wh_arena_alloc(a, v[i].len + 1);
+            if (!s)
+                return false;
+            memcpy(s, v[i].str, v[i].len);
+            s[v[i].len] = '\0';
+            v[i].str = s;
+        }
+    }
+    r->values = v;
+    if (*names_done && orig_names == r->names) {
+        r->names = *names_done;
+        return true;
+    }
+    const char **n = wh_arena_alloc(a, (r->count ? r->count : 1) * sizeof *n);
+    if (!n)
+        return false;
+    for (uint32_t i = 0; i < r->count; i++)
+        if (r->names[i] && !(n[i] = arena_str(a, r->names[i])))
+            return false;
+    *names_done = n;
+    r->names = n;
+    return true;
+}
+
+/* Deep-copies the held-back update into a carry arena so that it survives
+ * the batch arena's reset and the read buffer's refill. */
+static int carry_pending(mysql_mapper *m)
+{
+    if (!m->has_pending || m->pending_carried)
+        return WH_OK;
+    m->carry_cur ^= 1;
+    wh_arena *a = &m->carry[m->carry_cur];
+    wh_arena_reset(a);
+    wh_update *u = &m->batch[m->ready];
+    bool ok = true;
+    u->db = carry_str(a, u->db, &ok);
+    u->table = carry_str(a, u->table, &ok);
+    u->statement = carry_str(a, u->statement, &ok);
+    u->txn.id = carry_str(a, u->txn.id, &ok);
+    u->pos.logical = carry_str(a, u->pos.logical, &ok);
+    const char *const *names = NULL;
+    const char *const *orig = u->has_before ? u->before.names : u->after.names;
+    if (ok && u->has_before && !carry_row(a, &u->before, &names, orig))
+        ok = false;
+    if (ok && u->has_after && !carry_row(a, &u->after, &names, orig))
+        ok = false;
+    if (!ok)
+        return WH_ERR_NOMEM;
+    m->pending_carried = true;
+    return WH_OK;
+}
+
+/* ---- transactions ------------------------------------------------------------------- */
+
+/* Ends the current transaction: the held-back update is its last. */
+static void finish_txn(mysql_mapper *m)
+{
+    if (m->has_pending) {
+        m->batch[m->ready].txn.last = true;
+        m->ready++;
+        m->has_pending = false;
+    }
+    m->mode = TXN_NONE;
+    m->has_gtid = false;
+    m->skip_all = false;
+    m->skip_below = 0;
+    m->txn_id_a = m->logical_a = NULL;
+    binlog_table_cache_end_txn(m->tc);
+}
+
+/* Decides, for a transaction with a GTID, whether a logical seek skips it. */
+static int logical_filter(mysql_mapper *m, char *errbuf, size_t errlen)
+{
+    binlog_logical_pos *lp = &m->lp.pos;
+    const binlog_gtid *g = &m->gtid;
+    if (!m->lp.active)
+        return WH_OK;
+    if (!m->has_gtid) {
+        m->skip_all = !m->lp.found;
+        return WH_OK;
+    }
+    if (!m->lp.found) {
+        if (binlog_gtid_equal(g, &lp->gtids[0])) {
+            m->lp.found = true;
+            m->skip_below = lp->index + (m->lp.inclusive ? 0 : 1);
+            return WH_OK;
+        }
+        if (binlog_gtid_same_stream(g, &lp->gtids[0])) {
+            if (g->seq > lp->gtids[0].seq) {
+                char a[BINLOG_GTID_TEXT_MAX], w[400];
+                binlog_gtid_format(&lp->gtids[0], a, sizeof a);
+                return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                                 "GTID %s is not in the binlog of this server: its %s "
+                                 "continues with %s at %s", a,
+                                 g->mysql ? "uuid" : "domain", m->gtid_text,
+                                 here(m, w, sizeof w));
+            }
+            m->skip_all = true;
+            return WH_OK;
+        }
+    }
+    for (uint32_t i = m->lp.found ? 0 : 1; i < lp->n; i++) {
+        if (binlog_gtid_same_stream(g, &lp->gtids[i])) {
+            m->skip_all = g->seq <= lp->gtids[i].seq;
+            return WH_OK;
+        }
+    }
+    m->skip_all = !m->lp.found;   /* a stream the position does not list */
+    return WH_OK;
+}
+
+static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog_gtid *g,
+                     char *errbuf, size_t errlen)
+{
+    if (m->mode != TXN_NONE) {
+        char w[400];
+        if (m->has_pending || m->txn_index > 0)
+            wh_warn(WH_AREA_BINLOG, "%s: a new transaction starts before transaction %s ended; "
+                    "treating that one as complete", here(m, w, sizeof w), m->txn_id);
+        finish_txn(m);
+    }
+    m->mode = mode;
+    m->has_gtid = has_gtid;
+    m->txn_file = m->ev_file;
+    m->txn_off = m->ev_off;
+    m->txn_index = 0;
+    m->skip_all = false;
+    m->skip_below = 0;
+    if (has_gtid) {
+        m->gtid = *g;
+        binlog_gtid_format(g, m->gtid_text, sizeof m->gtid_text);
+        snprintf(m->txn_id, sizeof m->txn_id, "%s", m->gtid_text);
+    } else {
+        m->gtid_text[0] = '\0';
+        snprintf(m->txn_id, sizeof m->txn_id, "%s:%" PRIu64, m->txn_file, m->txn_off);
+    }
+    m->txn_id_a = arena_str(&m->arena, m->txn_id);
+    m->logical_a = has_gtid ? arena_str(&m->arena, m->gtid_text) : NULL;
+    if (!m->txn_id_a || (has_gtid && !m->logical_a))
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    if (m->phys.pending) {
+        m->phys.pending = false;
+        m->skip_below = m->phys.skip_below;
+    }
+    return logical_filter(m, errbuf, errlen);
+}
+
+/* Whether the next update of the transaction is dropped by a seek. */
+static bool skipping(const mysql_mapper *m)
+{
+    return m->skip_all || m->txn_index < m->skip_below;
+}
+
+/* ---- events ------------------------------------------------------------------------ */
+
+static int resolve_names(mysql_mapper *m, binlog_table *t, char *errbuf, size_t errlen)
+{
+    if (t->names)
+        return WH_OK;
+    if (m->srv) {
+        const binlog_server_column *cols;
+        uint32_t n;
+        int rc = binlog_server_columns(m->srv, t->db, t->name, &cols, &n, errbuf, errlen);
+        if (rc == WH_OK)
+            rc = binlog_table_apply_server(t, cols, n, errbuf, errlen);
+        return rc;
+    }
+    if (m->o.positional_names)
+        return binlog_table_positional_names(t, errbuf, errlen);
+    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                     "the binlog carries no column names for `%s`.`%s` (the server logs with "
+                     "binlog_row_metadata other than FULL) and no server connection is "
+                     "configured to read them (set the options host/port or socket, or "
+                     "positional_names to name columns @1, @2, ...)", t->db, t->name);
+}
+
+static int handle_table_map(mysql_mapper *m, const binlog_event *ev, char *errbuf,
+                            size_t errlen)
+{
+    binlog_table *t;
+    if (m->mode == TXN_NONE) {
+        int rc = start_txn(m, TXN_EXPLICIT, false, NULL, errbuf, errlen);
+        if (rc != WH_OK)
+            return rc;
+    }
+    return binlog_table_cache_map(m->tc, ev, binlog_reader_fde(m->rd), &t, errbuf, errlen);
+}
+
+static int handle_rows(mysql_mapper *m, const binlog_event *ev, char *errbuf, size_t errlen)
+{
+    int rc;
+    if (m->mode == TXN_NONE) {
+        if ((rc = start_txn(m, TXN_EXPLICIT, false, NULL, errbuf, errlen)) != WH_OK)
+            return rc;
+    } else if (m->mode != TXN_EXPLICIT) {
+        m->mode = TXN_EXPLICIT;
+    }
+    binlog_rows_event re;
+    if ((rc = binlog_rows_parse(ev, binlog_reader_fde(m->rd), &m->arena, &re, errbuf,
+                                errlen)) != WH_OK)
+        return rc;
+    binlog_table *t = binlog_table_cache_get(m->tc, re.table_id);
+    if (!t)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "%s event for table id %" PRIu64 ", which no table map of this "
+                         "transaction defines", binlog_event_type_name(ev->type), re.table_id);
+    if (re.width != t->ncols)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "%s event for `%s`.`%s` has %u columns but its table map has %u",
+                         binlog_event_type_name(ev->type), t->db, t->name, re.width, t->ncols);
+    if (m->skip_all)
+        return WH_OK;
+    if (!t->names && (rc = resolve_names(m, t, errbuf, errlen)) != WH_OK)
+        return rc;
+    m->re = re;
+    m->rows_table = t;
+    m->rows_ts = ev->timestamp;
+    m->rows_n = 0;
+    m->rows_file = m->ev_file;
+    m->rows_off = m->ev_off;
+    m->rows_type = ev->type;
+    m->rows_in_arena = !(re.rows >= ev->body && re.rows <= ev->body + ev->body_len);
+    m->rows_active = re.rows < re.end;
+    return WH_OK;
+}
+
+/* Decodes rows of the current row event until it ends or the batch is full. */
+static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
+{
+    binlog_rows_event *re = &m->re;
+    binlog_table *t = m->rows_table;
+    int rc = WH_OK;
+    while (re->rows < re->end && m->ready < max) {
+        const uint8_t *p = re->rows;
+        m->rows_n++;
+        if (skipping(m)) {
+            rc = binlog_rows_image(t, re, 0, &p, true, NULL, NULL, NULL, NULL, errbuf, errlen);
+            if (rc == WH_OK && re->op == WH_OP_UPDATE)
+                rc = binlog_rows_image(t, re, 1, &p, true, NULL, NULL, NULL, NULL, errbuf,
+                                       errlen);
+            if (rc != WH_OK)
+                goto err;
+            re->rows = p;
+            m->txn_index++;
+            continue;
+        }
+        wh_value *v0 = wh_arena_alloc(&m->arena, (t->ncols ? t->ncols : 1) * sizeof *v0);
+        wh_value *v1 = NULL;
+        if (re->op == WH_OP_UPDATE)
+            v1 = wh_arena_alloc(&m->arena, (t->ncols ? t->ncols : 1) * sizeof *v1);
+        if (!v0 || (re->op == WH_OP_UPDATE && !v1)) {
+            rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory decoding a row");
+            goto err;
+        }
+        rc = binlog_rows_image(t, re, 0, &p, false, &m->arena, v0, NULL, &m->jsonbuf,
+                               errbuf, errlen);
+        if (rc == WH_OK && v1)
+            rc = binlog_rows_image(t, re, 1, &p, false, &m->arena, v1, v0, &m->jsonbuf,
+                                   errbuf, errlen);
+        if (rc != WH_OK)
+            goto err;
+        re->rows = p;
+        wh_update *u = new_update(m, re->op, m->rows_ts);
+        u->db = t->db;
+        u->table = t->name;
+        u->schema_id = t->schema_id;
+        wh_row r0 = { t->names, v0, t->ncols };
+        if (re->op == WH_OP_INSERT) {
+            u->has_after = true;
+            u->after = r0;
+        } else {
+            u->has_before = true;
+            u->before = r0;
+            if (v1) {
+                u->has_after = true;
+                u->after = (wh_row){ t->names, v1, t->ncols };
+            }
+        }
+        m->txn_index++;
+    }
+    if (re->rows >= re->end)
+        m->rows_active = false;
+    return WH_OK;
+err:
+    m->rows_active = false;
+    return wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64 ": row %u of the %s event on `%s`.`%s`",
+                      m->rows_file, m->rows_off, m->rows_n,
+                      binlog_event_type_name(m->rows_type), t->db, t->name);
+}
+
+/* Delivers a statement as a ddl update of the current transaction. */
+static int emit_statement(mysql_mapper *m, const binlog_event *ev, const char *db,
+                          size_t dblen, const char *q, size_t qlen, char *errbuf, size_t errlen)
+{
+    if (skipping(m)) {
+        m->txn_index++;
+        return WH_OK;
+    }
+    const char *stmt = wh_arena_strndup(&m->arena, q, qlen);
+    const char *dbs = dblen ? wh_arena_strndup(&m->arena, db, dblen) : NULL;
+    if (!stmt || (dblen && !dbs))
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a statement");
+    wh_update *u = new_update(m, WH_OP_DDL, ev->timestamp);
+    u->db = dbs;
+    u->statement = stmt;
+    m->txn_index++;
+    return WH_OK;
+}
+
+static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, size_t errlen)
+{
+    uint8_t post = binlog_post_header_len(binlog_reader_fde(m->rd), ev->type);
+    const uint8_t *p = ev->body, *end = ev->body + ev->body_len;
+    if (post < 11 || (size_t)(end - p) < post)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "Query event of %zu bytes is too short",
+                         ev->body_len);
+    uint8_t dblen = p[8];
+    uint16_t status_len = post >= 13 ? binlog_u16(p + 11) : 0;
+    p += post;
+    if ((size_t)(end - p) < (size_t)status_len + dblen + 1u || p[status_len + dblen] != 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                         "Query event's status variables and database name run past the event");
+    p += status_len;
+    const char *db = (const char *)p;
+    p += dblen + 1;
+    const char *q = (const char *)p;
+    size_t qlen = (size_t)(end - p);
+    if (ev->type == BE_QUERY_COMPRESSED) {
+        const uint8_t *qq;
+        int rc = binlog_maria_inflate(p, qlen, &m->arena, &qq, &qlen, errbuf, errlen);
+        if (rc != WH_OK)
+            return wh_preferr(errbuf, errlen, rc, "Query_compressed event");
+        q = (const char *)qq;
+    }
+    binlog_stmt_kind kind = binlog_classify_statement(q, qlen);
+    int rc = WH_OK;
+    char w[400];
+    switch (kind) {
+    case BSK_BEGIN:
+        if (m->mode == TXN_AWAIT || m->mode == TXN_STANDALONE)
+            m->mode = TXN_EXPLICIT;
+        else if (m->mode == TXN_EXPLICIT && m->txn_index == 0 && !m->has_pending)
+            ;   /* MariaDB XA / payload BEGIN right after the GTID */
+        else
+            rc = start_txn(m, TXN_EXPLICIT, false, NULL, errbuf, errlen);
+        return rc;
+    case BSK_COMMIT:
+        finish_txn(m);
+        return WH_OK;
+    case BSK_ROLLBACK:
+        if (m->has_pending || m->txn_index > 0)
+            wh_warn(WH_AREA_BINLOG, "%s: transaction %s ends with %.*s; its %u updates were "
+                    "delivered (the server logs a rolled-back transaction only when it changed "
+                    "non-transactional tables, or at XA PREPARE)", here(m, w, sizeof w),
+                    m->txn_id, (int)(qlen > 40 ? 40 : qlen), q, m->txn_index);
+        finish_txn(m);
+        return WH_OK;
+    case BSK_IGNORE:
+        if (m->mode == TXN_AWAIT || m->mode == TXN_STANDALONE)
+            finish_txn(m);
+        return WH_OK;
+    case BSK_DML:
+        if (!m->dml_as_ddl && !memmem(q, qlen, "generated by server", 19))
+            return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
+                             "statement-based DML cannot be decoded into rows: \"%.*s%s\" "
+                             "(set binlog_format=ROW on the server, or the option "
+                             "statement_dml to \"ddl\" to deliver such statements as ddl "
+                             "updates)", (int)(qlen > 80 ? 80 : qlen), q, qlen > 80 ? "..." : "");
+        /* fall through */
+    case BSK_DDL:
+        binlog_table_cache_invalidate_server(m->tc);
+        if (m->mode == TXN_NONE &&
+            (rc = start_txn(m, TXN_STANDALONE, false, NULL, errbuf, errlen)) != WH_OK)
+            return rc;
+        if ((rc = emit_statement(m, ev, db, dblen, q, qlen, errbuf, errlen)) != WH_OK)
+            return rc;
+        if (m->mode != TXN_EXPLICIT)
+            finish_txn(m);
+        return WH_OK;
+    }
+    return WH_OK;
+}
+
+static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, size_t errlen)
+{
+    int rc = WH_OK;
+    binlog_gtid g;
+    uint8_t flags;
+    bool anon;
+
+    if (m->phys.check) {
+        m->phys.check = false;
+        switch (ev->type) {
+        case BE_MARIA_GTID: case BE_GTID: case BE_ANONYMOUS_GTID: case BE_QUERY:
+        case BE_QUERY_COMPRESSED:
+            break;
+        default:
+            return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                             "position %s:%" PRIu64 " is not the start of a transaction (the "
+                             "event there is %s)", m->phys.file, m->phys.off,
+                             binlog_event_type_name(ev->type));
+        }
+    }
+
+    switch (ev->type) {
+    case BE_MARIA_GTID:
+        if ((rc = binlog_maria_gtid_parse(ev, &g, &flags, errbuf, errlen)) != WH_OK)
+            return rc;
+        return start_txn(m, (flags & BINLOG_MGTID_STANDALONE) ? TXN_STANDALONE : TXN_EXPLICIT,
+                         true, &g, errbuf, errlen);
+    case BE_GTID:
+    case BE_ANONYMOUS_GTID:
+        if ((rc = binlog_mysql_gtid_parse(ev, &g, &anon, errbuf, errlen)) != WH_OK)
+            return rc;
+        return start_txn(m, TXN_AWAIT, !anon, &g, errbuf, errlen);
+    case BE_QUERY:
+    case BE_QUERY_COMPRESSED:
+        return handle_query(m, ev, errbuf, errlen);
+    case BE_XID:
+    case BE_XA_PREPARE:
+        finish_txn(m);
+        return WH_OK;
+    case BE_TABLE_MAP:
+        return handle_table_map(m, ev, errbuf, errlen);
+    case BE_WRITE_ROWS_V1: case BE_UPDATE_ROWS_V1: case BE_DELETE_ROWS_V1:
+    case BE_WRITE_ROWS_V2: case BE_UPDATE_ROWS_V2: case BE_DELETE_ROWS_V2:
+    case BE_PARTIAL_UPDATE_ROWS:
+    case BE_WRITE_ROWS_COMPRESSED_V1: case BE_UPDATE_ROWS_COMPRESSED_V1:
+    case BE_DELETE_ROWS_COMPRESSED_V1: case BE_WRITE_ROWS_COMPRESSED_V2:
+    case BE_UPDATE_ROWS_COMPRESSED_V2: case BE_DELETE_ROWS_COMPRESSED_V2:
+        return handle_rows(m, ev, errbuf, errlen);
+    case BE_TRANSACTION_PAYLOAD:
+        if (m->ev_inner)
+            return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                             "transaction payload nested inside a transaction payload");
+        if (m->skip_all) {   /* a whole transaction: skip it without inflating it */
+            finish_txn(m);
+            return WH_OK;
+        }
+        return binlog_payload_begin(m->pl, ev, binlog_reader_fde(m->rd), errbuf, errlen);
+    case BE_EXECUTE_LOAD_QUERY:   /* a Query event with a longer post-header */
+        return handle_query(m, ev, errbuf, errlen);
+    case BE_INCIDENT: {
+        const char *msg = "";
+        int mlen = 0;
+        if (ev->body_len > 3) {   /* incident(2) message_length(1) message */
+            mlen = ev->body[2];
+            if ((size_t)mlen > ev->body_len - 3)
+                mlen = (int)(ev->body_len - 3);
+            msg = (const char *)ev->body + 3;
+        }
+        return wh_seterr(errbuf, errlen, WH_ERR_GAP,
+                         "the server logged an incident: changes may be missing from the "
+                         "binlog here (%.*s)", mlen, msg);
+    }
+    case BE_START_ENCRYPTION:
+        return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
+                         "the binlog is encrypted (encrypt_binlog=ON), which is not supported");
+    case BE_ROTATE: case BE_STOP: case BE_GTID_LIST: case BE_PREVIOUS_GTIDS:
+    case BE_BINLOG_CHECKPOINT: case BE_ANNOTATE_ROWS: case BE_ROWS_QUERY: case BE_IGNORABLE:
+    case BE_HEARTBEAT: case BE_HEARTBEAT_V2: case BE_TRANSACTION_CONTEXT: case BE_VIEW_CHANGE:
+    case BE_INTVAR: case BE_RAND: case BE_USER_VAR: case BE_BEGIN_LOAD_QUERY:
+    case BE_APPEND_BLOCK: case BE_DELETE_FILE: case BE_FORMAT_DESCRIPTION:
+        return WH_OK;
+    case BE_GTID_TAGGED:
+        return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
+                         "tagged GTIDs (MySQL 8.3+ Gtid_tagged event) are not supported");
+    default:
+        if (ev->flags & BINLOG_F_IGNORABLE)
+            return WH_OK;
+        return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
+                         "event type %u (%s) is not supported and not marked ignorable",
+                         ev->type, binlog_event_type_name(ev->type));
+    }
+}
+
+/* ---- the event source: the payload being iterated, else the files ----------------- */
+
+static int source_next(mysql_mapper *m, binlog_event *ev, char *errbuf, size_t errlen)
+{
+    for (;;) {
+        if (binlog_payload_active(m->pl)) {
+            uint64_t inner = binlog_payload_offset(m->pl);
+            int rc = binlog_payload_next(m->pl, ev, errbuf, errlen);
+            if (rc == WH_OK) {
+                m->ev_inner = true;
+                m->ev_inner_off = inner;
+                return WH_OK;
+            }
+            if (rc == BINLOG_PAYLOAD_REFILL)
+                return BINLOG_READER_REFILL;
+            if (rc != WH_ERR_EOF)
+                return fail_here(m, rc, errbuf, errlen);
+            m->ev_inner = false;   /* payload done: back to the file */
+        }
+        int rc = binlog_reader_next(m->rd, ev, errbuf, errlen);
+        if (rc != WH_OK)
+            return rc;
+        m->ev_inner = false;
+        m->ev_file = binlog_reader_cur_file(m->rd);
+        m->ev_off = binlog_reader_event_offset(m->rd);
+        return WH_OK;
+    }
+}
+
+static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
+{
+    if (binlog_payload_active(m->pl)) {
+        int rc = binlog_payload_refill(m->pl, errbuf, errlen);
+        return rc == WH_OK ? WH_OK : fail_here(m, rc, errbuf, errlen);
+    }
+    const char *old = binlog_reader_cur_file(m->rd);
+    int rc = binlog_reader_refill(m->rd, errbuf, errlen);
+    if (rc == WH_OK && binlog_reader_file_seq(m->rd) != m->file_seq) {
+        m->file_seq = binlog_reader_file_seq(m->rd);
+        if (m->mode != TXN_NONE)
+            return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
+                             "%s ends inside transaction %s (started at %s:%" PRIu64 ") without "
+                             "its commit event, and the binlog continues in %s: the server "
+                             "stopped while writing the transaction", old, m->txn_id,
+                             m->txn_file, m->txn_off, binlog_reader_cur_file(m->rd));
+    }
+    return rc;
+}
+
+/* ---- the batch loop ------------------------------------------------------------------ */
+
+#define RUN_END 1   /* live end of the log reached */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t errlen)
+{
+    int64_t deadline = -1;
+    while (m->ready < max) {
+        if (m->rows_active) {
+            int rc = rows_step(m, max, errbuf, errlen);
+            if (rc != WH_OK)
+                return rc;
+            continue;
+        }
+        binlog_event ev;
+        int rc = source_next(m, &ev, errbuf, errlen);
+        if (rc == BINLOG_READER_REFILL) {
+            if (m->ready > 0)
+                return WH_OK;   /* hand these out before their bytes are replaced */
+            if ((rc = carry_pending(m)) != WH_OK)
+                return wh_seterr(errbuf, errlen, rc, "out of memory keeping an update");
+            rc = source_refill(m, errbuf, errlen);
+            if (rc == WH_OK)
+                continue;
+            if (rc != WH_ERR_AGAIN)
+                return rc;
+            if (!m->base.follow || timeout_ms <= 0)
+                return RUN_END;
+            int64_t now = now_ms();
+            if (deadline < 0)
+                deadline = now + timeout_ms;
+            if (now >= deadline)
+                return RUN_END;
+            binlog_reader_wait(m->rd, (int)(deadline - now));
+            continue;
+        }
+        if (rc != WH_OK) {
+            if (m->phys.check) {   /* the sought offset is not an event boundary */
+                m->phys.check = false;
+                return wh_preferr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                                  "position %s:%" PRIu64 " does not point to an event",
+                                  m->phys.file, m->phys.off);
+            }
+            return rc;
+        }
+        if ((rc = handle_event(m, &ev, errbuf, errlen)) != WH_OK)
+            return fail_here(m, rc, errbuf, errlen);
+    }
+    return WH_OK;
+}
+
+/* Keeps the rows of an inflated event that outlive this batch's arena. */
+static int keep_inflated_rows(mysql_mapper *m)
+{
+    if (!m->rows_active || !m->rows_in_arena)
+        return WH_OK;
+    size_t n = (size_t)(m->re.end - m->re.rows);
+    if (n > m->rows_carry_cap) {
+        uint8_t *b = realloc(m->rows_carry, n);
+        if (!b)
+            return WH_ERR_NOMEM;
+        m->rows_carry = b;
+        m->rows_carry_cap = n;
+    }
+    memmove(m->rows_carry, m->re.rows, n);
+    m->re.rows = m->rows_carry;
+    m->re.end = m->rows_carry + n;
+    m->rows_in_arena = false;
+    return WH_OK;
+}
+
+static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
+                            int timeout_ms, char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    if (!updates || max <= 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "next_batch needs room for an update");
+    if (m->deferred_rc) {
+        int d = m->deferred_rc;
+        m->deferred_rc = 0;
+        return wh_seterr(errbuf, errlen, d, "%s", m->deferred_err);
+    }
+    if (m->failed)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                         "the mysql mapper failed earlier; destroy it and create a new one");
+    if (!m->sought)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                         "the mysql mapper must be positioned with seek_physical or "
+                         "seek_logical first");
+    /* Start the batch: the previous one is no longer referenced. */
+    int rc = keep_inflated_rows(m);
+    if (rc == WH_OK)
+        rc = reserve_batch(m, max);
+    if (rc != WH_OK)
+        goto nomem;
+    if (m->has_pending && m->ready > 0)
+        m->batch[0] = m->batch[m->ready];
+    m->ready = 0;
+    wh_arena_reset(&m->arena);
+    binlog_table_cache_collect(m->tc);
+    if (m->mode != TXN_NONE) {
+        m->txn_id_a = arena_str(&m->arena, m->txn_id);
+        m->logical_a = m->has_gtid ? arena_str(&m->arena, m->gtid_text) : NULL;
+        if (!m->txn_id_a || (m->has_gtid && !m->logical_a))
+            goto nomem;
+    }
+
+    rc = run(m, max, timeout_ms, errbuf, errlen);
+    if (rc < 0) {
+        m->failed = true;
+        if (m->ready == 0)
+            return rc;
+        /* Deliver what came before the failure first; fail on the next call. */
+        m->deferred_rc = rc;
+        snprintf(m->deferred_err, sizeof m->deferred_err, "%s", errbuf ? errbuf : "");
+        m->has_pending = false;
+        *updates = m->batch;
+        return m->ready;
+    }
+    if (rc == RUN_END && m->ready == 0) {
+        if (!m->base.follow && m->has_pending) {
+            /* The log ends inside a transaction still being written: show what
+             * is there; its end is not known. */
+            m->batch[0].txn.last = false;
+            m->ready = 1;
+            m->has_pending = false;
+        } else {
+            if (carry_pending(m) != WH_OK)
+                goto nomem;
+            return m->base.follow ? WH_ERR_AGAIN : WH_ERR_EOF;
+        }
+    }
+    if (carry_pending(m) != WH_OK)
+        goto nomem;
+    *updates = m->batch;
+    return m->ready;
+nomem:
+    m->failed = true;
+    return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory in the mysql mapper");
+}
+
+/* ---- seeking --------------------------------------------------------------------------- */
+
+static void reset_stream(mysql_mapper *m)
+{
+    m->mode = TXN_NONE;
+    m->has_gtid = false;
+    m->txn_index = 0;
+    m->skip_all = false;
+    m->skip_below = 0;
+    m->rows_active = false;
+    m->has_pending = false;
+    m->pending_carried = false;
+    m->ready = 0;
+    m->txn_id_a = m->logical_a = NULL;
+    memset(&m->phys, 0, sizeof m->phys);
+    memset(&m->lp, 0, sizeof m->lp);
+    binlog_payload_end(m->pl);
+    binlog_table_cache_end_txn(m->tc);
+    wh_arena_reset(&m->arena);
+    m->failed = false;
+    m->deferred_rc = 0;
+}
+
+static int mysql_seek_physical(wh_mapper *base, const char *pos, bool inclusive,
+                               char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    reset_stream(m);
+    m->sought = false;
+    binlog_phys_pos pp;
+    int rc;
+    if (pos) {
+        if ((rc = binlog_phys_pos_parse(pos, &pp, errbuf, errlen)) != WH_OK)
+            return rc;
+    } else {
+        if ((rc = binlog_reader_refresh_index(m->rd, errbuf, errlen)) != WH_OK)
+            return rc;
+        if (binlog_reader_nfiles(m->rd) == 0)
+            return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                             "the binlog index of %s lists no files", m->o.binlog_dir);
+        memset(&pp, 0, sizeof pp);
+        snprintf(pp.file, sizeof pp.file, "%s", binlog_reader_file(m->rd, 0));
+    }
+    if ((rc = binlog_reader_open(m->rd, pp.file, pp.offset, errbuf, errlen)) != WH_OK)
+        return rc;
+    m->file_seq = binlog_reader_file_seq(m->rd);
+    if (pp.offset > BINLOG_MAGIC_LEN) {
+        m->phys.pending = true;
+        m->phys.check = true;
+        m->phys.skip_below = pp.index + (inclusive ? 0 : 1);
+        snprintf(m->phys.file, sizeof m->phys.file, "%s", pp.file);
+        m->phys.off = pp.offset;
+    }
+    m->sought = true;
+    return WH_OK;
+}
+
+/* Whether a file whose head state is s can hold the start of the stream the
+ * logical position asks for. */
+static bool start_ok(const binlog_gtid_state *s, const binlog_logical_pos *lp)
+{
+    if (binlog_gtid_state_contains(s, &lp->gtids[0]))
+        return false;
+    for (uint32_t i = 1; i < lp->n; i++)
+        if (binlog_gtid_state_has_after(s, &lp->gtids[i]))
+            return false;
+    return true;
+}
+
+static int mysql_seek_logical(wh_mapper *base, const char *pos, bool inclusive,
+                              char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    reset_stream(m);
+    m->sought = false;
+    if (!pos)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "seek_logical needs a position");
+    binlog_logical_pos lp;
+    int rc = binlog_logical_pos_parse(pos, &lp, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    if ((rc = binlog_reader_refresh_index(m->rd, errbuf, errlen)) != WH_OK)
+        return rc;
+    size_t n = binlog_reader_nfiles(m->rd);
+    if (n == 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                         "the binlog index of %s lists no files", m->o.binlog_dir);
+    /* Newest file first: the last file whose head state does not yet hold
+     * the position's transactions is where to start scanning. */
+    binlog_gtid_state st = { 0 };
+    char oldest_state[512] = "";
+    size_t start = SIZE_MAX;
+    for (size_t i = n; i-- > 0;) {
+        const char *name = binlog_reader_file(m->rd, i);
+        binlog_fde fde;
+        uint8_t type;
+        uint8_t *body;
+        size_t len;
+        rc = binlog_reader_head_gtids(m->rd, name, &fde, &type, &body, &len, errbuf, errlen);
+        if (rc == WH_ERR_AGAIN)
+            continue;   /* a file still being created: nothing in it yet */
+        if (rc != WH_OK)
+            return rc;
+        binlog_event ev = { .type = type, .body = body, .body_len = len };
+        binlog_gtid_state_free(&st);
+        st.mysql = lp.gtids[0].mysql;
+        if (body) {
+            rc = type == BE_GTID_LIST ? binlog_gtid_list_parse(&ev, &st, errbuf, errlen)
+                                      : binlog_previous_gtids_parse(&ev, &st, errbuf, errlen);
+            free(body);
+            if (rc != WH_OK) {
+                binlog_gtid_state_free(&st);
+                return wh_preferr(errbuf, errlen, rc, "%s", name);
+            }
+            if (st.mysql != lp.gtids[0].mysql) {
+                binlog_gtid_state_free(&st);
+                return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                                 "logical position %s is a %s GTID but %s was written by %s",
+                                 pos, lp.gtids[0].mysql ? "MySQL" : "MariaDB", name,
+                                 fde.server_version);
+            }
+        }
+        if (start_ok(&st, &lp)) {
+            start = i;
+            break;
+        }
+        if (i == 0)
+            binlog_gtid_state_format(&st, oldest_state, sizeof oldest_state);
+    }
+    binlog_gtid_state_free(&st);
+    if (start == SIZE_MAX)
+        return wh_seterr(errbuf, errlen, WH_ERR_PURGED,
+                         "logical position %s has been purged: the oldest binlog %s already "
+                         "starts after GTID state %s", pos, binlog_reader_file(m->rd, 0),
+                         oldest_state[0] ? oldest_state : "(unknown)");
+    char name[256];
+    snprintf(name, sizeof name, "%s", binlog_reader_file(m->rd, start));
+    if ((rc = binlog_reader_open(m->rd, name, 0, errbuf, errlen)) != WH_OK)
+        return rc;
+    m->file_seq = binlog_reader_file_seq(m->rd);
+    m->lp.active = true;
+    m->lp.found = false;
+    m->lp.inclusive = inclusive;
+    m->lp.pos = lp;
+    m->sought = true;
+    wh_debug(WH_AREA_BINLOG, "logical position %s: scanning from %s", pos, name);
+    return WH_OK;
+}
+
+/* ---- construction ------------------------------------------------------------------------ */
+
+static void mysql_destroy(wh_mapper *base)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    if (!m)
+        return;
+    binlog_reader_free(m->rd);
+    binlog_payload_free(m->pl);
+    binlog_table_cache_free(m->tc);
+    binlog_server_free(m->srv);
+    wh_arena_free(&m->arena);
+    wh_arena_free(&m->carry[0]);
+    wh_arena_free(&m->carry[1]);
+    wh_buf_free(&m->jsonbuf);
+    free(m->batch);
+    free(m->rows_carry);
+    wh_config_free(mysql_fields, &m->o);
+    free(m);
+}
+
+static int mysql_create(const json_t *options, const char *shard, wh_mapper **out,
+                        char *errbuf, size_t errlen)
+{
+    int rc;
+    *out = NULL;
+    mysql_mapper *m = calloc(1, sizeof *m);
+    if (!m)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    m->base.ops = &wh_mapper_mysql;
+    m->shard = shard;
+    json_t *empty = options ? NULL : json_object();
+    rc = wh_config_apply(options ? options : empty, "mysql mapper options", mysql_fields,
+                         &m->o, errbuf, errlen);
+    json_decref(empty);
+    if (rc != WH_OK)
+        goto err;
+    if (strcmp(m->o.statement_dml, "error") == 0) {
+        m->dml_as_ddl = false;
+    } else if (strcmp(m->o.statement_dml, "ddl") == 0) {
+        m->dml_as_ddl = true;
+    } else {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                       "mysql mapper options: key 'statement_dml': expected \"error\" or "
+                       "\"ddl\", got \"%s\"", m->o.statement_dml);
+        goto err;
+    }
+    if ((rc = binlog_reader_new(m->o.binlog_dir, m->o.index_file[0] ? m->o.index_file : NULL,
+                                (size_t)m->o.read_buffer_kb * 1024, (int)m->o.poll_ms, &m->rd,
+                                errbuf, errlen)) != WH_OK)
+        goto err;
+    m->pl = binlog_payload_new((size_t)m->o.read_buffer_kb * 1024);
+    m->tc = binlog_table_cache_new((size_t)m->o.max_tables);
+    if (!m->pl || !m->tc) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+        goto err;
+    }
+    if (m->o.host[0] || m->o.socket[0]) {
+        binlog_server_opts so = {
+            .host = m->o.host[0] ? m->o.host : NULL,
+            .port = (unsigned)m->o.port,
+            .socket = m->o.socket[0] ? m->o.socket : NULL,
+            .user = m->o.user,
+            .password = m->o.password,
+            .timeout_s = (unsigned)m->o.connect_timeout,
+        };
+        if ((rc = binlog_server_new(&so, &m->srv, errbuf, errlen)) != WH_OK)
+            goto err;
+    }
+    if (reserve_batch(m, 1024) != WH_OK) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+        goto err;
+    }
+    *out = &m->base;
+    return WH_OK;
+err:
+    mysql_destroy(&m->base);
+    return rc;
+}
+
+const wh_mapper_ops wh_mapper_mysql = {
+    .name = "mysql",
+    .options = mysql_fields,
+    .create = mysql_create,
+    .seek_physical = mysql_seek_physical,
+    .seek_logical = mysql_seek_logical,
+    .next_batch = mysql_next_batch,
+    .destroy = mysql_destroy,
+};

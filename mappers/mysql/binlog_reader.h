@@ -1,0 +1,101 @@
+/* binlog_reader.h -- reading binlog files from a server's binlog directory.
+ *
+ * Follows the binlog index and file rotation, verifies each event's CRC32,
+ * and tails the file the server is still writing: a half-written event at
+ * the end of the live file is simply "not there yet". A truncated event in a
+ * finished file (one followed by a later file, or ended by a Stop or Rotate
+ * event) is an error naming the file and offset.
+ *
+ * Events are read through a bounded buffer (it grows to hold one event
+ * larger than itself, and shrinks back afterwards). An event returned by
+ * binlog_reader_next stays valid until the next binlog_reader_refill or
+ * binlog_reader_open; the caller decides when to refill so that it can keep
+ * pointers into several buffered events at once.
+ *
+ * Not thread-safe: one mapper thread. */
+#ifndef BINLOG_READER_H
+#define BINLOG_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mappers/mysql/binlog_event.h"
+
+/* binlog_reader_next's answer when the buffer holds no complete event. */
+#define BINLOG_READER_REFILL 1
+
+typedef struct binlog_reader binlog_reader;
+
+/* Opens the binlog directory dir with its index file (NULL: the only
+ * *.index file in dir). buf_size is the read buffer (0: 1 MiB), poll_ms the
+ * longest sleep between checks for new data when inotify is unavailable or
+ * misses a change. Reads the index; opens no binlog yet. */
+int binlog_reader_new(const char *dir, const char *index_path, size_t buf_size, int poll_ms,
+                      binlog_reader **out, char *errbuf, size_t errlen);
+void binlog_reader_free(binlog_reader *r);
+
+/* Re-reads the index file if it changed since the last read. */
+int binlog_reader_refresh_index(binlog_reader *r, char *errbuf, size_t errlen);
+
+/* The files of the index (base names, oldest first), valid until the next
+ * refresh; binlog_reader_file_index finds a name (-1 if absent). */
+size_t binlog_reader_nfiles(const binlog_reader *r);
+const char *binlog_reader_file(const binlog_reader *r, size_t i);
+int binlog_reader_file_index(const binlog_reader *r, const char *name);
+
+/* A stable copy of a file name (lives as long as the reader); for positions
+ * that outlive index refreshes. NULL when out of memory. */
+const char *binlog_reader_intern(binlog_reader *r, const char *name);
+
+/* Opens binlog file `name` (a base name in the directory), checks its magic
+ * number, reads its format description event, and positions the reader at
+ * offset (0 or 4: just after the format description). A file missing from
+ * the index is WH_ERR_PURGED when it sorts before the oldest file, else
+ * WH_ERR_NOT_FOUND; an offset beyond the file is WH_ERR_NOT_FOUND. */
+int binlog_reader_open(binlog_reader *r, const char *name, uint64_t offset,
+                       char *errbuf, size_t errlen);
+
+/* The next event: 0 with ev set (its checksum verified), BINLOG_READER_REFILL
+ * when the buffer must be refilled first, or a negative error (corrupt
+ * event, unsupported binlog) with errbuf naming file and offset. Format
+ * description events are consumed here and not returned. */
+int binlog_reader_next(binlog_reader *r, binlog_event *ev, char *errbuf, size_t errlen);
+
+/* Refills the buffer (invalidating events returned before), moving to the
+ * next file when the current one is finished. Returns 0 (call next again),
+ * WH_ERR_AGAIN when the live end of the log is reached (nothing new yet),
+ * or an error: WH_ERR_TRUNCATED for a truncated event in a finished file,
+ * WH_ERR_IO, WH_ERR_CORRUPT. */
+int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen);
+
+/* Waits up to timeout_ms for the binlog directory or the current file to
+ * change (inotify, with a poll_ms fallback). Never spins. */
+void binlog_reader_wait(binlog_reader *r, int timeout_ms);
+
+/* Where the reader stands: the current file (interned), the offset of the
+ * next event, and the offset of the event returned last. */
+const char *binlog_reader_cur_file(const binlog_reader *r);
+uint64_t binlog_reader_next_offset(const binlog_reader *r);
+uint64_t binlog_reader_event_offset(const binlog_reader *r);
+
+/* The current file's format description. */
+const binlog_fde *binlog_reader_fde(const binlog_reader *r);
+
+/* Counts file switches (lets the caller notice a new file). */
+uint64_t binlog_reader_file_seq(const binlog_reader *r);
+
+/* Whether the current file is known to be finished (Stop or Rotate seen, or
+ * a later file exists in the index). */
+bool binlog_reader_file_finished(binlog_reader *r);
+
+/* Reads the first events of file `name` up to the first event that is not a
+ * format description, Gtid_list, Previous_gtids or Binlog_checkpoint, and
+ * returns the Gtid_list / Previous_gtids event's body in a malloc'd copy
+ * (*body, *len; the caller frees) with the file's format description.
+ * *body is NULL if the file has neither. Does not disturb the current file. */
+int binlog_reader_head_gtids(binlog_reader *r, const char *name, binlog_fde *fde,
+                             uint8_t *type, uint8_t **body, size_t *len,
+                             char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,46 @@
+/* binlog_server.h -- the schema fallback: column names (and signedness,
+ * collations, ENUM/SET members) of a table, read from the server through
+ * libmysqlclient when the binlog's table maps do not carry them
+ * (binlog_row_metadata=MINIMAL or NO_LOG).
+ *
+ * Connects lazily on the first request and reconnects once if the
+ * connection was lost. Not thread-safe: one mapper thread. */
+#ifndef BINLOG_SERVER_H
+#define BINLOG_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mappers/mysql/binlog_tablemap.h"
+
+typedef struct binlog_server binlog_server;
+
+typedef struct binlog_server_opts {
+    const char *host;       /* NULL or "" with socket: Unix socket */
+    unsigned port;          /* 0: default */
+    const char *socket;
+    const char *user;
+    const char *password;
+    unsigned timeout_s;     /* connect/read timeout */
+} binlog_server_opts;
+
+/* Copies the options; connects nothing yet. */
+int binlog_server_new(const binlog_server_opts *opts, binlog_server **out,
+                      char *errbuf, size_t errlen);
+void binlog_server_free(binlog_server *s);
+
+/* Reads the columns of db.table from information_schema.COLUMNS in ordinal
+ * order. *cols (n entries) is owned by s and valid until the next call. A
+ * missing table is WH_ERR_NOT_FOUND; server trouble WH_ERR_MYSQL. */
+int binlog_server_columns(binlog_server *s, const char *db, const char *table,
+                          const binlog_server_column **cols, uint32_t *n,
+                          char *errbuf, size_t errlen);
+
+/* Parses the members of an information_schema COLUMN_TYPE such as
+ * "enum('a','it''s')" into a malloc'd array of malloc'd strings (freed by
+ * binlog_server_free_members). Exposed for tests. */
+int binlog_server_parse_members(const char *column_type, char ***members, uint32_t *n);
+void binlog_server_free_members(char **members, uint32_t n);
+
+#endif

@@ -1,0 +1,156 @@
+/* mon_report.c -- writes the status file a supervised publisher reports through (see mon_report.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/errbuf.h"
+#include "monitor/mon_report.h"
+
+struct mon_report {
+    char   *path;        /* the status file */
+    char   *tmp;         /* path + ".tmp", same directory */
+    int     interval_ms;
+    char   *position;    /* last position written, kept for mon_report_exiting */
+    int64_t lag_ms;
+};
+
+int mon_report_new(mon_report **out, const char *path, int interval_ms, char *errbuf,
+                   size_t errlen)
+{
+    if (!out || !path || !*path)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "status file: no path given");
+    *out = NULL;
+    mon_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        goto nomem;
+    size_t n = strlen(path);
+    rep->path = strdup(path);
+    rep->tmp = malloc(n + 5);
+    if (!rep->path || !rep->tmp)
+        goto nomem;
+    memcpy(rep->tmp, path, n);
+    memcpy(rep->tmp + n, ".tmp", 5);
+    rep->interval_ms = interval_ms > 0 ? interval_ms : 1000;
+    rep->lag_ms = -1;
+    *out = rep;
+    return WH_OK;
+nomem:
+    mon_report_free(rep);
+    return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file %s: out of memory", path);
+}
+
+int mon_report_from_env(mon_report **out, char *errbuf, size_t errlen)
+{
+    if (!out)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "status file: no output pointer");
+    *out = NULL;
+    const char *path = getenv("WORMHOLE_STATUS_FILE");
+    if (!path || !*path)
+        return WH_OK;
+    const char *iv = getenv("WORMHOLE_STATUS_INTERVAL_MS");
+    long interval = iv ? strtol(iv, NULL, 10) : 0;
+    if (interval < 0 || interval > 3600000)
+        interval = 0;
+    return mon_report_new(out, path, (int)interval, errbuf, errlen);
+}
+
+void mon_report_free(mon_report *rep)
+{
+    if (!rep)
+        return;
+    free(rep->path);
+    free(rep->tmp);
+    free(rep->position);
+    free(rep);
+}
+
+int mon_report_interval_ms(const mon_report *rep)
+{
+    return rep ? rep->interval_ms : 1000;
+}
+
+/* Replaces rep->path with text: write rep->tmp, then rename over path. */
+static int replace_file(mon_report *rep, const char *text, char *errbuf, size_t errlen)
+{
+    int fd = open(rep->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_IO, "status file %s: cannot create: %s",
+                         rep->tmp, strerror(errno));
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(rep->tmp);
+            return wh_seterr(errbuf, errlen, WH_ERR_IO, "status file %s: write failed: %s",
+                             rep->tmp, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0 || rename(rep->tmp, rep->path) < 0) {
+        int e = errno;
+        unlink(rep->tmp);
+        return wh_seterr(errbuf, errlen, WH_ERR_IO, "status file %s: cannot replace: %s",
+                         rep->path, strerror(e));
+    }
+    return WH_OK;
+}
+
+static int write_status(mon_report *rep, const char *state, const char *error,
+                        const json_t *extra, char *errbuf, size_t errlen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_t *o = json_object();
+    if (!o)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: out of memory");
+    if (extra && json_is_object(extra))
+        json_object_update(o, (json_t *)extra);
+    json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
+    json_object_set_new(o, "ts", json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    json_object_set_new(o, "state", json_string(state ? state : "running"));
+    if (rep->position)
+        json_object_set_new(o, "position", json_string(rep->position));
+    if (rep->lag_ms >= 0)
+        json_object_set_new(o, "lag_ms", json_integer((json_int_t)rep->lag_ms));
+    if (error)
+        json_object_set_new(o, "error", json_string(error));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: cannot encode the status");
+    int rc = replace_file(rep, text, errbuf, errlen);
+    free(text);
+    return rc;
+}
+
+int mon_report_write(mon_report *rep, const char *state, const char *position, int64_t lag_ms,
+                     const json_t *extra, char *errbuf, size_t errlen)
+{
+    if (!rep)
+        return WH_OK;
+    if (position && (!rep->position || strcmp(position, rep->position) != 0)) {
+        char *p = strdup(position);
+        if (!p)
+            return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: out of memory");
+        free(rep->position);
+        rep->position = p;
+    }
+    rep->lag_ms = lag_ms;
+    return write_status(rep, state, NULL, extra, errbuf, errlen);
+}
+
+void mon_report_exiting(mon_report *rep, const char *reason)
+{
+    if (!rep)
+        return;
+    char err[256];
+    (void)write_status(rep, "exiting", reason ? reason : "", NULL, err, sizeof err);
+}

@@ -1,0 +1,54 @@
+/* pub_config.c -- the publisher's settings table (the source of docs/CONFIG.md). */
+#include <stddef.h>
+
+#include "publisher/pub.h"
+
+#define F(key, type, member, def, min, max, desc) \
+    { key, type, offsetof(pub_config, member), def, min, max, desc }
+
+const wh_cfg_field pub_config_fields[] = {
+    F("shard", WH_CFG_STRING, shard, NULL, 1, 0,
+      "Shard id of the datastore this publisher reads; stamped on every update."),
+    F("id", WH_CFG_STRING, id, "\"\"", 1, 0,
+      "Publisher id in ZooKeeper; empty means HOSTNAME-PID."),
+    F("mapper.name", WH_CFG_STRING, mapper_name, NULL, 1, 0,
+      "Positions mapper that reads the datastore's log (mysql, rocksdb)."),
+    F("mapper.options", WH_CFG_JSON, mapper_options, "{}", 1, 0,
+      "Options object of the mapper (see docs/CONFIG.md of the mapper)."),
+    F("zookeeper.connect", WH_CFG_STRING, zk_connect, NULL, 1, 0,
+      "ZooKeeper servers, host:port[,host:port...]."),
+    F("zookeeper.root", WH_CFG_STRING, zk_root, "\"/wormhole\"", 1, 0,
+      "Root path of wormhole's znodes."),
+    F("zookeeper.session_timeout_ms", WH_CFG_INT, zk_session_ms, "10000", 2000, 120000,
+      "ZooKeeper session timeout in milliseconds."),
+    F("delivery.batch_size", WH_CFG_INT, batch_size, "1024", 1, 65536,
+      "Most updates read from the mapper in one batch (live)."),
+    F("delivery.window_bytes", WH_CFG_INT, window_bytes, "4194304", 65536, 1073741824,
+      "Most bytes sent to one flow and not yet acknowledged; bounds memory per flow (live)."),
+    F("delivery.datamarker_updates", WH_CFG_INT, marker_updates, "8192", 1, 100000000,
+      "Send a datamarker after this many updates processed by a flow (live)."),
+    F("delivery.datamarker_interval_ms", WH_CFG_INT, marker_ms, "200", 10, 60000,
+      "Send a datamarker at least this often while a flow's position moves (live)."),
+    F("delivery.heartbeat_interval_ms", WH_CFG_INT, heartbeat_ms, "1000", 50, 60000,
+      "Send a heartbeat on an idle connection this often."),
+    F("delivery.heartbeat_timeout_ms", WH_CFG_INT, heartbeat_timeout_ms, "10000", 200, 600000,
+      "Drop a subscriber connection that sent nothing for this long."),
+    F("delivery.connect_timeout_ms", WH_CFG_INT, connect_timeout_ms, "5000", 100, 600000,
+      "Give up a TCP connect plus handshake after this long."),
+    F("delivery.retry_min_ms", WH_CFG_INT, backoff_min_ms, "100", 10, 600000,
+      "First reconnect delay after a subscriber failure; doubles per failure."),
+    F("delivery.retry_max_ms", WH_CFG_INT, backoff_max_ms, "5000", 10, 600000,
+      "Longest reconnect delay."),
+    F("delivery.caravan_wait_ms", WH_CFG_INT, caravan_wait_ms, "100", 0, 60000,
+      "How long a shared reader waits for a full window before the slow flow leaves "
+      "the caravan and gets a reader of its own (live)."),
+    F("delivery.max_frame_bytes", WH_CFG_INT, frame_bytes, "1048576", 4096, 67108864,
+      "Target size of one UPDATES frame; a batch is split into frames of about this size."),
+    F("positions.flush_interval_ms", WH_CFG_INT, flush_ms, "1000", 10, 600000,
+      "Write changed acknowledged positions to ZooKeeper this often."),
+    F("log.level", WH_CFG_STRING, log_level, "\"info\"", 1, 0,
+      "Log level: error, warn, info or debug (live)."),
+    F("log.debug", WH_CFG_STRING, log_debug, "\"\"", 1, 0,
+      "Comma-separated debug areas (publisher,caravan,zk,protocol,binlog,... or all) (live)."),
+    { NULL, 0, 0, NULL, 0, 0, NULL },
+};

@@ -1,0 +1,740 @@
+/* pub_zk.c -- the publisher's ZooKeeper agent: session, registration, watches, positions.
+ *
+ * Runs on its own thread with the synchronous client API, so that a slow or
+ * absent ZooKeeper never stalls delivery: the loop only exchanges snapshots
+ * with it under z->mu. Layout and fencing rules: docs/ZOOKEEPER.md. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/errbuf.h"
+#include "core/log.h"
+#include "publisher/pub.h"
+#include "subscriber/zkutil.h"
+
+typedef struct zk_pos {
+    char    *app;
+    pub_pos  pos;          /* newest acknowledged (from the loop) */
+    uint64_t gen;          /* bumped on each change */
+    uint64_t written_gen;  /* gen last written to ZooKeeper */
+    int      version;      /* znode version for conditional writes; -2 = unknown */
+    bool     known;        /* pos holds the stored or acknowledged position */
+} zk_pos;
+
+struct pub_zk {
+    publisher *pub;
+    pthread_t  thread;
+    bool       started;
+    pthread_mutex_t mu;
+    pthread_cond_t  cond;
+    bool       stop;
+    bool       dirty;        /* a watch fired: re-read apps and instances */
+    bool       expired;
+    zhandle_t *zh;
+    uint64_t   epoch;
+    char       id[256];
+    char       reg_path[1024];
+    int64_t    reg_session;
+
+    /* assignment handed to the loop (under mu) */
+    uint64_t   gen;
+    pub_assign *assign;
+    int        nassign;
+
+    zk_pos    *pos;           /* under mu */
+    int        npos, cappos;
+    char       fatal[1024];   /* under mu */
+    bool       has_fatal;
+    bool       connected;
+};
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static void zk_set_fatal(pub_zk *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void zk_set_fatal(pub_zk *z, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&z->mu);
+    vsnprintf(z->fatal, sizeof z->fatal, fmt, ap);
+    z->has_fatal = true;
+    pthread_mutex_unlock(&z->mu);
+    va_end(ap);
+    pub_wake(z->pub);
+}
+
+static zk_pos *pos_entry(pub_zk *z, const char *app)
+{
+    for (int i = 0; i < z->npos; i++)
+        if (strcmp(z->pos[i].app, app) == 0)
+            return &z->pos[i];
+    if (z->npos == z->cappos) {
+        int cap = z->cappos ? z->cappos * 2 : 16;
+        zk_pos *p = realloc(z->pos, (size_t)cap * sizeof *p);
+        if (!p)
+            return NULL;
+        z->pos = p;
+        z->cappos = cap;
+    }
+    zk_pos *e = &z->pos[z->npos];
+    memset(e, 0, sizeof *e);
+    e->app = strdup(app);
+    if (!e->app)
+        return NULL;
+    e->version = -2;
+    z->npos++;
+    return e;
+}
+
+static void watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    pub_zk *z = ctx;
+    (void)zh;
+    (void)path;
+    pthread_mutex_lock(&z->mu);
+    if (type == ZOO_SESSION_EVENT) {
+        if (state == ZOO_EXPIRED_SESSION_STATE)
+            z->expired = true;
+        if (state == ZOO_CONNECTED_STATE)
+            z->dirty = true;   /* watches may have been missed while away */
+    } else {
+        z->dirty = true;
+    }
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+}
+
+static int64_t now_ms(void) { return pub_now_ms(); }
+
+/* ---- registration -------------------------------------------------------------------- */
+
+/* Increments /ROOT/shards/SHARD/epoch and takes the new value as ours. */
+static int bump_epoch(pub_zk *z)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[1024], buf[64];
+    snprintf(path, sizeof path, "%s/shards/%s/epoch", cfg->zk_root, cfg->shard);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct Stat st;
+        int len = sizeof buf - 1;
+        int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
+        if (rc == ZNONODE) {
+            rc = zoo_create(z->zh, path, "1", 1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            if (rc == ZOK) {
+                z->epoch = 1;
+                return ZOK;
+            }
+            if (rc == ZNODEEXISTS)
+                continue;
+            return rc;
+        }
+        if (rc != ZOK)
+            return rc;
+        buf[len < 0 ? 0 : len] = '\0';
+        uint64_t e = strtoull(buf, NULL, 10) + 1;
+        snprintf(buf, sizeof buf, "%" PRIu64, e);
+        rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
+        if (rc == ZOK) {
+            z->epoch = e;
+            return ZOK;
+        }
+        if (rc != ZBADVERSION)
+            return rc;
+    }
+    return ZSYSTEMERROR;
+}
+
+/* Reads the current epoch; returns ZOK and *e. */
+static int read_epoch(pub_zk *z, uint64_t *e)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[1024], buf[64];
+    int len = sizeof buf - 1;
+    snprintf(path, sizeof path, "%s/shards/%s/epoch", cfg->zk_root, cfg->shard);
+    int rc = zoo_get(z->zh, path, 0, buf, &len, NULL);
+    if (rc != ZOK)
+        return rc;
+    buf[len < 0 ? 0 : len] = '\0';
+    *e = strtoull(buf, NULL, 10);
+    return ZOK;
+}
+
+static int create_registration(pub_zk *z)
+{
+    char data[512], host[128] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(data, sizeof data, "{\"epoch\":%" PRIu64 ",\"host\":\"%s\",\"pid\":%d}", z->epoch,
+             host, (int)getpid());
+    int rc = zoo_create(z->zh, z->reg_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+                        ZOO_EPHEMERAL, NULL, 0);
+    if (rc == ZNODEEXISTS) {
+        /* Our own node from an earlier session (or process) with this id. */
+        zoo_delete(z->zh, z->reg_path, -1);
+        rc = zoo_create(z->zh, z->reg_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+                        ZOO_EPHEMERAL, NULL, 0);
+    }
+    return rc;
+}
+
+static int zk_register(pub_zk *z, bool first)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/shards/%s/publishers", cfg->zk_root, cfg->shard);
+    int rc = zku_create_parents(z->zh, path, true);
+    if (rc == ZOK) {
+        snprintf(path, sizeof path, "%s/apps", cfg->zk_root);
+        rc = zku_create_parents(z->zh, path, true);
+    }
+    if (rc != ZOK)
+        return rc;
+    if (first) {
+        rc = bump_epoch(z);
+        if (rc != ZOK)
+            return rc;
+    } else {
+        uint64_t e;
+        rc = read_epoch(z, &e);
+        if (rc != ZOK)
+            return rc;
+        if (e != z->epoch) {
+            zk_set_fatal(z, "fenced: the epoch of shard %s is now %" PRIu64 " (ours is %" PRIu64
+                         "): another publisher took over while our ZooKeeper session was "
+                         "expired", cfg->shard, e, z->epoch);
+            return ZOK;
+        }
+    }
+    rc = create_registration(z);
+    if (rc == ZOK) {
+        z->reg_session = zoo_client_id(z->zh)->client_id;
+        wh_info(WH_AREA_ZK, "registered %s with epoch %" PRIu64, z->reg_path, z->epoch);
+    }
+    return rc;
+}
+
+/* ---- positions -------------------------------------------------------------------------- */
+
+static void pos_path(pub_zk *z, const char *app, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/apps/%s/positions/%s", z->pub->cfg.zk_root, app, z->pub->cfg.shard);
+}
+
+/* Reads app's stored position into e (outside z->mu; e is stable because
+ * only this thread adds entries and the loop only updates pos/gen). */
+static int read_position(pub_zk *z, const char *app, pub_pos *pos, int *version)
+{
+    char path[1024], buf[4096], err[512];
+    struct Stat st;
+    int len = sizeof buf - 1;
+    pos_path(z, app, path, sizeof path);
+    int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
+    memset(pos, 0, sizeof *pos);
+    if (rc == ZNONODE) {
+        *version = -1;
+        return ZOK;
+    }
+    if (rc != ZOK)
+        return rc;
+    uint64_t epoch;
+    if (len > 0 && pub_pos_from_json(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
+        zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
+        return ZOK;
+    }
+    if (epoch > z->epoch) {
+        zk_set_fatal(z, "fenced: %s was written with epoch %" PRIu64 ", newer than ours (%"
+                     PRIu64 "): another publisher owns shard %s", path, epoch, z->epoch,
+                     z->pub->cfg.shard);
+        return ZOK;
+    }
+    *version = st.version;
+    return ZOK;
+}
+
+/* Writes every changed position; returns the number still pending. */
+static int flush_positions(pub_zk *z)
+{
+    int pending = 0;
+    for (int i = 0;; i++) {
+        pthread_mutex_lock(&z->mu);
+        if (i >= z->npos) {
+            pthread_mutex_unlock(&z->mu);
+            break;
+        }
+        zk_pos *e = &z->pos[i];
+        if (e->gen == e->written_gen || !e->pos.set) {
+            pthread_mutex_unlock(&z->mu);
+            continue;
+        }
+        char app[256];
+        snprintf(app, sizeof app, "%s", e->app);
+        pub_pos pos = e->pos;
+        uint64_t gen = e->gen;
+        int version = e->version;
+        pthread_mutex_unlock(&z->mu);
+
+        char path[1024];
+        pos_path(z, app, path, sizeof path);
+        char *data = pub_pos_to_json(&pos, z->epoch, z->id);
+        if (!data) {
+            pending++;
+            continue;
+        }
+        int rc;
+        struct Stat st;
+        if (version == -2) {
+            pub_pos cur;
+            rc = read_position(z, app, &cur, &version);
+            if (rc != ZOK)
+                goto done;
+        }
+        if (version == -1) {
+            char parent[1024];
+            snprintf(parent, sizeof parent, "%s/apps/%s/positions", z->pub->cfg.zk_root, app);
+            zku_create_parents(z->zh, parent, true);
+            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            if (rc == ZOK)
+                version = 0;
+            else if (rc == ZNODEEXISTS)
+                version = -2;
+        } else {
+            rc = zoo_set2(z->zh, path, data, (int)strlen(data), version, &st);
+            if (rc == ZOK) {
+                version = st.version;
+            } else if (rc == ZBADVERSION || rc == ZNONODE) {
+                /* Someone else wrote: find out whether we are fenced. */
+                pub_pos cur;
+                int v2;
+                if (read_position(z, app, &cur, &v2) == ZOK)
+                    version = v2;
+                else
+                    version = -2;
+            }
+        }
+done:
+        free(data);
+        pthread_mutex_lock(&z->mu);
+        e = &z->pos[i];
+        e->version = version;
+        if (rc == ZOK)
+            e->written_gen = gen;
+        if (e->gen != e->written_gen)
+            pending++;
+        pthread_mutex_unlock(&z->mu);
+        if (rc != ZOK && rc != ZBADVERSION)
+            wh_debug(WH_AREA_ZK, "writing %s: %s", path, zerror(rc));
+        else if (rc == ZOK)
+            wh_debug(WH_AREA_ZK, "wrote %s", path);
+    }
+    return pending;
+}
+
+/* ---- apps and instances --------------------------------------------------------------------- */
+
+typedef struct inst {
+    char *name, *endpoint, *filter_json;
+} inst;
+
+static bool takes_shard(json_t *shards, const char *shard)
+{
+    if (!shards || json_is_null(shards))
+        return true;
+    if (json_is_string(shards))
+        return strcmp(json_string_value(shards), "all") == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(shards, i, v)
+        if (json_is_string(v) && strcmp(json_string_value(v), shard) == 0)
+            return true;
+    return false;
+}
+
+/* Rebuilds the assignment from ZooKeeper, setting watches. */
+static int read_assignment(pub_zk *z)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[1024];
+    struct String_vector apps = { 0, NULL };
+    pub_assign *as = NULL;
+    int nas = 0, rc;
+    snprintf(path, sizeof path, "%s/apps", cfg->zk_root);
+    rc = zoo_wget_children(z->zh, path, watcher, z, &apps);
+    if (rc != ZOK)
+        return rc;
+    as = calloc((size_t)apps.count + 1, sizeof *as);
+    if (!as) {
+        deallocate_String_vector(&apps);
+        return ZSYSTEMERROR;
+    }
+    for (int a = 0; a < apps.count && rc == ZOK; a++) {
+        const char *app = apps.data[a];
+        struct String_vector names = { 0, NULL };
+        snprintf(path, sizeof path, "%s/apps/%s/instances", cfg->zk_root, app);
+        rc = zoo_wget_children(z->zh, path, watcher, z, &names);
+        if (rc == ZNONODE) {
+            /* The app folder exists but no instance ever registered: watch for it. */
+            struct Stat st;
+            rc = zoo_wexists(z->zh, path, watcher, z, &st);
+            if (rc == ZNONODE)
+                rc = ZOK;
+            continue;
+        }
+        if (rc != ZOK)
+            break;
+        inst *live = calloc((size_t)names.count + 1, sizeof *live);
+        const char **live_names = calloc((size_t)names.count + 1, sizeof *live_names);
+        int nlive = 0;
+        for (int i = 0; live && live_names && i < names.count; i++) {
+            char ipath[2048], buf[16384];
+            int len = sizeof buf - 1;
+            snprintf(ipath, sizeof ipath, "%s/%s", path, names.data[i]);
+            int r = zoo_get(z->zh, ipath, 0, buf, &len, NULL);
+            if (r == ZNONODE)
+                continue;      /* left meanwhile; the children watch fires */
+            if (r != ZOK) {
+                rc = r;
+                break;
+            }
+            buf[len < 0 ? 0 : len] = '\0';
+            json_error_t je;
+            json_t *d = json_loads(buf, 0, &je);
+            json_t *ep = d ? json_object_get(d, "endpoint") : NULL;
+            if (!d || !json_is_string(ep)) {
+                wh_warn(WH_AREA_ZK, "ignoring instance %s: its data is not an instance object "
+                        "with an endpoint", ipath);
+                json_decref(d);
+                continue;
+            }
+            if (!takes_shard(json_object_get(d, "shards"), cfg->shard)) {
+                json_decref(d);
+                continue;
+            }
+            json_t *f = json_object_get(d, "filter");
+            live[nlive].name = strdup(names.data[i]);
+            live[nlive].endpoint = strdup(json_string_value(ep));
+            live[nlive].filter_json = (f && !json_is_null(f)) ? json_dumps(f, JSON_COMPACT |
+                                                                           JSON_ENCODE_ANY)
+                                                              : NULL;
+            live_names[nlive] = live[nlive].name;
+            nlive++;
+            json_decref(d);
+        }
+        if (rc == ZOK && nlive > 0) {
+            int pick = pub_rendezvous_pick(live_names, nlive, cfg->shard);
+            pub_assign *x = &as[nas];
+            x->app = strdup(app);
+            x->instance = live[pick].name;
+            x->endpoint = live[pick].endpoint;
+            x->filter_json = live[pick].filter_json;
+            live[pick].name = live[pick].endpoint = live[pick].filter_json = NULL;
+            /* Start position: the newest we know, else what ZooKeeper has. */
+            pthread_mutex_lock(&z->mu);
+            zk_pos *e = pos_entry(z, app);
+            bool known = e && e->known;
+            if (known)
+                x->pos = e->pos;
+            pthread_mutex_unlock(&z->mu);
+            if (!known && e) {
+                pub_pos p;
+                int version;
+                int r = read_position(z, app, &p, &version);
+                if (r != ZOK) {
+                    rc = r;
+                } else {
+                    pthread_mutex_lock(&z->mu);
+                    e = pos_entry(z, app);
+                    if (!e->known) {
+                        e->pos = p;
+                        e->known = true;
+                        e->version = version;
+                    }
+                    x->pos = e->pos;
+                    pthread_mutex_unlock(&z->mu);
+                }
+            }
+            nas++;
+        }
+        for (int i = 0; live && i < nlive; i++) {
+            free(live[i].name);
+            free(live[i].endpoint);
+            free(live[i].filter_json);
+        }
+        free(live);
+        free(live_names);
+        deallocate_String_vector(&names);
+    }
+    deallocate_String_vector(&apps);
+    if (rc != ZOK) {
+        pub_assign_free(as, nas);
+        return rc;
+    }
+    pthread_mutex_lock(&z->mu);
+    pub_assign_free(z->assign, z->nassign);
+    z->assign = as;
+    z->nassign = nas;
+    z->gen++;
+    pthread_mutex_unlock(&z->mu);
+    pub_wake(z->pub);
+    return ZOK;
+}
+
+/* ---- the thread ------------------------------------------------------------------------------ */
+
+static void *zk_main(void *arg)
+{
+    pub_zk *z = arg;
+    const pub_config *cfg = &z->pub->cfg;
+    bool first = true, need_register = true;
+    int64_t last_flush = now_ms(), down_since = now_ms(), last_warn = 0;
+    int backoff = 200;
+
+    pthread_mutex_lock(&z->mu);
+    while (!z->stop) {
+        bool expired = z->expired, dirty = z->dirty;
+        z->expired = false;
+        pthread_mutex_unlock(&z->mu);
+
+        if (expired) {
+            wh_warn(WH_AREA_ZK, "ZooKeeper %s: session expired; reconnecting and "
+                    "re-registering %s", cfg->zk_connect, z->reg_path);
+            zookeeper_close(z->zh);
+            zku_quiet();
+            z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
+            need_register = true;
+            down_since = now_ms();
+            /* Versions may have changed while we were away. */
+            pthread_mutex_lock(&z->mu);
+            for (int i = 0; i < z->npos; i++)
+                z->pos[i].version = -2;
+            pthread_mutex_unlock(&z->mu);
+        }
+        bool up = z->zh && zoo_state(z->zh) == ZOO_CONNECTED_STATE;
+        if (up != z->connected) {
+            if (up)
+                wh_info(WH_AREA_ZK, "ZooKeeper %s: connected", cfg->zk_connect);
+            else
+                wh_warn(WH_AREA_ZK, "ZooKeeper %s: connection lost; delivery goes on, "
+                        "positions are written when it is back", cfg->zk_connect);
+            z->connected = up;
+            if (!up)
+                down_since = now_ms();
+        }
+        if (!up && now_ms() - down_since > 5000 && now_ms() - last_warn > 10000) {
+            wh_warn(WH_AREA_ZK, "ZooKeeper %s unreachable for %lld s (session %s); retrying",
+                    cfg->zk_connect, (long long)((now_ms() - down_since) / 1000),
+                    zku_state_name(z->zh ? zoo_state(z->zh) : 0));
+            last_warn = now_ms();
+        }
+        if (up && need_register) {
+            int rc = zk_register(z, first);
+            if (rc == ZOK) {
+                first = false;
+                need_register = false;
+                dirty = true;
+                backoff = 200;
+            } else {
+                wh_warn(WH_AREA_ZK, "registering publisher in ZooKeeper: %s; retrying",
+                        zerror(rc));
+            }
+        }
+        if (up && !need_register && dirty) {
+            pthread_mutex_lock(&z->mu);
+            z->dirty = false;
+            pthread_mutex_unlock(&z->mu);
+            int rc = read_assignment(z);
+            if (rc != ZOK) {
+                wh_warn(WH_AREA_ZK, "reading subscriber apps: %s; retrying", zerror(rc));
+                pthread_mutex_lock(&z->mu);
+                z->dirty = true;
+                pthread_mutex_unlock(&z->mu);
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+            }
+        }
+        if (up && !need_register && now_ms() - last_flush >= cfg->flush_ms) {
+            flush_positions(z);
+            last_flush = now_ms();
+        }
+
+        pthread_mutex_lock(&z->mu);
+        if (z->stop || z->has_fatal)
+            break;
+        if (!z->expired && !(z->dirty && up && !need_register)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
+            if (wait > 200 && (!up || need_register))
+                wait = 200;
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (wait % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&z->cond, &z->mu, &ts);
+        } else if (z->dirty && up && !need_register) {
+            /* A failing re-read backs off. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50 * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&z->cond, &z->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&z->mu);
+    return NULL;
+}
+
+/* ---- API ---------------------------------------------------------------------------------------- */
+
+int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
+{
+    pub_zk *z = calloc(1, sizeof *z);
+    if (!z)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    z->pub = p;
+    pthread_mutex_init(&z->mu, NULL);
+    pthread_cond_init(&z->cond, NULL);
+    z->dirty = true;
+    if (p->cfg.id && *p->cfg.id) {
+        snprintf(z->id, sizeof z->id, "%s", p->cfg.id);
+    } else {
+        char host[128] = "host";
+        gethostname(host, sizeof host - 1);
+        snprintf(z->id, sizeof z->id, "%s-%d", host, (int)getpid());
+    }
+    snprintf(z->reg_path, sizeof z->reg_path, "%s/shards/%s/publishers/%s", p->cfg.zk_root,
+             p->cfg.shard, z->id);
+    zku_quiet();
+    z->zh = zookeeper_init(p->cfg.zk_connect, watcher, (int)p->cfg.zk_session_ms, NULL, z, 0);
+    if (!z->zh) {
+        int e = errno;
+        free(z);
+        return wh_seterr(errbuf, errlen, WH_ERR_ZK,
+                         "zookeeper.connect '%s': cannot create a client: %s", p->cfg.zk_connect,
+                         strerror(e));
+    }
+    *out = z;
+    return WH_OK;
+}
+
+int pub_zk_start(pub_zk *z, char *errbuf, size_t errlen)
+{
+    if (pthread_create(&z->thread, NULL, zk_main, z) != 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot start the ZooKeeper thread");
+    z->started = true;
+    return WH_OK;
+}
+
+void pub_assign_free(pub_assign *a, int n)
+{
+    for (int i = 0; a && i < n; i++) {
+        free(a[i].app);
+        free(a[i].instance);
+        free(a[i].endpoint);
+        free(a[i].filter_json);
+    }
+    free(a);
+}
+
+bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
+{
+    bool fresh = false;
+    pthread_mutex_lock(&z->mu);
+    if (z->gen > *gen) {
+        *gen = z->gen;
+        pub_assign *copy = calloc((size_t)z->nassign + 1, sizeof *copy);
+        if (copy) {
+            for (int i = 0; i < z->nassign; i++) {
+                copy[i].app = strdup(z->assign[i].app);
+                copy[i].instance = strdup(z->assign[i].instance);
+                copy[i].endpoint = strdup(z->assign[i].endpoint);
+                copy[i].filter_json = z->assign[i].filter_json ? strdup(z->assign[i].filter_json)
+                                                               : NULL;
+                copy[i].pos = z->assign[i].pos;
+                /* Prefer the newest acknowledged position over the snapshot's. */
+                for (int k = 0; k < z->npos; k++)
+                    if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)
+                        copy[i].pos = z->pos[k].pos;
+            }
+            *out = copy;
+            *n = z->nassign;
+            fresh = true;
+        } else {
+            *gen = 0;
+        }
+    }
+    pthread_mutex_unlock(&z->mu);
+    return fresh;
+}
+
+void pub_zk_note_acked(pub_zk *z, const char *app, const pub_pos *pos)
+{
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e && !pub_pos_equal(&e->pos, pos)) {
+        e->pos = *pos;
+        e->known = true;
+        e->gen++;
+    }
+    pthread_mutex_unlock(&z->mu);
+}
+
+const char *pub_zk_fatal(pub_zk *z)
+{
+    pthread_mutex_lock(&z->mu);
+    const char *f = z->has_fatal ? z->fatal : NULL;
+    pthread_mutex_unlock(&z->mu);
+    return f;
+}
+
+uint64_t pub_zk_epoch(pub_zk *z)
+{
+    return z->epoch;
+}
+
+bool pub_zk_connected(pub_zk *z)
+{
+    return z->connected;
+}
+
+void pub_zk_free(pub_zk *z)
+{
+    if (!z)
+        return;
+    if (z->started) {
+        pthread_mutex_lock(&z->mu);
+        z->stop = true;
+        pthread_cond_signal(&z->cond);
+        pthread_mutex_unlock(&z->mu);
+        pthread_join(z->thread, NULL);
+    }
+    /* Final positions: try for a few seconds if ZooKeeper is reachable. */
+    if (z->zh && z->epoch && !z->has_fatal) {
+        int64_t deadline = now_ms() + 3000;
+        while (now_ms() < deadline) {
+            if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0)
+                break;
+            struct timespec ts = { 0, 50 * 1000000 };
+            nanosleep(&ts, NULL);
+        }
+        if (zoo_state(z->zh) == ZOO_CONNECTED_STATE)
+            zoo_delete(z->zh, z->reg_path, -1);
+    }
+    if (z->zh)
+        zookeeper_close(z->zh);
+    pub_assign_free(z->assign, z->nassign);
+    for (int i = 0; i < z->npos; i++)
+        free(z->pos[i].app);
+    free(z->pos);
+    pthread_mutex_destroy(&z->mu);
+    pthread_cond_destroy(&z->cond);
+    free(z);
+}

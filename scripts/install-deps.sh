@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# install-deps.sh -- installs every package wormhole needs to build and test, from Debian 12 with apt.
+#
+# Idempotent and quiet: it asks dpkg which packages are missing and runs
+# apt-get only for those (printing one line saying which).  Never starts a
+# system service: while it installs, /usr/sbin/policy-rc.d answers 101
+# ("action forbidden") to every service start, so installing the MariaDB
+# packages does not launch the system mariadb.  Runs as root, or through
+# sudo when not root.
+set -euo pipefail
+
+# Build: compiler toolchain, meson, and the -dev packages found via pkg-config.
+# clang + libclang-rt-14-dev: libFuzzer targets (-Dfuzzers=true, CC=clang).
+# Test servers: mariadbd + mariadb-install-db (mariadb-server-core), the
+# mariadb client and mariadb-binlog (mariadb-client), ZooKeeper's server jars
+# (libzookeeper-java, plus slf4j-simple from libslf4j-java for its log) run by
+# a headless JRE.  The 'zookeeper' package itself is not needed: it only adds
+# wrapper scripts and pulls the desktop JRE (GTK, X11).
+PACKAGES=(
+  meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
+  libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev
+  mariadb-server-core mariadb-client
+  libzookeeper-java libslf4j-java default-jre-headless
+  sysbench python3 procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+
+# Forbid service starts for the duration of the install.
+POLICY=/usr/sbin/policy-rc.d
+BACKUP=$POLICY.wormhole-backup
+policy_state=none
+restore_policy() {
+  case $policy_state in
+    created) "${SUDO[@]}" rm -f "$POLICY" ;;
+    replaced) "${SUDO[@]}" mv -f "$BACKUP" "$POLICY" ;;
+  esac
+}
+trap restore_policy EXIT
+if [ -e "$POLICY" ] && grep -qx 'exit 101' "$POLICY" 2>/dev/null; then
+  policy_state=kept        # already forbids starts: leave it as it is
+else
+  if [ -e "$POLICY" ]; then
+    "${SUDO[@]}" mv -f "$POLICY" "$BACKUP"
+    policy_state=replaced
+  else
+    policy_state=created
+  fi
+  printf '#!/bin/sh\n# wormhole install-deps.sh: no service starts while installing.\nexit 101\n' |
+    "${SUDO[@]}" tee "$POLICY" >/dev/null
+  "${SUDO[@]}" chmod 755 "$POLICY"
+fi
+
+APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y
+     -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+log=$(mktemp)
+if ! { "${APT[@]}" update && "${APT[@]}" install "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "install-deps: apt-get failed (output above)" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "install-deps: done" >&2

@@ -1,0 +1,219 @@
+/* tail.c -- wormhole-tail: a subscriber app instance that prints updates as JSON lines.
+ *
+ * Registers as an instance of --app in ZooKeeper, receives the shards the
+ * publishers assign to it, and prints each update as one line of
+ * docs/UPDATES.md on stdout (flushed after every batch). Shard notices and
+ * problems go to stderr. Exit status: 0 after SIGINT/SIGTERM or --max
+ * updates, 1 on a failure (reason on stderr), 2 on bad usage. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/update_json.h"
+#include "subscriber/zkutil.h"
+#include "wormhole/subscriber.h"
+
+static wh_subscriber *the_sub;
+
+static struct {
+    wh_buf    line;
+    long long printed, max;
+    bool      failed;
+} out = { WH_BUF_INIT, 0, -1, false };
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    wh_subscriber_stop(the_sub);
+}
+
+static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_delivery *d)
+{
+    (void)opaque;
+    (void)d;
+    wh_buf_reset(&out.line);
+    size_t take = n;
+    if (out.max >= 0 && (long long)n > out.max - out.printed)
+        take = (size_t)(out.max - out.printed);
+    for (size_t i = 0; i < take; i++)
+        wh_update_to_json(&ups[i], &out.line);
+    if (!wh_buf_ok(&out.line) || fwrite(out.line.data, 1, out.line.len, stdout) != out.line.len ||
+        fflush(stdout) != 0) {
+        wh_error(WH_AREA_SUBSCRIBER, "cannot write to stdout; stopping");
+        out.failed = true;
+        wh_subscriber_stop(the_sub);
+        return -1;   /* not delivered: not acknowledged */
+    }
+    out.printed += (long long)take;
+    if (out.max >= 0 && out.printed >= out.max) {
+        wh_subscriber_stop(the_sub);
+        if (take < n)
+            return -1;   /* the rest was not printed: leave it unacknowledged */
+    }
+    return 0;
+}
+
+static void on_notice(void *opaque, const char *shard, bool held)
+{
+    (void)opaque;
+    wh_info(WH_AREA_SUBSCRIBER, "shard %s %s", shard, held ? "assigned" : "released");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: wormhole-tail --zk HOST:PORT[,HOST:PORT...]/ROOT --app NAME [--filter EXPR]\n"
+        "                     [--shards S1,S2,...] [--instance NAME] [--listen HOST[:PORT]]\n"
+        "                     [--advertise HOST] [--max N] [--session-timeout MS] [--debug AREAS]\n"
+        "\n"
+        "Joins subscriber app NAME as one instance and prints every update it receives\n"
+        "as one JSON line (docs/UPDATES.md).\n"
+        "\n"
+        "  --zk SPEC          ZooKeeper servers and root path (root defaults to /wormhole)\n"
+        "  --app NAME         the subscriber app to join\n"
+        "  --filter EXPR      only updates matching EXPR (docs/FILTERS.md), filtered at the\n"
+        "                     publisher; all instances of an app should use the same filter\n"
+        "  --shards LIST      comma-separated shards this instance takes (default all)\n"
+        "  --instance NAME    instance name (default: the advertised endpoint)\n"
+        "  --listen H[:P]     address to listen on for publishers (default 127.0.0.1, any port)\n"
+        "  --advertise HOST   host name publishers connect to (default the listen host)\n"
+        "  --max N            exit after printing N updates\n"
+        "  --session-timeout MS  ZooKeeper session timeout (default 10000): how soon the\n"
+        "                     instance's registration vanishes if this process dies\n"
+        "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n");
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION };
+    static const struct option longopts[] = {
+        { "zk", required_argument, NULL, 'z' },
+        { "app", required_argument, NULL, 'a' },
+        { "filter", required_argument, NULL, 'f' },
+        { "shards", required_argument, NULL, 's' },
+        { "instance", required_argument, NULL, 'i' },
+        { "listen", required_argument, NULL, 'l' },
+        { "advertise", required_argument, NULL, OPT_ADVERTISE },
+        { "max", required_argument, NULL, OPT_MAX },
+        { "session-timeout", required_argument, NULL, OPT_SESSION },
+        { "debug", required_argument, NULL, OPT_DEBUG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *zk = NULL, *listen = NULL;
+    char hosts[1024], root[512], listen_host[256] = "127.0.0.1", *shard_list = NULL;
+    char **shards = NULL, errbuf[1024];
+    wh_sub_options o;
+    int c, status = 2;
+
+    wh_log_set_ident("wormhole-tail");
+    wh_sub_options_init(&o);
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'z': zk = optarg; break;
+        case 'a': o.app = optarg; break;
+        case 'f': o.filter = optarg; break;
+        case 's': shard_list = optarg; break;
+        case 'i': o.instance = optarg; break;
+        case 'l': listen = optarg; break;
+        case OPT_ADVERTISE: o.advertise_host = optarg; break;
+        case OPT_MAX: {
+            char *end;
+            out.max = strtoll(optarg, &end, 10);
+            if (*end || out.max < 0) {
+                fprintf(stderr, "wormhole-tail: --max wants a number >= 0, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case OPT_SESSION:
+            o.zk_session_timeout_ms = atoi(optarg);
+            if (o.zk_session_timeout_ms < 1000) {
+                fprintf(stderr, "wormhole-tail: --session-timeout wants milliseconds >= 1000\n");
+                return 2;
+            }
+            break;
+        case OPT_DEBUG:
+            if (wh_log_set_debug(optarg) != WH_OK) {
+                fprintf(stderr, "wormhole-tail: unknown debug area in '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || !zk || !o.app) {
+        usage(stderr);
+        return 2;
+    }
+    if (!zku_split_connect(zk, hosts, sizeof hosts, root, sizeof root)) {
+        fprintf(stderr, "wormhole-tail: --zk '%s' is not HOST:PORT[,...][/ROOT]\n", zk);
+        return 2;
+    }
+    o.zk_connect = hosts;
+    o.zk_root = root;
+    if (listen) {
+        const char *colon = strrchr(listen, ':');
+        size_t hn = colon ? (size_t)(colon - listen) : strlen(listen);
+        if (hn >= sizeof listen_host) {
+            fprintf(stderr, "wormhole-tail: --listen '%s' is too long\n", listen);
+            return 2;
+        }
+        memcpy(listen_host, listen, hn);
+        listen_host[hn] = '\0';
+        if (colon)
+            o.listen_port = atoi(colon + 1);
+    }
+    o.listen_host = listen_host;
+    if (shard_list) {
+        size_t n = 1;
+        for (const char *p = shard_list; *p; p++)
+            n += *p == ',';
+        shards = calloc(n + 1, sizeof *shards);
+        char *copy = strdup(shard_list), *save = NULL;
+        if (!shards || !copy)
+            return 1;
+        size_t k = 0;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            shards[k++] = strdup(t);
+        free(copy);
+        o.shards = (const char *const *)shards;
+    }
+    o.on_batch = on_batch;
+    o.on_shard_notice = on_notice;
+
+    status = 1;
+    if (wh_subscriber_new(&o, &the_sub, errbuf, sizeof errbuf) != WH_OK) {
+        fprintf(stderr, "wormhole-tail: %s\n", errbuf);
+        goto out;
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    wh_info(WH_AREA_SUBSCRIBER, "instance %s of app %s listening on %s",
+            wh_subscriber_instance(the_sub), o.app, wh_subscriber_endpoint(the_sub));
+    if (wh_subscriber_run(the_sub, errbuf, sizeof errbuf) != WH_OK) {
+        fprintf(stderr, "wormhole-tail: %s\n", errbuf);
+        goto out;
+    }
+    status = out.failed ? 1 : 0;
+out:
+    wh_subscriber_free(the_sub);
+    if (shards) {
+        for (char **p = shards; *p; p++)
+            free(*p);
+        free(shards);
+    }
+    wh_buf_free(&out.line);
+    return status;
+}

@@ -1,0 +1,78 @@
+/* zkutil.c -- ZooKeeper helpers shared by publisher and subscriber (see zkutil.h). */
+#include <string.h>
+
+#include "core/log.h"
+#include "subscriber/zkutil.h"
+
+const char *zku_state_name(int state)
+{
+    if (state == ZOO_CONNECTED_STATE) return "connected";
+    if (state == ZOO_CONNECTING_STATE) return "connecting";
+    if (state == ZOO_ASSOCIATING_STATE) return "associating";
+    if (state == ZOO_EXPIRED_SESSION_STATE) return "session expired";
+    if (state == ZOO_AUTH_FAILED_STATE) return "authentication failed";
+    if (state == 0) return "closed";
+    return "unknown";
+}
+
+void zku_quiet(void)
+{
+    if (WH_LOG_ENABLED(WH_LOG_DEBUG, WH_AREA_ZK))
+        zoo_set_debug_level(ZOO_LOG_LEVEL_INFO);
+    else
+        zoo_set_debug_level((ZooLogLevel)0);
+}
+
+int zku_create_parents(zhandle_t *zh, const char *path, bool include_last)
+{
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n >= sizeof buf || path[0] != '/')
+        return ZBADARGUMENTS;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        if (buf[i] == '\0' && !include_last)
+            break;
+        char save = buf[i];
+        buf[i] = '\0';
+        int rc = zoo_create(zh, buf, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        buf[i] = save;
+        if (rc != ZOK && rc != ZNODEEXISTS)
+            return rc;
+    }
+    return ZOK;
+}
+
+bool zku_split_connect(const char *spec, char *hosts, size_t hostlen, char *root,
+                       size_t rootlen)
+{
+    const char *slash = strchr(spec, '/');
+    size_t hn = slash ? (size_t)(slash - spec) : strlen(spec);
+    const char *r = slash ? slash : "/wormhole";
+    size_t rn = strlen(r);
+    while (rn > 1 && r[rn - 1] == '/')
+        rn--;
+    if (hn == 0 || hn >= hostlen || rn >= rootlen || rn < 2)
+        return false;
+    memcpy(hosts, spec, hn);
+    hosts[hn] = '\0';
+    memcpy(root, r, rn);
+    root[rn] = '\0';
+    return strstr(root, "//") == NULL;
+}
+
+bool zku_valid_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 128 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ':'))
+            return false;
+    }
+    return true;
+}

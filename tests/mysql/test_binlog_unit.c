@@ -1,0 +1,908 @@
+/* test_binlog_unit.c -- the mysql mapper over binlogs built byte by byte:
+ * framing, checksums, GTIDs and positions, table maps, row images
+ * (FULL/MINIMAL), MariaDB compressed events, MySQL transaction payloads and
+ * partial JSON, seeking, purged positions, corrupt and truncated files,
+ * tailing and rotation. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "../check.h"
+#include "binlog_writer.h"
+#include "core/log.h"
+#include "mappers/mysql/binlog_gtid.h"
+#include "mappers/mysql/binlog_mapper.h"
+#include "mappers/mysql/binlog_tablemap.h"
+#include "test_util.h"
+
+static const uint8_t UUID1[16] = { 0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1,
+                                   0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62 };
+#define UUID1_TEXT "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+
+/* Table t (id INT UNSIGNED, name VARCHAR(40) utf8mb4) with FULL metadata. */
+static const uint8_t T_TYPES[] = { 3, 15 };
+static const uint8_t T_META[] = { 0xa0, 0x00 };
+static const uint8_t T_OPT[] = {
+    0x01, 0x01, 0x80,                               /* SIGNEDNESS: id unsigned */
+    0x02, 0x03, 0xfc, 0xff, 0x00,                   /* DEFAULT_CHARSET 255 */
+    0x04, 0x08, 0x02, 'i', 'd', 0x04, 'n', 'a', 'm', 'e',   /* COLUMN_NAME */
+};
+
+/* One row image of t: NULL bitmap, id, name (1-byte length). */
+static size_t t_row(uint8_t *p, uint32_t id, const char *name)
+{
+    size_t n = 0;
+    p[n++] = name ? 0x00 : 0x02;
+    p[n++] = id & 0xff; p[n++] = (id >> 8) & 0xff; p[n++] = (id >> 16) & 0xff; p[n++] = id >> 24;
+    if (name) {
+        p[n++] = (uint8_t)strlen(name);
+        memcpy(p + n, name, strlen(name));
+        n += strlen(name);
+    }
+    return n;
+}
+
+static void t_map(tbw *w, uint64_t id)
+{
+    tbw_table_map(w, id, "db", "t", T_TYPES, 2, T_META, sizeof T_META, T_OPT, sizeof T_OPT);
+}
+
+static void t_insert(tbw *w, uint8_t type, uint64_t id, uint32_t first, int n)
+{
+    uint8_t rows[4096];
+    size_t len = 0;
+    uint8_t bm = 0x03;
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "n%u", first + (uint32_t)i);
+        len += t_row(rows + len, first + (uint32_t)i, name);
+    }
+    tbw_rows(w, type, id, 1, 2, &bm, NULL, rows, len);
+}
+
+/* ---- pure helpers ------------------------------------------------------------ */
+
+static void test_helpers(void)
+{
+    CHECK_EQ_INT(binlog_crc32(0, "123456789", 9), 0xCBF43926u);
+    uint8_t b[9] = { 0xfc, 0x34, 0x12 };
+    uint64_t v;
+    CHECK_EQ_INT(binlog_packed_int(b, 3, &v), 3);
+    CHECK_EQ_INT(v, 0x1234);
+    CHECK_EQ_INT(binlog_packed_int(b, 2, &v), 0);
+    b[0] = 0xfb;
+    CHECK_EQ_INT(binlog_packed_int(b, 9, &v), 0);
+
+    binlog_gtid g;
+    char t[BINLOG_GTID_TEXT_MAX];
+    CHECK_EQ_INT(binlog_gtid_parse("0-1-42", 6, &g), WH_OK);
+    CHECK(!g.mysql && g.domain == 0 && g.server_id == 1 && g.seq == 42);
+    binlog_gtid_format(&g, t, sizeof t);
+    CHECK_EQ_STR(t, "0-1-42");
+    CHECK_EQ_INT(binlog_gtid_parse(UUID1_TEXT ":23", strlen(UUID1_TEXT ":23"), &g), WH_OK);
+    CHECK(g.mysql && g.seq == 23 && memcmp(g.uuid, UUID1, 16) == 0);
+    binlog_gtid_format(&g, t, sizeof t);
+    CHECK_EQ_STR(t, UUID1_TEXT ":23");
+    CHECK_EQ_INT(binlog_gtid_parse("0-1", 3, &g), WH_ERR_PARSE);
+    CHECK_EQ_INT(binlog_gtid_parse("x-1-2", 5, &g), WH_ERR_PARSE);
+    CHECK_EQ_INT(binlog_gtid_parse(UUID1_TEXT ":0", strlen(UUID1_TEXT ":0"), &g), WH_ERR_PARSE);
+
+    char err[512];
+    binlog_phys_pos pp;
+    CHECK_EQ_INT(binlog_phys_pos_parse("mysql-bin.000003:1234/5", &pp, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(pp.file, "mysql-bin.000003");
+    CHECK(pp.offset == 1234 && pp.index == 5);
+    CHECK_EQ_INT(binlog_phys_pos_parse("mysql-bin.000003:77", &pp, err, sizeof err), WH_OK);
+    CHECK(pp.offset == 77 && pp.index == 0);
+    CHECK_EQ_INT(binlog_phys_pos_parse("nocolon/3", &pp, err, sizeof err), WH_ERR_PARSE);
+    CHECK(strstr(err, "'nocolon/3' is not a physical binlog position") != NULL);
+    binlog_logical_pos lp;
+    CHECK_EQ_INT(binlog_logical_pos_parse("0-1-5,1-2-7/3", &lp, err, sizeof err), WH_OK);
+    CHECK(lp.n == 2 && lp.index == 3 && lp.gtids[1].domain == 1 && lp.gtids[1].seq == 7);
+    CHECK_EQ_INT(binlog_logical_pos_parse("0-1-5,0-2-7/3", &lp, err, sizeof err), WH_ERR_PARSE);
+    CHECK_EQ_INT(binlog_logical_pos_parse("0-1-5", &lp, err, sizeof err), WH_OK);
+    CHECK(lp.n == 1 && lp.index == 0);
+
+    const char *s;
+#define CLS(q, k) do { s = (q); CHECK_EQ_INT(binlog_classify_statement(s, strlen(s)), k); } while (0)
+    CLS("BEGIN", BSK_BEGIN);
+    CLS("  begin  ", BSK_BEGIN);
+    CLS("COMMIT", BSK_COMMIT);
+    CLS("ROLLBACK", BSK_ROLLBACK);
+    CLS("ROLLBACK TO SAVEPOINT a", BSK_IGNORE);
+    CLS("SAVEPOINT a", BSK_IGNORE);
+    CLS("XA START X'7831',X'',1", BSK_BEGIN);
+    CLS("XA END X'7831',X'',1", BSK_IGNORE);
+    CLS("XA COMMIT X'7831',X'',1", BSK_COMMIT);
+    CLS("XA ROLLBACK 'x'", BSK_ROLLBACK);
+    CLS("insert into t values (1)", BSK_DML);
+    CLS("/* c */ DELETE FROM t", BSK_DML);
+    CLS("CREATE TABLE commitments (a int)", BSK_DDL);
+    CLS("/*!40000 ALTER TABLE `t` DISABLE KEYS */", BSK_DDL);
+    CLS("BEGINNING", BSK_DDL);
+    CLS("UPDATEX", BSK_DDL);
+#undef CLS
+}
+
+/* ---- table maps ---------------------------------------------------------------- */
+
+static int parse_map(bool mariadb, const uint8_t *types, uint32_t n, const uint8_t *meta,
+                     size_t ml, const uint8_t *opt, size_t ol, binlog_table **t, char *err,
+                     size_t errlen)
+{
+    wh_buf b = WH_BUF_INIT;
+    tbw_table_map_body(&b, 9, "d", "x", types, n, meta, ml, opt, ol);
+    binlog_fde fde;
+    binlog_fde_default(&fde, mariadb, BINLOG_CHECKSUM_OFF);
+    binlog_event ev = { .type = BE_TABLE_MAP, .body = (const uint8_t *)b.data,
+                        .body_len = b.len };
+    int rc = binlog_table_parse(&ev, &fde, t, err, errlen);
+    wh_buf_free(&b);
+    return rc;
+}
+
+static void test_table_map(void)
+{
+    char err[512];
+    binlog_table *t = NULL;
+    /* a TINYINT, YEAR, INT UNSIGNED: MariaDB counts YEAR in SIGNEDNESS, MySQL does not */
+    const uint8_t types[] = { BT_TINY, BT_YEAR, BT_LONG };
+    const uint8_t opt_maria[] = { 0x01, 0x01, 0x60 };   /* YEAR and INT unsigned */
+    CHECK_EQ_INT(parse_map(true, types, 3, NULL, 0, opt_maria, sizeof opt_maria, &t, err,
+                           sizeof err), WH_OK);
+    CHECK(t && !t->cols[0].is_unsigned && t->cols[2].is_unsigned);
+    binlog_table_free(t);
+    const uint8_t opt_mysql[] = { 0x01, 0x01, 0x40 };   /* INT unsigned */
+    CHECK_EQ_INT(parse_map(false, types, 3, NULL, 0, opt_mysql, sizeof opt_mysql, &t, err,
+                           sizeof err), WH_OK);
+    CHECK(t && !t->cols[0].is_unsigned && t->cols[2].is_unsigned);
+    binlog_table_free(t);
+
+    /* GEOMETRY, VARCHAR: a COLUMN_CHARSET of 1 entry means GEOMETRY does not count */
+    const uint8_t gtypes[] = { BT_GEOMETRY, BT_VARCHAR, BT_STRING };
+    const uint8_t gmeta[] = { 4, 40, 0, BT_ENUM, 1 };
+    const uint8_t gopt1[] = { 0x03, 0x01, 0x08,                 /* latin1 for the VARCHAR */
+                              0x06, 0x05, 0x02, 0x01, 'a', 0x01, 'b',   /* ENUM('a','b') */
+                              0x0a, 0x01, 0x2d };               /* ENUM charset utf8mb4 */
+    CHECK_EQ_INT(parse_map(false, gtypes, 3, gmeta, sizeof gmeta, gopt1, sizeof gopt1, &t, err,
+                           sizeof err), WH_OK);
+    CHECK(t && t->cols[1].collation == 8 && t->cols[0].collation == 0);
+    CHECK(t && t->cols[2].real_type == BT_ENUM && t->cols[2].n_members == 2);
+    CHECK(t && t->cols[2].members && !strcmp(t->cols[2].members[1], "b"));
+    CHECK(t && t->cols[2].collation == 45);
+    binlog_table_free(t);
+    const uint8_t gopt2[] = { 0x03, 0x02, 0x3f, 0x08 };          /* binary, latin1 */
+    CHECK_EQ_INT(parse_map(true, gtypes, 3, gmeta, sizeof gmeta, gopt2, sizeof gopt2, &t, err,
+                           sizeof err), WH_OK);
+    CHECK(t && t->cols[0].collation == 63 && t->cols[0].is_binary && t->cols[1].collation == 8);
+    binlog_table_free(t);
+    /* DEFAULT_CHARSET with an exception for character column 1 */
+    const uint8_t gopt3[] = { 0x02, 0x03, 0x2d, 0x01, 0x08 };
+    CHECK_EQ_INT(parse_map(true, gtypes, 3, gmeta, sizeof gmeta, gopt3, sizeof gopt3, &t, err,
+                           sizeof err), WH_OK);
+    CHECK(t && t->cols[0].collation == 45 && t->cols[1].collation == 8);
+    binlog_table_free(t);
+
+    /* malformed: names for 1 of 3 columns; unknown column type */
+    const uint8_t bad_names[] = { 0x04, 0x02, 0x01, 'a' };
+    CHECK_EQ_INT(parse_map(true, types, 3, NULL, 0, bad_names, sizeof bad_names, &t, err,
+                           sizeof err), WH_ERR_CORRUPT);
+    CHECK(strstr(err, "COLUMN_NAME metadata ends at column 2 of 3") != NULL);
+    const uint8_t btypes[] = { 99 };
+    CHECK_EQ_INT(parse_map(true, btypes, 1, NULL, 0, NULL, 0, &t, err, sizeof err),
+                 WH_ERR_UNSUPPORTED);
+    CHECK(strstr(err, "unsupported type code 99") != NULL);
+    const uint8_t pk[] = { 0x08, 0x01, 0x05 };
+    CHECK_EQ_INT(parse_map(true, types, 3, NULL, 0, pk, sizeof pk, &t, err, sizeof err),
+                 WH_ERR_CORRUPT);
+    CHECK(strstr(err, "primary key names column 6 of 3") != NULL);
+}
+
+/* ---- a MySQL 8.0 file: GTIDs, DDL, FULL metadata -------------------------------- */
+
+static void test_mysql_basic(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, false, true);
+    tbw_prev_gtids(&w, NULL, 0, 0);
+    size_t off1 = w.b.len;
+    tbw_mysql_gtid(&w, UUID1, 1);
+    tbw_query(&w, "db", "CREATE TABLE t (id INT UNSIGNED, name VARCHAR(40))");
+    size_t off2 = w.b.len;
+    tbw_mysql_gtid(&w, UUID1, 2);
+    tbw_query(&w, "db", "BEGIN");
+    t_map(&w, 70);
+    t_insert(&w, BE_WRITE_ROWS_V2, 70, 1, 2);
+    uint8_t rows[64], bm = 3;
+    size_t n = t_row(rows, 2, "n2");
+    n += t_row(rows + n, 2, NULL);
+    tbw_rows(&w, BE_UPDATE_ROWS_V2, 70, 1, 2, &bm, &bm, rows, n);
+    tbw_xid(&w, 9);
+    size_t off3 = w.b.len;
+    tbw_mysql_gtid(&w, UUID1, 3);
+    tbw_query(&w, "db", "BEGIN");
+    t_map(&w, 71);
+    n = t_row(rows, 0xffffffffu, "z");
+    tbw_rows(&w, BE_DELETE_ROWS_V2, 71, 1, 2, &bm, NULL, rows, n);
+    tbw_xid(&w, 10);
+    CHECK_EQ_INT(tbw_save(&w, dir, "binlog.000001"), 0);
+    const char *files[] = { "binlog.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "binlog.index", files), 0);
+
+    tu_run r;
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r.n, 5);
+    char exp[1024], line[2048];
+    snprintf(exp, sizeof exp,
+             "{\"shard\":\"t\",\"op\":\"ddl\",\"db\":\"db\",\"pos\":{\"logical\":\"" UUID1_TEXT
+             ":1/0\",\"physical\":\"binlog.000001:%zu/0\"},\"ts\":1700000000,\"txn\":{\"id\":\""
+             UUID1_TEXT ":1\",\"index\":0,\"last\":true},\"statement\":\"CREATE TABLE t (id "
+             "INT UNSIGNED, name VARCHAR(40))\"}", off1);
+    CHECK_EQ_STR(tu_line(r.out.data, 0, line, sizeof line), exp);
+    snprintf(exp, sizeof exp,
+             "{\"shard\":\"t\",\"op\":\"insert\",\"db\":\"db\",\"table\":\"t\",\"pos\":{\"logical\""
+             ":\"" UUID1_TEXT ":2/1\",\"physical\":\"binlog.000001:%zu/1\"},\"ts\":1700000000,"
+             "\"txn\":{\"id\":\"" UUID1_TEXT ":2\",\"index\":1,\"last\":false},\"after\":{\"id\":2,"
+             "\"name\":\"n2\"}}", off2);
+    CHECK_EQ_STR(tu_line(r.out.data, 2, line, sizeof line), exp);
+    snprintf(exp, sizeof exp,
+             "{\"shard\":\"t\",\"op\":\"update\",\"db\":\"db\",\"table\":\"t\",\"pos\":{\"logical\""
+             ":\"" UUID1_TEXT ":2/2\",\"physical\":\"binlog.000001:%zu/2\"},\"ts\":1700000000,"
+             "\"txn\":{\"id\":\"" UUID1_TEXT ":2\",\"index\":2,\"last\":true},\"before\":{\"id\":2,"
+             "\"name\":\"n2\"},\"after\":{\"id\":2,\"name\":null}}", off2);
+    CHECK_EQ_STR(tu_line(r.out.data, 3, line, sizeof line), exp);
+    char f[256];
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 4, line, sizeof line), "before.id", f, sizeof f),
+                 "4294967295");
+    tu_field(line, "pos.physical", f, sizeof f);
+    char phys[64];
+    snprintf(phys, sizeof phys, "\"binlog.000001:%zu/0\"", off3);
+    CHECK_EQ_STR(f, phys);
+
+    /* Every update is reachable by its physical and its logical position,
+     * inclusive (starts with it) and exclusive (starts after it). */
+    for (int i = 0; i < r.n; i++) {
+        char l0[2048], p[128], lg[128];
+        tu_line(r.out.data, i, l0, sizeof l0);
+        json_t *j = json_loads(l0, 0, NULL);
+        snprintf(p, sizeof p, "%s", json_string_value(json_object_get(json_object_get(j, "pos"),
+                                                                     "physical")));
+        snprintf(lg, sizeof lg, "%s", json_string_value(json_object_get(json_object_get(j, "pos"),
+                                                                      "logical")));
+        json_decref(j);
+        for (int excl = 0; excl < 2; excl++) {
+            for (int logical = 0; logical < 2; logical++) {
+                tu_run s;
+                tu_collect(&s, dir, NULL, logical ? NULL : p, logical ? lg : NULL, !excl, 1);
+                CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+                CHECK_EQ_INT(s.n, r.n - i - excl);
+                char want[2048], got[2048];
+                CHECK_EQ_STR(tu_line(s.out.data, 0, got, sizeof got),
+                             tu_line(r.out.data, i + excl, want, sizeof want));
+                tu_free(&s);
+            }
+        }
+    }
+    /* Not the start of a transaction; not an event at all. */
+    tu_run s;
+    char pos[128];
+    snprintf(pos, sizeof pos, "binlog.000001:%zu/0", off2 + 65 + 44);
+    tu_collect(&s, dir, NULL, pos, NULL, true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_NOT_FOUND);
+    CHECK(strstr(s.err, "is not the start of a transaction (the event there is Table_map)"));
+    tu_free(&s);
+    snprintf(pos, sizeof pos, "binlog.000001:%zu/1", off2 + 65);   /* BEGIN starts one too */
+    tu_collect(&s, dir, NULL, pos, NULL, true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(s.n, 3);
+    tu_free(&s);
+    snprintf(pos, sizeof pos, "binlog.000001:%zu/0", off2 + 3);
+    tu_collect(&s, dir, NULL, pos, NULL, true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_NOT_FOUND);
+    snprintf(exp, sizeof exp, "position binlog.000001:%zu does not point to an event", off2 + 3);
+    CHECK(strstr(s.err, exp) != NULL);
+    tu_free(&s);
+    tu_free(&r);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
+/* ---- MariaDB: files, rotation, GTID lists, multi-domain, purged ---------------- */
+
+/* Writes a MariaDB transaction; returns the offset of its row event. */
+static size_t maria_txn(tbw *w, uint32_t domain, uint64_t seq, uint32_t first, int rows)
+{
+    tbw_maria_gtid(w, domain, seq, 0x0c);
+    t_map(w, 20);
+    size_t off = w->b.len;
+    t_insert(w, BE_WRITE_ROWS_V1, 20, first, rows);
+    tbw_xid(w, seq);
+    return off;
+}
+
+static void test_mariadb_files(void)
+{
+    char *dir = tu_tmpdir();
+    tbw a, b, c;
+    uint64_t l1[][3] = { { 0, 1, 3 } };
+    tbw_init(&a, true, true);
+    tbw_gtid_list(&a, NULL, 0);
+    maria_txn(&a, 0, 1, 1, 2);
+    maria_txn(&a, 0, 2, 3, 1);
+    maria_txn(&a, 1, 1, 100, 1);
+    maria_txn(&a, 0, 3, 4, 3);
+    tbw_rotate(&a, "mysql-bin.000002");
+    uint64_t l2[][3] = { { 0, 1, 3 }, { 1, 1, 1 } };
+    tbw_init(&b, true, true);
+    tbw_gtid_list(&b, l2, 2);
+    maria_txn(&b, 1, 2, 101, 1);
+    maria_txn(&b, 0, 4, 7, 2);
+    tbw_stop(&b);
+    uint64_t l3[][3] = { { 0, 1, 4 }, { 1, 1, 2 } };
+    tbw_init(&c, true, true);
+    tbw_gtid_list(&c, l3, 2);
+    maria_txn(&c, 0, 5, 9, 1);
+    (void)l1;
+    CHECK_EQ_INT(tbw_save(&a, dir, "mysql-bin.000001"), 0);
+    CHECK_EQ_INT(tbw_save(&b, dir, "mysql-bin.000002"), 0);
+    CHECK_EQ_INT(tbw_save(&c, dir, "mysql-bin.000003"), 0);
+    const char *files[] = { "mysql-bin.000001", "mysql-bin.000002", "mysql-bin.000003", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+
+    tu_run r, r1;
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 1000);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r.n, 11);
+    tu_collect(&r1, dir, NULL, NULL, NULL, true, 1);   /* one at a time: same stream */
+    CHECK_EQ_STR(r1.out.data, r.out.data);
+    tu_free(&r1);
+    char line[2048], f[256];
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 9, line, sizeof line), "pos.logical", f, sizeof f),
+                 "\"0-1-4/1\"");
+    CHECK_EQ_STR(tu_field(line, "txn.last", f, sizeof f), "true");
+    CHECK_EQ_STR(tu_field(line, "after.id", f, sizeof f), "8");
+
+    /* logical positions resume across files and domains */
+    tu_run s;
+    tu_collect(&s, dir, NULL, NULL, "0-1-3/1", true, 100);
+    CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(s.n, 2 + 1 + 2 + 1);  /* 0-1-3 rows 1,2; 1-1-2; 0-1-4 x2; 0-1-5 */
+    CHECK_EQ_STR(tu_field(tu_line(s.out.data, 0, line, sizeof line), "after.id", f, sizeof f), "5");
+    tu_free(&s);
+    /* two domains: domain 1 done up to 1-1-1, domain 0 resumes after 0-1-2 */
+    tu_collect(&s, dir, NULL, NULL, "0-1-2,1-1-1/0", false, 100);
+    CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(s.n, 3 + 1 + 2 + 1);
+    CHECK_EQ_STR(tu_field(tu_line(s.out.data, 3, line, sizeof line), "pos.logical", f, sizeof f),
+                 "\"1-1-2/0\"");
+    tu_free(&s);
+    /* domain 1 not listed: its transactions before 0-1-3 are not delivered */
+    tu_collect(&s, dir, NULL, NULL, "0-1-3/0", true, 100);
+    CHECK(strstr(s.out.data, "\"1-1-1/0\"") == NULL && strstr(s.out.data, "\"1-1-2/0\""));
+    tu_free(&s);
+    /* a GTID this binlog skips over */
+    tu_collect(&s, dir, NULL, NULL, "0-1-2/0", true, 100);
+    CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+    tu_free(&s);
+
+    /* purge the first file: its positions are gone */
+    const char *files2[] = { "mysql-bin.000002", "mysql-bin.000003", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files2), 0);
+    tu_collect(&s, dir, NULL, "mysql-bin.000001:256/0", NULL, true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_PURGED);
+    CHECK(strstr(s.err, "binlog mysql-bin.000001 has been purged: the oldest binlog in ") &&
+          strstr(s.err, "mysql-bin.index is mysql-bin.000002"));
+    tu_free(&s);
+    tu_collect(&s, dir, NULL, "mysql-bin.000009:256/0", NULL, true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_NOT_FOUND);
+    CHECK(strstr(s.err, "binlog mysql-bin.000009 is not listed in") != NULL);
+    tu_free(&s);
+    tu_collect(&s, dir, NULL, NULL, "0-1-2/0", true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_PURGED);
+    CHECK(strstr(s.err, "logical position 0-1-2/0 has been purged: the oldest binlog "
+                        "mysql-bin.000002 already starts after GTID state 0-1-3,1-1-1") != NULL);
+    tu_free(&s);
+    tu_collect(&s, dir, NULL, NULL, "0-1-4/1", true, 10);   /* still there */
+    CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(s.n, 2);
+    tu_free(&s);
+    /* a GTID that a later one of its domain proves missing */
+    tu_collect(&s, dir, NULL, NULL, "1-1-1/0", true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_PURGED);
+    tu_free(&s);
+    tu_free(&r);
+    tbw_free(&a);
+    tbw_free(&b);
+    tbw_free(&c);
+    tu_rmdir(dir);
+}
+
+/* ---- corrupt and truncated files, unknown events ------------------------------------ */
+
+static void test_corrupt(void)
+{
+    char *dir = tu_tmpdir();
+    tbw a, b;
+    tbw_init(&a, true, true);
+    tbw_gtid_list(&a, NULL, 0);
+    maria_txn(&a, 0, 1, 1, 2);
+    size_t t2 = a.b.len;
+    size_t rows_off = maria_txn(&a, 0, 2, 3, 1);
+    size_t end_a = a.b.len;
+    tbw_init(&b, true, true);
+    tbw_gtid_list(&b, NULL, 0);
+    maria_txn(&b, 0, 3, 9, 1);
+    CHECK_EQ_INT(tbw_save(&b, dir, "mysql-bin.000002"), 0);
+    const char *files[] = { "mysql-bin.000001", "mysql-bin.000002", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+
+    /* flip a byte inside the second transaction's row event */
+    wh_buf bad = WH_BUF_INIT;
+    wh_buf_append(&bad, a.b.data, a.b.len);
+    bad.data[rows_off + 25] ^= 0x40;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mysql-bin.000001", dir);
+    FILE *fp = fopen(path, "wb");
+    fwrite(bad.data, 1, bad.len, fp);
+    fclose(fp);
+    tu_run r;
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_CORRUPT);
+    char exp[512];
+    snprintf(exp, sizeof exp, "mysql-bin.000001:%zu: CRC32 checksum mismatch in a Write_rows_v1 "
+             "event of", rows_off);
+    CHECK(strncmp(r.err, exp, strlen(exp)) == 0);
+    if (strncmp(r.err, exp, strlen(exp)) != 0)
+        fprintf(stderr, "  got: %s\n  want: %s\n", r.err, exp);
+    CHECK_EQ_INT(r.n, 2);   /* the first transaction came out whole */
+    tu_free(&r);
+
+    /* cut the first file inside its last event: a later file exists */
+    fp = fopen(path, "wb");
+    fwrite(a.b.data, 1, end_a - 10, fp);
+    fclose(fp);
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_TRUNCATED);
+    snprintf(exp, sizeof exp, "mysql-bin.000001:%zu: truncated event: the file ends after 21 "
+             "bytes of the 31 bytes its header announces, and the binlog continues in "
+             "mysql-bin.000002", end_a - 31);
+    CHECK_EQ_STR(r.err, exp);
+    tu_free(&r);
+
+    /* cut between events, inside a transaction: the transaction never ended */
+    fp = fopen(path, "wb");
+    fwrite(a.b.data, 1, end_a - 31, fp);
+    fclose(fp);
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_TRUNCATED);
+    snprintf(exp, sizeof exp, "mysql-bin.000001 ends inside transaction 0-1-2 (started at "
+             "mysql-bin.000001:%zu) without its commit event, and the binlog continues in "
+             "mysql-bin.000002: the server stopped while writing the transaction", t2);
+    CHECK_EQ_STR(r.err, exp);
+    tu_free(&r);
+
+    /* the same cut in the last file is just the live end of the log */
+    const char *only[] = { "mysql-bin.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", only), 0);
+    fp = fopen(path, "wb");
+    fwrite(a.b.data, 1, end_a - 10, fp);
+    fclose(fp);
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r.n, 3);   /* the open transaction's update, its end unknown */
+    char line[2048], f[64];
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 2, line, sizeof line), "txn.last", f, sizeof f),
+                 "false");
+    tu_free(&r);
+
+    /* unknown events: skipped when ignorable, an error otherwise */
+    tbw u;
+    tbw_init(&u, false, true);
+    tbw_event(&u, 200, "abc", 3, BINLOG_F_IGNORABLE);
+    size_t uoff = u.b.len;
+    tbw_event(&u, 201, "abc", 3, 0);
+    CHECK_EQ_INT(tbw_save(&u, dir, "mysql-bin.000001"), 0);
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_UNSUPPORTED);
+    snprintf(exp, sizeof exp, "mysql-bin.000001:%zu: event type 201 (Unknown) is not supported "
+             "and not marked ignorable", uoff);
+    CHECK_EQ_STR(r.err, exp);
+    tu_free(&r);
+    tbw_free(&u);
+
+    /* not a binlog */
+    fp = fopen(path, "wb");
+    fputs("hello world, not a binlog", fp);
+    fclose(fp);
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 100);
+    CHECK_EQ_INT(r.rc, WH_ERR_CORRUPT);
+    CHECK_EQ_STR(r.err, "mysql-bin.000001:0: not a binlog file (bad magic number 68 65 6c 6c)");
+    tu_free(&r);
+    wh_buf_free(&bad);
+    tbw_free(&a);
+    tbw_free(&b);
+    tu_rmdir(dir);
+}
+
+/* ---- row images: MINIMAL, large events, compressed rows -------------------------- */
+
+static void test_images(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, true, true);
+    tbw_gtid_list(&w, NULL, 0);
+    tbw_maria_gtid(&w, 0, 1, 0x0c);
+    t_map(&w, 5);
+    /* MINIMAL update: before has only id, after only name */
+    uint8_t bm1 = 0x01, bm2 = 0x02, rows[64];
+    size_t n = 0;
+    rows[n++] = 0; rows[n++] = 7; rows[n++] = 0; rows[n++] = 0; rows[n++] = 0;
+    rows[n++] = 0; rows[n++] = 1; rows[n++] = 'x';
+    tbw_rows(&w, BE_UPDATE_ROWS_V1, 5, 1, 2, &bm1, &bm2, rows, n);
+    tbw_xid(&w, 1);
+    /* an event far larger than the read buffer (3 MB name) */
+    tbw_maria_gtid(&w, 0, 2, 0x0c);
+    const uint8_t btypes[] = { 3, BT_BLOB };
+    const uint8_t bmeta[] = { 4 };
+    const uint8_t bopt[] = { 0x03, 0x01, 0x3f, 0x04, 0x06, 0x02, 'i', 'd', 0x02, 'b', 'l' };
+    tbw_table_map(&w, 6, "db", "big", btypes, 2, bmeta, 1, bopt, sizeof bopt);
+    size_t big = 3u << 20;
+    uint8_t *brow = malloc(big + 16);
+    size_t bn = 0;
+    brow[bn++] = 0;
+    brow[bn++] = 1; brow[bn++] = 0; brow[bn++] = 0; brow[bn++] = 0;
+    brow[bn++] = big & 0xff; brow[bn++] = (big >> 8) & 0xff; brow[bn++] = (big >> 16) & 0xff;
+    brow[bn++] = big >> 24;
+    for (size_t i = 0; i < big; i++)
+        brow[bn++] = (uint8_t)('a' + i % 26);
+    uint8_t bm3 = 3;
+    tbw_rows(&w, BE_WRITE_ROWS_V1, 6, 1, 2, &bm3, NULL, brow, bn);
+    tbw_xid(&w, 2);
+    /* a MariaDB compressed row event */
+    tbw_maria_gtid(&w, 0, 3, 0x0c);
+    t_map(&w, 5);
+    uint8_t plain[256];
+    size_t pn = 0;
+    for (int i = 0; i < 10; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "row%d", i);
+        pn += t_row(plain + pn, (uint32_t)i, nm);
+    }
+    uLongf zl = compressBound(pn);
+    uint8_t comp[512];
+    comp[0] = 0x81;
+    comp[1] = (uint8_t)pn;
+    compress(comp + 2, &zl, plain, pn);
+    tbw_rows(&w, BE_WRITE_ROWS_COMPRESSED_V1, 5, 1, 2, &bm3, NULL, comp, zl + 2);
+    tbw_xid(&w, 3);
+    CHECK_EQ_INT(tbw_save(&w, dir, "mysql-bin.000001"), 0);
+    const char *files[] = { "mysql-bin.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+
+    tu_run r;
+    tu_collect(&r, dir, "{\"read_buffer_kb\": 64}", NULL, NULL, true, 3);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r.n, 12);
+    char line[2048], f[256];
+    tu_line(r.out.data, 0, line, sizeof line);
+    CHECK(strstr(line, "\"before\":{\"id\":7},\"after\":{\"name\":\"x\"}") != NULL);
+    const char *l1 = strstr(r.out.data, "\n") + 1;
+    CHECK(strncmp(l1, "{\"shard\":\"t\",\"op\":\"insert\",\"db\":\"db\",\"table\":\"big\"", 50) == 0);
+    CHECK(strstr(l1, "\"bl\":\"YWJjZGVm") != NULL);   /* base64 of "abcdef" */
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 11, line, sizeof line), "after.name", f, sizeof f),
+                 "\"row9\"");
+    CHECK_EQ_STR(tu_field(line, "txn.last", f, sizeof f), "true");
+    tu_free(&r);
+    free(brow);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
+/* ---- MySQL transaction payloads and partial JSON ----------------------------------- */
+
+static void build_payload(tbw *w, int rows, bool zstd, uint64_t gno)
+{
+    wh_buf inner = WH_BUF_INIT, body = WH_BUF_INIT;
+    tbw_query_body(&body, "db", "BEGIN");
+    tbw_raw_event(&inner, w->ts, BE_QUERY, 1, body.data, body.len);
+    wh_buf_reset(&body);
+    tbw_table_map_body(&body, 80, "db", "t", T_TYPES, 2, T_META, sizeof T_META, T_OPT,
+                       sizeof T_OPT);
+    tbw_raw_event(&inner, w->ts, BE_TABLE_MAP, 1, body.data, body.len);
+    for (int done = 0; done < rows;) {
+        int k = rows - done > 100 ? 100 : rows - done;
+        uint8_t rbuf[4096], bm = 3;
+        size_t len = 0;
+        for (int i = 0; i < k; i++) {
+            char nm[16];
+            snprintf(nm, sizeof nm, "p%d", done + i);
+            len += t_row(rbuf + len, (uint32_t)(done + i), nm);
+        }
+        wh_buf_reset(&body);
+        tbw_rows_body(&body, true, 80, done + k == rows ? 1 : 0, 2, &bm, NULL, rbuf, len);
+        tbw_raw_event(&inner, w->ts, BE_WRITE_ROWS_V2, 1, body.data, body.len);
+        done += k;
+    }
+    wh_buf_reset(&body);
+    tb_u64(&body, 77);
+    tbw_raw_event(&inner, w->ts, BE_XID, 1, body.data, body.len);
+
+    wh_buf ev = WH_BUF_INIT;
+    size_t cap = ZSTD_compressBound(inner.len);
+    uint8_t *z = malloc(cap);
+    size_t zn = zstd ? ZSTD_compress(z, cap, inner.data, inner.len, 3) : inner.len;
+    if (!zstd)
+        memcpy(z, inner.data, inner.len);
+    tb_packed(&ev, 2); tb_packed(&ev, zstd ? 1 : 3); tb_packed(&ev, zstd ? 0 : 255);
+    if (zstd) {
+        wh_buf v = WH_BUF_INIT;
+        tb_packed(&v, inner.len);
+        tb_packed(&ev, 3); tb_packed(&ev, v.len); tb_packed(&ev, inner.len);
+        wh_buf_free(&v);
+    }
+    wh_buf v = WH_BUF_INIT;
+    tb_packed(&v, zn);
+    tb_packed(&ev, 1); tb_packed(&ev, v.len); tb_packed(&ev, zn);
+    wh_buf_free(&v);
+    tb_packed(&ev, 0);
+    tb_bytes(&ev, z, zn);
+    tbw_mysql_gtid(w, UUID1, gno);
+    tbw_event(w, BE_TRANSACTION_PAYLOAD, ev.data, ev.len, 0);
+    free(z);
+    wh_buf_free(&ev);
+    wh_buf_free(&inner);
+    wh_buf_free(&body);
+}
+
+static void test_payload(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, false, true);
+    tbw_prev_gtids(&w, NULL, 0, 0);
+    build_payload(&w, 20000, true, 1);
+    build_payload(&w, 3, false, 2);
+    CHECK_EQ_INT(tbw_save(&w, dir, "binlog.000001"), 0);
+    const char *files[] = { "binlog.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "binlog.index", files), 0);
+    tu_run r;
+    tu_collect(&r, dir, "{\"read_buffer_kb\": 16}", NULL, NULL, true, 500);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    if (r.rc != WH_ERR_EOF)
+        fprintf(stderr, "  error: %s\n", r.err);
+    CHECK_EQ_INT(r.n, 20003);
+    char line[2048], f[256];
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 19999, line, sizeof line), "after.name", f,
+                          sizeof f), "\"p19999\"");
+    CHECK_EQ_STR(tu_field(line, "txn.last", f, sizeof f), "true");
+    CHECK_EQ_STR(tu_field(line, "pos.logical", f, sizeof f), "\"" UUID1_TEXT ":1/19999\"");
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 19998, line, sizeof line), "txn.last", f,
+                          sizeof f), "false");
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 20002, line, sizeof line), "after.name", f,
+                          sizeof f), "\"p2\"");
+    tu_free(&r);
+    /* resume in the middle of a compressed transaction */
+    tu_collect(&r, dir, NULL, NULL, UUID1_TEXT ":1/15000", false, 1000);
+    CHECK_EQ_INT(r.n, 5002);
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 0, line, sizeof line), "after.id", f, sizeof f),
+                 "15001");
+    tu_free(&r);
+
+    /* a corrupt payload */
+    size_t mid = w.b.len / 2;
+    w.b.data[mid] ^= 0xff;
+    /* re-checksum the payload event so that only zstd notices */
+    size_t off = BINLOG_MAGIC_LEN;
+    while (off < w.b.len) {
+        uint32_t len = binlog_u32((uint8_t *)w.b.data + off + 9);
+        if (mid >= off && mid < off + len) {
+            uint32_t crc = binlog_crc32(0, w.b.data + off, len - 4);
+            memcpy(w.b.data + off + len - 4, &crc, 4);
+            break;
+        }
+        off += len;
+    }
+    CHECK_EQ_INT(tbw_save(&w, dir, "binlog.000001"), 0);
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 500);
+    CHECK_EQ_INT(r.rc, WH_ERR_CORRUPT);
+    char exp[256];
+    snprintf(exp, sizeof exp, "binlog.000001:%zu", off);
+    CHECK(strncmp(r.err, exp, strlen(exp)) == 0);
+    if (strncmp(r.err, exp, strlen(exp)) != 0)
+        fprintf(stderr, "  got: %s\n", r.err);
+    tu_free(&r);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
+static void test_partial_json(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, false, true);
+    tbw_prev_gtids(&w, NULL, 0, 0);
+    tbw_mysql_gtid(&w, UUID1, 1);
+    tbw_query(&w, "db", "BEGIN");
+    const uint8_t types[] = { 3, BT_JSON };
+    const uint8_t meta[] = { 4 };
+    const uint8_t opt[] = { 0x04, 0x06, 0x02, 'i', 'd', 0x02, 'j', 's' };
+    tbw_table_map(&w, 3, "db", "docs", types, 2, meta, 1, opt, sizeof opt);
+    /* {"a":1} in MySQL's binary JSON: small object, 1 member, int16 inline */
+    const uint8_t doc[] = { 0x00, 0x01, 0x00, 0x0c, 0x00, 0x0b, 0x00, 0x01, 0x00,
+                            0x05, 0x01, 0x00, 'a' };
+    /* REPLACE $.a with 2 */
+    const uint8_t diff[] = { 0x00, 0x03, '$', '.', 'a', 0x03, 0x05, 0x02, 0x00 };
+    wh_buf row = WH_BUF_INIT;
+    tb_u8(&row, 0);                       /* before: NULL bitmap */
+    tb_u32(&row, 1);
+    tb_u32(&row, sizeof doc);
+    tb_bytes(&row, doc, sizeof doc);
+    tb_packed(&row, 1);                   /* after: value options PARTIAL_JSON */
+    tb_u8(&row, 0x01);                    /* partial bit of the JSON column */
+    tb_u8(&row, 0);                       /* NULL bitmap */
+    tb_u32(&row, 1);
+    tb_u32(&row, sizeof diff);            /* the diff vector: its length, then diffs */
+    tb_bytes(&row, diff, sizeof diff);
+    uint8_t bm = 3;
+    tbw_rows(&w, BE_PARTIAL_UPDATE_ROWS, 3, 1, 2, &bm, &bm, row.data, row.len);
+    tbw_xid(&w, 1);
+    CHECK_EQ_INT(tbw_save(&w, dir, "binlog.000001"), 0);
+    const char *files[] = { "binlog.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "binlog.index", files), 0);
+    tu_run r;
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 10);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r.n, 1);
+    CHECK(strstr(r.out.data, "\"before\":{\"id\":1,\"js\":{\"a\":1}},\"after\":{\"id\":1,"
+                             "\"js\":{\"a\":2}}") != NULL);
+    if (r.n != 1 || !strstr(r.out.data, "{\"a\":2}"))
+        fprintf(stderr, "  got: %s / %s\n", r.out.data, r.err);
+    tu_free(&r);
+    wh_buf_free(&row);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
+/* ---- tailing: half-written events, rotation ------------------------------------------ */
+
+static int append_file(const char *dir, const char *name, const void *p, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0)
+        return -1;
+    ssize_t k = write(fd, p, n);
+    close(fd);
+    return k == (ssize_t)n ? 0 : -1;
+}
+
+static void test_tail(void)
+{
+    char *dir = tu_tmpdir();
+    tbw a;
+    tbw_init(&a, true, true);
+    tbw_gtid_list(&a, NULL, 0);
+    size_t head = a.b.len;
+    maria_txn(&a, 0, 1, 1, 1);
+    size_t t1 = a.b.len;
+    maria_txn(&a, 0, 2, 2, 1);
+    size_t t2 = a.b.len;
+    tbw_rotate(&a, "mysql-bin.000002");
+    tbw b;
+    tbw_init(&b, true, true);
+    tbw_gtid_list(&b, NULL, 0);
+    maria_txn(&b, 0, 3, 3, 1);
+    const char *files[] = { "mysql-bin.000001", NULL };
+    CHECK_EQ_INT(append_file(dir, "mysql-bin.000001", a.b.data, head), 0);
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+
+    json_t *o = json_pack("{s:s, s:i}", "binlog_dir", dir, "poll_ms", 20);
+    wh_mapper *m = NULL;
+    char err[1024];
+    CHECK_EQ_INT(wh_mapper_create("mysql", o, "t", true, &m, err, sizeof err), WH_OK);
+    json_decref(o);
+    CHECK_EQ_INT(m->ops->seek_physical(m, NULL, true, err, sizeof err), WH_OK);
+    const wh_update *u;
+    CHECK_EQ_INT(m->ops->next_batch(m, &u, 10, 30, err, sizeof err), WH_ERR_AGAIN);
+    /* half of the first transaction: its update is held back, not emitted */
+    CHECK_EQ_INT(append_file(dir, "mysql-bin.000001", a.b.data + head, t1 - head - 20), 0);
+    CHECK_EQ_INT(m->ops->next_batch(m, &u, 10, 30, err, sizeof err), WH_ERR_AGAIN);
+    CHECK_EQ_INT(append_file(dir, "mysql-bin.000001", a.b.data + t1 - 20, 20), 0);
+    int n = m->ops->next_batch(m, &u, 10, 1000, err, sizeof err);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK(u[0].txn.last);
+        CHECK_EQ_STR(u[0].pos.logical, "0-1-1");
+    }
+    /* the rest, a rotation, and the next file appearing later */
+    CHECK_EQ_INT(append_file(dir, "mysql-bin.000001", a.b.data + t1, a.b.len - t1), 0);
+    n = m->ops->next_batch(m, &u, 10, 1000, err, sizeof err);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(m->ops->next_batch(m, &u, 10, 30, err, sizeof err), WH_ERR_AGAIN);
+    CHECK_EQ_INT(append_file(dir, "mysql-bin.000002", b.b.data, b.b.len), 0);
+    const char *files2[] = { "mysql-bin.000001", "mysql-bin.000002", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files2), 0);
+    n = m->ops->next_batch(m, &u, 10, 1000, err, sizeof err);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK_EQ_STR(u[0].pos.log_name, "mysql-bin.000002");
+        CHECK_EQ_STR(u[0].txn.id, "0-1-3");
+    }
+    CHECK_EQ_INT(m->ops->next_batch(m, &u, 10, 0, err, sizeof err), WH_ERR_AGAIN);
+    (void)t2;
+    wh_mapper_destroy(m);
+    tbw_free(&a);
+    tbw_free(&b);
+    tu_rmdir(dir);
+}
+
+/* ---- options and names ------------------------------------------------------------------ */
+
+static void test_options(void)
+{
+    char err[1024];
+    wh_mapper *m = NULL;
+    json_t *o = json_pack("{s:s}", "binlog_dir", "/nonexistent/binlogs");
+    CHECK_EQ_INT(wh_mapper_create("mysql", o, "t", false, &m, err, sizeof err), WH_ERR_NOT_FOUND);
+    CHECK(strstr(err, "binlog directory /nonexistent/binlogs") != NULL);
+    json_decref(o);
+    o = json_pack("{s:s, s:s}", "binlog_dir", "/tmp", "statement_dml", "maybe");
+    CHECK_EQ_INT(wh_mapper_create("mysql", o, "t", false, &m, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "statement_dml") != NULL);
+    json_decref(o);
+    o = json_pack("{s:s, s:i}", "binlog_dir", "/tmp", "bogus", 1);
+    CHECK_EQ_INT(wh_mapper_create("mysql", o, "t", false, &m, err, sizeof err), WH_ERR_CONFIG);
+    json_decref(o);
+
+    /* no names in the table map and no server: a clear error */
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, false, false);
+    tbw_prev_gtids(&w, NULL, 0, 0);
+    tbw_mysql_gtid(&w, NULL, 0);
+    tbw_query(&w, "db", "BEGIN");
+    tbw_table_map(&w, 70, "db", "t", T_TYPES, 2, T_META, sizeof T_META, NULL, 0);
+    t_insert(&w, BE_WRITE_ROWS_V2, 70, 1, 1);
+    tbw_xid(&w, 1);
+    CHECK_EQ_INT(tbw_save(&w, dir, "binlog.000001"), 0);
+    const char *files[] = { "binlog.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "binlog.index", files), 0);
+    tu_run r;
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 10);
+    CHECK_EQ_INT(r.rc, WH_ERR_CONFIG);
+    CHECK(strstr(r.err, "the binlog carries no column names for `db`.`t`") != NULL);
+    tu_free(&r);
+    tu_collect(&r, dir, "{\"positional_names\": true}", NULL, NULL, true, 10);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK(strstr(r.out.data, "\"after\":{\"@1\":1,\"@2\":\"n1\"}") != NULL);
+    CHECK(strstr(r.out.data, "\"logical\":null,\"physical\":\"binlog.000001:") != NULL);
+    tu_free(&r);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    wh_log_set_level(WH_LOG_ERROR);
+    test_helpers();
+    test_table_map();
+    test_mysql_basic();
+    test_mariadb_files();
+    test_corrupt();
+    test_images();
+    test_payload();
+    test_partial_json();
+    test_tail();
+    test_options();
+    return check_done("test_binlog_unit");
+}
