@@ -22,7 +22,7 @@ typedef struct wh_filter wh_filter;
 
 /* Limits (docs/FILTERS.md). Exceeding one is WH_ERR_LIMIT, with the place. */
 #define WH_FILTER_MAX_TEXT      (1u << 20)  /* bytes of filter text or JSON */
-#define WH_FILTER_MAX_DEPTH     64          /* nesting of and/or/not/parentheses */
+#define WH_FILTER_MAX_DEPTH     64          /* tree depth (and/or/not; a predicate is 1) */
 #define WH_FILTER_MAX_NODES     10000       /* operators and predicates */
 #define WH_FILTER_MAX_IN        10000       /* constants in one in-list */
 #define WH_FILTER_MAX_CONSTANTS 100000      /* constants in the whole filter */
@@ -32,20 +32,26 @@ typedef struct wh_filter wh_filter;
 
 /* Parses the text form, e.g.
  *   table = "users" and op in ("insert","update") and not exists deleted_at
- * On error returns WH_ERR_PARSE (or WH_ERR_LIMIT, WH_ERR_TYPE) and writes
- * "at offset N: expected X, found Y" to errbuf. Caller frees with wh_filter_free. */
+ * text need not be NUL-terminated; len bytes are read. On error returns
+ * WH_ERR_PARSE (or WH_ERR_LIMIT, WH_ERR_TYPE, WH_ERR_NOMEM), sets *out to NULL
+ * and writes "filter: at offset N (line L, column C): expected X, found Y" to
+ * errbuf. On success *out is the caller's; free it with wh_filter_free.
+ * Thread-safe (no shared state). */
 int wh_filter_parse_text(const char *text, size_t len, wh_filter **out,
                          char *errbuf, size_t errlen);
 
-/* Parses the canonical JSON form; errors name the JSON path ("$.and[2].in"). */
+/* Parses the canonical JSON form. As wh_filter_parse_text, but errors name
+ * the JSON path and offset: "filter: at $.and[2].in[1] (offset 37): ...". */
 int wh_filter_parse_json(const char *json, size_t len, wh_filter **out,
                          char *errbuf, size_t errlen);
 
-/* True if the update matches. Never allocates. */
+/* True if the update matches (docs/FILTERS.md, "Comparison"). Never
+ * allocates, never fails; NULL f or u is false. Mutates f's resolution
+ * cache: one thread at a time per filter. */
 bool wh_filter_match(wh_filter *f, const wh_update *u);
 
 /* Appends the filter in text or canonical JSON form; parsing the output gives
- * an equal tree. Returns 0 or WH_ERR_NOMEM. */
+ * an equal tree. Returns 0, WH_ERR_NOMEM, or WH_ERR_INVALID for NULL f. */
 int wh_filter_to_text(const wh_filter *f, wh_buf *out);
 int wh_filter_to_json(const wh_filter *f, wh_buf *out);
 

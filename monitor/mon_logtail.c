@@ -37,7 +37,7 @@ int mon_logtail_open(mon_logtail *t, const char *path, uint64_t offset, char *er
         offset = (uint64_t)st.st_size;
     t->fd = fd;
     t->offset = offset;
-    t->punched = offset & ~(uint64_t)(PUNCH_STEP - 1);
+    t->punched = 0;                    /* punching a hole twice is harmless */
     t->partlen = 0;
     return WH_OK;
 }

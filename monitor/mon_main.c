@@ -105,7 +105,7 @@ static int cmd_simple(const char *run_dir, const char *cmd, bool wait)
     }
     json_int_t gen = json_integer_value(json_object_get(reply, "generation"));
     if (strcmp(cmd, "rolling-restart") == 0)
-        printf("rolling restart %lld of %lld instance(s) started\n", (long long)gen,
+        printf("rolling restart #%lld started (%lld instance(s))\n", (long long)gen,
                (long long)json_integer_value(json_object_get(reply, "instances")));
     else
         printf("%s\n", json_string_value(json_object_get(reply, "message")));
@@ -126,7 +126,7 @@ static int cmd_simple(const char *run_dir, const char *cmd, bool wait)
         if (done) {
             const char *result = json_string_value(json_object_get(roll, "result"));
             int rc = result && strcmp(result, "completed") == 0 ? 0 : 1;
-            printf("rolling restart %lld: %s\n", (long long)gen, result ? result : "unknown");
+            printf("rolling restart #%lld: %s\n", (long long)gen, result ? result : "unknown");
             json_decref(doc);
             return rc;
         }

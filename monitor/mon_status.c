@@ -43,7 +43,7 @@ static json_t *int_or_null(bool have, int64_t v)
     return have ? json_integer((json_int_t)v) : json_null();
 }
 
-static json_t *instance_json(const mon_instance *in, int64_t now, int64_t wall)
+static json_t *instance_json(const mon_instance *in, int64_t now)
 {
     json_t *o = json_object();
     if (!o)
@@ -82,7 +82,6 @@ static json_t *instance_json(const mon_instance *in, int64_t now, int64_t wall)
     json_object_set_new(o, "config_error", in->config_error ? json_string(in->config_error)
                                                             : json_null());
     json_object_set_new(o, "run_dir", json_string(in->dir));
-    (void)wall;
     return o;
 }
 
@@ -94,7 +93,7 @@ static int by_name(const void *a, const void *b)
 
 json_t *mon_status_json(mon_monitor *m)
 {
-    int64_t now = mon_now(), wall = mon_wall_ms();
+    int64_t now = mon_now();
     json_t *doc = json_object(), *mon = json_object(), *list = json_array(),
            *roll = json_object();
     if (!doc || !mon || !list || !roll)
@@ -123,7 +122,7 @@ json_t *mon_status_json(mon_monitor *m)
     qsort(sorted, m->ninst, sizeof *sorted, by_name);
     for (size_t i = 0; i < m->ninst; i++)
         if (!sorted[i]->forget)
-            json_array_append_new(list, instance_json(sorted[i], now, wall));
+            json_array_append_new(list, instance_json(sorted[i], now));
     free(sorted);
     json_object_set_new(doc, "monitor", mon);
     json_object_set_new(doc, "instances", list);

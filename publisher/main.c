@@ -822,7 +822,18 @@ int main(int argc, char **argv)
         }
         if (now - last_report >= mon_report_interval_ms(rep)) {
             char pos[800] = "";
-            for (pub_caravan *cv = p->caravans; cv; cv = cv->next) {
+            /* A heartbeat vouches for the readers too: a caravan stuck in its
+             * mapper for 30 s stops them, so the monitor restarts us. */
+            bool stuck = false;
+            for (pub_caravan *cv = p->caravans; cv; cv = cv->next)
+                if (now - atomic_load(&cv->beat_ms) > 30000) {
+                    if (!stuck)
+                        wh_warn(WH_AREA_PUBLISHER, "reader of caravan %llu has not come back "
+                                "from the mapper for %lld s", (unsigned long long)cv->id,
+                                (long long)((now - atomic_load(&cv->beat_ms)) / 1000));
+                    stuck = true;
+                }
+            for (pub_caravan *cv = p->caravans; cv && !stuck; cv = cv->next) {
                 pthread_mutex_lock(&cv->mu);
                 if (cv->last.set)
                     pub_pos_physical(&cv->last, pos, sizeof pos);
@@ -831,8 +842,9 @@ int main(int argc, char **argv)
             bool up = pub_zk_epoch(p->zk) != 0;
             if (up)
                 running_reported = true;
-            mon_report_write(rep, running_reported ? "running" : "starting", pos[0] ? pos : NULL,
-                             -1, NULL, err, sizeof err);
+            if (!stuck)
+                mon_report_write(rep, running_reported ? "running" : "starting",
+                                 pos[0] ? pos : NULL, -1, NULL, err, sizeof err);
             last_report = now;
         }
     }

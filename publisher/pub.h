@@ -127,6 +127,7 @@ typedef struct pub_caravan {
     bool       reading;        /* has read at least one batch */
     atomic_bool stop;
     atomic_bool dead;          /* the thread ended on an error */
+    atomic_llong beat_ms;      /* last time the thread came back from its mapper */
     char       err[1024];
     uint64_t   id;
 } pub_caravan;

@@ -183,6 +183,7 @@ static void *caravan_main(void *arg)
         const wh_update *ups;
         int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size), 100, err,
                                    sizeof err);
+        atomic_store(&c->beat_ms, pub_now_ms());
         if (n == WH_ERR_AGAIN)
             continue;
         if (n == WH_ERR_EOF) {
@@ -279,6 +280,7 @@ pub_caravan *pub_caravan_new(publisher *p, const pub_pos *start)
     c->start = *start;
     c->last = *start;
     c->id = ++p->next_caravan_id;
+    atomic_store(&c->beat_ms, pub_now_ms());
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
     return c;

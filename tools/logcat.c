@@ -218,7 +218,8 @@ int main(int argc, char **argv)
             wh_update_to_json(&ups[i], &line);
             printed++;
         }
-        if (!wh_buf_ok(&line) || fwrite(line.data, 1, line.len, stdout) != line.len ||
+        if (!wh_buf_ok(&line) ||
+            (line.len && fwrite(line.data, 1, line.len, stdout) != line.len) ||
             (follow && fflush(stdout) != 0)) {
             fprintf(stderr, "wormhole-logcat: cannot write output\n");
             break;

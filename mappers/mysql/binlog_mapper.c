@@ -136,6 +136,7 @@ typedef struct mysql_mapper {
     uint64_t rows_off;
     uint8_t rows_type;
     bool rows_in_arena;          /* re.rows points into the batch arena (inflated) */
+    bool rows_empty;             /* one row with empty images still to deliver */
     uint8_t *rows_carry;         /* rows of an inflated event, kept across batches */
     size_t rows_carry_cap;
 
@@ -556,6 +557,17 @@ static int handle_rows(mysql_mapper *m, const binlog_event *ev, char *errbuf, si
     m->rows_type = ev->type;
     m->rows_in_arena = !(re.rows >= ev->body && re.rows <= ev->body + ev->body_len);
     m->rows_active = re.rows < re.end;
+    m->rows_empty = false;
+    if (re.rows == re.end) {
+        /* MySQL logs a row whose image has no columns (INSERT INTO t () VALUES ()
+         * under binlog_row_image=MINIMAL) as an event without row data. */
+        if (re.npresent[0] != 0 || (re.op == WH_OP_UPDATE && re.npresent[1] != 0))
+            return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                             "%s event for `%s`.`%s` carries no rows",
+                             binlog_event_type_name(ev->type), t->db, t->name);
+        m->rows_empty = true;
+        m->rows_active = true;
+    }
     return WH_OK;
 }
 
@@ -565,8 +577,10 @@ static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
     binlog_rows_event *re = &m->re;
     binlog_table *t = m->rows_table;
     int rc = WH_OK;
-    while (re->rows < re->end && m->ready < max) {
+    while ((re->rows < re->end || m->rows_empty) && m->ready < max) {
         const uint8_t *p = re->rows;
+        bool empty_row = m->rows_empty;
+        m->rows_empty = false;
         m->rows_n++;
         if (skipping(m)) {
             rc = binlog_rows_image(t, re, 0, &p, true, NULL, NULL, NULL, NULL, errbuf, errlen);
@@ -575,6 +589,10 @@ static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
                                        errlen);
             if (rc != WH_OK)
                 goto err;
+            if (p == re->rows && !empty_row) {
+                rc = wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "row of zero bytes");
+                goto err;
+            }
             re->rows = p;
             m->txn_index++;
             continue;
@@ -594,6 +612,10 @@ static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
                                    errbuf, errlen);
         if (rc != WH_OK)
             goto err;
+        if (p == re->rows && !empty_row) {
+            rc = wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "row of zero bytes");
+            goto err;
+        }
         re->rows = p;
         wh_update *u = new_update(m, re->op, m->rows_ts);
         u->db = t->db;
@@ -613,7 +635,7 @@ static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
         }
         m->txn_index++;
     }
-    if (re->rows >= re->end)
+    if (re->rows >= re->end && !m->rows_empty)
         m->rows_active = false;
     return WH_OK;
 err:
@@ -1016,6 +1038,7 @@ static void reset_stream(mysql_mapper *m)
     m->skip_all = false;
     m->skip_below = 0;
     m->rows_active = false;
+    m->rows_empty = false;
     m->has_pending = false;
     m->pending_carried = false;
     m->ready = 0;

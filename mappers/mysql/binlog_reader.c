@@ -47,6 +47,7 @@ struct binlog_reader {
     uint64_t file_seq;
 
     int ifd, wd_dir, wd_file, wd_index_dir;
+    bool inotify_tried;
 };
 
 /* ---- names ------------------------------------------------------------------ */
@@ -245,6 +246,14 @@ void binlog_reader_wait(binlog_reader *r, int timeout_ms)
 {
     if (timeout_ms <= 0)
         return;
+    if (!r->inotify_tried) {
+        /* Created on first use: readers that never tail need no inotify
+         * instance (closing one costs the kernel a grace period). */
+        r->inotify_tried = true;
+        setup_inotify(r);
+        watch_file(r);
+        return;   /* the caller re-reads: data may have come before the watch */
+    }
     int t = timeout_ms;
     if (r->ifd < 0 || r->wd_file < 0) {
         if (t > r->poll_ms)
@@ -343,7 +352,6 @@ int binlog_reader_new(const char *dir, const char *index_path, size_t buf_size, 
         goto err;
     }
     r->cap = r->buf_size;
-    setup_inotify(r);
     *out = r;
     return WH_OK;
 err:

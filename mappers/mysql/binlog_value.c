@@ -18,10 +18,15 @@
  *   VARCHAR          1 or 2 byte LE length (max length > 255) + bytes
  *   STRING (CHAR)    like VARCHAR; ENUM/SET hide in it (1-2 / 1-8 byte LE)
  *   BLOB/TEXT/GEOMETRY/JSON  1-4 byte LE length (meta) + bytes
+ *   MariaDB COMPRESSED VARCHAR (141) / BLOB (140): as VARCHAR / BLOB, the
+ *                    bytes being a header (0: stored as is; 0x80 | 8 if raw
+ *                    deflate | n: n-byte BE original length, then a deflate
+ *                    or zlib stream)
  * Hot types (integers, temporals, utf8 text) decode without allocating. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "core/errbuf.h"
 #include "mappers/mysql/binlog_charset.h"
@@ -48,6 +53,11 @@ static inline uint64_t le_n(const uint8_t *p, unsigned n)
         v = v << 8 | p[i];
     return v;
 }
+
+/* MariaDB's compressed column types (MYSQL_TYPE_BLOB_COMPRESSED and
+ * MYSQL_TYPE_VARCHAR_COMPRESSED; not in MySQL). */
+#define VT_BLOB_COMPRESSED    140
+#define VT_VARCHAR_COMPRESSED 141
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -87,6 +97,8 @@ const char *binlog_type_name(int type)
     case BT_VAR_STRING:  return "VAR_STRING";
     case BT_STRING:      return "STRING";
     case BT_GEOMETRY:    return "GEOMETRY";
+    case VT_BLOB_COMPRESSED:    return "BLOB_COMPRESSED";
+    case VT_VARCHAR_COMPRESSED: return "VARCHAR_COMPRESSED";
     default:             return "UNKNOWN";
     }
 }
@@ -185,6 +197,7 @@ int col_span(const binlog_column *col, span *s, char *errbuf, size_t errlen)
     s->how = SP_FIXED;
     s->type = col->type;
     s->fsp = 0;
+    s->n = 0;
     s->max_len = 0;
     switch (col->type) {
     case BT_NULL:      s->n = 0; return WH_OK;
@@ -244,6 +257,7 @@ int col_span(const binlog_column *col, span *s, char *errbuf, size_t errlen)
     }
     case BT_VARCHAR:
     case BT_VAR_STRING:
+    case VT_VARCHAR_COMPRESSED:
         s->how = SP_PREFIXED;
         s->max_len = col->meta;
         s->n = col->meta > 255 ? 2 : 1;
@@ -281,6 +295,7 @@ int col_span(const binlog_column *col, span *s, char *errbuf, size_t errlen)
     case BT_GEOMETRY:
     case BT_JSON:
     case BT_VECTOR:
+    case VT_BLOB_COMPRESSED:
         s->how = SP_PREFIXED;
         return blob_prefix(col, &s->n, errbuf, errlen);
     case BT_DECIMAL:
@@ -783,6 +798,76 @@ static int decode_set(const binlog_column *col, uint64_t bits, wh_arena *arena, 
     return WH_OK;
 }
 
+/* zlib allocates its state from the arena (released with the batch). */
+static voidpf zalloc_arena(voidpf opaque, uInt items, uInt size)
+{
+    if (size && items > SIZE_MAX / size)
+        return Z_NULL;
+    return wh_arena_alloc(opaque, (size_t)items * size);
+}
+
+static void zfree_arena(voidpf opaque, voidpf address)
+{
+    (void)opaque;
+    (void)address;
+}
+
+/* A MariaDB COMPRESSED column: header byte, then either the value as is
+ * (header 0) or its length and a deflate (header bit 3) or zlib stream. */
+static int decode_compressed(const binlog_column *col, const uint8_t *d, size_t dlen,
+                             wh_arena *arena, wh_value *out, char *errbuf, size_t errlen)
+{
+    if (dlen == 0)
+        return decode_text(col, d, 0, 0, arena, out, errbuf, errlen);
+    uint8_t hdr = d[0];
+    if (!(hdr & 0x80)) {
+        if (hdr != 0)
+            return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
+                           "compression header 0x%02x is not valid", hdr);
+        return decode_text(col, d + 1, dlen - 1, 0, arena, out, errbuf, errlen);
+    }
+    unsigned nlen = hdr & 7;
+    if (hdr & 0x70)
+        return col_err(errbuf, errlen, WH_ERR_UNSUPPORTED, col,
+                       "compression method in header 0x%02x is not zlib", hdr);
+    if (nlen < 1 || nlen > 4 || dlen < 1 + nlen)
+        return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
+                       "compression header 0x%02x does not fit the %zu-byte value", hdr, dlen);
+    uint64_t orig = 0;
+    for (unsigned i = 0; i < nlen; i++)
+        orig = orig << 8 | d[1 + i];
+    /* DEFLATE expands at most 1032:1; anything more is corrupt. */
+    if (orig > (uint64_t)(dlen - 1 - nlen) * 1032 + 64 || orig > UINT32_MAX)
+        return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
+                       "compressed value of %zu bytes claims %llu bytes of data", dlen,
+                       (unsigned long long)orig);
+    uint8_t *buf = wh_arena_alloc(arena, orig ? (size_t)orig : 1);
+    if (!buf)
+        return col_err(errbuf, errlen, WH_ERR_NOMEM, col, "out of memory");
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    zs.zalloc = zalloc_arena;
+    zs.zfree = zfree_arena;
+    zs.opaque = arena;
+    zs.next_in = (Bytef *)(uintptr_t)(d + 1 + nlen);
+    zs.avail_in = (uInt)(dlen - 1 - nlen);
+    zs.next_out = buf;
+    zs.avail_out = (uInt)orig;
+    int zr = inflateInit2(&zs, (hdr & 8) ? -MAX_WBITS : MAX_WBITS);
+    if (zr != Z_OK)
+        return col_err(errbuf, errlen, zr == Z_MEM_ERROR ? WH_ERR_NOMEM : WH_ERR_CORRUPT, col,
+                       "cannot start decompression (zlib error %d)", zr);
+    zr = inflate(&zs, Z_FINISH);
+    uLong total = zs.total_out;
+    inflateEnd(&zs);
+    if (zr != Z_STREAM_END || total != orig || zs.avail_in != 0)
+        return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
+                       "compressed value does not inflate to its %llu bytes (zlib: %s)",
+                       (unsigned long long)orig,
+                       zr == Z_STREAM_END ? "length mismatch" : zs.msg ? zs.msg : "truncated");
+    return decode_text(col, buf, (size_t)orig, 0, arena, out, errbuf, errlen);
+}
+
 /* ---- entry point ------------------------------------------------------------------ */
 
 int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail,
@@ -931,6 +1016,9 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
             return col_err(errbuf, errlen, WH_ERR_LIMIT, col, "value of %zu bytes is too long",
                            dlen);
         return decode_text(col, d, dlen, 0, arena, out, errbuf, errlen);
+    case VT_BLOB_COMPRESSED:
+    case VT_VARCHAR_COMPRESSED:
+        return decode_compressed(col, d, dlen, arena, out, errbuf, errlen);
     case BT_GEOMETRY:
     case BT_VECTOR:
         if (dlen > UINT32_MAX)

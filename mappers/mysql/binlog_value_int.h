@@ -3,6 +3,7 @@
 #ifndef BINLOG_VALUE_INT_H
 #define BINLOG_VALUE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -512,7 +512,9 @@ static int emit(rdb_mapper *m, int *n, int max, char *errbuf, size_t errlen)
         long r = rdb_batch_entry(m->bdata + m->boff, m->blen - m->boff, &e, &why);
         assert(r > 0);  /* rdb_batch_check passed */
         if (r <= 0)
-            return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "internal: batch changed");
+            return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "internal error: the batch in "
+                             "%06" PRIu64 ".log at offset %" PRIu64 " changed while being "
+                             "delivered", m->cur_number, m->boffset);
         m->boff += (size_t)r;
         if (e.kind == RDB_KIND_NONE)
             continue;
@@ -818,6 +820,8 @@ static int rdb_next_batch(wh_mapper *base, const wh_update **out, int max, int t
                           char *errbuf, size_t errlen)
 {
     rdb_mapper *m = (rdb_mapper *)base;
+    if (!out)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "next_batch: out is NULL");
     if (m->pending_err) {
         snprintf(errbuf, errlen, "%s", m->pending_msg);
         return m->pending_err;

@@ -352,7 +352,7 @@ def main():
     want = [x for x, u in zip(lines, updates) if ref_match(FILTERS[0], u)][:3]
     rc, got, err = logcat("--filter", render_text(FILTERS[0]), "--max", "3")
     if rc != 0 or got != "".join(want):
-        fail("--max 3 with a filter printed %r" % got)
+        fail("--max 3 with a filter: exit %d, printed %r, stderr %r" % (rc, got, err[-2000:]))
 
     # A bad filter is reported with its place before the log is opened.
     rc, got, err = logcat("--filter", 'table = "users" and op = 5')

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
+#include "mappers/mysql/binlog_value.h"
 
 static char fuzz_dir[4096];
 
@@ -144,13 +145,124 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* ---- built-in seeds: constructed streams that reach every decoder ---------- */
+
+static void seed_rows(tbw *w, uint8_t type, bool v2)
+{
+    static const uint8_t types[] = { 3, 15, BT_JSON, BT_NEWDECIMAL, BT_DATETIME2, BT_BLOB };
+    static const uint8_t meta[] = { 0x50, 0x00, 4, 10, 2, 3, 2 };
+    static const uint8_t opt[] = { 0x01, 0x01, 0xc0, 0x03, 0x02, 0x2d, 0x3f,
+                                   0x04, 0x0c, 0x01, 'a', 0x01, 'b', 0x01, 'c', 0x01, 'd',
+                                   0x01, 'e', 0x01, 'f', 0x08, 0x01, 0x00 };
+    tbw_table_map(w, 7, "d", "t", types, 6, meta, sizeof meta, opt, sizeof opt);
+    static const uint8_t doc[] = { 0x00, 0x01, 0x00, 0x0c, 0x00, 0x0b, 0x00, 0x01, 0x00,
+                                   0x05, 0x01, 0x00, 'a' };
+    wh_buf r = WH_BUF_INIT;
+    for (int img = 0; img < (type == BE_UPDATE_ROWS_V2 || type == BE_UPDATE_ROWS_V1 ? 2 : 1);
+         img++) {
+        tb_u8(&r, img ? 0x20 : 0x00);
+        tb_u32(&r, 42);
+        tb_u8(&r, 3); tb_str(&r, "xyz");
+        tb_u32(&r, sizeof doc); tb_bytes(&r, doc, sizeof doc);
+        static const uint8_t dec[] = { 0x80, 0x00, 0x00, 0x01, 0x0c };   /* 1.12 */
+        tb_bytes(&r, dec, sizeof dec);
+        static const uint8_t dt[] = { 0x99, 0xb2, 0xc2, 0x00, 0x00, 0x05, 0x00 };
+        tb_bytes(&r, dt, sizeof dt);
+        if (!img) { tb_u16(&r, 2); tb_str(&r, "ok"); }
+    }
+    uint8_t bm = 0x3f;
+    wh_buf body = WH_BUF_INIT;
+    tbw_rows_body(&body, v2, 7, 1, 6, &bm, (type == BE_UPDATE_ROWS_V2 || type == BE_UPDATE_ROWS_V1)
+                  ? &bm : NULL, r.data, r.len);
+    tbw_event(w, type, body.data, body.len, 0);
+    wh_buf_free(&body);
+    wh_buf_free(&r);
+}
+
+/* Seed k (0, 1): the file's events after its format description. */
+static void builtin_seed(int k, wh_buf *out)
+{
+    tbw w;
+    tbw_init(&w, k == 1, k == 0);
+    size_t start = w.b.len;
+    if (k == 0) {
+        static const uint8_t uuid[16] = { 0x3e, 0x11, 0xfa, 0x47, 0x71, 0xca, 0x11, 0xe1,
+                                          0x9e, 0x33, 0xc8, 0x0a, 0xa9, 0x42, 0x95, 0x62 };
+        tbw_prev_gtids(&w, uuid, 1, 1);
+        tbw_mysql_gtid(&w, uuid, 1);
+        tbw_query(&w, "d", "BEGIN");
+        seed_rows(&w, BE_WRITE_ROWS_V2, true);
+        seed_rows(&w, BE_UPDATE_ROWS_V2, true);
+        seed_rows(&w, BE_DELETE_ROWS_V2, true);
+        tbw_xid(&w, 1);
+        tbw_mysql_gtid(&w, uuid, 2);
+        tbw_query(&w, "d", "CREATE TABLE t (a INT)");
+        tbw_rotate(&w, "f.000002");
+    } else {
+        tbw_gtid_list(&w, NULL, 0);
+        tbw_maria_gtid(&w, 0, 1, 0x0c);
+        seed_rows(&w, BE_WRITE_ROWS_V1, false);
+        seed_rows(&w, BE_UPDATE_ROWS_V1, false);
+        tbw_xid(&w, 1);
+        tbw_maria_gtid(&w, 0, 2, 0x29);
+        tbw_query(&w, "d", "DROP TABLE t");
+        tbw_stop(&w);
+    }
+    tb_u8(out, k == 0 ? 3 : 2);
+    wh_buf_append(out, w.b.data + start, w.b.len - start);
+    tbw_free(&w);
+}
+
 #ifdef BINLOG_FUZZ_STANDALONE
-/* Replays every file of the corpus, and 64 deterministic mutants of each. */
+static void run_with_mutants(const uint8_t *buf, size_t n, uint32_t *seed, int *runs)
+{
+    LLVMFuzzerTestOneInput(buf, n);
+    (*runs)++;
+    for (int k = 0; k < 64 && n > 1; k++) {
+        uint8_t *mut = malloc(n);
+        memcpy(mut, buf, n);
+        for (int flips = 0; flips < 1 + k % 4; flips++) {
+            *seed = *seed * 1103515245u + 12345u;
+            size_t at = 1 + (*seed >> 8) % (n - 1);
+            mut[at] ^= (uint8_t)(1u << ((*seed >> 4) & 7));
+        }
+        LLVMFuzzerTestOneInput(mut, k % 8 == 7 ? (size_t)(1 + (*seed >> 3) % n) : n);
+        free(mut);
+        (*runs)++;
+    }
+}
+
+/* Replays the built-in seeds and every file of the corpus, each with 64
+ * deterministic mutants. "--write-seeds DIR" stores the built-in seeds for
+ * a libFuzzer corpus. */
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+        fprintf(stderr, "usage: %s CORPUS_DIR | --write-seeds DIR\n", argv[0]);
         return 2;
+    }
+    if (!strcmp(argv[1], "--write-seeds") && argc > 2) {
+        for (int k = 0; k < 2; k++) {
+            wh_buf b = WH_BUF_INIT;
+            builtin_seed(k, &b);
+            char p[4200];
+            snprintf(p, sizeof p, "%s/builtin-%d", argv[2], k);
+            FILE *f = fopen(p, "wb");
+            if (!f)
+                return 1;
+            fwrite(b.data, 1, b.len, f);
+            fclose(f);
+            wh_buf_free(&b);
+        }
+        return 0;
+    }
+    uint32_t seed = 12345;
+    int files = 0, runs = 0;
+    for (int k = 0; k < 2; k++) {
+        wh_buf b = WH_BUF_INIT;
+        builtin_seed(k, &b);
+        run_with_mutants((const uint8_t *)b.data, b.len, &seed, &runs);
+        wh_buf_free(&b);
     }
     DIR *d = opendir(argv[1]);
     if (!d) {
@@ -158,8 +270,6 @@ int main(int argc, char **argv)
         return 1;
     }
     struct dirent *de;
-    int files = 0, runs = 0;
-    uint32_t seed = 12345;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
@@ -171,20 +281,7 @@ int main(int argc, char **argv)
         uint8_t *buf = malloc(1 << 20);
         size_t n = fread(buf, 1, 1 << 20, f);
         fclose(f);
-        LLVMFuzzerTestOneInput(buf, n);
-        runs++;
-        for (int k = 0; k < 64 && n > 1; k++) {
-            uint8_t *mut = malloc(n);
-            memcpy(mut, buf, n);
-            for (int flips = 0; flips < 1 + k % 4; flips++) {
-                seed = seed * 1103515245u + 12345u;
-                size_t at = 1 + (seed >> 8) % (n - 1);
-                mut[at] ^= (uint8_t)(1u << ((seed >> 4) & 7));
-            }
-            LLVMFuzzerTestOneInput(mut, k % 8 == 7 ? (size_t)(1 + (seed >> 3) % n) : n);
-            free(mut);
-            runs++;
-        }
+        run_with_mutants(buf, n, &seed, &runs);
         free(buf);
         files++;
     }

@@ -267,6 +267,25 @@ static void test_wal_reader(void)
         cnt++;
     CHECK_EQ_INT(rc, RDB_READ_END);
     rdb_wal_free(w);
+    /* A recycled file: new records, then bytes of its previous life that do
+     * not even start at a record boundary. That is the end of the log. */
+    for (int shift = 0; shift < 40; shift += 3) {
+        t_log old = { WH_BUF_INIT, true, 3 };
+        build_log(&old, sizes, n);
+        t_log cur = { WH_BUF_INIT, true, 7 };
+        build_log(&cur, sizes, 2);
+        size_t keep = cur.out.len;
+        wh_buf_append(&cur.out, old.out.data + keep + shift, old.out.len - keep - shift);
+        write_file(path, cur.out.data, cur.out.len);
+        rdb_wal_open(path, 7, 65536, &w, err, sizeof err);
+        cnt = 0;
+        while ((rc = rdb_wal_next(w, &sink, 1 << 24, &rec, err, sizeof err)) == RDB_READ_RECORD)
+            cnt++;
+        CHECK(rc == RDB_READ_END && cnt == 2 && rdb_wal_stale(w) && !rdb_wal_partial(w));
+        rdb_wal_free(w);
+        wh_buf_free(&old.out);
+        wh_buf_free(&cur.out);
+    }
     /* Garbage record type. */
     wh_buf_reset(&l.out);
     t_log_add(&l, "abc", 3);

@@ -164,7 +164,7 @@ def workload(seed, rounds, per_round, maxbatch, extra="", cfs=("alpha", "beta", 
     return "\n".join(lines) + "\n"
 
 
-def tail_test(name, writer_opts, extra="", rounds=12, per_round=400, min_files=4,
+def tail_test(name, writer_opts, extra="", rounds=16, per_round=600, min_files=4,
               setup=SETUP, cfs=("alpha", "beta", "gamma")):
     d = scratch()
     db = os.path.join(d, "db")
