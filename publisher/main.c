@@ -582,7 +582,7 @@ static void reload(publisher *p)
     if (strcmp(next.shard, p->cfg.shard) || strcmp(next.mapper_name, p->cfg.mapper_name) ||
         !json_equal(next.mapper_options, p->cfg.mapper_options) ||
         strcmp(next.zk_connect, p->cfg.zk_connect) || strcmp(next.zk_root, p->cfg.zk_root) ||
-        strcmp(next.id, p->cfg.id))
+        strcmp(next.id, p->id_configured ? p->id_configured : ""))
         wh_warn(WH_AREA_PUBLISHER, "SIGHUP: shard, id, mapper and zookeeper settings change "
                 "only with a restart; applying the delivery and log settings");
     if (apply_logging(&next, err, sizeof err) != WH_OK) {
@@ -727,6 +727,7 @@ int main(int argc, char **argv)
                  p->config_path, p->cfg.zk_root);
         goto out;
     }
+    p->id_configured = strdup(p->cfg.id);
     if (!p->cfg.id[0]) {
         char host[128] = "host", id[200];
         gethostname(host, sizeof host - 1);
@@ -882,5 +883,6 @@ out:
     if (p->efd >= 0) close(p->efd);
     mon_report_free(rep);
     wh_config_free(pub_config_fields, &p->cfg);
+    free(p->id_configured);
     return status;
 }

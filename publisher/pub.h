@@ -164,6 +164,7 @@ void pub_zk_free(pub_zk *z);
 typedef struct publisher {
     pub_config cfg;
     const char *config_path;
+    char    *id_configured;     /* cfg.id as the file had it (it may be empty) */
     pub_zk  *zk;
     int      epfd, efd;
     pub_flow *flows;

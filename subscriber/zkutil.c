@@ -11,7 +11,7 @@ const char *zku_state_name(int state)
     if (state == ZOO_ASSOCIATING_STATE) return "associating";
     if (state == ZOO_EXPIRED_SESSION_STATE) return "session expired";
     if (state == ZOO_AUTH_FAILED_STATE) return "authentication failed";
-    if (state == 0) return "closed";
+    if (state == 0) return "not connected";
     return "unknown";
 }
 

@@ -137,6 +137,11 @@ def main(argv):
         if not os.path.exists(exe):
             print("skip: %s is not built" % exe)
             return td.SKIP
+    if source == "mariadb":
+        out = subprocess.run([td.LOGCAT, "--help"], capture_output=True, text=True)
+        if "options of mapper 'mysql'" not in out.stdout:
+            print("skip: the mysql mapper is not built")
+            return td.SKIP
     with td.wh.Stack() as stack:
         env = td.Env(stack, source)
         try:
