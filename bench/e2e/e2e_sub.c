@@ -148,7 +148,8 @@ int main(int argc, char **argv)
     } else {
         nlat = 0;
     }
-    qsort(lat, nlat, sizeof *lat, cmp_double);
+    if (nlat)
+        qsort(lat, nlat, sizeof *lat, cmp_double);
     double secs = last_ns > first_ns ? (double)(last_ns - first_ns) / 1e9 : 0;
     printf("{\"updates\":%lld,\"seconds\":%.3f,\"updates_per_s\":%.0f,\"bytes\":%llu,"
            "\"latency_ms\":{\"samples\":%zu,\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"

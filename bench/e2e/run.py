@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end benchmark of wormhole's publisher, push protocol and subscriber library.
 
-Usage: python3 bench/e2e/run.py [--build DIR] [--quick] [--mariadb]
+Usage: python3 bench/e2e/run.py [--build DIR] [--quick] [--mariadb | --only-mariadb]
 
 Starts a throwaway ZooKeeper (tests/harness), a wormhole-publisher and
 measuring subscribers (e2e-sub) on loopback, and prints one line per figure:
@@ -143,19 +143,56 @@ def flows(r, nflows, rate, secs):
                                       max(peak, hwm), cpu))
 
 
+def mariadb_latency(r, db, rate, secs):
+    n = rate * secs
+    warm = rate  # the first second is warm-up
+    sub = r.subscriber("/my", "bench", ["--count", str(n), "--skip", str(warm),
+                                        "--latency-column", "commit_ns",
+                                        "--filter", 'table = "lat"'])
+    time.sleep(0.5)
+    pub = r.publisher("mysql", {"binlog_dir": db.binlog_dir}, "/my",
+                      {"delivery": {"datamarker_interval_ms": 100}})
+    time.sleep(1.0)
+    t0 = time.time()
+    cpu0 = proc_stats(pub.pid)[0]
+    load = subprocess.run([os.path.join(r.build, "bench", "e2e", "e2e-load"), "--socket",
+                           db.socket, "--rate", str(rate), "--seconds", str(secs)],
+                          capture_output=True, text=True, timeout=secs * 4 + 60)
+    if load.returncode != 0:
+        print("mariadb: load generator failed: %s" % load.stderr.strip())
+        return
+    res = result(sub, secs * 4 + 60)
+    cpu, hwm, _ = proc_stats(pub.pid)
+    wall = time.time() - t0
+    r.stop_all()
+    lat = res["latency_ms"]
+    print("mariadb commit-to-callback at %d rows/s for %d s (%s): p50 %.3f ms, p90 %.3f ms, "
+          "p99 %.3f ms, p99.9 %.3f ms, max %.3f ms (%d samples); publisher CPU %.1f%%, "
+          "peak RSS %.1f MB" % (rate, secs, load.stdout.strip(), lat["p50"], lat["p90"],
+                                lat["p99"], lat["p999"], lat["max"], lat["samples"],
+                                100 * (cpu - cpu0) / wall, hwm))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.environ.get("WH_BUILD_ROOT",
                                                       os.path.join(ROOT, "build")))
     ap.add_argument("--quick", action="store_true", help="smaller runs")
+    ap.add_argument("--mariadb", action="store_true",
+                    help="also measure commit-to-callback latency through MariaDB")
+    ap.add_argument("--only-mariadb", action="store_true", help="only the MariaDB figure")
     args = ap.parse_args()
     with wh.Stack() as stack:
         zk = stack.zookeeper()
         r = Run(os.path.abspath(args.build), stack, zk)
         try:
-            throughput(r, 500000 if args.quick else 3000000)
-            latency(r, 20000, 5 if args.quick else 15)
-            flows(r, 50, 20000, 5 if args.quick else 10)
+            if not args.only_mariadb:
+                throughput(r, 500000 if args.quick else 3000000)
+                latency(r, 20000, 5 if args.quick else 15)
+                flows(r, 50, 20000, 5 if args.quick else 10)
+            if args.mariadb or args.only_mariadb:
+                db = stack.mariadb()
+                mariadb_latency(r, db, 20000, 5 if args.quick else 15)
         finally:
             r.stop_all()
 

@@ -94,7 +94,7 @@ def scenario(env, monitor):
     t = env.tail("app_roll")
     time.sleep(1)
     if env.source == "synthetic":
-        n = 400000
+        n = 200000
         mon = start_monitor(env, monitor, publisher_config(env, {"updates": n, "rate": 20000}))
         td.wait_until(lambda: count(t.out) > 10000, 60 * SCALE, "the first updates")
         roll(monitor, mon, "first roll")
@@ -120,8 +120,9 @@ def scenario(env, monitor):
         finally:
             writer.join()
         want = [td.pos_key(u) for u in env.expected()]
+    td.wait_until(lambda: count(t.out) >= len(want), 180 * SCALE, "as many updates as sent")
     td.wait_until(lambda: len(set(td.pos_key(u) for u in td.read_lines(t.out))) >= len(want),
-                  180 * SCALE, "every update after the rolling restarts")
+                  30 * SCALE, "every update after the rolling restarts")
     td.check_stream(td.read_lines(t.out), want, "across two rolling restarts")
     if env.source == "mariadb":
         td.check_replay(env, td.read_lines(t.out))
