@@ -18,7 +18,7 @@ set -euo pipefail
 # wrapper scripts and pulls the desktop JRE (GTK, X11).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
-  libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev
+  libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
   mariadb-server-core mariadb-client
   libzookeeper-java libslf4j-java default-jre-headless
   sysbench python3 procps

@@ -5,7 +5,8 @@
  * (--latency-column, default gen_ns: the synthetic mapper's generation time,
  * or a commit time written by the load generator) to the callback. Prints
  * one JSON object at the end. --stall-after N makes the callback block after
- * N updates (a stalled subscriber, for tests). */
+ * N updates (a stalled subscriber, for tests); --manual-ack acknowledges
+ * each batch through wh_subscriber_ack instead of automatically. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ static long long want = -1, stall_after = -1, received, first_ns, last_ns;
 static double *lat;
 static size_t nlat, caplat;
 static volatile sig_atomic_t stalled_forever;
+static bool manual;
 
 static long long now_ns(int clock)
 {
@@ -68,6 +70,8 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
         while (stalled_forever)
             pause();
     }
+    if (manual && wh_subscriber_ack(sub, d) != WH_OK)
+        return -1;
     if (want >= 0 && received >= want)
         wh_subscriber_stop(sub);
     return 0;
@@ -97,6 +101,7 @@ int main(int argc, char **argv)
         { "stall-after", required_argument, NULL, 's' },
         { "latency-column", required_argument, NULL, 'l' },
         { "skip", required_argument, NULL, 'k' },
+        { "manual-ack", no_argument, NULL, 'm' },
         { NULL, 0, NULL, 0 },
     };
     char hosts[1024], root[512], err[1024];
@@ -115,9 +120,11 @@ int main(int argc, char **argv)
         case 's': stall_after = atoll(optarg); break;
         case 'l': lat_col = optarg; break;
         case 'k': skip = atoll(optarg); break;
+        case 'm': manual = true; break;
         default:
             fprintf(stderr, "usage: e2e-sub --zk HOSTS/ROOT --app NAME [--filter EXPR] "
-                    "[--count N] [--stall-after N] [--latency-column COL] [--skip N]\n");
+                    "[--count N] [--stall-after N] [--latency-column COL] [--skip N] "
+                    "[--manual-ack]\n");
             return 2;
         }
     }
@@ -128,6 +135,7 @@ int main(int argc, char **argv)
     o.zk_connect = hosts;
     o.zk_root = root;
     o.on_batch = on_batch;
+    o.manual_ack = manual;
     if (wh_subscriber_new(&o, &sub, err, sizeof err) != WH_OK) {
         fprintf(stderr, "e2e-sub: %s\n", err);
         return 1;

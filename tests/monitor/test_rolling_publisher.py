@@ -48,7 +48,7 @@ def start_monitor(env, monitor, pub_cfg):
     inst = {"command": td.PUBLISHER,
             "backoff": {"initial_ms": 200, "max_ms": 2000},
             "health": {"startup_timeout_ms": int(30000 * SCALE),
-                       "stuck_timeout_ms": int(10000 * SCALE)},
+                       "stuck_timeout_ms": int(4000 * SCALE)},
             "stop_timeout_ms": int(10000 * SCALE),
             "publisher": pub_cfg}
     with open(os.path.join(conf, ".s1.json.tmp"), "w") as f:
@@ -94,7 +94,7 @@ def scenario(env, monitor):
     t = env.tail("app_roll")
     time.sleep(1)
     if env.source == "synthetic":
-        n = 200000
+        n = 400000
         mon = start_monitor(env, monitor, publisher_config(env, {"updates": n, "rate": 20000}))
         td.wait_until(lambda: count(t.out) > 10000, 60 * SCALE, "the first updates")
         roll(monitor, mon, "first roll")
@@ -107,8 +107,21 @@ def scenario(env, monitor):
         want = td.synth_keys(n)
     else:
         mon = start_monitor(env, monitor, publisher_config(env))
-        writer = threading.Thread(target=env.write_workload, args=(6000,),
-                                  kwargs={"rounds": 10, "pause": 0.3})
+        stop = threading.Event()
+        failures = []
+
+        def load():
+            """Transactions from 4 threads, continuously until stopped."""
+            k = 0
+            while not stop.is_set():
+                k += 1
+                try:
+                    env.write_workload(400, rounds=2, pause=0.05, seed=k)
+                except td.Failed as e:
+                    failures.append(e)
+                    return
+
+        writer = threading.Thread(target=load)
         writer.start()
         try:
             td.wait_until(lambda: count(t.out) > 500, 60 * SCALE, "the first updates")
@@ -117,8 +130,13 @@ def scenario(env, monitor):
             td.wait_until(lambda: count(t.out) > seen + 500, 60 * SCALE,
                           "updates after the first roll")
             roll(monitor, mon, "second roll")
+            td.check(writer.is_alive() and not failures,
+                     "rows were being written during both rolling restarts")
         finally:
+            stop.set()
             writer.join()
+        if failures:
+            raise failures[0]
         want = [td.pos_key(u) for u in env.expected()]
     td.wait_until(lambda: count(t.out) >= len(want), 180 * SCALE, "as many updates as sent")
     td.wait_until(lambda: len(set(td.pos_key(u) for u in td.read_lines(t.out))) >= len(want),

@@ -13,6 +13,8 @@ Scenarios (each starts its own throwaway servers through tests/harness):
   stall        a stalled subscriber: publisher memory stays bounded, another app keeps
                receiving everything
   zk_restart   ZooKeeper restarted mid-stream: delivery continues, nothing lost
+  garbage      an instance that answers with garbage is dropped with a log line naming the
+               peer and the cause, retried with backoff, and other apps are not affected
 
 Source "synthetic" uses the publisher's generator mapper (no database); "mariadb" writes
 rows into a real MariaDB from several threads and reads its binlog through the mysql
@@ -39,6 +41,7 @@ PUBLISHER = os.path.join(BUILD, "publisher", "wormhole-publisher")
 TAIL = os.path.join(BUILD, "subscriber", "wormhole-tail")
 E2E_SUB = os.path.join(BUILD, "bench", "e2e", "e2e-sub")
 LOGCAT = os.path.join(BUILD, "tools", "wormhole-logcat")
+ZK_CHECK = os.path.join(BUILD, "tests", "harness", "zk_check")
 SKIP = 77
 
 
@@ -284,7 +287,8 @@ def sc_filters(env):
         c = env.tail("app_all")
         # Byte counters of what crosses the wire, with the same filters.
         wb = env.e2e_sub("bytes_b", ["--filter", fb, "--count", "180"])
-        wall = env.e2e_sub("bytes_all", ["--count", str(n)])
+        # Manual acks: without them the flow would stop when its window (4 MB) fills.
+        wall = env.e2e_sub("bytes_all", ["--count", str(n), "--manual-ack"])
         time.sleep(1)
         env.publisher({"updates": n, "tables": 4})
         want_a = [("", i, 0) for i in range(1, n + 1) if i % 4 == 1]
@@ -521,8 +525,64 @@ def sc_zk_restart(env):
         check(p.wait(timeout=20) == 0, "the publisher stops cleanly after SIGTERM")
 
 
+def sc_garbage(env):
+    import socket
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+    port = lsock.getsockname()[1]
+    accepted = []
+
+    def serve():
+        # Answers every connection with bytes that are no frame (bad checksum).
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            accepted.append(c)
+            try:
+                c.recv(4096)
+                c.sendall(b"\x00\x00\x00\x03\x06\x81\x01GARBAGE!")
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    node = "%s/apps/app_bad/instances/fake" % env.root
+    data = json.dumps({"endpoint": "127.0.0.1:%d" % port, "filter": None, "shards": "all"})
+    rc = subprocess.run([ZK_CHECK, env.zk.connect, "write", node, data],
+                        capture_output=True, text=True)
+    check(rc.returncode == 0, "registered a fake instance that speaks garbage (%s)"
+          % rc.stdout.strip())
+    t = env.tail("app_good")
+    time.sleep(1)
+    n = 50000
+    if env.source == "synthetic":
+        p = env.publisher({"updates": n, "rate": 20000})
+        want = synth_keys(n)
+    else:
+        p = env.publisher()
+        env.write_workload(3000)
+        want = [pos_key(u) for u in env.expected()]
+    wait_until(lambda: distinct([t.out], len(want)) >= len(want), 90, "app_good's updates")
+    check_stream(read_lines(t.out), want, "the good app next to a garbage-speaking one")
+
+    def logged():
+        with open(p.logpath) as f:
+            text = f.read()
+        return [line for line in text.splitlines()
+                if "app app_bad" in line and "garbage from the subscriber" in line and
+                "127.0.0.1:%d" % port in line and "checksum" in line]
+    wait_until(lambda: len(logged()) >= 2, 30, "the publisher to log the garbage twice")
+    log(logged()[0][24:])
+    check(True, "the publisher dropped the instance, naming the peer and the cause, and "
+          "retried (%d connections)" % len(accepted))
+    check(p.poll() is None, "the publisher keeps running")
+    lsock.close()
+
+
 SCENARIOS = {"filters": sc_filters, "kill_pub": sc_kill_pub, "kill_sub": sc_kill_sub,
-             "stall": sc_stall, "zk_restart": sc_zk_restart}
+             "stall": sc_stall, "zk_restart": sc_zk_restart, "garbage": sc_garbage}
 
 
 def main(argv):

@@ -369,6 +369,17 @@ static int write_corpus(const char *dir)
         FILE *f = fopen(path, "wb");
         if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0)
             return 1;
+        /* The same payload in the fuzz target's direct form: 0x80|type, payload. */
+        snprintf(path, sizeof path, "%s/payload-%d", dir, k);
+        f = fopen(path, "wb");
+        uint8_t tag = (uint8_t)(0x80 | (uint8_t)b.data[4]);
+        size_t plen = b.len - WIRE_HEADER_LEN - WIRE_TRAILER_LEN;
+        if (k == 7)   /* seed 7 holds two frames; use the first */
+            plen = ((size_t)(uint8_t)b.data[0] << 24 | (size_t)(uint8_t)b.data[1] << 16 |
+                    (size_t)(uint8_t)b.data[2] << 8 | (uint8_t)b.data[3]) - 1;
+        if (!f || fwrite(&tag, 1, 1, f) != 1 ||
+            fwrite(b.data + WIRE_HEADER_LEN, 1, plen, f) != plen || fclose(f) != 0)
+            return 1;
     }
     wire_enc_free(&e);
     wh_buf_free(&b);
