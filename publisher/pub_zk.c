@@ -241,7 +241,7 @@ static int read_position(pub_zk *z, const char *app, pub_pos *pos, int *version)
     }
     if (rc != ZOK)
         return rc;
-    uint64_t epoch;
+    uint64_t epoch = 0;
     if (len > 0 && pub_pos_from_json(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
         return ZOK;

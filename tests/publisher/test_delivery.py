@@ -137,14 +137,25 @@ class Env:
         p.out = out
         p.logpath = logf.name
         self.procs.append(p)
+        self.wait_registered(p)
         return p
+
+    def wait_registered(self, p):
+        """Waits until the instance is in ZooKeeper, so the assignment is settled before
+        the publisher starts."""
+        def registered():
+            with open(p.logpath) as f:
+                return "registered " in f.read()
+        wait_until(registered, 30, "instance registration (%s)" % p.logpath)
 
     def e2e_sub(self, app, extra):
         self.n += 1
         logf = open(self.stack.path("sub%d.log" % self.n), "w")
         p = subprocess.Popen([E2E_SUB, "--zk", self.zk.connect + self.root, "--app", app] + extra,
                              stdout=subprocess.PIPE, stderr=logf, text=True)
+        p.logpath = logf.name
         self.procs.append(p)
+        self.wait_registered(p)
         return p
 
     def stop_all(self):
