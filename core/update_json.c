@@ -5,36 +5,13 @@
 #include <stdlib.h>
 
 #include "core/update_json.h"
+#include "core/utf8.h"
 #include "wormhole/error.h"
 
 static const char hexdigits[] = "0123456789abcdef";
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-    else return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
 
 void wh_json_put_string(wh_buf *out, const char *str, size_t len)
 {
@@ -50,7 +27,7 @@ void wh_json_put_string(wh_buf *out, const char *str, size_t len)
             continue;
         }
         if (c >= 0x80) {
-            size_t n = utf8_seq_len(s + i, len - i);
+            size_t n = wh_utf8_seq_len(s + i, len - i);
             if (n) {
                 i += n;
                 continue;

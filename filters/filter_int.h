@@ -166,8 +166,6 @@ bool filter_tree_equal(const filter_tree *a, const filter_tree *b);
 /* Case-insensitive comparison of [s, s+n) with the lower-case word w. */
 bool filter_word_eq(const char *s, size_t n, const char *w);
 
-/* Length of the valid UTF-8 sequence at s (1..4) or 0 if invalid. */
-size_t filter_utf8_len(const unsigned char *s, size_t n);
 
 /* Column name of a node as a pointer into the pool (not NUL-terminated). */
 static inline const char *filter_node_name(const filter_tree *t, const filter_node *n)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/utf8.h"
 #include "filters/filter_int.h"
 
 /* Parser recursion (parentheses and 'not' included) is bounded separately
@@ -283,22 +284,6 @@ static bool at_kw(const tparser *p, kw k)
 
 /* ---- decoding of quoted tokens --------------------------------------------------- */
 
-static void put_utf8(wh_buf *b, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { u[0] = (char)(0xc0 | cp >> 6); u[1] = (char)(0x80 | (cp & 0x3f)); n = 2; }
-    else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12); u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f)); n = 3;
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18); u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); u[3] = (char)(0x80 | (cp & 0x3f)); n = 4;
-    }
-    wh_buf_append(b, u, n);
-}
-
 static int read_u4(tparser *p, size_t i, uint32_t *out)
 {
     uint32_t v = 0;
@@ -359,7 +344,7 @@ static int decode_string(tparser *p, const token *tk)
                 i += 6;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
-            put_utf8(&p->scratch, cp);
+            wh_buf_put_utf8(&p->scratch, cp);
             break;
         }
         default:
@@ -792,7 +777,7 @@ static int check_input(tparser *p)
     for (size_t i = 0; i < p->n;) {
         if (s[i] == 0)
             return perr(p, WH_ERR_PARSE, i, "unexpected NUL character");
-        size_t k = filter_utf8_len(s + i, p->n - i);
+        size_t k = wh_utf8_seq_len(s + i, p->n - i);
         if (!k)
             return perr(p, WH_ERR_PARSE, i, "invalid UTF-8 byte 0x%02x", s[i]);
         i += k;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "wormhole/error.h"
 
@@ -143,91 +144,7 @@ const char *binlog_charset_name(binlog_charset cs)
     return ((unsigned)cs < CS__COUNT && charsets[cs].name) ? charsets[cs].name : "unknown";
 }
 
-/* ---- UTF-8 --------------------------------------------------------------- */
 
-bool binlog_utf8_valid(const uint8_t *p, size_t len, size_t *bad_at)
-{
-    size_t i = 0;
-    while (i < len) {
-        /* Skip ASCII 32, then eight bytes at a time. */
-        while (i + 32 <= len) {
-            uint64_t w[4];
-            memcpy(w, p + i, 32);
-            if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ull)
-                break;
-            i += 32;
-        }
-        while (i + 8 <= len) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            if (w & 0x8080808080808080ull)
-                break;
-            i += 8;
-        }
-        if (i >= len)
-            break;
-        uint8_t c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 2;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 3;
-            if (c == 0xe0)
-                lo = 0xa0;         /* no overlong forms */
-            else if (c == 0xed)
-                hi = 0x9f;         /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f;         /* at most U+10FFFF */
-        } else {
-            goto bad;
-        }
-        if (len - i < n || p[i + 1] < lo || p[i + 1] > hi)
-            goto bad;
-        for (size_t k = 2; k < n; k++)
-            if ((p[i + k] & 0xc0) != 0x80)
-                goto bad;
-        i += n;
-        continue;
-    bad:
-        if (bad_at)
-            *bad_at = i;
-        return false;
-    }
-    return true;
-}
-
-static inline size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
 
 /* ---- built-in converters -------------------------------------------------- */
 
@@ -248,7 +165,7 @@ static size_t conv_latin1(const uint8_t *p, size_t len, char *o)
         if (c < 0x80)
             o[n++] = (char)c;
         else
-            n += put_utf8(o + n, c < 0xa0 ? latin1_80_9f[c - 0x80] : c);
+            n += wh_utf8_encode(o + n, c < 0xa0 ? latin1_80_9f[c - 0x80] : c);
     }
     return n;
 }
@@ -275,7 +192,7 @@ static size_t conv_utf16(const uint8_t *p, size_t len, bool le, bool ucs2, char 
             u = 0x10000 + ((u - 0xd800) << 10) + (u2 - 0xdc00);
             step = 4;
         }
-        n += put_utf8(o + n, u);
+        n += wh_utf8_encode(o + n, u);
         i += step;
     }
     return n;
@@ -294,7 +211,7 @@ static size_t conv_utf32(const uint8_t *p, size_t len, char *o, size_t *bad)
                      (uint32_t)p[i + 2] << 8 | p[i + 3];
         if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff))
             goto bad;
-        n += put_utf8(o + n, u);
+        n += wh_utf8_encode(o + n, u);
     }
     return n;
 bad:
@@ -394,7 +311,7 @@ int binlog_charset_to_utf8(binlog_charset cs, const uint8_t *p, size_t len,
     switch (cs) {
     case CS_UTF8MB3:
     case CS_UTF8MB4:
-        if (!binlog_utf8_valid(p, len, &bad))
+        if (!wh_utf8_valid(p, len, &bad))
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                              "%s text of %zu bytes is not valid UTF-8 at offset %zu (byte 0x%02x)",
                              binlog_charset_name(cs), len, bad, p[bad]);

@@ -42,11 +42,6 @@ binlog_charset binlog_collation_charset(uint32_t collation_id);
  * "unknown". Static storage. */
 const char *binlog_charset_name(binlog_charset cs);
 
-/* True if len bytes at p are well-formed UTF-8 (shortest forms, no
- * surrogates, at most U+10FFFF). When false and bad_at is not NULL, sets it
- * to the offset of the first byte of the offending sequence. */
-bool binlog_utf8_valid(const uint8_t *p, size_t len, size_t *bad_at);
-
 /* Makes UTF-8 text of len bytes at p in character set cs. For utf8mb3,
  * utf8mb4 and ascii the input is validated and *out points to p itself
  * (zero-copy); otherwise the converted text is allocated in arena.

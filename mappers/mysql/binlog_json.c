@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
@@ -293,7 +294,7 @@ static int read_varlen(jctx *c, const uint8_t *p, size_t avail, uint32_t *val, s
 static int j_utf8_string(jctx *c, const uint8_t *s, size_t len)
 {
     size_t bad;
-    if (!binlog_utf8_valid(s, len, &bad))
+    if (!wh_utf8_valid(s, len, &bad))
         return jerr(c, WH_ERR_CORRUPT, s + bad, "string is not valid UTF-8");
     jw_string(c->w, s, len);
     return WH_OK;
@@ -650,30 +651,6 @@ static int hexval(char ch)
     return -1;
 }
 
-static size_t utf8_put(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Reads \uXXXX at s (6 bytes available checked by the caller). */
 static int read_u4(const char *s)
 {
@@ -710,7 +687,7 @@ static const char *json_string_decode(const char *s, size_t len, size_t *pos, ch
             while (i < len && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
                 i++;
             size_t bad;
-            if (!binlog_utf8_valid((const uint8_t *)s + run, i - run, &bad))
+            if (!wh_utf8_valid((const uint8_t *)s + run, i - run, &bad))
                 return "invalid UTF-8 in a string";
             if (out)
                 memcpy(out + n, s + run, i - run);
@@ -759,7 +736,7 @@ static const char *json_string_decode(const char *s, size_t len, size_t *pos, ch
             return "unpaired surrogate in a \\u escape";
         }
         char tmp[4];
-        size_t k = utf8_put(tmp, cp);
+        size_t k = wh_utf8_encode(tmp, cp);
         if (out)
             memcpy(out + n, tmp, k);
         n += k;
@@ -1089,7 +1066,7 @@ static int path_parse(jdom *dom, const char *s, size_t len, unsigned diff_no, jp
                     goto bad;
                 }
                 size_t bad;
-                if (!binlog_utf8_valid((const uint8_t *)s + start, i - start, &bad)) {
+                if (!wh_utf8_valid((const uint8_t *)s + start, i - start, &bad)) {
                     why = "has a member name that is not valid UTF-8";
                     goto bad;
                 }

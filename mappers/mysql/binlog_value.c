@@ -29,6 +29,7 @@
 #include <zlib.h>
 
 #include "core/errbuf.h"
+#include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
@@ -716,7 +717,7 @@ static int decode_text(const binlog_column *col, const uint8_t *d, size_t dlen, 
         out->len = (uint32_t)dlen;
         return WH_OK;
     }
-    if ((cs == CS_UTF8MB4 || cs == CS_UTF8MB3) && binlog_utf8_valid(d, dlen, NULL)) {
+    if ((cs == CS_UTF8MB4 || cs == CS_UTF8MB3) && wh_utf8_valid(d, dlen, NULL)) {
         /* the common case: valid UTF-8, used in place */
         out->type = WH_T_STRING;
         out->str = (const char *)d;

@@ -18,7 +18,7 @@ import time
 from mysql_testlib import b64, check, done, fail, logcat, wh
 
 THREADS = 4
-TXNS_PER_THREAD = int(os.environ.get("WH_REPLAY_TXNS", "2500"))
+TXNS_PER_THREAD = int(os.environ.get("WH_REPLAY_TXNS", "2000"))
 SCHEMA = [
     "CREATE TABLE t1 (id INT PRIMARY KEY, a INT, b VARCHAR(64), c DECIMAL(12,2), "
     "d DATETIME(6), e BLOB) DEFAULT CHARSET=utf8mb4",
@@ -217,7 +217,7 @@ def main():
         rows = [u for u in ups if u["op"] != "ddl" and u.get("db") == "work"]
         print("decoded %d updates (%d row changes) in %.1f s" % (len(ups), len(rows),
                                                                 time.time() - t0), flush=True)
-        check(len(rows) >= 200000 or TXNS_PER_THREAD < 2500,
+        check(len(rows) >= 150000 or TXNS_PER_THREAD < 2000,
               "only %d row changes; the test wants a few hundred thousand" % len(rows))
         check(any(u["op"] == "ddl" and "ADD COLUMN g" in u["statement"] for u in ups),
               "the ALTER TABLE is not among the decoded statements")

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
@@ -85,7 +86,7 @@ static void fuzz_values(const uint8_t *data, size_t size)
         if ((v.type == WH_T_STRING || v.type == WH_T_BYTES || v.type == WH_T_JSON ||
              v.type == WH_T_DECIMAL) && v.len && !v.str)
             fail("string value without bytes");
-        if (v.type == WH_T_STRING && v.len && !binlog_utf8_valid((const uint8_t *)v.str, v.len, NULL))
+        if (v.type == WH_T_STRING && v.len && !wh_utf8_valid((const uint8_t *)v.str, v.len, NULL))
             fail("string value is not UTF-8");
         if (used == 0)
             break;
@@ -109,7 +110,7 @@ static void fuzz_json(const uint8_t *data, size_t size)
     if (r1 == 0) {
         if (out.len != len || memcmp(out.data, text, len) != 0)
             fail("JSON renderings differ");
-        if (!binlog_utf8_valid((const uint8_t *)text, len, NULL))
+        if (!wh_utf8_valid((const uint8_t *)text, len, NULL))
             fail("JSON text is not UTF-8");
     }
     wh_buf_free(&out);

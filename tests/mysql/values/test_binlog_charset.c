@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../check.h"
+#include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "wormhole/error.h"
 
@@ -55,7 +56,7 @@ static bool valid(const char *s, size_t n, size_t *bad)
     /* an exact-size copy, so ASan sees any over-read */
     uint8_t *c = malloc(n ? n : 1);
     memcpy(c, s, n);
-    bool ok = binlog_utf8_valid(c, n, bad);
+    bool ok = wh_utf8_valid(c, n, bad);
     free(c);
     return ok;
 }
@@ -119,7 +120,7 @@ static void test_convert(void)
     /* 128 ASCII; 0x80..0x9f: 17 characters of 3 bytes, 15 of 2 (ƒ Š Œ Ž ˆ ˜ š œ ž Ÿ
      * and the five C1 controls); 0xa0..0xff: 96 of 2 bytes */
     CHECK_EQ_INT(n, 128 + 17 * 3 + 15 * 2 + 96 * 2);
-    CHECK(binlog_utf8_valid((const uint8_t *)out, n, NULL));
+    CHECK(wh_utf8_valid((const uint8_t *)out, n, NULL));
     CHECK(memcmp(out + n - 2, "\xc3\xbf", 2) == 0);   /* 0xff is U+00FF */
     CHECK(memcmp(out + 128, "\xe2\x82\xac", 3) == 0); /* 0x80 is the euro sign */
     /* each iconv-backed charset converts ASCII unchanged where it is ASCII-based */

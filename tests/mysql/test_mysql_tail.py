@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Tailing and failures on a harness MariaDB.
+
+Tailing: wormhole-logcat --follow delivers each committed row within
+milliseconds, across FLUSH BINARY LOGS rotations (the latency is measured
+and printed; only a generous bound is asserted).
+
+Failures, as printed on wormhole-logcat's stderr: a flipped byte in a
+finished binlog (CRC32 mismatch naming file and offset), a finished binlog
+cut in the middle of an event (truncated event, naming the next file), a
+physical and a logical position whose binlog was purged."""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+from mysql_testlib import check, done, logcat, logcat_path, wh
+
+ROWS = 60
+
+
+def tail_test(db):
+    db.sql("CREATE DATABASE tl; CREATE TABLE tl.t (id INT PRIMARY KEY, v VARCHAR(20))")
+    argv = [logcat_path(), "--mapper", "mysql", "--binlog-dir", db.binlog_dir, "--follow",
+            "--from", db.binlog_files()[-1].rsplit("/", 1)[1] + ":4/0"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = {}
+    lock = threading.Lock()
+
+    def reader():
+        import json
+        for line in p.stdout:
+            u = json.loads(line)
+            if u.get("table") == "t" and u["op"] == "insert":
+                with lock:
+                    seen[u["after"]["id"]] = time.monotonic()
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    # One client connection; "SELECT n" after each insert tells us it committed.
+    c = subprocess.Popen(db._client_argv("tl"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    lat = []
+    bound = wh.scaled(5.0)
+    try:
+        time.sleep(0.5)
+        for i in range(1, ROWS + 1):
+            if i % 15 == 0:
+                c.stdin.write(b"FLUSH BINARY LOGS;\n")
+            c.stdin.write(b"INSERT INTO t VALUES (%d, 'row %d'); SELECT %d;\n" % (i, i, i))
+            c.stdin.flush()
+            echo = c.stdout.readline()
+            t_commit = time.monotonic()
+            check(echo.strip() == str(i).encode(), "client echoed %r" % echo)
+            deadline = t_commit + bound
+            while time.monotonic() < deadline:
+                with lock:
+                    if i in seen:
+                        break
+                time.sleep(0.0005)
+            with lock:
+                got = seen.get(i)
+            if not check(got is not None, "row %d not delivered within %.1f s" % (i, bound)):
+                break
+            lat.append(max(0.0, got - t_commit))
+            time.sleep(0.01)
+    finally:
+        c.stdin.close()
+        c.wait(timeout=30)
+        p.terminate()
+        p.wait(timeout=30)
+    check(p.returncode in (0, -15), "logcat --follow exited with %s: %s" % (
+        p.returncode, p.stderr.read().decode()[:500]))
+    if lat:
+        lat.sort()
+        print("tail latency over %d rows and %d rotations: median %.2f ms, p90 %.2f ms, "
+              "max %.2f ms" % (len(lat), ROWS // 15, 1000 * lat[len(lat) // 2],
+                               1000 * lat[int(len(lat) * 0.9)], 1000 * lat[-1]), flush=True)
+    check(len(lat) == ROWS, "%d of %d rows delivered" % (len(lat), ROWS))
+
+
+def error_tests(db, tmp):
+    db.sql("CREATE TABLE tl.e (id INT PRIMARY KEY, b BLOB)")
+    for i in range(20):
+        db.sql("INSERT INTO tl.e VALUES (%d, REPEAT('x', 2000))" % i)
+    db.flush_logs()
+    files = db.binlog_files()
+    status, ups, err = logcat(db.binlog_dir)
+    first_file = files[0].rsplit("/", 1)[1]
+
+    # A flipped byte inside an event of a finished file.
+    d = os.path.join(tmp, "corrupt")
+    shutil.copytree(db.binlog_dir, d)
+    victim = files[-2].rsplit("/", 1)[1]   # finished, holds the inserts of e
+    path = os.path.join(d, victim)
+    data = bytearray(open(path, "rb").read())
+    pos = data.find(b"x" * 100)
+    data[pos + 50] ^= 0x01
+    open(path, "wb").write(data)
+    status, ups, err = logcat(d, check_status=False)
+    check(status == 1 and ("wormhole-logcat: %s:" % victim) in err and
+          "CRC32 checksum mismatch in a Write_rows_v1 event" in err,
+          "flipped byte: status %d, %s" % (status, err.strip()))
+    print("corrupt: %s" % err.strip(), flush=True)
+
+    # The same file cut in the middle of that event.
+    shutil.rmtree(d)
+    shutil.copytree(db.binlog_dir, d)
+    path = os.path.join(d, victim)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[:pos + 50])
+    status, ups, err = logcat(d, check_status=False)
+    nxt = files[-1].rsplit("/", 1)[1]
+    check(status == 1 and ("wormhole-logcat: %s:" % victim) in err and "truncated event" in err
+          and ("the binlog continues in %s" % nxt) in err,
+          "truncated: status %d, %s" % (status, err.strip()))
+    print("truncated: %s" % err.strip(), flush=True)
+
+    # Purged positions, physical and logical.
+    gtid = db.value("SELECT @@gtid_binlog_pos")
+    db.sql("INSERT INTO tl.e VALUES (100, 'after purge')")
+    db.flush_logs()
+    db.sql("PURGE BINARY LOGS TO '%s'" % files[-1].rsplit("/", 1)[1])
+    status, ups, err = logcat(db.binlog_dir, "--from", first_file + ":4/0", check_status=False)
+    check(status == 1 and ("binlog %s has been purged" % first_file) in err,
+          "purged physical: status %d, %s" % (status, err.strip()))
+    print("purged: %s" % err.strip(), flush=True)
+    status, ups, err = logcat(db.binlog_dir, "--from-logical", "0-1-1/0", check_status=False)
+    check(status == 1 and "logical position 0-1-1/0 has been purged" in err,
+          "purged logical: status %d, %s" % (status, err.strip()))
+    print("purged: %s" % err.strip(), flush=True)
+    status, ups, err = logcat(db.binlog_dir, "--from-logical", gtid + "/0", "--after")
+    ins = [u for u in ups if u["op"] == "insert"]
+    check(len(ins) == 1 and ins[0]["after"]["id"] == 100,
+          "resume after %s: %s" % (gtid, [u["after"] for u in ins]))
+
+
+def main():
+    with wh.Stack() as st:
+        db = st.mariadb()
+        tail_test(db)
+        error_tests(db, st.scratch_dir("copies"))
+    return done("test_mysql_tail")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
