@@ -2,9 +2,10 @@
  * tree, the compiled program and the helpers both parsers use.
  *
  * Life of a filter: a parser (filter_parse_text.c, filter_parse_json.c)
- * builds a filter_tree with the builder helpers of filter_tree.c, which also
- * check keys, constants and limits; filter_compile.c turns the tree into a
- * flat program of predicate instructions with true/false jump targets;
+ * builds a filter_tree with the builder helpers of filter_tree.c (nodes,
+ * keys, input and limit checks) and filter_const.c (constants);
+ * filter_compile.c turns the tree into a flat program of predicate
+ * instructions with true/false jump targets;
  * filter_eval.c runs that program for each update; filter_print.c prints
  * the tree back in either form. */
 #ifndef WH_FILTER_INT_H
@@ -130,13 +131,6 @@ int64_t filter_tree_pool(filter_tree *t, const void *p, size_t n);
 /* Appends a constant (its pool data already stored); returns its index or -1. */
 int64_t filter_tree_const(filter_tree *t, const filter_const *c);
 
-/* Normalizes the number text [s, s+n) (syntax already checked by the
- * caller: -?DIGITS(.DIGITS)?([eE][+-]?DIGITS)?) into c (kind, neg, exp, len,
- * off, src left to the caller). On failure returns WH_ERR_LIMIT with a reason
- * in *why (static text) or WH_ERR_NOMEM. */
-int filter_tree_number(filter_tree *t, const char *s, size_t n, filter_const *c,
-                       const char **why);
-
 /* Classifies a key given as one string (the JSON form, docs/FILTERS.md):
  * metadata names, "before.NAME", "after.NAME", "row.NAME", otherwise a
  * column of the default image. Fills key, image and the column name's offset
@@ -155,10 +149,105 @@ bool filter_key_reserved(const char *s, size_t n);
 /* Metadata key names by filter_key_kind ("op", "db", ...). */
 extern const char *const filter_key_names[FK__COUNT];
 
+/* ---- building helpers both parsers call ---------------------------------------------
+ * Those taking (why, whylen) return 0, WH_ERR_NOMEM, or another wh_err code
+ * with a reason written into why (128 bytes hold every reason but
+ * filter_check_const's, which wants 256); the parser adds where the input
+ * failed and words the message in its own way. */
+
+/* Adds a node as filter_tree_node does, *out its index; WH_ERR_LIMIT when
+ * the filter already holds WH_FILTER_MAX_NODES nodes. */
+int filter_tree_add(filter_tree *t, filter_node_kind kind, size_t src, uint32_t *out,
+                    char *why, size_t whylen);
+
+/* Adds a predicate node of kind on the key parsed into key (key, image,
+ * name) with the constants consts[first .. first+count); errors as
+ * filter_tree_add. */
+int filter_tree_pred(filter_tree *t, const filter_node *key, filter_node_kind kind, size_t src,
+                     uint32_t first, uint32_t count, uint32_t *out, char *why, size_t whylen);
+
+/* WH_ERR_LIMIT if a tree of this height (or parser nesting this deep)
+ * exceeds WH_FILTER_MAX_DEPTH, else 0. */
+int filter_tree_depth(unsigned height, char *why, size_t whylen);
+
+/* Checks a whole filter source once before parsing: at most
+ * WH_FILTER_MAX_TEXT bytes (else WH_ERR_LIMIT, *at = WH_FILTER_MAX_TEXT),
+ * well-formed UTF-8 and, unless nul_ok, no NUL byte (else WH_ERR_PARSE, *at
+ * the offending byte). */
+int filter_check_input(const char *s, size_t n, bool nul_ok, size_t *at, char *why,
+                       size_t whylen);
+
+/* A growable stack of node indexes (children of and/or being collected).
+ * Zero-initialised is empty; filter_stack_free releases it. */
+typedef struct filter_stack {
+    uint32_t *v;
+    uint32_t  n, cap;
+} filter_stack;
+
+int filter_stack_push(filter_stack *s, uint32_t k);   /* 0 or WH_ERR_NOMEM */
+void filter_stack_free(filter_stack *s);
+
+/* Ends a parse that returns rc: words out of memory in errbuf (other
+ * errors are already worded), stores root as t->root and frees the
+ * parser's scratch and stack. Returns rc. */
+int filter_parse_end(int rc, filter_tree *t, uint32_t root, wh_buf *scratch,
+                     filter_stack *stack, char *errbuf, size_t errlen);
+
+/* ---- constants (filter_const.c) -----------------------------------------------------
+ * Building a constant: filter_const_room before reading it, then one of
+ * filter_const_string / filter_const_hex / filter_tree_number (or the kind
+ * and boolean set directly for null, true, false), then filter_const_add. */
+
+/* Value 0..15 of a hex digit, or -1. */
+int filter_hexval(char c);
+
+/* The byte the one-character escape \e stands for in both forms (" \ / b f
+ * n r t), or -1 (the text form adds \' itself). */
+int filter_escape_char(char e);
+
+/* Decodes the escape \uXXXX whose backslash is at s[esc], taking the
+ * \uXXXX low surrogate that must follow a high surrogate; no byte at or
+ * after s[end] is read. On success *cp is the code point and *next the
+ * offset just after the escape(s). On failure returns WH_ERR_PARSE with a
+ * reason in why and in *at the backslash of the escape at fault: esc, or the
+ * second escape's when its hex digits are bad. */
+int filter_unicode_escape(const char *s, size_t end, size_t esc, uint32_t *cp, size_t *next,
+                          size_t *at, char *why, size_t whylen);
+
+/* Scans the number syntax both forms share after the sign,
+ * DIGITS ('.' DIGITS)? ([eE] [+-]? DIGITS)?, from *i (at a digit, checked by
+ * the caller); no byte at or after s[n] is read. Returns true with *i just
+ * after the number, or false with *i where a digit is missing and *in_exp
+ * telling whether that is in the exponent (else after the '.'). */
+bool filter_scan_number(const char *s, size_t n, size_t *i, bool *in_exp);
+
+/* Normalizes the number text [s, s+n) (syntax already checked by the
+ * caller: -?DIGITS(.DIGITS)?([eE][+-]?DIGITS)?) into c (kind, neg, exp, len,
+ * off, src left to the caller). On failure returns WH_ERR_LIMIT with a reason
+ * in *why (static text) or WH_ERR_NOMEM. */
+int filter_tree_number(filter_tree *t, const char *s, size_t n, filter_const *c,
+                       const char **why);
+
 /* Checks a constant against a metadata key at parse time. Returns 0, or
  * WH_ERR_TYPE with a reason in why. */
 int filter_check_const(const filter_tree *t, const filter_node *node, const filter_const *c,
                        char *why, size_t whylen);
+
+/* WH_ERR_LIMIT if the tree already holds WH_FILTER_MAX_CONSTANTS constants. */
+int filter_const_room(const filter_tree *t, char *why, size_t whylen);
+
+/* Makes c a FC_STRING of the n bytes at s (copied into the pool). 0 or
+ * WH_ERR_NOMEM. */
+int filter_const_string(filter_tree *t, const char *s, size_t n, filter_const *c);
+
+/* Makes c a FC_BYTES of the bytes written as the nd hex digits at hex (an
+ * even count of valid digits: the caller checked them). 0 or WH_ERR_NOMEM. */
+int filter_const_hex(filter_tree *t, const char *hex, size_t nd, filter_const *c);
+
+/* Sets c's source offset, type-checks it against the key (filter_check_const:
+ * WH_ERR_TYPE with why) and appends it to the tree (WH_ERR_NOMEM). */
+int filter_const_add(filter_tree *t, const filter_node *key, filter_const *c, size_t src,
+                     char *why, size_t whylen);
 
 /* Structural equality of two trees (wh_filter_equal). */
 bool filter_tree_equal(const filter_tree *a, const filter_tree *b);

@@ -29,8 +29,7 @@ typedef struct jparser {
     jseg         path[JSON_MAX_PATH];
     int          npath;
     wh_buf       scratch;
-    uint32_t    *stack;
-    uint32_t     nstack, capstack;
+    filter_stack stack;
 } jparser;
 
 typedef enum jop {
@@ -71,6 +70,15 @@ static int perr(jparser *p, int code, size_t off, const char *fmt, ...)
     va_end(ap);
     format_path(p, path, sizeof path);
     return wh_seterr(p->errbuf, p->errlen, code, "filter: at %s (offset %zu): %s", path, off, msg);
+}
+
+/* Reports at off the failure rc of a filter_int.h helper that wrote its
+ * reason into why; 0 and out of memory pass through. */
+static int fail(jparser *p, int rc, size_t off, const char *why)
+{
+    if (rc == WH_OK || rc == WH_ERR_NOMEM)
+        return rc;
+    return perr(p, rc, off, "%s", why);
 }
 
 static void skip_ws(jparser *p)
@@ -156,27 +164,6 @@ static void path_pop(jparser *p)
 
 /* ---- scalars ---------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int read_u4(jparser *p, size_t i, size_t esc, uint32_t *out)
-{
-    uint32_t v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int h = i + k < p->n ? hexval(p->s[i + k]) : -1;
-        if (h < 0)
-            return perr(p, WH_ERR_PARSE, esc, "expected four hex digits after \\u");
-        v = v << 4 | (uint32_t)h;
-    }
-    *out = v;
-    return WH_OK;
-}
-
 /* Reads a JSON string at the current position (after white space) into
  * p->scratch; limit bounds its decoded length. */
 static int read_string(jparser *p, size_t limit, const char *what)
@@ -201,40 +188,19 @@ static int read_string(jparser *p, size_t limit, const char *what)
                         "as \\u%04x)", (unsigned)(unsigned char)s[i], (unsigned)(unsigned char)s[i]);
         size_t esc = i;
         char e = i + 1 < p->n ? s[i + 1] : '\0';
-        i += 2;
-        switch (e) {
-        case '"': wh_buf_putc(&p->scratch, '"'); break;
-        case '\\': wh_buf_putc(&p->scratch, '\\'); break;
-        case '/': wh_buf_putc(&p->scratch, '/'); break;
-        case 'b': wh_buf_putc(&p->scratch, '\b'); break;
-        case 'f': wh_buf_putc(&p->scratch, '\f'); break;
-        case 'n': wh_buf_putc(&p->scratch, '\n'); break;
-        case 'r': wh_buf_putc(&p->scratch, '\r'); break;
-        case 't': wh_buf_putc(&p->scratch, '\t'); break;
-        case 'u': {
-            uint32_t cp = 0, lo = 0;
-            int rc = read_u4(p, i, esc, &cp);
+        int d = filter_escape_char(e);
+        if (e == 'u') {
+            char why[128];
+            size_t at;
+            uint32_t cp = 0;
+            int rc = filter_unicode_escape(s, p->n, esc, &cp, &i, &at, why, sizeof why);
             if (rc)
-                return rc;
-            i += 4;
-            if (cp >= 0xdc00 && cp <= 0xdfff)
-                return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a lone low surrogate", cp);
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (i + 1 >= p->n || s[i] != '\\' || s[i + 1] != 'u')
-                    return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a high surrogate without "
-                                "a low surrogate after it", cp);
-                if ((rc = read_u4(p, i + 2, esc, &lo)) != WH_OK)
-                    return rc;
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a high surrogate without "
-                                "a low surrogate after it", cp);
-                i += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
+                return perr(p, rc, esc, "%s", why);
             wh_buf_put_utf8(&p->scratch, cp);
-            break;
-        }
-        default:
+        } else if (d >= 0) {
+            wh_buf_putc(&p->scratch, (char)d);
+            i += 2;
+        } else {
             return perr(p, WH_ERR_PARSE, esc, "unknown escape in a string (escapes are \\\" "
                         "\\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
         }
@@ -262,24 +228,10 @@ static int scan_number(jparser *p, size_t *len)
         return perr(p, WH_ERR_PARSE, i, "malformed number: expected a digit");
     if (s[i] == '0' && i + 1 < n && is_digit(s[i + 1]))
         return perr(p, WH_ERR_PARSE, i, "malformed number: a leading zero is followed by a digit");
-    while (i < n && is_digit(s[i]))
-        i++;
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || !is_digit(s[i]))
-            return perr(p, WH_ERR_PARSE, i, "malformed number: expected a digit after '.'");
-        while (i < n && is_digit(s[i]))
-            i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(s[i]))
-            return perr(p, WH_ERR_PARSE, i, "malformed number: expected a digit in the exponent");
-        while (i < n && is_digit(s[i]))
-            i++;
-    }
+    bool in_exp = false;
+    if (!filter_scan_number(s, n, &i, &in_exp))
+        return perr(p, WH_ERR_PARSE, i, in_exp ? "malformed number: expected a digit in the exponent"
+                                               : "malformed number: expected a digit after '.'");
     *len = i - p->pos;
     return WH_OK;
 }
@@ -294,28 +246,19 @@ static int parse_const(jparser *p, const filter_node *key)
     skip_ws(p);
     size_t off = p->pos;
     memset(&c, 0, sizeof c);
-    if (p->t->nconsts >= WH_FILTER_MAX_CONSTANTS)
-        return perr(p, WH_ERR_LIMIT, off, "the filter has more than %u constants",
-                    WH_FILTER_MAX_CONSTANTS);
+    if ((rc = filter_const_room(p->t, why, sizeof why)) != WH_OK)
+        return fail(p, rc, off, why);
     char ch = off < p->n ? p->s[off] : '\0';
     if (ch == '"') {
-        if ((rc = read_string(p, WH_FILTER_MAX_STRING, "a string")) != WH_OK)
+        if ((rc = read_string(p, WH_FILTER_MAX_STRING, "a string")) != WH_OK ||
+            (rc = filter_const_string(p->t, p->scratch.data, p->scratch.len, &c)) != WH_OK)
             return rc;
-        int64_t o = filter_tree_pool(p->t, p->scratch.data, p->scratch.len);
-        if (o < 0)
-            return WH_ERR_NOMEM;
-        c.kind = FC_STRING;
-        c.off = (uint32_t)o;
-        c.len = (uint32_t)p->scratch.len;
     } else if (ch == '-' || is_digit(ch)) {
         size_t len = 0;
         if ((rc = scan_number(p, &len)) != WH_OK)
             return rc;
-        rc = filter_tree_number(p->t, p->s + off, len, &c, &lwhy);
-        if (rc == WH_ERR_LIMIT)
-            return perr(p, rc, off, "%s", lwhy);
-        if (rc)
-            return rc;
+        if ((rc = filter_tree_number(p->t, p->s + off, len, &c, &lwhy)) != WH_OK)
+            return fail(p, rc, off, lwhy);
         p->pos += len;
     } else if (at_word(p, "true") || at_word(p, "false")) {
         c.kind = FC_BOOL;
@@ -339,32 +282,19 @@ static int parse_const(jparser *p, const filter_node *key)
             return rc;
         if (p->scratch.len % 2)
             return perr(p, WH_ERR_PARSE, hoff, "the hex string has an odd number of digits");
-        size_t nb = p->scratch.len / 2;
-        for (size_t k = 0; k < nb; k++) {
-            int hi = hexval(p->scratch.data[2 * k]), lo = hexval(p->scratch.data[2 * k + 1]);
-            if (hi < 0 || lo < 0)
+        for (size_t k = 0; k < p->scratch.len; k++)
+            if (filter_hexval(p->scratch.data[k]) < 0)
                 return perr(p, WH_ERR_PARSE, hoff, "the hex string holds a character that is "
                             "not a hex digit");
-            p->scratch.data[k] = (char)(hi << 4 | lo);
-        }
-        int64_t o = filter_tree_pool(p->t, p->scratch.data, nb);
-        if (o < 0)
-            return WH_ERR_NOMEM;
+        if ((rc = filter_const_hex(p->t, p->scratch.data, p->scratch.len, &c)) != WH_OK)
+            return rc;
         path_pop(p);
         if ((rc = expect(p, '}', "'}' (the hex object has one member)")) != WH_OK)
             return rc;
-        c.kind = FC_BYTES;
-        c.off = (uint32_t)o;
-        c.len = (uint32_t)nb;
     } else {
         return expected(p, "a constant (a string, number, true, false, null or {\"hex\":\"..\"})");
     }
-    c.src = (uint32_t)off;
-    if ((rc = filter_check_const(p->t, key, &c, why, sizeof why)) != WH_OK)
-        return perr(p, rc, off, "%s", why);
-    if (filter_tree_const(p->t, &c) < 0)
-        return WH_ERR_NOMEM;
-    return WH_OK;
+    return fail(p, filter_const_add(p->t, key, &c, off, why, sizeof why), off, why);
 }
 
 /* Reads a key string into key (kind, image, name). */
@@ -380,40 +310,31 @@ static int parse_key(jparser *p, filter_node *key)
     memset(key, 0, sizeof *key);
     key->src = (uint32_t)off;
     rc = filter_key_from_string(p->t, p->scratch.data, p->scratch.len, key, why, sizeof why);
-    if (rc == WH_ERR_PARSE || rc == WH_ERR_LIMIT)
-        return perr(p, rc, off, "%s", why);
-    return rc;
+    return fail(p, rc, off, why);
 }
 
 /* ---- filters -------------------------------------------------------------------------- */
 
 static int new_node(jparser *p, filter_node_kind kind, size_t src, uint32_t *out)
 {
-    if (filter_tree_full(p->t))
-        return perr(p, WH_ERR_LIMIT, src, "the filter has more than %u operators and predicates",
-                    WH_FILTER_MAX_NODES);
-    int64_t k = filter_tree_node(p->t, kind, (uint32_t)src);
-    if (k < 0)
-        return WH_ERR_NOMEM;
-    *out = (uint32_t)k;
-    return WH_OK;
-}
-
-static int push(jparser *p, uint32_t k)
-{
-    if (p->nstack == p->capstack) {
-        uint32_t ncap = p->capstack ? p->capstack * 2 : 32;
-        uint32_t *ns = realloc(p->stack, ncap * sizeof *ns);
-        if (!ns)
-            return WH_ERR_NOMEM;
-        p->stack = ns;
-        p->capstack = ncap;
-    }
-    p->stack[p->nstack++] = k;
-    return WH_OK;
+    char why[128];
+    return fail(p, filter_tree_add(p->t, kind, src, out, why, sizeof why), src, why);
 }
 
 static int parse_filter(jparser *p, int depth, uint32_t *out);
+
+/* After an item of a list: consumes ',' (*more set) or the closing ']'
+ * (*more cleared), else fails with "expected what". */
+static int list_next(jparser *p, const char *what, bool *more)
+{
+    skip_ws(p);
+    *more = p->pos < p->n && p->s[p->pos] == ',';
+    if (*more) {
+        p->pos++;
+        return WH_OK;
+    }
+    return expect(p, ']', what);
+}
 
 /* and/or operand: an array of filters. Zero filters make true (and) or false
  * (or); one filter stands for itself. */
@@ -422,53 +343,40 @@ static int parse_junction(jparser *p, jop op, size_t src, int depth, uint32_t *o
     int rc = expect(p, '[', "'[' starting the list of filters");
     if (rc)
         return rc;
-    uint32_t base = p->nstack, count = 0;
+    uint32_t base = p->stack.n, count = 0;
     skip_ws(p);
     if (p->pos < p->n && p->s[p->pos] == ']') {
         p->pos++;
         return new_node(p, op == J_AND ? FN_TRUE : FN_FALSE, src, out);
     }
-    for (;;) {
+    for (bool more = true; more;) {
         uint32_t k;
         if ((rc = path_push(p, NULL, count)) != WH_OK ||
-            (rc = parse_filter(p, depth + 1, &k)) != WH_OK || (rc = push(p, k)) != WH_OK)
+            (rc = parse_filter(p, depth + 1, &k)) != WH_OK ||
+            (rc = filter_stack_push(&p->stack, k)) != WH_OK)
             return rc;
         path_pop(p);
         count++;
-        skip_ws(p);
-        if (p->pos < p->n && p->s[p->pos] == ',') {
-            p->pos++;
-            continue;
-        }
-        if ((rc = expect(p, ']', "',' or ']' in the list of filters")) != WH_OK)
+        if ((rc = list_next(p, "',' or ']' in the list of filters", &more)) != WH_OK)
             return rc;
-        break;
     }
     if (count == 1) {
-        *out = p->stack[base];
+        *out = p->stack.v[base];
     } else {
         if ((rc = new_node(p, op == J_AND ? FN_AND : FN_OR, src, out)) != WH_OK ||
-            (rc = filter_tree_set_kids(p->t, *out, p->stack + base, count)) != WH_OK)
+            (rc = filter_tree_set_kids(p->t, *out, p->stack.v + base, count)) != WH_OK)
             return rc;
     }
-    p->nstack = base;
+    p->stack.n = base;
     return WH_OK;
 }
 
 static int make_pred(jparser *p, const filter_node *key, filter_node_kind kind, size_t src,
                      uint32_t first, uint32_t count, uint32_t *out)
 {
-    int rc = new_node(p, kind, src, out);
-    if (rc)
-        return rc;
-    filter_node *n = &p->t->nodes[*out];
-    n->key = key->key;
-    n->image = key->image;
-    n->name_off = key->name_off;
-    n->name_len = key->name_len;
-    n->first = first;
-    n->count = count;
-    return WH_OK;
+    char why[128];
+    return fail(p, filter_tree_pred(p->t, key, kind, src, first, count, out, why, sizeof why),
+                src, why);
 }
 
 /* eq/ne: [key, const]; in/not_in: [key, [const, ...]] */
@@ -494,7 +402,7 @@ static int parse_comparison(jparser *p, jop op, size_t src, uint32_t *out)
         skip_ws(p);
         if (p->pos < p->n && p->s[p->pos] == ']')
             return perr(p, WH_ERR_PARSE, p->pos, "the list of values is empty");
-        for (;;) {
+        for (bool more = true; more;) {
             if (count >= WH_FILTER_MAX_IN)
                 return perr(p, WH_ERR_LIMIT, p->pos, "the list has more than %u values",
                             WH_FILTER_MAX_IN);
@@ -502,14 +410,8 @@ static int parse_comparison(jparser *p, jop op, size_t src, uint32_t *out)
                 return rc;
             path_pop(p);
             count++;
-            skip_ws(p);
-            if (p->pos < p->n && p->s[p->pos] == ',') {
-                p->pos++;
-                continue;
-            }
-            if ((rc = expect(p, ']', "',' or ']' in the list of values")) != WH_OK)
+            if ((rc = list_next(p, "',' or ']' in the list of values", &more)) != WH_OK)
                 return rc;
-            break;
         }
     }
     path_pop(p);
@@ -528,9 +430,9 @@ static int parse_filter(jparser *p, int depth, uint32_t *out)
     int rc;
     skip_ws(p);
     size_t src = p->pos;
-    if (depth > WH_FILTER_MAX_DEPTH)
-        return perr(p, WH_ERR_LIMIT, src, "the filter nests deeper than %u levels",
-                    WH_FILTER_MAX_DEPTH);
+    char why[128];
+    if ((rc = filter_tree_depth((unsigned)depth, why, sizeof why)) != WH_OK)
+        return fail(p, rc, src, why);
     if (at_word(p, "true") || at_word(p, "false")) {
         bool t = p->s[p->pos] == 't';
         p->pos += t ? 4 : 5;
@@ -602,29 +504,18 @@ static int parse_filter(jparser *p, int depth, uint32_t *out)
                     "exactly one member; combine filters with and/or)");
     if ((rc = expect(p, '}', "'}'")) != WH_OK)
         return rc;
-    if (p->t->nodes[*out].height > WH_FILTER_MAX_DEPTH)
-        return perr(p, WH_ERR_LIMIT, src, "the filter nests deeper than %u levels",
-                    WH_FILTER_MAX_DEPTH);
-    return WH_OK;
+    return fail(p, filter_tree_depth(p->t->nodes[*out].height, why, sizeof why), src, why);
 }
 
+/* Checks the whole input once: size and UTF-8 (a NUL byte is left to the
+ * grammar, which rejects it outside strings and as a control character
+ * inside them). */
 static int check_input(jparser *p)
 {
-    if (p->n > WH_FILTER_MAX_TEXT)
-        return perr(p, WH_ERR_LIMIT, WH_FILTER_MAX_TEXT, "the filter is longer than %u bytes",
-                    WH_FILTER_MAX_TEXT);
-    const unsigned char *s = (const unsigned char *)p->s;
-    for (size_t i = 0; i < p->n;) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = wh_utf8_seq_len(s + i, p->n - i);
-        if (!k)
-            return perr(p, WH_ERR_PARSE, i, "invalid UTF-8 byte 0x%02x", s[i]);
-        i += k;
-    }
-    return WH_OK;
+    char why[128];
+    size_t at = 0;
+    int rc = filter_check_input(p->s, p->n, true, &at, why, sizeof why);
+    return fail(p, rc, at, why);
 }
 
 int filter_parse_json_tree(const char *json, size_t len, filter_tree *t, char *errbuf,
@@ -646,10 +537,5 @@ int filter_parse_json_tree(const char *json, size_t len, filter_tree *t, char *e
         if (p.pos < p.n)
             rc = expected(&p, "the end of the input after the filter");
     }
-    if (rc == WH_ERR_NOMEM)
-        wh_seterr(errbuf, errlen, rc, "filter: out of memory while parsing");
-    t->root = root;
-    wh_buf_free(&p.scratch);
-    free(p.stack);
-    return rc;
+    return filter_parse_end(rc, t, root, &p.scratch, &p.stack, errbuf, errlen);
 }

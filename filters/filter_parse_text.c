@@ -44,8 +44,7 @@ typedef struct tparser {
     size_t       errlen;
     int          depth;    /* parser recursion */
     wh_buf       scratch;  /* decoded strings */
-    uint32_t    *stack;    /* children of and/or being collected */
-    uint32_t     nstack, capstack;
+    filter_stack stack;    /* children of and/or being collected */
 } tparser;
 
 /* ---- errors -------------------------------------------------------------------- */
@@ -64,6 +63,15 @@ static int perr(tparser *p, int code, size_t off, const char *fmt, ...)
     filter_line_col(p->s, p->n, off, &line, &col);
     return wh_seterr(p->errbuf, p->errlen, code, "filter: at offset %zu (line %u, column %u): %s",
                      off, line, col, msg);
+}
+
+/* Reports at off the failure rc of a filter_int.h helper that wrote its
+ * reason into why; 0 and out of memory pass through. */
+static int fail(tparser *p, int rc, size_t off, const char *why)
+{
+    if (rc == WH_OK || rc == WH_ERR_NOMEM)
+        return rc;
+    return perr(p, rc, off, "%s", why);
 }
 
 /* Copies at most max bytes of [s, s+n) into out, not splitting a UTF-8
@@ -130,13 +138,6 @@ static bool is_ident_char(unsigned char c) { return is_ident_start(c) || is_digi
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 /* Lexes the token starting at or after *pos into tk; advances *pos past it. */
@@ -213,7 +214,7 @@ static int lex(tparser *p, size_t *pos, token *tk)
     }
     if ((c == 'x' || c == 'X') && i + 1 < n && s[i + 1] == '\'') {
         for (i += 2; i < n && s[i] != '\''; i++)
-            if (hexval(s[i]) < 0)
+            if (filter_hexval(s[i]) < 0)
                 return perr(p, WH_ERR_PARSE, i, "expected a hex digit or ' in a hex constant");
         if (i >= n)
             return perr(p, WH_ERR_PARSE, start, "the hex constant starting here is not closed with '");
@@ -226,24 +227,10 @@ static int lex(tparser *p, size_t *pos, token *tk)
     if (is_digit(c) || ((c == '-' || c == '+') && i + 1 < n && is_digit(s[i + 1]))) {
         if (c == '-' || c == '+')
             i++;
-        while (i < n && is_digit(s[i]))
-            i++;
-        if (i < n && s[i] == '.') {
-            i++;
-            if (i >= n || !is_digit(s[i]))
-                return perr(p, WH_ERR_PARSE, i, "expected a digit after '.' in a number");
-            while (i < n && is_digit(s[i]))
-                i++;
-        }
-        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-            i++;
-            if (i < n && (s[i] == '-' || s[i] == '+'))
-                i++;
-            if (i >= n || !is_digit(s[i]))
-                return perr(p, WH_ERR_PARSE, i, "expected a digit in the number's exponent");
-            while (i < n && is_digit(s[i]))
-                i++;
-        }
+        bool in_exp = false;
+        if (!filter_scan_number(s, n, &i, &in_exp))
+            return perr(p, WH_ERR_PARSE, i, in_exp ? "expected a digit in the number's exponent"
+                                                   : "expected a digit after '.' in a number");
         if (i < n && (is_ident_char((unsigned char)s[i]) || s[i] == '.')) {
             while (i < n && (is_ident_char((unsigned char)s[i]) || s[i] == '.'))
                 i++;
@@ -284,19 +271,6 @@ static bool at_kw(const tparser *p, kw k)
 
 /* ---- decoding of quoted tokens --------------------------------------------------- */
 
-static int read_u4(tparser *p, size_t i, uint32_t *out)
-{
-    uint32_t v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int h = i + k < p->n ? hexval(p->s[i + k]) : -1;
-        if (h < 0)
-            return perr(p, WH_ERR_PARSE, i - 2, "expected four hex digits after \\u");
-        v = v << 4 | (uint32_t)h;
-    }
-    *out = v;
-    return WH_OK;
-}
-
 /* Decodes the string token tk into p->scratch. */
 static int decode_string(tparser *p, const token *tk)
 {
@@ -312,42 +286,19 @@ static int decode_string(tparser *p, const token *tk)
             break;
         size_t esc = i;
         char e = s[i + 1];
-        i += 2;
-        switch (e) {
-        case '"': wh_buf_putc(&p->scratch, '"'); break;
-        case '\'': wh_buf_putc(&p->scratch, '\''); break;
-        case '\\': wh_buf_putc(&p->scratch, '\\'); break;
-        case '/': wh_buf_putc(&p->scratch, '/'); break;
-        case 'b': wh_buf_putc(&p->scratch, '\b'); break;
-        case 'f': wh_buf_putc(&p->scratch, '\f'); break;
-        case 'n': wh_buf_putc(&p->scratch, '\n'); break;
-        case 'r': wh_buf_putc(&p->scratch, '\r'); break;
-        case 't': wh_buf_putc(&p->scratch, '\t'); break;
-        case 'u': {
-            uint32_t cp = 0, lo = 0;
-            int rc = read_u4(p, i, &cp);
+        int d = e == '\'' ? '\'' : filter_escape_char(e);
+        if (e == 'u') {
+            char why[128];
+            size_t at;
+            uint32_t cp = 0;
+            int rc = filter_unicode_escape(s, end, esc, &cp, &i, &at, why, sizeof why);
             if (rc)
-                return rc;
-            i += 4;
-            if (cp >= 0xdc00 && cp <= 0xdfff)
-                return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a lone low surrogate", cp);
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (i + 1 >= end || s[i] != '\\' || s[i + 1] != 'u')
-                    return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a high surrogate without "
-                                "a low surrogate after it", cp);
-                rc = read_u4(p, i + 2, &lo);
-                if (rc)
-                    return rc;
-                if (lo < 0xdc00 || lo > 0xdfff)
-                    return perr(p, WH_ERR_PARSE, esc, "\\u%04X is a high surrogate without "
-                                "a low surrogate after it", cp);
-                i += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
+                return perr(p, rc, at, "%s", why);
             wh_buf_put_utf8(&p->scratch, cp);
-            break;
-        }
-        default:
+        } else if (d >= 0) {
+            wh_buf_putc(&p->scratch, (char)d);
+            i += 2;
+        } else {
             return perr(p, WH_ERR_PARSE, esc, "unknown escape '\\%c' in a string (escapes are "
                         "\\\" \\' \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)", e);
         }
@@ -386,23 +337,15 @@ static int parse_or(tparser *p, uint32_t *out);
 
 static int new_node(tparser *p, filter_node_kind kind, size_t src, uint32_t *out)
 {
-    if (filter_tree_full(p->t))
-        return perr(p, WH_ERR_LIMIT, src, "the filter has more than %u operators and predicates",
-                    WH_FILTER_MAX_NODES);
-    int64_t k = filter_tree_node(p->t, kind, (uint32_t)src);
-    if (k < 0)
-        return WH_ERR_NOMEM;
-    *out = (uint32_t)k;
-    return WH_OK;
+    char why[128];
+    return fail(p, filter_tree_add(p->t, kind, src, out, why, sizeof why), src, why);
 }
 
 static int check_height(tparser *p, uint32_t node)
 {
     const filter_node *n = &p->t->nodes[node];
-    if (n->height > WH_FILTER_MAX_DEPTH)
-        return perr(p, WH_ERR_LIMIT, n->src, "the filter nests deeper than %u levels",
-                    WH_FILTER_MAX_DEPTH);
-    return WH_OK;
+    char why[128];
+    return fail(p, filter_tree_depth(n->height, why, sizeof why), n->src, why);
 }
 
 static int set_name(tparser *p, filter_node *tmp, const char *s, size_t n, size_t off)
@@ -496,46 +439,25 @@ static int parse_const(tparser *p, const filter_node *key)
     int rc;
     size_t off = p->tok.off;
     memset(&c, 0, sizeof c);
-    if (p->t->nconsts >= WH_FILTER_MAX_CONSTANTS)
-        return perr(p, WH_ERR_LIMIT, off, "the filter has more than %u constants",
-                    WH_FILTER_MAX_CONSTANTS);
+    if ((rc = filter_const_room(p->t, whybuf, sizeof whybuf)) != WH_OK)
+        return fail(p, rc, off, whybuf);
     switch (p->tok.kind) {
-    case T_STRING: {
-        if ((rc = decode_string(p, &p->tok)) != WH_OK)
+    case T_STRING:
+        if ((rc = decode_string(p, &p->tok)) != WH_OK ||
+            (rc = filter_const_string(p->t, p->scratch.data, p->scratch.len, &c)) != WH_OK)
             return rc;
-        int64_t o = filter_tree_pool(p->t, p->scratch.data, p->scratch.len);
-        if (o < 0)
-            return WH_ERR_NOMEM;
-        c.kind = FC_STRING;
-        c.off = (uint32_t)o;
-        c.len = (uint32_t)p->scratch.len;
         break;
-    }
     case T_NUMBER:
-        rc = filter_tree_number(p->t, p->s + off, p->tok.len, &c, &why);
-        if (rc == WH_ERR_LIMIT)
-            return perr(p, rc, off, "%s", why);
-        if (rc)
-            return rc;
+        if ((rc = filter_tree_number(p->t, p->s + off, p->tok.len, &c, &why)) != WH_OK)
+            return fail(p, rc, off, why);
         break;
     case T_HEX: {
         size_t nd = p->tok.len - 3;
         if (nd / 2 > WH_FILTER_MAX_STRING)
             return perr(p, WH_ERR_LIMIT, off, "the hex constant is longer than %u bytes",
                         WH_FILTER_MAX_STRING);
-        wh_buf_reset(&p->scratch);
-        for (size_t k = 0; k < nd; k += 2) {
-            const char *h = p->s + off + 2 + k;
-            wh_buf_putc(&p->scratch, (char)(hexval(h[0]) << 4 | hexval(h[1])));
-        }
-        if (!wh_buf_ok(&p->scratch))
-            return WH_ERR_NOMEM;
-        int64_t o = filter_tree_pool(p->t, p->scratch.data, p->scratch.len);
-        if (o < 0)
-            return WH_ERR_NOMEM;
-        c.kind = FC_BYTES;
-        c.off = (uint32_t)o;
-        c.len = (uint32_t)p->scratch.len;
+        if ((rc = filter_const_hex(p->t, p->s + off + 2, nd, &c)) != WH_OK)
+            return rc;
         break;
     }
     case T_IDENT:
@@ -552,11 +474,8 @@ static int parse_const(tparser *p, const filter_node *key)
     default:
         return expected(p, "a constant (a string, number, true, false, null or x'..')");
     }
-    c.src = (uint32_t)off;
-    if ((rc = filter_check_const(p->t, key, &c, whybuf, sizeof whybuf)) != WH_OK)
-        return perr(p, rc, off, "%s", whybuf);
-    if (filter_tree_const(p->t, &c) < 0)
-        return WH_ERR_NOMEM;
+    if ((rc = filter_const_add(p->t, key, &c, off, whybuf, sizeof whybuf)) != WH_OK)
+        return fail(p, rc, off, whybuf);
     return advance(p);
 }
 
@@ -564,17 +483,9 @@ static int parse_const(tparser *p, const filter_node *key)
 static int make_pred(tparser *p, const filter_node *key, filter_node_kind kind,
                      uint32_t first, uint32_t count, uint32_t *out)
 {
-    int rc = new_node(p, kind, key->src, out);
-    if (rc)
-        return rc;
-    filter_node *n = &p->t->nodes[*out];
-    n->key = key->key;
-    n->image = key->image;
-    n->name_off = key->name_off;
-    n->name_len = key->name_len;
-    n->first = first;
-    n->count = count;
-    return WH_OK;
+    char why[128];
+    return fail(p, filter_tree_pred(p->t, key, kind, key->src, first, count, out, why,
+                                    sizeof why), key->src, why);
 }
 
 /* list := '(' const (',' const)* ')' */
@@ -707,20 +618,6 @@ static int parse_unary(tparser *p, uint32_t *out)
     return check_height(p, node);
 }
 
-static int push(tparser *p, uint32_t k)
-{
-    if (p->nstack == p->capstack) {
-        uint32_t ncap = p->capstack ? p->capstack * 2 : 32;
-        uint32_t *ns = realloc(p->stack, ncap * sizeof *ns);
-        if (!ns)
-            return WH_ERR_NOMEM;
-        p->stack = ns;
-        p->capstack = ncap;
-    }
-    p->stack[p->nstack++] = k;
-    return WH_OK;
-}
-
 /* Parses operand (op operand)*; one operand is returned as is, several make
  * one n-ary node of kind. */
 static int parse_chain(tparser *p, kw op, filter_node_kind kind,
@@ -734,20 +631,20 @@ static int parse_chain(tparser *p, kw op, filter_node_kind kind,
         *out = first;
         return WH_OK;
     }
-    uint32_t base = p->nstack;
-    if ((rc = push(p, first)) != WH_OK)
+    uint32_t base = p->stack.n;
+    if ((rc = filter_stack_push(&p->stack, first)) != WH_OK)
         return rc;
     while (at_kw(p, op)) {
         uint32_t k;
         if ((rc = advance(p)) != WH_OK || (rc = operand(p, &k)) != WH_OK ||
-            (rc = push(p, k)) != WH_OK)
+            (rc = filter_stack_push(&p->stack, k)) != WH_OK)
             return rc;
     }
     uint32_t node = 0;
     if ((rc = new_node(p, kind, p->t->nodes[first].src, &node)) != WH_OK ||
-        (rc = filter_tree_set_kids(p->t, node, p->stack + base, p->nstack - base)) != WH_OK)
+        (rc = filter_tree_set_kids(p->t, node, p->stack.v + base, p->stack.n - base)) != WH_OK)
         return rc;
-    p->nstack = base;
+    p->stack.n = base;
     *out = node;
     return check_height(p, node);
 }
@@ -770,19 +667,10 @@ static int parse_or(tparser *p, uint32_t *out)
 /* Checks the whole input once: size, UTF-8, no NUL. */
 static int check_input(tparser *p)
 {
-    if (p->n > WH_FILTER_MAX_TEXT)
-        return perr(p, WH_ERR_LIMIT, WH_FILTER_MAX_TEXT, "the filter is longer than %u bytes",
-                    WH_FILTER_MAX_TEXT);
-    const unsigned char *s = (const unsigned char *)p->s;
-    for (size_t i = 0; i < p->n;) {
-        if (s[i] == 0)
-            return perr(p, WH_ERR_PARSE, i, "unexpected NUL character");
-        size_t k = wh_utf8_seq_len(s + i, p->n - i);
-        if (!k)
-            return perr(p, WH_ERR_PARSE, i, "invalid UTF-8 byte 0x%02x", s[i]);
-        i += k;
-    }
-    return WH_OK;
+    char why[128];
+    size_t at = 0;
+    int rc = filter_check_input(p->s, p->n, false, &at, why, sizeof why);
+    return fail(p, rc, at, why);
 }
 
 int filter_parse_text_tree(const char *text, size_t len, filter_tree *t, char *errbuf,
@@ -806,10 +694,5 @@ int filter_parse_text_tree(const char *text, size_t len, filter_tree *t, char *e
         rc = parse_or(&p, &root);
     if (rc == WH_OK && p.tok.kind != T_EOF)
         rc = expected(&p, "'and', 'or' or the end of the filter");
-    if (rc == WH_ERR_NOMEM)
-        wh_seterr(errbuf, errlen, rc, "filter: out of memory while parsing");
-    t->root = root;
-    wh_buf_free(&p.scratch);
-    free(p.stack);
-    return rc;
+    return filter_parse_end(rc, t, root, &p.scratch, &p.stack, errbuf, errlen);
 }

@@ -1,14 +1,13 @@
-/* filter_tree.c -- the filter parse tree: building, key and constant rules
- * shared by both parsers, tree equality. */
+/* filter_tree.c -- the filter parse tree: building, key rules and input
+ * checks shared by both parsers, tree equality. */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errbuf.h"
+#include "core/utf8.h"
 #include "filters/filter_int.h"
-
-/* Exponents beyond this cannot name any value a column holds. */
-#define FILTER_MAX_EXP 100000
 
 const char *const filter_key_names[FK__COUNT] = {
     "op", "db", "table", "shard", "cf", "column",
@@ -102,81 +101,76 @@ int64_t filter_tree_const(filter_tree *t, const filter_const *c)
     return t->nconsts++;
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-int filter_tree_number(filter_tree *t, const char *s, size_t n, filter_const *c,
-                       const char **why)
+int filter_tree_add(filter_tree *t, filter_node_kind kind, size_t src, uint32_t *out,
+                    char *why, size_t whylen)
 {
-    size_t i = 0;
-    bool neg = false;
-    if (i < n && (s[i] == '-' || s[i] == '+'))
-        neg = s[i++] == '-';
-    size_t int_start = i;
-    while (i < n && is_digit(s[i]))
-        i++;
-    size_t int_end = i, frac_start = i, frac_end = i;
-    if (i < n && s[i] == '.') {
-        frac_start = ++i;
-        while (i < n && is_digit(s[i]))
-            i++;
-        frac_end = i;
-    }
-    int64_t e10 = 0;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        bool eneg = false;
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            eneg = s[i++] == '-';
-        while (i < n && is_digit(s[i])) {
-            if (e10 < 1000000000)
-                e10 = e10 * 10 + (s[i] - '0');
-            i++;
-        }
-        if (eneg)
-            e10 = -e10;
-    }
-    assert(i == n);
-    /* Significant digits of int part followed by fraction part. */
-    size_t nint = int_end - int_start, nfrac = frac_end - frac_start, total = nint + nfrac;
-#define DIGIT_AT(k) ((k) < nint ? s[int_start + (k)] : s[frac_start + (k) - nint])
-    size_t first = 0;
-    while (first < total && DIGIT_AT(first) == '0')
-        first++;
-    memset(c, 0, sizeof *c);
-    c->kind = FC_NUMBER;
-    if (first == total) {          /* zero, whatever its sign */
-        int64_t off = filter_tree_pool(t, "", 0);
-        if (off < 0)
-            return WH_ERR_NOMEM;
-        c->off = (uint32_t)off;
-        return WH_OK;
-    }
-    size_t last = total - 1;
-    while (DIGIT_AT(last) == '0')
-        last--;
-    size_t nd = last - first + 1;
-    if (nd > WH_FILTER_MAX_DIGITS) {
-        _Static_assert(WH_FILTER_MAX_DIGITS == 1000, "the message below names the limit");
-        *why = "the number has more than 1000 significant digits";
+    if (filter_tree_full(t)) {
+        snprintf(why, whylen, "the filter has more than %u operators and predicates",
+                 WH_FILTER_MAX_NODES);
         return WH_ERR_LIMIT;
     }
-    int64_t exp = (int64_t)nint - (int64_t)first + e10;
-    if (exp > FILTER_MAX_EXP || exp < -FILTER_MAX_EXP) {
-        *why = "the number's exponent is out of range (at most 100000 digits either side of the point)";
-        return WH_ERR_LIMIT;
-    }
-    char digits[WH_FILTER_MAX_DIGITS];
-    for (size_t k = 0; k < nd; k++)
-        digits[k] = DIGIT_AT(first + k);
-#undef DIGIT_AT
-    int64_t off = filter_tree_pool(t, digits, nd);
-    if (off < 0)
+    int64_t k = filter_tree_node(t, kind, (uint32_t)src);
+    if (k < 0)
         return WH_ERR_NOMEM;
-    c->neg = neg;
-    c->exp = (int32_t)exp;
-    c->len = (uint32_t)nd;
-    c->off = (uint32_t)off;
+    *out = (uint32_t)k;
     return WH_OK;
+}
+
+int filter_tree_pred(filter_tree *t, const filter_node *key, filter_node_kind kind, size_t src,
+                     uint32_t first, uint32_t count, uint32_t *out, char *why, size_t whylen)
+{
+    int rc = filter_tree_add(t, kind, src, out, why, whylen);
+    if (rc)
+        return rc;
+    filter_node *n = &t->nodes[*out];
+    n->key = key->key;
+    n->image = key->image;
+    n->name_off = key->name_off;
+    n->name_len = key->name_len;
+    n->first = first;
+    n->count = count;
+    return WH_OK;
+}
+
+int filter_tree_depth(unsigned height, char *why, size_t whylen)
+{
+    if (height <= WH_FILTER_MAX_DEPTH)
+        return WH_OK;
+    snprintf(why, whylen, "the filter nests deeper than %u levels", WH_FILTER_MAX_DEPTH);
+    return WH_ERR_LIMIT;
+}
+
+int filter_stack_push(filter_stack *s, uint32_t k)
+{
+    if (s->n == s->cap) {
+        uint32_t ncap = s->cap ? s->cap * 2 : 32;
+        uint32_t *nv = realloc(s->v, ncap * sizeof *nv);
+        if (!nv)
+            return WH_ERR_NOMEM;
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = k;
+    return WH_OK;
+}
+
+int filter_parse_end(int rc, filter_tree *t, uint32_t root, wh_buf *scratch,
+                     filter_stack *stack, char *errbuf, size_t errlen)
+{
+    if (rc == WH_ERR_NOMEM)
+        wh_seterr(errbuf, errlen, rc, "filter: out of memory while parsing");
+    t->root = root;
+    wh_buf_free(scratch);
+    filter_stack_free(stack);
+    return rc;
+}
+
+void filter_stack_free(filter_stack *s)
+{
+    if (!s)
+        return;
+    free(s->v);
+    memset(s, 0, sizeof *s);
 }
 
 bool filter_word_eq(const char *s, size_t n, const char *w)
@@ -269,61 +263,6 @@ int filter_key_from_string(filter_tree *t, const char *s, size_t n, filter_node 
     return WH_OK;
 }
 
-static const char *const_kind_phrase(const filter_const *c)
-{
-    switch ((filter_const_kind)c->kind) {
-    case FC_NULL: return "null";
-    case FC_BOOL: return c->boolean ? "true" : "false";
-    case FC_NUMBER: return "a number";
-    case FC_STRING: return "a string";
-    case FC_BYTES: return "a hex constant";
-    }
-    return "a constant";
-}
-
-int filter_check_const(const filter_tree *t, const filter_node *node, const filter_const *c,
-                       char *why, size_t whylen)
-{
-    static const char op_list[] =
-        "insert, update, delete, ddl, put, single_delete, delete_range, merge";
-    if (node->key == FK_COLUMN)
-        return WH_OK;
-    const char *kname = filter_key_names[node->key];
-    if (c->kind != FC_STRING) {
-        if (node->key == FK_OP)
-            snprintf(why, whylen, "op is compared with %s, but op is one of the strings %s",
-                     const_kind_phrase(c), op_list);
-        else if (c->kind == FC_NULL)
-            snprintf(why, whylen, "%s is compared with null, but %s is never null "
-                     "(write \"not exists %s\" for an update without one)", kname, kname, kname);
-        else
-            snprintf(why, whylen, "%s is compared with %s, but %s is a string",
-                     kname, const_kind_phrase(c), kname);
-        return WH_ERR_TYPE;
-    }
-    const char *s = filter_const_bytes(t, c);
-    if (memchr(s, '\0', c->len)) {
-        snprintf(why, whylen, "%s is compared with a string holding a NUL character, "
-                 "which %s never holds", kname, kname);
-        return WH_ERR_TYPE;
-    }
-    if (node->key == FK_OP) {
-        char name[32];
-        int op = -1;
-        if (c->len < sizeof name) {
-            memcpy(name, s, c->len);
-            name[c->len] = '\0';
-            op = wh_op_parse(name, false);
-        }
-        if (op < 0) {
-            snprintf(why, whylen, "\"%.*s\" is not an op; ops are %s",
-                     c->len > 64 ? 64 : (int)c->len, s, op_list);
-            return WH_ERR_TYPE;
-        }
-    }
-    return WH_OK;
-}
-
 static bool const_equal(const filter_tree *ta, const filter_const *a,
                         const filter_tree *tb, const filter_const *b)
 {
@@ -394,6 +333,36 @@ bool filter_tree_equal(const filter_tree *a, const filter_tree *b)
     if (!a->nnodes || !b->nnodes)
         return a->nnodes == b->nnodes;
     return node_equal(a, a->root, b, b->root, 0);
+}
+
+int filter_check_input(const char *src, size_t n, bool nul_ok, size_t *at, char *why,
+                       size_t whylen)
+{
+    if (n > WH_FILTER_MAX_TEXT) {
+        *at = WH_FILTER_MAX_TEXT;
+        snprintf(why, whylen, "the filter is longer than %u bytes", WH_FILTER_MAX_TEXT);
+        return WH_ERR_LIMIT;
+    }
+    const unsigned char *s = (const unsigned char *)src;
+    for (size_t i = 0; i < n;) {
+        if (s[i] == 0 && !nul_ok) {
+            *at = i;
+            snprintf(why, whylen, "unexpected NUL character");
+            return WH_ERR_PARSE;
+        }
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = wh_utf8_seq_len(s + i, n - i);
+        if (!k) {
+            *at = i;
+            snprintf(why, whylen, "invalid UTF-8 byte 0x%02x", s[i]);
+            return WH_ERR_PARSE;
+        }
+        i += k;
+    }
+    return WH_OK;
 }
 
 void filter_line_col(const char *src, size_t len, size_t off, unsigned *line, unsigned *col)
