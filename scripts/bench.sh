@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+export WH_BENCH_BUILD="${WH_BENCH_BUILD:-$PWD/build-release}"
 status=0
 for dir in bench/*/; do
     name=$(basename "$dir")

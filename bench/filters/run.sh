@@ -1,8 +1,11 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # run.sh -- builds a release build and prints filter evaluation rates.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-build=${WH_BENCH_BUILD:-build-bench}
-[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
+# The build directory is $WH_BENCH_BUILD or build-release at the source root.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${WH_BENCH_BUILD:-$root/build-release}
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$root" --buildtype=release >/dev/null
+fi
 ninja -C "$build" bench/filters/bench_filter >/dev/null
-"$build/bench/filters/bench_filter"
+exec "$build/bench/filters/bench_filter" "$@"
