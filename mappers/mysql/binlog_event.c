@@ -39,10 +39,9 @@ size_t binlog_packed_int(const uint8_t *p, size_t avail, uint64_t *out)
     }
 }
 
-uint32_t binlog_crc32(uint32_t crc, const void *p, size_t n)
+/* zlib's crc32 for lengths up to 2^30 at a time. */
+static uint32_t crc32_zlib(uint32_t crc, const uint8_t *b, size_t n)
 {
-    /* zlib takes uInt lengths; feed it in pieces so huge events are fine. */
-    const Bytef *b = p;
     uLong c = crc;
     while (n > 0) {
         uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
@@ -52,6 +51,108 @@ uint32_t binlog_crc32(uint32_t crc, const void *p, size_t n)
     }
     return (uint32_t)c;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+/* CRC-32 (the reflected polynomial 0x04C11DB7) by carry-less multiplication:
+ * 64-byte blocks are folded four 128-bit lanes at a time with x^(512+-32)
+ * mod P, the lanes folded into one with x^(128+-32) mod P, and the last 128
+ * bits reduced to 32 with x^64 mod P and a Barrett step (Intel's method for
+ * "fast CRC computation for generic polynomials using PCLMULQDQ"). crc is
+ * the raw register (zlib's value inverted); len is >= 64 and a multiple of
+ * 16. Several times faster than table-driven code on binlog-sized events. */
+__attribute__((target("pclmul,sse4.1")))
+static inline __m128i clmul_fold(__m128i x, __m128i k, __m128i data)
+{
+    __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
+    __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
+    return _mm_xor_si128(_mm_xor_si128(lo, hi), data);
+}
+
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc32_clmul(uint32_t crc, const uint8_t *p, size_t len)
+{
+    const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL);
+    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
+    const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124LL);
+    const __m128i poly = _mm_set_epi64x(0x1f7011641LL, 0x1db710641LL);   /* mu, P */
+    const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
+
+    __m128i x1 = _mm_loadu_si128((const __m128i *)p);
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x3 = _mm_loadu_si128((const __m128i *)(p + 32));
+    __m128i x4 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128((int)crc));
+    p += 64;
+    len -= 64;
+    while (len >= 64) {
+        x1 = clmul_fold(x1, k1k2, _mm_loadu_si128((const __m128i *)p));
+        x2 = clmul_fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(p + 16)));
+        x3 = clmul_fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(p + 32)));
+        x4 = clmul_fold(x4, k1k2, _mm_loadu_si128((const __m128i *)(p + 48)));
+        p += 64;
+        len -= 64;
+    }
+    x1 = clmul_fold(x1, k3k4, x2);
+    x1 = clmul_fold(x1, k3k4, x3);
+    x1 = clmul_fold(x1, k3k4, x4);
+    while (len >= 16) {
+        x1 = clmul_fold(x1, k3k4, _mm_loadu_si128((const __m128i *)p));
+        p += 16;
+        len -= 16;
+    }
+    /* 128 -> 64 bits */
+    __m128i t = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+    x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), t);
+    /* 64 -> 32 bits */
+    t = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), k5, 0x00);
+    x1 = _mm_xor_si128(_mm_srli_si128(x1, 4), t);
+    /* Barrett reduction */
+    t = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), poly, 0x10);
+    t = _mm_clmulepi64_si128(_mm_and_si128(t, mask32), poly, 0x00);
+    x1 = _mm_xor_si128(x1, t);
+    return (uint32_t)_mm_extract_epi32(x1, 1);
+}
+
+static int have_clmul = -1;
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+        crc_table[i] = c;
+    }
+    have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+}
+
+uint32_t binlog_crc32(uint32_t crc, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    if (have_clmul < 0)
+        crc_init();
+    if (!have_clmul)
+        return crc32_zlib(crc, b, n);
+    uint32_t c = ~crc;
+    if (n >= 64) {
+        size_t bulk = n & ~(size_t)15;
+        c = crc32_clmul(c, b, bulk);
+        b += bulk;
+        n -= bulk;
+    }
+    for (; n > 0; n--)   /* short events and the last 0..15 bytes */
+        c = crc_table[(c ^ *b++) & 0xff] ^ (c >> 8);
+    return ~c;
+}
+#else
+uint32_t binlog_crc32(uint32_t crc, const void *p, size_t n)
+{
+    return crc32_zlib(crc, p, n);
+}
+#endif
 
 const char *binlog_event_type_name(int type)
 {

@@ -46,6 +46,7 @@ typedef struct mysql_opts {
     int64_t poll_ms;
     int64_t read_buffer_kb;
     int64_t max_tables;
+    bool mmap;
     bool positional_names;
     char *statement_dml;
 } mysql_opts;
@@ -74,6 +75,8 @@ static const wh_cfg_field mysql_fields[] = {
       "size of the read buffer in KiB (grows temporarily for a larger event)" },
     { "max_tables", WH_CFG_INT, offsetof(mysql_opts, max_tables), "4096", 16, 10000000,
       "table schemas kept in the cache" },
+    { "mmap", WH_CFG_BOOL, offsetof(mysql_opts, mmap), "true", 1, 0,
+      "map finished binlog files into memory instead of reading them (saves a copy)" },
     { "positional_names", WH_CFG_BOOL, offsetof(mysql_opts, positional_names), "false", 1, 0,
       "when neither the binlog nor a server gives column names, name columns @1, @2, ..." },
     { "statement_dml", WH_CFG_STRING, offsetof(mysql_opts, statement_dml), "\"error\"", 1, 0,
@@ -1229,6 +1232,7 @@ static int mysql_create(const json_t *options, const char *shard, wh_mapper **ou
                                 (size_t)m->o.read_buffer_kb * 1024, (int)m->o.poll_ms, &m->rd,
                                 errbuf, errlen)) != WH_OK)
         goto err;
+    binlog_reader_set_mmap(m->rd, m->o.mmap);
     m->pl = binlog_payload_new((size_t)m->o.read_buffer_kb * 1024);
     m->tc = binlog_table_cache_new((size_t)m->o.max_tables);
     if (!m->pl || !m->tc) {

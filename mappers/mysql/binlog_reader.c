@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,7 +49,33 @@ struct binlog_reader {
 
     int ifd, wd_dir, wd_file, wd_index_dir;
     bool inotify_tried;
+
+    /* A finished file is mapped instead of read: no copy. data/len expose a
+     * window of the map that grows as events are consumed; pages behind the
+     * consumed part are dropped so the mapping never pins the whole file. */
+    uint8_t *map;
+    size_t map_len;
+    size_t map_dropped;           /* bytes at the map's start already dropped */
+    bool use_mmap;
 };
+
+#define MAP_WINDOW (8u << 20)
+#define MAP_MIN_FILE (4u << 20)
+
+/* The bytes the reader parses: the map or the read buffer. */
+static inline const uint8_t *data(const binlog_reader *r)
+{
+    return r->map ? r->map : r->buf;
+}
+
+static void unmap(binlog_reader *r)
+{
+    if (r->map) {
+        munmap(r->map, r->map_len);
+        r->map = NULL;
+        r->map_len = r->map_dropped = 0;
+    }
+}
 
 /* ---- names ------------------------------------------------------------------ */
 
@@ -352,6 +379,7 @@ int binlog_reader_new(const char *dir, const char *index_path, size_t buf_size, 
         goto err;
     }
     r->cap = r->buf_size;
+    r->use_mmap = true;
     *out = r;
     return WH_OK;
 err:
@@ -363,6 +391,7 @@ void binlog_reader_free(binlog_reader *r)
 {
     if (!r)
         return;
+    unmap(r);
     if (r->fd >= 0)
         close(r->fd);
     if (r->ifd >= 0)
@@ -379,6 +408,7 @@ void binlog_reader_free(binlog_reader *r)
 
 /* ---- files -------------------------------------------------------------------- */
 
+void binlog_reader_set_mmap(binlog_reader *r, bool on) { r->use_mmap = on; }
 const char *binlog_reader_cur_file(const binlog_reader *r) { return r->cur; }
 uint64_t binlog_reader_next_offset(const binlog_reader *r) { return r->buf_off + r->pos; }
 uint64_t binlog_reader_event_offset(const binlog_reader *r) { return r->ev_off; }
@@ -509,14 +539,34 @@ int binlog_reader_open(binlog_reader *r, const char *name, uint64_t offset,
                          "event", offset, name);
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    unmap(r);
     if (r->fd >= 0)
         close(r->fd);
     r->fd = fd;
+    /* A file that a later file follows is finished: map it. */
+    struct stat st;
+    int idx = binlog_reader_file_index(r, name);
+    if (r->use_mmap && idx >= 0 && (size_t)idx + 1 < r->nfiles && fstat(fd, &st) == 0 &&
+        (uint64_t)st.st_size >= MAP_MIN_FILE && (uint64_t)st.st_size <= SIZE_MAX) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+            r->map = m;
+            r->map_len = (size_t)st.st_size;
+            r->map_dropped = 0;
+        }
+    }
     r->cur = iname;
     r->fde = fde;
-    r->buf_off = start;
+    if (r->map) {
+        r->buf_off = 0;
+        r->pos = (size_t)start;
+        r->len = r->pos + MAP_WINDOW < r->map_len ? r->pos + MAP_WINDOW : r->map_len;
+    } else {
+        r->buf_off = start;
+        r->len = r->pos = 0;
+    }
     r->ev_off = start;
-    r->len = r->pos = 0;
     r->need = 0;
     r->finished = false;
     r->check_first = offset > BINLOG_MAGIC_LEN;
@@ -536,7 +586,7 @@ int binlog_reader_next(binlog_reader *r, binlog_event *ev, char *errbuf, size_t 
         size_t avail = r->len - r->pos;
         if (r->finished || avail < BINLOG_HEADER_LEN)
             return BINLOG_READER_REFILL;
-        const uint8_t *p = r->buf + r->pos;
+        const uint8_t *p = data(r) + r->pos;
         uint64_t off = r->buf_off + r->pos;
         int rc = binlog_event_header(p, avail, &r->fde, ev, errbuf, errlen);
         if (rc != WH_OK)
@@ -625,6 +675,48 @@ int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen)
                              r->rotate_to[0] ? "Rotate" : "Stop");
         return next_file(r, errbuf, errlen);
     }
+    if (r->map) {
+        /* Drop the pages behind the consumed bytes (nothing points there
+         * once the caller refills), then expose the next window. */
+        size_t page = 4096, drop = r->pos & ~(page - 1);
+        if (drop > r->map_dropped) {
+            madvise(r->map + r->map_dropped, drop - r->map_dropped, MADV_DONTNEED);
+            r->map_dropped = drop;
+        }
+        if (r->len < r->map_len) {
+            size_t want = r->pos + (r->need > MAP_WINDOW ? r->need : MAP_WINDOW);
+            r->len = want < r->map_len ? want : r->map_len;
+            r->need = 0;
+            return WH_OK;
+        }
+        struct stat st;
+        if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size == r->map_len) {
+            if (r->pos < r->len) {
+                binlog_event ev;
+                char e2[64];
+                uint32_t evlen = 0;
+                if (binlog_event_header(r->map + r->pos, r->len - r->pos, &r->fde, &ev, e2,
+                                        sizeof e2) == WH_OK)
+                    evlen = ev.length;
+                char tail[96] = "";
+                if (evlen)
+                    snprintf(tail, sizeof tail, " of the %u bytes its header announces", evlen);
+                return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
+                                 "%s:%zu: truncated event: the file ends after %zu bytes%s, "
+                                 "and the binlog continues in %s", r->cur, r->pos,
+                                 r->len - r->pos, tail, successor(r) ? successor(r) : "a later file");
+            }
+            wh_warn(WH_AREA_BINLOG, "%s ends at %zu without a Rotate or Stop event (the "
+                    "server stopped abruptly); continuing with the next binlog", r->cur, r->pos);
+            return next_file(r, errbuf, errlen);
+        }
+        /* The file changed after all: go on reading it the usual way. */
+        uint64_t at = r->pos;
+        unmap(r);
+        r->buf_off = at;
+        r->len = r->pos = 0;
+        return WH_OK;
+    }
     /* Compact, then grow for an oversized event or shrink after one. */
     size_t rem = r->len - r->pos;
     if (r->pos) {
@@ -679,7 +771,8 @@ int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen)
         binlog_event ev;
         char e2[64];
         uint32_t evlen = 0;
-        if (binlog_event_header(r->buf, r->len, &r->fde, &ev, e2, sizeof e2) == WH_OK)
+        if (binlog_event_header(data(r) + r->pos, r->len - r->pos, &r->fde, &ev, e2,
+                                sizeof e2) == WH_OK)
             evlen = ev.length;
         char tail[96] = "";
         if (evlen)

@@ -35,6 +35,10 @@ int binlog_reader_new(const char *dir, const char *index_path, size_t buf_size, 
                       binlog_reader **out, char *errbuf, size_t errlen);
 void binlog_reader_free(binlog_reader *r);
 
+/* Whether finished files (followed by a later file) of 4 MiB or more are
+ * mapped into memory instead of read (default on: it saves a copy). */
+void binlog_reader_set_mmap(binlog_reader *r, bool on);
+
 /* Re-reads the index file if it changed since the last read. */
 int binlog_reader_refresh_index(binlog_reader *r, char *errbuf, size_t errlen);
 

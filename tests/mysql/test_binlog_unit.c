@@ -891,6 +891,100 @@ static void test_options(void)
     tu_rmdir(dir);
 }
 
+/* ---- finished files are mapped: same stream, same errors ------------------------ */
+
+static void test_mmap(void)
+{
+    char *dir = tu_tmpdir();
+    tbw a, b;
+    tbw_init(&a, true, true);
+    tbw_gtid_list(&a, NULL, 0);
+    size_t mid_rows = 0;
+    for (uint64_t k = 1; k <= 3500; k++) {
+        size_t off = maria_txn(&a, 0, k, (uint32_t)k * 1000, 150);
+        if (k == 1500)
+            mid_rows = off;
+    }
+    tbw_rotate(&a, "mysql-bin.000002");
+    CHECK(a.b.len > (5u << 20));
+    tbw_init(&b, true, true);
+    uint64_t l2[][3] = { { 0, 1, 3500 } };
+    tbw_gtid_list(&b, l2, 1);
+    maria_txn(&b, 0, 9999, 1, 1);
+    CHECK_EQ_INT(tbw_save(&a, dir, "mysql-bin.000001"), 0);
+    CHECK_EQ_INT(tbw_save(&b, dir, "mysql-bin.000002"), 0);
+    const char *files[] = { "mysql-bin.000001", "mysql-bin.000002", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+    tu_run r1, r2;
+    tu_collect(&r1, dir, "{\"mmap\": true}", NULL, NULL, true, 333);
+    tu_collect(&r2, dir, "{\"mmap\": false}", NULL, NULL, true, 1000);
+    CHECK_EQ_INT(r1.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r1.n, 3500 * 150 + 1);
+    CHECK(r1.out.len == r2.out.len && memcmp(r1.out.data, r2.out.data, r1.out.len) == 0);
+    tu_free(&r1);
+    tu_free(&r2);
+    /* resume in the middle of the mapped file */
+    tu_collect(&r1, dir, NULL, NULL, "0-1-3000/149", true, 100);
+    CHECK_EQ_INT(r1.n, 1 + 500 * 150 + 1);
+    if (r1.rc != WH_ERR_EOF)
+        fprintf(stderr, "  %s\n", r1.err);
+    tu_free(&r1);
+    /* a flipped byte far into the mapped file */
+    a.b.data[mid_rows + 40] ^= 0x10;
+    CHECK_EQ_INT(tbw_save(&a, dir, "mysql-bin.000001"), 0);
+    tu_collect(&r1, dir, "{\"mmap\": true}", NULL, NULL, true, 1000);
+    tu_collect(&r2, dir, "{\"mmap\": false}", NULL, NULL, true, 1000);
+    CHECK_EQ_INT(r1.rc, WH_ERR_CORRUPT);
+    CHECK_EQ_STR(r1.err, r2.err);
+    CHECK_EQ_INT(r1.n, 1499 * 150);
+    CHECK_EQ_INT(r2.n, 1499 * 150);
+    tu_free(&r1);
+    tu_free(&r2);
+    a.b.data[mid_rows + 40] ^= 0x10;
+    /* cut inside an event */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/mysql-bin.000001", dir);
+    FILE *fp = fopen(path, "wb");
+    fwrite(a.b.data, 1, mid_rows + 100, fp);
+    fclose(fp);
+    tu_collect(&r1, dir, "{\"mmap\": true}", NULL, NULL, true, 1000);
+    tu_collect(&r2, dir, "{\"mmap\": false}", NULL, NULL, true, 1000);
+    CHECK_EQ_INT(r1.rc, WH_ERR_TRUNCATED);
+    CHECK_EQ_STR(r1.err, r2.err);
+    tu_free(&r1);
+    tu_free(&r2);
+    tbw_free(&a);
+    tbw_free(&b);
+    tu_rmdir(dir);
+}
+
+/* ---- an insert whose MINIMAL image has no columns -------------------------------- */
+
+static void test_empty_image(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, false, true);
+    tbw_prev_gtids(&w, NULL, 0, 0);
+    tbw_mysql_gtid(&w, UUID1, 1);
+    tbw_query(&w, "db", "BEGIN");
+    t_map(&w, 70);
+    uint8_t none = 0;
+    tbw_rows(&w, BE_WRITE_ROWS_V2, 70, 1, 2, &none, NULL, "", 0);
+    tbw_xid(&w, 1);
+    CHECK_EQ_INT(tbw_save(&w, dir, "binlog.000001"), 0);
+    const char *files[] = { "binlog.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "binlog.index", files), 0);
+    tu_run r;
+    tu_collect(&r, dir, NULL, NULL, NULL, true, 10);
+    CHECK_EQ_INT(r.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(r.n, 1);
+    CHECK(strstr(r.out.data, "\"op\":\"insert\"") && strstr(r.out.data, "\"after\":{}}"));
+    tu_free(&r);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     wh_log_set_level(WH_LOG_ERROR);
@@ -904,5 +998,7 @@ int main(void)
     test_partial_json();
     test_tail();
     test_options();
+    test_mmap();
+    test_empty_image();
     return check_done("test_binlog_unit");
 }
