@@ -821,7 +821,10 @@ int main(int argc, char **argv)
             reap_caravans(p);
             last_tick = now;
         }
-        if (now - last_report >= mon_report_interval_ms(rep)) {
+        /* Report at every interval, and at once when the state changes to
+         * running, so a rolling restart need not wait a whole interval. */
+        if (now - last_report >= mon_report_interval_ms(rep) ||
+            (!running_reported && pub_zk_epoch(p->zk) != 0)) {
             char pos[800] = "";
             /* A heartbeat vouches for the readers too: a caravan stuck in its
              * mapper for 30 s stops them, so the monitor restarts us. */
