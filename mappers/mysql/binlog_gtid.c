@@ -54,20 +54,44 @@ static bool parse_uuid(const char *s, size_t n, uint8_t u[16])
     return k == 16 && half < 0;
 }
 
+/* Appends v in decimal at p; returns the new end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
 size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen)
 {
-    int n;
+    /* Called once per transaction: no printf. */
+    char tmp[BINLOG_GTID_TEXT_MAX], *p = tmp;
     if (g->mysql) {
-        char u[37];
-        format_uuid(g->uuid, u);
-        n = snprintf(buf, buflen, "%s:%" PRIu64, u, g->seq);
+        format_uuid(g->uuid, tmp);
+        p = tmp + 36;
+        *p++ = ':';
+        p = put_u64(p, g->seq);
     } else {
-        n = snprintf(buf, buflen, "%" PRIu32 "-%" PRIu32 "-%" PRIu64, g->domain, g->server_id,
-                     g->seq);
+        p = put_u64(p, g->domain);
+        *p++ = '-';
+        p = put_u64(p, g->server_id);
+        *p++ = '-';
+        p = put_u64(p, g->seq);
     }
-    if (n < 0)
+    size_t n = (size_t)(p - tmp);
+    if (buflen == 0)
         return 0;
-    return (size_t)n >= buflen ? buflen - 1 : (size_t)n;
+    if (n >= buflen)
+        n = buflen - 1;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return n;
 }
 
 /* Parses decimal digits s[0..n) into *v (no sign, no overflow). */

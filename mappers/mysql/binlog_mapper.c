@@ -46,6 +46,7 @@ typedef struct mysql_opts {
     int64_t poll_ms;
     int64_t read_buffer_kb;
     int64_t max_tables;
+    int64_t batch_max_mb;
     bool mmap;
     bool positional_names;
     char *statement_dml;
@@ -75,6 +76,8 @@ static const wh_cfg_field mysql_fields[] = {
       "size of the read buffer in KiB (grows temporarily for a larger event)" },
     { "max_tables", WH_CFG_INT, offsetof(mysql_opts, max_tables), "4096", 16, 10000000,
       "table schemas kept in the cache" },
+    { "batch_max_mb", WH_CFG_INT, offsetof(mysql_opts, batch_max_mb), "64", 1, 65536,
+      "a batch ends early once its decoded values (converted text, JSON) grow by this many MiB" },
     { "mmap", WH_CFG_BOOL, offsetof(mysql_opts, mmap), "true", 1, 0,
       "map finished binlog files into memory instead of reading them (saves a copy)" },
     { "positional_names", WH_CFG_BOOL, offsetof(mysql_opts, positional_names), "false", 1, 0,
@@ -163,6 +166,7 @@ typedef struct mysql_mapper {
     bool has_pending;            /* batch[ready] is held back */
     bool pending_carried;
     wh_arena arena;
+    size_t arena_base;           /* arena.total at the batch's start */
     wh_arena carry[2];
     int carry_cur;
     wh_buf jsonbuf;
@@ -303,18 +307,15 @@ static wh_update *new_update(mysql_mapper *m, uint8_t op, int64_t ts)
     }
     assert(m->ready < m->cap);
     wh_update *u = &m->batch[m->ready];
-    memset(u, 0, sizeof *u);
     m->has_pending = true;
     m->pending_carried = false;
-    u->shard = m->shard;
-    u->op = op;
-    u->ts = ts;
-    u->pos.log_name = m->txn_file;
-    u->pos.offset = m->txn_off;
-    u->pos.logical = m->logical_a;
-    u->pos.index = m->txn_index;
-    u->txn.id = m->txn_id_a;
-    u->txn.index = m->txn_index;
+    *u = (wh_update){
+        .shard = m->shard,
+        .op = op,
+        .pos = { m->txn_file, m->txn_off, m->logical_a, m->txn_index },
+        .ts = ts,
+        .txn = { m->txn_id_a, m->txn_index, false },
+    };
     return u;
 }
 
@@ -580,7 +581,9 @@ static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
     binlog_rows_event *re = &m->re;
     binlog_table *t = m->rows_table;
     int rc = WH_OK;
-    while ((re->rows < re->end || m->rows_empty) && m->ready < max) {
+    size_t limit = (size_t)m->o.batch_max_mb << 20;
+    while ((re->rows < re->end || m->rows_empty) && m->ready < max &&
+           (m->ready == 0 || m->arena.total - m->arena_base < limit)) {
         const uint8_t *p = re->rows;
         bool empty_row = m->rows_empty;
         m->rows_empty = false;
@@ -600,11 +603,11 @@ static int rows_step(mysql_mapper *m, int max, char *errbuf, size_t errlen)
             m->txn_index++;
             continue;
         }
-        wh_value *v0 = wh_arena_alloc(&m->arena, (t->ncols ? t->ncols : 1) * sizeof *v0);
-        wh_value *v1 = NULL;
-        if (re->op == WH_OP_UPDATE)
-            v1 = wh_arena_alloc(&m->arena, (t->ncols ? t->ncols : 1) * sizeof *v1);
-        if (!v0 || (re->op == WH_OP_UPDATE && !v1)) {
+        size_t nv = t->ncols ? t->ncols : 1;
+        wh_value *v0 = wh_arena_alloc(&m->arena, (re->op == WH_OP_UPDATE ? 2 : 1) * nv *
+                                                 sizeof *v0);
+        wh_value *v1 = re->op == WH_OP_UPDATE && v0 ? v0 + nv : NULL;
+        if (!v0) {
             rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory decoding a row");
             goto err;
         }
@@ -897,7 +900,10 @@ static int64_t now_ms(void)
 static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t errlen)
 {
     int64_t deadline = -1;
+    size_t limit = (size_t)m->o.batch_max_mb << 20;
     while (m->ready < max) {
+        if (m->ready > 0 && m->arena.total - m->arena_base >= limit)
+            return WH_OK;   /* bounded memory: hand these out first */
         if (m->rows_active) {
             int rc = rows_step(m, max, errbuf, errlen);
             if (rc != WH_OK)
@@ -988,7 +994,13 @@ static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
     if (m->has_pending && m->ready > 0)
         m->batch[0] = m->batch[m->ready];
     m->ready = 0;
-    wh_arena_reset(&m->arena);
+    /* The arena keeps its chunks for the next batch; past twice the batch
+     * limit (batches that ended early on it), give them back. */
+    if (m->arena.total > 2 * ((size_t)m->o.batch_max_mb << 20))
+        wh_arena_free(&m->arena);
+    else
+        wh_arena_reset(&m->arena);
+    m->arena_base = m->arena.total;
     binlog_table_cache_collect(m->tc);
     if (m->mode != TXN_NONE) {
         m->txn_id_a = arena_str(&m->arena, m->txn_id);
@@ -1135,6 +1147,8 @@ static int mysql_seek_logical(wh_mapper *base, const char *pos, bool inclusive,
             continue;   /* a file still being created: nothing in it yet */
         if (rc != WH_OK)
             return rc;
+        if (!body && i == n - 1 && n > 1)
+            continue;   /* the newest file may not have its head written yet */
         binlog_event ev = { .type = type, .body = body, .body_len = len };
         binlog_gtid_state_free(&st);
         st.mysql = lp.gtids[0].mysql;

@@ -358,10 +358,14 @@ int binlog_reader_new(const char *dir, const char *index_path, size_t buf_size, 
     while (dl > 1 && r->dir[dl - 1] == '/')
         r->dir[--dl] = '\0';
     struct stat st;
-    if (stat(r->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rc = wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "binlog directory %s %s", r->dir,
-                       errno == 0 || S_ISREG(st.st_mode) ? "is not a directory"
-                                                          : strerror(errno));
+    if (stat(r->dir, &st) != 0) {
+        rc = wh_seterr(errbuf, errlen, errno == ENOENT ? WH_ERR_NOT_FOUND : WH_ERR_IO,
+                       "binlog directory %s: %s", r->dir, strerror(errno));
+        goto err;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "binlog directory %s is not a "
+                       "directory", r->dir);
         goto err;
     }
     if (index_path) {
@@ -685,8 +689,16 @@ int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen)
         }
         if (r->len < r->map_len) {
             size_t want = r->pos + (r->need > MAP_WINDOW ? r->need : MAP_WINDOW);
+            size_t old = r->len;
             r->len = want < r->map_len ? want : r->map_len;
             r->need = 0;
+#ifdef MADV_POPULATE_READ
+            /* Map the new window's pages in one call rather than fault by fault. */
+            size_t from = old & ~(page - 1);
+            madvise(r->map + from, r->len - from, MADV_POPULATE_READ);
+#else
+            (void)old;
+#endif
             return WH_OK;
         }
         struct stat st;
@@ -803,6 +815,8 @@ int binlog_reader_head_gtids(binlog_reader *r, const char *name, binlog_fde *fde
     uint64_t off;
     int rc = read_head(fd, r->dir, name, fde, &off, errbuf, errlen);
     uint8_t *b = NULL;
+    struct stat st;
+    uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     for (int guard = 0; rc == WH_OK && guard < 16; guard++) {
         uint8_t hdr[BINLOG_HEADER_LEN];
         ssize_t n = pread_full(fd, hdr, sizeof hdr, off);
@@ -817,6 +831,8 @@ int binlog_reader_head_gtids(binlog_reader *r, const char *name, binlog_fde *fde
             ev.type != BE_BINLOG_CHECKPOINT && ev.type != BE_FORMAT_DESCRIPTION &&
             ev.type != BE_START_ENCRYPTION)
             break;
+        if (off + ev.length > size)
+            break;   /* not completely written yet (or a corrupt length) */
         if (ev.type == BE_GTID_LIST || ev.type == BE_PREVIOUS_GTIDS) {
             if (!(b = malloc(ev.length))) {
                 rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");

@@ -278,6 +278,25 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* Hash of a table map's bytes, eight at a time (once per transaction and
+ * table, so it is on the hot path of small transactions). */
+static uint64_t raw_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
 static void compute_schema_id(binlog_table *t)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -543,7 +562,7 @@ int binlog_table_parse(const binlog_event *ev, const binlog_fde *fde, binlog_tab
     if (!(t->raw = tmem_alloc(t, t->raw_len ? t->raw_len : 1)))
         TM_FAIL(WH_ERR_NOMEM, "out of memory for a table map");
     memcpy(t->raw, raw_start, t->raw_len);
-    t->raw_hash = fnv1a(0xcbf29ce484222325ull, t->raw, t->raw_len);
+    t->raw_hash = raw_hash(t->raw, t->raw_len);
     compute_schema_id(t);
     *out = t;
     return WH_OK;
@@ -671,6 +690,7 @@ struct binlog_table_cache {
     /* table id -> table for the current transaction: open addressing */
     struct id_slot { uint64_t id; binlog_table *t; } *ids;
     size_t nids_cap, nids;
+    uint32_t used[8];            /* slots of the first mappings, to clear them fast */
 };
 
 binlog_table_cache *binlog_table_cache_new(size_t max_tables)
@@ -785,6 +805,8 @@ static int ids_put(binlog_table_cache *c, uint64_t id, binlog_table *t)
             return WH_OK;
         release(c, c->ids[k].t);
     } else {
+        if (c->nids < 8)
+            c->used[c->nids] = (uint32_t)k;
         c->nids++;
     }
     c->ids[k].id = id;
@@ -808,6 +830,17 @@ void binlog_table_cache_end_txn(binlog_table_cache *c)
 {
     if (c->nids == 0)
         return;
+    if (c->nids <= 8) {   /* the usual few tables: clear just their slots */
+        for (size_t i = 0; i < c->nids; i++) {
+            struct id_slot *s = &c->ids[c->used[i]];
+            if (s->t) {
+                release(c, s->t);
+                s->t = NULL;
+            }
+        }
+        c->nids = 0;
+        return;
+    }
     for (size_t i = 0; i < c->nids_cap; i++) {
         if (c->ids[i].t) {
             release(c, c->ids[i].t);
@@ -837,7 +870,7 @@ int binlog_table_cache_map(binlog_table_cache *c, const binlog_event *ev,
     uint64_t id = post == 6 ? binlog_u32(ev->body) : binlog_u48(ev->body);
     const uint8_t *raw = ev->body + idlen;
     size_t raw_len = ev->body_len - idlen;
-    uint64_t h = fnv1a(0xcbf29ce484222325ull, raw, raw_len);
+    uint64_t h = raw_hash(raw, raw_len);
     binlog_table *t = c->buckets[h & (c->nbuckets - 1)];
     while (t && !(t->raw_hash == h && t->raw_len == raw_len && memcmp(t->raw, raw, raw_len) == 0))
         t = t->hnext;

@@ -81,8 +81,8 @@ typedef struct binlog_server_column {
 /* Fills the names of t (and signedness, collations and ENUM/SET members
  * where the map lacked them) from the server's columns, after checking that
  * they match the map: the same count, and each type compatible with the
- * logged type. Recomputes schema_id. Returns 0, or WH_ERR_MISMATCH-like
- * WH_ERR_CORRUPT with errbuf saying which column differs. */
+ * logged type. Recomputes schema_id. Returns 0, or WH_ERR_CORRUPT with
+ * errbuf saying how the server's table differs from the logged one. */
 int binlog_table_apply_server(binlog_table *t, const binlog_server_column *cols, uint32_t n,
                               char *errbuf, size_t errlen);
 

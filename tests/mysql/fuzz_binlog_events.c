@@ -29,6 +29,8 @@
 
 static char fuzz_dir[4096];
 
+static void cleanup(void);
+
 static void setup(void)
 {
     if (fuzz_dir[0])
@@ -41,6 +43,7 @@ static void setup(void)
         perror("mkdtemp");
         abort();
     }
+    atexit(cleanup);
     char p[4200];
     snprintf(p, sizeof p, "%s/f.index", fuzz_dir);
     FILE *f = fopen(p, "w");
@@ -59,6 +62,7 @@ static void cleanup(void)
         unlink(p);
     }
     rmdir(fuzz_dir);
+    fuzz_dir[0] = '\0';
 }
 
 static void write_file(const char *name, const void *p, size_t n)
@@ -286,7 +290,6 @@ int main(int argc, char **argv)
         files++;
     }
     closedir(d);
-    cleanup();
     printf("fuzz_binlog_events: %d seeds, %d runs, no crash\n", files, runs);
     return files > 0 ? 0 : 1;
 }

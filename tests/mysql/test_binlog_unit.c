@@ -985,6 +985,134 @@ static void test_empty_image(void)
     tu_rmdir(dir);
 }
 
+/* ---- a large transaction streams with bounded memory ------------------------------ */
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void test_big_txn(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, true, true);
+    tbw_gtid_list(&w, NULL, 0);
+    tbw_maria_gtid(&w, 0, 1, 0x0c);
+    const int events = 2500, per = 160;   /* 400000 rows, one transaction */
+    for (int e = 0; e < events; e++) {
+        t_map(&w, 20);
+        t_insert(&w, BE_WRITE_ROWS_V1, 20, (uint32_t)(e * per), per);
+    }
+    tbw_xid(&w, 1);
+    CHECK_EQ_INT(tbw_save(&w, dir, "mysql-bin.000001"), 0);
+    const char *files[] = { "mysql-bin.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+    size_t file_len = w.b.len;
+    tbw_free(&w);
+
+    json_t *o = json_pack("{s:s}", "binlog_dir", dir);
+    wh_mapper *m = NULL;
+    char err[1024];
+    CHECK_EQ_INT(wh_mapper_create("mysql", o, "t", false, &m, err, sizeof err), WH_OK);
+    json_decref(o);
+    CHECK_EQ_INT(m->ops->seek_physical(m, NULL, true, err, sizeof err), WH_OK);
+    long before = rss_kb(), peak = before;
+    uint64_t n = 0, lasts = 0, sum = 0, bad_index = 0;
+    for (;;) {
+        const wh_update *u;
+        int k = m->ops->next_batch(m, &u, 1000, 0, err, sizeof err);
+        if (k < 0)
+            break;
+        for (int i = 0; i < k; i++) {
+            lasts += u[i].txn.last;
+            sum += u[i].after.values[0].n.u;
+            bad_index += u[i].txn.index != n + (uint64_t)i;
+        }
+        n += (uint64_t)k;
+        long r = rss_kb();
+        if (r > peak)
+            peak = r;
+    }
+    wh_mapper_destroy(m);
+    CHECK_EQ_INT(n, (uint64_t)events * per);
+    CHECK_EQ_INT(lasts, 1);
+    CHECK_EQ_INT(bad_index, 0);
+    CHECK_EQ_INT(sum, (uint64_t)events * per * (events * per - 1) / 2);
+    /* Holding the transaction would take well over 100 MB here. */
+    CHECK(peak - before < 24 * 1024);
+    printf("big transaction: %zu bytes, %" PRIu64 " rows, RSS grew by %ld KiB\n", file_len, n,
+           peak - before);
+    tu_rmdir(dir);
+}
+
+/* ---- batch memory is bounded: converted text ends a batch early ----------------- */
+
+static void test_batch_limit(void)
+{
+    char *dir = tu_tmpdir();
+    tbw w;
+    tbw_init(&w, true, true);
+    tbw_gtid_list(&w, NULL, 0);
+    tbw_maria_gtid(&w, 0, 1, 0x0c);
+    const uint8_t types[] = { 3, BT_BLOB };
+    const uint8_t meta[] = { 4 };
+    const uint8_t opt[] = { 0x03, 0x01, 0x08,                  /* latin1 TEXT */
+                            0x04, 0x06, 0x02, 'i', 'd', 0x02, 't', 'x' };
+    tbw_table_map(&w, 6, "db", "lat", types, 2, meta, 1, opt, sizeof opt);
+    size_t len = 100000;
+    wh_buf rows = WH_BUF_INIT;
+    for (uint32_t r = 0; r < 40; r++) {
+        tb_u8(&rows, 0);
+        tb_u32(&rows, r);
+        tb_u32(&rows, (uint32_t)len);
+        for (size_t i = 0; i < len; i++)
+            tb_u8(&rows, 0xe9);   /* é: two bytes in UTF-8 */
+    }
+    uint8_t bm = 3;
+    tbw_rows(&w, BE_WRITE_ROWS_V1, 6, 1, 2, &bm, NULL, rows.data, rows.len);
+    tbw_xid(&w, 1);
+    CHECK_EQ_INT(tbw_save(&w, dir, "mysql-bin.000001"), 0);
+    const char *files[] = { "mysql-bin.000001", NULL };
+    CHECK_EQ_INT(tbw_index(dir, "mysql-bin.index", files), 0);
+    json_t *o = json_pack("{s:s, s:i}", "binlog_dir", dir, "batch_max_mb", 1);
+    wh_mapper *m = NULL;
+    char err[1024];
+    CHECK_EQ_INT(wh_mapper_create("mysql", o, "t", false, &m, err, sizeof err), WH_OK);
+    json_decref(o);
+    CHECK_EQ_INT(m->ops->seek_physical(m, NULL, true, err, sizeof err), WH_OK);
+    int total = 0, most = 0, batches = 0;
+    for (;;) {
+        const wh_update *u;
+        int n = m->ops->next_batch(m, &u, 1000, 0, err, sizeof err);
+        if (n < 0) {
+            CHECK_EQ_INT(n, WH_ERR_EOF);
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            CHECK(u[i].after.values[1].type == WH_T_STRING &&
+                  u[i].after.values[1].len == 2 * len);
+        total += n;
+        most = n > most ? n : most;
+        batches++;
+    }
+    CHECK_EQ_INT(total, 40);
+    CHECK(most <= 13 && batches >= 4);
+    if (!(most <= 13 && batches >= 4))
+        fprintf(stderr, "  most %d, batches %d\n", most, batches);
+    wh_mapper_destroy(m);
+    wh_buf_free(&rows);
+    tbw_free(&w);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     wh_log_set_level(WH_LOG_ERROR);
@@ -1000,5 +1128,7 @@ int main(void)
     test_options();
     test_mmap();
     test_empty_image();
+    test_big_txn();
+    test_batch_limit();
     return check_done("test_binlog_unit");
 }
