@@ -8,21 +8,7 @@ sys.path.insert(0, HERE)
 import wh_harness as wh  # noqa: E402
 import run  # noqa: E402
 
-failed = 0
-passed = 0
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED: " + what, file=sys.stderr, flush=True)
-
-
-def eq(got, want, what):
-    check(got == want, "%s: expected %r, got %r" % (what, want, got))
+from checks import check, done, eq  # noqa: E402,F401
 
 
 def main():
@@ -69,8 +55,7 @@ def main():
 
     eq(run._parse_opts(["a=1", "b", "--c=x=y"], "--opt"), {"a": "1", "b": None, "c": "x=y"},
        "run.py option parsing")
-    print("harness_unit: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return done("harness_unit")
 
 
 if __name__ == "__main__":

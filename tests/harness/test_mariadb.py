@@ -6,17 +6,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wh_harness as wh  # noqa: E402
 
-failed = 0
-passed = 0
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED: " + what, file=sys.stderr, flush=True)
+from checks import check, done, eq  # noqa: E402,F401
 
 
 def main():
@@ -96,8 +86,7 @@ def main():
     check(all(not wh.pid_alive(p) for p in pids), "Stack teardown kills every server")
     check(not os.path.exists(tmp) or os.environ.get("WH_KEEP_TMP") == "1",
           "Stack teardown removes %s" % tmp)
-    print("harness_mariadb: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return done("harness_mariadb")
 
 
 if __name__ == "__main__":

@@ -16,19 +16,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import wh_harness as wh  # noqa: E402
+from checks import check, done, eq  # noqa: E402,F401
 
 RUN = os.path.join(HERE, "run.py")
-failed = 0
-passed = 0
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED: " + what, file=sys.stderr, flush=True)
 
 
 def procs_mentioning(text):
@@ -178,8 +168,7 @@ def main():
                  "none", expect_rc=99, expect_stderr="unknown variable")
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    print("harness_teardown: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return done("harness_teardown")
 
 
 if __name__ == "__main__":

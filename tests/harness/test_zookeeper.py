@@ -11,18 +11,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wh_harness as wh  # noqa: E402
 
-failed = 0
-passed = 0
-ZK_CHECK = None
-
-
-def check(cond, what):
-    global failed, passed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED: " + what, file=sys.stderr, flush=True)
+from checks import check, done, eq  # noqa: E402,F401
 
 
 def zk(connect, *args):
@@ -88,8 +77,7 @@ def main():
               "restarted node has the write made while it was down")
         pids = [n.pid for n in ens.nodes] + [one.pid]
     check(all(not wh.pid_alive(p) for p in pids), "teardown kills every JVM")
-    print("harness_zookeeper: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return done("harness_zookeeper")
 
 
 if __name__ == "__main__":
