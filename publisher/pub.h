@@ -183,6 +183,10 @@ void pub_wake(publisher *p);
 void pub_fatal(publisher *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t pub_now_ms(void);
 
+/* Waits on cond (mu held, as pthread_cond_timedwait) for at most ms
+ * milliseconds; returns early when signalled. */
+void pub_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms);
+
 /* Creates a mapper by name: the registry's (mappers/mapper.c), or the
  * publisher's own "synthetic" generator (pub_synthetic.c) for benchmarks and
  * tests. Same contract as wh_mapper_create. */

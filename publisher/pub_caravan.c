@@ -208,14 +208,7 @@ static void *caravan_main(void *arg)
             }
             if (!any_full || pub_now_ms() >= deadline || atomic_load(&c->stop))
                 break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 10 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+            pub_cond_wait_ms(&c->cond, &c->mu, 10);
         }
         for (uint32_t k = 0; k < c->nmembers;) {
             pub_flow *f = c->members[k];
@@ -236,14 +229,7 @@ static void *caravan_main(void *arg)
             pthread_mutex_unlock(&f->mu);
             if (!full)
                 break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+            pub_cond_wait_ms(&c->cond, &c->mu, 50);
         }
         for (uint32_t k = 0; k < c->nmembers && rc == WH_OK; k++) {
             pub_flow *f = c->members[k];

@@ -564,28 +564,13 @@ static void *zk_main(void *arg)
         if (z->stop || z->has_fatal)
             break;
         if (!z->expired && !(z->dirty && up && !need_register)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
             int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
             if (wait > 200 && (!up || need_register))
                 wait = 200;
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&z->cond, &z->mu, &ts);
+            pub_cond_wait_ms(&z->cond, &z->mu, wait);
         } else if (z->dirty && up && !need_register) {
             /* A failing re-read backs off. */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&z->cond, &z->mu, &ts);
+            pub_cond_wait_ms(&z->cond, &z->mu, 50);
         }
     }
     pthread_mutex_unlock(&z->mu);
