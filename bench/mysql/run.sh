@@ -10,11 +10,7 @@
 # rendering (row changes/s and MB/s on one core, peak RSS), and the time of
 # `mariadb-binlog -v` over them.
 set -eu
-root=$(cd "$(dirname "$0")/../.." && pwd)
-build=${WH_BENCH_BUILD:-$root/build-release}
-if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" "$root" --buildtype=release >/dev/null
-fi
+. "$(dirname "$0")/../release-build.sh"
 ninja -C "$build" bench/mysql/bench_binlog_decode >/dev/null
 exec python3 "$root/tests/harness/run.py" --mariadb \
     --mariadb-opt max_binlog_size=268435456 --mariadb-opt innodb_buffer_pool_size=256M \
