@@ -437,6 +437,20 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
+/* Opens binlog file name of the reader's directory read-only. A file that
+ * is gone was purged by the server: WH_ERR_PURGED. */
+static int open_binlog(const binlog_reader *r, const char *name, int *fd,
+                       char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", r->dir, name);
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return wh_seterr(errbuf, errlen, errno == ENOENT ? WH_ERR_PURGED : WH_ERR_IO,
+                         "cannot open binlog %s: %s", path, strerror(errno));
+    return WH_OK;
+}
+
 /* Reads the magic number and the format description of an open file into
  * fde; *end is set to the offset after the format description. */
 static int read_head(int fd, const char *dir, const char *name, binlog_fde *fde, uint64_t *end,
@@ -515,12 +529,9 @@ int binlog_reader_open(binlog_reader *r, const char *name, uint64_t offset,
     const char *iname = binlog_reader_intern(r, name);
     if (!iname)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", r->dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return wh_seterr(errbuf, errlen, errno == ENOENT ? WH_ERR_PURGED : WH_ERR_IO,
-                         "cannot open binlog %s: %s", path, strerror(errno));
+    int fd;
+    if ((rc = open_binlog(r, name, &fd, errbuf, errlen)) != WH_OK)
+        return rc;
     binlog_fde fde;
     uint64_t start;
     if ((rc = read_head(fd, r->dir, name, &fde, &start, errbuf, errlen)) != WH_OK) {
@@ -806,14 +817,12 @@ int binlog_reader_head_gtids(binlog_reader *r, const char *name, binlog_fde *fde
     *body = NULL;
     *len = 0;
     *type = 0;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", r->dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return wh_seterr(errbuf, errlen, errno == ENOENT ? WH_ERR_PURGED : WH_ERR_IO,
-                         "cannot open binlog %s: %s", path, strerror(errno));
+    int fd;
+    int rc = open_binlog(r, name, &fd, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
     uint64_t off;
-    int rc = read_head(fd, r->dir, name, fde, &off, errbuf, errlen);
+    rc = read_head(fd, r->dir, name, fde, &off, errbuf, errlen);
     uint8_t *b = NULL;
     struct stat st;
     uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
