@@ -50,13 +50,17 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Reads every WAL (archive/ and live, by number) with our reader. */
+/* Reads every WAL (archive/ and live, by number) with our reader. The
+ * database is open, so RocksDB may move a WAL from the live directory to
+ * archive/ at any moment: the live directory is listed first (a file that
+ * moves in between is then seen twice, and read once), and a live file that
+ * is gone by the time it is opened is read from archive/. */
 static void read_ours(const char *db)
 {
     uint64_t nums[512];
     int n = 0;
     const char *dirs[2] = { "archive", "" };
-    for (int d = 0; d < 2; d++) {
+    for (int d = 1; d >= 0; d--) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", db, dirs[d]);
         DIR *dir = opendir(path);
@@ -75,10 +79,17 @@ static void read_ours(const char *db)
     for (int i = 0; i < n; i++) {
         char path[1024], err[512];
         uint64_t num = nums[i] / 2;
+        if (i > 0 && nums[i - 1] / 2 == num)
+            continue;                       /* listed in both directories */
         snprintf(path, sizeof path, "%s/%s%s%06" PRIu64 ".log", db, nums[i] % 2 ? "" : "archive",
                  nums[i] % 2 ? "" : "/", num);
         rdb_wal *w = NULL;
-        if (rdb_wal_open(path, num, 1 << 16, &w, err, sizeof err) != 0)
+        int orc = rdb_wal_open(path, num, 1 << 16, &w, err, sizeof err);
+        if (orc != 0 && nums[i] % 2) {      /* moved to archive/ meanwhile */
+            snprintf(path, sizeof path, "%s/archive/%06" PRIu64 ".log", db, num);
+            orc = rdb_wal_open(path, num, 1 << 16, &w, err, sizeof err);
+        }
+        if (orc != 0)
             die("open", err);
         rdb_record rec;
         int rc;
