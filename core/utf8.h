@@ -13,9 +13,13 @@
  * U+10FFFF, truncated). n must be at least 1. */
 size_t wh_utf8_seq_len(const unsigned char *s, size_t n);
 
+/* Length of the longest prefix of p[0..len) that is plain ASCII (every byte
+ * below 0x80): len when all of it is. Sixteen bytes at a time. */
+size_t wh_ascii_prefix(const uint8_t *p, size_t len);
+
 /* True if len bytes at p are well-formed UTF-8. When false and bad_at is
  * not NULL, sets it to the offset of the first byte of the offending
- * sequence. Skips ASCII a word at a time: the hot path for text columns. */
+ * sequence. Skips ASCII with wh_ascii_prefix: the hot path for text columns. */
 bool wh_utf8_valid(const uint8_t *p, size_t len, size_t *bad_at);
 
 /* Writes code point cp (at most U+10FFFF) as UTF-8 to o; returns 1..4. */

@@ -319,12 +319,17 @@ int binlog_charset_to_utf8(binlog_charset cs, const uint8_t *p, size_t len,
         *out_len = len;
         return WH_OK;
     case CS_ASCII:
-        for (size_t i = 0; i < len; i++)
-            if (p[i] >= 0x80)
-                return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
-                                 "ascii text of %zu bytes has byte 0x%02x at offset %zu",
-                                 len, p[i], i);
+        if ((bad = wh_ascii_prefix(p, len)) < len)
+            return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                             "ascii text of %zu bytes has byte 0x%02x at offset %zu",
+                             len, p[bad], bad);
         *out = (const char *)p;
+        *out_len = len;
+        return WH_OK;
+    case CS_LATIN1:
+        if (wh_ascii_prefix(p, len) < len)
+            break;
+        *out = (const char *)p;   /* plain ASCII reads the same in UTF-8 */
         *out_len = len;
         return WH_OK;
     case CS_UNKNOWN:

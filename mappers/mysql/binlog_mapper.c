@@ -468,16 +468,15 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
     m->skip_below = 0;
     if (has_gtid) {
         m->gtid = *g;
-        binlog_gtid_format(g, m->gtid_text, sizeof m->gtid_text);
-        snprintf(m->txn_id, sizeof m->txn_id, "%s", m->gtid_text);
+        size_t n = binlog_gtid_format(g, m->gtid_text, sizeof m->gtid_text);
+        memcpy(m->txn_id, m->gtid_text, n + 1);   /* the GTID is the transaction's id */
     } else {
         m->gtid_text[0] = '\0';
         snprintf(m->txn_id, sizeof m->txn_id, "%s:%" PRIu64, m->txn_file, m->txn_off);
     }
-    m->txn_id_a = arena_str(&m->arena, m->txn_id);
-    m->logical_a = has_gtid ? arena_str(&m->arena, m->gtid_text) : NULL;
-    if (!m->txn_id_a || (has_gtid && !m->logical_a))
+    if (!(m->txn_id_a = arena_str(&m->arena, m->txn_id)))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    m->logical_a = has_gtid ? m->txn_id_a : NULL;
     if (m->phys.pending) {
         m->phys.pending = false;
         m->skip_below = m->phys.skip_below;
@@ -1003,10 +1002,9 @@ static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
     m->arena_base = m->arena.total;
     binlog_table_cache_collect(m->tc);
     if (m->mode != TXN_NONE) {
-        m->txn_id_a = arena_str(&m->arena, m->txn_id);
-        m->logical_a = m->has_gtid ? arena_str(&m->arena, m->gtid_text) : NULL;
-        if (!m->txn_id_a || (m->has_gtid && !m->logical_a))
+        if (!(m->txn_id_a = arena_str(&m->arena, m->txn_id)))
             goto nomem;
+        m->logical_a = m->has_gtid ? m->txn_id_a : NULL;   /* the same text */
     }
 
     rc = run(m, max, timeout_ms, errbuf, errlen);

@@ -10,13 +10,26 @@
 
 #define PARTIAL_JSON_UPDATES 1   /* binlog_row_value_options bit */
 
+/* Set bits of one byte (the portable build has no popcnt instruction, and
+ * libgcc's fallback costs a call per byte). */
+static inline uint32_t popcount8(uint8_t b)
+{
+    static const uint8_t nibble[16] = { 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4 };
+    return (uint32_t)nibble[b & 15] + nibble[b >> 4];
+}
+
 static uint32_t popcount_bitmap(const uint8_t *map, uint32_t nbits)
 {
-    uint32_t n = 0, full = nbits / 8;
-    for (uint32_t i = 0; i < full; i++)
-        n += (uint32_t)__builtin_popcount(map[i]);
+    uint32_t n = 0, i = 0, full = nbits / 8;
+    for (; i + 8 <= full; i += 8) {   /* a word at a time: one popcount per 64 columns */
+        uint64_t w;
+        memcpy(&w, map + i, 8);
+        n += (uint32_t)__builtin_popcountll(w);
+    }
+    for (; i < full; i++)
+        n += popcount8(map[i]);
     if (nbits & 7)
-        n += (uint32_t)__builtin_popcount(map[full] & ((1u << (nbits & 7)) - 1));
+        n += popcount8((uint8_t)(map[full] & ((1u << (nbits & 7)) - 1)));
     return n;
 }
 
@@ -243,8 +256,8 @@ int binlog_rows_image(const binlog_table *t, const binlog_rows_event *re, int im
         if (skip || is_partial)
             rc = binlog_value_size(col, p, (size_t)(end - p), &used, errbuf, errlen);
         else
-            rc = binlog_value_decode(col, p, (size_t)(end - p), arena, &vals[i], &used,
-                                     errbuf, errlen);
+            rc = binlog_value_decode_fast(col, p, (size_t)(end - p), arena, &vals[i], &used,
+                                          errbuf, errlen);
         if (rc != WH_OK)
             return wh_preferr(errbuf, errlen, rc, "column `%s` (%u of `%s`.`%s`)",
                               col_name(t, i), i + 1, t->db, t->name);

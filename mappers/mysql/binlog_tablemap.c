@@ -316,6 +316,15 @@ static void compute_schema_id(binlog_table *t)
     t->schema_id = h ? h : 1;
 }
 
+/* Called whenever the columns' description is complete or changed: the
+ * schema id and each column's decoding shortcut follow from it. */
+static void columns_changed(binlog_table *t)
+{
+    compute_schema_id(t);
+    for (uint32_t i = 0; i < t->ncols; i++)
+        binlog_column_plan(&t->cols[i]);
+}
+
 /* Parses the optional metadata block (TLV fields). */
 static int parse_optional(binlog_table *t, const uint8_t *p, const uint8_t *end, bool mariadb,
                           char *errbuf, size_t errlen)
@@ -563,7 +572,7 @@ int binlog_table_parse(const binlog_event *ev, const binlog_fde *fde, binlog_tab
         TM_FAIL(WH_ERR_NOMEM, "out of memory for a table map");
     memcpy(t->raw, raw_start, t->raw_len);
     t->raw_hash = raw_hash(t->raw, t->raw_len);
-    compute_schema_id(t);
+    columns_changed(t);
     *out = t;
     return WH_OK;
 err:
@@ -657,7 +666,7 @@ int binlog_table_apply_server(binlog_table *t, const binlog_server_column *cols,
     }
     t->names = names;
     t->names_from_server = true;
-    compute_schema_id(t);
+    columns_changed(t);
     return WH_OK;
 }
 
@@ -673,7 +682,7 @@ int binlog_table_positional_names(binlog_table *t, char *errbuf, size_t errlen)
             return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for column names");
     }
     t->names = names;
-    compute_schema_id(t);
+    columns_changed(t);
     return WH_OK;
 }
 

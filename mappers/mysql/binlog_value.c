@@ -357,6 +357,50 @@ int binlog_value_size(const binlog_column *col, const uint8_t *p, size_t avail,
     return span_bytes(col, &s, p, avail, &data, &dlen, used, errbuf, errlen);
 }
 
+static inline bool col_is_binary(const binlog_column *col)
+{
+    return col->is_binary || col->collation == 63;
+}
+
+void binlog_column_plan(binlog_column *col)
+{
+    span s;
+    col->fast = BF_GENERIC;
+    col->fast_n = 0;
+    col->fast_max = 0;
+    if (col_span(col, &s, NULL, 0) != WH_OK || s.max_len > UINT16_MAX)
+        return;   /* the general path says what is wrong */
+    switch (s.type) {
+    case BT_TINY: case BT_SHORT: case BT_INT24: case BT_LONG: case BT_LONGLONG:
+        col->fast = col->is_unsigned ? BF_UINT : BF_INT;
+        break;
+    case BT_VARCHAR: case BT_VAR_STRING: case BT_STRING:
+    case BT_TINY_BLOB: case BT_MEDIUM_BLOB: case BT_LONG_BLOB: case BT_BLOB: {
+        binlog_charset cs = col->collation ? binlog_collation_charset(col->collation)
+                                           : CS_UTF8MB4;
+        if (col_is_binary(col) || cs == CS_BINARY) {
+            if (s.type == BT_STRING)
+                return;   /* BINARY(n): padded back to n bytes */
+            col->fast = BF_BYTES;
+        } else if (cs == CS_UTF8MB4 || cs == CS_UTF8MB3) {
+            col->fast = BF_TEXT;
+        } else if (cs == CS_LATIN1 || cs == CS_ASCII) {
+            col->fast = BF_ASCII_TEXT;
+        } else {
+            return;
+        }
+        break;
+    }
+    case BT_GEOMETRY: case BT_VECTOR:
+        col->fast = BF_BYTES;
+        break;
+    default:
+        return;
+    }
+    col->fast_n = (uint8_t)s.n;
+    col->fast_max = (uint16_t)s.max_len;
+}
+
 /* ---- decimals ---------------------------------------------------------------- */
 
 static const uint32_t pow10_u32[10] = {
@@ -682,11 +726,6 @@ static int decode_datetime_old(const binlog_column *col, uint64_t v, wh_value *o
 }
 
 /* ---- text ---------------------------------------------------------------------- */
-
-static inline bool col_is_binary(const binlog_column *col)
-{
-    return col->is_binary || col->collation == 63;
-}
 
 /* Text of a CHAR/VARCHAR/TEXT column as UTF-8, or bytes for binary ones.
  * pad_to > dlen pads BINARY(n) values back to n bytes with 0x00: the row

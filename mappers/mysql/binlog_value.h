@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "wormhole/error.h"
 #include "wormhole/update.h"
 
@@ -50,7 +51,22 @@ typedef struct binlog_column {
                                 (then utf8mb4 is assumed, invalid bytes rejected as corrupt) */
     const char *const *members; /* ENUM/SET member names (UTF-8), NULL when unknown */
     uint32_t n_members;
+    /* Set by binlog_column_plan from the fields above (zero: no shortcut). */
+    uint8_t  fast;           /* enum binlog_fast: how binlog_value_decode_fast takes it */
+    uint8_t  fast_n;         /* BF_INT/BF_UINT: bytes; text and bytes: length-prefix bytes */
+    uint16_t fast_max;       /* text and bytes: maximum length in bytes (0 = none) */
 } binlog_column;
+
+/* The column kinds binlog_value_decode_fast decodes inline: the common types
+ * of row images, whose values need no conversion and no allocation. */
+enum binlog_fast {
+    BF_GENERIC = 0,          /* everything else: binlog_value_decode */
+    BF_INT,                  /* TINYINT..BIGINT, signed */
+    BF_UINT,                 /* TINYINT..BIGINT, unsigned */
+    BF_TEXT,                 /* CHAR/VARCHAR/TEXT in utf8mb3 or utf8mb4 */
+    BF_ASCII_TEXT,           /* the same in latin1 or ascii: inline when all ASCII */
+    BF_BYTES,                /* VARBINARY, BLOB, GEOMETRY: the bytes as they are */
+};
 
 /* Decodes the non-NULL value at p (avail bytes remain in the row image) into
  * out and sets *used to the bytes it occupied. Strings and blobs in utf8 or
@@ -62,6 +78,61 @@ typedef struct binlog_column {
 int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail,
                         wh_arena *arena, wh_value *out, size_t *used,
                         char *errbuf, size_t errlen);
+
+/* Sets col's fast, fast_n and fast_max from its other fields. Call again
+ * whenever they change. */
+void binlog_column_plan(binlog_column *col);
+
+/* binlog_value_decode, with the kinds binlog_column_plan marked decoded
+ * inline. The result is the same in every case (anything irregular - a
+ * truncated value, text that is not plain UTF-8 - takes the general path,
+ * which converts it or says what is wrong). */
+static inline int binlog_value_decode_fast(const binlog_column *col, const uint8_t *p,
+                                           size_t avail, wh_arena *arena, wh_value *out,
+                                           size_t *used, char *errbuf, size_t errlen)
+{
+    unsigned n = col->fast_n;
+    switch (col->fast) {
+    case BF_INT:
+    case BF_UINT: {
+        if (avail < n)
+            break;
+        uint64_t v = 0;
+        for (unsigned i = 0; i < n; i++)
+            v |= (uint64_t)p[i] << (8 * i);
+        *out = (wh_value){ .type = WH_T_UINT };
+        out->n.u = v;
+        if (col->fast == BF_INT) {
+            unsigned shift = 64 - 8 * n;
+            out->type = WH_T_INT;
+            out->n.i = (int64_t)(v << shift) >> shift;
+        }
+        *used = n;
+        return WH_OK;
+    }
+    case BF_TEXT:
+    case BF_ASCII_TEXT:
+    case BF_BYTES: {
+        if (avail < n)
+            break;
+        uint32_t len = 0;
+        for (unsigned i = 0; i < n; i++)
+            len |= (uint32_t)p[i] << (8 * i);
+        if (len > avail - n || (col->fast_max && len > col->fast_max))
+            break;
+        if (col->fast != BF_BYTES && wh_ascii_prefix(p + n, len) != len &&
+            (col->fast == BF_ASCII_TEXT || !wh_utf8_valid(p + n, len, NULL)))
+            break;   /* not plain ASCII: valid UTF-8 is used as it is, else converted */
+        *out = (wh_value){ .type = col->fast == BF_BYTES ? WH_T_BYTES : WH_T_STRING,
+                           .len = len, .str = (const char *)p + n };
+        *used = n + len;
+        return WH_OK;
+    }
+    default:
+        break;
+    }
+    return binlog_value_decode(col, p, avail, arena, out, used, errbuf, errlen);
+}
 
 /* Converts a MySQL binary JSON document (the JSON column's bytes, without
  * its length prefix) to compact JSON text, appended to out. An empty input

@@ -71,6 +71,20 @@ static void t_insert(tbw *w, uint8_t type, uint64_t id, uint32_t first, int n)
 static void test_helpers(void)
 {
     CHECK_EQ_INT(binlog_crc32(0, "123456789", 9), 0xCBF43926u);
+    /* Every length and alignment the folding code distinguishes, chained
+     * from a non-zero crc, against zlib's table-driven CRC-32. */
+    static uint8_t bytes[1200];
+    uint32_t seed = 12345, crc_bad = 0;
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        seed = seed * 1103515245u + 12345u;
+        bytes[i] = (uint8_t)(seed >> 16);
+    }
+    for (size_t off = 0; off < 16; off++)
+        for (size_t len = 0; len + off <= sizeof bytes && len <= 1100; len++) {
+            uint32_t want = (uint32_t)crc32(crc32(0, bytes, 7), bytes + off, (uInt)len);
+            crc_bad += binlog_crc32(binlog_crc32(0, bytes, 7), bytes + off, len) != want;
+        }
+    CHECK_EQ_INT(crc_bad, 0);
     uint8_t b[9] = { 0xfc, 0x34, 0x12 };
     uint64_t v;
     CHECK_EQ_INT(binlog_packed_int(b, 3, &v), 3);

@@ -9,7 +9,8 @@
  *   mode 2 (partial JSON): byte 1 is the length k of a binary JSON document
  *          that follows (the before image, rendered to text first); the rest
  *          is a diff vector.
- * Invariants checked beyond "no crash": binlog_value_size agrees with
+ * Invariants checked beyond "no crash": binlog_value_size and
+ * binlog_value_decode_fast (on the planned column) agree with
  * binlog_value_decode, and the wh_buf and arena JSON renderings are equal.
  *
  * Built with -DWH_FUZZ_STANDALONE it is a plain program that runs every file
@@ -66,6 +67,8 @@ static void fuzz_values(const uint8_t *data, size_t size)
     } else {
         col.real_type = col.type;
     }
+    binlog_column planned = col;
+    binlog_column_plan(&planned);
     const uint8_t *p = data + 5;
     size_t avail = size - 5;
     wh_arena arena = WH_ARENA_INIT;
@@ -75,6 +78,14 @@ static void fuzz_values(const uint8_t *data, size_t size)
         size_t used = 0, sz = 0;
         int rc = binlog_value_decode(&col, p, avail, &arena, &v, &used, eb, sizeof eb);
         int rs = binlog_value_size(&col, p, avail, &sz, eb, sizeof eb);
+        wh_value fv;
+        size_t fused = 0;
+        int rf = binlog_value_decode_fast(&planned, p, avail, &arena, &fv, &fused, eb, sizeof eb);
+        if (rf != rc || (rc == 0 && (fused != used || fv.type != v.type || fv.len != v.len ||
+                                     fv.flags != v.flags || fv.scale != v.scale ||
+                                     (v.len && memcmp(fv.str, v.str, v.len) != 0) ||
+                                     memcmp(&fv.n, &v.n, sizeof v.n) != 0)))
+            fail("binlog_value_decode_fast disagrees with binlog_value_decode");
         if (rc == 0 && (rs != 0 || sz != used))
             fail("binlog_value_size disagrees with a successful decode");
         if (rs != 0 && rc != rs)

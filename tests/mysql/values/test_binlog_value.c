@@ -5,7 +5,9 @@
  * from real servers: the MySQL 5.7/8.0 fixtures' hex dumps and MySQL's own
  * documented examples. Every decoded vector is also cut at every byte
  * boundary: each prefix must fail with WH_ERR_TRUNCATED, and
- * binlog_value_size must agree with binlog_value_decode. */
+ * binlog_value_size must agree with binlog_value_decode. Every decode is
+ * repeated through binlog_value_decode_fast with the column planned, which
+ * must give the very same result. */
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -52,6 +54,39 @@ static const char *vstr(const wh_value *v)
     return out;
 }
 
+/* Columns the fast decoder took inline (so the cross-check below is known
+ * to have exercised it). */
+static unsigned fast_kinds_seen[8];
+
+static bool same_value(const wh_value *a, const wh_value *b)
+{
+    return a->type == b->type && a->scale == b->scale && a->flags == b->flags &&
+           a->len == b->len && (a->len == 0 || memcmp(a->str, b->str, a->len) == 0) &&
+           (a->str == NULL) == (b->str == NULL) && memcmp(&a->n, &b->n, sizeof a->n) == 0;
+}
+
+/* binlog_value_decode_fast on a planned copy of col must answer exactly as
+ * binlog_value_decode did (rc, bytes used, value). */
+static void check_fast(const binlog_column *col, const uint8_t *b, size_t n, int rc,
+                       const wh_value *v, size_t used)
+{
+    binlog_column planned = *col;
+    binlog_column_plan(&planned);
+    fast_kinds_seen[planned.fast & 7]++;
+    wh_value fv;
+    size_t fused = 0;
+    char eb[512];
+    int frc = binlog_value_decode_fast(&planned, b, n, &arena, &fv, &fused, eb, sizeof eb);
+    if (frc != rc || (rc == WH_OK && (fused != used || !same_value(&fv, v))))
+        fprintf(stderr, "fast decode of %s (metadata 0x%04x, %zu bytes) differs: rc %d/%d\n",
+                binlog_type_name(col->type), col->meta, n, frc, rc);
+    CHECK_EQ_INT(frc, rc);
+    if (rc == WH_OK) {
+        CHECK_EQ_INT(fused, used);
+        CHECK(same_value(&fv, v));
+    }
+}
+
 /* Decodes n bytes as one value of col; checks that it uses all n bytes,
  * that binlog_value_size agrees, and that every shorter prefix is
  * WH_ERR_TRUNCATED. Returns the decode result. */
@@ -59,6 +94,7 @@ static int dec(const binlog_column *col, const uint8_t *b, size_t n, wh_value *v
 {
     size_t used = 0, sz = 0;
     int rc = binlog_value_decode(col, b, n, &arena, v, &used, errbuf, sizeof errbuf);
+    check_fast(col, b, n, rc, v, used);
     if (rc)
         return rc;
     CHECK_EQ_INT(used, n);
@@ -71,6 +107,7 @@ static int dec(const binlog_column *col, const uint8_t *b, size_t n, wh_value *v
         wh_value tmp;
         size_t u2;
         int r1 = binlog_value_decode(col, cut, k, &arena, &tmp, &u2, errbuf, sizeof errbuf);
+        check_fast(col, cut, k, r1, &tmp, u2);
         int r2 = binlog_value_size(col, cut, k, &u2, errbuf, sizeof errbuf);
         if (r1 != WH_ERR_TRUNCATED || r2 != WH_ERR_TRUNCATED)
             fprintf(stderr, "prefix %zu of %zu: decode %d size %d (%s)\n", k, n, r1, r2, errbuf);
@@ -106,6 +143,7 @@ static void expect_err(const binlog_column *col, const uint8_t *b, size_t n, int
     size_t used;
     errbuf[0] = '\0';
     int rc = binlog_value_decode(col, b, n, &arena, &v, &used, errbuf, sizeof errbuf);
+    check_fast(col, b, n, rc, &v, used);
     if (rc != code)
         fprintf(stderr, "line %d: expected error %d, got %d (%s)\n", line, code, rc, errbuf);
     CHECK_EQ_INT(rc, code);
@@ -1257,6 +1295,12 @@ int main(void)
     test_mariadb_vectors();
     test_compressed();
     test_arguments();
+    /* every shortcut was taken somewhere above */
+    for (int k = BF_INT; k <= BF_BYTES; k++) {
+        if (!fast_kinds_seen[k])
+            fprintf(stderr, "fast decoder kind %d never exercised\n", k);
+        CHECK(fast_kinds_seen[k] > 0);
+    }
     wh_arena_free(&arena);
     return check_done("test_binlog_value");
 }
