@@ -22,7 +22,9 @@
  *                    bytes being a header (0: stored as is; 0x80 | 8 if raw
  *                    deflate | n: n-byte BE original length, then a deflate
  *                    or zlib stream)
- * Hot types (integers, temporals, utf8 text) decode without allocating. */
+ * Hot types (integers, temporals, utf8 text) decode without allocating; the
+ * commonest ones are also marked by binlog_column_plan so that the row
+ * decoder takes them inline (binlog_value_decode_fast in the header). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,15 +47,6 @@ static inline uint32_t be24(const uint8_t *p) { return (uint32_t)p[0] << 16 | be
 static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | be24(p + 1); }
 static inline uint64_t be40(const uint8_t *p) { return (uint64_t)p[0] << 32 | be32(p + 1); }
 static inline uint64_t be48(const uint8_t *p) { return (uint64_t)be16(p) << 32 | be32(p + 2); }
-
-/* Little-endian unsigned of n (1..8) bytes. */
-static inline uint64_t le_n(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = n; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* MariaDB's compressed column types (MYSQL_TYPE_BLOB_COMPRESSED and
  * MYSQL_TYPE_VARCHAR_COMPRESSED; not in MySQL). */
@@ -328,7 +321,7 @@ int span_bytes(const binlog_column *col, const span *s, const uint8_t *p, size_t
         *used = s->n;
         return WH_OK;
     }
-    uint64_t len = le_n(p, s->n);
+    uint64_t len = binlog_le_n(p, s->n);
     if (len > avail - s->n)
         return col_err(errbuf, errlen, WH_ERR_TRUNCATED, col,
                        "length %llu runs past the %zu bytes that remain in the row image",
@@ -1045,9 +1038,9 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
     case BT_STRING:
         return decode_text(col, d, dlen, s.max_len, arena, out, errbuf, errlen);
     case BT_ENUM:
-        return decode_enum(col, le_n(d, s.n), out, errbuf, errlen);
+        return decode_enum(col, binlog_le_n(d, s.n), out, errbuf, errlen);
     case BT_SET:
-        return decode_set(col, le_n(d, s.n), arena, out, errbuf, errlen);
+        return decode_set(col, binlog_le_n(d, s.n), arena, out, errbuf, errlen);
     case BT_TINY_BLOB:
     case BT_MEDIUM_BLOB:
     case BT_LONG_BLOB:

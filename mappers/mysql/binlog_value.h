@@ -83,6 +83,15 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
  * whenever they change. */
 void binlog_column_plan(binlog_column *col);
 
+/* Little-endian unsigned of n (1..8) bytes. */
+static inline uint64_t binlog_le_n(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = n; i-- > 0;)
+        v = v << 8 | p[i];
+    return v;
+}
+
 /* binlog_value_decode, with the kinds binlog_column_plan marked decoded
  * inline. The result is the same in every case (anything irregular - a
  * truncated value, text that is not plain UTF-8 - takes the general path,
@@ -97,9 +106,7 @@ static inline int binlog_value_decode_fast(const binlog_column *col, const uint8
     case BF_UINT: {
         if (avail < n)
             break;
-        uint64_t v = 0;
-        for (unsigned i = 0; i < n; i++)
-            v |= (uint64_t)p[i] << (8 * i);
+        uint64_t v = binlog_le_n(p, n);
         *out = (wh_value){ .type = WH_T_UINT };
         out->n.u = v;
         if (col->fast == BF_INT) {
@@ -115,9 +122,7 @@ static inline int binlog_value_decode_fast(const binlog_column *col, const uint8
     case BF_BYTES: {
         if (avail < n)
             break;
-        uint32_t len = 0;
-        for (unsigned i = 0; i < n; i++)
-            len |= (uint32_t)p[i] << (8 * i);
+        uint32_t len = (uint32_t)binlog_le_n(p, n);   /* n <= 4 */
         if (len > avail - n || (col->fast_max && len > col->fast_max))
             break;
         if (col->fast != BF_BYTES && wh_ascii_prefix(p + n, len) != len &&
