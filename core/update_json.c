@@ -1,113 +1,400 @@
-/* update_json.c -- rendering updates as JSON lines (see update_json.h). */
+/* update_json.c -- rendering updates as JSON lines (see update_json.h).
+ *
+ * The writer works on a raw output pointer: each step makes sure the buffer
+ * has room for what it may write (need()), then stores without further
+ * checks. Strings are scanned 16 bytes at a time (SSE2) or 8 (portable SWAR)
+ * for the bytes that need work: controls, '"', '\\' and non-ASCII (checked
+ * as UTF-8). Integers, positions and temporal values are formatted by hand;
+ * the text is exactly what the snprintf-based forms produce. Only floats go
+ * through snprintf (shortest round-trip text). */
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#if defined(__SSE2__) && !defined(WH_JSON_PORTABLE)
+#include <emmintrin.h>
+#define JSON_SSE2 1
+#endif
+
 #include "core/update_json.h"
 #include "core/utf8.h"
 #include "wormhole/error.h"
 
-static const char hexdigits[] = "0123456789abcdef";
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Escapes of the control characters, padded to 8 bytes so that one fixed
+ * 8-byte copy writes any of them: "\\n", "\\r", "\\t" (2 bytes), "\\u00XX" (6). */
+#define HEX(d) ((d) < 10 ? '0' + (d) : 'a' + (d) - 10)
+#define U00(x) { '\\', 'u', '0', '0', HEX((x) >> 4), HEX((x) & 15), 0, 0 }
+static const char esc_ctl[32][8] = {
+    U00(0x00), U00(0x01), U00(0x02), U00(0x03), U00(0x04), U00(0x05), U00(0x06), U00(0x07),
+    U00(0x08), { '\\', 't' }, { '\\', 'n' }, U00(0x0b), U00(0x0c), { '\\', 'r' }, U00(0x0e),
+    U00(0x0f), U00(0x10), U00(0x11), U00(0x12), U00(0x13), U00(0x14), U00(0x15), U00(0x16),
+    U00(0x17), U00(0x18), U00(0x19), U00(0x1a), U00(0x1b), U00(0x1c), U00(0x1d), U00(0x1e),
+    U00(0x1f),
+};
+#undef U00
+#undef HEX
+
+/* 1 for the bytes the scan must stop at: < 0x20, '"', '\\', >= 0x80. */
+#define ONES16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const unsigned char special[256] = {
+    ONES16, ONES16, ['"'] = 1, ['\\'] = 1,
+    [0x80] = ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16, ONES16,
+};
+#undef ONES16
+
+#define LIT(p, s) (memcpy((p), (s), sizeof(s) - 1), (p) + sizeof(s) - 1)
+
+/* ---- room in the output -------------------------------------------------- */
+
+/* Grows out so that n bytes (and a NUL) fit at p; returns the new p, or NULL
+ * when out cannot grow (out->oom is then set). */
+static __attribute__((noinline)) char *grow(wh_buf *out, char *p, size_t n)
+{
+    out->len = (size_t)(p - out->data);
+    if (!wh_buf_reserve_slow(out, n))
+        return NULL;
+    return out->data + out->len;
+}
+
+/* p is the write position inside out->data (which is not NULL). Returns p,
+ * or a new p after growing, with room for n bytes plus a NUL; NULL on OOM. */
+static inline char *need(wh_buf *out, char *p, size_t n)
+{
+    if ((size_t)(out->data + out->cap - p) > n)
+        return p;
+    return grow(out, p, n);
+}
+
+/* Opens a write at the end of out with room for n bytes; NULL on OOM. */
+static inline char *begin(wh_buf *out, size_t n)
+{
+    if (!wh_buf_reserve(out, n))
+        return NULL;
+    return out->data + out->len;
+}
+
+/* Closes a write begun at start: p is the end, or NULL after an OOM, in
+ * which case the partial text is dropped. */
+static inline void finish(wh_buf *out, char *p, size_t start)
+{
+    if (p) {
+        out->len = (size_t)(p - out->data);
+        *p = '\0';
+    } else {
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
+    }
+}
+
+/* ---- integers ------------------------------------------------------------ */
+
+static inline unsigned u64_digits(uint64_t v)
+{
+    unsigned n = 1;
+    for (;;) {
+        if (v < 10)
+            return n;
+        if (v < 100)
+            return n + 1;
+        if (v < 1000)
+            return n + 2;
+        if (v < 10000)
+            return n + 3;
+        v /= 10000;
+        n += 4;
+    }
+}
+
+/* Writes v in decimal at p (at most 20 bytes); returns the end. */
+static inline char *fmt_u64(char *p, uint64_t v)
+{
+    char *end = p + u64_digits(v), *q = end;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        q -= 2;
+        memcpy(q, digits2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, digits2 + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    assert(q == p);
+    return end;
+}
+
+static inline char *fmt_i64(char *p, int64_t v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return fmt_u64(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return fmt_u64(p, (uint64_t)v);
+}
+
+/* Writes v as printf's "%0<width>u" would (width 2 or 4). */
+static inline char *fmt_pad(char *p, unsigned v, unsigned width)
+{
+    if (width == 4 && v < 10000) {
+        memcpy(p, digits2 + 2 * (v / 100), 2);
+        memcpy(p + 2, digits2 + 2 * (v % 100), 2);
+        return p + 4;
+    }
+    if (width == 2 && v < 100) {
+        memcpy(p, digits2 + 2 * v, 2);
+        return p + 2;
+    }
+    return fmt_u64(p, v);
+}
+
+/* ---- strings ------------------------------------------------------------- */
+
+/* Nonzero if any of the 8 bytes in x is < 0x20, '"', '\\' or >= 0x80. */
+static inline uint64_t swar_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | x) &
+           0x8080808080808080ull;
+}
+
+/* If the r bytes at s (0 < r < 8) need no escaping, copies them to p and
+ * returns p + r; else NULL. Overlapping loads check them whole, without a
+ * loop whose exit depends on r. */
+static inline char *short_clean(char *p, const unsigned char *s, size_t r)
+{
+    if (r >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + r - 4, 4);
+        if (swar_special((uint64_t)a << 32 | b))
+            return NULL;
+        memcpy(p, &a, 4);
+        memcpy(p + r - 4, &b, 4);
+    } else {
+        uint64_t w = (uint64_t)s[0] | (uint64_t)s[r / 2] << 8 | (uint64_t)s[r - 1] << 16 |
+                     0x2020202020000000ull;          /* other bytes: clean spaces */
+        if (swar_special(w))
+            return NULL;
+        p[0] = (char)s[0];
+        p[r / 2] = (char)s[r / 2];
+        p[r - 1] = (char)s[r - 1];
+    }
+    return p + r;
+}
+
+/* Strings up to this length get room for their worst case (6 output bytes
+ * per input byte) up front, so that escaping them checks no room. */
+enum { ESC_ROOMY_MAX = 4096 };
+
+/* Writes the escaped body of s (no quotes) at p, which has room for len + 3
+ * bytes. Returns the end, or NULL on OOM. */
+static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t len)
+{
+    bool roomy = len <= ESC_ROOMY_MAX;
+    if (roomy && !(p = need(out, p, 6 * len + 3)))
+        return NULL;
+    size_t i = 0;
+    for (;;) {
+        /* Copy clean bytes; stop at a special byte or the end. */
+#ifdef JSON_SSE2
+        const __m128i c20 = _mm_set1_epi8(0x20), cq = _mm_set1_epi8('"'),
+                      cb = _mm_set1_epi8('\\');
+        /* Signed < 0x20 catches both controls and bytes >= 0x80. */
+#define JSON_SPECIAL_MASK(v) ((unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, c20), \
+        _mm_or_si128(_mm_cmpeq_epi8(v, cq), _mm_cmpeq_epi8(v, cb)))))
+        while (len - i >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            _mm_storeu_si128((__m128i *)(void *)p, v);
+            unsigned mask = JSON_SPECIAL_MASK(v);
+            if (mask) {
+                unsigned k = (unsigned)__builtin_ctz(mask);
+                i += k;
+                p += k;
+                goto special_byte;
+            }
+            i += 16;
+            p += 16;
+        }
+        if (len - i >= 8) {
+            __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(s + i));
+            _mm_storel_epi64((__m128i *)(void *)p, v);
+            unsigned mask = JSON_SPECIAL_MASK(v) & 0xff;
+            if (mask) {
+                unsigned k = (unsigned)__builtin_ctz(mask);
+                i += k;
+                p += k;
+                goto special_byte;
+            }
+            i += 8;
+            p += 8;
+        }
+#undef JSON_SPECIAL_MASK
+#else
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (swar_special(w))
+                break;                      /* found below, byte by byte */
+            memcpy(p, &w, 8);
+            i += 8;
+            p += 8;
+        }
+#endif
+        /* Under 8 bytes left (or the portable loop stopped at a special
+         * byte): take them at once if clean, else byte by byte. */
+        size_t r = len - i;
+        if (r == 0)
+            return p;
+        if (r < 8) {
+            char *e = short_clean(p, s + i, r);
+            if (e)
+                return e;
+        }
+        while (i < len && !special[s[i]])
+            *p++ = (char)s[i++];
+        if (i == len)
+            return p;
+#ifdef JSON_SSE2
+    special_byte:
+#endif
+        /* A run of bytes that need work; each may take 8 bytes of room
+         * (escapes are stored 8 at a time), plus the rest and a quote. */
+        do {
+            if (!roomy && !(p = need(out, p, len - i + 8)))
+                return NULL;
+            unsigned c = s[i];
+            if (c >= 0x80) {
+                size_t n;
+                /* Common case first: a 3-byte sequence (most of CJK) that is
+                 * not in the E0 (overlong) or ED (surrogate) rows. */
+                if (len - i >= 4 && (c & 0xf0) == 0xe0 && c != 0xe0 && c != 0xed &&
+                    (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80)
+                    n = 3;
+                else
+                    n = wh_utf8_seq_len(s + i, len - i);
+                if (n == 0) {
+                    p = LIT(p, "\xef\xbf\xbd");            /* invalid UTF-8: U+FFFD */
+                    i++;
+                } else {
+                    if (len - i >= 4)
+                        memcpy(p, s + i, 4);                /* fixed size: no call */
+                    else
+                        memcpy(p, s + i, n);
+                    p += n;
+                    i += n;
+                }
+            } else if (c < 0x20) {
+                memcpy(p, esc_ctl[c], 8);
+                p += c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+                i++;
+            } else if (c == '"' || c == '\\') {
+                p[0] = '\\';
+                p[1] = (char)c;
+                p += 2;
+                i++;
+            } else {
+                break;                                      /* clean: back to the scan */
+            }
+        } while (i < len);
+        if (i == len)
+            return p;
+    }
+}
+
+/* put_esc_any with the common short clean strings (names, keys: under 8
+ * bytes) done inline. Same contract. */
+static inline char *put_esc(wh_buf *out, char *p, const unsigned char *s, size_t len)
+{
+    if (len - 1 < 7) {
+        char *e = short_clean(p, s, len);
+        if (e)
+            return e;
+    }
+    return put_esc_any(out, p, s, len);
+}
+
+/* Writes s as a quoted JSON string at p. Returns the end, or NULL on OOM. */
+static inline char *put_str(wh_buf *out, char *p, const char *s, size_t len)
+{
+    p = need(out, p, len + 8);
+    if (!p)
+        return NULL;
+    *p++ = '"';
+    p = put_esc(out, p, (const unsigned char *)s, len);
+    if (p)
+        *p++ = '"';
+    return p;
+}
 
 void wh_json_put_string(wh_buf *out, const char *str, size_t len)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    if (!wh_buf_reserve(out, len + 2))
-        return;
-    wh_buf_putc(out, '"');
-    size_t run = 0; /* start of a run of bytes that need no escaping */
-    for (size_t i = 0; i < len;) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t n = wh_utf8_seq_len(s + i, len - i);
-            if (n) {
-                i += n;
-                continue;
-            }
-        }
-        wh_buf_append(out, s + run, i - run);
-        switch (c) {
-        case '"':  wh_buf_append(out, "\\\"", 2); break;
-        case '\\': wh_buf_append(out, "\\\\", 2); break;
-        case '\n': wh_buf_append(out, "\\n", 2); break;
-        case '\r': wh_buf_append(out, "\\r", 2); break;
-        case '\t': wh_buf_append(out, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                char esc[6] = { '\\', 'u', '0', '0', hexdigits[c >> 4], hexdigits[c & 15] };
-                wh_buf_append(out, esc, 6);
-            } else {
-                wh_buf_append(out, "\xef\xbf\xbd", 3); /* invalid UTF-8: U+FFFD */
-            }
-        }
-        run = ++i;
-    }
-    wh_buf_append(out, s + run, len - run);
-    wh_buf_putc(out, '"');
+    size_t start = out->len;
+    char *p = begin(out, len + 8);
+    if (p)
+        p = put_str(out, p, str, len);
+    finish(out, p, start);
 }
 
-static void put_base64(wh_buf *out, const unsigned char *s, size_t len)
+/* ---- values -------------------------------------------------------------- */
+
+static char *put_base64(wh_buf *out, char *p, const unsigned char *s, size_t len)
 {
-    if (!wh_buf_reserve(out, (len + 2) / 3 * 4 + 2))
-        return;
-    char *p = out->data + out->len;
+    p = need(out, p, (len + 2) / 3 * 4 + 2);
+    if (!p)
+        return NULL;
     *p++ = '"';
     size_t i = 0;
     for (; i + 3 <= len; i += 3) {
         uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *p++ = b64chars[v >> 18];
-        *p++ = b64chars[(v >> 12) & 63];
-        *p++ = b64chars[(v >> 6) & 63];
-        *p++ = b64chars[v & 63];
+        p[0] = b64chars[v >> 18];
+        p[1] = b64chars[(v >> 12) & 63];
+        p[2] = b64chars[(v >> 6) & 63];
+        p[3] = b64chars[v & 63];
+        p += 4;
     }
     if (i < len) {
         uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
-        *p++ = b64chars[v >> 18];
-        *p++ = b64chars[(v >> 12) & 63];
-        *p++ = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
-        *p++ = '=';
+        p[0] = b64chars[v >> 18];
+        p[1] = b64chars[(v >> 12) & 63];
+        p[2] = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
+        p[3] = '=';
+        p += 4;
     }
     *p++ = '"';
-    out->len = (size_t)(p - out->data);
-    out->data[out->len] = '\0';
-}
-
-static void put_u64(wh_buf *out, uint64_t v)
-{
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    wh_buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-static void put_i64(wh_buf *out, int64_t v)
-{
-    if (v < 0) {
-        wh_buf_putc(out, '-');
-        put_u64(out, (uint64_t)0 - (uint64_t)v);
-    } else {
-        put_u64(out, (uint64_t)v);
-    }
+    return p;
 }
 
 /* Shortest text that reads back as the same float (or double). */
-static void put_float(wh_buf *out, double d, bool float32)
+static char *put_float(wh_buf *out, char *p, double d, bool float32)
 {
     char tmp[40];
-    if (!isfinite(d)) {
-        wh_buf_append(out, "null", 4);
-        return;
+    p = need(out, p, sizeof tmp);
+    if (!p)
+        return NULL;
+    if (!isfinite(d))
+        return LIT(p, "null");
+    /* An integral value below 10^6 (float) or 10^15 (double) has at most the
+     * first tried precision's digits: "%.6g" / "%.15g" print it as a plain
+     * integer, which reads back exactly. */
+    double mag = fabs(d);
+    if (mag < (float32 ? 1e6 : 1e15) && mag == (double)(uint64_t)mag) {
+        if (signbit(d))
+            *p++ = '-';
+        return fmt_u64(p, (uint64_t)mag);
     }
     int lo = float32 ? 6 : 15, hi = float32 ? 9 : 17;
     for (int prec = lo; prec <= hi; prec++) {
@@ -116,92 +403,167 @@ static void put_float(wh_buf *out, double d, bool float32)
         if (float32 ? (float)back == (float)d : back == d)
             break;
     }
-    wh_buf_puts(out, tmp);
+    size_t n = strlen(tmp);
+    memcpy(p, tmp, n);
+    return p + n;
+}
+
+/* A temporal value as wh_temporal_format writes it into a 48-byte buffer,
+ * quoted. */
+static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
+{
+    enum { TEMPORAL_BUF = 48 };   /* the buffer wh_temporal_format was given */
+    const wh_temporal *t = &v->n.t;
+    p = need(out, p, TEMPORAL_BUF + 2);
+    if (!p)
+        return NULL;
+    char *q = p + 1;
+    *p = '"';
+    if (v->type != WH_T_TIME) {
+        q = fmt_pad(q, t->year, 4);
+        *q++ = '-';
+        q = fmt_pad(q, t->month, 2);
+        *q++ = '-';
+        q = fmt_pad(q, t->day, 2);
+        if (v->type == WH_T_DATE) {
+            *q++ = '"';
+            return q;
+        }
+        *q++ = ' ';
+    } else if (t->negative) {
+        *q++ = '-';
+    }
+    q = fmt_pad(q, t->hour, 2);
+    *q++ = ':';
+    q = fmt_pad(q, t->minute, 2);
+    *q++ = ':';
+    q = fmt_pad(q, t->second, 2);
+    /* The fraction is written only if it fitted that buffer whole. */
+    size_t n = (size_t)(q - (p + 1));
+    unsigned scale = v->scale;
+    assert(n < TEMPORAL_BUF);
+    if (scale != 0 && TEMPORAL_BUF - n >= scale + 2) {
+        char digits[8];
+        uint32_t usec = t->usec % 1000000u;
+        memcpy(digits, digits2 + 2 * (usec / 10000), 2);
+        memcpy(digits + 2, digits2 + 2 * (usec / 100 % 100), 2);
+        memcpy(digits + 4, digits2 + 2 * (usec % 100), 2);
+        unsigned k = scale > 6 ? 6 : scale;
+        *q++ = '.';
+        memcpy(q, digits, k);
+        q += k;
+    }
+    *q++ = '"';
+    return q;
+}
+
+/* Writes v's JSON form at p (nothing for ABSENT). Returns the end, or NULL
+ * on OOM. */
+static char *put_value(wh_buf *out, char *p, const wh_value *v)
+{
+    switch ((wh_type)v->type) {
+    case WH_T_ABSENT:
+        return p;
+    case WH_T_NULL:
+        p = need(out, p, 4);
+        return p ? LIT(p, "null") : NULL;
+    case WH_T_INT:
+        p = need(out, p, 21);
+        return p ? fmt_i64(p, v->n.i) : NULL;
+    case WH_T_UINT:
+    case WH_T_YEAR:
+        p = need(out, p, 20);
+        return p ? fmt_u64(p, v->n.u) : NULL;
+    case WH_T_FLOAT:
+        return put_float(out, p, v->n.d, v->flags & WH_VF_FLOAT32);
+    case WH_T_DECIMAL:
+    case WH_T_STRING:
+        return put_str(out, p, v->str, v->len);
+    case WH_T_ENUM:
+    case WH_T_SET:
+        if (v->str)
+            return put_str(out, p, v->str, v->len);
+        p = need(out, p, 20);
+        return p ? fmt_u64(p, v->n.u) : NULL;
+    case WH_T_BYTES:
+        return put_base64(out, p, (const unsigned char *)v->str, v->len);
+    case WH_T_JSON:
+        if (!v->len) {
+            p = need(out, p, 4);
+            return p ? LIT(p, "null") : NULL;
+        }
+        p = need(out, p, v->len);
+        if (!p)
+            return NULL;
+        memcpy(p, v->str, v->len);
+        return p + v->len;
+    case WH_T_DATE:
+    case WH_T_TIME:
+    case WH_T_DATETIME:
+    case WH_T_TIMESTAMP:
+        return put_temporal(out, p, v);
+    case WH_T__COUNT:
+        break;
+    }
+    p = need(out, p, 4);
+    return p ? LIT(p, "null") : NULL;
 }
 
 void wh_json_put_value(wh_buf *out, const wh_value *v)
 {
-    char tmp[48];
-    switch ((wh_type)v->type) {
-    case WH_T_ABSENT:
+    if (v->type == WH_T_ABSENT)
         return;
-    case WH_T_NULL:
-        wh_buf_append(out, "null", 4);
-        return;
-    case WH_T_INT:
-        put_i64(out, v->n.i);
-        return;
-    case WH_T_UINT:
-    case WH_T_YEAR:
-        put_u64(out, v->n.u);
-        return;
-    case WH_T_FLOAT:
-        put_float(out, v->n.d, v->flags & WH_VF_FLOAT32);
-        return;
-    case WH_T_DECIMAL:
-    case WH_T_STRING:
-        wh_json_put_string(out, v->str, v->len);
-        return;
-    case WH_T_ENUM:
-    case WH_T_SET:
-        if (v->str)
-            wh_json_put_string(out, v->str, v->len);
-        else
-            put_u64(out, v->n.u);
-        return;
-    case WH_T_BYTES:
-        put_base64(out, (const unsigned char *)v->str, v->len);
-        return;
-    case WH_T_JSON:
-        if (v->len)
-            wh_buf_append(out, v->str, v->len);
-        else
-            wh_buf_append(out, "null", 4);
-        return;
-    case WH_T_DATE:
-    case WH_T_TIME:
-    case WH_T_DATETIME:
-    case WH_T_TIMESTAMP: {
-        size_t n = wh_temporal_format(v, tmp, sizeof tmp);
-        wh_json_put_string(out, tmp, n);
-        return;
-    }
-    case WH_T__COUNT:
-        break;
-    }
-    wh_buf_append(out, "null", 4);
+    size_t start = out->len;
+    char *p = begin(out, 64);
+    if (p)
+        p = put_value(out, p, v);
+    finish(out, p, start);
 }
 
-static void put_key(wh_buf *out, const char *key)
+/* ---- positions ----------------------------------------------------------- */
+
+/* snprintf-like bounded text: keeps the first cap bytes, counts them all. */
+typedef struct pos_text {
+    char  *buf;
+    size_t cap;
+    size_t len;
+} pos_text;
+
+static void pos_put(pos_text *t, const char *s, size_t n)
 {
-    wh_json_put_string(out, key, strlen(key));
-    wh_buf_putc(out, ':');
+    if (t->len < t->cap) {
+        size_t k = t->cap - t->len < n ? t->cap - t->len : n;
+        memcpy(t->buf + t->len, s, k);
+    }
+    t->len += n;
 }
 
-static void put_row(wh_buf *out, const char *name, const wh_row *row)
+static void pos_put_u64(pos_text *t, uint64_t v)
 {
-    wh_buf_putc(out, ',');
-    put_key(out, name);
-    wh_buf_putc(out, '{');
-    bool first = true;
-    for (uint32_t k = 0; k < row->count; k++) {
-        if (row->values[k].type == WH_T_ABSENT)
-            continue;
-        if (!first)
-            wh_buf_putc(out, ',');
-        first = false;
-        put_key(out, row->names[k] ? row->names[k] : "");
-        wh_json_put_value(out, &row->values[k]);
-    }
-    wh_buf_putc(out, '}');
+    char tmp[24];
+    pos_put(t, tmp, (size_t)(fmt_u64(tmp, v) - tmp));
+}
+
+static size_t pos_done(pos_text *t)
+{
+    if (t->cap == 0 && t->buf == NULL)
+        return 0;
+    size_t n = t->len < t->cap ? t->len : t->cap;
+    t->buf[n] = '\0';
+    return n;
 }
 
 size_t wh_position_physical(const wh_position *p, char *buf, size_t buflen)
 {
-    int n = p->log_name
-        ? snprintf(buf, buflen, "%s:%" PRIu64 "/%" PRIu32, p->log_name, p->offset, p->index)
-        : snprintf(buf, buflen, "%" PRIu64 "/%" PRIu32, p->offset, p->index);
-    return n < 0 ? 0 : (size_t)n >= buflen ? buflen - 1 : (size_t)n;
+    pos_text t = { buflen ? buf : NULL, buflen ? buflen - 1 : 0, 0 };
+    if (p->log_name) {
+        pos_put(&t, p->log_name, strlen(p->log_name));
+        pos_put(&t, ":", 1);
+    }
+    pos_put_u64(&t, p->offset);
+    pos_put(&t, "/", 1);
+    pos_put_u64(&t, p->index);
+    return pos_done(&t);
 }
 
 size_t wh_position_logical(const wh_position *p, char *buf, size_t buflen)
@@ -211,75 +573,206 @@ size_t wh_position_logical(const wh_position *p, char *buf, size_t buflen)
             buf[0] = '\0';
         return 0;
     }
-    int n = snprintf(buf, buflen, "%s/%" PRIu32, p->logical, p->index);
-    return n < 0 ? 0 : (size_t)n >= buflen ? buflen - 1 : (size_t)n;
+    pos_text t = { buflen ? buf : NULL, buflen ? buflen - 1 : 0, 0 };
+    pos_put(&t, p->logical, strlen(p->logical));
+    pos_put(&t, "/", 1);
+    pos_put_u64(&t, p->index);
+    return pos_done(&t);
+}
+
+/* The position texts are limited to the 511 bytes of the buffer the
+ * renderer has always formatted them in; longer ones (file or GTID names of
+ * hundreds of bytes) are cut there, as before, through the slow path. */
+enum { POS_TEXT_MAX = 511 };
+
+/* ---- the update ---------------------------------------------------------- */
+
+/* Writes the escaped body of the NUL-terminated str at p and sets *len to
+ * its length. Returns the end, or NULL on OOM. */
+static inline char *put_cesc(wh_buf *out, char *p, const char *str, size_t *len)
+{
+    size_t n = strlen(str);
+    *len = n;
+    p = need(out, p, n + 8);
+    return p ? put_esc(out, p, (const unsigned char *)str, n) : NULL;
+}
+
+/* Writes an optional NUL-terminated string: quoted, or null. */
+static inline char *put_cstr_or_null(wh_buf *out, char *p, const char *s)
+{
+    size_t len;
+    if (!s) {
+        p = need(out, p, 4);
+        return p ? LIT(p, "null") : NULL;
+    }
+    p = need(out, p, 1);
+    if (!p)
+        return NULL;
+    *p++ = '"';
+    if (!(p = put_cesc(out, p, s, &len)) || !(p = need(out, p, 1)))
+        return NULL;
+    *p++ = '"';
+    return p;
+}
+
+static char *put_pos(wh_buf *out, char *p, const wh_position *pos)
+{
+    char tmp[POS_TEXT_MAX + 1];
+    size_t at, n;
+    p = need(out, p, 64);
+    if (!p)
+        return NULL;
+    p = LIT(p, ",\"pos\":{\"logical\":");
+    if (!pos->logical) {
+        p = LIT(p, "null");
+    } else {
+        at = (size_t)(p - out->data);
+        *p++ = '"';
+        if (!(p = put_cesc(out, p, pos->logical, &n)) || !(p = need(out, p, 32)))
+            return NULL;
+        if (n + 1 + u64_digits(pos->index) <= POS_TEXT_MAX) {
+            *p++ = '/';
+            p = fmt_u64(p, pos->index);
+            *p++ = '"';
+        } else {                            /* cut at the old buffer's size */
+            p = put_str(out, out->data + at, tmp, wh_position_logical(pos, tmp, sizeof tmp));
+            if (!p)
+                return NULL;
+        }
+    }
+    p = need(out, p, 64);
+    if (!p)
+        return NULL;
+    p = LIT(p, ",\"physical\":");
+    at = (size_t)(p - out->data);
+    *p++ = '"';
+    n = 0;
+    if (pos->log_name) {
+        if (!(p = put_cesc(out, p, pos->log_name, &n)))
+            return NULL;
+        n++;
+    }
+    if (!(p = need(out, p, 64)))
+        return NULL;
+    if (n + u64_digits(pos->offset) + 1 + u64_digits(pos->index) <= POS_TEXT_MAX) {
+        if (pos->log_name)
+            *p++ = ':';
+        p = fmt_u64(p, pos->offset);
+        *p++ = '/';
+        p = fmt_u64(p, pos->index);
+        *p++ = '"';
+    } else {                                /* cut at the old buffer's size */
+        p = put_str(out, out->data + at, tmp, wh_position_physical(pos, tmp, sizeof tmp));
+        if (!p || !(p = need(out, p, 2)))
+            return NULL;
+    }
+    *p++ = '}';
+    return p;
+}
+
+/* Writes ,"name":{...} for a row image. */
+static char *put_row(wh_buf *out, char *p, const char *name, size_t name_len,
+                     const wh_row *row)
+{
+    p = need(out, p, name_len + 8);
+    if (!p)
+        return NULL;
+    memcpy(p, name, name_len);
+    p += name_len;
+    bool first = true;
+    for (uint32_t k = 0; k < row->count; k++) {
+        const wh_value *v = &row->values[k];
+        if (v->type == WH_T_ABSENT)
+            continue;
+        p = need(out, p, 2);
+        if (!p)
+            return NULL;
+        if (!first)
+            *p++ = ',';
+        first = false;
+        *p++ = '"';
+        size_t kl;
+        p = put_cesc(out, p, row->names[k] ? row->names[k] : "", &kl);
+        if (!p || !(p = need(out, p, 32)))
+            return NULL;
+        p[0] = '"';
+        p[1] = ':';
+        p += 2;
+        /* The common scalar types inline; room for 21 bytes is there. */
+        if (v->type == WH_T_INT)
+            p = fmt_i64(p, v->n.i);
+        else if (v->type == WH_T_UINT)
+            p = fmt_u64(p, v->n.u);
+        else if (!(p = put_value(out, p, v)))
+            return NULL;
+    }
+    p = need(out, p, 2);
+    if (p)
+        *p++ = '}';
+    return p;
 }
 
 int wh_update_to_json(const wh_update *u, wh_buf *out)
 {
-    char pos[512];
     bool kv = u->op >= WH_OP_PUT;
-    wh_buf_putc(out, '{');
-    put_key(out, "shard");
-    if (u->shard)
-        wh_json_put_string(out, u->shard, strlen(u->shard));
-    else
-        wh_buf_append(out, "null", 4);
-    wh_buf_putc(out, ',');
-    put_key(out, "op");
-    wh_json_put_string(out, wh_op_name(u->op), strlen(wh_op_name(u->op)));
+    size_t start = out->len;
+    char *p = begin(out, 512);
+    if (!p)
+        goto nomem;
+    p = LIT(p, "{\"shard\":");
+    if (!(p = put_cstr_or_null(out, p, u->shard)))
+        goto nomem;
+    const char *op = wh_op_name(u->op);
+    size_t oplen = strlen(op);
+    if (!(p = need(out, p, oplen + 16)))
+        goto nomem;
+    p = LIT(p, ",\"op\":\"");
+    memcpy(p, op, oplen);           /* static names that need no escaping */
+    p += oplen;
+    *p++ = '"';
     if (!kv && u->db) {
-        wh_buf_putc(out, ',');
-        put_key(out, "db");
-        wh_json_put_string(out, u->db, strlen(u->db));
+        if (!(p = need(out, p, 8)))
+            goto nomem;
+        p = LIT(p, ",\"db\":");
+        if (!(p = put_cstr_or_null(out, p, u->db)))
+            goto nomem;
     }
     if (u->table) {
-        wh_buf_putc(out, ',');
-        put_key(out, kv ? "cf" : "table");
-        wh_json_put_string(out, u->table, strlen(u->table));
+        if (!(p = need(out, p, 16)))
+            goto nomem;
+        p = kv ? LIT(p, ",\"cf\":") : LIT(p, ",\"table\":");
+        if (!(p = put_cstr_or_null(out, p, u->table)))
+            goto nomem;
     }
-    wh_buf_putc(out, ',');
-    put_key(out, "pos");
-    wh_buf_putc(out, '{');
-    put_key(out, "logical");
-    size_t n = wh_position_logical(&u->pos, pos, sizeof pos);
-    if (n)
-        wh_json_put_string(out, pos, n);
-    else
-        wh_buf_append(out, "null", 4);
-    wh_buf_putc(out, ',');
-    put_key(out, "physical");
-    n = wh_position_physical(&u->pos, pos, sizeof pos);
-    wh_json_put_string(out, pos, n);
-    wh_buf_append(out, "},", 2);
-    put_key(out, "ts");
-    put_i64(out, u->ts);
-    wh_buf_putc(out, ',');
-    put_key(out, "txn");
-    wh_buf_putc(out, '{');
-    put_key(out, "id");
-    if (u->txn.id)
-        wh_json_put_string(out, u->txn.id, strlen(u->txn.id));
-    else
-        wh_buf_append(out, "null", 4);
-    wh_buf_putc(out, ',');
-    put_key(out, "index");
-    put_u64(out, u->txn.index);
-    wh_buf_putc(out, ',');
-    put_key(out, "last");
-    wh_buf_puts(out, u->txn.last ? "true" : "false");
-    wh_buf_putc(out, '}');
+    if (!(p = put_pos(out, p, &u->pos)))
+        goto nomem;
+    if (!(p = need(out, p, 64)))
+        goto nomem;
+    p = LIT(p, ",\"ts\":");
+    p = fmt_i64(p, u->ts);
+    p = LIT(p, ",\"txn\":{\"id\":");
+    if (!(p = put_cstr_or_null(out, p, u->txn.id)) || !(p = need(out, p, 64)))
+        goto nomem;
+    p = LIT(p, ",\"index\":");
+    p = fmt_u64(p, u->txn.index);
+    p = u->txn.last ? LIT(p, ",\"last\":true}") : LIT(p, ",\"last\":false}");
     if (u->flags & WH_UF_RAW_VALUE)
-        wh_buf_puts(out, ",\"raw\":true");
+        p = LIT(p, ",\"raw\":true");
     if (u->statement) {
-        wh_buf_putc(out, ',');
-        put_key(out, "statement");
-        wh_json_put_string(out, u->statement, strlen(u->statement));
+        p = LIT(p, ",\"statement\":");
+        if (!(p = put_str(out, p, u->statement, strlen(u->statement))))
+            goto nomem;
     }
-    if (u->has_before)
-        put_row(out, "before", &u->before);
-    if (u->has_after)
-        put_row(out, "after", &u->after);
-    wh_buf_append(out, "}\n", 2);
+    if (u->has_before && !(p = put_row(out, p, ",\"before\":{", 11, &u->before)))
+        goto nomem;
+    if (u->has_after && !(p = put_row(out, p, ",\"after\":{", 10, &u->after)))
+        goto nomem;
+    if (!(p = need(out, p, 2)))
+        goto nomem;
+    p = LIT(p, "}\n");
+    finish(out, p, start);
     return wh_buf_ok(out) ? WH_OK : WH_ERR_NOMEM;
+nomem:
+    finish(out, NULL, start);
+    return WH_ERR_NOMEM;
 }

@@ -11,7 +11,8 @@
 #include "wormhole/update.h"
 
 /* Appends u as one JSON object followed by '\n' to out. Returns 0, or
- * WH_ERR_NOMEM if out could not grow. */
+ * WH_ERR_NOMEM if out could not grow (out->oom is set and the partial line
+ * is dropped). */
 int wh_update_to_json(const wh_update *u, wh_buf *out);
 
 /* Appends one value in its JSON form (see docs/UPDATES.md). ABSENT renders
@@ -19,7 +20,9 @@ int wh_update_to_json(const wh_update *u, wh_buf *out);
 void wh_json_put_value(wh_buf *out, const wh_value *v);
 
 /* Appends s as a JSON string literal (quoted, escaped). Invalid UTF-8 bytes
- * are written as U+FFFD; values of type STRING are valid UTF-8 by contract. */
+ * are written as U+FFFD; values of type STRING are valid UTF-8 by contract.
+ * Here and in wh_json_put_value, a failure to grow sets out->oom and
+ * appends nothing. */
 void wh_json_put_string(wh_buf *out, const char *s, size_t len);
 
 /* Formats a position's text forms ("FILE:OFFSET/INDEX" or "SEQ/INDEX";

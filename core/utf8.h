@@ -10,8 +10,23 @@
 
 /* Length (1..4) of the well-formed UTF-8 sequence at s, of which n bytes
  * are available, or 0 if it is not well formed (overlong, surrogate, above
- * U+10FFFF, truncated). n must be at least 1. */
-size_t wh_utf8_seq_len(const unsigned char *s, size_t n);
+ * U+10FFFF, truncated, a stray continuation byte). n must be at least 1. */
+static inline size_t wh_utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c < 0xe0)
+        return c >= 0xc2 && n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    /* The second byte's range excludes overlongs, surrogates and code
+     * points above U+10FFFF. */
+    unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (c < 0xf0)
+        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    return c <= 0xf4 && n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+           (s[3] & 0xc0) == 0x80 ? 4 : 0;
+}
 
 /* Length of the longest prefix of p[0..len) that is plain ASCII (every byte
  * below 0x80): len when all of it is. Sixteen bytes at a time. */
