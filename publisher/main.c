@@ -175,6 +175,24 @@ static void caravan_detach(publisher *p, pub_flow *f)
     (void)p;
 }
 
+/* Merges caravans that have read up to the same position, so that flows
+ * which split off share one reader again once they have caught up (loop
+ * thread; the emptied caravans are reaped afterwards). */
+static void merge_caravans(publisher *p)
+{
+    for (pub_caravan *a = p->caravans; a; a = a->next)
+        for (pub_caravan *b = a->next; b; b = b->next) {
+            /* the older caravan stays: its members are the majority as a rule */
+            pub_caravan *into = a->id < b->id ? a : b, *from = into == a ? b : a;
+            uint32_t n = pub_caravan_merge(into, from);
+            if (n)
+                wh_info(WH_AREA_CARAVAN, "caravan %llu merges into caravan %llu (%u flow%s): "
+                        "both read up to the same position",
+                        (unsigned long long)from->id, (unsigned long long)into->id, n,
+                        n == 1 ? "" : "s");
+        }
+}
+
 /* Frees caravans that have no member left (loop thread). */
 static void reap_caravans(publisher *p)
 {
@@ -831,6 +849,7 @@ int main(int argc, char **argv)
         if (now - last_tick >= 20) {
             for (pub_flow *f = p->flows; f; f = f->next)
                 flow_tick(p, f, now);
+            merge_caravans(p);
             reap_caravans(p);
             last_tick = now;
         }

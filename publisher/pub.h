@@ -199,6 +199,10 @@ pub_caravan *pub_caravan_new(publisher *p, const pub_pos *start);
 int  pub_caravan_run(pub_caravan *c);     /* starts its thread */
 /* Adds f (loop thread). */
 bool pub_caravan_add(pub_caravan *c, pub_flow *f);
+/* Moves every member of from into into when both have read up to the same
+ * position (loop thread; the members' caravan pointers follow). Returns how
+ * many moved; from is then empty and can be reaped. */
+uint32_t pub_caravan_merge(pub_caravan *into, pub_caravan *from);
 /* Removes f if it is a member; after return the caravan never touches f. */
 void pub_caravan_remove(pub_caravan *c, pub_flow *f);
 void pub_caravan_free(pub_caravan *c);    /* stops and joins */

@@ -7,7 +7,10 @@
  * the caravan at a batch boundary; the loop gives it a reader of its own from
  * its processed position, so a slow subscriber never holds back the others.
  * Flows whose resume position equals a caravan's current position join it
- * (pub_caravan_add), which is how flows regroup at the head of the log. */
+ * (pub_caravan_add), and two caravans that stand at the same position merge
+ * (pub_caravan_merge): that is how a flow that split off comes back once it
+ * has caught up, at the latest at the head of the log where both wait. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +305,60 @@ bool pub_caravan_add(pub_caravan *c, pub_flow *f)
 out:
     pthread_mutex_unlock(&c->mu);
     return ok;
+}
+
+uint32_t pub_caravan_merge(pub_caravan *into, pub_caravan *from)
+{
+    assert(into != from);
+    /* Two caravan locks at once, taken only if free: a caravan busy
+     * delivering a batch is not waited for (the loop thread must not
+     * stall), the next tick tries again. */
+    uint32_t moved = 0;
+    if (pthread_mutex_trylock(&into->mu) != 0)
+        return 0;
+    if (pthread_mutex_trylock(&from->mu) != 0) {
+        pthread_mutex_unlock(&into->mu);
+        return 0;
+    }
+    /* Both threads are outside their delivery (we hold their locks), so
+     * each member of either has been handed exactly the updates up to its
+     * caravan's last position: when those are equal, into's next batch is
+     * what from's members need next. */
+    if (atomic_load(&into->dead) || atomic_load(&from->dead) || !into->reading ||
+        !from->reading || from->nmembers == 0 || into->nmembers == 0 ||
+        !pub_pos_equal(&into->last, &from->last))
+        goto out;
+    /* A member still far behind on acknowledgements would only be evicted
+     * again: merge once the windows are at most half full. */
+    uint64_t half = (uint64_t)atomic_load(&into->pub->window_bytes) / 2;
+    for (uint32_t k = 0; k < from->nmembers; k++) {
+        pub_flow *f = from->members[k];
+        pthread_mutex_lock(&f->mu);
+        bool behind = f->bytes_total - f->bytes_acked > half;
+        pthread_mutex_unlock(&f->mu);
+        if (behind)
+            goto out;
+    }
+    uint32_t need = into->nmembers + from->nmembers;
+    if (need > into->capmembers) {
+        pub_flow **mm = realloc(into->members, need * sizeof *mm);
+        if (!mm)
+            goto out;   /* try again at the next tick */
+        into->members = mm;
+        into->capmembers = need;
+    }
+    for (uint32_t k = 0; k < from->nmembers; k++) {
+        pub_flow *f = from->members[k];
+        into->members[into->nmembers++] = f;
+        f->caravan = into;
+        moved++;
+    }
+    from->nmembers = 0;
+    pthread_cond_broadcast(&from->cond);   /* a lone member's wait ends: nothing to wait for */
+out:
+    pthread_mutex_unlock(&from->mu);
+    pthread_mutex_unlock(&into->mu);
+    return moved;
 }
 
 void pub_caravan_remove(pub_caravan *c, pub_flow *f)
