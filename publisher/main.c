@@ -869,10 +869,20 @@ int main(int argc, char **argv)
                                 (long long)((now - atomic_load(&cv->beat_ms)) / 1000));
                     stuck = true;
                 }
+            /* Lag: how far the slowest reader is behind the head of the log,
+             * by the log's own event times (whole seconds in a binlog);
+             * unknown without readers or when the log has no times. */
+            int64_t lag = p->caravans ? 0 : -1, wall = (int64_t)time(NULL) * 1000;
             for (pub_caravan *cv = p->caravans; cv && !stuck; cv = cv->next) {
                 pthread_mutex_lock(&cv->mu);
                 if (cv->last.set)
                     pub_pos_physical(&cv->last, pos, sizeof pos);
+                if (!cv->at_head && lag >= 0) {
+                    if (!cv->reading || cv->last_ts <= 0)
+                        lag = -1;
+                    else if (wall - cv->last_ts * 1000 > lag)
+                        lag = wall - cv->last_ts * 1000;
+                }
                 pthread_mutex_unlock(&cv->mu);
             }
             bool up = pub_zk_epoch(p->zk) != 0;
@@ -880,7 +890,7 @@ int main(int argc, char **argv)
                 running_reported = true;
             if (!stuck)
                 mon_report_write(rep, running_reported ? "running" : "starting",
-                                 pos[0] ? pos : NULL, -1, NULL, err, sizeof err);
+                                 pos[0] ? pos : NULL, stuck ? -1 : lag, NULL, err, sizeof err);
             last_report = now;
         }
     }

@@ -125,6 +125,8 @@ typedef struct pub_caravan {
     pub_pos    start;          /* where it began */
     pub_pos    last;           /* position of the last update read; unset until then */
     bool       reading;        /* has read at least one batch */
+    bool       at_head;        /* the last read found nothing new: caught up with the log */
+    int64_t    last_ts;        /* event time of the last update read (seconds; 0 unknown) */
     atomic_bool stop;
     atomic_bool dead;          /* the thread ended on an error */
     atomic_llong beat_ms;      /* last time the thread came back from its mapper */

@@ -187,6 +187,11 @@ static void *caravan_main(void *arg)
         int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size), 100, err,
                                    sizeof err);
         atomic_store(&c->beat_ms, pub_now_ms());
+        if (n == WH_ERR_AGAIN || n == WH_ERR_EOF) {
+            pthread_mutex_lock(&c->mu);
+            c->at_head = true;
+            pthread_mutex_unlock(&c->mu);
+        }
         if (n == WH_ERR_AGAIN)
             continue;
         if (n == WH_ERR_EOF) {
@@ -243,6 +248,8 @@ static void *caravan_main(void *arg)
         }
         pub_pos_from(&c->last, &ups[n - 1].pos);
         c->reading = true;
+        c->at_head = false;
+        c->last_ts = ups[n - 1].ts;
         pthread_mutex_unlock(&c->mu);
     }
     if (rc != WH_OK && !atomic_load(&c->stop)) {

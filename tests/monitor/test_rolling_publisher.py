@@ -125,6 +125,10 @@ def scenario(env, monitor):
         writer.start()
         try:
             td.wait_until(lambda: count(t.out) > 500, 60 * SCALE, "the first updates")
+            td.wait_until(lambda: isinstance(status(monitor, mon.run).get("lag_ms"), int),
+                          30 * SCALE, "a known lag_ms in the status while rows are written")
+            td.check(True, "the status reports a lag while rows are written (%d ms)"
+                     % status(monitor, mon.run)["lag_ms"])
             roll(monitor, mon, "first roll")
             seen = count(t.out)
             td.wait_until(lambda: count(t.out) > seen + 500, 60 * SCALE,
@@ -142,6 +146,10 @@ def scenario(env, monitor):
     td.wait_until(lambda: len(set(td.pos_key(u) for u in td.read_lines(t.out))) >= len(want),
                   30 * SCALE, "every update after the rolling restarts")
     td.check_stream(td.read_lines(t.out), want, "across two rolling restarts")
+    # Caught up with the log: the status reports no lag (not unknown).
+    td.wait_until(lambda: status(monitor, mon.run).get("lag_ms") == 0, 30 * SCALE,
+                  "the status to report lag_ms 0 once the publisher has caught up")
+    td.check(True, "the status reports lag_ms 0 once the publisher has caught up")
     if env.source == "mariadb":
         td.check_replay(env, td.read_lines(t.out))
 
