@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_util.h"
 #include "filters/filter.h"
 #include "tests/filters/filter_test_util.h"
 
@@ -126,13 +126,6 @@ static void make_update(bupdate *b, bool users_only)
 
 /* CPU time of this thread: the figures are per core even when the machine
  * is shared. */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void run(const char *label, const char *src, bupdate *ups, int n, double seconds,
                 bool zero_ids)
 {
@@ -152,13 +145,13 @@ static void run(const char *label, const char *src, bupdate *ups, int n, double 
             ups[k].u.schema_id = 0;
         }
     uint64_t evals = 0, matched = 0;
-    double start = now(), end;
+    double start = bench_now(CLOCK_THREAD_CPUTIME_ID), end;
     do {
         for (int rep = 0; rep < 16; rep++)
             for (int k = 0; k < n; k++)
                 matched += wh_filter_match(f, &ups[k].u);
         evals += 16 * (uint64_t)n;
-        end = now();
+        end = bench_now(CLOCK_THREAD_CPUTIME_ID);
     } while (end - start < seconds);
     double rate = (double)evals / (end - start);
     printf("%-44s %7.1f M evaluations/s  %6.2f ns each  %5.1f%% matched\n", label, rate / 1e6,

@@ -9,12 +9,11 @@
  * mix and run:
  *   json sysbench: 2000000 updates, 912.3 MB of JSON in 0.456 s cpu: 4.39 M updates/s, 2001 MB/s */
 #include <inttypes.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench/bench_util.h"
 #include "core/buf.h"
 #include "core/update_json.h"
 
@@ -146,13 +145,6 @@ static void make(item *it, const char *mix, uint64_t n)
     u->has_after = u->op != WH_OP_DELETE;
 }
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
     uint64_t count = 2000000;
@@ -173,12 +165,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        sched_setaffinity(0, sizeof set, &set);   /* best effort */
-    }
+    bench_pin_cpu(cpu);
     item *pool = malloc(POOL * sizeof *pool);
     if (!pool)
         return 1;
@@ -191,7 +178,7 @@ int main(int argc, char **argv)
         for (int run = 0; run < repeat; run++) {
             wh_buf out = WH_BUF_INIT;
             uint64_t bytes = 0, done = 0;
-            double c0 = cpu_now();
+            double c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
             while (done < count) {
                 wh_buf_reset(&out);
                 for (int i = 0; i < BATCH; i++, done++)
@@ -201,7 +188,7 @@ int main(int argc, char **argv)
                     }
                 bytes += out.len;
             }
-            double c = cpu_now() - c0;
+            double c = bench_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
             printf("json %s: %" PRIu64 " updates, %.1f MB of JSON in %.3f s cpu: "
                    "%.2f M updates/s, %.0f MB/s\n", mixes[m], done, bytes / 1e6, c,
                    done / c / 1e6, bytes / c / 1e6);

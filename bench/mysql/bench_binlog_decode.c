@@ -10,26 +10,18 @@
  *   peak RSS 12.3 MB */
 #include <dirent.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "bench/bench_util.h"
 #include "core/buf.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
-
-static double now(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Bytes of the binlog files in dir (everything but *.index). */
 static uint64_t binlog_bytes(const char *dir)
@@ -87,12 +79,7 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        sched_setaffinity(0, sizeof set, &set);   /* best effort */
-    }
+    bench_pin_cpu(cpu);
     uint64_t bytes = binlog_bytes(dir);
     for (int run = 0; run < repeat; run++) {
         json_t *o = json_deep_copy(opts);
@@ -109,7 +96,7 @@ int main(int argc, char **argv)
         }
         wh_buf out = WH_BUF_INIT;
         uint64_t updates = 0, rows = 0, json_bytes = 0;
-        double t0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+        double t0 = bench_now(CLOCK_MONOTONIC), c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
         for (;;) {
             const wh_update *u;
             int n = m->ops->next_batch(m, &u, batch, 0, err, sizeof err);
@@ -129,7 +116,7 @@ int main(int argc, char **argv)
                 json_bytes += out.len;
             }
         }
-        double t = now(CLOCK_MONOTONIC) - t0, c = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        double t = bench_now(CLOCK_MONOTONIC) - t0, c = bench_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf("%s: %" PRIu64 " row changes (%" PRIu64 " updates), %.1f MB of binlog in %.3f s "

@@ -20,17 +20,9 @@
 #include "tests/check.h"
 #include "tests/filters/filter_test_util.h"
 
-/* ---- a small PRNG (xorshift64*) ------------------------------------------------------ */
+/* ---- random choices (check.h's seeded PRNG) -------------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dULL;
-}
+static uint64_t rnd(void) { return check_rand(); }
 
 static unsigned rndn(unsigned n) { return (unsigned)(rnd() % n); }
 #define PICK(arr) (arr[rndn(sizeof arr / sizeof arr[0])])
@@ -686,13 +678,7 @@ static void gen_update(rupdate *r)
 
 int main(void)
 {
-    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-    const char *env = getenv("WH_SEED");
-    if (env && *env)
-        seed = strtoull(env, NULL, 10);
-    printf("test_filter_random: seed %" PRIu64 " (replay with WH_SEED=%" PRIu64 ")\n", seed, seed);
-    fflush(stdout);
-    rng_state = seed ? seed : 1;
+    check_seed("test_filter_random");
     long ntrees = 2000;
     const char *nt = getenv("WH_FILTER_RANDOM_TREES");
     if (nt && *nt)

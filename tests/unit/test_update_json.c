@@ -249,15 +249,7 @@ static void test_names(void)
 
 /* ---- randomized differential tests --------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dULL;
-}
+static uint64_t rnd(void) { return check_rand(); }
 
 /* The reference escaper: one byte or one UTF-8 sequence at a time, decoding
  * the code point to judge it. Appends the quoted form of s to o. */
@@ -773,13 +765,7 @@ static void test_oom(void)
 
 int main(void)
 {
-    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-    const char *env = getenv("WH_SEED");
-    if (env && *env)
-        seed = strtoull(env, NULL, 10);
-    printf("test_update_json: seed %" PRIu64 " (replay with WH_SEED=%" PRIu64 ")\n", seed, seed);
-    fflush(stdout);
-    rng_state = seed ? seed : 1;
+    check_seed("test_update_json");
     test_metadata();
     test_integers();
     test_floats();
