@@ -11,9 +11,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "rng.h"   /* next to this file: tests that see only include/ use it too */
 
 static int check_passed, check_failed;
 
@@ -51,30 +51,6 @@ static int check_passed, check_failed;
                     g_ ? g_ : "(null)");                                       \
         }                                                                      \
     } while (0)
-
-static uint64_t check_rng_state = 1;
-
-/* Seeds check_rand from WH_SEED, or from the clock, and prints the seed. */
-static inline uint64_t check_seed(const char *name)
-{
-    uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-    const char *env = getenv("WH_SEED");
-    if (env && *env)
-        seed = strtoull(env, NULL, 10);
-    printf("%s: seed %" PRIu64 " (replay with WH_SEED=%" PRIu64 ")\n", name, seed, seed);
-    fflush(stdout);
-    check_rng_state = seed ? seed : 1;
-    return seed;
-}
-
-/* xorshift64*: fast, and the same sequence everywhere for a seed. */
-static inline uint64_t check_rand(void)
-{
-    check_rng_state ^= check_rng_state >> 12;
-    check_rng_state ^= check_rng_state << 25;
-    check_rng_state ^= check_rng_state >> 27;
-    return check_rng_state * 0x2545f4914f6cdd1dULL;
-}
 
 static inline int check_done(const char *name)
 {

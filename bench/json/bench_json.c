@@ -16,18 +16,10 @@
 #include "bench/bench_util.h"
 #include "core/buf.h"
 #include "core/update_json.h"
+#include "tests/rng.h"
 
 enum { POOL = 256, BATCH = 1024, COLS = 8 };
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 /* One synthetic update with its own storage. */
 typedef struct item {
@@ -46,7 +38,7 @@ static void sb_text(char *o, size_t groups)
 {
     for (size_t g = 0; g < groups; g++) {
         for (int d = 0; d < 11; d++)
-            *o++ = (char)('0' + next_rand() % 10);
+            *o++ = (char)('0' + check_rand() % 10);
         if (g + 1 < groups)
             *o++ = '-';
     }
@@ -60,7 +52,7 @@ static void utf8_text(char *o, size_t chars)
                                           "line\n", "tab\t", "\xf0\x9f\x98\x80", "back\\slash " };
     char *start = o;
     for (size_t c = 0; c < chars && o - start < 440; c++) {
-        const char *pc = pieces[next_rand() % 10];
+        const char *pc = pieces[check_rand() % 10];
         size_t l = strlen(pc);
         memcpy(o, pc, l);
         o += l;
@@ -94,8 +86,8 @@ static void make(item *it, const char *mix, uint64_t n)
         u->table = "sbtest1";
         row.names = sb_names;
         row.count = 4;
-        img[0] = (wh_value){ .type = WH_T_INT, .n.i = (int64_t)(next_rand() % 250000) + 1 };
-        img[1] = (wh_value){ .type = WH_T_INT, .n.i = (int64_t)(next_rand() % 250000) + 1 };
+        img[0] = (wh_value){ .type = WH_T_INT, .n.i = (int64_t)(check_rand() % 250000) + 1 };
+        img[1] = (wh_value){ .type = WH_T_INT, .n.i = (int64_t)(check_rand() % 250000) + 1 };
         sb_text(it->text[0], 10);
         sb_text(it->text[1], 5);
         set_str(&img[2], it->text[0]);
@@ -104,7 +96,7 @@ static void make(item *it, const char *mix, uint64_t n)
         u->table = "articles";
         row.names = text_names;
         row.count = 4;
-        img[0] = (wh_value){ .type = WH_T_UINT, .n.u = next_rand() % 100000000 };
+        img[0] = (wh_value){ .type = WH_T_UINT, .n.u = check_rand() % 100000000 };
         utf8_text(it->text[0], 6);
         utf8_text(it->text[1], 60);
         utf8_text(it->text[2], 3);
@@ -118,16 +110,16 @@ static void make(item *it, const char *mix, uint64_t n)
         img[0] = (wh_value){ .type = WH_T_INT, .n.i = (int64_t)n };
         img[1] = (wh_value){ .type = WH_T_DATETIME, .scale = 6,
                              .n.t = { 2024, 1 + n % 12, 1 + n % 28, n % 24, n % 60, n % 60,
-                                      (uint32_t)(next_rand() % 1000000), false, 0 } };
+                                      (uint32_t)(check_rand() % 1000000), false, 0 } };
         img[2] = (wh_value){ .type = WH_T_DATE, .n.t = { .year = 2025, .month = 6, .day = 30 } };
-        snprintf(it->text[0], 64, "%" PRIu64 ".%02u", next_rand() % 100000, (unsigned)(n % 100));
+        snprintf(it->text[0], 64, "%" PRIu64 ".%02u", check_rand() % 100000, (unsigned)(n % 100));
         img[3] = (wh_value){ .type = WH_T_DECIMAL, .scale = 2, .str = it->text[0],
                              .len = (uint32_t)strlen(it->text[0]) };
-        img[4] = (wh_value){ .type = WH_T_FLOAT, .n.d = (double)(next_rand() % 100000) / 7.0 };
-        img[5] = n % 5 ? (wh_value){ .type = WH_T_UINT, .n.u = next_rand() }
+        img[4] = (wh_value){ .type = WH_T_FLOAT, .n.d = (double)(check_rand() % 100000) / 7.0 };
+        img[5] = n % 5 ? (wh_value){ .type = WH_T_UINT, .n.u = check_rand() }
                        : (wh_value){ .type = WH_T_NULL };
         for (int i = 0; i < 48; i++)
-            it->text[1][i] = (char)next_rand();
+            it->text[1][i] = (char)check_rand();
         img[6] = (wh_value){ .type = WH_T_BYTES, .str = it->text[1], .len = 48 };
         snprintf(it->text[2], 128, "{\"tags\":[\"a\",\"b\"],\"n\":%u}", (unsigned)(n % 1000));
         img[7] = (wh_value){ .type = WH_T_JSON, .str = it->text[2],

@@ -149,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
+#ifdef BINLOG_FUZZ_STANDALONE
 /* ---- built-in seeds: constructed streams that reach every decoder ---------- */
 
 static void seed_rows(tbw *w, uint8_t type, bool v2)
@@ -217,7 +218,6 @@ static void builtin_seed(int k, wh_buf *out)
     tbw_free(&w);
 }
 
-#ifdef BINLOG_FUZZ_STANDALONE
 static void run_with_mutants(const uint8_t *buf, size_t n, uint32_t *seed, int *runs)
 {
     LLVMFuzzerTestOneInput(buf, n);

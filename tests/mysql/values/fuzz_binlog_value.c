@@ -26,6 +26,7 @@
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
+#include "tests/rng.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -171,15 +172,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef WH_FUZZ_STANDALONE
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
 
 /* Runs one input and a batch of mutations of it (byte flips, truncations,
  * insertions of interesting bytes). */
@@ -192,14 +184,14 @@ static void run_with_mutations(const uint8_t *data, size_t size, int rounds)
     for (int r = 0; r < rounds; r++) {
         memcpy(m, data, size);
         size_t n = size;
-        int edits = 1 + (int)(next_rand() % 4);
+        int edits = 1 + (int)(check_rand() % 4);
         for (int e = 0; e < edits && n > 1; e++) {
-            size_t at = 1 + next_rand() % (n - 1); /* keep the mode byte */
-            switch (next_rand() % 4) {
-            case 0: m[at] ^= (uint8_t)(1u << (next_rand() % 8)); break;
-            case 1: m[at] = interesting[next_rand() % sizeof interesting]; break;
+            size_t at = 1 + check_rand() % (n - 1); /* keep the mode byte */
+            switch (check_rand() % 4) {
+            case 0: m[at] ^= (uint8_t)(1u << (check_rand() % 8)); break;
+            case 1: m[at] = interesting[check_rand() % sizeof interesting]; break;
             case 2: n = at; break;
-            default: m[at] = (uint8_t)next_rand(); break;
+            default: m[at] = (uint8_t)check_rand(); break;
             }
         }
         LLVMFuzzerTestOneInput(m, n);
@@ -210,7 +202,8 @@ static void run_with_mutations(const uint8_t *data, size_t size, int rounds)
 int main(int argc, char **argv)
 {
     int files = 0;
-    printf("fuzz_binlog_value: mutation seed 0x%llx\n", (unsigned long long)rng);
+    check_rng_state = 0x9e3779b97f4a7c15ull;   /* the same mutations on every run */
+    printf("fuzz_binlog_value: mutation seed 0x%llx\n", (unsigned long long)check_rng_state);
     for (int i = 1; i < argc; i++) {
         DIR *dir = opendir(argv[i]);
         if (!dir) {
