@@ -114,55 +114,174 @@ static int64_t now_ms(void) { return pub_now_ms(); }
 
 /* ---- registration -------------------------------------------------------------------- */
 
-/* Increments /ROOT/shards/SHARD/epoch and takes the new value as ours. */
+static void pos_path(pub_zk *z, const char *app, char *buf, size_t len);
+
+/* Writes epoch into app's position node before the epoch node moves (see
+ * bump_epoch): the same position, or a placeholder without one where the app
+ * has none yet, conditional on the version read, retried when the old
+ * publisher wrote in between. Records the claimed position as known. Returns
+ * ZOK, ZBADVERSION when a newer claim than epoch is there (start over), or
+ * the ZooKeeper error. */
+static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
+{
+    char path[1024], parent[1024], buf[4096], err[512];
+    pos_path(z, app, path, sizeof path);
+    snprintf(parent, sizeof parent, "%s/apps/%s/positions", z->pub->cfg.zk_root, app);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        struct Stat st;
+        int len = sizeof buf - 1, rc;
+        pub_pos pos;
+        uint64_t pe = 0;
+        memset(&pos, 0, sizeof pos);
+        rc = zoo_get(z->zh, path, 0, buf, &len, &st);
+        if (rc == ZNONODE) {
+            st.version = -1;
+        } else if (rc != ZOK) {
+            return rc;
+        } else if (len > 0 && pub_pos_from_json(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
+                   WH_OK) {
+            zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
+            return ZOK;
+        }
+        if (pe >= epoch)
+            return ZBADVERSION;
+        char *data = pub_pos_to_json(&pos, epoch, z->id);
+        if (!data)
+            return ZSYSTEMERROR;
+        int version = 0;
+        if (st.version == -1) {
+            zku_create_parents(z->zh, parent, true);
+            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        } else {
+            struct Stat nst;
+            rc = zoo_set2(z->zh, path, data, (int)strlen(data), st.version, &nst);
+            if (rc == ZOK)
+                version = nst.version;
+        }
+        free(data);
+        if (rc == ZBADVERSION || rc == ZNODEEXISTS)
+            continue;   /* the old publisher wrote meanwhile: claim its newer position */
+        if (rc != ZOK)
+            return rc;
+        pthread_mutex_lock(&z->mu);
+        zk_pos *e = pos_entry(z, app);
+        if (e) {
+            e->pos = pos;
+            e->known = true;
+            e->version = version;
+            e->written_gen = e->gen;
+        }
+        pthread_mutex_unlock(&z->mu);
+        return ZOK;
+    }
+    return ZSYSTEMERROR;
+}
+
+/* Takes the shard with a new epoch, above the epoch node's value and above
+ * any epoch in the shard's position nodes (a claim of a takeover that did
+ * not finish). The new epoch goes first into every position node of the shard
+ * (claim_position) and only then into the epoch node, by compare-and-set; a
+ * concurrent takeover makes us start over. Claiming the positions first
+ * fences the old publisher before the epoch moves: its next position write
+ * fails on the node's version, it re-reads the node and finds a newer epoch
+ * (read_position), so none of its writes lands once the epoch has moved, and
+ * we start from its last recorded positions. */
 static int bump_epoch(pub_zk *z)
 {
     const pub_config *cfg = &z->pub->cfg;
-    char path[1024], buf[64];
+    char path[1024], apath[1024], buf[64];
     snprintf(path, sizeof path, "%s/shards/%s/epoch", cfg->zk_root, cfg->shard);
+    snprintf(apath, sizeof apath, "%s/apps", cfg->zk_root);
     for (int attempt = 0; attempt < 100; attempt++) {
         struct Stat st;
         int len = sizeof buf - 1;
+        uint64_t e = 0;
         int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
-        if (rc == ZNONODE) {
-            rc = zoo_create(z->zh, path, "1", 1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
-            if (rc == ZOK) {
-                z->epoch = 1;
-                return ZOK;
-            }
-            if (rc == ZNODEEXISTS)
-                continue;
+        if (rc == ZNONODE)
+            st.version = -1;
+        else if (rc != ZOK)
             return rc;
+        else {
+            buf[len < 0 ? 0 : len] = '\0';
+            e = strtoull(buf, NULL, 10);
         }
+        uint64_t target = e + 1;
+        struct String_vector apps = { 0, NULL };
+        rc = zoo_get_children(z->zh, apath, 0, &apps);
+        if (rc == ZNONODE)
+            rc = ZOK;      /* no app yet: nothing to claim */
         if (rc != ZOK)
             return rc;
-        buf[len < 0 ? 0 : len] = '\0';
-        uint64_t e = strtoull(buf, NULL, 10) + 1;
-        snprintf(buf, sizeof buf, "%" PRIu64, e);
-        rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
+        /* Above any epoch a position node carries. */
+        for (int a = 0; a < apps.count; a++) {
+            char ppath[1024], pbuf[4096], err[512];
+            int plen = sizeof pbuf - 1;
+            pub_pos pos;
+            uint64_t pe = 0;
+            pos_path(z, apps.data[a], ppath, sizeof ppath);
+            int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
+            if (r == ZOK && plen > 0 &&
+                pub_pos_from_json(pbuf, (size_t)plen, &pos, &pe, err, sizeof err) == WH_OK &&
+                pe >= target)
+                target = pe + 1;
+            else if (r != ZOK && r != ZNONODE)
+                rc = r;
+        }
+        for (int a = 0; a < apps.count && rc == ZOK && !z->has_fatal; a++)
+            rc = claim_position(z, apps.data[a], target);
+        deallocate_String_vector(&apps);
+        if (z->has_fatal)
+            return ZOK;
+        if (rc == ZBADVERSION)
+            continue;      /* a newer claim appeared: another publisher is taking over */
+        if (rc != ZOK)
+            return rc;
+        snprintf(buf, sizeof buf, "%" PRIu64, target);
+        if (st.version == -1)
+            rc = zoo_create(z->zh, path, buf, (int)strlen(buf), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        else
+            rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
         if (rc == ZOK) {
-            z->epoch = e;
+            z->epoch = target;
             return ZOK;
         }
-        if (rc != ZBADVERSION)
+        if (rc != ZBADVERSION && rc != ZNODEEXISTS)
             return rc;
     }
     return ZSYSTEMERROR;
 }
 
-/* Reads the current epoch; returns ZOK and *e. */
-static int read_epoch(pub_zk *z, uint64_t *e)
+/* Reads the current epoch; returns ZOK and *e. With watch, leaves a watch
+ * on the node (the watcher marks us dirty). */
+static int read_epoch(pub_zk *z, uint64_t *e, bool watch)
 {
     const pub_config *cfg = &z->pub->cfg;
     char path[1024], buf[64];
+    struct Stat st;
     int len = sizeof buf - 1;
     snprintf(path, sizeof path, "%s/shards/%s/epoch", cfg->zk_root, cfg->shard);
-    int rc = zoo_get(z->zh, path, 0, buf, &len, NULL);
+    int rc = watch ? zoo_wget(z->zh, path, watcher, z, buf, &len, &st)
+                   : zoo_get(z->zh, path, 0, buf, &len, NULL);
     if (rc != ZOK)
         return rc;
     buf[len < 0 ? 0 : len] = '\0';
     *e = strtoull(buf, NULL, 10);
     return ZOK;
+}
+
+/* Fences us if the shard's epoch is no longer ours (a newer publisher took
+ * the shard); watch re-arms the watch on the epoch node, so that a takeover
+ * is noticed at once and not only at our next position write. Returns the
+ * ZooKeeper error of the read, or ZOK (then check z->has_fatal). */
+static int check_epoch(pub_zk *z, bool watch, const char *when)
+{
+    uint64_t e;
+    int rc = read_epoch(z, &e, watch);
+    if (rc == ZOK && e != z->epoch)
+        zk_set_fatal(z, "fenced: the epoch of shard %s is now %" PRIu64 " (ours is %" PRIu64
+                     "): another publisher took over the shard (noticed %s)",
+                     z->pub->cfg.shard, e, z->epoch, when);
+    return rc;
 }
 
 static int create_registration(pub_zk *z)
@@ -200,7 +319,7 @@ static int zk_register(pub_zk *z, bool first)
             return rc;
     } else {
         uint64_t e;
-        rc = read_epoch(z, &e);
+        rc = read_epoch(z, &e, false);
         if (rc != ZOK)
             return rc;
         if (e != z->epoch) {
@@ -267,6 +386,10 @@ static int flush_positions(pub_zk *z)
             break;
         }
         zk_pos *e = &z->pos[i];
+        if (z->has_fatal) {   /* fenced: write nothing more */
+            pthread_mutex_unlock(&z->mu);
+            break;
+        }
         if (e->gen == e->written_gen || !e->pos.set) {
             pthread_mutex_unlock(&z->mu);
             continue;
@@ -290,7 +413,7 @@ static int flush_positions(pub_zk *z)
         if (version == -2) {
             pub_pos cur;
             rc = read_position(z, app, &cur, &version);
-            if (rc != ZOK)
+            if (rc != ZOK || z->has_fatal)
                 goto done;
         }
         if (version == -1) {
@@ -307,10 +430,11 @@ static int flush_positions(pub_zk *z)
             if (rc == ZOK) {
                 version = st.version;
             } else if (rc == ZBADVERSION || rc == ZNONODE) {
-                /* Someone else wrote: find out whether we are fenced. */
+                /* Someone else wrote: find out whether we are fenced (a newer
+                 * publisher claims the node before it takes the epoch). */
                 pub_pos cur;
                 int v2;
-                if (read_position(z, app, &cur, &v2) == ZOK)
+                if (read_position(z, app, &cur, &v2) == ZOK && !z->has_fatal)
                     version = v2;
                 else
                     version = -2;
@@ -546,7 +670,10 @@ static void *zk_main(void *arg)
             pthread_mutex_lock(&z->mu);
             z->dirty = false;
             pthread_mutex_unlock(&z->mu);
-            int rc = read_assignment(z);
+            /* The epoch first: a watch on it is among those that make us dirty. */
+            int rc = check_epoch(z, true, "by its watch");
+            if (rc == ZOK && !z->has_fatal)
+                rc = read_assignment(z);
             if (rc != ZOK) {
                 wh_warn(WH_AREA_ZK, "reading subscriber apps: %s; retrying", zerror(rc));
                 pthread_mutex_lock(&z->mu);

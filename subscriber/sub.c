@@ -59,6 +59,7 @@ typedef struct sub_conn {
     wh_buf    out;
     size_t    out_off;
     uint64_t  seq;           /* updates received */
+    uint64_t  epoch;         /* the publisher's epoch, from its HELLO */
     uint64_t  app_acked;     /* manual mode: app's cumulative ack */
     sub_marker *markers;
     uint32_t  nmarkers, capmarkers;
@@ -439,12 +440,26 @@ static const char *conn_frame(wh_subscriber *s, sub_conn *c, int type, const uin
         if (!c->shard)
             return "out of memory";
         /* A newer connection for the same shard replaces an older one whose
-         * publisher has restarted or moved. */
+         * publisher has restarted or moved, unless it comes from a publisher
+         * with an older epoch than the one delivering now: that one lost the
+         * shard (its lease) without noticing yet, e.g. cut off from
+         * ZooKeeper, and would otherwise take the shard back and forth with
+         * the new one until it notices (docs/PROTOCOL.md, HELLO). */
         for (sub_conn *o = s->conns; o; o = o->next)
             if (o != c && o->streaming && strcmp(o->shard, c->shard) == 0) {
+                if (m.epoch < o->epoch) {
+                    snprintf(why, whylen, "stale publisher %.*s: epoch %llu, but a publisher "
+                             "with epoch %llu delivers shard %s", (int)m.publisher_len,
+                             m.publisher ? m.publisher : "", (unsigned long long)m.epoch,
+                             (unsigned long long)o->epoch, c->shard);
+                    wire_put_error(&c->out, WH_ERR_FENCED, why);
+                    conn_flush(s, c);
+                    return why;
+                }
                 conn_close(s, o, "replaced by a newer connection for the same shard");
                 break;
             }
+        c->epoch = m.epoch;
         c->hb_ms = m.heartbeat_ms ? (int64_t)m.heartbeat_ms : 1000;
         c->streaming = true;
         wh_info(WH_AREA_SUBSCRIBER, "publisher %.*s (epoch %llu) at %s delivers shard %s",

@@ -25,24 +25,11 @@ def log_has(p, text):
         return text in f.read()
 
 
-def slow_tail(env, app):
-    """wormhole-tail with a ZooKeeper session long enough to outlast the stop below:
-    stopped, it is a slow instance, not a dead one."""
-    env.n += 1
-    out = env.stack.path("tail%d.jsonl" % env.n)
-    logf = open(env.stack.path("tail%d.log" % env.n), "w")
-    p = td.subprocess.Popen([td.TAIL, "--zk", env.zk.connect + env.root, "--app", app,
-                             "--session-timeout", "15000"], stdout=open(out, "w"), stderr=logf)
-    p.out = out
-    p.logpath = logf.name
-    env.procs.append(p)
-    env.wait_registered(p)
-    return p
-
-
 def scenario(env):
     fast = env.tail("app_fast")
-    slow = slow_tail(env, "app_slow")
+    # A ZooKeeper session that outlasts the stop below: stopped, app_slow's
+    # instance is slow, not dead.
+    slow = env.tail("app_slow", session_ms=15000)
     # A small window and a short wait make the stopped instance leave quickly; the
     # heartbeat timeout is long enough that the stop is slowness, not death.
     delivery = {"window_bytes": 65536, "caravan_wait_ms": 50, "heartbeat_timeout_ms": 20000}

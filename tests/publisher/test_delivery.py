@@ -2,6 +2,7 @@
 """Integration tests of wormhole-publisher + libwormhole (wormhole-tail) with a real ZooKeeper.
 
 Usage: python3 tests/publisher/test_delivery.py SCENARIO [--source synthetic|mariadb]
+                                                [--zk standalone|ensemble] [--rounds N]
 
 Scenarios (each starts its own throwaway servers through tests/harness):
   filters      two apps with different filters get exactly their matching updates, in
@@ -15,16 +16,38 @@ Scenarios (each starts its own throwaway servers through tests/harness):
   zk_restart   ZooKeeper restarted mid-stream: delivery continues, nothing lost
   garbage      an instance that answers with garbage is dropped with a log line naming the
                peer and the cause, retried with backoff, and other apps are not affected
+  session_expiry  the publisher's ZooKeeper session expires while it delivers (SIGSTOP past
+               its 2 s session timeout): alone it re-registers with its epoch and goes on;
+               when a second publisher took the shard meanwhile, it is fenced on SIGCONT
+  split_brain  a second publisher starts while the first is alive and connected, three
+               times over: each old one is fenced and none of its writes lands after the
+               epoch moved
+  partition    the publisher is cut off from ZooKeeper (a relay the test cuts), not from
+               its subscribers, until its session expires; a second publisher takes the
+               shard: the subscribers refuse the stale one's connections by its older
+               epoch, and it is fenced when the partition heals
+  chaos        a random schedule of faults (kill -9 and restart of the publisher or of a
+               subscriber instance, SIGSTOP of the publisher short or past its session
+               timeout, ZooKeeper restart, stalled subscribers, takeovers) while a workload
+               writes; WH_SEED replays a schedule, --rounds (or WH_CHAOS_ROUNDS, which
+               wins) sets its length (25);
+               with --zk ensemble (three nodes), ZooKeeper faults stop or kill one node
+               (the leader or a follower) or two of them (the quorum is lost)
+
+The fault scenarios also record the shard's znodes with zk_watch and check that no
+acknowledged position and no epoch ever moved backwards in ZooKeeper.
 
 Source "synthetic" uses the publisher's generator mapper (no database); "mariadb" writes
 rows into a real MariaDB from several threads and reads its binlog through the mysql
 mapper, and additionally checks that replaying the updates reproduces the tables.
 Prints what it checks; exits 0 on success, 1 on a failed check, 77 (skip) if the source
-is not available. The random workload prints its seed (WH_SEED replays it).
+is not available. The random workload and the chaos schedule print their seed (WH_SEED
+replays it).
 """
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -42,10 +65,15 @@ TAIL = os.path.join(BUILD, "subscriber", "wormhole-tail")
 E2E_SUB = os.path.join(BUILD, "bench", "e2e", "e2e-sub")
 LOGCAT = os.path.join(BUILD, "tools", "wormhole-logcat")
 ZK_CHECK = os.path.join(BUILD, "tests", "harness", "zk_check")
+ZK_WATCH = os.path.join(BUILD, "tests", "publisher", "zk_watch")
 SKIP = 77
 
 
 class Failed(Exception):
+    pass
+
+
+class Skip(Exception):
     pass
 
 
@@ -78,13 +106,34 @@ def pos_key(u):
     return (f, int(off), int(idx))
 
 
+def workload_statements(rng, t, base, count):
+    """count random statements of client thread t (keys of its own range)."""
+    stmts = []
+    for i in range(base, base + count):
+        key = t * 1000000 + rng.randrange(0, 300)
+        r = rng.random()
+        if r < 0.6:
+            stmts.append("INSERT INTO app.items VALUES (%d, %d, 'n%d', %d, %d.%02d) "
+                         "ON DUPLICATE KEY UPDATE qty = qty + 1, name = 'u%d'"
+                         % (key, rng.randrange(0, 4), i, rng.randrange(0, 10 ** 12),
+                            rng.randrange(0, 10 ** 6), rng.randrange(0, 100), i))
+        elif r < 0.8:
+            stmts.append("UPDATE app.items SET qty = qty + 7, grp = %d WHERE id = %d"
+                         % (rng.randrange(0, 4), key))
+        elif r < 0.9:
+            stmts.append("DELETE FROM app.items WHERE id = %d" % key)
+        else:
+            stmts.append("INSERT INTO app.audit (note) VALUES ('t%d-%d')" % (t, i))
+    return stmts
+
+
 class Env:
     """Servers, processes and files of one scenario."""
 
-    def __init__(self, stack, source):
+    def __init__(self, stack, source, zk="standalone"):
         self.stack = stack
         self.source = source
-        self.zk = stack.zookeeper()
+        self.zk = stack.zk_ensemble(3) if zk == "ensemble" else stack.zookeeper()
         self.db = None
         self.procs = []
         self.root = "/wh"
@@ -99,22 +148,23 @@ class Env:
 
     # -- processes --------------------------------------------------------------------------
 
-    def publisher(self, options=None, delivery=None):
+    def publisher(self, options=None, delivery=None, pub_id="pub-test", session_ms=4000,
+                  zk_connect=None):
         self.n += 1
         if self.source == "synthetic":
             mapper = {"name": "synthetic", "options": options or {}}
         else:
             mapper = {"name": "mysql", "options": {"binlog_dir": self.db.env("X")["X_BINLOG_DIR"]}}
             mapper["options"].update(options or {})
-        cfg = {"shard": "s1", "id": "pub-test",
+        cfg = {"shard": "s1", "id": pub_id,
                "mapper": mapper,
-               "zookeeper": {"connect": self.zk.connect, "root": self.root,
-                             "session_timeout_ms": 4000},
+               "zookeeper": {"connect": zk_connect or self.zk.connect, "root": self.root,
+                             "session_timeout_ms": session_ms},
                "delivery": {"heartbeat_interval_ms": 300, "heartbeat_timeout_ms": 3000,
                             "datamarker_interval_ms": 50, "retry_max_ms": 1000},
                "positions": {"flush_interval_ms": 100}}
         cfg["delivery"].update(delivery or {})
-        path = self.stack.path("pub.json")
+        path = self.stack.path("pub%d.json" % self.n)
         with open(path, "w") as f:
             json.dump(cfg, f)
         logf = open(self.stack.path("pub%d.log" % self.n), "w")
@@ -123,11 +173,11 @@ class Env:
         self.procs.append(p)
         return p
 
-    def tail(self, app, filt=None, instance=None):
+    def tail(self, app, filt=None, instance=None, session_ms=2000):
         self.n += 1
         out = self.stack.path("tail%d.jsonl" % self.n)
         args = [TAIL, "--zk", self.zk.connect + self.root, "--app", app,
-                "--session-timeout", "2000"]
+                "--session-timeout", str(session_ms)]
         if filt:
             args += ["--filter", filt]
         if instance:
@@ -158,6 +208,20 @@ class Env:
         self.wait_registered(p)
         return p
 
+    def zk_watch(self, specs):
+        """Starts zk_watch on the given "data:PATH"/"children:PATH" (PATH under the root):
+        it records every state of those znodes it sees, for the checks of ZkWatch."""
+        self.n += 1
+        out = self.stack.path("zkwatch%d.jsonl" % self.n)
+        logf = open(self.stack.path("watch%d.log" % self.n), "w")
+        args = [ZK_WATCH, self.zk.connect, "20"]
+        for sp in specs:
+            kind, path = sp.split(":", 1)
+            args.append("%s:%s%s" % (kind, self.root, path))
+        p = subprocess.Popen(args, stdout=open(out, "w"), stderr=logf)
+        self.procs.append(p)
+        return ZkWatch(out, self.root)
+
     def stop_all(self):
         for p in self.procs:
             if p.poll() is None:
@@ -186,30 +250,12 @@ class Env:
                 if r:
                     time.sleep(pause)
                 try:
-                    self.db.sql_script(";\n".join(statements(rng, t, r * per_round, per_round)) +
+                    self.db.sql_script(";\n".join(workload_statements(rng, t, r * per_round,
+                                                                          per_round)) +
                                        ";\n")
                 except Exception as e:  # noqa: BLE001 - reported below
                     errors.append(e)
                     return
-
-        def statements(rng, t, base, count):
-            stmts = []
-            for i in range(base, base + count):
-                key = t * 1000000 + rng.randrange(0, 300)
-                r = rng.random()
-                if r < 0.6:
-                    stmts.append("INSERT INTO app.items VALUES (%d, %d, 'n%d', %d, %d.%02d) "
-                                 "ON DUPLICATE KEY UPDATE qty = qty + 1, name = 'u%d'"
-                                 % (key, rng.randrange(0, 4), i, rng.randrange(0, 10 ** 12),
-                                    rng.randrange(0, 10 ** 6), rng.randrange(0, 100), i))
-                elif r < 0.8:
-                    stmts.append("UPDATE app.items SET qty = qty + 7, grp = %d WHERE id = %d"
-                                 % (rng.randrange(0, 4), key))
-                elif r < 0.9:
-                    stmts.append("DELETE FROM app.items WHERE id = %d" % key)
-                else:
-                    stmts.append("INSERT INTO app.audit (note) VALUES ('t%d-%d')" % (t, i))
-            return stmts
 
         ts = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
         for t in ts:
@@ -592,8 +638,715 @@ def sc_garbage(env):
     lsock.close()
 
 
+# ---- fault tests: session expiry and a randomised schedule -----------------------------------
+
+class ZkWatch:
+    """What zk_watch saw: every observed state of the watched znodes, in order."""
+
+    def __init__(self, out, root):
+        self.out = out
+        self.root = root
+
+    def events(self, path=None):
+        evs = []
+        with open(self.out) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    e = json.loads(line)
+                    if path is None or e["path"] == self.root + path:
+                        evs.append(e)
+        return evs
+
+    def latest(self, path):
+        evs = self.events(path)
+        return evs[-1] if evs else None
+
+    def children(self, path):
+        e = self.latest(path)
+        return e["children"] if e else []
+
+    def data(self, path):
+        e = self.latest(path)
+        return e["data"] if e and e["version"] >= 0 else None
+
+
+def phys_key(physical):
+    """Sort key of a stored physical position; None (no position: the oldest) sorts first."""
+    return pos_key({"pos": {"physical": physical}}) if physical else ("", -1, -1)
+
+
+def check_positions(watch, apps):
+    """In ZooKeeper, each flow's acknowledged position and its epoch never moved backwards,
+    and no position was written with an older epoch once the shard's epoch had moved on
+    (a stale publisher's write was refused). As far as zk_watch saw: it polls every 20 ms,
+    the epoch node first, so a state first seen in a later poll than a new epoch was
+    written after that epoch."""
+    epochs = [(e["round"], int(e["data"])) for e in watch.events("/shards/s1/epoch")
+              if e["version"] >= 0]
+    for app in apps:
+        path = "/apps/%s/positions/s1" % app
+        prev = None
+        writes = 0
+        for e in watch.events(path):
+            if e["version"] < 0:
+                if prev:
+                    raise Failed("position node of %s vanished after %s" % (app, prev))
+                continue
+            d = json.loads(e["data"])
+            cur = (d["epoch"], phys_key(d["physical"]), d.get("publisher"))
+            newer = [ep for r, ep in epochs if r < e["round"] and ep > cur[0]]
+            if newer:
+                raise Failed("%s: %s wrote %s with epoch %d after the shard's epoch was %d: "
+                             "the stale publisher's write was not refused"
+                             % (path, cur[2], cur[1], cur[0], newer[0]))
+            if prev and cur[0] < prev[0]:
+                raise Failed("%s: the position's epoch moved backwards: %s written by %s after "
+                             "%s by %s" % (path, cur[0], cur[2], prev[0], prev[2]))
+            if prev and cur[1] < prev[1]:
+                raise Failed("%s: the acknowledged position moved backwards: %s (epoch %d, %s) "
+                             "after %s (epoch %d, %s)" % (path, cur[1], cur[0], cur[2],
+                                                          prev[1], prev[0], prev[2]))
+            prev = cur
+            writes += 1
+        check(writes > 0, "%s: the acknowledged position never moved backwards in ZooKeeper, "
+              "nor its epoch (%d states seen, last epoch %s)"
+              % (path, writes, prev[0] if prev else "-"))
+
+
+def check_multi(files, want_keys, what):
+    """Several instances of one app (files: each one's updates in arrival order): every
+    expected update arrived at some instance, nothing unexpected arrived, and each
+    instance's stream is in log order without gaps, except where the flow was at another
+    instance meanwhile (every update it skipped forward over arrived at another one)."""
+    order = {k: i for i, k in enumerate(want_keys)}
+    sets = []
+    for lines in files:
+        got = set()
+        for u in lines:
+            k = pos_key(u)
+            if k not in order:
+                raise Failed("%s: received %s, which is not an expected update" % (what, k))
+            got.add(order[k])
+        sets.append(got)
+    union = set().union(*sets) if sets else set()
+    missing = sorted(set(range(len(want_keys))) - union)
+    if missing:
+        raise Failed("%s: %d expected updates never arrived, the first %s"
+                     % (what, len(missing), want_keys[missing[0]]))
+    dups = sum(len(lines) for lines in files) - len(union)
+    for n, lines in enumerate(files):
+        others = set().union(*(s for j, s in enumerate(sets) if j != n))
+        furthest = -1
+        for u in lines:
+            i = order[pos_key(u)]
+            if i > furthest + 1:
+                bad = [x for x in range(furthest + 1, i) if x not in others]
+                if bad:
+                    raise Failed("%s: gap at instance file %d: received %s after %s, and %s "
+                                 "arrived at no other instance" % (what, n, want_keys[i],
+                                                                   want_keys[furthest] if
+                                                                   furthest >= 0 else "nothing",
+                                                                   want_keys[bad[0]]))
+            furthest = max(furthest, i)
+    check(True, "%s: all %d expected updates arrived across %d instance runs, each in order "
+          "without gaps (%d duplicates)" % (what, len(want_keys), len(files), dups))
+
+
+class Writer:
+    """MariaDB: client threads keep writing random statements until stop()."""
+
+    def __init__(self, env, seed, threads=3, batch=30, pause=0.2):
+        self.env = env
+        self.stop_ev = threading.Event()
+        self.errors = []
+        self.batches = 0
+        self.threads = [threading.Thread(target=self._run, args=(seed, t, batch, pause))
+                        for t in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, seed, t, batch, pause):
+        rng = random.Random(seed * 100 + t)
+        base = 0
+        while not self.stop_ev.is_set():
+            try:
+                self.env.db.sql_script(";\n".join(workload_statements(rng, t, base, batch)) +
+                                       ";\n")
+            except Exception as e:  # noqa: BLE001 - reported by stop()
+                self.errors.append(e)
+                return
+            base += batch
+            self.batches += 1
+            self.stop_ev.wait(pause)
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join()
+        if self.errors:
+            raise Failed("workload failed: %s" % self.errors[0])
+        log("workload: %d batches written" % self.batches)
+
+
+def log_text(p):
+    with open(p.logpath, errors="replace") as f:
+        return f.read()
+
+
+def wait_exit(p, timeout, what):
+    try:
+        return p.wait(timeout=wh.scaled(timeout))
+    except subprocess.TimeoutExpired:
+        raise Failed("timed out after %d s waiting for %s to exit" % (wh.scaled(timeout), what))
+
+
+class Pubs:
+    """The publisher processes of a fault test and what zk_watch sees of their leases."""
+
+    def __init__(self, env, watch, options):
+        self.env = env
+        self.watch = watch
+        self.options = options
+        self.ids = 0
+        self.cur = None
+        self.cur_id = None
+
+    def start(self, pub_id=None):
+        if pub_id is None:
+            self.ids += 1
+            pub_id = "pub-%d" % self.ids
+        self.cur = self.env.publisher(self.options, pub_id=pub_id, session_ms=2000)
+        self.cur_id = pub_id
+        return self.cur
+
+    def registered(self, pub_id):
+        return pub_id in self.watch.children("/shards/s1/publishers")
+
+    def epoch(self):
+        """The shard's epoch as zk_watch last saw it (up to one poll late)."""
+        d = self.watch.data("/shards/s1/epoch")
+        return int(d) if d else 0
+
+    @staticmethod
+    def logged_epoch(p, pub_id):
+        """The epoch publisher p last registered with, from its log (None if none yet)."""
+        found = re.findall(r"registered /wh/shards/s1/publishers/%s with epoch (\d+)"
+                           % re.escape(pub_id), log_text(p))
+        return int(found[-1]) if found else None
+
+    def stop_until_expired(self, p, pub_id):
+        """SIGSTOPs p and waits until ZooKeeper expired its session (its ephemeral
+        registration is gone): the lease is lost while the process does not know it."""
+        wait_until(lambda: self.registered(pub_id), wh.scaled(30),
+                   "%s to be registered before it is stopped" % pub_id)
+        p.send_signal(signal.SIGSTOP)
+        t0 = time.time()
+        wait_until(lambda: not self.registered(pub_id), wh.scaled(30),
+                   "ZooKeeper to expire the session of the stopped publisher %s" % pub_id)
+        log("the session of %s expired %.1f s after SIGSTOP" % (pub_id, time.time() - t0))
+
+    def takeover(self, old, old_id, new_id=None):
+        """old is stopped and its session expired: a new publisher takes the shard; then
+        old is continued and must find itself fenced (exit 1, 'fenced' in its log)."""
+        e0 = self.logged_epoch(old, old_id)
+        new = self.start(new_id)
+        wait_until(lambda: self.logged_epoch(new, self.cur_id) is not None, wh.scaled(30),
+                   "%s to register" % self.cur_id)
+        e1 = self.logged_epoch(new, self.cur_id)
+        check(e1 > e0, "%s took over shard s1 with epoch %d (the stopped %s has %d)"
+              % (self.cur_id, e1, old_id, e0))
+        old.send_signal(signal.SIGCONT)
+        rc = wait_exit(old, 30, "the stale publisher %s" % old_id)
+        text = log_text(old)
+        check(rc == 1 and "fenced" in text,
+              "the stale publisher %s stopped with status %d and logged that it was fenced"
+              % (old_id, rc))
+        return new
+
+
+def received_count(paths):
+    return sum(count_lines(p) for p in paths)
+
+
+def wait_progress(paths_by_app, timeout, what):
+    """Waits until every app received more updates than it had at the call."""
+    base = {a: received_count(ps) for a, ps in paths_by_app.items()}
+    wait_until(lambda: all(received_count(ps) > base[a] for a, ps in paths_by_app.items()),
+               wh.scaled(timeout), "every app to receive updates again after %s" % what)
+
+
+def sc_session_expiry(env):
+    """The publisher's ZooKeeper session expires while it delivers (SIGSTOP for longer
+    than its 2 s session timeout). Alone, it notices, re-registers with its epoch and goes
+    on; when a second publisher took the shard meanwhile, it is fenced by the epoch."""
+    apps = ["app_e", "app_f"]
+    ta = env.tail("app_e")
+    tf = env.tail("app_f", 'table = "items"' if env.source == "mariadb" else 'table = "t1"')
+    watch = env.zk_watch(["data:/shards/s1/epoch", "data:/apps/app_e/positions/s1",
+                          "data:/apps/app_f/positions/s1", "children:/shards/s1/publishers"])
+    outs = {"app_e": [ta.out], "app_f": [tf.out]}
+    seed = int(os.environ.get("WH_SEED", random.SystemRandom().randrange(1, 10 ** 9)))
+    log("seed %d (WH_SEED=%d replays the workload)" % (seed, seed))
+    pubs = Pubs(env, watch, {"updates": 0, "rate": 3000, "tables": 4}
+                if env.source == "synthetic" else None)
+    a = pubs.start("pub-a")
+    writer = Writer(env, seed) if env.source == "mariadb" else None
+    wait_until(lambda: count_lines(tf.out) > 100, wh.scaled(60), "the first updates")
+
+    # 1. Nobody else takes over: the publisher notices the expiry, re-registers with the
+    #    same epoch (nobody bumped it) and goes on delivering.
+    pubs.stop_until_expired(a, "pub-a")
+    stored = watch.data("/apps/app_e/positions/s1")
+    a.send_signal(signal.SIGCONT)
+    wait_until(lambda: log_text(a).count("registered /wh/shards/s1/publishers/pub-a") >= 2,
+               wh.scaled(30), "pub-a to register again after its session expired")
+    check("session expired" in log_text(a),
+          "pub-a noticed that its session expired and registered again")
+    wait_progress(outs, 60, "pub-a's session expiry")
+    wait_until(lambda: watch.data("/apps/app_e/positions/s1") != stored, wh.scaled(30),
+               "pub-a to record app_e's position after its session expiry")
+    check(a.poll() is None and pubs.epoch() == 1,
+          "pub-a keeps delivering with its epoch (1) after the session expiry")
+
+    # 2. pub-b takes the shard while pub-a is stopped and its lease gone; pub-a, continued,
+    #    must be fenced and write no position any more.
+    pubs.stop_until_expired(a, "pub-a")
+    b = pubs.takeover(a, "pub-a", "pub-b")
+    wait_progress(outs, 60, "the takeover")
+    wait_until(lambda: all(json.loads(watch.data("/apps/%s/positions/s1" % x) or "{}")
+                           .get("epoch") == 2 for x in apps), wh.scaled(30),
+               "pub-b to record positions with epoch 2")
+    check(True, "pub-b delivers and records positions with epoch 2")
+
+    if env.source == "mariadb":
+        writer.stop()
+        full = env.expected()
+        want_e = [pos_key(u) for u in full]
+        want_f = [pos_key(u) for u in full if u.get("table") == "items"]
+    else:
+        b.terminate()
+        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
+        want_e = synth_keys(received_max([ta.out]))
+        want_f = [k for k in synth_keys(received_max([tf.out])) if k[1] % 4 == 1]
+    for p, want in ((ta, want_e), (tf, want_f)):
+        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
+                   "%d updates in %s" % (len(want), p.out))
+    check_stream(read_lines(ta.out), want_e, "app_e across the expiry and the takeover")
+    check_stream(read_lines(tf.out), want_f, "app_f (filtered) across the expiry and the takeover")
+    check_positions(watch, apps)
+    if env.source == "mariadb":
+        check_replay(env, read_lines(ta.out))
+        b.terminate()
+        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
+
+
+def sc_split_brain(env):
+    """A second publisher for the shard starts while the first one is alive, connected to
+    ZooKeeper and delivering (an overlapping restart, or a publisher on another replica):
+    the first one loses its lease without any session expiry. Three times over: the old
+    one must stop, fenced, and no position it writes once the epoch moved may land."""
+    apps = ["app_s", "app_t"]
+    ts = env.tail("app_s")
+    tt = env.tail("app_t", 'table = "items"' if env.source == "mariadb" else 'table = "t1"')
+    watch = env.zk_watch(["data:/shards/s1/epoch", "data:/apps/app_s/positions/s1",
+                          "data:/apps/app_t/positions/s1", "children:/shards/s1/publishers"])
+    outs = {"app_s": [ts.out], "app_t": [tt.out]}
+    seed = int(os.environ.get("WH_SEED", random.SystemRandom().randrange(1, 10 ** 9)))
+    log("seed %d (WH_SEED=%d replays the workload)" % (seed, seed))
+    pubs = Pubs(env, watch, {"updates": 0, "rate": 3000, "tables": 4}
+                if env.source == "synthetic" else None)
+    old = pubs.start()
+    writer = Writer(env, seed) if env.source == "mariadb" else None
+    for _ in range(3):
+        wait_progress(outs, 60, "%s started" % pubs.cur_id)
+        # Let the old publisher have positions to write when the new one starts.
+        time.sleep(0.3)
+        old_id = pubs.cur_id
+        e0 = pubs.logged_epoch(old, old_id)
+        new = pubs.start()
+        rc = wait_exit(old, 30, "the old publisher %s" % old_id)
+        text = log_text(old)
+        check(rc == 1 and "fenced" in text,
+              "%s started while %s was delivering; %s stopped with status %d and logged that "
+              "it was fenced" % (pubs.cur_id, old_id, old_id, rc))
+        wait_until(lambda: pubs.logged_epoch(new, pubs.cur_id) is not None, wh.scaled(30),
+                   "%s to register" % pubs.cur_id)
+        check(pubs.logged_epoch(new, pubs.cur_id) == e0 + 1,
+              "%s registered with epoch %d" % (pubs.cur_id, e0 + 1))
+        old = new
+    wait_progress(outs, 60, "the last takeover")
+    if env.source == "mariadb":
+        writer.stop()
+        full = env.expected()
+        want_s = [pos_key(u) for u in full]
+        want_t = [pos_key(u) for u in full if u.get("table") == "items"]
+    else:
+        old.terminate()
+        check(wait_exit(old, 30, pubs.cur_id) == 0, "%s stops cleanly" % pubs.cur_id)
+        want_s = synth_keys(received_max([ts.out]))
+        want_t = [k for k in synth_keys(received_max([tt.out])) if k[1] % 4 == 1]
+    for p, want in ((ts, want_s), (tt, want_t)):
+        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
+                   "%d updates in %s" % (len(want), p.out))
+    check_stream(read_lines(ts.out), want_s, "app_s across three takeovers")
+    check_stream(read_lines(tt.out), want_t, "app_t (filtered) across three takeovers")
+    check_positions(watch, apps)
+    if env.source == "mariadb":
+        check_replay(env, read_lines(ts.out))
+        old.terminate()
+        check(wait_exit(old, 30, pubs.cur_id) == 0, "%s stops cleanly" % pubs.cur_id)
+
+
+class ZkProxy:
+    """A TCP relay in front of ZooKeeper for one client, so that the test can cut that
+    client off (a network partition between it and ZooKeeper) and heal it again."""
+
+    def __init__(self, target_port):
+        import socket
+        self.target = ("127.0.0.1", target_port)
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.connect = "127.0.0.1:%d" % self.lsock.getsockname()[1]
+        self.cut_ev = threading.Event()
+        self.pairs = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if self.cut_ev.is_set():
+                c.close()
+                continue
+            try:
+                u = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.pairs.append((c, u))
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        while True:
+            try:
+                data = a.recv(65536)
+            except OSError:
+                data = b""
+            if not data or self.cut_ev.is_set():
+                break
+            try:
+                b.sendall(data)
+            except OSError:
+                break
+        for s in (a, b):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self):
+        """Drops every relayed connection and refuses new ones."""
+        import socket
+        self.cut_ev.set()
+        with self.lock:
+            for c, u in self.pairs:
+                for s in (c, u):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            self.pairs = []
+
+    def heal(self):
+        self.cut_ev.clear()
+
+    def close(self):
+        self.cut()
+        self.lsock.close()
+
+
+def sc_partition(env):
+    """The publisher is cut off from ZooKeeper (not from its subscribers) until its session
+    expires: it goes on delivering with a lease it no longer has. A second publisher takes
+    the shard; both push to the same instances until the partition heals and the old one
+    learns it was fenced. Delivery stays complete and in order; no position moves back."""
+    apps = ["app_p", "app_q"]
+    tp = env.tail("app_p")
+    tq = env.tail("app_q", 'table = "items"' if env.source == "mariadb" else 'table = "t1"')
+    watch = env.zk_watch(["data:/shards/s1/epoch", "data:/apps/app_p/positions/s1",
+                          "data:/apps/app_q/positions/s1", "children:/shards/s1/publishers"])
+    outs = {"app_p": [tp.out], "app_q": [tq.out]}
+    seed = int(os.environ.get("WH_SEED", random.SystemRandom().randrange(1, 10 ** 9)))
+    log("seed %d (WH_SEED=%d replays the workload)" % (seed, seed))
+    opts = {"updates": 0, "rate": 3000, "tables": 4} if env.source == "synthetic" else None
+    pubs = Pubs(env, watch, opts)
+    proxy = ZkProxy(int(env.zk.connect.rsplit(":", 1)[1]))
+    a = env.publisher(opts, pub_id="pub-a", session_ms=2000, zk_connect=proxy.connect)
+    writer = Writer(env, seed) if env.source == "mariadb" else None
+    try:
+        wait_until(lambda: count_lines(tq.out) > 100, wh.scaled(60), "the first updates")
+        wait_until(lambda: pubs.registered("pub-a"), wh.scaled(30), "pub-a to register")
+        proxy.cut()
+        t0 = time.time()
+        wait_until(lambda: not pubs.registered("pub-a"), wh.scaled(30),
+                   "ZooKeeper to expire the session of the cut-off pub-a")
+        log("pub-a cut off from ZooKeeper; its session expired after %.1f s"
+            % (time.time() - t0))
+        wait_progress(outs, 60, "the partition (pub-a delivers without ZooKeeper)")
+        check(a.poll() is None, "pub-a goes on delivering while cut off from ZooKeeper")
+        b = pubs.start("pub-b")
+        wait_until(lambda: pubs.logged_epoch(b, "pub-b") is not None, wh.scaled(30),
+                   "pub-b to register")
+        check(pubs.logged_epoch(b, "pub-b") == 2, "pub-b took the shard with epoch 2")
+        wait_progress(outs, 60, "pub-b's takeover while pub-a is still cut off")
+        time.sleep(2)   # pub-a, still cut off, keeps trying to push to the same instances
+        # The subscribers fence it by its older epoch: once pub-b (epoch 2) delivers, a
+        # connection of pub-a (epoch 1) does not replace it (once at most, should pub-b's
+        # connection break for another reason).
+        for t in (tp, tq):
+            text = log_text(t)
+            after = text[text.index("(epoch 2)"):]
+            back = len(re.findall(r"\(epoch 1\) at \S+ delivers shard s1", after))
+            check(back <= 1, "%s: the stale pub-a took the shard back %d times after pub-b "
+                  "delivered it" % (t.logpath.rsplit("/", 1)[1], back))
+        proxy.heal()
+        rc = wait_exit(a, 30, "pub-a after the partition healed")
+        check(rc == 1 and "fenced" in log_text(a),
+              "pub-a stopped with status %d once the partition healed and logged that it was "
+              "fenced" % rc)
+        wait_progress(outs, 60, "the partition healed")
+    finally:
+        proxy.close()
+    if env.source == "mariadb":
+        writer.stop()
+        full = env.expected()
+        want_p = [pos_key(u) for u in full]
+        want_q = [pos_key(u) for u in full if u.get("table") == "items"]
+    else:
+        b.terminate()
+        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
+        want_p = synth_keys(received_max([tp.out]))
+        want_q = [k for k in synth_keys(received_max([tq.out])) if k[1] % 4 == 1]
+    for p, want in ((tp, want_p), (tq, want_q)):
+        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
+                   "%d updates in %s" % (len(want), p.out))
+    check_stream(read_lines(tp.out), want_p, "app_p across the partition")
+    check_stream(read_lines(tq.out), want_q, "app_q (filtered) across the partition")
+    check_positions(watch, apps)
+    if env.source == "mariadb":
+        check_replay(env, read_lines(tp.out))
+        b.terminate()
+        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
+
+
+CHAOS_FAULTS = [  # (fault, weight)
+    ("kill_pub", 3), ("kill_sub", 3), ("stop_pub", 3), ("stall_sub", 3), ("zk_restart", 1),
+    ("takeover", 1), ("overlap", 1)]
+# With a three-node ensemble, ZooKeeper faults hit one node or the quorum instead.
+CHAOS_FAULTS_ENSEMBLE = [f for f in CHAOS_FAULTS if f[0] != "zk_restart"] + [
+    ("zk_node", 2), ("zk_quorum", 1)]
+
+
+def chaos_schedule(seed, rounds, ensemble=False):
+    """The fault schedule: a pure function of the seed (and of the ZooKeeper kind)."""
+    rng = random.Random(seed)
+    faults = CHAOS_FAULTS_ENSEMBLE if ensemble else CHAOS_FAULTS
+    kinds = [k for k, _ in faults]
+    weights = [w for _, w in faults]
+    sched = []
+    for _ in range(rounds):
+        kind = rng.choices(kinds, weights)[0]
+        f = {"fault": kind}
+        if kind == "kill_pub":
+            f["down_s"] = round(rng.uniform(0, 1.5), 2)
+        elif kind == "kill_sub":
+            f["instance"] = "holder" if rng.random() < 0.75 else "other"
+            f["down_s"] = round(rng.uniform(0, 3), 2)
+            # Sometimes stalled first, so that it dies with updates received by its host
+            # but never processed nor acknowledged.
+            f["stalled_s"] = round(rng.uniform(0.3, 1.5), 2) if rng.random() < 0.5 else 0
+        elif kind == "stop_pub":
+            f["past_session"] = rng.random() < 0.4
+            f["stop_s"] = round(rng.uniform(0, 1) if f["past_session"] else
+                                rng.uniform(0.2, 1.5), 2)
+        elif kind == "stall_sub":
+            f["app"] = rng.choice(["app_a", "app_b", "app_c"])
+            f["pick"] = rng.randrange(2)
+            f["stall_s"] = round(rng.uniform(0.5, 5), 2)
+        elif kind == "zk_node":
+            f["node"] = rng.choice(["leader", "follower"])
+            f["kill"] = rng.random() < 0.5
+            f["down_s"] = round(rng.uniform(0, 3), 2)
+        elif kind == "zk_quorum":
+            f["down_s"] = round(rng.uniform(0.5, 4), 2)
+        f["then_s"] = round(rng.uniform(0.2, 1.5), 2)
+        sched.append(f)
+    return sched
+
+
+def holder(tails):
+    """The name of the instance (of {name: tail}) that holds shard s1: the one whose last
+    shard notice is the newest 'assigned' (the first name if none holds it)."""
+    best, when = None, ""
+    for name, t in sorted(tails.items()):
+        last = None
+        for line in log_text(t).splitlines():
+            if "shard s1 assigned" in line or "shard s1 released" in line:
+                last = line
+        if last and "assigned" in last and last[:24] > when:
+            best, when = name, last[:24]
+    return best or sorted(tails)[0]
+
+
+def sc_chaos(env):
+    """Randomised faults while a workload writes: kill -9 and restart of the publisher or of
+    a subscriber instance (a second one of the app is live), SIGSTOP/SIGCONT of the
+    publisher (sometimes past its session timeout), ZooKeeper restart, a stalled subscriber,
+    a takeover by a second publisher while the first is stopped past its session timeout
+    (takeover) or alive (overlap). Every flow must get every update, in order, no gaps."""
+    if env.source != "mariadb":
+        print("skip: chaos runs on the mariadb source")
+        raise Skip()
+    seed = int(os.environ.get("WH_SEED", random.SystemRandom().randrange(1, 10 ** 9)))
+    rounds = int(os.environ.get("WH_CHAOS_ROUNDS", env.rounds))
+    ensemble = isinstance(env.zk, wh.ZkEnsemble)
+    sched = chaos_schedule(seed, rounds, ensemble)
+    log("chaos seed %d, %d rounds (WH_SEED=%d replays the schedule and the workload)"
+        % (seed, rounds, seed))
+    for r, f in enumerate(sched):
+        log("schedule %d: %s" % (r + 1, json.dumps(f, sort_keys=True)))
+    apps = ["app_a", "app_b", "app_c"]
+    tails = {"app_a": {"inst-1": env.tail("app_a", instance="inst-1"),
+                       "inst-2": env.tail("app_a", instance="inst-2")},
+             "app_b": {"b": env.tail("app_b")},
+             "app_c": {"c": env.tail("app_c", 'table = "items" and op != "delete"')}}
+    files = {a: [t.out for t in ts.values()] for a, ts in tails.items()}
+    watch = env.zk_watch(["data:/shards/s1/epoch"] +
+                         ["data:/apps/%s/positions/s1" % a for a in apps] +
+                         ["children:/shards/s1/publishers"])
+    pubs = Pubs(env, watch, None)
+    pubs.start()
+    writer = Writer(env, seed)
+    wait_until(lambda: all(received_count(ps) > 0 for ps in files.values()), wh.scaled(60),
+               "the first updates at every app")
+    t_start = time.time()
+    for r, f in enumerate(sched):
+        kind = f["fault"]
+        log("round %d/%d (%.0f s): inject %s" % (r + 1, rounds, time.time() - t_start,
+                                                 json.dumps(f, sort_keys=True)))
+        p, pid = pubs.cur, pubs.cur_id
+        if kind == "kill_pub":
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            time.sleep(f["down_s"])
+            pubs.start(pid)
+        elif kind == "kill_sub":
+            name = holder(tails["app_a"])
+            if f["instance"] == "other":
+                name = "inst-2" if name == "inst-1" else "inst-1"
+            log("killing %s of app_a (%s)" % (name, f["instance"]))
+            t = tails["app_a"][name]
+            if f["stalled_s"]:
+                t.send_signal(signal.SIGSTOP)
+                time.sleep(f["stalled_s"])
+            t.send_signal(signal.SIGKILL)
+            t.wait()
+            time.sleep(f["down_s"])
+            t = env.tail("app_a", instance=name)
+            tails["app_a"][name] = t
+            files["app_a"].append(t.out)
+        elif kind == "stop_pub":
+            if f["past_session"]:
+                before = log_text(p).count("registered /wh/shards/s1/publishers/")
+                pubs.stop_until_expired(p, pid)
+                time.sleep(f["stop_s"])
+                p.send_signal(signal.SIGCONT)
+                wait_until(lambda: log_text(p).count("registered /wh/shards/s1/publishers/") >
+                           before, wh.scaled(30), "%s to register again" % pid)
+                check(p.poll() is None, "%s registered again after its session expired" % pid)
+            else:
+                p.send_signal(signal.SIGSTOP)
+                time.sleep(f["stop_s"])
+                p.send_signal(signal.SIGCONT)
+        elif kind == "stall_sub":
+            ts = list(tails[f["app"]].values())
+            t = ts[f["pick"] % len(ts)]
+            t.send_signal(signal.SIGSTOP)
+            time.sleep(f["stall_s"])
+            t.send_signal(signal.SIGCONT)
+        elif kind == "zk_restart":
+            env.zk.restart()
+        elif kind == "zk_node":
+            lead = env.zk.leader()
+            lead = 0 if lead is None else lead
+            i = lead if f["node"] == "leader" else (lead + 1) % 3
+            log("%s ZooKeeper node %d (%s)" % ("killing" if f["kill"] else "stopping", i,
+                                               f["node"]))
+            (env.zk.kill_node if f["kill"] else env.zk.stop_node)(i)
+            time.sleep(f["down_s"])
+            env.zk.start_node(i)
+        elif kind == "zk_quorum":
+            # Two of three nodes down: no quorum, nobody can write; then both back.
+            lead = env.zk.leader()
+            down = [0 if lead is None else lead, 1 if lead in (0, None) else 0]
+            log("stopping ZooKeeper nodes %s: the quorum is lost" % down)
+            for i in down:
+                env.zk.stop_node(i)
+            time.sleep(f["down_s"])
+            for i in down:
+                env.zk.start_node(i, wait=False)
+            for i in down:
+                env.zk.nodes[i].wait_serving()
+        elif kind == "takeover":
+            pubs.stop_until_expired(p, pid)
+            pubs.takeover(p, pid)
+        elif kind == "overlap":
+            # A second publisher while this one is alive and connected: it loses its
+            # lease without any session expiry and must notice.
+            pubs.start()
+            rc = wait_exit(p, 30, "the old publisher %s" % pid)
+            check(rc == 1 and "fenced" in log_text(p),
+                  "%s stopped with status %d and logged that it was fenced" % (pid, rc))
+        wait_progress(files, 90, "round %d (%s)" % (r + 1, kind))
+        time.sleep(f["then_s"])
+    log("faults done after %.0f s" % (time.time() - t_start))
+    writer.stop()
+    full = env.expected()
+    want = {"app_a": [pos_key(u) for u in full],
+            "app_b": [pos_key(u) for u in full],
+            "app_c": [pos_key(u) for u in full
+                      if u.get("table") == "items" and u["op"] != "delete"]}
+    try:
+        for a in apps:
+            wait_until(lambda: distinct(files[a], len(want[a])) >= len(want[a]),
+                       wh.scaled(120), "%s to receive all %d updates" % (a, len(want[a])))
+    except Failed as e:
+        log("%s; checking what arrived" % e)   # the checks below say what is missing
+    # app_b and app_c have one instance whose process is never replaced: one stream each.
+    check_stream(read_lines(files["app_b"][0]), want["app_b"], "app_b")
+    check_stream(read_lines(files["app_c"][0]), want["app_c"], "app_c (filtered)")
+    check_multi([read_lines(x) for x in files["app_a"]], want["app_a"], "app_a (two instances)")
+    check_replay(env, read_lines(files["app_b"][0]))
+    check_positions(watch, apps)
+    live = [x for x in env.procs if getattr(x, "logpath", "").find("/pub") >= 0 and
+            x.poll() is None]
+    check(live == [pubs.cur], "exactly one publisher is running at the end (%s)" % pubs.cur_id)
+    pubs.cur.terminate()
+    check(wait_exit(pubs.cur, 30, pubs.cur_id) == 0, "%s stops cleanly" % pubs.cur_id)
+
+
 SCENARIOS = {"filters": sc_filters, "kill_pub": sc_kill_pub, "kill_sub": sc_kill_sub,
-             "stall": sc_stall, "zk_restart": sc_zk_restart, "garbage": sc_garbage}
+             "stall": sc_stall, "zk_restart": sc_zk_restart, "garbage": sc_garbage,
+             "session_expiry": sc_session_expiry, "split_brain": sc_split_brain,
+             "partition": sc_partition, "chaos": sc_chaos}
 
 
 def main(argv):
@@ -612,8 +1365,12 @@ def main(argv):
         if not os.path.exists(exe):
             print("skip: %s is not built" % exe)
             return SKIP
+    zk = "standalone"
+    if "--zk" in argv:
+        zk = argv[argv.index("--zk") + 1]
     with wh.Stack() as stack:
-        env = Env(stack, source)
+        env = Env(stack, source, zk)
+        env.rounds = argv[argv.index("--rounds") + 1] if "--rounds" in argv else "25"
         try:
             SCENARIOS[argv[1]](env)
             env.stop_all()
@@ -625,6 +1382,8 @@ def main(argv):
                         if bad in text:
                             raise Failed("%s reports %s" % (name, bad))
             check(True, "no sanitizer reports in the processes' logs")
+        except Skip:
+            return SKIP
         except Failed as e:
             print("FAILED: %s" % e, flush=True)
             for name in sorted(os.listdir(stack.tmpdir)):
