@@ -71,7 +71,7 @@ typedef struct mon_instance {
     int64_t  started_mono, started_ms;
     int64_t  restart_at;             /* BACKOFF/FAILED: monotonic ms of the next start */
     mon_after after;                 /* STOPPING: what follows the exit */
-    char     stop_reason[128];       /* STOPPING: why */
+    char     stop_reason[64];        /* STOPPING: why */
     bool     stuck;                  /* STOPPING: killed for missing heartbeats */
     int64_t  stop_sent_mono;
     bool     killed;                 /* SIGKILL sent */

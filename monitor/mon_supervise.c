@@ -440,7 +440,9 @@ static void begin_stop(mon_instance *in, const char *reason, mon_after after, bo
     in->after = after;
     in->stuck = stuck;
     in->killed = false;
-    snprintf(in->stop_reason, sizeof in->stop_reason, "%s", reason);
+    /* a short reason: cut to the field (the log line has it whole) */
+    snprintf(in->stop_reason, sizeof in->stop_reason, "%.*s", (int)sizeof in->stop_reason - 1,
+             reason);
 }
 
 void mon_inst_stop(mon_monitor *m, mon_instance *in, const char *reason, mon_after after)
@@ -457,7 +459,9 @@ void mon_inst_stop(mon_monitor *m, mon_instance *in, const char *reason, mon_aft
             after == MON_AFTER_RESTART) {
             in->after = after;
             if (!in->stuck)
-                snprintf(in->stop_reason, sizeof in->stop_reason, "%s", reason);
+                /* a short reason: cut to the field (the log line has it whole) */
+    snprintf(in->stop_reason, sizeof in->stop_reason, "%.*s", (int)sizeof in->stop_reason - 1,
+             reason);
         }
         return;
     case MON_IDLE:
