@@ -925,49 +925,11 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         out->type = WH_T_NULL;
         return WH_OK;
     case BT_TINY:
-        if (col->is_unsigned) {
-            out->type = WH_T_UINT;
-            out->n.u = d[0];
-        } else {
-            out->type = WH_T_INT;
-            out->n.i = (int8_t)d[0];
-        }
-        return WH_OK;
     case BT_SHORT:
-        if (col->is_unsigned) {
-            out->type = WH_T_UINT;
-            out->n.u = le16(d);
-        } else {
-            out->type = WH_T_INT;
-            out->n.i = (int16_t)le16(d);
-        }
-        return WH_OK;
     case BT_INT24:
-        if (col->is_unsigned) {
-            out->type = WH_T_UINT;
-            out->n.u = le24(d);
-        } else {
-            out->type = WH_T_INT;
-            out->n.i = (int32_t)(le24(d) ^ 0x800000u) - 0x800000;
-        }
-        return WH_OK;
     case BT_LONG:
-        if (col->is_unsigned) {
-            out->type = WH_T_UINT;
-            out->n.u = le32(d);
-        } else {
-            out->type = WH_T_INT;
-            out->n.i = (int32_t)le32(d);
-        }
-        return WH_OK;
     case BT_LONGLONG:
-        if (col->is_unsigned) {
-            out->type = WH_T_UINT;
-            out->n.u = le64(d);
-        } else {
-            out->type = WH_T_INT;
-            out->n.i = (int64_t)le64(d);
-        }
+        binlog_int_value(d, s.n, col->is_unsigned, out);
         return WH_OK;
     case BT_FLOAT: {
         uint32_t bits = le32(d);

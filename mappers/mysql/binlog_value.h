@@ -92,6 +92,21 @@ static inline uint64_t binlog_le_n(const uint8_t *p, unsigned n)
     return v;
 }
 
+/* An integer column's value: n (1..8) little-endian bytes, sign-extended
+ * unless the column is unsigned. Sets every field of *out. */
+static inline void binlog_int_value(const uint8_t *p, unsigned n, bool is_unsigned,
+                                    wh_value *out)
+{
+    uint64_t v = binlog_le_n(p, n);
+    *out = (wh_value){ .type = WH_T_UINT };
+    out->n.u = v;
+    if (!is_unsigned) {
+        unsigned shift = 64 - 8 * n;
+        out->type = WH_T_INT;
+        out->n.i = (int64_t)(v << shift) >> shift;
+    }
+}
+
 /* binlog_value_decode, with the kinds binlog_column_plan marked decoded
  * inline. The result is the same in every case (anything irregular - a
  * truncated value, text that is not plain UTF-8 - takes the general path,
@@ -106,14 +121,7 @@ static inline int binlog_value_decode_fast(const binlog_column *col, const uint8
     case BF_UINT: {
         if (avail < n)
             break;
-        uint64_t v = binlog_le_n(p, n);
-        *out = (wh_value){ .type = WH_T_UINT };
-        out->n.u = v;
-        if (col->fast == BF_INT) {
-            unsigned shift = 64 - 8 * n;
-            out->type = WH_T_INT;
-            out->n.i = (int64_t)(v << shift) >> shift;
-        }
+        binlog_int_value(p, n, col->fast == BF_UINT, out);
         *used = n;
         return WH_OK;
     }
@@ -125,9 +133,14 @@ static inline int binlog_value_decode_fast(const binlog_column *col, const uint8
         uint32_t len = (uint32_t)binlog_le_n(p, n);   /* n <= 4 */
         if (len > avail - n || (col->fast_max && len > col->fast_max))
             break;
-        if (col->fast != BF_BYTES && wh_ascii_prefix(p + n, len) != len &&
-            (col->fast == BF_ASCII_TEXT || !wh_utf8_valid(p + n, len, NULL)))
-            break;   /* not plain ASCII: valid UTF-8 is used as it is, else converted */
+        if (col->fast != BF_BYTES) {
+            size_t ascii = wh_ascii_prefix(p + n, len);
+            /* not plain ASCII: valid UTF-8 is used as it is, anything else
+             * takes the general path (converted, or reported) */
+            if (ascii != len && (col->fast == BF_ASCII_TEXT ||
+                                 !wh_utf8_valid(p + n + ascii, len - ascii, NULL)))
+                break;
+        }
         *out = (wh_value){ .type = col->fast == BF_BYTES ? WH_T_BYTES : WH_T_STRING,
                            .len = len, .str = (const char *)p + n };
         *used = n + len;
