@@ -875,6 +875,34 @@ def wait_progress(paths_by_app, timeout, what):
                wh.scaled(timeout), "every app to receive updates again after %s" % what)
 
 
+def check_two_apps(env, writer, pub, pub_name, full, filtered, watch, apps, what):
+    """The common end of the fencing scenarios: the unfiltered app (full) and the
+    filtered one (filtered: table items, or every 4th synthetic update) got every update
+    in order, no position moved backwards, the replay reproduces the table (mariadb),
+    and the last publisher stops cleanly."""
+    if env.source == "mariadb":
+        writer.stop()
+        updates = env.expected()
+        want_full = [pos_key(u) for u in updates]
+        want_filtered = [pos_key(u) for u in updates if u.get("table") == "items"]
+    else:
+        pub.terminate()
+        check(wait_exit(pub, 30, pub_name) == 0, "%s stops cleanly" % pub_name)
+        want_full = synth_keys(received_max([full.out]))
+        want_filtered = [k for k in synth_keys(received_max([filtered.out])) if k[1] % 4 == 1]
+    for p, want in ((full, want_full), (filtered, want_filtered)):
+        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
+                   "%d updates in %s" % (len(want), p.out))
+    check_stream(read_lines(full.out), want_full, "%s %s" % (what[0], what[2]))
+    check_stream(read_lines(filtered.out), want_filtered,
+                 "%s (filtered) %s" % (what[1], what[2]))
+    check_positions(watch, apps)
+    if env.source == "mariadb":
+        check_replay(env, read_lines(full.out))
+        pub.terminate()
+        check(wait_exit(pub, 30, pub_name) == 0, "%s stops cleanly" % pub_name)
+
+
 def sc_session_expiry(env):
     """The publisher's ZooKeeper session expires while it delivers (SIGSTOP for longer
     than its 2 s session timeout). Alone, it notices, re-registers with its epoch and goes
@@ -918,26 +946,8 @@ def sc_session_expiry(env):
                "pub-b to record positions with epoch 2")
     check(True, "pub-b delivers and records positions with epoch 2")
 
-    if env.source == "mariadb":
-        writer.stop()
-        full = env.expected()
-        want_e = [pos_key(u) for u in full]
-        want_f = [pos_key(u) for u in full if u.get("table") == "items"]
-    else:
-        b.terminate()
-        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
-        want_e = synth_keys(received_max([ta.out]))
-        want_f = [k for k in synth_keys(received_max([tf.out])) if k[1] % 4 == 1]
-    for p, want in ((ta, want_e), (tf, want_f)):
-        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
-                   "%d updates in %s" % (len(want), p.out))
-    check_stream(read_lines(ta.out), want_e, "app_e across the expiry and the takeover")
-    check_stream(read_lines(tf.out), want_f, "app_f (filtered) across the expiry and the takeover")
-    check_positions(watch, apps)
-    if env.source == "mariadb":
-        check_replay(env, read_lines(ta.out))
-        b.terminate()
-        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
+    check_two_apps(env, writer, b, "pub-b", ta, tf, watch, apps,
+                   ("app_e", "app_f", "across the expiry and the takeover"))
 
 
 def sc_split_brain(env):
@@ -975,26 +985,8 @@ def sc_split_brain(env):
               "%s registered with epoch %d" % (pubs.cur_id, e0 + 1))
         old = new
     wait_progress(outs, 60, "the last takeover")
-    if env.source == "mariadb":
-        writer.stop()
-        full = env.expected()
-        want_s = [pos_key(u) for u in full]
-        want_t = [pos_key(u) for u in full if u.get("table") == "items"]
-    else:
-        old.terminate()
-        check(wait_exit(old, 30, pubs.cur_id) == 0, "%s stops cleanly" % pubs.cur_id)
-        want_s = synth_keys(received_max([ts.out]))
-        want_t = [k for k in synth_keys(received_max([tt.out])) if k[1] % 4 == 1]
-    for p, want in ((ts, want_s), (tt, want_t)):
-        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
-                   "%d updates in %s" % (len(want), p.out))
-    check_stream(read_lines(ts.out), want_s, "app_s across three takeovers")
-    check_stream(read_lines(tt.out), want_t, "app_t (filtered) across three takeovers")
-    check_positions(watch, apps)
-    if env.source == "mariadb":
-        check_replay(env, read_lines(ts.out))
-        old.terminate()
-        check(wait_exit(old, 30, pubs.cur_id) == 0, "%s stops cleanly" % pubs.cur_id)
+    check_two_apps(env, writer, old, pubs.cur_id, ts, tt, watch, apps,
+                   ("app_s", "app_t", "across three takeovers"))
 
 
 class ZkProxy:
@@ -1125,26 +1117,8 @@ def sc_partition(env):
         wait_progress(outs, 60, "the partition healed")
     finally:
         proxy.close()
-    if env.source == "mariadb":
-        writer.stop()
-        full = env.expected()
-        want_p = [pos_key(u) for u in full]
-        want_q = [pos_key(u) for u in full if u.get("table") == "items"]
-    else:
-        b.terminate()
-        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
-        want_p = synth_keys(received_max([tp.out]))
-        want_q = [k for k in synth_keys(received_max([tq.out])) if k[1] % 4 == 1]
-    for p, want in ((tp, want_p), (tq, want_q)):
-        wait_until(lambda: distinct([p.out], len(want)) >= len(want), wh.scaled(90),
-                   "%d updates in %s" % (len(want), p.out))
-    check_stream(read_lines(tp.out), want_p, "app_p across the partition")
-    check_stream(read_lines(tq.out), want_q, "app_q (filtered) across the partition")
-    check_positions(watch, apps)
-    if env.source == "mariadb":
-        check_replay(env, read_lines(tp.out))
-        b.terminate()
-        check(wait_exit(b, 30, "pub-b") == 0, "pub-b stops cleanly")
+    check_two_apps(env, writer, b, "pub-b", tp, tq, watch, apps,
+                   ("app_p", "app_q", "across the partition"))
 
 
 CHAOS_FAULTS = [  # (fault, weight)
