@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Decode the real MySQL 5.7 and 8.2 binlogs of ../shared/fixtures/mysql-binlogs
+"""Decode the real MySQL 5.7 and 8.2 binlogs of tests/fixtures/mysql-binlogs
 with wormhole-logcat and compare with what mysqlbinlog printed for them.
 
 Usage: test_fixtures.py LOGCAT FIXTURES_DIR
