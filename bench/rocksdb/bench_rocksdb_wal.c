@@ -29,9 +29,9 @@
 #include <rocksdb/c.h>
 
 #include "core/buf.h"
+#include "core/crc32c.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
-#include "mappers/rocksdb/rdb_crc32c.h"
 
 static double now(clockid_t c)
 {
@@ -264,7 +264,7 @@ int main(int argc, char **argv)
            json ? " + JSON rendering" : "", n, cpu, wall);
     printf("  %.2f M ops/s per core, %.0f MB/s of WAL, peak RSS %.1f MB, crc32c %s "
            "(checksum %" PRIu64 ")\n", n / cpu / 1e6, bytes / cpu / 1e6, ru.ru_maxrss / 1024.0,
-           rdb_crc32c_hw() ? "sse4.2" : "table", sum);
+           wh_crc32c_hw() ? "sse4.2" : "table", sum);
     if (n != ops)
         die("check", "the mapper did not read every operation");
 

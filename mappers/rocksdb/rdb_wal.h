@@ -31,6 +31,20 @@
 #define RDB_HEADER_SIZE       7
 #define RDB_RECYCLABLE_HEADER 11
 
+/* RocksDB stores a record's CRC32C (core/crc32c.h) masked, so that a CRC
+ * over data containing CRCs stays well distributed: rotate right by 15 bits
+ * and add a constant. */
+static inline uint32_t rdb_crc_mask(uint32_t crc)
+{
+    return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+static inline uint32_t rdb_crc_unmask(uint32_t masked)
+{
+    uint32_t rot = masked - 0xa282ead8u;
+    return (rot >> 17) | (rot << 15);
+}
+
 enum {
     RDB_READ_RECORD = 0,   /* *rec is a complete, CRC-checked record */
     RDB_READ_END = 1,      /* no complete record at the current offset (yet) */
