@@ -29,52 +29,6 @@ void mon_health_new_run(mon_health *h)
     h->last_error[0] = '\0';
 }
 
-int mon_status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *errbuf,
-                     size_t errlen)
-{
-    static const char *const states[] = { "starting", "running", "stopping", "exiting" };
-    json_error_t jerr;
-    *out = NULL;
-    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o)
-        return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "line %d column %d: %s", jerr.line,
-                         jerr.column, jerr.text);
-    const char *bad = NULL;
-    json_t *v;
-    if (!json_is_object(o))
-        bad = "not a JSON object";
-    else if (!json_is_integer(v = json_object_get(o, "pid")))
-        bad = "field 'pid' is missing or not an integer";
-    else if (json_integer_value(v) != (json_int_t)pid) {
-        long long other = (long long)json_integer_value(v);
-        json_decref(o);
-        return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "status of pid %lld, not of %d",
-                         other, (int)pid);
-    } else if ((v = json_object_get(o, "state")) && !json_is_string(v))
-        bad = "field 'state' is not a string";
-    else if (v) {
-        bad = "field 'state' is not starting, running, stopping or exiting";
-        for (unsigned i = 0; i < 4; i++)
-            if (strcmp(json_string_value(v), states[i]) == 0)
-                bad = NULL;
-    }
-    if (!bad && (v = json_object_get(o, "position")) && !json_is_string(v))
-        bad = "field 'position' is not a string";
-    if (!bad && (v = json_object_get(o, "lag_ms")) &&
-        !(json_is_integer(v) && json_integer_value(v) >= 0))
-        bad = "field 'lag_ms' is not a non-negative integer";
-    if (!bad && (v = json_object_get(o, "ts")) && !json_is_integer(v))
-        bad = "field 'ts' is not an integer";
-    if (!bad && (v = json_object_get(o, "error")) && !json_is_string(v))
-        bad = "field 'error' is not a string";
-    if (bad) {
-        json_decref(o);
-        return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "%s", bad);
-    }
-    *out = o;
-    return WH_OK;
-}
-
 int mon_health_poll(mon_health *h, const char *path, pid_t pid, int64_t now_mono, char *errbuf,
                     size_t errlen)
 {
@@ -102,9 +56,9 @@ int mon_health_poll(mon_health *h, const char *path, pid_t pid, int64_t now_mono
 
     char *text = NULL;
     int rc;
-    if (!S_ISREG(st.st_mode) || st.st_size > MON_STATUS_MAX) {
+    if (!S_ISREG(st.st_mode) || st.st_size > STATUS_FILE_MAX) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "%s: not a regular file of at most %d bytes",
-                       path, MON_STATUS_MAX);
+                       path, STATUS_FILE_MAX);
         goto out;
     }
     text = malloc((size_t)st.st_size + 1);
@@ -118,7 +72,7 @@ int mon_health_poll(mon_health *h, const char *path, pid_t pid, int64_t now_mono
         goto out;
     }
     json_t *o;
-    rc = mon_status_parse(text, (size_t)n, pid, &o, errbuf, errlen);
+    rc = status_parse(text, (size_t)n, pid, &o, errbuf, errlen);
     if (rc == WH_ERR_NOT_FOUND) {
         rc = 0;                         /* a stale file of another process */
         goto out;

@@ -1,7 +1,8 @@
 /* mon_health.h -- the monitor's side of the status channel: reading heartbeats.
  *
  * The publisher replaces RUN_DIR/instances/NAME/status.json with one JSON
- * object per heartbeat (docs/MONITOR.md, "The status file"). Every
+ * object per heartbeat (docs/MONITOR.md, "The status file"; the format's
+ * writer and parser are protocol/status_file.h). Every
  * replacement is a heartbeat; the monitor times heartbeats with its own
  * monotonic clock, so the publisher's wall clock does not matter. */
 #ifndef MON_HEALTH_H
@@ -15,9 +16,8 @@
 
 #include <jansson.h>
 
+#include "protocol/status_file.h"
 #include "wormhole/error.h"
-
-#define MON_STATUS_MAX (64 * 1024)
 
 typedef struct mon_health {
     bool     have_id;       /* identity of the file last read */
@@ -36,12 +36,6 @@ void mon_health_free(mon_health *h);
 /* Forgets the heartbeats of the previous run (keeps the file identity, so
  * an old file is not taken for a heartbeat of the new process). */
 void mon_health_new_run(mon_health *h);
-
-/* Validates one status document for pid. On success *out is a new
- * reference to the object. On failure writes the reason and returns
- * WH_ERR_PARSE (bad JSON or field type) or WH_ERR_NOT_FOUND (another pid). */
-int mon_status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *errbuf,
-                     size_t errlen);
 
 /* Checks path for a new heartbeat of pid. Returns 1 if the file was
  * replaced since the last call and holds a status of pid (h->report

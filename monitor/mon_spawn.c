@@ -13,6 +13,7 @@
 
 #include "core/errbuf.h"
 #include "monitor/mon_spawn.h"
+#include "protocol/status_file.h"
 
 extern char **environ;
 
@@ -196,8 +197,8 @@ char **mon_spawn_env(const mon_spec *spec, const mon_spawn_ctx *ctx)
     if (push(&env, &n, &cap, kv("WORMHOLE_INSTANCE", ctx->instance)) < 0 ||
         push(&env, &n, &cap, kv("WORMHOLE_CONFIG", ctx->config)) < 0 ||
         push(&env, &n, &cap, kv("WORMHOLE_RUN_DIR", ctx->run_dir)) < 0 ||
-        push(&env, &n, &cap, kv("WORMHOLE_STATUS_FILE", ctx->status_file)) < 0 ||
-        push(&env, &n, &cap, kv("WORMHOLE_STATUS_INTERVAL_MS", interval)) < 0)
+        push(&env, &n, &cap, kv(STATUS_ENV_FILE, ctx->status_file)) < 0 ||
+        push(&env, &n, &cap, kv(STATUS_ENV_INTERVAL, interval)) < 0)
         goto err;
     return env;
 err:

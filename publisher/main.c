@@ -26,9 +26,9 @@
 
 #include "core/errbuf.h"
 #include "core/log.h"
-#include "monitor/mon_report.h"
+#include "protocol/status_file.h"
+#include "protocol/zk_layout.h"
 #include "publisher/pub.h"
-#include "subscriber/zkutil.h"
 
 static publisher *the_pub;
 
@@ -710,7 +710,7 @@ int main(int argc, char **argv)
     const char *debug = NULL;
     char err[1024];
     int c, status = 1;
-    mon_report *rep = NULL;
+    status_report *rep = NULL;
 
     wh_log_set_ident("wormhole-publisher");
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -767,9 +767,9 @@ int main(int argc, char **argv)
         p->cfg.id = strdup(id);
     }
     apply_live(p);
-    if (mon_report_from_env(&rep, err, sizeof err) != WH_OK)
+    if (status_report_from_env(&rep, err, sizeof err) != WH_OK)
         wh_warn(WH_AREA_PUBLISHER, "status file: %s", err);
-    mon_report_write(rep, "starting", NULL, -1, NULL, err, sizeof err);
+    status_report_write(rep, "starting", NULL, -1, NULL, err, sizeof err);
 
     /* Check the mapper's options now, so a bad config fails at start. */
     {
@@ -777,7 +777,7 @@ int main(int argc, char **argv)
         if (pub_mapper_create(p->cfg.mapper_name, p->cfg.mapper_options, p->cfg.shard, true, &m,
                               err, sizeof err) != WH_OK) {
             wh_error(WH_AREA_PUBLISHER, "%s: mapper: %s", p->config_path, err);
-            mon_report_exiting(rep, err);
+            status_report_exiting(rep, err);
             goto out;
         }
         wh_mapper_destroy(m);
@@ -802,7 +802,7 @@ int main(int argc, char **argv)
     if (pub_zk_new(p, &p->zk, err, sizeof err) != WH_OK ||
         pub_zk_start(p->zk, err, sizeof err) != WH_OK) {
         wh_error(WH_AREA_PUBLISHER, "%s", err);
-        mon_report_exiting(rep, err);
+        status_report_exiting(rep, err);
         goto out;
     }
     wh_info(WH_AREA_PUBLISHER, "publisher %s for shard %s (mapper %s, ZooKeeper %s%s)",
@@ -855,7 +855,7 @@ int main(int argc, char **argv)
         }
         /* Report at every interval, and at once when the state changes to
          * running, so a rolling restart need not wait a whole interval. */
-        if (now - last_report >= mon_report_interval_ms(rep) ||
+        if (now - last_report >= status_report_interval_ms(rep) ||
             (!running_reported && pub_zk_epoch(p->zk) != 0)) {
             char pos[800] = "";
             /* A heartbeat vouches for the readers too: a caravan stuck in its
@@ -889,19 +889,19 @@ int main(int argc, char **argv)
             if (up)
                 running_reported = true;
             if (!stuck)
-                mon_report_write(rep, running_reported ? "running" : "starting",
-                                 pos[0] ? pos : NULL, stuck ? -1 : lag, NULL, err, sizeof err);
+                status_report_write(rep, running_reported ? "running" : "starting",
+                                    pos[0] ? pos : NULL, stuck ? -1 : lag, NULL, err, sizeof err);
             last_report = now;
         }
     }
 
     if (atomic_load(&p->has_fatal)) {
         wh_error(WH_AREA_PUBLISHER, "%s", p->fatal);
-        mon_report_exiting(rep, p->fatal);
+        status_report_exiting(rep, p->fatal);
         status = 1;
     } else {
         wh_info(WH_AREA_PUBLISHER, "stopping: recording final positions");
-        mon_report_write(rep, "stopping", NULL, -1, NULL, err, sizeof err);
+        status_report_write(rep, "stopping", NULL, -1, NULL, err, sizeof err);
         drain(p, 1000);
         status = 0;
     }
@@ -926,7 +926,7 @@ out:
     the_pub = NULL;
     if (p->epfd >= 0) close(p->epfd);
     if (p->efd >= 0) close(p->efd);
-    mon_report_free(rep);
+    status_report_free(rep);
     wh_config_free(pub_config_fields, &p->cfg);
     free(p->id_configured);
     return status;

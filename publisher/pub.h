@@ -24,7 +24,7 @@
 #include "filters/filter.h"
 #include "mappers/mapper.h"
 #include "publisher/pub_pos.h"
-#include "subscriber/wire.h"
+#include "protocol/wire.h"
 
 /* ---- configuration (docs/CONFIG.md) ------------------------------------------ */
 

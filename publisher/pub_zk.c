@@ -11,12 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "protocol/zk_client.h"
+#include "protocol/zk_layout.h"
 #include "publisher/pub.h"
-#include "subscriber/zkutil.h"
 
 typedef struct zk_pos {
     char    *app;
@@ -38,8 +37,12 @@ struct pub_zk {
     bool       expired;
     zhandle_t *zh;
     uint64_t   epoch;
-    char       id[256];
-    char       reg_path[1024];
+    char       id[ZKU_ID_MAX + 1];
+    /* the shard's paths (protocol/zk_layout.h), built once in pub_zk_new */
+    char       reg_path[ZKU_PATH_MAX];
+    char       epoch_path[ZKU_PATH_MAX];
+    char       publishers_path[ZKU_PATH_MAX];
+    char       apps_path[ZKU_PATH_MAX];
     int64_t    reg_session;
 
     /* assignment handed to the loop (under mu) */
@@ -112,9 +115,55 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 
 static int64_t now_ms(void) { return pub_now_ms(); }
 
-/* ---- registration -------------------------------------------------------------------- */
+/* ---- position nodes: pub_pos <-> the node's data (protocol/zk_layout.h) ---------------- */
 
-static void pos_path(pub_zk *z, const char *app, char *buf, size_t len);
+/* The path of app's position node for our shard; ZBADARGUMENTS when it
+ * does not fit (an app name that long is ignored, see app_fits). */
+static int pos_path(pub_zk *z, const char *app, char *buf, size_t len)
+{
+    return zku_path_position(buf, len, z->pub->cfg.zk_root, app, z->pub->cfg.shard) == WH_OK
+               ? ZOK : ZBADARGUMENTS;
+}
+
+/* True if every path of app fits a buffer; apps that do not are skipped. */
+static bool app_fits(pub_zk *z, const char *app)
+{
+    char path[ZKU_PATH_MAX];
+    return pos_path(z, app, path, sizeof path) == ZOK;
+}
+
+/* The data of a position node holding p with epoch (malloc'd), or NULL. */
+static char *pos_to_node(pub_zk *z, const pub_pos *p, uint64_t epoch)
+{
+    char phys[ZKU_POS_TEXT_MAX], logi[ZKU_POS_TEXT_MAX], err[256], *data;
+    pub_pos_physical(p, phys, sizeof phys);
+    pub_pos_logical(p, logi, sizeof logi);
+    if (zku_position_to_json(phys, logi, epoch, z->id, &data, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "%s", err);
+        return NULL;
+    }
+    return data;
+}
+
+/* Parses a position node's data into out (unset when the node holds
+ * neither part) and its epoch. Returns 0 or WH_ERR_PARSE (errbuf says why). */
+static int pos_from_node(const char *data, size_t len, pub_pos *out, uint64_t *epoch,
+                         char *errbuf, size_t errlen)
+{
+    zku_position zp;
+    memset(out, 0, sizeof *out);
+    *epoch = 0;
+    int rc = zku_position_from_json(data, len, &zp, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    *epoch = zp.epoch;
+    if (zp.physical[0] || zp.logical[0])
+        rc = pub_pos_parse(out, zp.physical[0] ? zp.physical : NULL,
+                           zp.logical[0] ? zp.logical : NULL, errbuf, errlen);
+    return rc;
+}
+
+/* ---- registration -------------------------------------------------------------------- */
 
 /* Writes epoch into app's position node before the epoch node moves (see
  * bump_epoch): the same position, or a placeholder without one where the app
@@ -124,9 +173,10 @@ static void pos_path(pub_zk *z, const char *app, char *buf, size_t len);
  * the ZooKeeper error. */
 static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
 {
-    char path[1024], parent[1024], buf[4096], err[512];
-    pos_path(z, app, path, sizeof path);
-    snprintf(parent, sizeof parent, "%s/apps/%s/positions", z->pub->cfg.zk_root, app);
+    char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX], buf[ZKU_POSITION_MAX], err[512];
+    if (pos_path(z, app, path, sizeof path) != ZOK ||
+        zku_path_positions(parent, sizeof parent, z->pub->cfg.zk_root, app) != WH_OK)
+        return ZBADARGUMENTS;
     for (int attempt = 0; attempt < 50; attempt++) {
         struct Stat st;
         int len = sizeof buf - 1, rc;
@@ -138,14 +188,14 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             st.version = -1;
         } else if (rc != ZOK) {
             return rc;
-        } else if (len > 0 && pub_pos_from_json(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
+        } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
                    WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
             return ZOK;
         }
         if (pe >= epoch)
             return ZBADVERSION;
-        char *data = pub_pos_to_json(&pos, epoch, z->id);
+        char *data = pos_to_node(z, &pos, epoch);
         if (!data)
             return ZSYSTEMERROR;
         int version = 0;
@@ -188,10 +238,8 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
  * we start from its last recorded positions. */
 static int bump_epoch(pub_zk *z)
 {
-    const pub_config *cfg = &z->pub->cfg;
-    char path[1024], apath[1024], buf[64];
-    snprintf(path, sizeof path, "%s/shards/%s/epoch", cfg->zk_root, cfg->shard);
-    snprintf(apath, sizeof apath, "%s/apps", cfg->zk_root);
+    const char *path = z->epoch_path;
+    char buf[ZKU_EPOCH_MAX];
     for (int attempt = 0; attempt < 100; attempt++) {
         struct Stat st;
         int len = sizeof buf - 1;
@@ -201,34 +249,34 @@ static int bump_epoch(pub_zk *z)
             st.version = -1;
         else if (rc != ZOK)
             return rc;
-        else {
-            buf[len < 0 ? 0 : len] = '\0';
-            e = strtoull(buf, NULL, 10);
-        }
+        else
+            e = zku_epoch_parse(buf, len < 0 ? 0 : (size_t)len);
         uint64_t target = e + 1;
         struct String_vector apps = { 0, NULL };
-        rc = zoo_get_children(z->zh, apath, 0, &apps);
+        rc = zoo_get_children(z->zh, z->apps_path, 0, &apps);
         if (rc == ZNONODE)
             rc = ZOK;      /* no app yet: nothing to claim */
         if (rc != ZOK)
             return rc;
         /* Above any epoch a position node carries. */
         for (int a = 0; a < apps.count; a++) {
-            char ppath[1024], pbuf[4096], err[512];
+            char ppath[ZKU_PATH_MAX], pbuf[ZKU_POSITION_MAX], err[512];
             int plen = sizeof pbuf - 1;
             pub_pos pos;
             uint64_t pe = 0;
-            pos_path(z, apps.data[a], ppath, sizeof ppath);
+            if (pos_path(z, apps.data[a], ppath, sizeof ppath) != ZOK)
+                continue;   /* never assigned either (read_assignment) */
             int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
             if (r == ZOK && plen > 0 &&
-                pub_pos_from_json(pbuf, (size_t)plen, &pos, &pe, err, sizeof err) == WH_OK &&
+                pos_from_node(pbuf, (size_t)plen, &pos, &pe, err, sizeof err) == WH_OK &&
                 pe >= target)
                 target = pe + 1;
             else if (r != ZOK && r != ZNONODE)
                 rc = r;
         }
         for (int a = 0; a < apps.count && rc == ZOK && !z->has_fatal; a++)
-            rc = claim_position(z, apps.data[a], target);
+            if (app_fits(z, apps.data[a]))
+                rc = claim_position(z, apps.data[a], target);
         deallocate_String_vector(&apps);
         if (z->has_fatal)
             return ZOK;
@@ -236,7 +284,7 @@ static int bump_epoch(pub_zk *z)
             continue;      /* a newer claim appeared: another publisher is taking over */
         if (rc != ZOK)
             return rc;
-        snprintf(buf, sizeof buf, "%" PRIu64, target);
+        zku_epoch_format(buf, sizeof buf, target);
         if (st.version == -1)
             rc = zoo_create(z->zh, path, buf, (int)strlen(buf), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
         else
@@ -255,17 +303,14 @@ static int bump_epoch(pub_zk *z)
  * on the node (the watcher marks us dirty). */
 static int read_epoch(pub_zk *z, uint64_t *e, bool watch)
 {
-    const pub_config *cfg = &z->pub->cfg;
-    char path[1024], buf[64];
+    char buf[ZKU_EPOCH_MAX];
     struct Stat st;
     int len = sizeof buf - 1;
-    snprintf(path, sizeof path, "%s/shards/%s/epoch", cfg->zk_root, cfg->shard);
-    int rc = watch ? zoo_wget(z->zh, path, watcher, z, buf, &len, &st)
-                   : zoo_get(z->zh, path, 0, buf, &len, NULL);
+    int rc = watch ? zoo_wget(z->zh, z->epoch_path, watcher, z, buf, &len, &st)
+                   : zoo_get(z->zh, z->epoch_path, 0, buf, &len, NULL);
     if (rc != ZOK)
         return rc;
-    buf[len < 0 ? 0 : len] = '\0';
-    *e = strtoull(buf, NULL, 10);
+    *e = zku_epoch_parse(buf, len < 0 ? 0 : (size_t)len);
     return ZOK;
 }
 
@@ -286,10 +331,12 @@ static int check_epoch(pub_zk *z, bool watch, const char *when)
 
 static int create_registration(pub_zk *z)
 {
-    char data[512], host[128] = "";
+    char host[128] = "", err[256], *data;
     gethostname(host, sizeof host - 1);
-    snprintf(data, sizeof data, "{\"epoch\":%" PRIu64 ",\"host\":\"%s\",\"pid\":%d}", z->epoch,
-             host, (int)getpid());
+    if (zku_publisher_to_json(z->epoch, host, (long)getpid(), &data, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "%s", err);
+        return ZSYSTEMERROR;
+    }
     int rc = zoo_create(z->zh, z->reg_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
                         ZOO_EPHEMERAL, NULL, 0);
     if (rc == ZNODEEXISTS) {
@@ -298,19 +345,16 @@ static int create_registration(pub_zk *z)
         rc = zoo_create(z->zh, z->reg_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
                         ZOO_EPHEMERAL, NULL, 0);
     }
+    free(data);
     return rc;
 }
 
 static int zk_register(pub_zk *z, bool first)
 {
     const pub_config *cfg = &z->pub->cfg;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/shards/%s/publishers", cfg->zk_root, cfg->shard);
-    int rc = zku_create_parents(z->zh, path, true);
-    if (rc == ZOK) {
-        snprintf(path, sizeof path, "%s/apps", cfg->zk_root);
-        rc = zku_create_parents(z->zh, path, true);
-    }
+    int rc = zku_create_parents(z->zh, z->publishers_path, true);
+    if (rc == ZOK)
+        rc = zku_create_parents(z->zh, z->apps_path, true);
     if (rc != ZOK)
         return rc;
     if (first) {
@@ -339,21 +383,17 @@ static int zk_register(pub_zk *z, bool first)
 
 /* ---- positions -------------------------------------------------------------------------- */
 
-static void pos_path(pub_zk *z, const char *app, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/apps/%s/positions/%s", z->pub->cfg.zk_root, app, z->pub->cfg.shard);
-}
-
 /* Reads app's stored position into e (outside z->mu; e is stable because
  * only this thread adds entries and the loop only updates pos/gen). */
 static int read_position(pub_zk *z, const char *app, pub_pos *pos, int *version)
 {
-    char path[1024], buf[4096], err[512];
+    char path[ZKU_PATH_MAX], buf[ZKU_POSITION_MAX], err[512];
     struct Stat st;
     int len = sizeof buf - 1;
-    pos_path(z, app, path, sizeof path);
-    int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
     memset(pos, 0, sizeof *pos);
+    if (pos_path(z, app, path, sizeof path) != ZOK)
+        return ZBADARGUMENTS;
+    int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
     if (rc == ZNONODE) {
         *version = -1;
         return ZOK;
@@ -361,7 +401,7 @@ static int read_position(pub_zk *z, const char *app, pub_pos *pos, int *version)
     if (rc != ZOK)
         return rc;
     uint64_t epoch = 0;
-    if (len > 0 && pub_pos_from_json(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
+    if (len > 0 && pos_from_node(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
         return ZOK;
     }
@@ -394,17 +434,18 @@ static int flush_positions(pub_zk *z)
             pthread_mutex_unlock(&z->mu);
             continue;
         }
-        char app[256];
+        char app[ZKU_PATH_MAX];   /* fits: app_fits held when the entry was made */
         snprintf(app, sizeof app, "%s", e->app);
         pub_pos pos = e->pos;
         uint64_t gen = e->gen;
         int version = e->version;
         pthread_mutex_unlock(&z->mu);
 
-        char path[1024];
-        pos_path(z, app, path, sizeof path);
-        char *data = pub_pos_to_json(&pos, z->epoch, z->id);
-        if (!data) {
+        char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX];
+        char *data = pos_to_node(z, &pos, z->epoch);
+        if (!data || pos_path(z, app, path, sizeof path) != ZOK ||
+            zku_path_positions(parent, sizeof parent, z->pub->cfg.zk_root, app) != WH_OK) {
+            free(data);
             pending++;
             continue;
         }
@@ -417,8 +458,6 @@ static int flush_positions(pub_zk *z)
                 goto done;
         }
         if (version == -1) {
-            char parent[1024];
-            snprintf(parent, sizeof parent, "%s/apps/%s/positions", z->pub->cfg.zk_root, app);
             zku_create_parents(z->zh, parent, true);
             rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
             if (rc == ZOK)
@@ -464,30 +503,64 @@ typedef struct inst {
     char *name, *endpoint, *filter_json;
 } inst;
 
-static bool takes_shard(json_t *shards, const char *shard)
+/* Reads the instance node name of app. Fills *out when the instance is
+ * live and takes our shard (out->name stays NULL otherwise: it left, or its
+ * node is not an instance we can use, which is logged). Returns ZOK or the
+ * ZooKeeper error. */
+static int read_instance(pub_zk *z, const char *app, const char *name, inst *out)
 {
-    if (!shards || json_is_null(shards))
-        return true;
-    if (json_is_string(shards))
-        return strcmp(json_string_value(shards), "all") == 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(shards, i, v)
-        if (json_is_string(v) && strcmp(json_string_value(v), shard) == 0)
-            return true;
-    return false;
+    const pub_config *cfg = &z->pub->cfg;
+    char path[ZKU_PATH_MAX], buf[ZKU_INSTANCE_MAX], err[512];
+    struct Stat st;
+    int len = sizeof buf - 1;
+    memset(out, 0, sizeof *out);
+    if (zku_path_instance(path, sizeof path, cfg->zk_root, app, name) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "ignoring instance %s of app %s: its path is longer than %d bytes",
+                name, app, ZKU_PATH_MAX - 1);
+        return ZOK;
+    }
+    int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
+    if (rc == ZNONODE)
+        return ZOK;      /* left meanwhile; the children watch fires */
+    if (rc != ZOK)
+        return rc;
+    if (st.dataLength > len) {
+        wh_warn(WH_AREA_ZK, "ignoring instance %s: its data has %d bytes, more than the limit "
+                "of %d", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+        return ZOK;
+    }
+    zku_instance in;
+    rc = zku_instance_from_json(buf, len < 0 ? 0 : (size_t)len, &in, err, sizeof err);
+    if (rc == WH_OK && zku_instance_takes_shard(&in, cfg->shard)) {
+        out->name = strdup(name);
+        out->endpoint = in.endpoint;
+        out->filter_json = in.filter_json;
+        in.endpoint = in.filter_json = NULL;
+        if (!out->name)
+            rc = WH_ERR_NOMEM;
+    } else if (rc == WH_ERR_PARSE) {
+        wh_warn(WH_AREA_ZK, "ignoring instance %s: %s", path, err);
+        rc = WH_OK;
+    }
+    zku_instance_free(&in);
+    if (rc == WH_OK)
+        return ZOK;
+    free(out->name);
+    free(out->endpoint);
+    free(out->filter_json);
+    memset(out, 0, sizeof *out);
+    return ZSYSTEMERROR;   /* out of memory */
 }
 
 /* Rebuilds the assignment from ZooKeeper, setting watches. */
 static int read_assignment(pub_zk *z)
 {
     const pub_config *cfg = &z->pub->cfg;
-    char path[1024];
+    char path[ZKU_PATH_MAX];
     struct String_vector apps = { 0, NULL };
     pub_assign *as = NULL;
     int nas = 0, rc;
-    snprintf(path, sizeof path, "%s/apps", cfg->zk_root);
-    rc = zoo_wget_children(z->zh, path, watcher, z, &apps);
+    rc = zoo_wget_children(z->zh, z->apps_path, watcher, z, &apps);
     if (rc != ZOK)
         return rc;
     as = calloc((size_t)apps.count + 1, sizeof *as);
@@ -498,7 +571,12 @@ static int read_assignment(pub_zk *z)
     for (int a = 0; a < apps.count && rc == ZOK; a++) {
         const char *app = apps.data[a];
         struct String_vector names = { 0, NULL };
-        snprintf(path, sizeof path, "%s/apps/%s/instances", cfg->zk_root, app);
+        if (!app_fits(z, app) ||
+            zku_path_instances(path, sizeof path, cfg->zk_root, app) != WH_OK) {
+            wh_warn(WH_AREA_ZK, "ignoring app %s: its paths are longer than %d bytes", app,
+                    ZKU_PATH_MAX - 1);
+            continue;
+        }
         rc = zoo_wget_children(z->zh, path, watcher, z, &names);
         if (rc == ZNONODE) {
             /* The app folder exists but no instance ever registered: watch for it. */
@@ -514,42 +592,16 @@ static int read_assignment(pub_zk *z)
         const char **live_names = calloc((size_t)names.count + 1, sizeof *live_names);
         int nlive = 0;
         for (int i = 0; live && live_names && i < names.count; i++) {
-            char ipath[2048], buf[16384];
-            int len = sizeof buf - 1;
-            snprintf(ipath, sizeof ipath, "%s/%s", path, names.data[i]);
-            int r = zoo_get(z->zh, ipath, 0, buf, &len, NULL);
-            if (r == ZNONODE)
-                continue;      /* left meanwhile; the children watch fires */
-            if (r != ZOK) {
-                rc = r;
+            rc = read_instance(z, app, names.data[i], &live[nlive]);
+            if (rc != ZOK)
                 break;
-            }
-            buf[len < 0 ? 0 : len] = '\0';
-            json_error_t je;
-            json_t *d = json_loads(buf, 0, &je);
-            json_t *ep = d ? json_object_get(d, "endpoint") : NULL;
-            if (!d || !json_is_string(ep)) {
-                wh_warn(WH_AREA_ZK, "ignoring instance %s: its data is not an instance object "
-                        "with an endpoint", ipath);
-                json_decref(d);
+            if (!live[nlive].name)
                 continue;
-            }
-            if (!takes_shard(json_object_get(d, "shards"), cfg->shard)) {
-                json_decref(d);
-                continue;
-            }
-            json_t *f = json_object_get(d, "filter");
-            live[nlive].name = strdup(names.data[i]);
-            live[nlive].endpoint = strdup(json_string_value(ep));
-            live[nlive].filter_json = (f && !json_is_null(f)) ? json_dumps(f, JSON_COMPACT |
-                                                                           JSON_ENCODE_ANY)
-                                                              : NULL;
             live_names[nlive] = live[nlive].name;
             nlive++;
-            json_decref(d);
         }
         if (rc == ZOK && nlive > 0) {
-            int pick = pub_rendezvous_pick(live_names, nlive, cfg->shard);
+            int pick = zku_rendezvous_pick(live_names, nlive, cfg->shard);
             pub_assign *x = &as[nas];
             x->app = strdup(app);
             x->instance = live[pick].name;
@@ -715,6 +767,13 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
     pthread_mutex_init(&z->mu, NULL);
     pthread_cond_init(&z->cond, NULL);
     z->dirty = true;
+    if (p->cfg.id && strlen(p->cfg.id) > ZKU_ID_MAX) {
+        pthread_mutex_destroy(&z->mu);
+        pthread_cond_destroy(&z->cond);
+        free(z);
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "id '%s' is longer than %d characters",
+                         p->cfg.id, ZKU_ID_MAX);
+    }
     if (p->cfg.id && *p->cfg.id) {
         snprintf(z->id, sizeof z->id, "%s", p->cfg.id);
     } else {
@@ -722,8 +781,21 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
         gethostname(host, sizeof host - 1);
         snprintf(z->id, sizeof z->id, "%s-%d", host, (int)getpid());
     }
-    snprintf(z->reg_path, sizeof z->reg_path, "%s/shards/%s/publishers/%s", p->cfg.zk_root,
-             p->cfg.shard, z->id);
+    if (zku_path_publisher(z->reg_path, sizeof z->reg_path, p->cfg.zk_root, p->cfg.shard,
+                           z->id) != WH_OK ||
+        zku_path_publishers(z->publishers_path, sizeof z->publishers_path, p->cfg.zk_root,
+                            p->cfg.shard) != WH_OK ||
+        zku_path_epoch(z->epoch_path, sizeof z->epoch_path, p->cfg.zk_root, p->cfg.shard) !=
+            WH_OK ||
+        zku_path_apps(z->apps_path, sizeof z->apps_path, p->cfg.zk_root) != WH_OK) {
+        pthread_mutex_destroy(&z->mu);
+        pthread_cond_destroy(&z->cond);
+        free(z);
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "zookeeper.root '%s', shard '%s' and id '%s' make ZooKeeper paths "
+                         "longer than %d bytes", p->cfg.zk_root, p->cfg.shard, p->cfg.id,
+                         ZKU_PATH_MAX - 1);
+    }
     zku_quiet();
     z->zh = zookeeper_init(p->cfg.zk_connect, watcher, (int)p->cfg.zk_session_ms, NULL, z, 0);
     if (!z->zh) {

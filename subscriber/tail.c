@@ -14,7 +14,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/update_json.h"
-#include "subscriber/zkutil.h"
+#include "protocol/zk_layout.h"
 #include "wormhole/subscriber.h"
 
 static wh_subscriber *the_sub;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "subscriber/zkutil.h"
+#include "protocol/zk_layout.h"
 #include "wormhole/subscriber.h"
 
 static wh_subscriber *sub;

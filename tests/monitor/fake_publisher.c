@@ -33,7 +33,7 @@
 
 #include <jansson.h>
 
-#include "monitor/mon_report.h"
+#include "protocol/status_file.h"
 
 extern char **environ;
 
@@ -89,7 +89,7 @@ static const char *gets_(const json_t *c, const char *k)
     return s ? s : "";
 }
 
-static void finish(mon_report *rep, const json_t *c, int code)
+static void finish(status_report *rep, const json_t *c, int code)
 {
     const char *err = gets_(c, "error_line");
     if (*err) {
@@ -97,7 +97,7 @@ static void finish(mon_report *rep, const json_t *c, int code)
         fprintf(stderr, "fake publisher: exiting after the error\n");
     }
     if (*err && json_is_true(json_object_get(c, "report_error")))
-        mon_report_exiting(rep, err);
+        status_report_exiting(rep, err);
     fflush(NULL);
     journal("exit %d %d", (int)getpid(), code);
 }
@@ -141,14 +141,14 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     char err[256];
-    mon_report *rep = NULL;
-    if (mon_report_from_env(&rep, err, sizeof err))
+    status_report *rep = NULL;
+    if (status_report_from_env(&rep, err, sizeof err))
         fprintf(stderr, "WARN fake publisher: %s\n", err);
     printf("fake publisher pid %d started (instance %s)\n", (int)getpid(), inst ? inst : "-");
 
     if (*fail_file && access(fail_file, F_OK) == 0) {
         finish(rep, c, code);
-        mon_report_free(rep);
+        status_report_free(rep);
         json_decref(c);
         return code;
     }
@@ -166,13 +166,13 @@ int main(int argc, char **argv)
         }
         if (term_at >= 0 && now >= term_at) {
             journal("exit %d 0", (int)getpid());
-            mon_report_free(rep);
+            status_report_free(rep);
             json_decref(c);
             return 0;
         }
         if (exit_after >= 0 && t >= exit_after) {
             finish(rep, c, code);
-            mon_report_free(rep);
+            status_report_free(rep);
             json_decref(c);
             return code;
         }
@@ -186,8 +186,8 @@ int main(int argc, char **argv)
             char pos[64];
             snprintf(pos, sizeof pos, "fake-bin.000001:%llu", (unsigned long long)(++seq * 100));
             json_t *extra = json_pack("{s:I}", "seq", (json_int_t)seq);
-            if (mon_report_write(rep, t >= ready_after ? "running" : "starting", pos, lag, extra,
-                                 err, sizeof err))
+            if (status_report_write(rep, t >= ready_after ? "running" : "starting", pos, lag,
+                                    extra, err, sizeof err))
                 fprintf(stderr, "WARN fake publisher: %s\n", err);
             json_decref(extra);
             next_hb = now + hb;
@@ -199,7 +199,7 @@ int main(int argc, char **argv)
         struct timespec ts = { 0, 10 * 1000000L };
         nanosleep(&ts, NULL);
     }
-    mon_report_free(rep);
+    status_report_free(rep);
     json_decref(c);
     return 0;
 }

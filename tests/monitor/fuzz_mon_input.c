@@ -13,6 +13,7 @@
 #include "monitor/mon_config.h"
 #include "monitor/mon_health.h"
 #include "monitor/mon_logtail.h"
+#include "protocol/status_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 3) {
     case 0: {
         json_t *o = NULL;
-        int rc = mon_status_parse(text, len, 42, &o, err, sizeof err);
+        int rc = status_parse(text, len, 42, &o, err, sizeof err);
         if ((rc == 0) != (o != NULL))
             abort();
         json_decref(o);

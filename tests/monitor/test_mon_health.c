@@ -1,4 +1,4 @@
-/* test_mon_health.c -- the status channel end to end (mon_report writes, mon_health reads), exit records, run-dir records and spawn helpers. */
+/* test_mon_health.c -- the status channel end to end (protocol/status_file.c writes and parses, mon_health reads), exit records, run-dir records and spawn helpers. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +9,15 @@
 #include "monitor/mon_config.h"
 #include "monitor/mon_exit.h"
 #include "monitor/mon_health.h"
-#include "monitor/mon_report.h"
 #include "monitor/mon_rundir.h"
 #include "monitor/mon_spawn.h"
+#include "protocol/status_file.h"
 
 static void expect_parse(const char *text, int want, const char *msg)
 {
     char err[256] = "";
     json_t *o = NULL;
-    int rc = mon_status_parse(text, strlen(text), 42, &o, err, sizeof err);
+    int rc = status_parse(text, strlen(text), 42, &o, err, sizeof err);
     CHECK_EQ_INT(rc, want);
     if (msg && !strstr(err, msg)) {
         fprintf(stderr, "  error was: %s (wanted %s)\n", err, msg);
@@ -46,17 +46,17 @@ int main(void)
     expect_parse("{\"pid\":42", WH_ERR_PARSE, "line 1");
     expect_parse("[42]", WH_ERR_PARSE, "object");
 
-    /* mon_report writes, mon_health reads: every replacement is a heartbeat. */
+    /* status_report writes, mon_health reads: every replacement is a heartbeat. */
     snprintf(path, sizeof path, "%s/status.json", dir);
-    mon_report *rep = NULL;
-    CHECK_EQ_INT(mon_report_new(&rep, path, 250, err, sizeof err), WH_OK);
-    CHECK_EQ_INT(mon_report_interval_ms(rep), 250);
-    CHECK_EQ_INT(mon_report_interval_ms(NULL), 1000);
-    CHECK_EQ_INT(mon_report_write(NULL, "running", "x", 1, NULL, err, sizeof err), WH_OK);
+    status_report *rep = NULL;
+    CHECK_EQ_INT(status_report_new(&rep, path, 250, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(status_report_interval_ms(rep), 250);
+    CHECK_EQ_INT(status_report_interval_ms(NULL), 1000);
+    CHECK_EQ_INT(status_report_write(NULL, "running", "x", 1, NULL, err, sizeof err), WH_OK);
     mon_health h;
     mon_health_init(&h);
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid(), 100, err, sizeof err), 0);  /* no file */
-    CHECK_EQ_INT(mon_report_write(rep, "starting", NULL, -1, NULL, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(status_report_write(rep, "starting", NULL, -1, NULL, err, sizeof err), WH_OK);
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid(), 200, err, sizeof err), 1);
     CHECK(h.seen && !h.ready);
     CHECK_EQ_INT(h.last_mono, 200);
@@ -65,8 +65,8 @@ int main(void)
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid(), 300, err, sizeof err), 0);  /* unchanged */
     CHECK_EQ_INT(h.last_mono, 200);
     json_t *extra = json_pack("{s:i}", "subscribers", 3);
-    CHECK_EQ_INT(mon_report_write(rep, "running", "mysql-bin.000002:120/0", 15, extra, err,
-                                  sizeof err), WH_OK);
+    CHECK_EQ_INT(status_report_write(rep, "running", "mysql-bin.000002:120/0", 15, extra, err,
+                                     sizeof err), WH_OK);
     json_decref(extra);
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid(), 400, err, sizeof err), 1);
     CHECK(h.ready);
@@ -74,11 +74,11 @@ int main(void)
     CHECK_EQ_INT(mon_health_lag(&h), 15);
     CHECK_EQ_INT(json_integer_value(json_object_get(h.report, "subscribers")), 3);
     /* The same content written again is still a new heartbeat. */
-    CHECK_EQ_INT(mon_report_write(rep, "running", NULL, 15, NULL, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(status_report_write(rep, "running", NULL, 15, NULL, err, sizeof err), WH_OK);
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid(), 500, err, sizeof err), 1);
     CHECK_EQ_STR(mon_health_str(&h, "position"), "mysql-bin.000002:120/0");
     /* The final status carries the reason. */
-    mon_report_exiting(rep, "zk: session expired");
+    status_report_exiting(rep, "zk: session expired");
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid(), 600, err, sizeof err), 1);
     CHECK_EQ_STR(mon_health_str(&h, "state"), "exiting");
     CHECK_EQ_STR(mon_health_str(&h, "error"), "zk: session expired");
@@ -93,18 +93,18 @@ int main(void)
     CHECK(strstr(err, "status.json") != NULL);
     CHECK(h.seen && h.last_mono == 800);
     mon_health_free(&h);
-    mon_report_free(rep);
-    mon_report_free(NULL);
+    status_report_free(rep);
+    status_report_free(NULL);
     /* From the environment. */
     unsetenv("WORMHOLE_STATUS_FILE");
-    rep = (mon_report *)1;
-    CHECK_EQ_INT(mon_report_from_env(&rep, err, sizeof err), WH_OK);
+    rep = (status_report *)1;
+    CHECK_EQ_INT(status_report_from_env(&rep, err, sizeof err), WH_OK);
     CHECK(rep == NULL);
     setenv("WORMHOLE_STATUS_FILE", path, 1);
     setenv("WORMHOLE_STATUS_INTERVAL_MS", "125", 1);
-    CHECK_EQ_INT(mon_report_from_env(&rep, err, sizeof err), WH_OK);
-    CHECK_EQ_INT(mon_report_interval_ms(rep), 125);
-    mon_report_free(rep);
+    CHECK_EQ_INT(status_report_from_env(&rep, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(status_report_interval_ms(rep), 125);
+    status_report_free(rep);
     unsetenv("WORMHOLE_STATUS_FILE");
 
     /* Exit descriptions. */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/update_json.h"
-#include "subscriber/wire.h"
+#include "protocol/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,22 +6,23 @@
 
 #include <msgpack.h>
 
+#include "core/crc32c.h"
 #include "core/update_json.h"
-#include "subscriber/wire.h"
+#include "protocol/wire.h"
 #include "tests/check.h"
 
 static void test_crc(void)
 {
-    CHECK_EQ_INT(wire_crc32c(0, "123456789", 9), 0xe3069283u);
-    CHECK_EQ_INT(wire_crc32c(0, "", 0), 0);
+    CHECK_EQ_INT(wh_crc32c(0, "123456789", 9), 0xe3069283u);
+    CHECK_EQ_INT(wh_crc32c(0, "", 0), 0);
     /* Running sums equal one pass, at every split and alignment. */
     char data[300];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (char)(i * 7 + 3);
-    uint32_t whole = wire_crc32c(0, data, sizeof data);
+    uint32_t whole = wh_crc32c(0, data, sizeof data);
     int bad = 0;
     for (size_t cut = 0; cut <= sizeof data; cut += 13)
-        if (wire_crc32c(wire_crc32c(0, data, cut), data + cut, sizeof data - cut) != whole)
+        if (wh_crc32c(wh_crc32c(0, data, cut), data + cut, sizeof data - cut) != whole)
             bad++;
     CHECK_EQ_INT(bad, 0);
 }

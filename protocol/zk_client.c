@@ -1,8 +1,8 @@
-/* zkutil.c -- ZooKeeper helpers shared by publisher and subscriber (see zkutil.h). */
+/* zk_client.c -- helpers around the ZooKeeper C client (see zk_client.h). */
 #include <string.h>
 
 #include "core/log.h"
-#include "subscriber/zkutil.h"
+#include "protocol/zk_client.h"
 
 const char *zku_state_name(int state)
 {
@@ -43,36 +43,4 @@ int zku_create_parents(zhandle_t *zh, const char *path, bool include_last)
             return rc;
     }
     return ZOK;
-}
-
-bool zku_split_connect(const char *spec, char *hosts, size_t hostlen, char *root,
-                       size_t rootlen)
-{
-    const char *slash = strchr(spec, '/');
-    size_t hn = slash ? (size_t)(slash - spec) : strlen(spec);
-    const char *r = slash ? slash : "/wormhole";
-    size_t rn = strlen(r);
-    while (rn > 1 && r[rn - 1] == '/')
-        rn--;
-    if (hn == 0 || hn >= hostlen || rn >= rootlen || rn < 2)
-        return false;
-    memcpy(hosts, spec, hn);
-    hosts[hn] = '\0';
-    memcpy(root, r, rn);
-    root[rn] = '\0';
-    return strstr(root, "//") == NULL;
-}
-
-bool zku_valid_name(const char *name)
-{
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 128 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == ':'))
-            return false;
-    }
-    return true;
 }

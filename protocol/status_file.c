@@ -1,30 +1,32 @@
-/* mon_report.c -- writes the status file a supervised publisher reports through (see mon_report.h). */
+/* status_file.c -- the status file of a supervised publisher: its writer and its reader (see status_file.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
-#include "monitor/mon_report.h"
+#include "protocol/status_file.h"
 
-struct mon_report {
+/* ---- writing -------------------------------------------------------------------------------- */
+
+struct status_report {
     char   *path;        /* the status file */
     char   *tmp;         /* path + ".tmp", same directory */
     int     interval_ms;
-    char   *position;    /* last position written, kept for mon_report_exiting */
+    char   *position;    /* last position written, kept for status_report_exiting */
     int64_t lag_ms;
 };
 
-int mon_report_new(mon_report **out, const char *path, int interval_ms, char *errbuf,
-                   size_t errlen)
+int status_report_new(status_report **out, const char *path, int interval_ms, char *errbuf,
+                      size_t errlen)
 {
     if (!out || !path || !*path)
         return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "status file: no path given");
     *out = NULL;
-    mon_report *rep = calloc(1, sizeof *rep);
+    status_report *rep = calloc(1, sizeof *rep);
     if (!rep)
         goto nomem;
     size_t n = strlen(path);
@@ -39,26 +41,26 @@ int mon_report_new(mon_report **out, const char *path, int interval_ms, char *er
     *out = rep;
     return WH_OK;
 nomem:
-    mon_report_free(rep);
+    status_report_free(rep);
     return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file %s: out of memory", path);
 }
 
-int mon_report_from_env(mon_report **out, char *errbuf, size_t errlen)
+int status_report_from_env(status_report **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "status file: no output pointer");
     *out = NULL;
-    const char *path = getenv("WORMHOLE_STATUS_FILE");
+    const char *path = getenv(STATUS_ENV_FILE);
     if (!path || !*path)
         return WH_OK;
-    const char *iv = getenv("WORMHOLE_STATUS_INTERVAL_MS");
+    const char *iv = getenv(STATUS_ENV_INTERVAL);
     long interval = iv ? strtol(iv, NULL, 10) : 0;
     if (interval < 0 || interval > 3600000)
         interval = 0;
-    return mon_report_new(out, path, (int)interval, errbuf, errlen);
+    return status_report_new(out, path, (int)interval, errbuf, errlen);
 }
 
-void mon_report_free(mon_report *rep)
+void status_report_free(status_report *rep)
 {
     if (!rep)
         return;
@@ -68,13 +70,13 @@ void mon_report_free(mon_report *rep)
     free(rep);
 }
 
-int mon_report_interval_ms(const mon_report *rep)
+int status_report_interval_ms(const status_report *rep)
 {
     return rep ? rep->interval_ms : 1000;
 }
 
 /* Replaces rep->path with text: write rep->tmp, then rename over path. */
-static int replace_file(mon_report *rep, const char *text, char *errbuf, size_t errlen)
+static int replace_file(status_report *rep, const char *text, char *errbuf, size_t errlen)
 {
     int fd = open(rep->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -103,18 +105,16 @@ static int replace_file(mon_report *rep, const char *text, char *errbuf, size_t 
     return WH_OK;
 }
 
-static int write_status(mon_report *rep, const char *state, const char *error,
+static int write_status(status_report *rep, const char *state, const char *error,
                         const json_t *extra, char *errbuf, size_t errlen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     json_t *o = json_object();
     if (!o)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: out of memory");
     if (extra && json_is_object(extra))
         json_object_update(o, (json_t *)extra);
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
-    json_object_set_new(o, "ts", json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    json_object_set_new(o, "ts", json_integer((json_int_t)wh_wall_ms()));
     json_object_set_new(o, "state", json_string(state ? state : "running"));
     if (rep->position)
         json_object_set_new(o, "position", json_string(rep->position));
@@ -131,8 +131,8 @@ static int write_status(mon_report *rep, const char *state, const char *error,
     return rc;
 }
 
-int mon_report_write(mon_report *rep, const char *state, const char *position, int64_t lag_ms,
-                     const json_t *extra, char *errbuf, size_t errlen)
+int status_report_write(status_report *rep, const char *state, const char *position,
+                        int64_t lag_ms, const json_t *extra, char *errbuf, size_t errlen)
 {
     if (!rep)
         return WH_OK;
@@ -147,10 +147,58 @@ int mon_report_write(mon_report *rep, const char *state, const char *position, i
     return write_status(rep, state, NULL, extra, errbuf, errlen);
 }
 
-void mon_report_exiting(mon_report *rep, const char *reason)
+void status_report_exiting(status_report *rep, const char *reason)
 {
     if (!rep)
         return;
     char err[256];
     (void)write_status(rep, "exiting", reason ? reason : "", NULL, err, sizeof err);
+}
+
+/* ---- reading -------------------------------------------------------------------------------- */
+
+int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *errbuf,
+                 size_t errlen)
+{
+    static const char *const states[] = { "starting", "running", "stopping", "exiting" };
+    json_error_t jerr;
+    *out = NULL;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "line %d column %d: %s", jerr.line,
+                         jerr.column, jerr.text);
+    const char *bad = NULL;
+    json_t *v;
+    if (!json_is_object(o))
+        bad = "not a JSON object";
+    else if (!json_is_integer(v = json_object_get(o, "pid")))
+        bad = "field 'pid' is missing or not an integer";
+    else if (json_integer_value(v) != (json_int_t)pid) {
+        long long other = (long long)json_integer_value(v);
+        json_decref(o);
+        return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "status of pid %lld, not of %d",
+                         other, (int)pid);
+    } else if ((v = json_object_get(o, "state")) && !json_is_string(v))
+        bad = "field 'state' is not a string";
+    else if (v) {
+        bad = "field 'state' is not starting, running, stopping or exiting";
+        for (unsigned i = 0; i < 4; i++)
+            if (strcmp(json_string_value(v), states[i]) == 0)
+                bad = NULL;
+    }
+    if (!bad && (v = json_object_get(o, "position")) && !json_is_string(v))
+        bad = "field 'position' is not a string";
+    if (!bad && (v = json_object_get(o, "lag_ms")) &&
+        !(json_is_integer(v) && json_integer_value(v) >= 0))
+        bad = "field 'lag_ms' is not a non-negative integer";
+    if (!bad && (v = json_object_get(o, "ts")) && !json_is_integer(v))
+        bad = "field 'ts' is not an integer";
+    if (!bad && (v = json_object_get(o, "error")) && !json_is_string(v))
+        bad = "field 'error' is not a string";
+    if (bad) {
+        json_decref(o);
+        return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "%s", bad);
+    }
+    *out = o;
+    return WH_OK;
 }

@@ -1,0 +1,85 @@
+/* status_file.h -- the status file a supervised publisher writes and the monitor reads (docs/MONITOR.md).
+ *
+ * The contract between a supervised process and wormhole-monitor, both
+ * ends in one place: the monitor names a file in $WORMHOLE_STATUS_FILE and
+ * a period in $WORMHOLE_STATUS_INTERVAL_MS; the process reports heartbeats,
+ * position and lag by replacing that file with one JSON object (write a
+ * temporary file, then rename), at most STATUS_FILE_MAX bytes:
+ *     {"pid":N,"ts":MS,"state":S,"position":P,"lag_ms":L,"error":E, ...extra}
+ * with pid required, state one of starting, running, stopping, exiting
+ * (absent: running), lag_ms >= 0, and any other field passed through.
+ *
+ * Writer (status_report): needs only libc, jansson and core/errbuf. Every
+ * function accepts rep == NULL (the process is not supervised) and then
+ * does nothing and succeeds. One status_report belongs to one thread: the
+ * one whose progress the heartbeats vouch for.
+ *
+ * Reader (status_parse): validates one file's text; reentrant. Detecting a
+ * replacement (file identity) and timing heartbeats is the monitor's
+ * (monitor/mon_health.c).
+ *
+ * Module prefix: status_. */
+#ifndef WH_STATUS_FILE_H
+#define WH_STATUS_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "wormhole/error.h"
+
+/* The environment variables the monitor sets for the supervised process. */
+#define STATUS_ENV_FILE     "WORMHOLE_STATUS_FILE"
+#define STATUS_ENV_INTERVAL "WORMHOLE_STATUS_INTERVAL_MS"
+
+/* Largest status file the monitor reads, in bytes. */
+#define STATUS_FILE_MAX (64 * 1024)
+
+/* ---- writing (the supervised process) ---------------------------------------------------- */
+
+typedef struct status_report status_report;
+
+/* Creates a reporter from $WORMHOLE_STATUS_FILE and
+ * $WORMHOLE_STATUS_INTERVAL_MS. Sets *out to NULL and returns WH_OK when the
+ * variable is unset. Caller frees with status_report_free. */
+int status_report_from_env(status_report **out, char *errbuf, size_t errlen);
+
+/* Creates a reporter that writes path (interval_ms <= 0 means 1000). */
+int status_report_new(status_report **out, const char *path, int interval_ms, char *errbuf,
+                      size_t errlen);
+
+void status_report_free(status_report *rep);
+
+/* The heartbeat period the monitor asked for, in milliseconds (1000 when
+ * rep is NULL). */
+int status_report_interval_ms(const status_report *rep);
+
+/* Writes one heartbeat: {"pid","ts","state","position","lag_ms", ...extra}.
+ * state is "starting", "running", "stopping" or "exiting" (NULL = running);
+ * position may be NULL (the last one given is kept); lag_ms < 0 means
+ * unknown (omitted); extra (may be NULL, borrowed) is an object whose fields
+ * are added. Returns WH_ERR_IO with a sentence in errbuf if the file cannot
+ * be replaced. A status over STATUS_FILE_MAX bytes is still written (it
+ * counts as a heartbeat), but the monitor ignores its fields: keep extra
+ * small. */
+int status_report_write(status_report *rep, const char *state, const char *position,
+                        int64_t lag_ms, const json_t *extra, char *errbuf, size_t errlen);
+
+/* Writes the final status {"state":"exiting","error":reason} (keeping the
+ * last position and lag). Best effort: errors are ignored, because the
+ * caller is about to exit anyway. */
+void status_report_exiting(status_report *rep, const char *reason);
+
+/* ---- reading (the monitor) ---------------------------------------------------------------- */
+
+/* Validates one status document (len bytes of a file's text) for pid. On
+ * success *out is a new reference to the object. On failure writes the
+ * reason and returns WH_ERR_PARSE (bad JSON, a duplicate key, a missing pid
+ * or a field of the wrong type) or WH_ERR_NOT_FOUND (the status of another
+ * pid: a stale file of an earlier run). */
+int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *errbuf,
+                 size_t errlen);
+
+#endif

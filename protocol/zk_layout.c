@@ -1,0 +1,388 @@
+/* zk_layout.c -- ZooKeeper paths, names, node data and the rendezvous rule (see zk_layout.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/errbuf.h"
+#include "protocol/wire_frame.h"
+#include "protocol/zk_layout.h"
+
+/* ---- names and the connect string ------------------------------------------------------ */
+
+bool zku_valid_name(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > ZKU_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+bool zku_valid_root(const char *root)
+{
+    return root && root[0] == '/' && strlen(root) <= ZKU_ROOT_MAX;
+}
+
+bool zku_split_connect(const char *spec, char *hosts, size_t hostlen, char *root,
+                       size_t rootlen)
+{
+    const char *slash = strchr(spec, '/');
+    size_t hn = slash ? (size_t)(slash - spec) : strlen(spec);
+    const char *r = slash ? slash : ZKU_DEFAULT_ROOT;
+    size_t rn = strlen(r);
+    while (rn > 1 && r[rn - 1] == '/')
+        rn--;
+    if (hn == 0 || hn >= hostlen || rn >= rootlen || rn < 2)
+        return false;
+    memcpy(hosts, spec, hn);
+    hosts[hn] = '\0';
+    memcpy(root, r, rn);
+    root[rn] = '\0';
+    return strstr(root, "//") == NULL;
+}
+
+/* ---- paths ------------------------------------------------------------------------------- */
+
+static int path_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int path_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len) {
+        if (len > 0)
+            buf[0] = '\0';
+        return WH_ERR_LIMIT;
+    }
+    return WH_OK;
+}
+
+int zku_path_apps(char *buf, size_t len, const char *root)
+{
+    return path_fmt(buf, len, "%s/apps", root);
+}
+
+int zku_path_app(char *buf, size_t len, const char *root, const char *app)
+{
+    return path_fmt(buf, len, "%s/apps/%s", root, app);
+}
+
+int zku_path_instances(char *buf, size_t len, const char *root, const char *app)
+{
+    return path_fmt(buf, len, "%s/apps/%s/instances", root, app);
+}
+
+int zku_path_instance(char *buf, size_t len, const char *root, const char *app,
+                      const char *instance)
+{
+    return path_fmt(buf, len, "%s/apps/%s/instances/%s", root, app, instance);
+}
+
+int zku_path_positions(char *buf, size_t len, const char *root, const char *app)
+{
+    return path_fmt(buf, len, "%s/apps/%s/positions", root, app);
+}
+
+int zku_path_position(char *buf, size_t len, const char *root, const char *app,
+                      const char *shard)
+{
+    return path_fmt(buf, len, "%s/apps/%s/positions/%s", root, app, shard);
+}
+
+int zku_path_shard(char *buf, size_t len, const char *root, const char *shard)
+{
+    return path_fmt(buf, len, "%s/shards/%s", root, shard);
+}
+
+int zku_path_epoch(char *buf, size_t len, const char *root, const char *shard)
+{
+    return path_fmt(buf, len, "%s/shards/%s/epoch", root, shard);
+}
+
+int zku_path_publishers(char *buf, size_t len, const char *root, const char *shard)
+{
+    return path_fmt(buf, len, "%s/shards/%s/publishers", root, shard);
+}
+
+int zku_path_publisher(char *buf, size_t len, const char *root, const char *shard,
+                       const char *id)
+{
+    return path_fmt(buf, len, "%s/shards/%s/publishers/%s", root, shard, id);
+}
+
+/* ---- node data: shared --------------------------------------------------------------------- */
+
+/* Encodes o (consumed) compactly with sorted keys into *out, at most max - 1
+ * bytes; what names the node in messages. */
+static int dump_node(json_t *o, size_t max, const char *what, char **out, char *errbuf,
+                     size_t errlen)
+{
+    *out = NULL;
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (!s)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "%s: out of memory encoding its data",
+                         what);
+    size_t n = strlen(s);
+    if (n >= max) {
+        free(s);
+        return wh_seterr(errbuf, errlen, WH_ERR_LIMIT,
+                         "%s: its data would take %zu bytes, more than the limit of %zu", what, n,
+                         max - 1);
+    }
+    *out = s;
+    return WH_OK;
+}
+
+/* Copies a JSON string (or "" for NULL) into dst; false if it does not fit. */
+static bool copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap) {
+        dst[0] = '\0';
+        return false;
+    }
+    memcpy(dst, src ? src : "", n + 1);
+    return true;
+}
+
+/* ---- the instance node ---------------------------------------------------------------------- */
+
+int zku_instance_to_json(const char *endpoint, const char *filter_json,
+                         const char *const *shards, long pid, char **out, char *errbuf,
+                         size_t errlen)
+{
+    *out = NULL;
+    json_t *f = json_null();
+    if (filter_json) {
+        json_error_t je;
+        f = json_loads(filter_json, JSON_DECODE_ANY, &je);
+        if (!f)
+            return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                             "instance node: the filter is not JSON (%s)", je.text);
+    }
+    json_t *o = json_object();
+    json_t *sh = shards ? json_array() : json_string("all");
+    for (const char *const *p = shards; sh && p && *p; p++)
+        json_array_append_new(sh, json_string(*p));
+    if (!o || !sh) {
+        json_decref(o);
+        json_decref(sh);
+        json_decref(f);
+        o = NULL;
+    } else {
+        json_object_set_new(o, "endpoint", json_string(endpoint));
+        json_object_set_new(o, "protocol", json_integer(WIRE_VERSION));
+        json_object_set_new(o, "filter", f);
+        json_object_set_new(o, "shards", sh);
+        json_object_set_new(o, "pid", json_integer((json_int_t)pid));
+    }
+    return dump_node(o, ZKU_INSTANCE_MAX, "instance node", out, errbuf, errlen);
+}
+
+/* Takes the string entries of a "shards" array. */
+static int instance_shards(json_t *arr, zku_instance *out)
+{
+    size_t n = json_array_size(arr), i;
+    json_t *v;
+    out->shards = calloc(n + 1, sizeof *out->shards);
+    if (!out->shards)
+        return WH_ERR_NOMEM;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v))
+            continue;
+        if (!(out->shards[out->nshards] = strdup(json_string_value(v))))
+            return WH_ERR_NOMEM;
+        out->nshards++;
+    }
+    return WH_OK;
+}
+
+int zku_instance_from_json(const char *data, size_t len, zku_instance *out, char *errbuf,
+                           size_t errlen)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *o = json_loadb(data, len, 0, &je);
+    json_t *ep = json_is_object(o) ? json_object_get(o, "endpoint") : NULL;
+    if (!json_is_string(ep)) {
+        wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                  "its data is not an instance object with an endpoint (%s)",
+                  !o ? je.text : json_is_object(o) ? "no string 'endpoint'" : "not a JSON object");
+        json_decref(o);
+        return WH_ERR_PARSE;
+    }
+    int rc = WH_ERR_NOMEM;
+    json_t *sh = json_object_get(o, "shards"), *f = json_object_get(o, "filter"), *v;
+    if (!(out->endpoint = strdup(json_string_value(ep))))
+        goto out;
+    if (f && !json_is_null(f) &&
+        !(out->filter_json = json_dumps(f, JSON_COMPACT | JSON_ENCODE_ANY)))
+        goto out;
+    out->all_shards = !sh || json_is_null(sh) ||
+                      (json_is_string(sh) && strcmp(json_string_value(sh), "all") == 0);
+    if (json_is_array(sh) && instance_shards(sh, out) != WH_OK)
+        goto out;
+    if (json_is_integer(v = json_object_get(o, "protocol")))
+        out->protocol = (int64_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(o, "pid")))
+        out->pid = (int64_t)json_integer_value(v);
+    rc = WH_OK;
+out:
+    json_decref(o);
+    if (rc == WH_ERR_NOMEM)
+        wh_seterr(errbuf, errlen, rc, "out of memory reading an instance node");
+    return rc;
+}
+
+bool zku_instance_takes_shard(const zku_instance *in, const char *shard)
+{
+    if (in->all_shards)
+        return true;
+    for (uint32_t i = 0; i < in->nshards; i++)
+        if (strcmp(in->shards[i], shard) == 0)
+            return true;
+    return false;
+}
+
+void zku_instance_free(zku_instance *in)
+{
+    if (!in)
+        return;
+    free(in->endpoint);
+    free(in->filter_json);
+    for (uint32_t i = 0; in->shards && i < in->nshards; i++)
+        free(in->shards[i]);
+    free(in->shards);
+    memset(in, 0, sizeof *in);
+}
+
+/* ---- the position node ---------------------------------------------------------------------- */
+
+int zku_position_to_json(const char *physical, const char *logical, uint64_t epoch,
+                         const char *publisher, char **out, char *errbuf, size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "physical", physical && *physical ? json_string(physical)
+                                                                 : json_null());
+        json_object_set_new(o, "logical", logical && *logical ? json_string(logical)
+                                                              : json_null());
+        json_object_set_new(o, "epoch", json_integer((json_int_t)epoch));
+        json_object_set_new(o, "publisher", json_string(publisher ? publisher : ""));
+    }
+    return dump_node(o, ZKU_POSITION_MAX, "position node", out, errbuf, errlen);
+}
+
+int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
+                           size_t errlen)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *o = json_loadb(data, len, 0, &je);
+    if (!o || !json_is_object(o)) {
+        wh_seterr(errbuf, errlen, WH_ERR_PARSE, "position is not a JSON object (%s)",
+                  o ? "another JSON value" : je.text);
+        json_decref(o);
+        return WH_ERR_PARSE;
+    }
+    json_t *ph = json_object_get(o, "physical"), *lg = json_object_get(o, "logical"),
+           *ep = json_object_get(o, "epoch"), *pu = json_object_get(o, "publisher");
+    int rc = WH_OK;
+    if ((ph && !json_is_string(ph) && !json_is_null(ph)) ||
+        (lg && !json_is_string(lg) && !json_is_null(lg)) ||
+        (ep && (!json_is_integer(ep) || json_integer_value(ep) < 0))) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                       "position: physical/logical must be strings and epoch an integer >= 0");
+        goto out;
+    }
+    if (ep)
+        out->epoch = (uint64_t)json_integer_value(ep);
+    if (!copy_text(out->physical, sizeof out->physical, json_string_value(ph)) ||
+        !copy_text(out->logical, sizeof out->logical, json_string_value(lg)) ||
+        !copy_text(out->publisher, sizeof out->publisher, json_string_value(pu))) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                       "position: physical or logical longer than %d bytes, or publisher id "
+                       "longer than %d", ZKU_POS_TEXT_MAX - 1, ZKU_ID_MAX);
+        goto out;
+    }
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* ---- the epoch node ---------------------------------------------------------------------- */
+
+size_t zku_epoch_format(char *buf, size_t len, uint64_t epoch)
+{
+    int n = snprintf(buf, len, "%llu", (unsigned long long)epoch);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+uint64_t zku_epoch_parse(const char *data, size_t len)
+{
+    char buf[ZKU_EPOCH_MAX];
+    if (len >= sizeof buf)
+        len = sizeof buf - 1;   /* a decimal uint64 needs 20 digits: the rest cannot matter */
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+    return strtoull(buf, NULL, 10);
+}
+
+/* ---- the publisher node ------------------------------------------------------------------- */
+
+int zku_publisher_to_json(uint64_t epoch, const char *host, long pid, char **out, char *errbuf,
+                          size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "epoch", json_integer((json_int_t)epoch));
+        json_object_set_new(o, "host", json_string(host ? host : ""));
+        json_object_set_new(o, "pid", json_integer((json_int_t)pid));
+    }
+    return dump_node(o, ZKU_PUBLISHER_MAX, "publisher node", out, errbuf, errlen);
+}
+
+/* ---- assignment ----------------------------------------------------------------------------- */
+
+/* FNV-1a, then a 64-bit finalizer so that similar names spread well. */
+uint64_t zku_rendezvous_weight(const char *instance, const char *shard)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)instance; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    h = (h ^ 0xff) * 0x100000001b3ull;   /* separator no name contains */
+    for (const unsigned char *p = (const unsigned char *)shard; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+int zku_rendezvous_pick(const char *const *names, int n, const char *shard)
+{
+    int best = -1;
+    uint64_t bw = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t w = zku_rendezvous_weight(names[i], shard);
+        if (best < 0 || w > bw || (w == bw && strcmp(names[i], names[best]) < 0)) {
+            best = i;
+            bw = w;
+        }
+    }
+    return best;
+}

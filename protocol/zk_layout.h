@@ -1,0 +1,191 @@
+/* zk_layout.h -- the ZooKeeper layout contract: paths, names, node data, assignment (docs/ZOOKEEPER.md).
+ *
+ * The publisher and the subscriber library agree on what lives where in
+ * ZooKeeper only through this file: each node's path is built here, and
+ * each node's data is written and read here, so a writer and its reader
+ * cannot drift apart.
+ *
+ *   ROOT/apps                                    zku_path_apps
+ *   ROOT/apps/APP                                zku_path_app
+ *   ROOT/apps/APP/instances                      zku_path_instances
+ *   ROOT/apps/APP/instances/INSTANCE  ephemeral  zku_path_instance, zku_instance_*
+ *   ROOT/apps/APP/positions                      zku_path_positions
+ *   ROOT/apps/APP/positions/SHARD     persistent zku_path_position, zku_position_*
+ *   ROOT/shards/SHARD                            zku_path_shard
+ *   ROOT/shards/SHARD/epoch           persistent zku_path_epoch, zku_epoch_*
+ *   ROOT/shards/SHARD/publishers                 zku_path_publishers
+ *   ROOT/shards/SHARD/publishers/ID   ephemeral  zku_path_publisher, zku_publisher_to_json
+ *
+ * Path builders write into the caller's buffer and return WH_OK, or
+ * WH_ERR_LIMIT (buf set to "") when the path does not fit: a path is never
+ * truncated. ZKU_PATH_MAX always suffices for a root of at most
+ * ZKU_ROOT_MAX bytes and names of at most ZKU_NAME_MAX.
+ *
+ * Module prefix zku_ (shared with protocol/zk_client.h, the helpers that
+ * need the ZooKeeper client library; this file does not).
+ *
+ * Threads: every function is reentrant. */
+#ifndef WH_ZK_LAYOUT_H
+#define WH_ZK_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wormhole/error.h"
+
+#define ZKU_DEFAULT_ROOT "/wormhole"
+#define ZKU_ROOT_MAX     512      /* bytes of a root path */
+#define ZKU_NAME_MAX     128      /* characters of an app, instance or shard name */
+#define ZKU_PATH_MAX     1024     /* a path buffer that fits every valid path */
+#define ZKU_ID_MAX       255      /* characters of a publisher id in a position node */
+
+/* ---- names and the connect string ------------------------------------------------------ */
+
+/* True if name is a valid single path component for apps, instances, shards:
+ * 1..ZKU_NAME_MAX characters of [A-Za-z0-9._:-], not "." or "..". */
+bool zku_valid_name(const char *name);
+
+/* True if root can be the root of the layout: absolute ('/' first) and at
+ * most ZKU_ROOT_MAX bytes. */
+bool zku_valid_root(const char *root);
+
+/* Splits "host:port[,host:port]/root/path" into the connect string and the
+ * root (ZKU_DEFAULT_ROOT when there is no '/'; trailing '/' removed). Writes
+ * into the caller's buffers; returns false if either does not fit or the
+ * root is not a valid absolute path (empty, "/" alone, or with "//"). */
+bool zku_split_connect(const char *spec, char *hosts, size_t hostlen, char *root,
+                       size_t rootlen);
+
+/* ---- paths ------------------------------------------------------------------------------- */
+
+int zku_path_apps(char *buf, size_t len, const char *root);
+int zku_path_app(char *buf, size_t len, const char *root, const char *app);
+int zku_path_instances(char *buf, size_t len, const char *root, const char *app);
+int zku_path_instance(char *buf, size_t len, const char *root, const char *app,
+                      const char *instance);
+int zku_path_positions(char *buf, size_t len, const char *root, const char *app);
+int zku_path_position(char *buf, size_t len, const char *root, const char *app,
+                      const char *shard);
+int zku_path_shard(char *buf, size_t len, const char *root, const char *shard);
+int zku_path_epoch(char *buf, size_t len, const char *root, const char *shard);
+int zku_path_publishers(char *buf, size_t len, const char *root, const char *shard);
+int zku_path_publisher(char *buf, size_t len, const char *root, const char *shard,
+                       const char *id);
+
+/* ---- the instance node: apps/APP/instances/INSTANCE --------------------------------------- */
+
+/* Data of an instance node, at most this many bytes: the subscriber refuses
+ * to register more (a filter that long), the publisher reads this much. */
+#define ZKU_INSTANCE_MAX 16384
+
+/* Writes an instance node's data into *out (malloc'd, caller frees):
+ *   {"endpoint":E,"filter":F|null,"pid":N,"protocol":V,"shards":"all"|[S,...]}
+ * (compact, keys sorted) where filter_json is the filter's canonical JSON
+ * (NULL: every update), shards a NULL-terminated list (NULL: all shards)
+ * and V the push protocol version (WIRE_VERSION). Returns WH_OK,
+ * WH_ERR_INVALID (filter_json is not JSON), WH_ERR_LIMIT (more than
+ * ZKU_INSTANCE_MAX - 1 bytes) or WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_instance_to_json(const char *endpoint, const char *filter_json,
+                         const char *const *shards, long pid, char **out, char *errbuf,
+                         size_t errlen);
+
+/* An instance node's data as read by a publisher. Owns its strings. */
+typedef struct zku_instance {
+    char    *endpoint;      /* "host:port" where publishers connect */
+    char    *filter_json;   /* canonical filter JSON (compact), NULL: every update */
+    bool     all_shards;    /* "shards" is "all", null or absent */
+    char   **shards;        /* otherwise the string entries of "shards" */
+    uint32_t nshards;
+    int64_t  protocol;      /* push protocol version, 0 if absent */
+    int64_t  pid;           /* 0 if absent */
+} zku_instance;
+
+/* Parses an instance node's data (len bytes, no NUL needed). The object
+ * must have a string "endpoint"; "shards" that is neither "all", null, nor
+ * an array takes no shard (an array's non-strings are skipped); other
+ * fields are optional and unknown fields are ignored. Returns WH_OK,
+ * WH_ERR_PARSE (errbuf says why) or WH_ERR_NOMEM. Free with
+ * zku_instance_free, also after a failure. */
+int zku_instance_from_json(const char *data, size_t len, zku_instance *out, char *errbuf,
+                           size_t errlen);
+
+/* True if the instance takes shard. */
+bool zku_instance_takes_shard(const zku_instance *in, const char *shard);
+
+/* Frees what out owns and zeroes it; accepts NULL. */
+void zku_instance_free(zku_instance *in);
+
+/* ---- the position node: apps/APP/positions/SHARD ------------------------------------------ */
+
+/* Data of a position node, at most this many bytes. */
+#define ZKU_POSITION_MAX 4096
+/* Buffer size of each text form of a position in zku_position. */
+#define ZKU_POS_TEXT_MAX 1024
+
+/* Writes a position node's data into *out (malloc'd, caller frees):
+ *   {"epoch":E,"logical":L|null,"physical":P|null,"publisher":ID}
+ * (compact, keys sorted). physical and logical are the text forms of
+ * docs/UPDATES.md ("FILE:OFFSET/INDEX" or "SEQ/INDEX", and "GTID/INDEX");
+ * NULL or "" writes null (both null: a claim without a position). Returns
+ * WH_OK, WH_ERR_LIMIT (more than ZKU_POSITION_MAX - 1 bytes) or
+ * WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_position_to_json(const char *physical, const char *logical, uint64_t epoch,
+                         const char *publisher, char **out, char *errbuf, size_t errlen);
+
+/* A position node's data as read: text forms, "" where the node has null,
+ * "" or nothing. */
+typedef struct zku_position {
+    char     physical[ZKU_POS_TEXT_MAX];
+    char     logical[ZKU_POS_TEXT_MAX];
+    uint64_t epoch;                       /* 0 if absent */
+    char     publisher[ZKU_ID_MAX + 1];   /* "" if absent or not a string */
+} zku_position;
+
+/* Parses a position node's data (len bytes, no NUL needed). physical and
+ * logical must be strings or null, epoch an integer >= 0. The text forms
+ * are returned as they are; checking their syntax is the caller's (the
+ * publisher's pub_pos_parse). Returns WH_OK or WH_ERR_PARSE (errbuf names
+ * the problem; a text form or publisher id too long for its buffer is one). */
+int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
+                           size_t errlen);
+
+/* ---- the epoch node: shards/SHARD/epoch ------------------------------------------------- */
+
+/* Bytes of the epoch node's data, with room for a NUL. */
+#define ZKU_EPOCH_MAX 64
+
+/* Writes epoch as decimal text (the node's data); returns its length. buf
+ * must have at least ZKU_EPOCH_MAX bytes. */
+size_t zku_epoch_format(char *buf, size_t len, uint64_t epoch);
+
+/* The decimal number at the start of data (after optional blanks, as
+ * strtoull reads it); 0 for data without one, like a node that does not
+ * exist yet. */
+uint64_t zku_epoch_parse(const char *data, size_t len);
+
+/* ---- the publisher node: shards/SHARD/publishers/ID -------------------------------------- */
+
+/* Data of a publisher node, at most this many bytes. */
+#define ZKU_PUBLISHER_MAX 512
+
+/* Writes a publisher node's data into *out (malloc'd, caller frees):
+ *   {"epoch":E,"host":H,"pid":N}
+ * Returns WH_OK, WH_ERR_LIMIT (more than ZKU_PUBLISHER_MAX - 1 bytes) or
+ * WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_publisher_to_json(uint64_t epoch, const char *host, long pid, char **out, char *errbuf,
+                          size_t errlen);
+
+/* ---- assignment: which instance of an app gets a shard's flow --------------------------------- */
+
+/* Rendezvous (highest random weight) hashing: the weight of instance for
+ * shard. The flow of (shard, app) goes to the live instance with the
+ * highest weight (ties: the smaller name), so when an instance leaves only
+ * its own flows move, and when one joins it takes about 1/N of them. Every
+ * publisher computes the same choice without talking to the others. */
+uint64_t zku_rendezvous_weight(const char *instance, const char *shard);
+
+/* Index of the chosen instance among names[0..n), or -1 if n == 0. */
+int zku_rendezvous_pick(const char *const *names, int n, const char *shard);
+
+#endif

@@ -1,0 +1,272 @@
+/* test_zk_layout.c -- unit tests of protocol/zk_layout.c: paths, names, node data of each node, rendezvous hashing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/zk_layout.h"
+#include "tests/check.h"
+
+static void test_paths(void)
+{
+    char p[ZKU_PATH_MAX];
+    CHECK_EQ_INT(zku_path_apps(p, sizeof p, "/wh"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/apps");
+    CHECK_EQ_INT(zku_path_app(p, sizeof p, "/wh", "a"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/apps/a");
+    CHECK_EQ_INT(zku_path_instances(p, sizeof p, "/wh", "a"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/apps/a/instances");
+    CHECK_EQ_INT(zku_path_instance(p, sizeof p, "/wh", "a", "i:1"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/apps/a/instances/i:1");
+    CHECK_EQ_INT(zku_path_positions(p, sizeof p, "/wh", "a"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/apps/a/positions");
+    CHECK_EQ_INT(zku_path_position(p, sizeof p, "/wh", "a", "s1"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/apps/a/positions/s1");
+    CHECK_EQ_INT(zku_path_shard(p, sizeof p, "/wh", "s1"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/shards/s1");
+    CHECK_EQ_INT(zku_path_epoch(p, sizeof p, "/wh", "s1"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/shards/s1/epoch");
+    CHECK_EQ_INT(zku_path_publishers(p, sizeof p, "/wh", "s1"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/shards/s1/publishers");
+    CHECK_EQ_INT(zku_path_publisher(p, sizeof p, "/wh", "s1", "pub-a"), WH_OK);
+    CHECK_EQ_STR(p, "/wh/shards/s1/publishers/pub-a");
+
+    /* Too small: an error and an empty buffer, never a truncated path. */
+    char small[16];
+    CHECK_EQ_INT(zku_path_position(small, sizeof small, "/wh", "app", "shard"), WH_ERR_LIMIT);
+    CHECK_EQ_STR(small, "");
+    CHECK_EQ_INT(zku_path_apps(small, 9, "/wh"), WH_OK);        /* "/wh/apps" + NUL: fits */
+    CHECK_EQ_INT(zku_path_apps(small, 8, "/wh"), WH_ERR_LIMIT); /* one byte short */
+
+    /* The longest valid root and names fit ZKU_PATH_MAX. */
+    char root[ZKU_ROOT_MAX + 1], name[ZKU_NAME_MAX + 1], id[ZKU_ID_MAX + 1];
+    memset(root, 'r', ZKU_ROOT_MAX);
+    root[0] = '/';
+    root[ZKU_ROOT_MAX] = '\0';
+    memset(name, 'n', ZKU_NAME_MAX);
+    name[ZKU_NAME_MAX] = '\0';
+    memset(id, 'i', ZKU_ID_MAX);
+    id[ZKU_ID_MAX] = '\0';
+    CHECK(zku_valid_root(root) && zku_valid_name(name));
+    CHECK_EQ_INT(zku_path_instance(p, sizeof p, root, name, name), WH_OK);
+    CHECK_EQ_INT(zku_path_position(p, sizeof p, root, name, name), WH_OK);
+    CHECK_EQ_INT(zku_path_publisher(p, sizeof p, root, name, id), WH_OK);
+}
+
+static void test_names(void)
+{
+    CHECK(zku_valid_name("app-1.x_y:z"));
+    CHECK(!zku_valid_name(NULL));
+    CHECK(!zku_valid_name(""));
+    CHECK(!zku_valid_name("."));
+    CHECK(!zku_valid_name(".."));
+    CHECK(!zku_valid_name("a/b"));
+    CHECK(!zku_valid_name("a b"));
+    char n[ZKU_NAME_MAX + 2];
+    memset(n, 'a', sizeof n - 1);
+    n[sizeof n - 1] = '\0';
+    CHECK(!zku_valid_name(n));          /* 129 characters */
+    n[ZKU_NAME_MAX] = '\0';
+    CHECK(zku_valid_name(n));           /* 128 */
+
+    CHECK(zku_valid_root("/wormhole"));
+    CHECK(!zku_valid_root("wormhole"));
+    CHECK(!zku_valid_root(NULL));
+
+    char hosts[64], root[64];
+    CHECK(zku_split_connect("h1:2181,h2:2181/a/b/", hosts, sizeof hosts, root, sizeof root));
+    CHECK_EQ_STR(hosts, "h1:2181,h2:2181");
+    CHECK_EQ_STR(root, "/a/b");
+    CHECK(zku_split_connect("h:1", hosts, sizeof hosts, root, sizeof root));
+    CHECK_EQ_STR(root, ZKU_DEFAULT_ROOT);
+    CHECK(!zku_split_connect("/root", hosts, sizeof hosts, root, sizeof root));   /* no hosts */
+    CHECK(!zku_split_connect("h:1/", hosts, sizeof hosts, root, sizeof root));    /* root "/" */
+    CHECK(!zku_split_connect("h:1/a//b", hosts, sizeof hosts, root, sizeof root));
+    CHECK(!zku_split_connect("h:1/abc", hosts, sizeof hosts, root, 4));           /* too long */
+}
+
+static void test_instance(void)
+{
+    char err[256], *j = NULL;
+    zku_instance in;
+    /* The bytes a subscriber registers (docs/ZOOKEEPER.md). */
+    CHECK_EQ_INT(zku_instance_to_json("127.0.0.1:5000", NULL, NULL, 42, &j, err, sizeof err),
+                 WH_OK);
+    CHECK_EQ_STR(j, "{\"endpoint\":\"127.0.0.1:5000\",\"filter\":null,\"pid\":42,\"protocol\":1,"
+                    "\"shards\":\"all\"}");
+    CHECK_EQ_INT(zku_instance_from_json(j, strlen(j), &in, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(in.endpoint, "127.0.0.1:5000");
+    CHECK(in.filter_json == NULL && in.all_shards && in.protocol == 1 && in.pid == 42);
+    CHECK(zku_instance_takes_shard(&in, "anything"));
+    zku_instance_free(&in);
+    free(j);
+
+    const char *shards[] = { "s1", "s2", NULL };
+    const char *filter = "{\"op\":\"eq\",\"field\":\"db\",\"value\":\"shop\"}";
+    CHECK_EQ_INT(zku_instance_to_json("[::1]:7", filter, shards, 1, &j, err, sizeof err), WH_OK);
+    CHECK(strstr(j, "\"shards\":[\"s1\",\"s2\"]") != NULL);
+    CHECK_EQ_INT(zku_instance_from_json(j, strlen(j), &in, err, sizeof err), WH_OK);
+    CHECK(!in.all_shards && in.nshards == 2);
+    CHECK(zku_instance_takes_shard(&in, "s2") && !zku_instance_takes_shard(&in, "s3"));
+    /* The publisher gets the filter compact, keys as the subscriber sorted them. */
+    CHECK_EQ_STR(in.filter_json, "{\"field\":\"db\",\"op\":\"eq\",\"value\":\"shop\"}");
+    zku_instance_free(&in);
+    zku_instance_free(&in);   /* zeroed: a second free is harmless */
+    zku_instance_free(NULL);
+    free(j);
+
+    /* What the reader accepts of "shards". */
+    static const struct { const char *doc; int takes; } cases[] = {
+        { "{\"endpoint\":\"e\"}", 1 },
+        { "{\"endpoint\":\"e\",\"shards\":null}", 1 },
+        { "{\"endpoint\":\"e\",\"shards\":\"all\"}", 1 },
+        { "{\"endpoint\":\"e\",\"shards\":\"s1\"}", 0 },
+        { "{\"endpoint\":\"e\",\"shards\":[5,\"s1\"]}", 1 },
+        { "{\"endpoint\":\"e\",\"shards\":[\"s9\"]}", 0 },
+        { "{\"endpoint\":\"e\",\"shards\":7}", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_EQ_INT(zku_instance_from_json(cases[i].doc, strlen(cases[i].doc), &in, err,
+                                            sizeof err), WH_OK);
+        CHECK_EQ_INT(zku_instance_takes_shard(&in, "s1"), cases[i].takes);
+        zku_instance_free(&in);
+    }
+    /* Not an instance. */
+    const char *bad[] = { "", "[]", "{\"endpoint\":5}", "{}", "{\"endpoint\":\"e\"" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(zku_instance_from_json(bad[i], strlen(bad[i]), &in, err, sizeof err),
+                     WH_ERR_PARSE);
+        CHECK(strstr(err, "endpoint") != NULL);
+        zku_instance_free(&in);
+    }
+    /* The size limit is the writer's too: no node the publisher cannot read. */
+    size_t n = ZKU_INSTANCE_MAX;
+    char *big = malloc(n + 16);
+    snprintf(big, n + 16, "\"%0*d\"", (int)n, 0);
+    CHECK_EQ_INT(zku_instance_to_json("h:1", big, NULL, 1, &j, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(j == NULL && strstr(err, "limit") != NULL);
+    free(big);
+    CHECK_EQ_INT(zku_instance_to_json("h:1", "{not json", NULL, 1, &j, err, sizeof err),
+                 WH_ERR_INVALID);
+}
+
+static void test_position(void)
+{
+    char err[256], *j;
+    zku_position p;
+    CHECK_EQ_INT(zku_position_to_json("bin.000001:4/0", "0-1-1/0", 7, "pub-a", &j, err,
+                                      sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"epoch\":7,\"logical\":\"0-1-1/0\",\"physical\":\"bin.000001:4/0\","
+                    "\"publisher\":\"pub-a\"}");
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(p.physical, "bin.000001:4/0");
+    CHECK_EQ_STR(p.logical, "0-1-1/0");
+    CHECK_EQ_STR(p.publisher, "pub-a");
+    CHECK_EQ_INT(p.epoch, 7);
+    free(j);
+    /* Only a physical part; "" is written as null. */
+    CHECK_EQ_INT(zku_position_to_json("99/2", "", 1, "x", &j, err, sizeof err), WH_OK);
+    CHECK(strstr(j, "\"logical\":null") != NULL);
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(p.physical, "99/2");
+    CHECK_EQ_STR(p.logical, "");
+    free(j);
+    /* A claim without a position (a new publisher's placeholder). */
+    CHECK_EQ_INT(zku_position_to_json(NULL, NULL, 3, "x", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"epoch\":3,\"logical\":null,\"physical\":null,\"publisher\":\"x\"}");
+    free(j);
+    /* Empty object: no position yet, epoch 0. */
+    CHECK_EQ_INT(zku_position_from_json("{}", 2, &p, err, sizeof err), WH_OK);
+    CHECK(!p.physical[0] && !p.logical[0] && p.epoch == 0 && !p.publisher[0]);
+    /* Malformed documents. */
+    const char *bad[] = { "", "[]", "{\"physical\":5}", "{\"epoch\":-1}", "{\"epoch\":\"1\"}",
+                          "{\"logical\":[]}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ_INT(zku_position_from_json(bad[i], strlen(bad[i]), &p, err, sizeof err),
+                     WH_ERR_PARSE);
+    /* A text form too long for its buffer is an error, not a cut. */
+    char doc[ZKU_POS_TEXT_MAX + 64];
+    snprintf(doc, sizeof doc, "{\"physical\":\"%0*d/0\"}", ZKU_POS_TEXT_MAX, 0);
+    CHECK_EQ_INT(zku_position_from_json(doc, strlen(doc), &p, err, sizeof err), WH_ERR_PARSE);
+    CHECK(strstr(err, "longer") != NULL);
+}
+
+static void test_epoch_and_publisher(void)
+{
+    char buf[ZKU_EPOCH_MAX], err[128], *j;
+    CHECK_EQ_INT(zku_epoch_format(buf, sizeof buf, 18446744073709551615ull), 20);
+    CHECK_EQ_STR(buf, "18446744073709551615");
+    CHECK_EQ_INT(zku_epoch_parse(buf, strlen(buf)), 18446744073709551615ull);
+    CHECK_EQ_INT(zku_epoch_parse("42", 2), 42);
+    CHECK_EQ_INT(zku_epoch_parse("421", 2), 42);    /* only len bytes */
+    CHECK_EQ_INT(zku_epoch_parse("", 0), 0);
+    CHECK_EQ_INT(zku_epoch_parse("x", 1), 0);
+    CHECK_EQ_INT(zku_publisher_to_json(3, "h", 9, &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"epoch\":3,\"host\":\"h\",\"pid\":9}");
+    free(j);
+    CHECK_EQ_INT(zku_publisher_to_json(3, "a\"b", 9, &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"epoch\":3,\"host\":\"a\\\"b\",\"pid\":9}");   /* escaped */
+    free(j);
+}
+
+static void test_rendezvous(void)
+{
+    const char *names[8] = { "a:1", "b:2", "c:3", "d:4", "e:5", "f:6", "g:7", "h:8" };
+    char shard[32];
+    int counts[8] = { 0 };
+    int moved_wrongly = 0, moved = 0;
+    for (int s = 0; s < 4000; s++) {
+        snprintf(shard, sizeof shard, "shard-%d", s);
+        int pick = zku_rendezvous_pick(names, 8, shard);
+        CHECK(pick >= 0 && pick < 8);
+        counts[pick]++;
+        /* Deterministic. */
+        if (zku_rendezvous_pick(names, 8, shard) != pick)
+            moved_wrongly++;
+        /* Removing instance 3 moves only its own shards. */
+        const char *less[7];
+        int k = 0;
+        for (int i = 0; i < 8; i++)
+            if (i != 3)
+                less[k++] = names[i];
+        int p2 = zku_rendezvous_pick(less, 7, shard);
+        if (pick != 3 && strcmp(less[p2], names[pick]) != 0)
+            moved_wrongly++;
+        if (pick == 3)
+            moved++;
+    }
+    CHECK_EQ_INT(moved_wrongly, 0);
+    CHECK(moved > 0);
+    /* Spread: each of 8 gets 500 +- 30%. */
+    int uneven = 0;
+    for (int i = 0; i < 8; i++)
+        if (counts[i] < 350 || counts[i] > 650)
+            uneven++;
+    CHECK_EQ_INT(uneven, 0);
+    CHECK_EQ_INT(zku_rendezvous_pick(names, 0, "x"), -1);
+    /* Order of the list does not matter. */
+    const char *rev[8];
+    for (int i = 0; i < 8; i++)
+        rev[i] = names[7 - i];
+    int same = 1;
+    for (int s = 0; s < 100; s++) {
+        snprintf(shard, sizeof shard, "s%d", s);
+        same &= strcmp(names[zku_rendezvous_pick(names, 8, shard)],
+                       rev[zku_rendezvous_pick(rev, 8, shard)]) == 0;
+    }
+    CHECK(same);
+    /* The weight is part of the contract between publishers of different
+     * builds: pin one value (FNV-1a of "a:1", 0xff, "shard-0", then the
+     * 64-bit finalizer). */
+    CHECK(zku_rendezvous_weight("a:1", "shard-0") == 0x6b486216be1f2b7bull);
+}
+
+int main(void)
+{
+    test_paths();
+    test_names();
+    test_instance();
+    test_position();
+    test_epoch_and_publisher();
+    test_rendezvous();
+    return check_done("test_zk_layout");
+}
