@@ -7,6 +7,7 @@
 #define IDX_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,8 +93,9 @@ typedef struct idx_backend_ops {
      * (locking it against other instances) into pos. */
     int  (*begin)(idx_backend *b, const char *shard, wh_applied *pos, char *errbuf,
                   size_t errlen);
-    /* vals[0..t->ncols): the row's index columns. */
-    int  (*upsert)(idx_backend *b, const idx_table *t, const wh_value *const *vals,
+    /* vals[0..t->ncols): the row's index columns; the key's row is created or
+     * replaced. fresh: the key is expected to be new (an insert). */
+    int  (*upsert)(idx_backend *b, const idx_table *t, const wh_value *const *vals, bool fresh,
                    char *errbuf, size_t errlen);
     /* keys[0..t->nkey). */
     int  (*remove)(idx_backend *b, const idx_table *t, const wh_value *const *keys,
@@ -141,6 +143,7 @@ typedef struct idx_stats {
     pthread_mutex_t mu;
     uint64_t applied, skipped, updates, batches, commits, errors, refused;
     bool     backend_up;
+    bool     failed;               /* an unrecoverable error: the app stops */
     char     last_error[1024];
     int64_t  last_error_ms;
     idx_shard_stat *shards;
@@ -161,7 +164,7 @@ typedef struct idx_app {
 
     int64_t      retry_at_ms;  /* backend down: when to try again (mono ms) */
     int64_t      backoff_ms;
-    volatile int stopping;     /* set by the signal handler */
+    volatile sig_atomic_t stopping; /* set by the signal handler */
     char         fatal[1024];  /* set once: the unrecoverable error that stops the app */
     bool         has_fatal;
 } idx_app;

@@ -171,7 +171,7 @@ static void note_error(idx_app *app, const char *msg)
 {
     pthread_mutex_lock(&app->stats.mu);
     app->stats.errors++;
-    snprintf(app->stats.last_error, sizeof app->stats.last_error, "%s", msg);
+    snprintf(app->stats.last_error, sizeof app->stats.last_error, "%.1000s", msg);
     app->stats.last_error_ms = wh_wall_ms();
     pthread_mutex_unlock(&app->stats.mu);
 }
@@ -211,7 +211,7 @@ void idx_stats_json(idx_app *app, const char *instance, double rate, wh_buf *b)
                   ",\"batches\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"refused\":%" PRIu64
                   ",\"errors\":%" PRIu64 ",\"last_error\":",
                   st->backend_up ? "true" : "false",
-                  app->has_fatal ? "failed" : st->backend_up ? "running" : "retrying", rate,
+                  st->failed ? "failed" : st->backend_up ? "running" : "retrying", rate,
                   st->applied, st->skipped, st->updates, st->batches, st->commits, st->refused,
                   st->errors);
     json_str(b, st->last_error[0] ? st->last_error : NULL);
@@ -320,6 +320,9 @@ static int set_fatal(idx_app *app, int code, const char *fmt, ...)
         va_end(ap);
         app->has_fatal = true;
         note_error(app, app->fatal);
+        pthread_mutex_lock(&app->stats.mu);
+        app->stats.failed = true;
+        pthread_mutex_unlock(&app->stats.mu);
     }
     return code < 0 ? code : WH_ERR_INVALID;
 }
@@ -545,7 +548,7 @@ static int apply_one(idx_app *app, const wh_update *u, uint64_t *rows, char *err
             if (moved && (rc = be->ops->remove(be, t, app->keys, err, errlen)))
                 return rc;
         }
-        if ((rc = be->ops->upsert(be, t, app->vals, err, errlen)) ||
+        if ((rc = be->ops->upsert(be, t, app->vals, u->op == WH_OP_INSERT, err, errlen)) ||
             (rc = count_change(app, t, app->vals, err, errlen)))
             return rc;
         break;

@@ -383,8 +383,9 @@ static int pg_begin(idx_backend *base, const char *shard, wh_applied *pos, char 
 }
 
 static int pg_upsert(idx_backend *base, const idx_table *t, const wh_value *const *vals,
-                     char *errbuf, size_t errlen)
+                     bool fresh, char *errbuf, size_t errlen)
 {
+    (void)fresh;                      /* ON CONFLICT handles both */
     char name[32];
     snprintf(name, sizeof name, "u%u", (unsigned)(t - base->cfg->tables));
     return pg_send((pg_backend *)base, name, vals, t->ncols, NULL, 0, errbuf, errlen);

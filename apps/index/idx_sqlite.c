@@ -1,10 +1,12 @@
-/* idx_sqlite.c -- wormhole-index's SQLite backend: a rowid table per indexed table, an external-content FTS5 table kept in step by triggers, and the positions table, in one file.
+/* idx_sqlite.c -- wormhole-index's SQLite backend: a rowid table per indexed table, an external-content FTS5 table kept in step with it, and the positions table, in one file.
  *
  * Schema of an indexed table NAME with key k, text t and stored s columns:
  *   NAME(wh_rowid INTEGER PRIMARY KEY, k, t, s, UNIQUE(k))
  *   NAME_fts USING fts5(t, content='NAME', content_rowid='wh_rowid')
- *   triggers NAME_ai, NAME_ad, NAME_au that mirror NAME's changes into NAME_fts
  * Values keep their types (integers as INTEGER, text as TEXT, bytes as BLOB).
+ * The FTS index is maintained here, statement by statement, not by triggers:
+ * a trigger makes every row change a statement savepoint, at which FTS5
+ * flushes its pending terms, which made indexing three to four times slower.
  * One connection, used only by the subscriber's loop thread. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,11 +20,25 @@
 #include "core/errbuf.h"
 #include "core/log.h"
 
+/* The statements of one indexed table. */
+typedef struct sq_table {
+    sqlite3_stmt *ins;        /* INSERT the row (all columns) */
+    sqlite3_stmt *get;        /* SELECT wh_rowid, text columns WHERE key */
+    sqlite3_stmt *upd;        /* UPDATE the non-key columns WHERE wh_rowid */
+    sqlite3_stmt *del;        /* DELETE WHERE wh_rowid */
+    sqlite3_stmt *fts_ins;    /* index a row's text */
+    sqlite3_stmt *fts_del;    /* remove a row's text (FTS5 'delete' with the old values) */
+    sqlite3_stmt *clear;      /* DELETE every row */
+    sqlite3_stmt *fts_clear;  /* FTS5 'delete-all' */
+} sq_table;
+
+#define SQ_TABLE_STMTS (sizeof(sq_table) / sizeof(sqlite3_stmt *))
+
 typedef struct sq_backend {
     idx_backend    base;
     sqlite3       *db;
     sqlite3_stmt  *pos_get, *pos_put, *count;
-    sqlite3_stmt **upsert, **remove, **clear;   /* per table */
+    sq_table      *tables;
     bool           in_txn;
 } sq_backend;
 
@@ -88,31 +104,6 @@ static void table_ddl(wh_buf *s, const idx_table *t, const char *tokenize)
     col_list(s, t, t0, t1, "", false);
     wh_buf_printf(s, ", content='%s', content_rowid='wh_rowid', tokenize='%s');\n", t->name,
                   tokenize);
-    /* Insert, delete and a change of a text column, mirrored into the FTS index. */
-    wh_buf_printf(s, "CREATE TRIGGER IF NOT EXISTS \"%s_ai\" AFTER INSERT ON \"%s\" BEGIN "
-                  "INSERT INTO \"%s_fts\"(rowid", t->name, t->name, t->name);
-    col_list(s, t, t0, t1, "", true);
-    wh_buf_puts(s, ") VALUES (new.wh_rowid");
-    col_list(s, t, t0, t1, "new.", true);
-    wh_buf_puts(s, "); END;\n");
-    wh_buf_printf(s, "CREATE TRIGGER IF NOT EXISTS \"%s_ad\" AFTER DELETE ON \"%s\" BEGIN "
-                  "INSERT INTO \"%s_fts\"(\"%s_fts\", rowid", t->name, t->name, t->name, t->name);
-    col_list(s, t, t0, t1, "", true);
-    wh_buf_puts(s, ") VALUES ('delete', old.wh_rowid");
-    col_list(s, t, t0, t1, "old.", true);
-    wh_buf_puts(s, "); END;\n");
-    wh_buf_printf(s, "CREATE TRIGGER IF NOT EXISTS \"%s_au\" AFTER UPDATE OF ", t->name);
-    col_list(s, t, t0, t1, "", false);
-    wh_buf_printf(s, " ON \"%s\" BEGIN INSERT INTO \"%s_fts\"(\"%s_fts\", rowid", t->name,
-                  t->name, t->name);
-    col_list(s, t, t0, t1, "", true);
-    wh_buf_puts(s, ") VALUES ('delete', old.wh_rowid");
-    col_list(s, t, t0, t1, "old.", true);
-    wh_buf_printf(s, "); INSERT INTO \"%s_fts\"(rowid", t->name);
-    col_list(s, t, t0, t1, "", true);
-    wh_buf_puts(s, ") VALUES (new.wh_rowid");
-    col_list(s, t, t0, t1, "new.", true);
-    wh_buf_puts(s, "); END;\n");
 }
 
 /* Does table `name` have exactly the columns want[0..n) (after skip leading ones)? */
@@ -158,10 +149,11 @@ static void sq_close(idx_backend *base)
     sqlite3_finalize(b->count);
     b->pos_get = b->pos_put = b->count = NULL;
     for (uint32_t i = 0; i < c->ntables; i++) {
-        sqlite3_finalize(b->upsert[i]);
-        sqlite3_finalize(b->remove[i]);
-        sqlite3_finalize(b->clear[i]);
-        b->upsert[i] = b->remove[i] = b->clear[i] = NULL;
+        sqlite3_stmt **st = (sqlite3_stmt **)&b->tables[i];
+        for (size_t k = 0; k < SQ_TABLE_STMTS; k++) {
+            sqlite3_finalize(st[k]);
+            st[k] = NULL;
+        }
     }
     sqlite3_close(b->db);   /* NULL is a no-op */
     b->db = NULL;
@@ -169,52 +161,69 @@ static void sq_close(idx_backend *base)
     base->open = false;
 }
 
+/* "k1 = ? AND k2 = ?" */
+static void key_match(wh_buf *s, const idx_table *t)
+{
+    for (uint32_t k = 0; k < t->nkey; k++) {
+        if (k)
+            wh_buf_puts(s, " AND ");
+        idx_sql_ident(s, t->cols[k]);
+        wh_buf_puts(s, " = ?");
+    }
+}
+
 static int prepare_table(sq_backend *b, uint32_t i, char *errbuf, size_t errlen)
 {
     const idx_table *t = &b->base.cfg->tables[i];
-    wh_buf s = WH_BUF_INIT;
-    int rc;
-    /* Upsert: the key's row gets the new values (a text change fires NAME_au). */
-    wh_buf_puts(&s, "INSERT INTO ");
-    idx_sql_ident(&s, t->name);
-    wh_buf_puts(&s, " (");
-    col_list(&s, t, 0, t->ncols, "", false);
-    wh_buf_puts(&s, ") VALUES (");
+    sq_table *q = &b->tables[i];
+    uint32_t t0 = t->nkey, t1 = t->nkey + t->ntext;
+    wh_buf s[8] = { WH_BUF_INIT, WH_BUF_INIT, WH_BUF_INIT, WH_BUF_INIT,
+                    WH_BUF_INIT, WH_BUF_INIT, WH_BUF_INIT, WH_BUF_INIT };
+    sqlite3_stmt **out[8] = { &q->ins, &q->get, &q->upd, &q->del, &q->fts_ins, &q->fts_del,
+                              &q->clear, &q->fts_clear };
+    int rc = WH_OK;
+    wh_buf_printf(&s[0], "INSERT INTO \"%s\" (", t->name);
+    col_list(&s[0], t, 0, t->ncols, "", false);
+    wh_buf_puts(&s[0], ") VALUES (");
     for (uint32_t k = 0; k < t->ncols; k++)
-        wh_buf_puts(&s, k ? ", ?" : "?");
-    wh_buf_puts(&s, ") ON CONFLICT (");
-    col_list(&s, t, 0, t->nkey, "", false);
-    wh_buf_puts(&s, ") DO UPDATE SET ");
-    for (uint32_t k = t->nkey; k < t->ncols; k++) {
-        if (k > t->nkey)
-            wh_buf_puts(&s, ", ");
-        idx_sql_ident(&s, t->cols[k]);
-        wh_buf_puts(&s, " = excluded.");
-        idx_sql_ident(&s, t->cols[k]);
+        wh_buf_puts(&s[0], k ? ", ?" : "?");
+    wh_buf_putc(&s[0], ')');
+    wh_buf_puts(&s[1], "SELECT wh_rowid");
+    col_list(&s[1], t, t0, t1, "", true);
+    wh_buf_printf(&s[1], " FROM \"%s\" WHERE ", t->name);
+    key_match(&s[1], t);
+    wh_buf_printf(&s[2], "UPDATE \"%s\" SET ", t->name);
+    for (uint32_t k = t0; k < t->ncols; k++) {
+        if (k > t0)
+            wh_buf_puts(&s[2], ", ");
+        idx_sql_ident(&s[2], t->cols[k]);
+        wh_buf_puts(&s[2], " = ?");
     }
-    if (!wh_buf_ok(&s) || (rc = sq_prepare(b, s.data, &b->upsert[i], errbuf, errlen)))
-        goto out;
-    wh_buf_reset(&s);
-    wh_buf_puts(&s, "DELETE FROM ");
-    idx_sql_ident(&s, t->name);
-    wh_buf_puts(&s, " WHERE ");
-    for (uint32_t k = 0; k < t->nkey; k++) {
-        if (k)
-            wh_buf_puts(&s, " AND ");
-        idx_sql_ident(&s, t->cols[k]);
-        wh_buf_puts(&s, " = ?");
+    wh_buf_puts(&s[2], " WHERE wh_rowid = ?");
+    wh_buf_printf(&s[3], "DELETE FROM \"%s\" WHERE wh_rowid = ?", t->name);
+    wh_buf_printf(&s[4], "INSERT INTO \"%s_fts\" (rowid", t->name);
+    col_list(&s[4], t, t0, t1, "", true);
+    wh_buf_puts(&s[4], ") VALUES (?");
+    for (uint32_t k = t0; k < t1; k++)
+        wh_buf_puts(&s[4], ", ?");
+    wh_buf_putc(&s[4], ')');
+    wh_buf_printf(&s[5], "INSERT INTO \"%s_fts\" (\"%s_fts\", rowid", t->name, t->name);
+    col_list(&s[5], t, t0, t1, "", true);
+    wh_buf_puts(&s[5], ") VALUES ('delete', ?");
+    for (uint32_t k = t0; k < t1; k++)
+        wh_buf_puts(&s[5], ", ?");
+    wh_buf_putc(&s[5], ')');
+    wh_buf_printf(&s[6], "DELETE FROM \"%s\"", t->name);
+    wh_buf_printf(&s[7], "INSERT INTO \"%s_fts\" (\"%s_fts\") VALUES ('delete-all')", t->name,
+                  t->name);
+    for (int k = 0; k < 8 && rc == WH_OK; k++) {
+        if (!wh_buf_ok(&s[k]))
+            rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+        else
+            rc = sq_prepare(b, s[k].data, out[k], errbuf, errlen);
     }
-    if (!wh_buf_ok(&s) || (rc = sq_prepare(b, s.data, &b->remove[i], errbuf, errlen)))
-        goto out;
-    wh_buf_reset(&s);
-    wh_buf_puts(&s, "DELETE FROM ");
-    idx_sql_ident(&s, t->name);
-    if (!wh_buf_ok(&s) || (rc = sq_prepare(b, s.data, &b->clear[i], errbuf, errlen)))
-        goto out;
-out:
-    if (!wh_buf_ok(&s))
-        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
-    wh_buf_free(&s);
+    for (int k = 0; k < 8; k++)
+        wh_buf_free(&s[k]);
     return rc;
 }
 
@@ -365,31 +374,122 @@ static void bind_value(sqlite3_stmt *st, int i, const wh_value *v)
     }
 }
 
+/* Indexes the text of row rowid: vals are the row's text values. */
+static int fts_insert(sq_backend *b, sq_table *q, const idx_table *t, sqlite3_int64 rowid,
+                      const wh_value *const *text, char *errbuf, size_t errlen)
+{
+    sqlite3_bind_int64(q->fts_ins, 1, rowid);
+    for (uint32_t k = 0; k < t->ntext; k++)
+        bind_value(q->fts_ins, (int)k + 2, text[k]);
+    return sq_step(b, q->fts_ins, "indexing a row's text", errbuf, errlen);
+}
+
+/* Removes the text of the row q->get stands on (its old values) from the FTS
+ * index; FTS5 needs exactly the values it indexed. */
+static int fts_remove(sq_backend *b, sq_table *q, const idx_table *t, sqlite3_int64 rowid,
+                      char *errbuf, size_t errlen)
+{
+    sqlite3_bind_int64(q->fts_del, 1, rowid);
+    for (uint32_t k = 0; k < t->ntext; k++)
+        sqlite3_bind_value(q->fts_del, (int)k + 2, sqlite3_column_value(q->get, (int)k + 1));
+    return sq_step(b, q->fts_del, "removing a row's text from the index", errbuf, errlen);
+}
+
+/* Does the row q->get stands on hold other text than text[]? (Conservative:
+ * true unless both are NULL or the same text.) */
+static bool text_changed(sq_table *q, const idx_table *t, const wh_value *const *text)
+{
+    for (uint32_t k = 0; k < t->ntext; k++) {
+        const wh_value *v = text[k];
+        int type = sqlite3_column_type(q->get, (int)k + 1);
+        if (v->type == WH_T_NULL && type == SQLITE_NULL)
+            continue;
+        if ((v->type != WH_T_STRING && v->type != WH_T_JSON && v->type != WH_T_DECIMAL) ||
+            type != SQLITE_TEXT)
+            return true;
+        const void *old = sqlite3_column_text(q->get, (int)k + 1);
+        if ((uint32_t)sqlite3_column_bytes(q->get, (int)k + 1) != v->len ||
+            (v->len && memcmp(old, v->str, v->len) != 0))
+            return true;
+    }
+    return false;
+}
+
+/* Steps q->get for the key in vals[0..nkey): SQLITE_ROW (the row, q->get not
+ * reset), SQLITE_DONE (none) or an error. */
+static int lookup(sq_table *q, const idx_table *t, const wh_value *const *keys)
+{
+    for (uint32_t k = 0; k < t->nkey; k++)
+        bind_value(q->get, (int)k + 1, keys[k]);
+    int rc = sqlite3_step(q->get);
+    if (rc != SQLITE_ROW)
+        sqlite3_reset(q->get);
+    return rc;
+}
+
 static int sq_upsert(idx_backend *base, const idx_table *t, const wh_value *const *vals,
-                     char *errbuf, size_t errlen)
+                     bool fresh, char *errbuf, size_t errlen)
 {
     sq_backend *b = (sq_backend *)base;
-    sqlite3_stmt *st = b->upsert[t - base->cfg->tables];
+    sq_table *q = &b->tables[t - base->cfg->tables];
+    const wh_value *const *text = vals + t->nkey;
+    int rc;
+    if (!fresh) {
+        rc = lookup(q, t, vals);
+        if (rc == SQLITE_ROW) {
+            sqlite3_int64 rowid = sqlite3_column_int64(q->get, 0);
+            bool changed = text_changed(q, t, text);
+            rc = changed ? fts_remove(b, q, t, rowid, errbuf, errlen) : WH_OK;
+            sqlite3_reset(q->get);
+            if (rc)
+                return rc;
+            for (uint32_t k = t->nkey; k < t->ncols; k++)
+                bind_value(q->upd, (int)(k - t->nkey) + 1, vals[k]);
+            sqlite3_bind_int64(q->upd, (int)(t->ncols - t->nkey) + 1, rowid);
+            if ((rc = sq_step(b, q->upd, "updating an index row", errbuf, errlen)))
+                return rc;
+            return changed ? fts_insert(b, q, t, rowid, text, errbuf, errlen) : WH_OK;
+        }
+        if (rc != SQLITE_DONE)
+            return sq_err(b, rc, "looking up an index row", errbuf, errlen);
+    }
     for (uint32_t k = 0; k < t->ncols; k++)
-        bind_value(st, (int)k + 1, vals[k]);
-    return sq_step(b, st, "writing an index row", errbuf, errlen);
+        bind_value(q->ins, (int)k + 1, vals[k]);
+    rc = sqlite3_step(q->ins);
+    sqlite3_reset(q->ins);
+    if (rc == SQLITE_DONE)
+        return fts_insert(b, q, t, sqlite3_last_insert_rowid(b->db), text, errbuf, errlen);
+    if (fresh && (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+                  rc == SQLITE_CONSTRAINT))
+        return sq_upsert(base, t, vals, false, errbuf, errlen);   /* the key was there */
+    return sq_err(b, rc, "writing an index row", errbuf, errlen);
 }
 
 static int sq_remove(idx_backend *base, const idx_table *t, const wh_value *const *keys,
                      char *errbuf, size_t errlen)
 {
     sq_backend *b = (sq_backend *)base;
-    sqlite3_stmt *st = b->remove[t - base->cfg->tables];
-    for (uint32_t k = 0; k < t->nkey; k++)
-        bind_value(st, (int)k + 1, keys[k]);
-    return sq_step(b, st, "deleting an index row", errbuf, errlen);
+    sq_table *q = &b->tables[t - base->cfg->tables];
+    int rc = lookup(q, t, keys);
+    if (rc == SQLITE_DONE)
+        return WH_OK;                     /* not in the index */
+    if (rc != SQLITE_ROW)
+        return sq_err(b, rc, "looking up an index row", errbuf, errlen);
+    sqlite3_int64 rowid = sqlite3_column_int64(q->get, 0);
+    rc = fts_remove(b, q, t, rowid, errbuf, errlen);
+    sqlite3_reset(q->get);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(q->del, 1, rowid);
+    return sq_step(b, q->del, "deleting an index row", errbuf, errlen);
 }
 
 static int sq_clear(idx_backend *base, const idx_table *t, char *errbuf, size_t errlen)
 {
     sq_backend *b = (sq_backend *)base;
-    return sq_step(b, b->clear[t - base->cfg->tables], "emptying an index table", errbuf,
-                   errlen);
+    sq_table *q = &b->tables[t - base->cfg->tables];
+    int rc = sq_step(b, q->fts_clear, "emptying a full-text index", errbuf, errlen);
+    return rc ? rc : sq_step(b, q->clear, "emptying an index table", errbuf, errlen);
 }
 
 static int sq_count(idx_backend *base, const idx_table *t, const char *key, size_t keylen,
@@ -440,9 +540,7 @@ static void sq_destroy(idx_backend *base)
         return;
     if (base->open)
         sq_close(base);
-    free(b->upsert);
-    free(b->remove);
-    free(b->clear);
+    free(b->tables);
     free(b);
 }
 
@@ -467,10 +565,8 @@ idx_backend *idx_sqlite_new(const idx_config *cfg)
         return NULL;
     b->base.ops = &sq_ops;
     b->base.cfg = cfg;
-    b->upsert = calloc(cfg->ntables, sizeof *b->upsert);
-    b->remove = calloc(cfg->ntables, sizeof *b->remove);
-    b->clear = calloc(cfg->ntables, sizeof *b->clear);
-    if (!b->upsert || !b->remove || !b->clear) {
+    b->tables = calloc(cfg->ntables, sizeof *b->tables);
+    if (!b->tables) {
         sq_destroy(&b->base);
         return NULL;
     }

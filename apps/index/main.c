@@ -141,6 +141,27 @@ static void *status_main(void *arg)
     return NULL;
 }
 
+/* The settings tables as markdown (docs/APPS.md carries them; tests/apps checks it). */
+static void print_table_markdown(FILE *out, const wh_cfg_field *fields)
+{
+    static const char *const types[] = { "string", "integer", "boolean", "number", "JSON" };
+    fprintf(out, "| key | type | default | range | meaning |\n|---|---|---|---|---|\n");
+    for (const wh_cfg_field *f = fields; f->key; f++) {
+        fprintf(out, "| `%s` | %s | %s%s%s | ", f->key, types[f->type], f->def ? "`" : "",
+                f->def ? f->def : "required", f->def ? "`" : "");
+        if (f->min <= f->max && f->type == WH_CFG_INT)
+            fprintf(out, "%lld..%lld", (long long)f->min, (long long)f->max);
+        fprintf(out, " | %s |\n", f->desc);
+    }
+}
+
+static void print_markdown(FILE *out)
+{
+    print_table_markdown(out, idx_config_fields);
+    fprintf(out, "\nEach element of `tables`:\n\n");
+    print_table_markdown(out, idx_table_fields);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: wormhole-index --config FILE [--status FILE] [--check] [--debug AREAS]\n"
@@ -184,6 +205,7 @@ static void help(FILE *f)
         "                     tables), print the filter sent to publishers, and exit\n"
         "    --debug AREAS    debug logging for areas (subscriber,protocol,zk,filter or all)\n"
         "    --help           this text\n"
+        "    --config-markdown  print the CONFIG tables as markdown (docs/APPS.md) and exit\n"
         "\n"
         "CONFIG\n"
         "    A JSON object; dotted keys are nested objects. Unknown keys are errors.\n\n");
@@ -254,6 +276,7 @@ int main(int argc, char **argv)
         { "check", no_argument, NULL, 'k' },
         { "debug", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
+        { "config-markdown", no_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL, *status_path = NULL, *debug = NULL;
@@ -274,6 +297,9 @@ int main(int argc, char **argv)
         case 'd': debug = optarg; break;
         case 'h':
             help(stdout);
+            return 0;
+        case 'M':
+            print_markdown(stdout);
             return 0;
         default:
             usage(stderr);
