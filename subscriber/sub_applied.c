@@ -130,13 +130,16 @@ static bool parse_mysql_src(const char *s, size_t n, gtid *g)
 static bool gtid_parse(const char *s, size_t n, gtid *g, lkind *kind)
 {
     memset(g, 0, sizeof *g);
-    const char *colon = n ? memrchr(s, ':', n) : NULL;
+    *kind = LK_NONE;
+    if (!s || n == 0)
+        return false;
+    const char *colon = memrchr(s, ':', n);
     if (colon) {
         *kind = LK_MYSQL;
         return parse_mysql_src(s, (size_t)(colon - s), g) &&
                parse_u64(colon + 1, n - (size_t)(colon - s) - 1, &g->seq);
     }
-    const char *d1 = n ? memchr(s, '-', n) : NULL;
+    const char *d1 = memchr(s, '-', n);
     if (d1) {
         const char *d2 = memchr(d1 + 1, '-', n - (size_t)(d1 + 1 - s));
         *kind = LK_MARIADB;

@@ -144,6 +144,7 @@ typedef struct idx_stats {
     uint64_t applied, skipped, updates, batches, commits, errors, refused;
     bool     backend_up;
     bool     failed;               /* an unrecoverable error: the app stops */
+    bool     stopped;              /* the app has stopped (the last status) */
     char     last_error[1024];
     int64_t  last_error_ms;
     idx_shard_stat *shards;

@@ -211,7 +211,8 @@ void idx_stats_json(idx_app *app, const char *instance, double rate, wh_buf *b)
                   ",\"batches\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"refused\":%" PRIu64
                   ",\"errors\":%" PRIu64 ",\"last_error\":",
                   st->backend_up ? "true" : "false",
-                  st->failed ? "failed" : st->backend_up ? "running" : "retrying", rate,
+                  st->failed ? "failed" : st->stopped ? "stopped"
+                                : st->backend_up ? "running" : "retrying", rate,
                   st->applied, st->skipped, st->updates, st->batches, st->commits, st->refused,
                   st->errors);
     json_str(b, st->last_error[0] ? st->last_error : NULL);

@@ -151,7 +151,7 @@ static int prepare_table(pg_backend *b, uint32_t i, char *errbuf, size_t errlen)
     const idx_table *t = &b->base.cfg->tables[i];
     wh_buf s = WH_BUF_INIT;
     char name[32];
-    int rc;
+    int rc = WH_OK;
     wh_buf_puts(&s, "INSERT INTO ");
     idx_sql_ident(&s, t->name);
     wh_buf_puts(&s, " (");
@@ -216,7 +216,7 @@ static int pg_open(idx_backend *base, char *errbuf, size_t errlen)
     static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
     const char *vals[] = { "10", "wormhole-index", c->pg_conninfo, NULL };
     wh_buf s = WH_BUF_INIT;
-    int rc;
+    int rc = WH_OK;
     b->conn = PQconnectdbParams(keys, vals, 1);
     if (!b->conn || PQstatus(b->conn) != CONNECTION_OK) {
         rc = pg_err(b, NULL, "cannot connect", errbuf, errlen);

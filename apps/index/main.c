@@ -201,8 +201,8 @@ static void help(FILE *f)
         "OPTIONS\n"
         "    --config FILE    the JSON config (CONFIG below); required\n"
         "    --status FILE    write the status file there (overrides status.file)\n"
-        "    --check          load and check the config, open the index (creating its\n"
-        "                     tables), print the filter sent to publishers, and exit\n"
+        "    --check          load and check the config, open the index once (creating\n"
+        "                     its tables), print the filter sent to publishers, and exit\n"
         "    --debug AREAS    debug logging for areas (subscriber,protocol,zk,filter or all)\n"
         "    --help           this text\n"
         "    --config-markdown  print the CONFIG tables as markdown (docs/APPS.md) and exit\n"
@@ -336,6 +336,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN);   /* a file size limit fails the write, like a full disk: retried */
 
+    if (check_only) {
+        /* One attempt: a check must answer, not wait for the backend. */
+        if (the_app.be->ops->open(the_app.be, err, sizeof err) != WH_OK) {
+            wh_error(WH_AREA_SUBSCRIBER, "%s", err);
+            goto out;
+        }
+        printf("config %s is valid; the index is open (%s)\nfilter: %s\n", config_path,
+               cfg.backend, cfg.filter);
+        exit_code = 0;
+        goto out;
+    }
     /* The index first: publishers are not asked for updates that cannot be applied. */
     int rc = idx_app_open_backend(&the_app, err, sizeof err);
     if (rc == WH_ERR_CLOSED) {
@@ -344,12 +355,6 @@ int main(int argc, char **argv)
     }
     if (rc != WH_OK) {
         wh_error(WH_AREA_SUBSCRIBER, "%s", err);
-        goto out;
-    }
-    if (check_only) {
-        printf("config %s is valid; the index is open (%s)\nfilter: %s\n", config_path,
-               cfg.backend, cfg.filter);
-        exit_code = 0;
         goto out;
     }
 
@@ -411,8 +416,12 @@ out:
     sigprocmask(SIG_BLOCK, &block, NULL);   /* the handler must not see a freed subscriber */
     the_sub = NULL;
     wh_subscriber_free(sub);
-    if (status.file && the_app.cfg)
+    if (status.file && the_app.cfg) {
+        pthread_mutex_lock(&the_app.stats.mu);
+        the_app.stats.stopped = true;
+        pthread_mutex_unlock(&the_app.stats.mu);
         write_status(status.file, 0.0);
+    }
     idx_app_free(&the_app);
 out_cfg:
     idx_config_free(&cfg);

@@ -109,6 +109,15 @@ def main():
         rc, _, _ = run("--config", path, "--check")
         eq(rc, 0, "--check again on the same index (schema already there)")
 
+        # --check answers at once when the backend cannot be reached.
+        cfg = base(tmp)
+        cfg["backend"] = {"type": "postgresql"}
+        cfg["postgresql"] = {"conninfo": "host=%s port=1 dbname=x" % tmp}
+        rc, _, err = run("--config", write(tmp, cfg, "pg.json"), "--check")
+        check(rc == 1 and "cannot connect" in err,
+              "--check against an unreachable PostgreSQL exits 1 (%d, %r)"
+              % (rc, err.strip()[-200:]))
+
         # The config changes under an existing index: refused, with what to do.
         cfg = base(tmp)
         cfg["tables"][0]["stored"] = ["author", "price"]
