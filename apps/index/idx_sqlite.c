@@ -560,6 +560,9 @@ static const idx_backend_ops sq_ops = {
 
 idx_backend *idx_sqlite_new(const idx_config *cfg)
 {
+    /* No global allocation statistics: they take a mutex per malloc. Only
+     * possible before SQLite initialises, i.e. before the first open. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sq_backend *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
