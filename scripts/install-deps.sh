@@ -16,11 +16,16 @@ set -euo pipefail
 # (libzookeeper-java, plus slf4j-simple from libslf4j-java for its log) run by
 # a headless JRE.  The 'zookeeper' package itself is not needed: it only adds
 # wrapper scripts and pulls the desktop JRE (GTK, X11).
+# wormhole-index: libsqlite3-dev (its default index, an FTS5 file) and libpq-dev;
+# the tests run Debian's PostgreSQL binaries (/usr/lib/postgresql/15/bin, from
+# 'postgresql') directly in temp dirs (tests/harness/wh_postgres.py).  The
+# package may create a 'main' cluster; policy-rc.d below keeps it from starting.
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
   libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
   mariadb-server-core mariadb-client
   libzookeeper-java libslf4j-java default-jre-headless
+  postgresql libpq-dev libsqlite3-dev
   sysbench python3 procps
 )
 

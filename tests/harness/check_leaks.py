@@ -1,8 +1,9 @@
 """Integration check run last: no harness-started server outlived its harness.
 
-A server started by wh_harness runs mariadbd or java with a data directory
-under a temp dir named wh-*.  It is leaked when its harness process is gone
-(it was re-parented) or its temp dir was already removed.  Servers of other
+A server started by wh_harness (or wh_postgres) runs mariadbd, java or
+postgres with a data directory under a temp dir named wh-*.  It is leaked
+when its harness process is gone (it was re-parented) or its temp dir was
+already removed.  Servers of other
 harness runs that are still alive and owned are left alone, so this check is
 safe while other people run tests on the same machine.
 """
@@ -43,6 +44,8 @@ def leaked():
             dirs = [a.split("=", 1)[1] for a in argv if a.startswith("--datadir=")]
         elif prog == "java" and "org.apache.zookeeper.server.quorum.QuorumPeerMain" in argv:
             dirs = [argv[-1]]       # the generated zoo.cfg
+        elif prog == "postgres" and "-D" in argv[:-1]:
+            dirs = [argv[argv.index("-D") + 1]]
         else:
             continue
         if not dirs or "/wh-" not in dirs[0]:
