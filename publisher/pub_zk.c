@@ -20,7 +20,7 @@
 
 typedef struct zk_pos {
     char    *app;
-    pub_pos  pos;          /* newest acknowledged (from the loop) */
+    wh_pos   pos;          /* newest acknowledged (from the loop) */
     uint64_t gen;          /* bumped on each change */
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
@@ -130,7 +130,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
     for (int attempt = 0; attempt < 50; attempt++) {
         struct Stat st;
         int len = sizeof buf - 1, rc;
-        pub_pos pos;
+        wh_pos pos;
         uint64_t pe = 0;
         memset(&pos, 0, sizeof pos);
         rc = zoo_get(z->zh, path, 0, buf, &len, &st);
@@ -216,7 +216,7 @@ static int bump_epoch(pub_zk *z)
         for (int a = 0; a < apps.count; a++) {
             char ppath[1024], pbuf[4096], err[512];
             int plen = sizeof pbuf - 1;
-            pub_pos pos;
+            wh_pos pos;
             uint64_t pe = 0;
             pos_path(z, apps.data[a], ppath, sizeof ppath);
             int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
@@ -346,7 +346,7 @@ static void pos_path(pub_zk *z, const char *app, char *buf, size_t len)
 
 /* Reads app's stored position into e (outside z->mu; e is stable because
  * only this thread adds entries and the loop only updates pos/gen). */
-static int read_position(pub_zk *z, const char *app, pub_pos *pos, int *version)
+static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
 {
     char path[1024], buf[4096], err[512];
     struct Stat st;
@@ -396,7 +396,7 @@ static int flush_positions(pub_zk *z)
         }
         char app[256];
         snprintf(app, sizeof app, "%s", e->app);
-        pub_pos pos = e->pos;
+        wh_pos pos = e->pos;
         uint64_t gen = e->gen;
         int version = e->version;
         pthread_mutex_unlock(&z->mu);
@@ -411,7 +411,7 @@ static int flush_positions(pub_zk *z)
         int rc;
         struct Stat st;
         if (version == -2) {
-            pub_pos cur;
+            wh_pos cur;
             rc = read_position(z, app, &cur, &version);
             if (rc != ZOK || z->has_fatal)
                 goto done;
@@ -432,7 +432,7 @@ static int flush_positions(pub_zk *z)
             } else if (rc == ZBADVERSION || rc == ZNONODE) {
                 /* Someone else wrote: find out whether we are fenced (a newer
                  * publisher claims the node before it takes the epoch). */
-                pub_pos cur;
+                wh_pos cur;
                 int v2;
                 if (read_position(z, app, &cur, &v2) == ZOK && !z->has_fatal)
                     version = v2;
@@ -564,7 +564,7 @@ static int read_assignment(pub_zk *z)
                 x->pos = e->pos;
             pthread_mutex_unlock(&z->mu);
             if (!known && e) {
-                pub_pos p;
+                wh_pos p;
                 int version;
                 int r = read_position(z, app, &p, &version);
                 if (r != ZOK) {
@@ -787,11 +787,11 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
     return fresh;
 }
 
-void pub_zk_note_acked(pub_zk *z, const char *app, const pub_pos *pos)
+void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
 {
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
-    if (e && !pub_pos_equal(&e->pos, pos)) {
+    if (e && !wh_pos_equal(&e->pos, pos)) {
         e->pos = *pos;
         e->known = true;
         e->gen++;
