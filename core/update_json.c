@@ -522,63 +522,7 @@ void wh_json_put_value(wh_buf *out, const wh_value *v)
 
 /* ---- positions ----------------------------------------------------------- */
 
-/* snprintf-like bounded text: keeps the first cap bytes, counts them all. */
-typedef struct pos_text {
-    char  *buf;
-    size_t cap;
-    size_t len;
-} pos_text;
-
-static void pos_put(pos_text *t, const char *s, size_t n)
-{
-    if (t->len < t->cap) {
-        size_t k = t->cap - t->len < n ? t->cap - t->len : n;
-        memcpy(t->buf + t->len, s, k);
-    }
-    t->len += n;
-}
-
-static void pos_put_u64(pos_text *t, uint64_t v)
-{
-    char tmp[24];
-    pos_put(t, tmp, (size_t)(fmt_u64(tmp, v) - tmp));
-}
-
-static size_t pos_done(pos_text *t)
-{
-    if (t->cap == 0 && t->buf == NULL)
-        return 0;
-    size_t n = t->len < t->cap ? t->len : t->cap;
-    t->buf[n] = '\0';
-    return n;
-}
-
-size_t wh_position_physical(const wh_position *p, char *buf, size_t buflen)
-{
-    pos_text t = { buflen ? buf : NULL, buflen ? buflen - 1 : 0, 0 };
-    if (p->log_name) {
-        pos_put(&t, p->log_name, strlen(p->log_name));
-        pos_put(&t, ":", 1);
-    }
-    pos_put_u64(&t, p->offset);
-    pos_put(&t, "/", 1);
-    pos_put_u64(&t, p->index);
-    return pos_done(&t);
-}
-
-size_t wh_position_logical(const wh_position *p, char *buf, size_t buflen)
-{
-    if (!p->logical) {
-        if (buflen)
-            buf[0] = '\0';
-        return 0;
-    }
-    pos_text t = { buflen ? buf : NULL, buflen ? buflen - 1 : 0, 0 };
-    pos_put(&t, p->logical, strlen(p->logical));
-    pos_put(&t, "/", 1);
-    pos_put_u64(&t, p->index);
-    return pos_done(&t);
-}
+/* The view formatters wh_position_physical/logical are in core/position.c. */
 
 /* The position texts are limited to the 511 bytes of the buffer the
  * renderer has always formatted them in; longer ones (file or GTID names of

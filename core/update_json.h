@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "wormhole/error.h"
+#include "wormhole/position.h"   /* wh_position_physical/logical: the text forms */
 #include "wormhole/update.h"
 
 /* Appends u as one JSON object followed by '\n' to out. Returns 0, or
@@ -24,10 +25,5 @@ void wh_json_put_value(wh_buf *out, const wh_value *v);
  * Here and in wh_json_put_value, a failure to grow sets out->oom and
  * appends nothing. */
 void wh_json_put_string(wh_buf *out, const char *s, size_t len);
-
-/* Formats a position's text forms ("FILE:OFFSET/INDEX" or "SEQ/INDEX";
- * "GTID/INDEX"). Return the length, or 0 if the logical part is unknown. */
-size_t wh_position_physical(const wh_position *p, char *buf, size_t buflen);
-size_t wh_position_logical(const wh_position *p, char *buf, size_t buflen);
 
 #endif

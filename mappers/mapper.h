@@ -5,11 +5,12 @@
  * wormhole-logcat only ever talk to this interface; a new datastore is added
  * by implementing wh_mapper_ops and listing it in mapper.c (docs/MAPPERS.md).
  *
- * Positions are passed as text (docs/UPDATES.md): physical "FILE:OFFSET/INDEX"
- * or "SEQ/INDEX", logical "GTID/INDEX" (MariaDB may give several
- * comma-separated GTIDs, one per domain). A position names one update: the
- * transaction starting at FILE:OFFSET (or having id GTID) and the INDEX-th
- * update in it.
+ * Positions are passed as a wh_pos (wormhole/position.h), parsed from their
+ * text forms by the one parser in core/position.c: a mapper only interprets
+ * the fields. A position names one update: the transaction starting at
+ * log_name:offset (or having the logical id, e.g. a GTID; MariaDB may give
+ * several comma-separated GTIDs, one per domain) and the index-th update in
+ * it. A mapper never parses the "/INDEX" text forms itself.
  *
  * Threads: a mapper is used by one thread at a time. */
 #ifndef WH_MAPPER_H
@@ -22,6 +23,7 @@
 
 #include "core/config.h"
 #include "wormhole/error.h"
+#include "wormhole/position.h"
 #include "wormhole/update.h"
 
 typedef struct wh_mapper wh_mapper;
@@ -36,16 +38,21 @@ typedef struct wh_mapper_ops {
     int (*create)(const json_t *options, const char *shard, wh_mapper **out,
                   char *errbuf, size_t errlen);
 
-    /* Seeks to a physical position of this replica's log. NULL means the
-     * oldest position still in the log. With inclusive the next update
-     * returned is the one at pos, otherwise the one after it. A position no
-     * longer in the log is WH_ERR_PURGED, never a silent skip. */
-    int (*seek_physical)(wh_mapper *m, const char *pos, bool inclusive,
+    /* Seeks to the physical part of pos (log_name, offset, index) in this
+     * replica's log; pos is borrowed for the call. NULL (or a pos that is
+     * not set) means the oldest position still in the log. With inclusive
+     * the next update returned is the one at pos, otherwise the one after
+     * it. A position no longer in the log is WH_ERR_PURGED, never a silent
+     * skip; a position this mapper cannot use (a file name for a log
+     * without files, none for one with files) is WH_ERR_INVALID. */
+    int (*seek_physical)(wh_mapper *m, const wh_pos *pos, bool inclusive,
                          char *errbuf, size_t errlen);
 
-    /* Maps a logical position to this replica's physical position and seeks
-     * there, as seek_physical. Works on any replica of the shard. */
-    int (*seek_logical)(wh_mapper *m, const char *pos, bool inclusive,
+    /* Maps the logical part of pos (logical, index) to this replica's
+     * physical position and seeks there, as seek_physical. Works on any
+     * replica of the shard. A logical text the mapper cannot read is
+     * WH_ERR_PARSE. */
+    int (*seek_logical)(wh_mapper *m, const wh_pos *pos, bool inclusive,
                         char *errbuf, size_t errlen);
 
     /* Reads the next updates, at most max. Returns the count (> 0) and sets

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "wormhole/error.h"
+#include "wormhole/position.h"
 
 #define ZKU_DEFAULT_ROOT "/wormhole"
 #define ZKU_ROOT_MAX     512      /* bytes of a root path */
@@ -119,9 +120,10 @@ void zku_instance_free(zku_instance *in);
 /* ---- the position node: apps/APP/positions/SHARD ------------------------------------------ */
 
 /* Data of a position node, at most this many bytes. */
-#define ZKU_POSITION_MAX 4096
-/* Buffer size of each text form of a position in zku_position. */
-#define ZKU_POS_TEXT_MAX 1024
+#define ZKU_POSITION_MAX 16384
+/* Buffer size of each text form of a position in zku_position: the longest
+ * text form of wormhole/position.h (a logical text of many GTIDs). */
+#define ZKU_POS_TEXT_MAX WH_POS_LOGICAL_TEXT_MAX
 
 /* Writes a position node's data into *out (malloc'd, caller frees):
  *   {"epoch":E,"logical":L|null,"physical":P|null,"publisher":ID}

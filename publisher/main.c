@@ -310,7 +310,7 @@ static void flow_send_hello(publisher *p, pub_flow *f)
     wh_position view;
     pthread_mutex_lock(&f->mu);
     wire_put_hello(&f->out, f->app, p->cfg.shard, pub_zk_fatal(p->zk) ? "" : p->cfg.id,
-                   pub_zk_epoch(p->zk), pub_pos_view(&f->acked, &view),
+                   pub_zk_epoch(p->zk), wh_pos_to_view(&f->acked, &view),
                    (uint64_t)p->cfg.heartbeat_ms);
     pub_flow_send_locked(f);
     pthread_mutex_unlock(&f->mu);
@@ -322,7 +322,7 @@ static void flow_send_hello(publisher *p, pub_flow *f)
 static const char *flow_ack(publisher *p, pub_flow *f, uint64_t seq)
 {
     bool found = false;
-    pub_pos acked;
+    wh_pos acked;
     pthread_mutex_lock(&f->mu);
     while (f->nmarkers > 0) {
         pub_marker *m = &f->markers[f->headmarker];
@@ -876,7 +876,7 @@ int main(int argc, char **argv)
             for (pub_caravan *cv = p->caravans; cv && !stuck; cv = cv->next) {
                 pthread_mutex_lock(&cv->mu);
                 if (cv->last.set)
-                    pub_pos_physical(&cv->last, pos, sizeof pos);
+                    wh_pos_format_physical(&cv->last, pos, sizeof pos);
                 if (!cv->at_head && lag >= 0) {
                     if (!cv->reading || cv->last_ts <= 0)
                         lag = -1;

@@ -23,7 +23,7 @@
 #include "core/config.h"
 #include "filters/filter.h"
 #include "mappers/mapper.h"
-#include "publisher/pub_pos.h"
+#include "wormhole/position.h"
 #include "protocol/wire.h"
 
 /* ---- configuration (docs/CONFIG.md) ------------------------------------------ */
@@ -66,7 +66,7 @@ typedef enum pub_flow_state {
 typedef struct pub_marker {
     uint64_t seq;
     uint64_t bytes_end;   /* flow->bytes_total when the marker was queued */
-    pub_pos  pos;
+    wh_pos   pos;
 } pub_marker;
 
 struct pub_caravan;
@@ -86,7 +86,7 @@ typedef struct pub_flow {
     wh_buf  in;
     size_t  in_off;
     struct pub_caravan *caravan;
-    pub_pos resume;           /* where this flow's next reader starts */
+    wh_pos  resume;           /* where this flow's next reader starts */
 
     /* shared with the caravan thread: under mu */
     pthread_mutex_t mu;
@@ -98,12 +98,12 @@ typedef struct pub_flow {
     pub_marker *markers;      /* ring of unacknowledged markers */
     uint32_t nmarkers, capmarkers, headmarker;
     uint64_t next_mseq;
-    pub_pos  processed;       /* last update handed to this flow (sent or filtered out) */
-    pub_pos  marked;          /* position of the newest marker */
+    wh_pos   processed;       /* last update handed to this flow (sent or filtered out) */
+    wh_pos   marked;          /* position of the newest marker */
     uint64_t since_marker;    /* updates processed since the newest marker */
     uint64_t bytes_at_marker;
     int64_t  last_marker_ms, last_send;
-    pub_pos  acked;           /* newest acknowledged position */
+    wh_pos   acked;           /* newest acknowledged position */
     uint64_t acked_gen;       /* bumped on each ack */
     /* caravan thread only while a member */
     wh_filter *filter;
@@ -122,8 +122,8 @@ typedef struct pub_caravan {
     pthread_cond_t  cond;      /* a member's window opened, or stop */
     pub_flow **members;
     uint32_t   nmembers, capmembers;
-    pub_pos    start;          /* where it began */
-    pub_pos    last;           /* position of the last update read; unset until then */
+    wh_pos     start;          /* where it began */
+    wh_pos     last;           /* position of the last update read; unset until then */
     bool       reading;        /* has read at least one batch */
     bool       at_head;        /* the last read found nothing new: caught up with the log */
     int64_t    last_ts;        /* event time of the last update read (seconds; 0 unknown) */
@@ -139,7 +139,7 @@ typedef struct pub_caravan {
 /* One app's assignment for this publisher's shard. */
 typedef struct pub_assign {
     char   *app, *instance, *endpoint, *filter_json;
-    pub_pos pos;               /* position to start a new flow from */
+    wh_pos  pos;               /* position to start a new flow from */
 } pub_assign;
 
 typedef struct pub_zk pub_zk;
@@ -152,7 +152,7 @@ int  pub_zk_start(pub_zk *z, char *errbuf, size_t errlen);
 bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n);
 void pub_assign_free(pub_assign *a, int n);
 /* Records a newly acknowledged position of app's flow (written in batches). */
-void pub_zk_note_acked(pub_zk *z, const char *app, const pub_pos *pos);
+void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos);
 /* Non-NULL once the agent met an unrecoverable error (e.g. fenced). */
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);
@@ -197,7 +197,7 @@ int pub_mapper_create(const char *name, const json_t *options, const char *shard
 extern const wh_mapper_ops pub_synthetic_ops;
 
 /* Caravans (pub_caravan.c). */
-pub_caravan *pub_caravan_new(publisher *p, const pub_pos *start);
+pub_caravan *pub_caravan_new(publisher *p, const wh_pos *start);
 int  pub_caravan_run(pub_caravan *c);     /* starts its thread */
 /* Adds f (loop thread). */
 bool pub_caravan_add(pub_caravan *c, pub_flow *f);

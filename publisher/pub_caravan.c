@@ -56,7 +56,7 @@ bool pub_flow_send_locked(pub_flow *f)
 
 void pub_flow_mark_locked(pub_flow *f)
 {
-    if (!f->processed.set || pub_pos_equal(&f->processed, &f->marked))
+    if (!f->processed.set || wh_pos_equal(&f->processed, &f->marked))
         return;
     if (f->nmarkers == f->capmarkers) {
         uint32_t cap = f->capmarkers ? f->capmarkers * 2 : 16;
@@ -73,7 +73,7 @@ void pub_flow_mark_locked(pub_flow *f)
     wh_position view;
     size_t before = f->out.len;
     uint64_t seq = ++f->next_mseq;
-    if (wire_put_datamarker(&f->out, seq, pub_pos_view(&f->processed, &view)) != WH_OK) {
+    if (wire_put_datamarker(&f->out, seq, wh_pos_to_view(&f->processed, &view)) != WH_OK) {
         f->out.len = before;
         f->next_mseq--;
         return;
@@ -134,7 +134,7 @@ static int deliver(pub_caravan *c, pub_flow *f, const wh_update *ups, int n, cha
     }
     f->n_sent += sent;
     f->n_filtered += (uint64_t)n - sent;
-    if (!pub_pos_from(&f->processed, &ups[n - 1].pos))
+    if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
         return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
     f->since_marker += (uint64_t)n;
     if (f->since_marker >= (uint64_t)atomic_load(&p->marker_updates) ||
@@ -168,19 +168,12 @@ static void *caravan_main(void *arg)
     int rc = pub_mapper_create(p->cfg.mapper_name, p->cfg.mapper_options, p->cfg.shard, true, &m,
                               err, sizeof err);
     if (rc == WH_OK) {
-        char pos[800];
-        if (c->start.set && c->start.has_log_name) {
-            pub_pos_physical(&c->start, pos, sizeof pos);
-            rc = m->ops->seek_physical(m, pos, false, err, sizeof err);
-        } else if (c->start.set && c->start.has_logical) {
-            pub_pos_logical(&c->start, pos, sizeof pos);
-            rc = m->ops->seek_logical(m, pos, false, err, sizeof err);
-        } else if (c->start.set) {
-            pub_pos_physical(&c->start, pos, sizeof pos);
-            rc = m->ops->seek_physical(m, pos, false, err, sizeof err);
-        } else {
+        if (c->start.set && !c->start.has_log_name && c->start.has_logical)
+            rc = m->ops->seek_logical(m, &c->start, false, err, sizeof err);
+        else if (c->start.set)
+            rc = m->ops->seek_physical(m, &c->start, false, err, sizeof err);
+        else
             rc = m->ops->seek_physical(m, NULL, true, err, sizeof err);
-        }
     }
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
@@ -246,7 +239,7 @@ static void *caravan_main(void *arg)
                 rc = deliver(c, f, ups, n, err, sizeof err);
             pthread_mutex_unlock(&f->mu);
         }
-        pub_pos_from(&c->last, &ups[n - 1].pos);
+        wh_pos_from_view(&c->last, &ups[n - 1].pos);
         c->reading = true;
         c->at_head = false;
         c->last_ts = ups[n - 1].ts;
@@ -255,9 +248,9 @@ static void *caravan_main(void *arg)
     if (rc != WH_OK && !atomic_load(&c->stop)) {
         char where[800] = "the oldest position";
         if (c->last.set)
-            pub_pos_physical(&c->last, where, sizeof where);
+            wh_pos_format_physical(&c->last, where, sizeof where);
         else if (c->start.set)
-            pub_pos_physical(&c->start, where, sizeof where);
+            wh_pos_format_physical(&c->start, where, sizeof where);
         snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
                  p->cfg.mapper_name, p->cfg.shard, where, err[0] ? err : wh_err_str(rc));
         atomic_store(&c->dead, true);
@@ -267,7 +260,7 @@ static void *caravan_main(void *arg)
     return NULL;
 }
 
-pub_caravan *pub_caravan_new(publisher *p, const pub_pos *start)
+pub_caravan *pub_caravan_new(publisher *p, const wh_pos *start)
 {
     pub_caravan *c = calloc(1, sizeof *c);
     if (!c)
@@ -292,7 +285,7 @@ bool pub_caravan_add(pub_caravan *c, pub_flow *f)
     bool ok = false;
     pthread_mutex_lock(&c->mu);
     /* Joins only at the caravan's current position (a batch boundary). */
-    if (!atomic_load(&c->dead) && pub_pos_equal(&c->last, &f->resume)) {
+    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume)) {
         if (c->nmembers == c->capmembers) {
             uint32_t cap = c->capmembers ? c->capmembers * 2 : 8;
             pub_flow **mm = realloc(c->members, cap * sizeof *mm);
@@ -333,7 +326,7 @@ uint32_t pub_caravan_merge(pub_caravan *into, pub_caravan *from)
      * what from's members need next. */
     if (atomic_load(&into->dead) || atomic_load(&from->dead) || !into->reading ||
         !from->reading || from->nmembers == 0 || into->nmembers == 0 ||
-        !pub_pos_equal(&into->last, &from->last))
+        !wh_pos_equal(&into->last, &from->last))
         goto out;
     /* A member still far behind on acknowledgements would only be evicted
      * again: merge once the windows are at most half full. */

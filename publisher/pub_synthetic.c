@@ -99,18 +99,18 @@ oom:
     return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
 }
 
-static int synth_seek(wh_mapper *m, const char *pos, bool inclusive, char *errbuf, size_t errlen)
+static int synth_seek(wh_mapper *m, const wh_pos *pos, bool inclusive, char *errbuf,
+                      size_t errlen)
 {
     synth *s = (synth *)m;
-    if (!pos) {
+    if (!pos || !pos->set) {
         s->next = 1;
     } else {
-        char *end;
-        unsigned long long seq = strtoull(pos, &end, 10);
-        if (end == pos || (*end && *end != '/'))
-            return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
-                             "synthetic position '%s' is not SEQ/INDEX", pos);
-        s->next = inclusive ? seq : seq + 1;
+        if (pos->has_log_name)
+            return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                             "a synthetic position is SEQ/INDEX, but this one names the file %s",
+                             pos->log_name);
+        s->next = inclusive ? pos->offset : pos->offset + 1;
         if (s->next == 0)
             s->next = 1;
     }

@@ -19,7 +19,7 @@
 
 typedef struct zk_pos {
     char    *app;
-    pub_pos  pos;          /* newest acknowledged (from the loop) */
+    wh_pos   pos;          /* newest acknowledged (from the loop) */
     uint64_t gen;          /* bumped on each change */
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
@@ -115,7 +115,7 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 
 static int64_t now_ms(void) { return pub_now_ms(); }
 
-/* ---- position nodes: pub_pos <-> the node's data (protocol/zk_layout.h) ---------------- */
+/* ---- position nodes: wh_pos <-> the node's data (protocol/zk_layout.h) ---------------- */
 
 /* The path of app's position node for our shard; ZBADARGUMENTS when it
  * does not fit (an app name that long is ignored, see app_fits). */
@@ -133,11 +133,11 @@ static bool app_fits(pub_zk *z, const char *app)
 }
 
 /* The data of a position node holding p with epoch (malloc'd), or NULL. */
-static char *pos_to_node(pub_zk *z, const pub_pos *p, uint64_t epoch)
+static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
 {
     char phys[ZKU_POS_TEXT_MAX], logi[ZKU_POS_TEXT_MAX], err[256], *data;
-    pub_pos_physical(p, phys, sizeof phys);
-    pub_pos_logical(p, logi, sizeof logi);
+    wh_pos_format_physical(p, phys, sizeof phys);
+    wh_pos_format_logical(p, logi, sizeof logi);
     if (zku_position_to_json(phys, logi, epoch, z->id, &data, err, sizeof err) != WH_OK) {
         wh_warn(WH_AREA_ZK, "%s", err);
         return NULL;
@@ -147,7 +147,7 @@ static char *pos_to_node(pub_zk *z, const pub_pos *p, uint64_t epoch)
 
 /* Parses a position node's data into out (unset when the node holds
  * neither part) and its epoch. Returns 0 or WH_ERR_PARSE (errbuf says why). */
-static int pos_from_node(const char *data, size_t len, pub_pos *out, uint64_t *epoch,
+static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *epoch,
                          char *errbuf, size_t errlen)
 {
     zku_position zp;
@@ -158,7 +158,7 @@ static int pos_from_node(const char *data, size_t len, pub_pos *out, uint64_t *e
         return rc;
     *epoch = zp.epoch;
     if (zp.physical[0] || zp.logical[0])
-        rc = pub_pos_parse(out, zp.physical[0] ? zp.physical : NULL,
+        rc = wh_pos_parse(out, zp.physical[0] ? zp.physical : NULL,
                            zp.logical[0] ? zp.logical : NULL, errbuf, errlen);
     return rc;
 }
@@ -180,7 +180,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
     for (int attempt = 0; attempt < 50; attempt++) {
         struct Stat st;
         int len = sizeof buf - 1, rc;
-        pub_pos pos;
+        wh_pos pos;
         uint64_t pe = 0;
         memset(&pos, 0, sizeof pos);
         rc = zoo_get(z->zh, path, 0, buf, &len, &st);
@@ -262,7 +262,7 @@ static int bump_epoch(pub_zk *z)
         for (int a = 0; a < apps.count; a++) {
             char ppath[ZKU_PATH_MAX], pbuf[ZKU_POSITION_MAX], err[512];
             int plen = sizeof pbuf - 1;
-            pub_pos pos;
+            wh_pos pos;
             uint64_t pe = 0;
             if (pos_path(z, apps.data[a], ppath, sizeof ppath) != ZOK)
                 continue;   /* never assigned either (read_assignment) */
@@ -385,7 +385,7 @@ static int zk_register(pub_zk *z, bool first)
 
 /* Reads app's stored position into e (outside z->mu; e is stable because
  * only this thread adds entries and the loop only updates pos/gen). */
-static int read_position(pub_zk *z, const char *app, pub_pos *pos, int *version)
+static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
 {
     char path[ZKU_PATH_MAX], buf[ZKU_POSITION_MAX], err[512];
     struct Stat st;
@@ -436,7 +436,7 @@ static int flush_positions(pub_zk *z)
         }
         char app[ZKU_PATH_MAX];   /* fits: app_fits held when the entry was made */
         snprintf(app, sizeof app, "%s", e->app);
-        pub_pos pos = e->pos;
+        wh_pos pos = e->pos;
         uint64_t gen = e->gen;
         int version = e->version;
         pthread_mutex_unlock(&z->mu);
@@ -452,7 +452,7 @@ static int flush_positions(pub_zk *z)
         int rc;
         struct Stat st;
         if (version == -2) {
-            pub_pos cur;
+            wh_pos cur;
             rc = read_position(z, app, &cur, &version);
             if (rc != ZOK || z->has_fatal)
                 goto done;
@@ -471,7 +471,7 @@ static int flush_positions(pub_zk *z)
             } else if (rc == ZBADVERSION || rc == ZNONODE) {
                 /* Someone else wrote: find out whether we are fenced (a newer
                  * publisher claims the node before it takes the epoch). */
-                pub_pos cur;
+                wh_pos cur;
                 int v2;
                 if (read_position(z, app, &cur, &v2) == ZOK && !z->has_fatal)
                     version = v2;
@@ -616,7 +616,7 @@ static int read_assignment(pub_zk *z)
                 x->pos = e->pos;
             pthread_mutex_unlock(&z->mu);
             if (!known && e) {
-                pub_pos p;
+                wh_pos p;
                 int version;
                 int r = read_position(z, app, &p, &version);
                 if (r != ZOK) {
@@ -859,11 +859,11 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
     return fresh;
 }
 
-void pub_zk_note_acked(pub_zk *z, const char *app, const pub_pos *pos)
+void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
 {
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
-    if (e && !pub_pos_equal(&e->pos, pos)) {
+    if (e && !wh_pos_equal(&e->pos, pos)) {
         e->pos = *pos;
         e->known = true;
         e->gen++;

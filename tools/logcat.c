@@ -17,6 +17,7 @@
 #include "core/update_json.h"
 #include "filters/filter.h"
 #include "mappers/mapper.h"
+#include "wormhole/position.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -39,7 +40,8 @@ static void usage(FILE *out)
         "  --binlog-dir DIR     mysql: the server's binlog directory (option binlog_dir)\n"
         "  --db PATH            rocksdb: the database directory (option db)\n"
         "  --option KEY=VALUE   any mapper option; VALUE is JSON, or else a string\n"
-        "  --from POS           start at a physical position (FILE:OFFSET/INDEX or SEQ/INDEX)\n"
+        "  --from POS           start at a physical position (FILE:OFFSET/INDEX or SEQ/INDEX,\n"
+        "                       docs/UPDATES.md)\n"
         "  --from-logical POS   start at a logical position (GTID/INDEX), mapped to this log\n"
         "  --after              start after POS instead of at it\n"
         "  --follow             keep tailing the live log instead of stopping at its end\n"
@@ -181,11 +183,23 @@ int main(int argc, char **argv)
         goto out;
 
     status = 1;
+    static wh_pos start;   /* 4 KiB: not on the stack */
+    int rc = WH_OK;
+    if (from)
+        rc = wh_pos_parse_physical(&start, from, strlen(from), errbuf, sizeof errbuf);
+    else if (from_logical)
+        rc = wh_pos_parse_logical(&start, from_logical, strlen(from_logical), errbuf,
+                                  sizeof errbuf);
+    if (rc != WH_OK) {
+        fprintf(stderr, "wormhole-logcat: %s: %s\n", from ? "--from" : "--from-logical", errbuf);
+        goto out;
+    }
     wh_mapper *m = NULL;
-    int rc = wh_mapper_create(mapper_name, options, shard, follow, &m, errbuf, sizeof errbuf);
+    rc = wh_mapper_create(mapper_name, options, shard, follow, &m, errbuf, sizeof errbuf);
     if (rc == WH_OK)
-        rc = from_logical ? m->ops->seek_logical(m, from_logical, inclusive, errbuf, sizeof errbuf)
-                          : m->ops->seek_physical(m, from, inclusive, errbuf, sizeof errbuf);
+        rc = from_logical ? m->ops->seek_logical(m, &start, inclusive, errbuf, sizeof errbuf)
+                          : m->ops->seek_physical(m, from ? &start : NULL, inclusive, errbuf,
+                                                  sizeof errbuf);
     if (rc != WH_OK) {
         fprintf(stderr, "wormhole-logcat: %s\n", errbuf);
         wh_mapper_destroy(m);

@@ -32,7 +32,9 @@
  *
  * Ownership: updates, their rows, values and strings, and the delivery
  * record passed to a callback are valid only during that callback. Copy
- * what you keep (wh_update_to_json in core/update_json.h renders one). */
+ * what you keep (wh_update_to_json in core/update_json.h renders one; an
+ * update's position is kept as a wh_pos with wh_pos_from_view, stored as
+ * its text forms and compared with wh_pos_equal: wormhole/position.h). */
 #ifndef WORMHOLE_SUBSCRIBER_H
 #define WORMHOLE_SUBSCRIBER_H
 
@@ -41,6 +43,7 @@
 #include <stdint.h>
 
 #include "wormhole/error.h"
+#include "wormhole/position.h"
 #include "wormhole/update.h"
 
 #ifdef __cplusplus

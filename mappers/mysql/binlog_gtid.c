@@ -1,4 +1,4 @@
-/* binlog_gtid.c -- GTID events, per-file GTID state and position text forms
+/* binlog_gtid.c -- GTID events, per-file GTID state and the GTIDs of logical positions
  * (see binlog_gtid.h). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -372,69 +372,40 @@ void binlog_gtid_state_format(const binlog_gtid_state *s, char *buf, size_t bufl
 
 /* ---- positions ------------------------------------------------------------ */
 
-int binlog_phys_pos_parse(const char *text, binlog_phys_pos *out, char *errbuf, size_t errlen)
+int binlog_logical_pos_from(binlog_logical_pos *out, const wh_pos *pos, char *errbuf,
+                            size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    size_t n = strlen(text);
-    const char *slash = memrchr(text, '/', n);
-    size_t body = slash ? (size_t)(slash - text) : n;
-    const char *colon = memrchr(text, ':', body);
-    uint64_t v;
-    if (!colon || colon == text || (size_t)(colon - text) >= sizeof out->file ||
-        memchr(text, '/', (size_t)(colon - text)))
-        goto bad;
-    if (!parse_u64(colon + 1, body - (size_t)(colon - text) - 1, &out->offset))
-        goto bad;
-    if (slash) {
-        if (!parse_u64(slash + 1, n - body - 1, &v) || v > UINT32_MAX)
-            goto bad;
-        out->index = (uint32_t)v;
-    }
-    memcpy(out->file, text, (size_t)(colon - text));
-    out->file[colon - text] = '\0';
-    return WH_OK;
-bad:
-    return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
-                     "'%s' is not a physical binlog position (expected FILE:OFFSET/INDEX, "
-                     "e.g. mysql-bin.000003:1234/0)", text);
-}
-
-int binlog_logical_pos_parse(const char *text, binlog_logical_pos *out, char *errbuf,
-                             size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    size_t n = strlen(text);
-    const char *slash = memrchr(text, '/', n);
-    size_t body = slash ? (size_t)(slash - text) : n;
-    uint64_t v;
-    if (slash) {
-        if (!parse_u64(slash + 1, n - body - 1, &v) || v > UINT32_MAX)
-            goto bad;
-        out->index = (uint32_t)v;
-    }
-    const char *p = text, *end = text + body;
-    while (p < end) {
+    if (!pos || !pos->set || !pos->has_logical)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                         "a logical binlog position needs a GTID, and this position has none");
+    const char *text = pos->logical, *p = text, *end = text + strlen(text);
+    for (;;) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *e = comma ? comma : end;
         while (p < e && *p == ' ')
             p++;
-        if (out->n >= BINLOG_POS_MAX_GTIDS ||
-            binlog_gtid_parse(p, (size_t)(e - p), &out->gtids[out->n]) != WH_OK)
-            goto bad;
+        if (out->n >= BINLOG_POS_MAX_GTIDS)
+            return wh_seterr(errbuf, errlen, WH_ERR_LIMIT,
+                             "logical position GTIDs '%s': more than %d GTIDs (at most one per "
+                             "MariaDB domain)", text, BINLOG_POS_MAX_GTIDS);
+        if (binlog_gtid_parse(p, (size_t)(e - p), &out->gtids[out->n]) != WH_OK)
+            return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                             "logical position GTIDs '%s': '%.*s' at offset %zu is not a GTID "
+                             "(expected domain-server-seq such as 0-1-42, or uuid:gno such as "
+                             "3e11fa47-71ca-11e1-9e33-c80aa9429562:23; several MariaDB GTIDs "
+                             "are comma-separated, one per domain)", text, (int)(e - p), p,
+                             (size_t)(p - text));
         for (uint32_t i = 0; i < out->n; i++)
             if (binlog_gtid_same_stream(&out->gtids[i], &out->gtids[out->n]))
                 return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
-                                 "logical position '%s' lists two GTIDs of the same %s",
-                                 text, out->gtids[i].mysql ? "uuid" : "domain");
+                                 "logical position GTIDs '%s': two GTIDs of the same %s", text,
+                                 out->gtids[i].mysql ? "uuid" : "domain");
         out->n++;
-        p = comma ? comma + 1 : end;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
-    if (out->n == 0)
-        goto bad;
+    out->index = pos->index;
     return WH_OK;
-bad:
-    return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
-                     "'%s' is not a logical binlog position (expected GTID/INDEX, e.g. "
-                     "0-1-42/0 or 3e11fa47-71ca-11e1-9e33-c80aa9429562:23/0, or several "
-                     "comma-separated MariaDB GTIDs, one per domain)", text);
 }

@@ -1,7 +1,7 @@
 /* binlog_gtid.h -- global transaction ids of MariaDB (domain-server-seq) and
  * MySQL (uuid:gno): the GTID events, the GTID state at the head of each
- * binlog file (MariaDB Gtid_list, MySQL Previous_gtids) and the text forms
- * of positions.
+ * binlog file (MariaDB Gtid_list, MySQL Previous_gtids) and the GTIDs of a
+ * logical position.
  *
  * Pure functions; the state objects own their memory (_free accepts NULL
  * contents). */
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mappers/mysql/binlog_event.h"
+#include "wormhole/position.h"
 
 /* Longest text of one GTID: "uuid:gno" is 36 + 1 + 20. */
 #define BINLOG_GTID_TEXT_MAX 64
@@ -107,25 +108,22 @@ void binlog_gtid_state_format(const binlog_gtid_state *s, char *buf, size_t bufl
 
 /* ---- positions ------------------------------------------------------------ */
 
-/* A physical position "FILE:OFFSET/INDEX" (INDEX optional, default 0). */
-typedef struct binlog_phys_pos {
-    char     file[256];
-    uint64_t offset;
-    uint32_t index;
-} binlog_phys_pos;
-
-/* A logical position "GTID[,GTID...]/INDEX": the first GTID names the
- * transaction the INDEX refers to; the others are the last transaction seen
- * in their own domain (MariaDB multi-domain positions). */
+/* A logical position: the GTIDs of wh_pos.logical ("GTID[,GTID...]") and
+ * its index. The first GTID names the transaction the index refers to; the
+ * others are the last transaction seen in their own domain (MariaDB
+ * multi-domain positions). */
 typedef struct binlog_logical_pos {
     binlog_gtid gtids[BINLOG_POS_MAX_GTIDS];
     uint32_t n;
     uint32_t index;
 } binlog_logical_pos;
 
-/* Parse the text forms; errors are WH_ERR_PARSE with errbuf naming the text. */
-int binlog_phys_pos_parse(const char *text, binlog_phys_pos *out, char *errbuf, size_t errlen);
-int binlog_logical_pos_parse(const char *text, binlog_logical_pos *out, char *errbuf,
-                             size_t errlen);
+/* Reads pos's logical part: the comma-separated GTIDs of pos->logical (a
+ * space may follow a comma; at most BINLOG_POS_MAX_GTIDS, at most one per
+ * domain or uuid) and pos->index. The "/INDEX" text form is parsed by
+ * core/position.c, never here. Errors: WH_ERR_INVALID if pos has no
+ * logical part, WH_ERR_PARSE naming the GTID that is wrong. */
+int binlog_logical_pos_from(binlog_logical_pos *out, const wh_pos *pos, char *errbuf,
+                            size_t errlen);
 
 #endif

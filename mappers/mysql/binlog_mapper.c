@@ -151,7 +151,7 @@ typedef struct mysql_mapper {
         bool pending;            /* the first transaction is the sought one */
         bool check;              /* the first event must start a transaction */
         uint32_t skip_below;
-        char file[256];
+        char file[WH_POS_LOG_NAME_MAX];
         uint64_t off;
     } phys;
     struct {
@@ -1065,35 +1065,44 @@ static void reset_stream(mysql_mapper *m)
     m->deferred_rc = 0;
 }
 
-static int mysql_seek_physical(wh_mapper *base, const char *pos, bool inclusive,
+static int mysql_seek_physical(wh_mapper *base, const wh_pos *pos, bool inclusive,
                                char *errbuf, size_t errlen)
 {
     mysql_mapper *m = (mysql_mapper *)base;
     reset_stream(m);
     m->sought = false;
-    binlog_phys_pos pp;
+    char file[WH_POS_LOG_NAME_MAX];
+    uint64_t offset = 0;
+    uint32_t index = 0;
     int rc;
-    if (pos) {
-        if ((rc = binlog_phys_pos_parse(pos, &pp, errbuf, errlen)) != WH_OK)
-            return rc;
+    if (pos && pos->set) {
+        if (!pos->has_log_name) {
+            char text[WH_POS_PHYSICAL_TEXT_MAX];
+            wh_pos_format_physical(pos, text, sizeof text);
+            return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                             "'%s' is not a physical binlog position: it names no binlog file "
+                             "(expected FILE:OFFSET/INDEX, e.g. mysql-bin.000003:1234/0)", text);
+        }
+        snprintf(file, sizeof file, "%s", pos->log_name);
+        offset = pos->offset;
+        index = pos->index;
     } else {
         if ((rc = binlog_reader_refresh_index(m->rd, errbuf, errlen)) != WH_OK)
             return rc;
         if (binlog_reader_nfiles(m->rd) == 0)
             return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
                              "the binlog index of %s lists no files", m->o.binlog_dir);
-        memset(&pp, 0, sizeof pp);
-        snprintf(pp.file, sizeof pp.file, "%s", binlog_reader_file(m->rd, 0));
+        snprintf(file, sizeof file, "%s", binlog_reader_file(m->rd, 0));
     }
-    if ((rc = binlog_reader_open(m->rd, pp.file, pp.offset, errbuf, errlen)) != WH_OK)
+    if ((rc = binlog_reader_open(m->rd, file, offset, errbuf, errlen)) != WH_OK)
         return rc;
     m->file_seq = binlog_reader_file_seq(m->rd);
-    if (pp.offset > BINLOG_MAGIC_LEN) {
+    if (offset > BINLOG_MAGIC_LEN) {
         m->phys.pending = true;
         m->phys.check = true;
-        m->phys.skip_below = pp.index + (inclusive ? 0 : 1);
-        snprintf(m->phys.file, sizeof m->phys.file, "%s", pp.file);
-        m->phys.off = pp.offset;
+        m->phys.skip_below = index + (inclusive ? 0 : 1);
+        snprintf(m->phys.file, sizeof m->phys.file, "%s", file);
+        m->phys.off = offset;
     }
     m->sought = true;
     return WH_OK;
@@ -1111,18 +1120,20 @@ static bool start_ok(const binlog_gtid_state *s, const binlog_logical_pos *lp)
     return true;
 }
 
-static int mysql_seek_logical(wh_mapper *base, const char *pos, bool inclusive,
+static int mysql_seek_logical(wh_mapper *base, const wh_pos *wpos, bool inclusive,
                               char *errbuf, size_t errlen)
 {
     mysql_mapper *m = (mysql_mapper *)base;
     reset_stream(m);
     m->sought = false;
-    if (!pos)
+    if (!wpos || !wpos->set)
         return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "seek_logical needs a position");
     binlog_logical_pos lp;
-    int rc = binlog_logical_pos_parse(pos, &lp, errbuf, errlen);
+    int rc = binlog_logical_pos_from(&lp, wpos, errbuf, errlen);
     if (rc != WH_OK)
         return rc;
+    char pos[WH_POS_LOGICAL_TEXT_MAX];   /* the position's text, for messages */
+    wh_pos_format_logical(wpos, pos, sizeof pos);
     if ((rc = binlog_reader_refresh_index(m->rd, errbuf, errlen)) != WH_OK)
         return rc;
     size_t n = binlog_reader_nfiles(m->rd);

@@ -727,55 +727,17 @@ static void reset_reading(rdb_mapper *m)
     m->have_expect = m->have_target = m->check_first = false;
 }
 
-int rdb_parse_position(const char *pos, uint64_t *op_seq)
+/* Seeks to the operation with sequence number t, or with have_t false to
+ * the oldest one in the WAL. */
+static int rdb_seek_to(rdb_mapper *m, bool have_t, uint64_t t, char *errbuf, size_t errlen)
 {
-    const char *p = pos;
-    uint64_t seq = 0, idx = 0;
-    if (*p < '0' || *p > '9')
-        return WH_ERR_PARSE;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        uint64_t d = (uint64_t)(*p - '0');
-        if (seq > (UINT64_MAX - d) / 10)
-            return WH_ERR_PARSE;
-        seq = seq * 10 + d;
-    }
-    if (*p == '/') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return WH_ERR_PARSE;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            uint64_t d = (uint64_t)(*p - '0');
-            if (idx > (UINT32_MAX - d) / 10)
-                return WH_ERR_PARSE;
-            idx = idx * 10 + d;
-        }
-    }
-    if (*p || seq + idx < seq)
-        return WH_ERR_PARSE;
-    *op_seq = seq + idx;
-    return 0;
-}
-
-static int rdb_seek(wh_mapper *base, const char *pos, bool inclusive, char *errbuf, size_t errlen)
-{
-    rdb_mapper *m = (rdb_mapper *)base;
-    uint64_t t = 0;
-    if (pos && rdb_parse_position(pos, &t) != 0)
-        return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "bad RocksDB position '%s': expected "
-                         "SEQ or SEQ/INDEX (decimal sequence number and operation index)", pos);
-    if (pos && !inclusive) {
-        if (t == UINT64_MAX)
-            return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "position '%s' is the last "
-                             "possible one", pos);
-        t++;
-    }
     reset_reading(m);
     m->pending_err = 0;
     m->seeked = true;
     int rc = scan_dir(m, errbuf, errlen);
     if (rc != 0)
         return rc;
-    if (!pos)
+    if (!have_t)
         return 0;   /* from the oldest WAL */
     m->have_target = m->check_first = true;
     m->target = t;
@@ -809,6 +771,62 @@ static int rdb_seek(wh_mapper *base, const char *pos, bool inclusive, char *errb
     if (start)
         m->cur_number = start - 1;   /* advance() opens the first file above */
     return 0;
+}
+
+/* The operation a position names: SEQ + INDEX (docs/ROCKSDB.md), one past it
+ * when not inclusive. */
+static int rdb_target(uint64_t seq, uint32_t index, bool inclusive, uint64_t *t, char *errbuf,
+                      size_t errlen)
+{
+    uint64_t extra = (uint64_t)index + (inclusive ? 0 : 1);
+    if (seq > UINT64_MAX - extra)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                         "RocksDB position with sequence %" PRIu64 " and index %" PRIu32
+                         " names no operation%s: the last sequence number is "
+                         "18446744073709551615", seq, index, inclusive ? "" : " after it");
+    *t = seq + extra;
+    return 0;
+}
+
+static int rdb_seek_physical(wh_mapper *base, const wh_pos *pos, bool inclusive, char *errbuf,
+                             size_t errlen)
+{
+    rdb_mapper *m = (rdb_mapper *)base;
+    uint64_t t = 0;
+    if (!pos || !pos->set)
+        return rdb_seek_to(m, false, 0, errbuf, errlen);
+    if (pos->has_log_name) {
+        char text[WH_POS_PHYSICAL_TEXT_MAX];
+        wh_pos_format_physical(pos, text, sizeof text);
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "'%s' is not a RocksDB position: it "
+                         "names a file; expected SEQ or SEQ/INDEX (decimal sequence number "
+                         "and operation index)", text);
+    }
+    int rc = rdb_target(pos->offset, pos->index, inclusive, &t, errbuf, errlen);
+    return rc != 0 ? rc : rdb_seek_to(m, true, t, errbuf, errlen);
+}
+
+/* A RocksDB logical position is the batch's sequence number in decimal,
+ * the same as the physical one; a position without a logical part is
+ * sought by its physical part. */
+static int rdb_seek_logical(wh_mapper *base, const wh_pos *pos, bool inclusive, char *errbuf,
+                            size_t errlen)
+{
+    if (!pos || !pos->set || !pos->has_logical)
+        return rdb_seek_physical(base, pos, inclusive, errbuf, errlen);
+    uint64_t seq = 0, t = 0;
+    bool ok = pos->logical[0] != '\0';
+    for (const char *p = pos->logical; ok && *p; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        ok = *p >= '0' && *p <= '9' && seq <= (UINT64_MAX - d) / 10;
+        seq = seq * 10 + d;
+    }
+    if (!ok)
+        return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "bad RocksDB logical position: '%s' is "
+                         "not a sequence number (decimal digits, at most "
+                         "18446744073709551615)", pos->logical);
+    int rc = rdb_target(seq, pos->index, inclusive, &t, errbuf, errlen);
+    return rc != 0 ? rc : rdb_seek_to((rdb_mapper *)base, true, t, errbuf, errlen);
 }
 
 static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *errbuf,
@@ -845,7 +863,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
     if (max <= 0)
         return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "next_batch: max must be positive");
     if (!m->seeked) {
-        int rc = rdb_seek(base, NULL, true, errbuf, errlen);
+        int rc = rdb_seek_physical(base, NULL, true, errbuf, errlen);
         if (rc != 0)
             return rc;
     }
@@ -1044,8 +1062,8 @@ const wh_mapper_ops wh_rocksdb_mapper_ops = {
     .name = "rocksdb",
     .options = rdb_fields,
     .create = rdb_create,
-    .seek_physical = rdb_seek,
-    .seek_logical = rdb_seek,
+    .seek_physical = rdb_seek_physical,
+    .seek_logical = rdb_seek_logical,
     .next_batch = rdb_next_batch,
     .destroy = rdb_destroy,
 };

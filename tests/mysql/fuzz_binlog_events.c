@@ -26,6 +26,7 @@
 #include "core/update_json.h"
 #include "mappers/mapper.h"
 #include "mappers/mysql/binlog_value.h"
+#include "wormhole/position.h"
 
 static char fuzz_dir[4096];
 
@@ -101,10 +102,15 @@ static void drain(const char *logical, bool second_file)
     wh_buf out = WH_BUF_INIT;
     int rc = wh_mapper_create("mysql", o, "fuzz", false, &m, err, sizeof err);
     json_decref(o);
+    static wh_pos pos;
+    static const char phys[] = "f.000002:4/0";
+    if (rc == WH_OK && logical)
+        rc = wh_pos_parse_logical(&pos, logical, strlen(logical), err, sizeof err);
+    else if (rc == WH_OK && second_file)
+        rc = wh_pos_parse_physical(&pos, phys, sizeof phys - 1, err, sizeof err);
     if (rc == WH_OK)
-        rc = logical ? m->ops->seek_logical(m, logical, true, err, sizeof err)
-                     : m->ops->seek_physical(m, second_file ? "f.000002:4/0" : NULL, true, err,
-                                             sizeof err);
+        rc = logical ? m->ops->seek_logical(m, &pos, true, err, sizeof err)
+                     : m->ops->seek_physical(m, second_file ? &pos : NULL, true, err, sizeof err);
     for (int rounds = 0; rc == WH_OK && rounds < 100000; rounds++) {
         const wh_update *u;
         int n = m->ops->next_batch(m, &u, 7, 0, err, sizeof err);

@@ -108,20 +108,41 @@ static void test_helpers(void)
     CHECK_EQ_INT(binlog_gtid_parse(UUID1_TEXT ":0", strlen(UUID1_TEXT ":0"), &g), WH_ERR_PARSE);
 
     char err[512];
-    binlog_phys_pos pp;
-    CHECK_EQ_INT(binlog_phys_pos_parse("mysql-bin.000003:1234/5", &pp, err, sizeof err), WH_OK);
-    CHECK_EQ_STR(pp.file, "mysql-bin.000003");
-    CHECK(pp.offset == 1234 && pp.index == 5);
-    CHECK_EQ_INT(binlog_phys_pos_parse("mysql-bin.000003:77", &pp, err, sizeof err), WH_OK);
-    CHECK(pp.offset == 77 && pp.index == 0);
-    CHECK_EQ_INT(binlog_phys_pos_parse("nocolon/3", &pp, err, sizeof err), WH_ERR_PARSE);
-    CHECK(strstr(err, "'nocolon/3' is not a physical binlog position") != NULL);
+    /* The GTIDs of a logical position (its text is parsed by core/position.c). */
+    wh_pos wp;
     binlog_logical_pos lp;
-    CHECK_EQ_INT(binlog_logical_pos_parse("0-1-5,1-2-7/3", &lp, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(wh_pos_parse_logical(&wp, "0-1-5, 1-2-7/3", 14, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_OK);
     CHECK(lp.n == 2 && lp.index == 3 && lp.gtids[1].domain == 1 && lp.gtids[1].seq == 7);
-    CHECK_EQ_INT(binlog_logical_pos_parse("0-1-5,0-2-7/3", &lp, err, sizeof err), WH_ERR_PARSE);
-    CHECK_EQ_INT(binlog_logical_pos_parse("0-1-5", &lp, err, sizeof err), WH_OK);
-    CHECK(lp.n == 1 && lp.index == 0);
+    CHECK_EQ_INT(wh_pos_parse_logical(&wp, "0-1-5,0-2-7/3", 13, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_ERR_PARSE);
+    CHECK(strstr(err, "two GTIDs of the same domain") != NULL);
+    CHECK_EQ_INT(wh_pos_parse_logical(&wp, "0-1-5", 5, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_OK);
+    CHECK(lp.n == 1 && lp.index == 0 && lp.gtids[0].seq == 5 && !lp.gtids[0].mysql);
+    CHECK_EQ_INT(wh_pos_parse_logical(&wp, UUID1_TEXT ":23/2", strlen(UUID1_TEXT ":23/2"), err,
+                                      sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_OK);
+    CHECK(lp.n == 1 && lp.index == 2 && lp.gtids[0].mysql && lp.gtids[0].seq == 23);
+    /* Not GTIDs: the message names the one that is wrong and where it starts. */
+    static const char *const bad[] = { "0-1", "0-1-5,", "0-1-5,,1-2-3", "x-1-2", "0-1-5,1-2",
+                                       "0-1-99999999999999999999", UUID1_TEXT ":0" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(wh_pos_parse_logical(&wp, bad[i], strlen(bad[i]), err, sizeof err), WH_OK);
+        err[0] = '\0';
+        CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_ERR_PARSE);
+        CHECK(strstr(err, "is not a GTID") != NULL && strstr(err, "at offset") != NULL);
+    }
+    /* More GTIDs than a position may list (one per domain). */
+    wh_buf many = WH_BUF_INIT;
+    for (int d = 0; d <= BINLOG_POS_MAX_GTIDS; d++)
+        wh_buf_printf(&many, "%s%d-1-1", d ? "," : "", d);
+    CHECK_EQ_INT(wh_pos_parse_logical(&wp, many.data, many.len, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_ERR_LIMIT);
+    wh_buf_free(&many);
+    /* A position without a logical part is not a logical binlog position. */
+    CHECK_EQ_INT(wh_pos_parse_physical(&wp, "mysql-bin.000003:77", 19, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &wp, err, sizeof err), WH_ERR_INVALID);
 
     const char *s;
 #define CLS(q, k) do { s = (q); CHECK_EQ_INT(binlog_classify_statement(s, strlen(s)), k); } while (0)
@@ -305,8 +326,17 @@ static void test_mysql_basic(void)
             }
         }
     }
-    /* Not the start of a transaction; not an event at all. */
+    /* A physical position must name a binlog file; a logical one a GTID. */
     tu_run s;
+    tu_collect(&s, dir, NULL, "77/0", NULL, true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_INVALID);
+    CHECK(strstr(s.err, "'77/0' is not a physical binlog position: it names no binlog file"));
+    tu_free(&s);
+    tu_collect(&s, dir, NULL, NULL, "0-1-x/0", true, 10);
+    CHECK_EQ_INT(s.rc, WH_ERR_PARSE);
+    CHECK(strstr(s.err, "'0-1-x' at offset 0 is not a GTID"));
+    tu_free(&s);
+    /* Not the start of a transaction; not an event at all. */
     char pos[128];
     snprintf(pos, sizeof pos, "binlog.000001:%zu/0", off2 + 65 + 44);
     tu_collect(&s, dir, NULL, pos, NULL, true, 10);

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
+#include "wormhole/position.h"
 
 /* Makes a fresh temporary directory; returns a malloc'd path. */
 static inline char *tu_tmpdir(void)
@@ -69,9 +70,15 @@ static inline void tu_collect(tu_run *r, const char *dir, const char *opts, cons
     wh_mapper *m = NULL;
     r->rc = wh_mapper_create("mysql", o, "t", false, &m, r->err, sizeof r->err);
     json_decref(o);
+    static wh_pos pos;   /* parsed by the one parser of position texts (core/position.c) */
+    if (r->rc == WH_OK && logical)
+        r->rc = wh_pos_parse_logical(&pos, logical, strlen(logical), r->err, sizeof r->err);
+    else if (r->rc == WH_OK && phys)
+        r->rc = wh_pos_parse_physical(&pos, phys, strlen(phys), r->err, sizeof r->err);
     if (r->rc == WH_OK)
-        r->rc = logical ? m->ops->seek_logical(m, logical, inclusive, r->err, sizeof r->err)
-                        : m->ops->seek_physical(m, phys, inclusive, r->err, sizeof r->err);
+        r->rc = logical ? m->ops->seek_logical(m, &pos, inclusive, r->err, sizeof r->err)
+                        : m->ops->seek_physical(m, phys ? &pos : NULL, inclusive, r->err,
+                                                sizeof r->err);
     while (r->rc == WH_OK) {
         const wh_update *u;
         int n = m->ops->next_batch(m, &u, max, 0, r->err, sizeof r->err);

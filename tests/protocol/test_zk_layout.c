@@ -188,6 +188,27 @@ static void test_position(void)
     snprintf(doc, sizeof doc, "{\"physical\":\"%0*d/0\"}", ZKU_POS_TEXT_MAX, 0);
     CHECK_EQ_INT(zku_position_from_json(doc, strlen(doc), &p, err, sizeof err), WH_ERR_PARSE);
     CHECK(strstr(err, "longer") != NULL);
+    /* The longest logical text a position can have (wormhole/position.h: a
+     * MariaDB list of many domains) is stored whole, never cut. */
+    char logical[WH_POS_LOGICAL_TEXT_MAX];
+    size_t n = 0;
+    for (int d = 0; n + 32 < WH_POS_LOGICAL_MAX - 1; d++)
+        n += (size_t)snprintf(logical + n, sizeof logical - n, "%s%d-1-%d", d ? "," : "", d,
+                              1000000 + d);
+    memset(logical + n, '9', WH_POS_LOGICAL_MAX - 1 - n);
+    strcpy(logical + WH_POS_LOGICAL_MAX - 1, "/4");
+    CHECK_EQ_INT(zku_position_to_json("bin.000009:123456/4", logical, 3, "pub-b", &j, err,
+                                      sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(p.logical, logical);
+    wh_pos pos;
+    CHECK_EQ_INT(wh_pos_parse(&pos, p.physical, p.logical, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(strlen(pos.logical), WH_POS_LOGICAL_MAX - 1);
+    free(j);
+    /* A NUL inside a text form is not a shorter text. */
+    const char *nul = "{\"physical\":\"a\\u0000b:1/0\"}";
+    CHECK(zku_position_from_json(nul, strlen(nul), &p, err, sizeof err) == WH_ERR_PARSE ||
+          wh_pos_parse(&pos, p.physical, NULL, err, sizeof err) != WH_OK);
 }
 
 static void test_epoch_and_publisher(void)

@@ -56,5 +56,17 @@ int main(void)
         wh_subscriber_free(s);
     }
     wh_subscriber_free(NULL);
+
+    /* An app keeps positions (wormhole/position.h, exported by the library). */
+    wh_position v = { "mysql-bin.000003", 1234, "0-1-42", 5 };
+    wh_pos kept, parsed;
+    char text[WH_POS_PHYSICAL_TEXT_MAX];
+    CHECK(wh_pos_from_view(&kept, &v));
+    CHECK_EQ_INT(wh_pos_format_physical(&kept, text, sizeof text), 23);
+    CHECK_EQ_STR(text, "mysql-bin.000003:1234/5");
+    CHECK_EQ_INT(wh_pos_parse(&parsed, text, "0-1-42/5", err, sizeof err), WH_OK);
+    CHECK(wh_pos_equal(&kept, &parsed));
+    CHECK_EQ_INT(wh_pos_parse_logical(&parsed, "0-1-42/x", 8, err, sizeof err), WH_ERR_PARSE);
+    CHECK(strstr(err, "at offset 7") != NULL);
     return check_done("test_sub_api");
 }
