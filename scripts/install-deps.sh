@@ -16,12 +16,16 @@ set -euo pipefail
 # (libzookeeper-java, plus slf4j-simple from libslf4j-java for its log) run by
 # a headless JRE.  The 'zookeeper' package itself is not needed: it only adds
 # wrapper scripts and pulls the desktop JRE (GTK, X11).
+# wormhole-cache (apps/cache): libmemcached-dev and libhiredis-dev to build,
+# memcached and redis-server as its tests' and benchmark's throwaway caches
+# (the harness runs them in temp dirs; their system services are never started).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
   libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
   mariadb-server-core mariadb-client
   libzookeeper-java libslf4j-java default-jre-headless
   sysbench python3 procps
+  libmemcached-dev libhiredis-dev memcached redis-server
 )
 
 missing=()
