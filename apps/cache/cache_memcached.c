@@ -38,18 +38,6 @@ typedef struct mc_backend {
     cache_counts        round;      /* counted during the round, reported at confirm */
 } mc_backend;
 
-bool cache_mc_key_ok(const char *key, size_t len)
-{
-    if (len == 0 || len > CACHE_MC_MAX_KEY)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if (c <= ' ' || c == 0x7f)
-            return false;
-    }
-    return true;
-}
-
 static int mc_fail(mc_backend *b, memcached_return_t rc, const char *what, char *errbuf,
                    size_t errlen)
 {

@@ -251,6 +251,18 @@ static bool render_row_merged(wh_buf *out, const wh_row *after, const wh_row *be
     return true;
 }
 
+bool cache_mc_key_ok(const char *key, size_t len)
+{
+    if (len == 0 || len > CACHE_MC_MAX_KEY)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c <= ' ' || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 /* ---- rules -------------------------------------------------------------------------------- */
 
 static const char *pos_text(const wh_update *u, char *buf, size_t n)
