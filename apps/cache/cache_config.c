@@ -51,6 +51,8 @@ const wh_cfg_field cache_config_fields[] = {
       "Longest delay between retries of a failed cache."),
     F("stats.interval_ms", WH_CFG_INT, stats_interval_ms, "10000", 0, 86400000,
       "Print a statistics line on stderr (and rewrite the status file) this often; 0: never."),
+    F("stats.status_interval_ms", WH_CFG_INT, status_interval_ms, "1000", 10, 86400000,
+      "Rewrite the status file this often."),
     F("stats.status_file", WH_CFG_STRING, status_file, "\"\"", 1, 0,
       "Path of a JSON status file rewritten atomically each interval; empty: none "
       "(--status-file overrides)."),

@@ -566,8 +566,8 @@ static void *stats_main(void *arg)
     int64_t interval = app.cfg->stats_interval_ms;
     int64_t next_line = interval ? wh_mono_ms() + interval : INT64_MAX;
     for (;;) {
-        /* The status file every second; the line every interval. */
-        int64_t wake = wh_mono_ms() + 1000;
+        /* The status file every status_interval_ms; the line every interval. */
+        int64_t wake = wh_mono_ms() + (app.status_file ? app.cfg->status_interval_ms : 1000);
         if (next_line < wake)
             wake = next_line;
         pthread_mutex_lock(&app.mu);
@@ -617,9 +617,10 @@ static void usage(FILE *f)
 "\n"
 "OPTIONS\n"
 "    --config FILE       the JSON configuration (CONFIG below); required\n"
-"    --status-file FILE  rewrite FILE every second with a JSON status (counters,\n"
-"                        caches, each shard's last applied position and its age);\n"
-"                        written to FILE.tmp and renamed; overrides stats.status_file\n"
+"    --status-file FILE  rewrite FILE every second (stats.status_interval_ms) with a\n"
+"                        JSON status: counters, caches, each shard's last applied\n"
+"                        position and its age; written to FILE.tmp and renamed;\n"
+"                        overrides stats.status_file\n"
 "    --check             load and check the configuration, print the filter sent\n"
 "                        to publishers, and exit\n"
 "    --debug AREAS       debug logging for areas (subscriber,protocol,zk,filter or all)\n"
