@@ -499,9 +499,9 @@ int cache_config_from_json(const json_t *root, const char *where, cache_config *
         snprintf(w, sizeof w, "%s: caches[%zu]", where, i);
         rc = load_cache(c, json_array_get(c->caches_json, i), w, &c->caches[c->ncaches], errbuf,
                         errlen);
+        c->ncaches++;       /* also when it failed: cache_config_free frees what it holds */
         if (rc)
             goto err;
-        c->ncaches++;
     }
     if (!json_is_array(c->rules_json) || json_array_size(c->rules_json) == 0) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s: key 'rules': expected a non-empty "

@@ -202,8 +202,6 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
     int64_t deadline = wh_mono_ms() + 1000;
     pthread_mutex_lock(&app.mu);
     b->shard = shard_index_locked(d->shard);
-    app.n.received += n;
-    app.n.fallbacks += b->ops.fallbacks;
     while (!app.stopping && app.queued_batches > 0 &&
            app.queued_bytes + b->bytes > (uint64_t)app.cfg->max_pending_bytes &&
            wh_mono_ms() < deadline) {
@@ -229,6 +227,8 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
     app.queued_batches++;
     app.queued_updates += n;
     app.queued_bytes += b->bytes;
+    app.n.received += n;
+    app.n.fallbacks += b->ops.fallbacks;
     pthread_cond_signal(&app.work);
     pthread_mutex_unlock(&app.mu);
     return 0;

@@ -43,6 +43,9 @@ def leaked():
             dirs = [a.split("=", 1)[1] for a in argv if a.startswith("--datadir=")]
         elif prog == "java" and "org.apache.zookeeper.server.quorum.QuorumPeerMain" in argv:
             dirs = [argv[-1]]       # the generated zoo.cfg
+        elif prog in ("memcached", "redis-server"):   # wh_caches.py: -P PIDFILE, --dir DIR
+            flag = "-P" if prog == "memcached" else "--dir"
+            dirs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == flag]
         else:
             continue
         if not dirs or "/wh-" not in dirs[0]:

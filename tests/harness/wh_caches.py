@@ -121,7 +121,8 @@ class Memcached(_Server):
 
     def _argv(self):
         argv = [wh._find_exe("memcached"), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
-                "-m", "64", "-t", "2", "-c", "1024"]
+                "-m", "64", "-t", "2", "-c", "1024",
+                "-P", os.path.join(self.basedir, "memcached.pid")]   # names its dir (check_leaks)
         if os.geteuid() == 0:
             argv += ["-u", "root"]      # memcached refuses to run as root without it
         return argv
