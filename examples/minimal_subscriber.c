@@ -25,9 +25,11 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
     (void)opaque;
     for (size_t i = 0; i < n; i++) {
         const wh_update *u = &ups[i];
-        printf("%s %s.%s at %s/%u (logical %s)\n", wh_op_name(u->op), u->db ? u->db : "-",
-               u->table ? u->table : "-", u->pos.log_name ? u->pos.log_name : "",
-               u->pos.index, u->pos.logical ? u->pos.logical : "none");
+        printf("%s %s.%s at %s%s%llu/%u (logical %s)\n", wh_op_name(u->op),
+               u->db ? u->db : "-", u->table ? u->table : "-",
+               u->pos.log_name ? u->pos.log_name : "", u->pos.log_name ? ":" : "",
+               (unsigned long long)u->pos.offset, u->pos.index,
+               u->pos.logical ? u->pos.logical : "none");
     }
     if (fflush(stdout) != 0)
         return -1;                     /* not handled: the publisher delivers it again */
