@@ -100,7 +100,7 @@ typedef struct cache_config {
     json_t  *shards;
     int64_t  session_ms, zk_wait_ms, heartbeat_timeout_ms;
     json_t  *caches_json, *rules_json;
-    int64_t  group_ops, max_pending_bytes, retry_min_ms, retry_max_ms;
+    int64_t  group_ops, max_pending_bytes, retry_min_ms, retry_max_ms, redelete_ms;
     int64_t  stats_interval_ms, status_interval_ms;
     char    *status_file;
     char    *log_level, *log_debug;

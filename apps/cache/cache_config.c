@@ -45,6 +45,10 @@ const wh_cfg_field cache_config_fields[] = {
     F("apply.max_pending_bytes", WH_CFG_INT, max_pending_bytes, "67108864", 65536, 4294967296,
       "Most bytes of rendered operations queued and not yet confirmed; past it the publisher "
       "connection is refused a batch and redelivers it later."),
+    F("apply.second_delete_ms", WH_CFG_INT, redelete_ms, "1000", 0, 600000,
+      "Delete each invalidated key again this long after its first delete: MySQL and MariaDB "
+      "write a transaction to the binlog before its rows are visible to readers, and a "
+      "reader that fills the key in between stores the old row; 0: no second delete."),
     F("apply.retry_min_ms", WH_CFG_INT, retry_min_ms, "100", 1, 600000,
       "First delay before retrying a cache that failed; doubles per failure."),
     F("apply.retry_max_ms", WH_CFG_INT, retry_max_ms, "5000", 1, 600000,

@@ -46,6 +46,8 @@ typedef struct app_batch {
     uint32_t     updates;
     cache_oplist ops;
     size_t       bytes;          /* what it counts against apply.max_pending_bytes */
+    uint32_t     deletes;        /* its OP_DELETE ops */
+    int64_t      due;            /* mono ms its second delete is due (redelete list) */
     char         logical[POS_LEN], physical[POS_LEN];   /* its last update's position */
     int64_t      ts;             /* its last update's event time */
 } app_batch;
@@ -75,6 +77,8 @@ static struct app {
     pthread_mutex_t mu;
     pthread_cond_t  work, space, tick;
     app_batch      *head, *tail, *pool;
+    app_batch      *rd_head, *rd_tail;   /* applied batches waiting for their second delete */
+    uint64_t        rd_batches;
     uint32_t        npool;
     uint64_t        queued_batches, queued_updates, queued_bytes;
     uint64_t        inflight_updates;
@@ -84,7 +88,7 @@ static struct app {
     bool            stopping;
     char            fatal[2048];
     struct {
-        uint64_t received, applied, rounds, failed_rounds, fallbacks;
+        uint64_t received, applied, rounds, failed_rounds, fallbacks, redeletes;
         cache_counts c;
     } n;
     int64_t         started;     /* wall ms */
@@ -166,6 +170,14 @@ static uint32_t shard_index_locked(const char *name)
     return app.nshards++;
 }
 
+/* Does op get a second delete? The deletes of delete rules do; a set rule's
+ * delete (of a key the row moved away from) does not: the app itself may set
+ * that key again for another row meanwhile. */
+static bool redeletable(const cache_op *op)
+{
+    return op->kind == OP_DELETE && app.cfg->rules[op->rule].action == RULE_DELETE;
+}
+
 /* ---- subscriber callbacks (loop thread) --------------------------------------------------- */
 
 static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_delivery *d)
@@ -198,6 +210,9 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
     b->seq = d->seq;
     b->updates = (uint32_t)n;
     b->bytes = sizeof *b + b->ops.n * sizeof(cache_op) + b->ops.data.len;
+    b->deletes = 0;
+    for (uint32_t i = 0; i < b->ops.n; i++)
+        b->deletes += redeletable(&b->ops.ops[i]);
 
     int64_t deadline = wh_mono_ms() + 1000;
     pthread_mutex_lock(&app.mu);
@@ -247,13 +262,14 @@ static void on_notice(void *opaque, const char *shard, bool held)
 
 /* Sends every op of the group to each cache it names, then confirms them
  * all. On failure *failed is the cache that failed. */
-static int apply_round(app_batch *group, uint32_t *failed, cache_counts *counts, char *err,
-                       size_t errlen)
+static int apply_round(app_batch *group, bool deletes_only, uint32_t *failed,
+                       cache_counts *counts, char *err, size_t errlen)
 {
     uint32_t used = 0;
     for (app_batch *b = group; b; b = b->next)
         for (uint32_t i = 0; i < b->ops.n; i++)
-            used |= b->ops.ops[i].caches;
+            if (!deletes_only || redeletable(&b->ops.ops[i]))
+                used |= b->ops.ops[i].caches;
     used &= (uint32_t)((1ull << app.cfg->ncaches) - 1);
     for (uint32_t c = 0; c < app.cfg->ncaches; c++) {
         if (!(used & (1u << c)))
@@ -263,7 +279,8 @@ static int apply_round(app_batch *group, uint32_t *failed, cache_counts *counts,
         int rc = be->ops->begin(be, err, errlen);
         for (app_batch *b = group; b && rc == WH_OK; b = b->next)
             for (uint32_t i = 0; i < b->ops.n && rc == WH_OK; i++)
-                if (b->ops.ops[i].caches & (1u << c))
+                if ((b->ops.ops[i].caches & (1u << c)) &&
+                    (!deletes_only || redeletable(&b->ops.ops[i])))
                     rc = be->ops->add(be, &b->ops.ops[i], b->ops.data.data, err, errlen);
         if (rc == WH_OK)
             rc = be->ops->flush(be, err, errlen);
@@ -299,97 +316,151 @@ static int apply_round(app_batch *group, uint32_t *failed, cache_counts *counts,
     return WH_OK;
 }
 
-static void *worker_main(void *arg)
+/* Applies group (every op, or its deletes only) until every cache confirmed
+ * it, retrying failed rounds with exponential backoff. False if the app
+ * stopped first. */
+static bool run_round(app_batch *group, bool deletes_only, int64_t *backoff)
 {
-    (void)arg;
-    int64_t backoff = app.cfg->retry_min_ms;
     char err[1024];
     for (;;) {
-        pthread_mutex_lock(&app.mu);
-        while (!app.head && !app.stopping)
-            pthread_cond_wait(&app.work, &app.mu);
-        if (app.stopping) {
-            pthread_mutex_unlock(&app.mu);
-            break;
-        }
-        /* Take batches while the round stays under apply.group_ops. */
-        app_batch *group = app.head, *last = app.head;
-        uint64_t ops = group->ops.n, updates = group->updates, bytes = group->bytes;
-        while (last->next && ops + last->next->ops.n <= (uint64_t)app.cfg->group_ops) {
-            last = last->next;
-            ops += last->ops.n;
-            updates += last->updates;
-            bytes += last->bytes;
-        }
-        app.head = last->next;
-        if (!app.head)
-            app.tail = NULL;
-        last->next = NULL;
-        uint32_t nb = 0;
-        for (app_batch *b = group; b; b = b->next)
-            nb++;
-        app.queued_batches -= nb;
-        app.queued_updates -= updates;
-        app.queued_bytes -= bytes;
-        app.inflight_updates = updates;
-        pthread_cond_broadcast(&app.space);
-        pthread_mutex_unlock(&app.mu);
-
-        bool done = false;
-        while (!done) {
-            cache_counts counts = { 0 };
-            uint32_t failed = 0;
-            if (apply_round(group, &failed, &counts, err, sizeof err) == WH_OK) {
-                pthread_mutex_lock(&app.mu);
-                app.n.rounds++;
+        cache_counts counts = { 0 };
+        uint32_t failed = 0;
+        if (apply_round(group, deletes_only, &failed, &counts, err, sizeof err) == WH_OK) {
+            pthread_mutex_lock(&app.mu);
+            app.n.rounds++;
+            if (deletes_only) {
+                app.n.redeletes += counts.deletes;
+            } else {
                 app.n.c.deletes += counts.deletes;
                 app.n.c.sets += counts.sets;
                 app.n.c.flushes += counts.flushes;
                 app.n.c.unstorable += counts.unstorable;
-                app.n.c.hits += counts.hits;
-                pthread_mutex_unlock(&app.mu);
-                backoff = app.cfg->retry_min_ms;
-                done = true;
-                break;
             }
-            /* Drop every connection of the round: none may keep unread replies. */
-            for (uint32_t c = 0; c < app.cfg->ncaches; c++)
-                app.be[c]->ops->reset(app.be[c]);
-            cache_state *s = &app.cs[failed];
-            pthread_mutex_lock(&app.mu);
-            app.n.failed_rounds++;
-            s->failures++;
-            snprintf(s->error, sizeof s->error, "%s", err);
-            bool first = !s->down;
-            if (first) {
-                s->down = true;
-                s->down_since = wh_mono_ms();
-            }
+            app.n.c.hits += counts.hits;
             pthread_mutex_unlock(&app.mu);
-            if (first)
-                wh_warn(AREA, "cache '%s' is down: %s; holding back acknowledgements and "
-                        "retrying with backoff (%lld to %lld ms)", app.cfg->caches[failed].name,
-                        err, (long long)app.cfg->retry_min_ms, (long long)app.cfg->retry_max_ms);
-            else
-                wh_debug(AREA, "cache '%s': attempt %" PRIu64 " failed: %s",
-                         app.cfg->caches[failed].name, s->failures, err);
-            pthread_mutex_lock(&app.mu);
-            int64_t until = wh_mono_ms() + backoff;
-            while (!app.stopping && wh_mono_ms() < until) {
-                struct timespec ts = wh_cond_deadline(until - wh_mono_ms());
-                pthread_cond_timedwait(&app.work, &app.mu, &ts);
-            }
-            bool stop = app.stopping;
-            pthread_mutex_unlock(&app.mu);
-            backoff = backoff * 2 > app.cfg->retry_max_ms ? app.cfg->retry_max_ms : backoff * 2;
-            if (stop)
-                break;
+            *backoff = app.cfg->retry_min_ms;
+            return true;
         }
-        /* Acknowledge in delivery order: acks are cumulative per flow. */
+        /* Drop every connection of the round: none may keep unread replies. */
+        for (uint32_t c = 0; c < app.cfg->ncaches; c++)
+            app.be[c]->ops->reset(app.be[c]);
+        cache_state *s = &app.cs[failed];
         pthread_mutex_lock(&app.mu);
+        app.n.failed_rounds++;
+        s->failures++;
+        snprintf(s->error, sizeof s->error, "%s", err);
+        bool first = !s->down;
+        if (first) {
+            s->down = true;
+            s->down_since = wh_mono_ms();
+        }
+        pthread_mutex_unlock(&app.mu);
+        if (first)
+            wh_warn(AREA, "cache '%s' is down: %s; holding back acknowledgements and "
+                    "retrying with backoff (%lld to %lld ms)", app.cfg->caches[failed].name,
+                    err, (long long)app.cfg->retry_min_ms, (long long)app.cfg->retry_max_ms);
+        else
+            wh_debug(AREA, "cache '%s': attempt %" PRIu64 " failed: %s",
+                     app.cfg->caches[failed].name, s->failures, err);
+        pthread_mutex_lock(&app.mu);
+        int64_t until = wh_mono_ms() + *backoff;
+        while (!app.stopping && wh_mono_ms() < until) {
+            struct timespec ts = wh_cond_deadline(until - wh_mono_ms());
+            pthread_cond_timedwait(&app.work, &app.mu, &ts);
+        }
+        bool stop = app.stopping;
+        pthread_mutex_unlock(&app.mu);
+        *backoff = *backoff * 2 > app.cfg->retry_max_ms ? app.cfg->retry_max_ms : *backoff * 2;
+        if (stop)
+            return false;
+    }
+}
+
+/* Takes the queue's first batches, while the round stays under
+ * apply.group_ops ops. Called with app.mu held; the queue is not empty. */
+static app_batch *take_group_locked(void)
+{
+    app_batch *group = app.head, *last = app.head;
+    uint64_t ops = group->ops.n, updates = group->updates, bytes = group->bytes;
+    uint32_t nb = 1;
+    while (last->next && ops + last->next->ops.n <= (uint64_t)app.cfg->group_ops) {
+        last = last->next;
+        ops += last->ops.n;
+        updates += last->updates;
+        bytes += last->bytes;
+        nb++;
+    }
+    app.head = last->next;
+    if (!app.head)
+        app.tail = NULL;
+    last->next = NULL;
+    app.queued_batches -= nb;
+    app.queued_updates -= updates;
+    app.queued_bytes -= bytes;
+    app.inflight_updates = updates;
+    pthread_cond_broadcast(&app.space);
+    return group;
+}
+
+/* Takes the redelete list's due batches (up to apply.group_ops deletes).
+ * Called with app.mu held; the first one is due. */
+static app_batch *take_due_locked(int64_t now)
+{
+    app_batch *group = app.rd_head, *last = app.rd_head;
+    uint64_t dels = group->deletes;
+    while (last->next && last->next->due <= now &&
+           dels + last->next->deletes <= (uint64_t)app.cfg->group_ops) {
+        last = last->next;
+        dels += last->deletes;
+    }
+    app.rd_head = last->next;
+    if (!app.rd_head)
+        app.rd_tail = NULL;
+    last->next = NULL;
+    for (app_batch *b = group; b; b = b->next)
+        app.rd_batches--;
+    return group;
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    int64_t backoff = app.cfg->retry_min_ms;
+    for (;;) {
+        app_batch *group = NULL;
+        bool redelete = false;
+        pthread_mutex_lock(&app.mu);
+        while (!app.stopping) {
+            int64_t now = wh_mono_ms();
+            if (app.rd_head && app.rd_head->due <= now) {
+                group = take_due_locked(now);
+                redelete = true;
+                break;
+            }
+            if (app.head) {
+                group = take_group_locked();
+                break;
+            }
+            if (app.rd_head) {
+                struct timespec ts = wh_cond_deadline(app.rd_head->due - now);
+                pthread_cond_timedwait(&app.work, &app.mu, &ts);
+            } else {
+                pthread_cond_wait(&app.work, &app.mu);
+            }
+        }
+        pthread_mutex_unlock(&app.mu);
+        if (!group)
+            break;      /* stopping */
+
+        bool done = run_round(group, redelete, &backoff);
+
+        pthread_mutex_lock(&app.mu);
+        int64_t due = wh_mono_ms() + app.cfg->redelete_ms;
         for (app_batch *b = group, *next; b; b = next) {
             next = b->next;
-            if (done) {
+            b->next = NULL;
+            if (done && !redelete) {
+                /* Acknowledge in delivery order: acks are cumulative per flow. */
                 shard_state *sh = &app.shards[b->shard];
                 wh_sub_delivery d = { sh->name, b->flow, b->seq };
                 wh_subscriber_ack(app.sub, &d);
@@ -401,10 +472,21 @@ static void *worker_main(void *arg)
                 sh->ts = b->ts;
                 sh->applied_at = wh_wall_ms();
                 app.n.applied += b->updates;
+                if (app.cfg->redelete_ms > 0 && b->deletes > 0) {
+                    b->due = due;
+                    if (app.rd_tail)
+                        app.rd_tail->next = b;
+                    else
+                        app.rd_head = b;
+                    app.rd_tail = b;
+                    app.rd_batches++;
+                    continue;
+                }
             }
             batch_put_locked(b);
         }
-        app.inflight_updates = 0;
+        if (!redelete)
+            app.inflight_updates = 0;
         pthread_mutex_unlock(&app.mu);
         if (!done)
             break;
@@ -416,6 +498,7 @@ static void *worker_main(void *arg)
 
 typedef struct stats_snap {
     uint64_t received, applied, ops, deletes, sets, flushes, unstorable, hits, fallbacks;
+    uint64_t redeletes, redelete_batches;
     uint64_t failed_rounds, queued, inflight;
     int64_t  at;                   /* mono ms */
 } stats_snap;
@@ -431,6 +514,8 @@ static void snap_locked(stats_snap *s)
     s->unstorable = app.n.c.unstorable;
     s->hits = app.n.c.hits;
     s->fallbacks = app.n.fallbacks;
+    s->redeletes = app.n.redeletes;
+    s->redelete_batches = app.rd_batches;
     s->failed_rounds = app.n.failed_rounds;
     s->queued = app.queued_updates;
     s->inflight = app.inflight_updates;
@@ -473,8 +558,10 @@ static void write_status(const stats_snap *s, const stats_snap *prev, const char
                   rate(s->applied, prev->applied, ms), rate(s->ops, prev->ops, ms));
     wh_buf_printf(&b, ",\"ops\":{\"delete\":%" PRIu64 ",\"set\":%" PRIu64 ",\"flush\":%" PRIu64
                   ",\"unstorable\":%" PRIu64 ",\"set_fallbacks\":%" PRIu64 ",\"redis_hits\":%"
-                  PRIu64 "},\"failed_rounds\":%" PRIu64, s->deletes, s->sets, s->flushes,
-                  s->unstorable, s->fallbacks, s->hits, s->failed_rounds);
+                  PRIu64 ",\"second_delete\":%" PRIu64 "},\"second_delete_batches\":%" PRIu64
+                  ",\"failed_rounds\":%" PRIu64, s->deletes, s->sets, s->flushes,
+                  s->unstorable, s->fallbacks, s->hits, s->redeletes, s->redelete_batches,
+                  s->failed_rounds);
     wh_buf_puts(&b, ",\"caches\":[");
     pthread_mutex_lock(&app.mu);
     for (uint32_t c = 0; c < app.cfg->ncaches; c++) {
@@ -820,6 +907,12 @@ out:
     while (app.head) {
         app_batch *b = app.head;
         app.head = b->next;
+        cache_oplist_free(&b->ops);
+        free(b);
+    }
+    while (app.rd_head) {
+        app_batch *b = app.rd_head;
+        app.rd_head = b->next;
         cache_oplist_free(&b->ops);
         free(b);
     }

@@ -27,7 +27,9 @@ Scenarios:
   kill_app       wormhole-cache is killed with SIGKILL mid-load and started again
 
 Prints what it checks; exits 0 on success, 1 on a failed check. The workload
-prints its seed (WH_SEED replays it).
+prints its seed (WH_SEED replays it). WH_CACHE_SECOND_DELETE_MS sets the app's
+apply.second_delete_ms (default 1000; 0 exposes the race it covers: a fill
+that reads a row between its binlog write and its commit becoming visible).
 """
 import base64
 import json
@@ -313,7 +315,9 @@ class Env:
                        "filter": "status = \"public\""},
                       {"table": "app.users", "keys": ["ujson:{id}"], "action": "set",
                        "caches": ["r"]}],
-            "apply": {"retry_min_ms": 50, "retry_max_ms": 1000},
+            "apply": {"retry_min_ms": 50, "retry_max_ms": 1000,
+                      "second_delete_ms": int(os.environ.get("WH_CACHE_SECOND_DELETE_MS",
+                                                             "1000"))},
             "stats": {"interval_ms": 1000},
         }
         path = self.stack.path("cache.json")
@@ -354,12 +358,15 @@ class Env:
                 p.kill()
                 p.wait()
 
-    def write_load(self, seed, rounds=10, per_round=150, pause=0.2, ddl_at=None):
+    def write_load(self, seed, rounds=10, per_round=150, pause=0.2, ddl_at=None, until=None):
+        """Writes rounds of statements from THREADS threads; with until (an Event), goes on
+        past rounds until it is set (at most 50 times as many)."""
         errors = []
 
         def writer(t):
             rng = random.Random(seed * 100 + t)
-            for r in range(rounds):
+            r = 0
+            while r < rounds or (until is not None and not until.is_set() and r < 50 * rounds):
                 if r:
                     time.sleep(pause)
                 if ddl_at is not None and t == 0 and r == ddl_at:
@@ -370,6 +377,7 @@ class Env:
                 except Exception as e:  # noqa: BLE001 - reported below
                     errors.append(e)
                     return
+                r += 1
 
         ts = [threading.Thread(target=writer, args=(t,)) for t in range(THREADS)]
         for t in ts:
@@ -391,6 +399,8 @@ class Env:
                 st.get("updates_queued") == 0
         wait_until(caught_up, 120, "the app to apply GTID %s" % gtid)
         check(True, "the app applied the last transaction (GTID %s)" % gtid)
+        wait_until(lambda: self.status_json().get("second_delete_batches") == 0, 30,
+                   "the app's second deletes")
 
 
 # ---- checks ----------------------------------------------------------------------------------
@@ -494,11 +504,14 @@ def check_caches(env, ujson_complete):
 
 
 def run_with_fillers(env, seed, body):
+    """Runs body (the load) with both fillers reading through; they go on reading for a
+    little after the load (past the app's second deletes), as an app's readers would."""
     fillers = [Filler(env, "memcached", seed + 1), Filler(env, "redis", seed + 2)]
     for f in fillers:
         f.start()
     try:
         body()
+        time.sleep(2)
     finally:
         for f in fillers:
             f.stop.set()
@@ -596,8 +609,10 @@ def sc_cache_restart(env):
     ends = []
 
     def body():
+        done = threading.Event()
         writer = threading.Thread(target=env.write_load, args=(seed,),
-                                  kwargs={"rounds": 30, "per_round": 60, "pause": 0.3})
+                                  kwargs={"rounds": 10, "per_round": 60, "pause": 0.3,
+                                          "until": done})
         writer.start()
         try:
             wait_until(lambda: env.status_json().get("updates_applied", 0) > 300, 60,
@@ -608,7 +623,9 @@ def sc_cache_restart(env):
                        30, "memcached to be used again")
             ends.append(outage(env, app, env.rd, watch_out, "redis"))
             check(writer.is_alive(), "the load was still running after both outages")
+            time.sleep(1)
         finally:
+            done.set()
             writer.join()
     run_with_fillers(env, seed, body)
     env.wait_applied()
@@ -631,8 +648,10 @@ def sc_kill_app(env):
     env.publisher()
 
     def body():
+        done = threading.Event()
         writer = threading.Thread(target=env.write_load, args=(seed,),
-                                  kwargs={"rounds": 20, "per_round": 80, "pause": 0.3})
+                                  kwargs={"rounds": 10, "per_round": 80, "pause": 0.3,
+                                          "until": done})
         writer.start()
         try:
             wait_until(lambda: env.status_json().get("updates_applied", 0) > 500, 60,
@@ -644,7 +663,13 @@ def sc_kill_app(env):
             time.sleep(0.5)
             check(writer.is_alive(), "the load was still running after the kill")
             env.app_again = env.app()
+            wait_until(lambda: env.status_json().get("updates_applied", 0) > 200, 60,
+                       "the restarted app to apply updates")
+            check(writer.is_alive(), "the load was still running when the restarted app "
+                  "applied its first updates")
+            time.sleep(1)
         finally:
+            done.set()
             writer.join()
     run_with_fillers(env, seed, body)
     env.wait_applied()
