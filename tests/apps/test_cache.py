@@ -28,8 +28,9 @@ Scenarios:
 
 Prints what it checks; exits 0 on success, 1 on a failed check. The workload
 prints its seed (WH_SEED replays it). WH_CACHE_SECOND_DELETE_MS sets the app's
-apply.second_delete_ms (default 1000; 0 exposes the race it covers: a fill
-that reads a row between its binlog write and its commit becoming visible).
+apply.second_delete_ms (default 1000; 0 leaves out the second deletes that
+cover a fill reading a row between its binlog write and its commit becoming
+visible).
 """
 import base64
 import json
