@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh -- builds a release build and runs the wormhole-cache benchmark
 # (bench/apps/run.py): invalidations per second applied and confirmed to a
-# local memcached and to a local Redis from a binlog of 300,000 row changes,
+# local memcached and to a local Redis from a binlog of 750,000 row changes,
 # the app pinned to one core. Extra arguments go to run.py (--rows N, --cpu N).
 # The build directory is $WH_BENCH_BUILD or build-release at the source root.
 set -eu
