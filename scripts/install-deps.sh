@@ -20,6 +20,9 @@ set -euo pipefail
 # the tests run Debian's PostgreSQL binaries (/usr/lib/postgresql/15/bin, from
 # 'postgresql') directly in temp dirs (tests/harness/wh_postgres.py).  The
 # package may create a 'main' cluster; policy-rc.d below keeps it from starting.
+# wormhole-cache (apps/cache): libmemcached-dev and libhiredis-dev to build,
+# memcached and redis-server as its tests' and benchmark's throwaway caches
+# (the harness runs them in temp dirs; their system services are never started).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
   libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
@@ -27,6 +30,7 @@ PACKAGES=(
   libzookeeper-java libslf4j-java default-jre-headless
   postgresql libpq-dev libsqlite3-dev
   sysbench python3 procps
+  libmemcached-dev libhiredis-dev memcached redis-server
 )
 
 missing=()
