@@ -15,13 +15,14 @@ set -euo pipefail
 # mariadb client and mariadb-binlog (mariadb-client), ZooKeeper's server jars
 # (libzookeeper-java, plus slf4j-simple from libslf4j-java for its log) run by
 # a headless JRE.  The 'zookeeper' package itself is not needed: it only adds
-# wrapper scripts and pulls the desktop JRE (GTK, X11).
+# wrapper scripts and pulls the desktop JRE (GTK, X11).  groff-base: the unit
+# test docs_flags renders the manual page wormhole-monitor(8).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
   libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
   mariadb-server-core mariadb-client
   libzookeeper-java libslf4j-java default-jre-headless
-  sysbench python3 procps
+  sysbench python3 procps groff-base
 )
 
 missing=()
