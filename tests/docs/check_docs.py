@@ -43,6 +43,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,7 +135,7 @@ def run(argv, **kw):
 class Checker:
     def __init__(self, args):
         self.a = args
-        self.tmp = tempfile.mkdtemp(prefix="wh-docs-")
+        self.tmp = tempfile.mkdtemp(prefix="wh-docs-%d-" % os.getpid())
         self.nolog = os.path.join(self.tmp, "no-binlogs")    # never created
         self.count = 0
 
@@ -426,7 +427,12 @@ def main():
     for p in ("publisher", "monitor", "logcat", "tail"):
         ap.add_argument("--" + p)
     args = ap.parse_args()
-    n = {"examples": check_examples, "links": check_links, "flags": check_flags}[args.mode](args)
+    try:
+        n = {"examples": check_examples, "links": check_links,
+             "flags": check_flags}[args.mode](args)
+    finally:
+        for d in glob.glob(os.path.join(tempfile.gettempdir(), "wh-docs-%d-*" % os.getpid())):
+            shutil.rmtree(d, ignore_errors=True)
     for p in problems:
         print(p)
     print("docs_%s: %d checked, %d problems" % (args.mode, n, len(problems)))
