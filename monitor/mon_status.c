@@ -145,6 +145,8 @@ json_t *mon_status_offline(const char *run_dir, char *errbuf, size_t errlen)
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/instances", run_dir);
     DIR *d = opendir(path);
+    if (!d && errno == ENOENT)
+        return json_pack("{s:n, s:[]}", "monitor", "instances");
     if (!d) {
         wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot read %s: %s", path, strerror(errno));
         return NULL;

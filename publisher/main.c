@@ -645,7 +645,7 @@ static void reload(publisher *p)
  * the unit test config_doc). */
 static void print_markdown(FILE *out)
 {
-    static const char *const types[] = { "string", "integer", "boolean", "number", "object" };
+    static const char *const types[] = { "string", "integer", "boolean", "number", "json" };
     fprintf(out, "| key | type | default | range | meaning |\n|---|---|---|---|---|\n");
     for (const wh_cfg_field *f = pub_config_fields; f->key; f++) {
         fprintf(out, "| `%s` | %s | %s%s%s | ", f->key, types[f->type], f->def ? "`" : "",
@@ -660,12 +660,15 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: wormhole-publisher --config FILE [--debug AREAS]\n"
+        "       wormhole-publisher --check-config FILE\n"
         "       wormhole-publisher --help-config | --config-markdown\n"
         "\n"
         "Reads one datastore shard's log through a positions mapper and pushes each\n"
         "subscriber app's matching updates to one of its live instances, recording\n"
         "acknowledged positions in ZooKeeper (docs/PROTOCOL.md, docs/ZOOKEEPER.md).\n"
-        "SIGTERM/SIGINT stop cleanly; SIGHUP reloads the delivery and log settings.\n");
+        "SIGTERM/SIGINT stop cleanly; SIGHUP reloads the delivery and log settings.\n"
+        "--check-config validates FILE, the mapper's options included, prints OK and\n"
+        "exits 0 (1 with the reason on stderr) without opening the log or connecting.\n");
 }
 
 /* Waits up to ms for outstanding datamarkers to be acknowledged (clean stop). */
@@ -702,6 +705,7 @@ int main(int argc, char **argv)
         { "debug", required_argument, NULL, 'd' },
         { "help-config", no_argument, NULL, 'H' },
         { "config-markdown", no_argument, NULL, 'M' },
+        { "check-config", required_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -711,11 +715,13 @@ int main(int argc, char **argv)
     char err[1024];
     int c, status = 1;
     status_report *rep = NULL;
+    bool check_only = false;
 
     wh_log_set_ident("wormhole-publisher");
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': p->config_path = optarg; break;
+        case 'C': p->config_path = optarg; check_only = true; break;
         case 'd': debug = optarg; break;
         case 'H':
             wh_config_print_help(stdout, pub_config_fields);
@@ -756,6 +762,15 @@ int main(int argc, char **argv)
     if (p->cfg.zk_root[0] != '/' || strlen(p->cfg.zk_root) > 512) {
         wh_error(WH_AREA_PUBLISHER, "%s: key 'zookeeper.root': '%s' is not an absolute path",
                  p->config_path, p->cfg.zk_root);
+        goto out;
+    }
+    if (check_only) {
+        if (pub_mapper_check(p->cfg.mapper_name, p->cfg.mapper_options, err, sizeof err)) {
+            wh_error(WH_AREA_PUBLISHER, "%s: mapper: %s", p->config_path, err);
+            goto out;
+        }
+        printf("OK   %s\n", p->config_path);
+        status = 0;
         goto out;
     }
     p->id_configured = strdup(p->cfg.id);

@@ -194,6 +194,9 @@ void pub_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms);
  * tests. Same contract as wh_mapper_create. */
 int pub_mapper_create(const char *name, const json_t *options, const char *shard, bool follow,
                       wh_mapper **out, char *errbuf, size_t errlen);
+/* Validates a mapper's options by name without opening anything (the
+ * synthetic generator's too). Same contract as wh_mapper_check. */
+int pub_mapper_check(const char *name, const json_t *options, char *errbuf, size_t errlen);
 extern const wh_mapper_ops pub_synthetic_ops;
 
 /* Caravans (pub_caravan.c). */

@@ -66,6 +66,16 @@ static void synth_destroy(wh_mapper *m)
     free(s);
 }
 
+static int synth_check(const json_t *options, char *errbuf, size_t errlen)
+{
+    synth_opts o;
+    json_t *empty = options ? NULL : json_object();
+    int rc = wh_config_apply(options ? options : empty, "synthetic mapper options",
+                             synth_fields, &o, errbuf, errlen);
+    json_decref(empty);
+    return rc;
+}
+
 static int synth_create(const json_t *options, const char *shard, wh_mapper **out,
                         char *errbuf, size_t errlen)
 {
@@ -207,6 +217,7 @@ const wh_mapper_ops pub_synthetic_ops = {
     .name = "synthetic",
     .options = synth_fields,
     .create = synth_create,
+    .check = synth_check,
     .seek_physical = synth_seek,
     .seek_logical = synth_seek,
     .next_batch = synth_next,
@@ -223,4 +234,11 @@ int pub_mapper_create(const char *name, const json_t *options, const char *shard
         return rc;
     }
     return wh_mapper_create(name, options, shard, follow, out, errbuf, errlen);
+}
+
+int pub_mapper_check(const char *name, const json_t *options, char *errbuf, size_t errlen)
+{
+    if (strcmp(name, pub_synthetic_ops.name) == 0)
+        return pub_synthetic_ops.check(options, errbuf, errlen);
+    return wh_mapper_check(name, options, errbuf, errlen);
 }

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "mappers/mysql/binlog_ddl.h"
 #include "mappers/mysql/binlog_event.h"
 #include "mappers/mysql/binlog_gtid.h"
 #include "mappers/mysql/binlog_mapper.h"
@@ -650,9 +651,12 @@ err:
                       binlog_event_type_name(m->rows_type), t->db, t->name);
 }
 
-/* Delivers a statement as a ddl update of the current transaction. */
+/* Delivers a statement as a ddl update of the current transaction. A DDL
+ * statement that changes one table carries it (binlog_ddl.h); statement DML
+ * (is_ddl false) carries none. */
 static int emit_statement(mysql_mapper *m, const binlog_event *ev, const char *db,
-                          size_t dblen, const char *q, size_t qlen, char *errbuf, size_t errlen)
+                          size_t dblen, const char *q, size_t qlen, bool is_ddl,
+                          char *errbuf, size_t errlen)
 {
     if (skipping(m)) {
         m->txn_index++;
@@ -660,10 +664,13 @@ static int emit_statement(mysql_mapper *m, const binlog_event *ev, const char *d
     }
     const char *stmt = wh_arena_strndup(&m->arena, q, qlen);
     const char *dbs = dblen ? wh_arena_strndup(&m->arena, db, dblen) : NULL;
-    if (!stmt || (dblen && !dbs))
+    const char *tdb = NULL, *table = NULL;
+    if (!stmt || (dblen && !dbs) ||
+        (is_ddl && binlog_ddl_table(q, qlen, db, dblen, &m->arena, &tdb, &table) < 0))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a statement");
     wh_update *u = new_update(m, WH_OP_DDL, ev->timestamp);
-    u->db = dbs;
+    u->db = table ? tdb : dbs;
+    u->table = table;
     u->statement = stmt;
     m->txn_index++;
     return WH_OK;
@@ -734,7 +741,8 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         if (m->mode == TXN_NONE &&
             (rc = start_txn(m, TXN_STANDALONE, false, NULL, errbuf, errlen)) != WH_OK)
             return rc;
-        if ((rc = emit_statement(m, ev, db, dblen, q, qlen, errbuf, errlen)) != WH_OK)
+        if ((rc = emit_statement(m, ev, db, dblen, q, qlen, kind == BSK_DDL, errbuf,
+                                 errlen)) != WH_OK)
             return rc;
         if (m->mode != TXN_EXPLICIT)
             finish_txn(m);
@@ -1225,6 +1233,39 @@ static void mysql_destroy(wh_mapper *base)
     free(m);
 }
 
+/* Reads the options object (NULL: all defaults) into o and checks what the
+ * table cannot. On failure o may hold some settings: free it with
+ * wh_config_free either way. */
+static int mysql_read_opts(const json_t *options, mysql_opts *o, bool *dml_as_ddl,
+                           char *errbuf, size_t errlen)
+{
+    json_t *empty = options ? NULL : json_object();
+    int rc = wh_config_apply(options ? options : empty, "mysql mapper options", mysql_fields,
+                             o, errbuf, errlen);
+    json_decref(empty);
+    if (rc != WH_OK)
+        return rc;
+    if (strcmp(o->statement_dml, "error") == 0)
+        *dml_as_ddl = false;
+    else if (strcmp(o->statement_dml, "ddl") == 0)
+        *dml_as_ddl = true;
+    else
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "mysql mapper options: key 'statement_dml': expected \"error\" or "
+                         "\"ddl\", got \"%s\"", o->statement_dml);
+    return WH_OK;
+}
+
+static int mysql_check(const json_t *options, char *errbuf, size_t errlen)
+{
+    mysql_opts o;
+    bool dml_as_ddl;
+    memset(&o, 0, sizeof o);
+    int rc = mysql_read_opts(options, &o, &dml_as_ddl, errbuf, errlen);
+    wh_config_free(mysql_fields, &o);
+    return rc;
+}
+
 static int mysql_create(const json_t *options, const char *shard, wh_mapper **out,
                         char *errbuf, size_t errlen)
 {
@@ -1235,22 +1276,8 @@ static int mysql_create(const json_t *options, const char *shard, wh_mapper **ou
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     m->base.ops = &wh_mapper_mysql;
     m->shard = shard;
-    json_t *empty = options ? NULL : json_object();
-    rc = wh_config_apply(options ? options : empty, "mysql mapper options", mysql_fields,
-                         &m->o, errbuf, errlen);
-    json_decref(empty);
-    if (rc != WH_OK)
+    if ((rc = mysql_read_opts(options, &m->o, &m->dml_as_ddl, errbuf, errlen)) != WH_OK)
         goto err;
-    if (strcmp(m->o.statement_dml, "error") == 0) {
-        m->dml_as_ddl = false;
-    } else if (strcmp(m->o.statement_dml, "ddl") == 0) {
-        m->dml_as_ddl = true;
-    } else {
-        rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
-                       "mysql mapper options: key 'statement_dml': expected \"error\" or "
-                       "\"ddl\", got \"%s\"", m->o.statement_dml);
-        goto err;
-    }
     if ((rc = binlog_reader_new(m->o.binlog_dir, m->o.index_file[0] ? m->o.index_file : NULL,
                                 (size_t)m->o.read_buffer_kb * 1024, (int)m->o.poll_ms, &m->rd,
                                 errbuf, errlen)) != WH_OK)
@@ -1289,6 +1316,7 @@ const wh_mapper_ops wh_mapper_mysql = {
     .name = "mysql",
     .options = mysql_fields,
     .create = mysql_create,
+    .check = mysql_check,
     .seek_physical = mysql_seek_physical,
     .seek_logical = mysql_seek_logical,
     .next_batch = mysql_next_batch,

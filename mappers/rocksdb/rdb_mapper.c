@@ -977,6 +977,39 @@ static void rdb_destroy(wh_mapper *base)
     free(m);
 }
 
+/* Reads the options object into o and checks what the table cannot. On
+ * failure o may hold some settings: free it with wh_config_free either way. */
+static int rdb_read_opts(const json_t *options, rdb_opts *o, bool *json, char *errbuf,
+                         size_t errlen)
+{
+    int rc = wh_config_apply(options, "rocksdb mapper options", rdb_fields, o, errbuf, errlen);
+    if (rc != 0)
+        return rc;
+    if (strcmp(o->value_format, "raw") == 0)
+        *json = false;
+    else if (strcmp(o->value_format, "json") == 0)
+        *json = true;
+    else
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "rocksdb mapper options: key "
+                         "'value_format': '%s' is neither \"raw\" nor \"json\"",
+                         o->value_format);
+    return 0;
+}
+
+static int rdb_check(const json_t *options, char *errbuf, size_t errlen)
+{
+    json_t *tmp = NULL;
+    rdb_opts o;
+    bool json;
+    if (!options && !(options = tmp = json_object()))
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    memset(&o, 0, sizeof o);
+    int rc = rdb_read_opts(options, &o, &json, errbuf, errlen);
+    wh_config_free(rdb_fields, &o);
+    json_decref(tmp);
+    return rc;
+}
+
 static int rdb_create(const json_t *options, const char *shard, wh_mapper **out, char *errbuf,
                       size_t errlen)
 {
@@ -995,22 +1028,10 @@ static int rdb_create(const json_t *options, const char *shard, wh_mapper **out,
     m->shard = shard;
     m->ino_fd = -1;
     m->ino_archive_wd = -1;
-    rc = wh_config_apply(options, "rocksdb mapper options", rdb_fields, &m->opt, errbuf, errlen);
+    rc = rdb_read_opts(options, &m->opt, &m->json, errbuf, errlen);
     json_decref(tmp);
-    if (rc != 0) {
-        free(m);
-        return rc;
-    }
-    if (strcmp(m->opt.value_format, "raw") == 0) {
-        m->json = false;
-    } else if (strcmp(m->opt.value_format, "json") == 0) {
-        m->json = true;
-    } else {
-        rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "rocksdb mapper options: key "
-                       "'value_format': '%s' is neither \"raw\" nor \"json\"",
-                       m->opt.value_format);
+    if (rc != 0)
         goto err;
-    }
     if (stat(m->opt.db, &st) != 0) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "RocksDB database directory %s: %s",
                        m->opt.db, strerror(errno));
@@ -1062,6 +1083,7 @@ const wh_mapper_ops wh_rocksdb_mapper_ops = {
     .name = "rocksdb",
     .options = rdb_fields,
     .create = rdb_create,
+    .check = rdb_check,
     .seek_physical = rdb_seek_physical,
     .seek_logical = rdb_seek_logical,
     .next_batch = rdb_next_batch,

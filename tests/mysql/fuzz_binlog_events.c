@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
+#include "mappers/mysql/binlog_ddl.h"
 #include "mappers/mysql/binlog_value.h"
 #include "wormhole/position.h"
 
@@ -134,6 +135,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned mode = data[0] % 4;
     data++;
     size--;
+    /* The bytes as a DDL statement too (binlog_ddl.h): an answer is whole. */
+    {
+        wh_arena a = WH_ARENA_INIT;
+        const char *db, *table;
+        int rc = binlog_ddl_table((const char *)data, size, "d", 1, &a, &db, &table);
+        if (rc == 1 ? !db || !table || !table[0] || strlen(table) > 4 * BINLOG_DDL_NAME_CHARS
+                    : rc != 0 || db || table)
+            abort();
+        wh_arena_free(&a);
+    }
     wh_buf b = WH_BUF_INIT;
     if (mode == 0) {
         wh_buf_append(&b, data, size);

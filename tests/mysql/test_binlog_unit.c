@@ -277,7 +277,7 @@ static void test_mysql_basic(void)
     CHECK_EQ_INT(r.n, 5);
     char exp[1024], line[2048];
     snprintf(exp, sizeof exp,
-             "{\"shard\":\"t\",\"op\":\"ddl\",\"db\":\"db\",\"pos\":{\"logical\":\"" UUID1_TEXT
+             "{\"shard\":\"t\",\"op\":\"ddl\",\"db\":\"db\",\"table\":\"t\",\"pos\":{\"logical\":\"" UUID1_TEXT
              ":1/0\",\"physical\":\"binlog.000001:%zu/0\"},\"ts\":1700000000,\"txn\":{\"id\":\""
              UUID1_TEXT ":1\",\"index\":0,\"last\":true},\"statement\":\"CREATE TABLE t (id "
              "INT UNSIGNED, name VARCHAR(40))\"}", off1);
