@@ -6,11 +6,13 @@
 #include "mappers/mapper.h"
 #include "mappers/mysql/binlog_mapper.h"
 #include "mappers/rocksdb/rdb_mapper.h"
+#include "mappers/synthetic/synthetic_mapper.h"
 
 /* Each mapper's ops are defined in its own folder. Add new ones here. */
 static const wh_mapper_ops *const mappers[] = {
     &wh_mapper_mysql,
     &wh_rocksdb_mapper_ops,
+    &wh_mapper_synthetic,
     NULL,
 };
 

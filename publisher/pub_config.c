@@ -1,5 +1,6 @@
 /* pub_config.c -- the publisher's settings table (the source of docs/CONFIG.md). */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "publisher/pub.h"
 
@@ -53,3 +54,16 @@ const wh_cfg_field pub_config_fields[] = {
       "Comma-separated debug areas (publisher,caravan,zk,protocol,binlog,... or all) (live)."),
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
+
+void pub_config_print_markdown(FILE *out)
+{
+    static const char *const types[] = { "string", "integer", "boolean", "number", "json" };
+    fprintf(out, "| key | type | default | range | meaning |\n|---|---|---|---|---|\n");
+    for (const wh_cfg_field *f = pub_config_fields; f->key; f++) {
+        fprintf(out, "| `%s` | %s | %s%s%s | ", f->key, types[f->type], f->def ? "`" : "",
+                f->def ? f->def : "required", f->def ? "`" : "");
+        if (f->min <= f->max && f->type == WH_CFG_INT)
+            fprintf(out, "%lld..%lld", (long long)f->min, (long long)f->max);
+        fprintf(out, " | %s |\n", f->desc);
+    }
+}
