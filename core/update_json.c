@@ -8,6 +8,7 @@
  * the text is exactly what the snprintf-based forms produce. Only floats go
  * through snprintf (shortest round-trip text). */
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "core/update_json.h"
 #include "core/utf8.h"
 #include "wormhole/error.h"
+#include "wormhole/json.h"
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -775,4 +777,56 @@ int wh_update_to_json(const wh_update *u, wh_buf *out)
 nomem:
     finish(out, NULL, start);
     return WH_ERR_NOMEM;
+}
+
+/* ---- the public API (include/wormhole/json.h) ------------------------------ */
+
+size_t wh_update_json(const wh_update *u, char *buf, size_t cap)
+{
+    if (!u || (!buf && cap)) {
+        if (buf && cap)
+            buf[0] = '\0';
+        errno = EINVAL;
+        return 0;
+    }
+    wh_buf out;
+    wh_buf_borrow(&out, buf, cap);
+    if (wh_update_to_json(u, &out) != WH_OK) {
+        if (cap)
+            buf[0] = '\0';
+        wh_buf_free(&out);
+        errno = ENOMEM;
+        return 0;
+    }
+    assert(out.len >= 2 && out.data[out.len - 1] == '\n');
+    size_t n = out.len - 1;                 /* the line without its '\n' */
+    if (out.data == buf) {
+        assert(n < cap);                    /* the borrowed buffer held it all */
+        buf[n] = '\0';
+    } else if (cap) {
+        size_t k = n < cap ? n : cap - 1;
+        memcpy(buf, out.data, k);
+        buf[k] = '\0';
+    }
+    wh_buf_free(&out);
+    return n;
+}
+
+char *wh_update_json_alloc(const wh_update *u, size_t *len)
+{
+    if (!u) {
+        errno = EINVAL;
+        return NULL;
+    }
+    wh_buf out = WH_BUF_INIT;
+    if (wh_update_to_json(u, &out) != WH_OK) {
+        wh_buf_free(&out);
+        errno = ENOMEM;
+        return NULL;
+    }
+    assert(out.len >= 2 && out.data[out.len - 1] == '\n');
+    out.data[--out.len] = '\0';
+    if (len)
+        *len = out.len;
+    return out.data;                        /* malloc'd by wh_buf: the caller frees */
 }

@@ -2,7 +2,10 @@
  *
  * Rendering is a hand-written streaming writer rather than jansson's object
  * tree: it allocates nothing per update (the caller's wh_buf is reused) and
- * keeps unsigned 64-bit integers exact, which jansson's json_int_t cannot. */
+ * keeps unsigned 64-bit integers exact, which jansson's json_int_t cannot.
+ * Applications reach the same renderer through the public wh_update_json
+ * and wh_update_json_alloc (include/wormhole/json.h, defined in
+ * update_json.c); the functions here are internal and not exported. */
 #ifndef WH_UPDATE_JSON_H
 #define WH_UPDATE_JSON_H
 

@@ -32,7 +32,8 @@
  *
  * Ownership: updates, their rows, values and strings, and the delivery
  * record passed to a callback are valid only during that callback. Copy
- * what you keep (wh_update_to_json in core/update_json.h renders one). */
+ * what you keep (wh_update_json in wormhole/json.h renders an update as
+ * JSON text that the app owns). */
 #ifndef WORMHOLE_SUBSCRIBER_H
 #define WORMHOLE_SUBSCRIBER_H
 

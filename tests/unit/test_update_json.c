@@ -339,7 +339,7 @@ static void random_bytes(unsigned char *s, size_t len)
 static wh_buf tight_buf(const char *prefix, size_t cap)
 {
     size_t n = strlen(prefix);
-    wh_buf b = { malloc(cap), n, cap, false };
+    wh_buf b = { malloc(cap), n, cap, false, false };
     memcpy(b.data, prefix, n + 1);
     return b;
 }
