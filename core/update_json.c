@@ -33,16 +33,28 @@ static const char digits2[201] =
     "8081828384858687888990919293949596979899";
 
 /* Escapes of the control characters, padded to 8 bytes so that one fixed
- * 8-byte copy writes any of them: "\\n", "\\r", "\\t" (2 bytes), "\\u00XX" (6). */
+ * 8-byte copy writes any of them: "\\n", "\\r", "\\t" (2 bytes), "\\u00XX" (6);
+ * the second table also has "\\b" and "\\f" (WH_JSON_ESC_BF). An entry's
+ * length is 6 if its second byte is 'u', else 2. */
 #define HEX(d) ((d) < 10 ? '0' + (d) : 'a' + (d) - 10)
 #define U00(x) { '\\', 'u', '0', '0', HEX((x) >> 4), HEX((x) & 15), 0, 0 }
-static const char esc_ctl[32][8] = {
-    U00(0x00), U00(0x01), U00(0x02), U00(0x03), U00(0x04), U00(0x05), U00(0x06), U00(0x07),
-    U00(0x08), { '\\', 't' }, { '\\', 'n' }, U00(0x0b), U00(0x0c), { '\\', 'r' }, U00(0x0e),
-    U00(0x0f), U00(0x10), U00(0x11), U00(0x12), U00(0x13), U00(0x14), U00(0x15), U00(0x16),
-    U00(0x17), U00(0x18), U00(0x19), U00(0x1a), U00(0x1b), U00(0x1c), U00(0x1d), U00(0x1e),
-    U00(0x1f),
+#define CTL_TABLE(bs, ff)                                                                     \
+    {                                                                                         \
+        U00(0x00), U00(0x01), U00(0x02), U00(0x03), U00(0x04), U00(0x05), U00(0x06),          \
+        U00(0x07), bs, { '\\', 't' }, { '\\', 'n' }, U00(0x0b), ff, { '\\', 'r' }, U00(0x0e),  \
+        U00(0x0f), U00(0x10), U00(0x11), U00(0x12), U00(0x13), U00(0x14), U00(0x15),          \
+        U00(0x16), U00(0x17), U00(0x18), U00(0x19), U00(0x1a), U00(0x1b), U00(0x1c),          \
+        U00(0x1d), U00(0x1e), U00(0x1f),                                                      \
+    }
+#define ESC_B { '\\', 'b' }
+#define ESC_F { '\\', 'f' }
+static const char esc_ctl[2][32][8] = {
+    CTL_TABLE(U00(0x08), U00(0x0c)),
+    CTL_TABLE(ESC_B, ESC_F),
 };
+#undef ESC_F
+#undef ESC_B
+#undef CTL_TABLE
 #undef U00
 #undef HEX
 
@@ -198,30 +210,44 @@ static inline char *short_clean(char *p, const unsigned char *s, size_t r)
     return p + r;
 }
 
+#ifdef JSON_SSE2
+/* Bit k set if byte k of v is < 0x20, '"', '\\' or >= 0x80 (a signed
+ * compare with 0x20 catches both the controls and the bytes >= 0x80). */
+static inline unsigned sse_special(__m128i v)
+{
+    const __m128i c20 = _mm_set1_epi8(0x20), cq = _mm_set1_epi8('"'),
+                  cb = _mm_set1_epi8('\\');
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, c20),
+        _mm_or_si128(_mm_cmpeq_epi8(v, cq), _mm_cmpeq_epi8(v, cb))));
+}
+#endif
+
 /* Strings up to this length get room for their worst case (6 output bytes
  * per input byte) up front, so that escaping them checks no room. */
 enum { ESC_ROOMY_MAX = 4096 };
 
-/* Writes the escaped body of s (no quotes) at p, which has room for len + 3
- * bytes. Returns the end, or NULL on OOM. */
-static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t len)
+/* Writes the escaped body of s (no quotes) at p. With out, p is inside
+ * out->data with room for len + 3 bytes, and the writer grows out as it
+ * needs; without (wh_json_escape), p has room for the whole escaped text
+ * plus WH_JSON_ESC_SLACK. flags: WH_JSON_ESC_*. Returns the end, or NULL on
+ * OOM. */
+static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t len,
+                         unsigned flags)
 {
-    bool roomy = len <= ESC_ROOMY_MAX;
-    if (roomy && !(p = need(out, p, 6 * len + 3)))
+    const char (*ctl)[8] = esc_ctl[(flags & WH_JSON_ESC_BF) != 0];
+    bool roomy = !out || len <= ESC_ROOMY_MAX;
+    if (out && roomy && !(p = need(out, p, 6 * len + 3)))
         return NULL;
     size_t i = 0;
     for (;;) {
-        /* Copy clean bytes; stop at a special byte or the end. */
+        /* Copy clean bytes; stop at a special byte or the end. Every input
+         * byte yields at least one output byte, so these stores stay within
+         * the text. */
 #ifdef JSON_SSE2
-        const __m128i c20 = _mm_set1_epi8(0x20), cq = _mm_set1_epi8('"'),
-                      cb = _mm_set1_epi8('\\');
-        /* Signed < 0x20 catches both controls and bytes >= 0x80. */
-#define JSON_SPECIAL_MASK(v) ((unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, c20), \
-        _mm_or_si128(_mm_cmpeq_epi8(v, cq), _mm_cmpeq_epi8(v, cb)))))
         while (len - i >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
             _mm_storeu_si128((__m128i *)(void *)p, v);
-            unsigned mask = JSON_SPECIAL_MASK(v);
+            unsigned mask = sse_special(v);
             if (mask) {
                 unsigned k = (unsigned)__builtin_ctz(mask);
                 i += k;
@@ -234,7 +260,7 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
         if (len - i >= 8) {
             __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(s + i));
             _mm_storel_epi64((__m128i *)(void *)p, v);
-            unsigned mask = JSON_SPECIAL_MASK(v) & 0xff;
+            unsigned mask = sse_special(v) & 0xff;
             if (mask) {
                 unsigned k = (unsigned)__builtin_ctz(mask);
                 i += k;
@@ -244,7 +270,6 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
             i += 8;
             p += 8;
         }
-#undef JSON_SPECIAL_MASK
 #else
         while (len - i >= 8) {
             uint64_t w;
@@ -274,7 +299,8 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
     special_byte:
 #endif
         /* A run of bytes that need work; each may take 8 bytes of room
-         * (escapes are stored 8 at a time), plus the rest and a quote. */
+         * (escapes are stored 8 at a time: up to 6 bytes past their end,
+         * the slack), plus the rest and a quote. */
         do {
             if (!roomy && !(p = need(out, p, len - i + 8)))
                 return NULL;
@@ -300,8 +326,8 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
                     i += n;
                 }
             } else if (c < 0x20) {
-                memcpy(p, esc_ctl[c], 8);
-                p += c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+                memcpy(p, ctl[c], 8);
+                p += ctl[c][1] == 'u' ? 6 : 2;
                 i++;
             } else if (c == '"' || c == '\\') {
                 p[0] = '\\';
@@ -319,14 +345,15 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
 
 /* put_esc_any with the common short clean strings (names, keys: under 8
  * bytes) done inline. Same contract. */
-static inline char *put_esc(wh_buf *out, char *p, const unsigned char *s, size_t len)
+static inline char *put_esc(wh_buf *out, char *p, const unsigned char *s, size_t len,
+                            unsigned flags)
 {
     if (len - 1 < 7) {
         char *e = short_clean(p, s, len);
         if (e)
             return e;
     }
-    return put_esc_any(out, p, s, len);
+    return put_esc_any(out, p, s, len, flags);
 }
 
 /* Writes s as a quoted JSON string at p. Returns the end, or NULL on OOM. */
@@ -336,7 +363,7 @@ static inline char *put_str(wh_buf *out, char *p, const char *s, size_t len)
     if (!p)
         return NULL;
     *p++ = '"';
-    p = put_esc(out, p, (const unsigned char *)s, len);
+    p = put_esc(out, p, (const unsigned char *)s, len, 0);
     if (p)
         *p++ = '"';
     return p;
@@ -349,6 +376,59 @@ void wh_json_put_string(wh_buf *out, const char *str, size_t len)
     if (p)
         p = put_str(out, p, str, len);
     finish(out, p, start);
+}
+
+void wh_json_put_escaped(wh_buf *out, const char *str, size_t len, unsigned flags)
+{
+    size_t start = out->len;
+    char *p = begin(out, len + 8);
+    if (p)
+        p = put_esc(out, p, (const unsigned char *)str, len, flags);
+    finish(out, p, start);
+}
+
+char *wh_json_escape(char *dst, const char *str, size_t len, unsigned flags)
+{
+    if (len == 0)
+        return dst;
+    char *end = put_esc(NULL, dst, (const unsigned char *)str, len, flags);
+    assert(end);                            /* without a wh_buf nothing can fail */
+    return end;
+}
+
+size_t wh_json_escaped_len(const char *str, size_t len, unsigned flags)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const char (*ctl)[8] = esc_ctl[(flags & WH_JSON_ESC_BF) != 0];
+    size_t n = len, i = 0;
+    for (;;) {
+#ifdef JSON_SSE2
+        while (len - i >= 16) {
+            unsigned mask = sse_special(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+            if (mask) {
+                i += (unsigned)__builtin_ctz(mask);
+                break;
+            }
+            i += 16;
+        }
+#endif
+        while (i < len && !special[s[i]])
+            i++;
+        if (i == len)
+            return n;
+        unsigned c = s[i];
+        if (c >= 0x80) {
+            size_t k = wh_utf8_seq_len(s + i, len - i);
+            if (k == 0) {
+                n += 2;                     /* the byte becomes U+FFFD, 3 bytes */
+                k = 1;
+            }
+            i += k;
+        } else {
+            n += c < 0x20 ? (ctl[c][1] == 'u' ? 5 : 1) : 1;
+            i++;
+        }
+    }
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -596,7 +676,7 @@ static inline char *put_cesc(wh_buf *out, char *p, const char *str, size_t *len)
     size_t n = strlen(str);
     *len = n;
     p = need(out, p, n + 8);
-    return p ? put_esc(out, p, (const unsigned char *)str, n) : NULL;
+    return p ? put_esc(out, p, (const unsigned char *)str, n, 0) : NULL;
 }
 
 /* Writes an optional NUL-terminated string: quoted, or null. */

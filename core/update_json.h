@@ -28,6 +28,31 @@ void wh_json_put_value(wh_buf *out, const wh_value *v);
  * appends nothing. */
 void wh_json_put_string(wh_buf *out, const char *s, size_t len);
 
+/* ---- the JSON string escaper of the whole tree -----------------------------
+ * The body of a JSON string literal (no quotes): '"' and '\\' escaped with a
+ * backslash, "\\n", "\\r", "\\t", other controls as "\\u00xx", DEL and
+ * valid UTF-8 as they are, each byte of invalid UTF-8 as U+FFFD. Scans 16
+ * bytes at a time for the bytes that need work. */
+
+/* Writes "\\b" and "\\f" for backspace and form feed (as MySQL and the
+ * filter printer do) instead of "\\u0008" and "\\u000c". */
+#define WH_JSON_ESC_BF 0x1u
+
+/* Bytes wh_json_escape may store past the end of the text it writes. */
+#define WH_JSON_ESC_SLACK 8
+
+/* Appends the escaped body of s to out. A failure to grow sets out->oom
+ * and appends nothing. */
+void wh_json_put_escaped(wh_buf *out, const char *s, size_t len, unsigned flags);
+
+/* The length of the escaped body of s, exactly as wh_json_escape writes it. */
+size_t wh_json_escaped_len(const char *s, size_t len, unsigned flags);
+
+/* Writes the escaped body of s at dst, which must have room for
+ * wh_json_escaped_len(s, len, flags) + WH_JSON_ESC_SLACK bytes (escapes are
+ * stored 8 bytes at a time); returns the end of the text. Writes no NUL. */
+char *wh_json_escape(char *dst, const char *s, size_t len, unsigned flags);
+
 /* Formats a position's text forms ("FILE:OFFSET/INDEX" or "SEQ/INDEX";
  * "GTID/INDEX"). Return the length, or 0 if the logical part is unknown. */
 size_t wh_position_physical(const wh_position *p, char *buf, size_t buflen);

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/update_json.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
@@ -65,7 +66,8 @@ static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(
 /* ---- output: counting or writing ---------------------------------------------- */
 
 /* Rendering runs twice: once with buf NULL to measure, then into exactly that
- * much memory, so the arena or wh_buf is sized once. */
+ * much memory (cap) plus WH_JSON_ESC_SLACK bytes the string escaper may store
+ * past the text, so the arena or wh_buf is sized once. */
 typedef struct jw {
     char  *buf;
     size_t len;
@@ -106,32 +108,17 @@ static void jw_i64(jw *w, int64_t v)
 }
 
 /* JSON string body escaping as MySQL does it: '"', '\\' and control
- * characters; everything else (valid UTF-8) is written as is. */
+ * characters ("\\b" and "\\f" too); everything else (valid UTF-8) is written
+ * as is. The writer may store WH_JSON_ESC_SLACK bytes past the text. */
 static void jw_escaped(jw *w, const uint8_t *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        jw_put(w, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':  jw_put(w, "\\\"", 2); break;
-        case '\\': jw_put(w, "\\\\", 2); break;
-        case '\b': jw_put(w, "\\b", 2); break;
-        case '\f': jw_put(w, "\\f", 2); break;
-        case '\n': jw_put(w, "\\n", 2); break;
-        case '\r': jw_put(w, "\\r", 2); break;
-        case '\t': jw_put(w, "\\t", 2); break;
-        default: {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-            jw_put(w, e, 6);
-        }
-        }
+    if (!w->buf) {
+        w->len += wh_json_escaped_len((const char *)s, len, WH_JSON_ESC_BF);
+        return;
     }
-    jw_put(w, s + run, len - run);
+    char *end = wh_json_escape(w->buf + w->len, (const char *)s, len, WH_JSON_ESC_BF);
+    w->len = (size_t)(end - w->buf);
+    assert(w->len <= w->cap);
 }
 
 static void jw_string(jw *w, const uint8_t *s, size_t len)
@@ -522,7 +509,7 @@ int binlog_json_to_text(const uint8_t *p, size_t len, wh_buf *out, char *errbuf,
     int rc = json_render(p, len, &count, errbuf, errlen);
     if (rc)
         return rc;
-    if (!wh_buf_reserve(out, count.len + 1))
+    if (!wh_buf_reserve(out, count.len + WH_JSON_ESC_SLACK))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM,
                          "out of memory for %zu bytes of JSON text", count.len);
     jw w = { out->data + out->len, 0, count.len };
@@ -542,7 +529,7 @@ int binlog_json_to_arena(const uint8_t *p, size_t len, wh_arena *arena, const ch
     int rc = json_render(p, len, &count, errbuf, errlen);
     if (rc)
         return rc;
-    char *mem = wh_arena_alloc(arena, count.len + 1);
+    char *mem = wh_arena_alloc(arena, count.len + WH_JSON_ESC_SLACK);
     if (!mem)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM,
                          "out of memory for %zu bytes of JSON text", count.len);
@@ -969,7 +956,7 @@ static void dom_render(const jnode *n, wh_buf *out)
                 wh_buf_putc(out, ',');
             jw count = { NULL, 0, 0 };
             jw_string(&count, (const uint8_t *)n->members[i].key, n->members[i].klen);
-            if (wh_buf_reserve(out, count.len + 1)) {
+            if (wh_buf_reserve(out, count.len + WH_JSON_ESC_SLACK)) {
                 jw w = { out->data + out->len, 0, count.len };
                 jw_string(&w, (const uint8_t *)n->members[i].key, n->members[i].klen);
                 out->len += w.len;

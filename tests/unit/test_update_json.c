@@ -352,6 +352,54 @@ static bool same_text(const wh_buf *b, const char *prefix, const wh_buf *want)
            b->len < b->cap && wh_buf_ok(b);
 }
 
+/* want is the reference's quoted string; its body with "\\u0008" and
+ * "\\u000c" written "\\b" and "\\f" is the WH_JSON_ESC_BF form. */
+static void bf_form(wh_buf *o, const wh_buf *want)
+{
+    for (size_t i = 1; i + 1 < want->len; i++) {
+        if (want->data[i] != '\\') {
+            wh_buf_putc(o, want->data[i]);
+        } else if (!strncmp(want->data + i, "\\u0008", 6) ||
+                   !strncmp(want->data + i, "\\u000c", 6)) {
+            wh_buf_puts(o, want->data[i + 5] == '8' ? "\\b" : "\\f");
+            i += 5;
+        } else {
+            wh_buf_append(o, want->data + i, 2);
+            i++;
+        }
+    }
+}
+
+/* The escaper's other forms (core/update_json.h) on s: its exact length,
+ * into raw memory of exactly that length plus the slack (ASan sees any
+ * write past it), and appended to a wh_buf; with and without
+ * WH_JSON_ESC_BF. Each must equal the body of the reference. */
+static void check_escaper(const unsigned char *s, size_t len, const wh_buf *want)
+{
+    wh_buf body = WH_BUF_INIT, bf = WH_BUF_INIT, got = WH_BUF_INIT;
+    wh_buf_append(&body, want->data + 1, want->len - 2);
+    bf_form(&bf, want);
+    for (unsigned flags = 0; flags <= WH_JSON_ESC_BF; flags += WH_JSON_ESC_BF) {
+        const wh_buf *w = flags ? &bf : &body;
+        size_t n = wh_json_escaped_len((const char *)s, len, flags);
+        CHECK_EQ_INT(n, w->len);
+        char *mem = malloc(n + WH_JSON_ESC_SLACK);
+        if (mem) {
+            char *end = wh_json_escape(mem, (const char *)s, len, flags);
+            CHECK(end == mem + w->len && memcmp(mem, w->data, w->len) == 0);
+            free(mem);
+        }
+        wh_buf_reset(&got);
+        wh_buf_puts(&got, "x");
+        wh_json_put_escaped(&got, (const char *)s, len, flags);
+        CHECK(got.len == w->len + 1 && memcmp(got.data + 1, w->data, w->len) == 0 &&
+              got.data[got.len] == '\0');
+    }
+    wh_buf_free(&body);
+    wh_buf_free(&bf);
+    wh_buf_free(&got);
+}
+
 /* Renders s with wh_json_put_string into a fresh buffer, after a prefix,
  * and into tight buffers with every capacity from the prefix's up to the
  * output's size (so growth lands on every byte of the text); each must
@@ -378,6 +426,7 @@ static void check_string(const unsigned char *s, size_t len, bool every_cap)
     wh_buf_puts(&got, "[1,");
     wh_json_put_string(&got, (const char *)s, len);
     CHECK(same_text(&got, "[1,", &want));
+    check_escaper(s, len, &want);
     if (every_cap) {
         int bad = 0;
         for (size_t cap = 4; cap <= want.len + 6; cap++) {
