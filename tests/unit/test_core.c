@@ -50,6 +50,32 @@ static void test_buf(void)
         wh_buf_putc(&b, 'z');
     CHECK(wh_buf_ok(&b) && b.len == 100000);
     wh_buf_free(&b);
+
+    /* Over borrowed storage: appends stay there while they fit with the
+     * NUL, then move to the heap; wh_buf_free leaves the storage alone. */
+    char *mem = malloc(8);                  /* exactly 8: ASan sees any overrun */
+    CHECK(mem != NULL);
+    if (mem) {
+        wh_buf_borrow(&b, mem, 8);
+        CHECK(b.data == mem && b.len == 0 && mem[0] == '\0');
+        wh_buf_puts(&b, "abcdefg");
+        CHECK(b.data == mem && strcmp(mem, "abcdefg") == 0);
+        wh_buf_putc(&b, 'h');
+        CHECK(b.data != mem && wh_buf_ok(&b) && strcmp(b.data, "abcdefgh") == 0);
+        CHECK(memcmp(mem, "abcdefg", 8) == 0);     /* left as it was */
+        wh_buf_printf(&b, "%d", 9);
+        CHECK_EQ_STR(b.data, "abcdefgh9");
+        wh_buf_free(&b);
+        wh_buf_borrow(&b, mem, 8);
+        wh_buf_printf(&b, "%s", "0123456789");    /* too long at once */
+        CHECK(b.data != mem && strcmp(b.data, "0123456789") == 0);
+        wh_buf_free(&b);
+        free(mem);
+    }
+    wh_buf_borrow(&b, NULL, 0);             /* no storage: the first append allocates */
+    wh_buf_putc(&b, 'x');
+    CHECK(b.data != NULL && strcmp(b.data, "x") == 0);
+    wh_buf_free(&b);
 }
 
 static void test_errors(void)
