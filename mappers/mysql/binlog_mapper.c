@@ -21,6 +21,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "mappers/mysql/binlog_event.h"
@@ -677,7 +678,7 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "Query event of %zu bytes is too short",
                          ev->body_len);
     uint8_t dblen = p[8];
-    uint16_t status_len = post >= 13 ? binlog_u16(p + 11) : 0;
+    uint16_t status_len = post >= 13 ? wh_le16(p + 11) : 0;
     p += post;
     if ((size_t)(end - p) < (size_t)status_len + dblen + 1u || p[status_len + dblen] != 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,

@@ -30,23 +30,12 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
-
-/* ---- byte order ------------------------------------------------------------ */
-
-static inline uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static inline uint32_t le24(const uint8_t *p) { return le16(p) | (uint32_t)p[2] << 16; }
-static inline uint32_t le32(const uint8_t *p) { return le24(p) | (uint32_t)p[3] << 24; }
-static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-static inline uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static inline uint32_t be24(const uint8_t *p) { return (uint32_t)p[0] << 16 | be16(p + 1); }
-static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | be24(p + 1); }
-static inline uint64_t be40(const uint8_t *p) { return (uint64_t)p[0] << 32 | be32(p + 1); }
-static inline uint64_t be48(const uint8_t *p) { return (uint64_t)be16(p) << 32 | be32(p + 2); }
 
 /* MariaDB's compressed column types (MYSQL_TYPE_BLOB_COMPRESSED and
  * MYSQL_TYPE_VARCHAR_COMPRESSED; not in MySQL). */
@@ -321,7 +310,7 @@ int span_bytes(const binlog_column *col, const span *s, const uint8_t *p, size_t
         *used = s->n;
         return WH_OK;
     }
-    uint64_t len = binlog_le_n(p, s->n);
+    uint64_t len = wh_le_n(p, s->n);
     if (len > avail - s->n)
         return col_err(errbuf, errlen, WH_ERR_TRUNCATED, col,
                        "length %llu runs past the %zu bytes that remain in the row image",
@@ -586,8 +575,8 @@ static inline int32_t frac_signed(const uint8_t *f, unsigned fsp)
 {
     switch (fsp) {
     case 1: case 2: return (int8_t)f[0] * 10000;
-    case 3: case 4: return (int16_t)be16(f) * 100;
-    case 5: case 6: return (int32_t)(be24(f) ^ 0x800000u) - 0x800000;
+    case 3: case 4: return (int16_t)wh_be16(f) * 100;
+    case 5: case 6: return (int32_t)((uint32_t)wh_be_n(f, 3) ^ 0x800000u) - 0x800000;
     default:        return 0;
     }
 }
@@ -597,12 +586,12 @@ static int decode_time2(const binlog_column *col, const uint8_t *d, unsigned fsp
 {
     int64_t packed;
     if (fsp >= 5) {
-        packed = (int64_t)be48(d) - 0x800000000000LL;
+        packed = (int64_t)wh_be_n(d, 6) - 0x800000000000LL;
     } else {
-        int64_t intpart = (int64_t)be24(d) - 0x800000;
+        int64_t intpart = (int64_t)wh_be_n(d, 3) - 0x800000;
         int64_t frac = 0;
         if (fsp >= 3) {
-            frac = be16(d + 3);
+            frac = wh_be16(d + 3);
             if (intpart < 0 && frac) {
                 /* negatives keep their fraction in reverse order */
                 intpart++;
@@ -630,7 +619,7 @@ static int decode_time2(const binlog_column *col, const uint8_t *d, unsigned fsp
 static int decode_datetime2(const binlog_column *col, const uint8_t *d, unsigned fsp,
                             wh_value *out, char *errbuf, size_t errlen)
 {
-    int64_t intpart = (int64_t)be40(d) - 0x8000000000LL;
+    int64_t intpart = (int64_t)wh_be_n(d, 5) - 0x8000000000LL;
     int64_t packed = intpart < 0 ? -1 : intpart * (1LL << 24) + frac_signed(d + 5, fsp);
     out->type = WH_T_DATETIME;
     out->scale = (uint8_t)fsp;
@@ -645,11 +634,11 @@ static int decode_datetime2(const binlog_column *col, const uint8_t *d, unsigned
 static int decode_timestamp2(const binlog_column *col, const uint8_t *d, unsigned fsp,
                              wh_value *out, char *errbuf, size_t errlen)
 {
-    uint32_t sec = be32(d), usec = 0;
+    uint32_t sec = wh_be32(d), usec = 0;
     switch (fsp) {
     case 1: case 2: usec = d[4] * 10000u; break;
-    case 3: case 4: usec = be16(d + 4) * 100u; break;
-    case 5: case 6: usec = be24(d + 4); break;
+    case 3: case 4: usec = wh_be16(d + 4) * 100u; break;
+    case 5: case 6: usec = (uint32_t)wh_be_n(d + 4, 3); break;
     default: break;
     }
     if (usec >= 1000000)
@@ -866,9 +855,7 @@ static int decode_compressed(const binlog_column *col, const uint8_t *d, size_t 
     if (nlen < 1 || nlen > 4 || dlen < 1 + nlen)
         return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
                        "compression header 0x%02x does not fit the %zu-byte value", hdr, dlen);
-    uint64_t orig = 0;
-    for (unsigned i = 0; i < nlen; i++)
-        orig = orig << 8 | d[1 + i];
+    uint64_t orig = wh_be_n(d + 1, nlen);
     /* DEFLATE expands at most 1032:1; anything more is corrupt. */
     if (orig > (uint64_t)(dlen - 1 - nlen) * 1032 + 64 || orig > UINT32_MAX)
         return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
@@ -932,7 +919,7 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         binlog_int_value(d, s.n, col->is_unsigned, out);
         return WH_OK;
     case BT_FLOAT: {
-        uint32_t bits = le32(d);
+        uint32_t bits = wh_le32(d);
         float f;
         memcpy(&f, &bits, sizeof f);
         out->type = WH_T_FLOAT;
@@ -941,7 +928,7 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         return WH_OK;
     }
     case BT_DOUBLE: {
-        uint64_t bits = le64(d);
+        uint64_t bits = wh_le64(d);
         double v;
         memcpy(&v, &bits, sizeof v);
         out->type = WH_T_FLOAT;
@@ -952,15 +939,11 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         out->type = WH_T_YEAR;
         out->n.u = d[0] ? 1900u + d[0] : 0;
         return WH_OK;
-    case BT_BIT: {
-        uint64_t v = 0;
-        for (size_t i = 0; i < dlen; i++)
-            v = v << 8 | d[i];
+    case BT_BIT:
         out->type = WH_T_UINT;
         out->flags = WH_VF_BIT;
-        out->n.u = v;
+        out->n.u = wh_be_n(d, (unsigned)dlen);   /* col_span: 1..8 bytes */
         return WH_OK;
-    }
     case BT_NEWDECIMAL: {
         unsigned prec = col->meta >> 8, scale = col->meta & 0xff;
         char tmp[BINLOG_DECIMAL_TEXT_MAX];
@@ -980,13 +963,13 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
     }
     case BT_DATE:
     case BT_NEWDATE:
-        return decode_date(col, le24(d), out, errbuf, errlen);
+        return decode_date(col, (uint32_t)wh_le_n(d, 3), out, errbuf, errlen);
     case BT_TIME:
-        return decode_time_old(col, le24(d), out, errbuf, errlen);
+        return decode_time_old(col, (uint32_t)wh_le_n(d, 3), out, errbuf, errlen);
     case BT_DATETIME:
-        return decode_datetime_old(col, le64(d), out, errbuf, errlen);
+        return decode_datetime_old(col, wh_le64(d), out, errbuf, errlen);
     case BT_TIMESTAMP:
-        set_timestamp(out, le32(d), 0, 0);
+        set_timestamp(out, wh_le32(d), 0, 0);
         return WH_OK;
     case BT_TIME2:
         return decode_time2(col, d, s.fsp, out, errbuf, errlen);
@@ -1000,9 +983,9 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
     case BT_STRING:
         return decode_text(col, d, dlen, s.max_len, arena, out, errbuf, errlen);
     case BT_ENUM:
-        return decode_enum(col, binlog_le_n(d, s.n), out, errbuf, errlen);
+        return decode_enum(col, wh_le_n(d, s.n), out, errbuf, errlen);
     case BT_SET:
-        return decode_set(col, binlog_le_n(d, s.n), arena, out, errbuf, errlen);
+        return decode_set(col, wh_le_n(d, s.n), arena, out, errbuf, errlen);
     case BT_TINY_BLOB:
     case BT_MEDIUM_BLOB:
     case BT_LONG_BLOB:

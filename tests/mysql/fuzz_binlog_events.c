@@ -82,7 +82,7 @@ static void fix_crcs(wh_buf *b, size_t start)
 {
     size_t off = start;
     while (off + BINLOG_HEADER_LEN <= b->len) {
-        uint32_t len = binlog_u32((uint8_t *)b->data + off + 9);
+        uint32_t len = wh_le32((uint8_t *)b->data + off + 9);
         if (len < BINLOG_HEADER_LEN + 4 || len > b->len - off)
             break;
         uint32_t crc = binlog_crc32(0, b->data + off, len - 4);

@@ -717,7 +717,7 @@ static void test_payload(void)
     /* re-checksum the payload event so that only zstd notices */
     size_t off = BINLOG_MAGIC_LEN;
     while (off < w.b.len) {
-        uint32_t len = binlog_u32((uint8_t *)w.b.data + off + 9);
+        uint32_t len = wh_le32((uint8_t *)w.b.data + off + 9);
         if (mid >= off && mid < off + len) {
             uint32_t crc = binlog_crc32(0, w.b.data + off, len - 4);
             memcpy(w.b.data + off + len - 4, &crc, 4);

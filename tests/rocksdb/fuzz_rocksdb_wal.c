@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/endian.h"
 #include "core/log.h"
 #include "mappers/rocksdb/rdb_batch.h"
 #include "mappers/rocksdb/rdb_manifest.h"
@@ -73,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t_log l = { WH_BUF_INIT, (mode & 0x40) != 0, 7 };
     if (mode & 0x80) {
         while (size >= 2) {
-            size_t n = (size_t)data[0] | (size_t)data[1] << 8;
+            size_t n = wh_le16(data);
             data += 2;
             size -= 2;
             if (n > size)

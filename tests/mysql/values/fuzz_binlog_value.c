@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
@@ -54,7 +55,7 @@ static void fuzz_values(const uint8_t *data, size_t size)
     binlog_column col;
     memset(&col, 0, sizeof col);
     col.type = types[data[1] % sizeof types];
-    col.meta = (uint16_t)(data[2] | data[3] << 8);
+    col.meta = wh_le16(data + 2);
     col.is_unsigned = data[4] & 1;
     col.is_binary = (data[4] >> 1) & 1;
     if (data[4] & 4) {
