@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "mappers/mysql/binlog_gtid.h"
 #include "mappers/mysql/binlog_mapper.h"
+#include "mappers/mysql/binlog_payload.h"
 #include "mappers/mysql/binlog_tablemap.h"
 #include "test_util.h"
 
@@ -738,6 +739,41 @@ static void test_payload(void)
     tu_rmdir(dir);
 }
 
+/* Payload headers: every field holds one packed integer; an empty one (or
+ * one with bytes after its integer) is malformed, never read as a value. */
+static void test_payload_header(void)
+{
+    /* Fields: type, length, packed integer; 0 ends the header. 255 (stored
+     * plainly) packs as fc ff 00. */
+    static const struct { uint8_t body[12]; size_t len; int rc; } cases[] = {
+        { { 1, 1, 0, 2, 3, 0xfc, 0xff, 0, 0 }, 9, WH_OK },         /* size 0, stored plainly */
+        { { 1, 0, 2, 3, 0xfc, 0xff, 0, 0 }, 8, WH_ERR_CORRUPT },   /* empty payload size */
+        { { 1, 1, 0, 2, 0, 0 }, 6, WH_ERR_CORRUPT },               /* empty compression type */
+        { { 1, 2, 0, 0, 2, 3, 0xfc, 0xff, 0, 0 }, 10, WH_ERR_CORRUPT }, /* byte after the integer */
+        { { 1, 1, 0, 0 }, 4, WH_ERR_CORRUPT },                     /* no compression type */
+    };
+    binlog_fde fde;
+    memset(&fde, 0, sizeof fde);
+    binlog_payload *pl = binlog_payload_new(4096);
+    CHECK(pl != NULL);
+    for (size_t i = 0; pl && i < sizeof cases / sizeof cases[0]; i++) {
+        binlog_event ev;
+        memset(&ev, 0, sizeof ev);
+        uint8_t *body = malloc(cases[i].len);   /* exact size: ASan sees over-reads */
+        memcpy(body, cases[i].body, cases[i].len);
+        ev.body = body;
+        ev.body_len = cases[i].len;
+        char err[256] = "";
+        int rc = binlog_payload_begin(pl, &ev, &fde, err, sizeof err);
+        CHECK_EQ_INT(rc, cases[i].rc);
+        if (rc != cases[i].rc)
+            fprintf(stderr, "  case %zu: %s\n", i, err);
+        binlog_payload_end(pl);
+        free(body);
+    }
+    binlog_payload_free(pl);
+}
+
 static void test_partial_json(void)
 {
     char *dir = tu_tmpdir();
@@ -1137,6 +1173,7 @@ int main(void)
     test_corrupt();
     test_images();
     test_payload();
+    test_payload_header();
     test_partial_json();
     test_tail();
     test_options();
