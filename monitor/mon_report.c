@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "monitor/mon_report.h"
 
@@ -106,15 +106,13 @@ static int replace_file(mon_report *rep, const char *text, char *errbuf, size_t 
 static int write_status(mon_report *rep, const char *state, const char *error,
                         const json_t *extra, char *errbuf, size_t errlen)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     json_t *o = json_object();
     if (!o)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: out of memory");
     if (extra && json_is_object(extra))
         json_object_update(o, (json_t *)extra);
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
-    json_object_set_new(o, "ts", json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+    json_object_set_new(o, "ts", json_integer((json_int_t)wh_wall_ms()));
     json_object_set_new(o, "state", json_string(state ? state : "running"));
     if (rep->position)
         json_object_set_new(o, "position", json_string(rep->position));

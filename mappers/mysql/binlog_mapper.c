@@ -16,10 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/endian.h"
 #include "core/errbuf.h"
@@ -890,13 +890,6 @@ static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
 
 #define RUN_END 1   /* live end of the log reached */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t errlen)
 {
     int64_t deadline = -1;
@@ -924,7 +917,7 @@ static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t er
                 return rc;
             if (!m->base.follow || timeout_ms <= 0)
                 return RUN_END;
-            int64_t now = now_ms();
+            int64_t now = wh_mono_ms();
             if (deadline < 0)
                 deadline = now + timeout_ms;
             if (now >= deadline)

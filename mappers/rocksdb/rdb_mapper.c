@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "mappers/rocksdb/rdb_batch.h"
@@ -150,13 +151,6 @@ static uint64_t names_hash(const char *const *names, uint32_t count)
         }
     }
     return h ? h : 1;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- directory --------------------------------------------------------------- */
@@ -869,7 +863,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
         if (!held && m->asmb[k].cap > 4u << 20)
             wh_buf_free(&m->asmb[k]);   /* keep memory bounded after a huge batch */
     }
-    uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = wh_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     *n_out = 0;
     for (;;) {
         if (m->in_batch) {
@@ -929,7 +923,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
             return wh_seterr(errbuf, errlen, WH_ERR_EOF, "end of the WAL");
         if (drain_inotify(m) && m->ino_fd >= 0)
             continue;   /* something changed since we looked: look again */
-        uint64_t now = now_ms();
+        int64_t now = wh_mono_ms();
         if (now >= deadline)
             return WH_ERR_AGAIN;
         wait_change(m, (int)(deadline - now));
