@@ -47,6 +47,7 @@
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_event.h"
+#include "mappers/mysql/binlog_numeric.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
 
