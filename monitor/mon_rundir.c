@@ -235,31 +235,12 @@ void mon_proc_scan_env(const char *prefix, void (*fn)(void *ctx, pid_t pid, cons
 
 bool mon_proc_cmdline_is(pid_t pid, const json_t *argv)
 {
-    char path[64];
+    char path[64], *buf;
+    size_t len;
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_proc_file(path, &buf, &len) != 0)
         return false;
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
     bool same = false;
-    if (!buf)
-        goto out;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == cap) {
-            char *nb = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (!nb)
-                goto out;
-            buf = nb;
-            cap *= 2;
-        }
-    }
     size_t off = 0, i;
     json_t *v;
     json_array_foreach(argv, i, v) {
@@ -274,7 +255,6 @@ bool mon_proc_cmdline_is(pid_t pid, const json_t *argv)
     same = off == len && json_array_size(argv) > 0;
 out:
     free(buf);
-    close(fd);
     return same;
 }
 

@@ -765,6 +765,8 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         }
     }
 
+    if (binlog_is_rows_event(ev->type))
+        return handle_rows(m, ev, errbuf, errlen);
     switch (ev->type) {
     case BE_MARIA_GTID:
         if ((rc = binlog_maria_gtid_parse(ev, &g, &flags, errbuf, errlen)) != WH_OK)
@@ -785,13 +787,6 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return WH_OK;
     case BE_TABLE_MAP:
         return handle_table_map(m, ev, errbuf, errlen);
-    case BE_WRITE_ROWS_V1: case BE_UPDATE_ROWS_V1: case BE_DELETE_ROWS_V1:
-    case BE_WRITE_ROWS_V2: case BE_UPDATE_ROWS_V2: case BE_DELETE_ROWS_V2:
-    case BE_PARTIAL_UPDATE_ROWS:
-    case BE_WRITE_ROWS_COMPRESSED_V1: case BE_UPDATE_ROWS_COMPRESSED_V1:
-    case BE_DELETE_ROWS_COMPRESSED_V1: case BE_WRITE_ROWS_COMPRESSED_V2:
-    case BE_UPDATE_ROWS_COMPRESSED_V2: case BE_DELETE_ROWS_COMPRESSED_V2:
-        return handle_rows(m, ev, errbuf, errlen);
     case BE_TRANSACTION_PAYLOAD:
         if (m->ev_inner)
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
