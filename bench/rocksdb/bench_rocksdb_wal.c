@@ -30,9 +30,9 @@
 
 #include "bench/bench_util.h"
 #include "core/buf.h"
+#include "core/crc32c.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
-#include "mappers/rocksdb/rdb_crc32c.h"
 
 static void die(const char *what, const char *err)
 {
@@ -258,7 +258,7 @@ int main(int argc, char **argv)
            json ? " + JSON rendering" : "", n, cpu, wall);
     printf("  %.2f M ops/s per core, %.0f MB/s of WAL, peak RSS %.1f MB, crc32c %s "
            "(checksum %" PRIu64 ")\n", n / cpu / 1e6, bytes / cpu / 1e6, ru.ru_maxrss / 1024.0,
-           rdb_crc32c_hw() ? "sse4.2" : "table", sum);
+           wh_crc32c_hw() ? "sse4.2" : "table", sum);
     if (n != ops)
         die("check", "the mapper did not read every operation");
 

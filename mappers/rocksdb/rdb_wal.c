@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
 #include "core/endian.h"
 #include "core/errbuf.h"
-#include "mappers/rocksdb/rdb_crc32c.h"
 #include "mappers/rocksdb/rdb_wal.h"
 
 #define HEAD_KEEP 64
@@ -292,7 +292,7 @@ static int read_frag(rdb_wal *w, uint64_t at, bool allow_scratch, frag *f, char 
             return FR_END;
         }
         uint32_t want = rdb_crc_unmask(wh_le32(h));
-        uint32_t got = rdb_crc32c(0, h + 6, hs - 6 + len);
+        uint32_t got = wh_crc32c(0, h + 6, hs - 6 + len);
         if (want != got && w->mode == MODE_RECYCLABLE) {
             w->stale = true;
             return FR_END;

@@ -106,4 +106,18 @@ uint64_t rdb_wal_number(const rdb_wal *w);
 /* Sets or clears the pin (see the file comment). */
 void rdb_wal_pin(rdb_wal *w, bool pinned);
 
+/* RocksDB stores its records' CRC32C (core/crc32c.h) masked, so that a CRC
+ * over data containing CRCs stays well distributed: rotate right by 15 bits
+ * and add a constant. */
+static inline uint32_t rdb_crc_mask(uint32_t crc)
+{
+    return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
+}
+
+static inline uint32_t rdb_crc_unmask(uint32_t masked)
+{
+    uint32_t rot = masked - 0xa282ead8u;
+    return (rot >> 17) | (rot << 15);
+}
+
 #endif

@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "mappers/rocksdb/rdb_crc32c.h"
+#include "core/crc32c.h"
+#include "mappers/rocksdb/rdb_wal.h"
 
 static inline void t_put_varint(wh_buf *b, uint64_t v)
 {
@@ -77,8 +78,8 @@ static inline void t_log_frag(t_log *l, int type, const uint8_t *p, size_t n)
     h[8] = (uint8_t)(l->log_number >> 8);
     h[9] = (uint8_t)(l->log_number >> 16);
     h[10] = (uint8_t)(l->log_number >> 24);
-    uint32_t crc = rdb_crc32c(0, h + 6, hs - 6);
-    crc = rdb_crc32c(crc, p, n);
+    uint32_t crc = wh_crc32c(0, h + 6, hs - 6);
+    crc = wh_crc32c(crc, p, n);
     crc = rdb_crc_mask(crc);
     for (int i = 0; i < 4; i++)
         h[i] = (uint8_t)(crc >> (8 * i));

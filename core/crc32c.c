@@ -1,8 +1,8 @@
-/* rdb_crc32c.c -- CRC32C with a hardware path and a table fallback (see rdb_crc32c.h). */
+/* crc32c.c -- CRC32C with a hardware path and a table fallback (see crc32c.h). */
 #include <pthread.h>
 #include <string.h>
 
-#include "mappers/rocksdb/rdb_crc32c.h"
+#include "core/crc32c.h"
 
 #define CRC32C_POLY 0x82f63b78u   /* reflected Castagnoli polynomial */
 
@@ -92,7 +92,7 @@ static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n)
 }
 #endif
 
-uint32_t rdb_crc32c(uint32_t crc, const void *p, size_t n)
+uint32_t wh_crc32c(uint32_t crc, const void *p, size_t n)
 {
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
@@ -103,13 +103,13 @@ uint32_t rdb_crc32c(uint32_t crc, const void *p, size_t n)
     return ~crc_sw(crc, p, n);
 }
 
-int rdb_crc32c_hw(void)
+int wh_crc32c_hw(void)
 {
     pthread_once(&crc_once, crc_init);
     return crc_use_hw;
 }
 
-uint32_t rdb_crc32c_soft(uint32_t crc, const void *p, size_t n)
+uint32_t wh_crc32c_soft(uint32_t crc, const void *p, size_t n)
 {
     pthread_once(&crc_once, crc_init);
     return ~crc_sw(~crc, p, n);
