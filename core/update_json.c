@@ -1,4 +1,5 @@
-/* update_json.c -- rendering updates as JSON lines (see update_json.h).
+/* update_json.c -- rendering updates as JSON lines (see update_json.h), and the
+ * text form of temporal values (wh_temporal_format, wormhole/update.h).
  *
  * The writer works on a raw output pointer: each step makes sure the buffer
  * has room for what it may write (need()), then stores without further
@@ -490,27 +491,25 @@ static char *put_float(wh_buf *out, char *p, double d, bool float32)
     return p + n;
 }
 
-/* A temporal value as wh_temporal_format writes it into a 48-byte buffer,
- * quoted. */
-static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
+/* ---- temporal text ------------------------------------------------------- */
+
+/* Writes the text form of temporal value v at q ("2024-01-02 03:04:05.120",
+ * "-838:59:59", "2024-01-02"; fields out of their ranges printed in full, as
+ * "%02u" would) and returns the end, at most 34 bytes on. The fraction is
+ * written as wh_temporal_format writes it into a buffer of buflen bytes:
+ * only if it fits there whole. */
+static inline char *temporal_text(char *q, const wh_value *v, size_t buflen)
 {
-    enum { TEMPORAL_BUF = 48 };   /* the buffer wh_temporal_format was given */
     const wh_temporal *t = &v->n.t;
-    p = need(out, p, TEMPORAL_BUF + 2);
-    if (!p)
-        return NULL;
-    char *q = p + 1;
-    *p = '"';
+    char *start = q;
     if (v->type != WH_T_TIME) {
         q = fmt_pad(q, t->year, 4);
         *q++ = '-';
         q = fmt_pad(q, t->month, 2);
         *q++ = '-';
         q = fmt_pad(q, t->day, 2);
-        if (v->type == WH_T_DATE) {
-            *q++ = '"';
+        if (v->type == WH_T_DATE)
             return q;
-        }
         *q++ = ' ';
     } else if (t->negative) {
         *q++ = '-';
@@ -520,11 +519,9 @@ static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
     q = fmt_pad(q, t->minute, 2);
     *q++ = ':';
     q = fmt_pad(q, t->second, 2);
-    /* The fraction is written only if it fitted that buffer whole. */
-    size_t n = (size_t)(q - (p + 1));
+    size_t n = (size_t)(q - start);
     unsigned scale = v->scale;
-    assert(n < TEMPORAL_BUF);
-    if (scale != 0 && TEMPORAL_BUF - n >= scale + 2) {
+    if (scale != 0 && buflen > n && buflen - n >= scale + 2) {
         char digits[8];
         uint32_t usec = t->usec % 1000000u;
         memcpy(digits, digits2 + 2 * (usec / 10000), 2);
@@ -535,6 +532,43 @@ static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
         memcpy(q, digits, k);
         q += k;
     }
+    return q;
+}
+
+static inline bool is_temporal(int type)
+{
+    return type == WH_T_DATE || type == WH_T_TIME || type == WH_T_DATETIME ||
+           type == WH_T_TIMESTAMP;
+}
+
+size_t wh_temporal_format(const wh_value *v, char *buf, size_t buflen)
+{
+    if (buflen == 0)
+        return 0;
+    if (!is_temporal(v->type)) {
+        buf[0] = '\0';
+        return 0;
+    }
+    char tmp[48];
+    size_t n = (size_t)(temporal_text(tmp, v, buflen) - tmp);
+    assert(n < sizeof tmp);
+    if (n >= buflen)
+        n = buflen - 1;                     /* cut, as snprintf would */
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return n;
+}
+
+/* A temporal value as wh_temporal_format writes it into a 48-byte buffer,
+ * quoted. */
+static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
+{
+    enum { TEMPORAL_BUF = 48 };   /* the buffer the text form has always been cut at */
+    p = need(out, p, TEMPORAL_BUF + 2);
+    if (!p)
+        return NULL;
+    *p = '"';
+    char *q = temporal_text(p + 1, v, TEMPORAL_BUF);
     *q++ = '"';
     return q;
 }

@@ -556,8 +556,40 @@ static void test_random_floats(void)
     CHECK_EQ_INT(bad, 0);
 }
 
-/* Temporal values (fields at and beyond their ranges, any scale) against
- * wh_temporal_format into the 48-byte buffer the renderer documents. */
+/* The reference temporal text: snprintf's "%04u-%02u-%02u %02u:%02u:%02u"
+ * forms into buflen bytes, then ".ffffff" cut to scale digits if it fits
+ * there whole. Returns the length written. */
+static size_t ref_temporal(const wh_value *v, char *buf, size_t buflen)
+{
+    const wh_temporal *t = &v->n.t;
+    int n;
+    if (v->type == WH_T_DATE)
+        n = snprintf(buf, buflen, "%04u-%02u-%02u", t->year, t->month, t->day);
+    else if (v->type == WH_T_TIME)
+        n = snprintf(buf, buflen, "%s%02u:%02u:%02u", t->negative ? "-" : "", t->hour,
+                     t->minute, t->second);
+    else
+        n = snprintf(buf, buflen, "%04u-%02u-%02u %02u:%02u:%02u", t->year, t->month, t->day,
+                     t->hour, t->minute, t->second);
+    if ((size_t)n >= buflen)
+        return buflen - 1;
+    size_t len = (size_t)n;
+    unsigned k = v->scale > 6 ? 6 : v->scale;
+    if (v->type != WH_T_DATE && v->scale && buflen - len >= v->scale + 2u) {
+        char digits[16];
+        snprintf(digits, sizeof digits, "%06u", t->usec % 1000000u);
+        buf[len++] = '.';
+        memcpy(buf + len, digits, k);
+        len += k;
+        buf[len] = '\0';
+    }
+    return len;
+}
+
+/* Temporal values (fields at and beyond their ranges, any scale) against the
+ * snprintf reference: wh_temporal_format into buffers of every size from
+ * its documented minimum, and the renderer (the 48-byte buffer it
+ * documents). */
 static void test_random_temporal(void)
 {
     static const uint8_t types[] = { WH_T_DATE, WH_T_TIME, WH_T_DATETIME, WH_T_TIMESTAMP };
@@ -575,12 +607,25 @@ static void test_random_temporal(void)
                                 .second = (uint8_t)(wild ? rnd() : rnd() % 60),
                                 .usec = (uint32_t)(wild ? rnd() : rnd() % 1000000),
                                 .negative = (r >> 8) & 1 } };
-        char tmp[48], want[64];
-        size_t n = wh_temporal_format(&v, tmp, sizeof tmp);
-        snprintf(want, sizeof want, "\"%.*s\"", (int)n, tmp);
+        char ref[80], got[80], want[96];
+        size_t buflen = k % 2 ? 48 : 32 + (size_t)(rnd() % 33);
+        size_t rn = ref_temporal(&v, ref, buflen);
+        memset(got, 'x', sizeof got);
+        size_t n = wh_temporal_format(&v, got, buflen);
+        bool ok = n == rn && strcmp(got, ref) == 0 && got[buflen] == 'x';
+        if (!ok && bad < 3)
+            fprintf(stderr, "  type %d scale %u buflen %zu: got %zu \"%s\", want %zu \"%s\"\n",
+                    v.type, v.scale, buflen, n, got, rn, ref);
+        bad += !ok;
+        rn = ref_temporal(&v, ref, 48);
+        snprintf(want, sizeof want, "\"%.*s\"", (int)rn, ref);
         bad += strcmp(value_text(&v), want) != 0;
     }
     CHECK_EQ_INT(bad, 0);
+    wh_value none = { .type = WH_T_INT };
+    char buf[8] = "x";
+    CHECK_EQ_INT(wh_temporal_format(&none, buf, sizeof buf), 0);
+    CHECK_EQ_STR(buf, "");
 }
 
 /* Positions against snprintf, truncation included. */
