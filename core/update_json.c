@@ -20,6 +20,7 @@
 #define JSON_SSE2 1
 #endif
 
+#include "core/intfmt.h"
 #include "core/update_json.h"
 #include "core/utf8.h"
 #include "wormhole/error.h"
@@ -28,10 +29,6 @@
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static const char digits2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
 
 /* Escapes of the control characters, padded to 8 bytes so that one fixed
  * 8-byte copy writes any of them: "\\n", "\\r", "\\t" (2 bytes), "\\u00XX" (6);
@@ -114,65 +111,19 @@ static inline void finish(wh_buf *out, char *p, size_t start)
 
 /* ---- integers ------------------------------------------------------------ */
 
-static inline unsigned u64_digits(uint64_t v)
-{
-    unsigned n = 1;
-    for (;;) {
-        if (v < 10)
-            return n;
-        if (v < 100)
-            return n + 1;
-        if (v < 1000)
-            return n + 2;
-        if (v < 10000)
-            return n + 3;
-        v /= 10000;
-        n += 4;
-    }
-}
-
-/* Writes v in decimal at p (at most 20 bytes); returns the end. */
-static inline char *fmt_u64(char *p, uint64_t v)
-{
-    char *end = p + u64_digits(v), *q = end;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        q -= 2;
-        memcpy(q, digits2 + 2 * r, 2);
-    }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, digits2 + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    assert(q == p);
-    return end;
-}
-
-static inline char *fmt_i64(char *p, int64_t v)
-{
-    if (v < 0) {
-        *p++ = '-';
-        return fmt_u64(p, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(p, (uint64_t)v);
-}
-
 /* Writes v as printf's "%0<width>u" would (width 2 or 4). */
 static inline char *fmt_pad(char *p, unsigned v, unsigned width)
 {
     if (width == 4 && v < 10000) {
-        memcpy(p, digits2 + 2 * (v / 100), 2);
-        memcpy(p + 2, digits2 + 2 * (v % 100), 2);
+        memcpy(p, wh_digits2 + 2 * (v / 100), 2);
+        memcpy(p + 2, wh_digits2 + 2 * (v % 100), 2);
         return p + 4;
     }
     if (width == 2 && v < 100) {
-        memcpy(p, digits2 + 2 * v, 2);
+        memcpy(p, wh_digits2 + 2 * v, 2);
         return p + 2;
     }
-    return fmt_u64(p, v);
+    return wh_fmt_u64(p, v);
 }
 
 /* ---- strings ------------------------------------------------------------- */
@@ -477,7 +428,7 @@ static char *put_float(wh_buf *out, char *p, double d, bool float32)
     if (mag < (float32 ? 1e6 : 1e15) && mag == (double)(uint64_t)mag) {
         if (signbit(d))
             *p++ = '-';
-        return fmt_u64(p, (uint64_t)mag);
+        return wh_fmt_u64(p, (uint64_t)mag);
     }
     int lo = float32 ? 6 : 15, hi = float32 ? 9 : 17;
     for (int prec = lo; prec <= hi; prec++) {
@@ -524,9 +475,9 @@ static inline char *temporal_text(char *q, const wh_value *v, size_t buflen)
     if (scale != 0 && buflen > n && buflen - n >= scale + 2) {
         char digits[8];
         uint32_t usec = t->usec % 1000000u;
-        memcpy(digits, digits2 + 2 * (usec / 10000), 2);
-        memcpy(digits + 2, digits2 + 2 * (usec / 100 % 100), 2);
-        memcpy(digits + 4, digits2 + 2 * (usec % 100), 2);
+        memcpy(digits, wh_digits2 + 2 * (usec / 10000), 2);
+        memcpy(digits + 2, wh_digits2 + 2 * (usec / 100 % 100), 2);
+        memcpy(digits + 4, wh_digits2 + 2 * (usec % 100), 2);
         unsigned k = scale > 6 ? 6 : scale;
         *q++ = '.';
         memcpy(q, digits, k);
@@ -585,11 +536,11 @@ static char *put_value(wh_buf *out, char *p, const wh_value *v)
         return p ? LIT(p, "null") : NULL;
     case WH_T_INT:
         p = need(out, p, 21);
-        return p ? fmt_i64(p, v->n.i) : NULL;
+        return p ? wh_fmt_i64(p, v->n.i) : NULL;
     case WH_T_UINT:
     case WH_T_YEAR:
         p = need(out, p, 20);
-        return p ? fmt_u64(p, v->n.u) : NULL;
+        return p ? wh_fmt_u64(p, v->n.u) : NULL;
     case WH_T_FLOAT:
         return put_float(out, p, v->n.d, v->flags & WH_VF_FLOAT32);
     case WH_T_DECIMAL:
@@ -600,7 +551,7 @@ static char *put_value(wh_buf *out, char *p, const wh_value *v)
         if (v->str)
             return put_str(out, p, v->str, v->len);
         p = need(out, p, 20);
-        return p ? fmt_u64(p, v->n.u) : NULL;
+        return p ? wh_fmt_u64(p, v->n.u) : NULL;
     case WH_T_BYTES:
         return put_base64(out, p, (const unsigned char *)v->str, v->len);
     case WH_T_JSON:
@@ -657,7 +608,7 @@ static void pos_put(pos_text *t, const char *s, size_t n)
 static void pos_put_u64(pos_text *t, uint64_t v)
 {
     char tmp[24];
-    pos_put(t, tmp, (size_t)(fmt_u64(tmp, v) - tmp));
+    pos_put(t, tmp, (size_t)(wh_fmt_u64(tmp, v) - tmp));
 }
 
 static size_t pos_done(pos_text *t)
@@ -746,9 +697,9 @@ static char *put_pos(wh_buf *out, char *p, const wh_position *pos)
         *p++ = '"';
         if (!(p = put_cesc(out, p, pos->logical, &n)) || !(p = need(out, p, 32)))
             return NULL;
-        if (n + 1 + u64_digits(pos->index) <= POS_TEXT_MAX) {
+        if (n + 1 + wh_u64_digits(pos->index) <= POS_TEXT_MAX) {
             *p++ = '/';
-            p = fmt_u64(p, pos->index);
+            p = wh_fmt_u64(p, pos->index);
             *p++ = '"';
         } else {                            /* cut at the old buffer's size */
             p = put_str(out, out->data + at, tmp, wh_position_logical(pos, tmp, sizeof tmp));
@@ -770,12 +721,12 @@ static char *put_pos(wh_buf *out, char *p, const wh_position *pos)
     }
     if (!(p = need(out, p, 64)))
         return NULL;
-    if (n + u64_digits(pos->offset) + 1 + u64_digits(pos->index) <= POS_TEXT_MAX) {
+    if (n + wh_u64_digits(pos->offset) + 1 + wh_u64_digits(pos->index) <= POS_TEXT_MAX) {
         if (pos->log_name)
             *p++ = ':';
-        p = fmt_u64(p, pos->offset);
+        p = wh_fmt_u64(p, pos->offset);
         *p++ = '/';
-        p = fmt_u64(p, pos->index);
+        p = wh_fmt_u64(p, pos->index);
         *p++ = '"';
     } else {                                /* cut at the old buffer's size */
         p = put_str(out, out->data + at, tmp, wh_position_physical(pos, tmp, sizeof tmp));
@@ -816,9 +767,9 @@ static char *put_row(wh_buf *out, char *p, const char *name, size_t name_len,
         p += 2;
         /* The common scalar types inline; room for 21 bytes is there. */
         if (v->type == WH_T_INT)
-            p = fmt_i64(p, v->n.i);
+            p = wh_fmt_i64(p, v->n.i);
         else if (v->type == WH_T_UINT)
-            p = fmt_u64(p, v->n.u);
+            p = wh_fmt_u64(p, v->n.u);
         else if (!(p = put_value(out, p, v)))
             return NULL;
     }
@@ -865,12 +816,12 @@ int wh_update_to_json(const wh_update *u, wh_buf *out)
     if (!(p = need(out, p, 64)))
         goto nomem;
     p = LIT(p, ",\"ts\":");
-    p = fmt_i64(p, u->ts);
+    p = wh_fmt_i64(p, u->ts);
     p = LIT(p, ",\"txn\":{\"id\":");
     if (!(p = put_cstr_or_null(out, p, u->txn.id)) || !(p = need(out, p, 64)))
         goto nomem;
     p = LIT(p, ",\"index\":");
-    p = fmt_u64(p, u->txn.index);
+    p = wh_fmt_u64(p, u->txn.index);
     p = u->txn.last ? LIT(p, ",\"last\":true}") : LIT(p, ",\"last\":false}");
     if (u->flags & WH_UF_RAW_VALUE)
         p = LIT(p, ",\"raw\":true");

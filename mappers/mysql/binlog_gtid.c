@@ -7,6 +7,7 @@
 
 #include "core/endian.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "mappers/mysql/binlog_gtid.h"
 
 static const char hexd[] = "0123456789abcdef";
@@ -55,20 +56,6 @@ static bool parse_uuid(const char *s, size_t n, uint8_t u[16])
     return k == 16 && half < 0;
 }
 
-/* Appends v in decimal at p; returns the new end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
 size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen)
 {
     /* Called once per transaction: no printf. */
@@ -77,13 +64,13 @@ size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen)
         format_uuid(g->uuid, tmp);
         p = tmp + 36;
         *p++ = ':';
-        p = put_u64(p, g->seq);
+        p = wh_fmt_u64(p, g->seq);
     } else {
-        p = put_u64(p, g->domain);
+        p = wh_fmt_u64(p, g->domain);
         *p++ = '-';
-        p = put_u64(p, g->server_id);
+        p = wh_fmt_u64(p, g->server_id);
         *p++ = '-';
-        p = put_u64(p, g->seq);
+        p = wh_fmt_u64(p, g->seq);
     }
     size_t n = (size_t)(p - tmp);
     if (buflen == 0)

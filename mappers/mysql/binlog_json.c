@@ -43,6 +43,7 @@
 
 #include "core/endian.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "core/update_json.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
@@ -84,23 +85,14 @@ static inline void jw_c(jw *w, char c) { jw_put(w, &c, 1); }
 
 static void jw_u64(jw *w, uint64_t v)
 {
-    char tmp[24];
-    size_t n = sizeof tmp;
-    do {
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    jw_put(w, tmp + n, sizeof tmp - n);
+    char tmp[20];
+    jw_put(w, tmp, (size_t)(wh_fmt_u64(tmp, v) - tmp));
 }
 
 static void jw_i64(jw *w, int64_t v)
 {
-    if (v < 0) {
-        jw_c(w, '-');
-        jw_u64(w, (uint64_t)0 - (uint64_t)v);
-    } else {
-        jw_u64(w, (uint64_t)v);
-    }
+    char tmp[20];
+    jw_put(w, tmp, (size_t)(wh_fmt_i64(tmp, v) - tmp));
 }
 
 /* JSON string body escaping as MySQL does it: '"', '\\' and control

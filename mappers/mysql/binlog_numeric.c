@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "mappers/mysql/binlog_numeric.h"
 
 /* ---- decimals ---------------------------------------------------------------- */
@@ -47,20 +48,6 @@ static inline char *put_digits(char *o, uint32_t v, unsigned digits)
     return o + digits;
 }
 
-/* Writes v without leading zeros (v > 0). */
-static inline char *put_u32(char *o, uint32_t v)
-{
-    char tmp[10];
-    unsigned n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *o++ = tmp[--n];
-    return o;
-}
-
 int binlog_decimal_text(const uint8_t *p, unsigned prec, unsigned scale, char *out,
                         size_t *out_len, char *errbuf, size_t errlen)
 {
@@ -82,7 +69,7 @@ int binlog_decimal_text(const uint8_t *p, unsigned prec, unsigned scale, char *o
         if (v >= pow10_u32[intg0x])
             goto bad;
         if (v) {
-            o = put_u32(o, v);
+            o = wh_fmt_u64(o, v);
             started = true;
         }
         pos += n;
@@ -94,7 +81,7 @@ int binlog_decimal_text(const uint8_t *p, unsigned prec, unsigned scale, char *o
         if (started) {
             o = put_digits(o, v, 9);
         } else if (v) {
-            o = put_u32(o, v);
+            o = wh_fmt_u64(o, v);
             started = true;
         }
     }

@@ -31,6 +31,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "core/log.h"
 #include "mappers/rocksdb/rdb_batch.h"
 #include "mappers/rocksdb/rdb_manifest.h"
@@ -482,13 +483,8 @@ nomem:
 /* The batch's sequence number as text, in the arena (once per batch). */
 static const char *seq_text(rdb_mapper *m, uint64_t seq)
 {
-    char tmp[24], *p = tmp + sizeof tmp;
-    *--p = '\0';
-    do {
-        *--p = (char)('0' + seq % 10);
-        seq /= 10;
-    } while (seq);
-    return wh_arena_strndup(&m->arena, p, (size_t)(tmp + sizeof tmp - 1 - p));
+    char tmp[20];
+    return wh_arena_strndup(&m->arena, tmp, (size_t)(wh_fmt_u64(tmp, seq) - tmp));
 }
 
 /* Delivers operations of the current batch into ups[*n..max). */
