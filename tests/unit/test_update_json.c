@@ -381,18 +381,19 @@ static void check_escaper(const unsigned char *s, size_t len, const wh_buf *want
     bf_form(&bf, want);
     for (unsigned flags = 0; flags <= WH_JSON_ESC_BF; flags += WH_JSON_ESC_BF) {
         const wh_buf *w = flags ? &bf : &body;
+        const char *text = w->data ? w->data : "";   /* NULL while empty */
         size_t n = wh_json_escaped_len((const char *)s, len, flags);
         CHECK_EQ_INT(n, w->len);
         char *mem = malloc(n + WH_JSON_ESC_SLACK);
         if (mem) {
             char *end = wh_json_escape(mem, (const char *)s, len, flags);
-            CHECK(end == mem + w->len && memcmp(mem, w->data, w->len) == 0);
+            CHECK(end == mem + w->len && memcmp(mem, text, w->len) == 0);
             free(mem);
         }
         wh_buf_reset(&got);
         wh_buf_puts(&got, "x");
         wh_json_put_escaped(&got, (const char *)s, len, flags);
-        CHECK(got.len == w->len + 1 && memcmp(got.data + 1, w->data, w->len) == 0 &&
+        CHECK(got.len == w->len + 1 && memcmp(got.data + 1, text, w->len) == 0 &&
               got.data[got.len] == '\0');
     }
     wh_buf_free(&body);
