@@ -16,11 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/config.h"
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "mappers/mysql/binlog_ddl.h"
@@ -684,7 +685,7 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "Query event of %zu bytes is too short",
                          ev->body_len);
     uint8_t dblen = p[8];
-    uint16_t status_len = post >= 13 ? binlog_u16(p + 11) : 0;
+    uint16_t status_len = post >= 13 ? wh_le16(p + 11) : 0;
     p += post;
     if ((size_t)(end - p) < (size_t)status_len + dblen + 1u || p[status_len + dblen] != 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
@@ -772,6 +773,8 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         }
     }
 
+    if (binlog_is_rows_event(ev->type))
+        return handle_rows(m, ev, errbuf, errlen);
     switch (ev->type) {
     case BE_MARIA_GTID:
         if ((rc = binlog_maria_gtid_parse(ev, &g, &flags, errbuf, errlen)) != WH_OK)
@@ -792,13 +795,6 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return WH_OK;
     case BE_TABLE_MAP:
         return handle_table_map(m, ev, errbuf, errlen);
-    case BE_WRITE_ROWS_V1: case BE_UPDATE_ROWS_V1: case BE_DELETE_ROWS_V1:
-    case BE_WRITE_ROWS_V2: case BE_UPDATE_ROWS_V2: case BE_DELETE_ROWS_V2:
-    case BE_PARTIAL_UPDATE_ROWS:
-    case BE_WRITE_ROWS_COMPRESSED_V1: case BE_UPDATE_ROWS_COMPRESSED_V1:
-    case BE_DELETE_ROWS_COMPRESSED_V1: case BE_WRITE_ROWS_COMPRESSED_V2:
-    case BE_UPDATE_ROWS_COMPRESSED_V2: case BE_DELETE_ROWS_COMPRESSED_V2:
-        return handle_rows(m, ev, errbuf, errlen);
     case BE_TRANSACTION_PAYLOAD:
         if (m->ev_inner)
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
@@ -897,13 +893,6 @@ static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
 
 #define RUN_END 1   /* live end of the log reached */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t errlen)
 {
     int64_t deadline = -1;
@@ -931,7 +920,7 @@ static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t er
                 return rc;
             if (!m->base.follow || timeout_ms <= 0)
                 return RUN_END;
-            int64_t now = now_ms();
+            int64_t now = wh_mono_ms();
             if (deadline < 0)
                 deadline = now + timeout_ms;
             if (now >= deadline)

@@ -29,7 +29,9 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "core/log.h"
 #include "mappers/rocksdb/rdb_batch.h"
 #include "mappers/rocksdb/rdb_manifest.h"
@@ -150,13 +152,6 @@ static uint64_t names_hash(const char *const *names, uint32_t count)
         }
     }
     return h ? h : 1;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- directory --------------------------------------------------------------- */
@@ -488,13 +483,8 @@ nomem:
 /* The batch's sequence number as text, in the arena (once per batch). */
 static const char *seq_text(rdb_mapper *m, uint64_t seq)
 {
-    char tmp[24], *p = tmp + sizeof tmp;
-    *--p = '\0';
-    do {
-        *--p = (char)('0' + seq % 10);
-        seq /= 10;
-    } while (seq);
-    return wh_arena_strndup(&m->arena, p, (size_t)(tmp + sizeof tmp - 1 - p));
+    char tmp[20];
+    return wh_arena_strndup(&m->arena, tmp, (size_t)(wh_fmt_u64(tmp, seq) - tmp));
 }
 
 /* Delivers operations of the current batch into ups[*n..max). */
@@ -887,7 +877,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
         if (!held && m->asmb[k].cap > 4u << 20)
             wh_buf_free(&m->asmb[k]);   /* keep memory bounded after a huge batch */
     }
-    uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = wh_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     *n_out = 0;
     for (;;) {
         if (m->in_batch) {
@@ -947,7 +937,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
             return wh_seterr(errbuf, errlen, WH_ERR_EOF, "end of the WAL");
         if (drain_inotify(m) && m->ino_fd >= 0)
             continue;   /* something changed since we looked: look again */
-        uint64_t now = now_ms();
+        int64_t now = wh_mono_ms();
         if (now >= deadline)
             return WH_ERR_AGAIN;
         wait_change(m, (int)(deadline - now));
