@@ -203,17 +203,17 @@ static bool member_backlogged(pub_flow *f)
 }
 
 /* Before a batch (c->mu held): when the loop has not taken a member's large
- * output yet, it is behind; give it up to caravan_wait_ms rather than
- * queueing up to a window per flow. Nobody leaves for it: the subscribers
- * are not the slow ones. */
+ * output yet, it is behind; wait for it rather than queue up to a window per
+ * flow, as a reader that sent by itself would. Nobody leaves for it: the
+ * subscribers are not the slow ones. The loop nudges us when it takes such
+ * an output (pub_caravan_nudge); the short timeout covers a missed nudge. */
 static void caravan_wait_loop(pub_caravan *c)
 {
-    int64_t deadline = wh_mono_ms() + atomic_load(&c->set->pub->caravan_wait_ms);
     for (;;) {
         bool behind = false;
         for (uint32_t k = 0; k < c->nmembers && !behind; k++)
             behind = member_backlogged(c->members[k]);
-        if (!behind || wh_mono_ms() >= deadline || atomic_load(&c->stop))
+        if (!behind || atomic_load(&c->stop))
             return;
         pub_mutex_wait(&c->mu, &c->cond, 1);
     }

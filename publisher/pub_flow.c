@@ -26,9 +26,9 @@
 /* Subscribers send only small control frames. */
 #define FLOW_MAX_IN_FRAME 65536
 
-/* Output queued for the loop beyond which a caravan waits for it a little
- * (pub_flow_backlogged_locked), so that a loop short of CPU does not make
- * every flow buffer its whole window: about what a socket buffer holds. */
+/* Output queued for the loop beyond which a caravan waits for the loop to
+ * take it (pub_flow_backlogged_locked), so that a loop short of CPU does not
+ * make every flow buffer its whole window: about what a socket buffer holds. */
 #define FLOW_BACKLOG_BYTES (256u << 10)
 
 static int flow_fail(pub_flow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
