@@ -9,7 +9,8 @@
  *  - each caravan thread reads its mapper and encodes updates and
  *    datamarkers into the output buffers of its member flows (under each
  *    flow's mu), then wakes the loop (pub_wake) when a buffer that was empty
- *    has something to send; it moves a member that is too slow to its list
+ *    has something to send, and waits while the loop has not yet taken a
+ *    large output; it moves a member whose window stays full to its list
  *    of leavers and wakes the loop, which gives the flow a reader of its own;
  *  - the ZooKeeper agent thread (pub_zk.c) keeps the session, registration,
  *    watches on apps and instances, and writes acknowledged positions.

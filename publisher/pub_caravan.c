@@ -3,13 +3,15 @@
  * The thread reads a batch, and for each member flow applies its filter and
  * encodes the matching updates into the flow's output buffer, then advances
  * the flow's processed position over the whole batch (filtered-out updates
- * included), and wakes the loop to send. A member whose window stays full
- * for caravan_wait_ms leaves the caravan at a batch boundary; the loop gives
- * it a reader of its own from its processed position, so a slow subscriber
- * never holds back the others. Flows whose resume position equals a
- * caravan's current position join it, and two caravans that stand at the
- * same position merge: that is how a flow that split off comes back once it
- * has caught up, at the latest at the head of the log where both wait.
+ * included), and wakes the loop to send (waiting for it, without dropping
+ * anyone, while it has a member's large output still to take). A member
+ * whose window stays full for caravan_wait_ms leaves the caravan at a batch
+ * boundary; the loop gives it a reader of its own from its processed
+ * position, so a slow subscriber never holds back the others. Flows whose
+ * resume position equals a caravan's current position join it, and two
+ * caravans that stand at the same position merge: that is how a flow that
+ * split off comes back once it has caught up, at the latest at the head of
+ * the log where both wait.
  *
  * A caravan keeps its flows in one array: members[0, nmembers) are fed,
  * members[nmembers, nmembers + nleavers) were dropped by the thread and wait
@@ -183,6 +185,31 @@ static void caravan_wait_windows(pub_caravan *c)
         pub_mutex_wait(&c->mu, &c->cond, 50);
 }
 
+static bool member_backlogged(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    bool backlogged = pub_flow_backlogged_locked(f);
+    pub_mutex_unlock(&f->mu);
+    return backlogged;
+}
+
+/* Before a batch (c->mu held): when the loop has not taken a member's large
+ * output yet, it is behind; wait for it rather than queue up to a window per
+ * flow, as a reader that sent by itself would. Nobody leaves for it: the
+ * subscribers are not the slow ones. The loop nudges us when it takes such
+ * an output (pub_caravan_nudge); the short timeout covers a missed nudge. */
+static void caravan_wait_loop(pub_caravan *c)
+{
+    for (;;) {
+        bool behind = false;
+        for (uint32_t k = 0; k < c->nmembers && !behind; k++)
+            behind = member_backlogged(c->members[k]);
+        if (!behind || atomic_load(&c->stop))
+            return;
+        pub_mutex_wait(&c->mu, &c->cond, 1);
+    }
+}
+
 /* Encodes a batch for every member and records how far the caravan has read
  * (c->mu held). Returns 0 or a fatal error described in err. */
 static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *err, size_t errlen)
@@ -244,6 +271,7 @@ static void *caravan_main(void *arg)
         }
         pub_mutex_lock(&c->mu);
         caravan_wait_windows(c);
+        caravan_wait_loop(c);
         rc = caravan_deliver(c, ups, n, err, sizeof err);
         pub_mutex_unlock(&c->mu);
     }
@@ -465,6 +493,15 @@ void pub_caravan_kick(pub_flow *f)
     if (!c)
         return;
     pub_mutex_lock(&c->mu);
+    pthread_cond_broadcast(&c->cond);
+    pub_mutex_unlock(&c->mu);
+}
+
+void pub_caravan_nudge(pub_flow *f)
+{
+    pub_caravan *c = f->caravan;
+    if (!c || !pub_mutex_trylock(&c->mu))
+        return;   /* busy delivering: not waiting */
     pthread_cond_broadcast(&c->cond);
     pub_mutex_unlock(&c->mu);
 }

@@ -50,6 +50,10 @@ void pub_caravan_leave(pub_caravans *s, pub_flow *f);
 /* f's window may have opened (an ACK): wakes its caravan if it waits. */
 void pub_caravan_kick(pub_flow *f);
 
+/* The loop took f's backlog: wakes its caravan if it waits for the loop and
+ * its lock is free at once (else it retries within a millisecond anyway). */
+void pub_caravan_nudge(pub_flow *f);
+
 /* Merges caravans that have read up to the same position, so that flows
  * that split off share one reader again once they have caught up. Skips a
  * caravan that is busy delivering (the next call tries again). */

@@ -44,6 +44,8 @@ typedef enum pub_flow_state {
 enum {
     PUB_FLOW_FAILED = 1 << 0,  /* the connection failed (f->why): leave the caravan, reset */
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
+    PUB_FLOW_TOOK   = 1 << 2,  /* the loop took a backlog (pub_flow_backlogged_locked): a
+                                * caravan waiting for the loop may go on */
 };
 
 typedef struct pub_marker {
@@ -122,7 +124,7 @@ int  pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello);
 int  pub_flow_tick(pub_flow *f, int64_t now);
 
 /* Sends what is queued until done or the socket is full (the loop sends
- * again on EPOLLOUT). Returns 0 or PUB_FLOW_FAILED. */
+ * again on EPOLLOUT). Returns PUB_FLOW_FAILED, PUB_FLOW_TOOK, both or 0. */
 int  pub_flow_send(pub_flow *f);
 
 /* Closes the connection (why, if not NULL, is logged) and prepares a retry
@@ -160,5 +162,9 @@ uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);
 
 /* The window is full: f must not be fed until an ACK. */
 bool pub_flow_window_full_locked(pub_flow *f);
+
+/* The loop has not yet taken f's output and much is queued there: the loop
+ * is behind (busy or short of CPU), not the subscriber. */
+bool pub_flow_backlogged_locked(pub_flow *f);
 
 #endif
