@@ -333,6 +333,55 @@ out:
     return rc;
 }
 
+/* ---- the app node's data --------------------------------------------------------------- */
+
+bool zku_on_purged_parse(const char *text, bool *oldest)
+{
+    if (!text)
+        return false;
+    if (strcmp(text, "stop") == 0)
+        *oldest = false;
+    else if (strcmp(text, "oldest") == 0)
+        *oldest = true;
+    else
+        return false;
+    return true;
+}
+
+int zku_app_settings_to_json(const zku_app_settings *st, char **out, char *errbuf, size_t errlen)
+{
+    json_t *o = json_pack("{s:s}", "on_purged", st->on_purged_oldest ? "oldest" : "stop");
+    return dump_node(o, ZKU_APP_MAX, "app node", out, errbuf, errlen);
+}
+
+int zku_app_settings_from_json(const char *data, size_t len, zku_app_settings *out,
+                               char *errbuf, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t k = 0;
+    while (k < len && (data[k] == ' ' || data[k] == '\n' || data[k] == '\t' || data[k] == '\r'))
+        k++;
+    if (k == len)
+        return WH_OK;
+    json_error_t je;
+    json_t *o = json_loadb(data, len, 0, &je);
+    int rc = WH_OK;
+    if (!o || !json_is_object(o)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "app node is not a JSON object (%s)",
+                       o ? "another JSON value" : je.text);
+    } else {
+        json_t *op = json_object_get(o, "on_purged");
+        bool oldest = false;
+        if (op && !zku_on_purged_parse(json_string_value(op), &oldest))
+            rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "app node: on_purged must be \"stop\" "
+                           "or \"oldest\"");
+        else
+            out->on_purged_oldest = oldest;
+    }
+    json_decref(o);
+    return rc;
+}
+
 /* ---- the failure node ---------------------------------------------------------------------- */
 
 static json_t *text_or_null(const char *s)

@@ -6,7 +6,7 @@
  * cannot drift apart.
  *
  *   ROOT/apps                                    zku_path_apps
- *   ROOT/apps/APP                                zku_path_app
+ *   ROOT/apps/APP                                zku_path_app, zku_app_settings_* (its data)
  *   ROOT/apps/APP/instances                      zku_path_instances
  *   ROOT/apps/APP/instances/INSTANCE  ephemeral  zku_path_instance, zku_instance_*
  *   ROOT/apps/APP/positions                      zku_path_positions
@@ -156,6 +156,30 @@ typedef struct zku_position {
  * the problem; a text form or publisher id too long for its buffer is one). */
 int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
                            size_t errlen);
+
+/* ---- the app node's data: apps/APP ------------------------------------------------------- */
+
+/* Data of an app node, at most this many bytes. */
+#define ZKU_APP_MAX 4096
+
+/* An app's settings that publishers apply to its flows. */
+typedef struct zku_app_settings {
+    bool on_purged_oldest;   /* "on_purged":"oldest": a purged position resumes from the
+                              * oldest position still in the log (a WARN names the gap);
+                              * "stop" (the default): the flow FAILS with reason purged */
+} zku_app_settings;
+
+/* Writes an app node's data into *out (malloc'd): {"on_purged":"stop"|"oldest"}.
+ * Returns WH_OK or WH_ERR_NOMEM. */
+int zku_app_settings_to_json(const zku_app_settings *s, char **out, char *errbuf, size_t errlen);
+/* Parses an app node's data. Empty data (the node as the subscriber creates
+ * it) is the defaults; otherwise a JSON object whose "on_purged", if there,
+ * is "stop" or "oldest"; unknown fields are ignored. Returns WH_OK or
+ * WH_ERR_PARSE (errbuf; out holds the defaults). */
+int zku_app_settings_from_json(const char *data, size_t len, zku_app_settings *out,
+                               char *errbuf, size_t errlen);
+/* "stop" or "oldest" to a setting; false for anything else. */
+bool zku_on_purged_parse(const char *text, bool *oldest);
 
 /* ---- the failure node: apps/APP/failures/SHARD ------------------------------------------- */
 

@@ -69,6 +69,7 @@ typedef struct pub_assign {
     char   *app, *instance, *endpoint, *filter_json;
     wh_pos  pos;               /* position to start a new flow from */
     uint64_t reset_gen;        /* moves when a failed flow's position was reset */
+    bool    on_purged_oldest;  /* the app node's "on_purged":"oldest" */
 } pub_assign;
 
 typedef struct pub_zk pub_zk;

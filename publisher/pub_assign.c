@@ -40,6 +40,7 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
         if (f && flow_matches(f, &as[i]) &&
             (f->state != FLOW_FAILED || f->reset_gen == as[i].reset_gen)) {
             f->doomed = false;
+            f->on_purged_oldest = as[i].on_purged_oldest;
             continue;
         }
         if (f && f->state == FLOW_FAILED && f->reset_gen != as[i].reset_gen) {

@@ -532,6 +532,24 @@ const char *pub_caravans_failed(pub_caravans *s)
     return NULL;
 }
 
+/* The app's policy "on_purged":"oldest": f resumes from the oldest position
+ * still in the log; what lay between its position and that one is lost,
+ * which the WARN says. */
+static void flow_skip_to_oldest(pub_caravans *s, pub_flow *f, const pub_caravan *c)
+{
+    char at[800] = "?";
+    wh_pos_format_physical(&c->start, at, sizeof at);
+    wh_warn(WH_AREA_PUBLISHER, "app %s: shard %s: its position %s was purged from the log; "
+            "on_purged is \"oldest\": resuming from the oldest position still in the log, "
+            "the updates in between are lost to this app (%s)", f->app, s->pub->cfg.shard, at,
+            c->err);
+    pub_mutex_lock(&f->mu);
+    memset(&f->acked, 0, sizeof f->acked);
+    memset(&f->resume, 0, sizeof f->resume);
+    pub_flow_rewind_locked(f, &f->resume);
+    pub_mutex_unlock(&f->mu);
+}
+
 bool pub_caravans_fail_flows(pub_caravans *s)
 {
     bool any = false;
@@ -549,7 +567,10 @@ bool pub_caravans_fail_flows(pub_caravans *s)
             if (!f)
                 break;
             /* Every member joined at the caravan's start: they share the reason. */
-            pub_flow_fail_for_good(f, c->rc, &c->start, c->err);
+            if (c->rc == WH_ERR_PURGED && f->on_purged_oldest)
+                flow_skip_to_oldest(s, f, c);
+            else
+                pub_flow_fail_for_good(f, c->rc, &c->start, c->err);
             any = true;
         }
     }

@@ -102,6 +102,7 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
     }
     f->acked = a->pos;
     f->reset_gen = a->reset_gen;
+    f->on_purged_oldest = a->on_purged_oldest;
     f->resume = a->pos;
     f->processed = a->pos;
     f->marked = a->pos;

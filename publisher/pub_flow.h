@@ -82,6 +82,7 @@ typedef struct pub_flow {
     wh_pos  resume;           /* where this flow's next reader starts */
     char    why[700];         /* reason of the last PUB_FLOW_FAILED */
     uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
+    bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
     int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_* */
     wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read */
     int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */

@@ -561,6 +561,23 @@ static void write_failures(pub_zk *z)
     }
 }
 
+/* The app node's settings (the defaults when it is empty, unreadable or
+ * invalid: the last is logged). Watched: a change re-reads the assignment. */
+static zku_app_settings read_app_settings(pub_zk *z, const char *app)
+{
+    char path[ZKU_PATH_MAX], buf[ZKU_APP_MAX], err[256];
+    zku_app_settings st = { 0 };
+    struct Stat stat;
+    int len = sizeof buf - 1;
+    if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
+        zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
+        return st;
+    if (zku_app_settings_from_json(buf, len < 0 ? 0 : (size_t)len, &st, err, sizeof err) !=
+        WH_OK)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the defaults", path, err);
+    return st;
+}
+
 /* A failed flow of app: re-reads its position node (and watches it again);
  * when it no longer holds the position the flow failed at, an operator
  * reset it: the flow is revived from there (reset_gen) and its failure node
@@ -754,6 +771,7 @@ static int read_assignment(pub_zk *z)
             e = pos_entry(z, app);
             x->reset_gen = e ? e->reset_gen : 0;
             pthread_mutex_unlock(&z->mu);
+            x->on_purged_oldest = read_app_settings(z, app).on_purged_oldest;
             nas++;
         }
         for (int i = 0; live && i < nlive; i++) {
@@ -968,6 +986,7 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
                 copy[i].reset_gen = z->assign[i].reset_gen;
+                copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
                 /* Prefer the newest acknowledged position over the snapshot's. */
                 for (int k = 0; k < z->npos; k++)
                     if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)

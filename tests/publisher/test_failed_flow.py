@@ -7,8 +7,10 @@ acknowledged position is purged (FLUSH BINARY LOGS, PURGE BINARY LOGS TO ...). W
 app_b comes back its flow FAILS (reason "purged") with the reason in the publisher's
 status file, in one ERROR line of its log and in ZooKeeper (wormhole-ctl app), while
 app_a keeps receiving every update -- also across a publisher restart. wormhole-ctl
-reset --to-oldest brings app_b's flow back without restarting the publisher, and
-wormhole-ctl remove cleans the app once its instance is gone. Exits 0 on success, 1 on
+reset --to-oldest brings app_b's flow back without restarting the publisher; with the
+app's policy on_purged "oldest" (wormhole-ctl policy) a second purge makes it resume from
+the oldest position with a WARN instead; wormhole-ctl remove cleans the app once its
+instance is gone. Exits 0 on success, 1 on
 a failed check, 77 (skip) when MariaDB or the programs are not available.
 """
 import json
@@ -49,6 +51,18 @@ def wait_ids(path, want, what, timeout=60):
     wait_until(lambda: want <= ids(path), timeout, what)
 
 
+def purge_all_but_newest(env):
+    env.db.flush_logs()
+    newest = os.path.basename(env.db.binlog_files()[-1])
+    # The server keeps a file until its binlog checkpoint is written: retry.
+    t0 = time.time()
+    while len(env.db.binlog_files()) > 1 and time.time() - t0 < 30:
+        env.db.sql("PURGE BINARY LOGS TO '%s'" % newest)
+        time.sleep(0.3)
+    check(len(env.db.binlog_files()) == 1, "binlogs before %s purged: %s" %
+          (newest, env.db.binlog_files()))
+
+
 def status_failed(path):
     try:
         with open(path) as f:
@@ -75,15 +89,7 @@ def scenario(env, stack):
     insert(env, 21, 20)
     wait_ids(ta.out, set(range(21, 41)), "app_a gets rows while app_b is stopped")
     log("app_b's position: %s" % ctl(env, "--json", "app", "app_b").strip())
-    env.db.flush_logs()
-    newest = os.path.basename(env.db.binlog_files()[-1])
-    # The server keeps a file until its binlog checkpoint is written: retry.
-    t0 = time.time()
-    while len(env.db.binlog_files()) > 1 and time.time() - t0 < 30:
-        env.db.sql("PURGE BINARY LOGS TO '%s'" % newest)
-        time.sleep(0.3)
-    check(len(env.db.binlog_files()) == 1, "binlogs before %s purged: %s" %
-          (newest, env.db.binlog_files()))
+    purge_all_but_newest(env)
     insert(env, 41, 10)
     wait_ids(ta.out, set(range(41, 51)), "app_a gets rows after the purge")
 
@@ -133,6 +139,25 @@ def scenario(env, stack):
     insert(env, 71, 5)
     wait_ids(ta.out, set(range(71, 76)), "app_a still receives")
     wait_ids(tb2.out, set(range(71, 76)), "app_b receives new rows again")
+
+    # Policy "oldest": purged again while app_b is stopped, it resumes with a WARN.
+    ctl(env, "policy", "app_b", "--on-purged", "oldest")
+    check(json.loads(ctl(env, "--json", "app", "app_b"))["on_purged"] == "oldest",
+          "wormhole-ctl app shows the policy")
+    time.sleep(1)
+    tb2.terminate()
+    tb2.wait(timeout=15)
+    insert(env, 76, 5)
+    wait_ids(ta.out, set(range(76, 81)), "app_a gets rows while app_b is stopped again")
+    purge_all_but_newest(env)
+    insert(env, 81, 5)
+    tb2 = env.tail("app_b")
+    wait_ids(tb2.out, set(range(81, 86)), "app_b resumes from the oldest position (policy)")
+    check(not any(i in ids(tb2.out) for i in range(76, 81)),
+          "the purged rows are not delivered to app_b")
+    text = td.log_text(pub)
+    check("on_purged is \"oldest\"" in text and text.count("FAILED") == 1,
+          "one WARN names the gap, and no new failure")
 
     # Remove: refused while an instance is registered, done once it is gone.
     ctl(env, "remove", "app_b", expect=3)

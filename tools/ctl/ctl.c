@@ -42,6 +42,11 @@ static void usage(FILE *f)
         "                         acknowledged position. --force writes anyway.\n"
         "    remove APP           deletes the app's nodes (positions, failures); refused while\n"
         "                         an instance is registered unless --force\n"
+        "    policy APP --on-purged stop|oldest\n"
+        "                         what the app's flows do when their position was purged from\n"
+        "                         the log: stop (the default: the flow FAILS, see reset) or\n"
+        "                         resume from the oldest position still there (a WARN names\n"
+        "                         the gap); stored in the app node ROOT/apps/APP\n"
         "    gc --older-than S    removes apps that have no instance and whose positions were\n"
         "                         last written more than S seconds ago\n"
         "\n"
@@ -194,6 +199,15 @@ static json_t *app_json(ctl *c, const char *app, int *rc)
     }
     int64_t now = wh_wall_ms();
     json_t *o = json_pack("{s:s,s:[],s:[]}", "app", app, "instances", "shards");
+    char *data;
+    zku_app_settings set = { 0 };
+    char err[256];
+    zku_path_app(path, sizeof path, c->root, app);
+    if (get_node(c, path, &data, &st) == ZOK) {
+        zku_app_settings_from_json(data, strlen(data), &set, err, sizeof err);
+        free(data);
+    }
+    json_object_set_new(o, "on_purged", json_string(set.on_purged_oldest ? "oldest" : "stop"));
     json_t *ia = json_object_get(o, "instances"), *sa = json_object_get(o, "shards");
     for (int i = 0; i < inst.count; i++)
         json_array_append_new(ia, json_string(inst.data[i]));
@@ -502,6 +516,28 @@ static int cmd_gc(ctl *c)
     return status;
 }
 
+static int cmd_policy(ctl *c)
+{
+    char path[ZKU_PATH_MAX], err[256], *node;
+    zku_app_settings st = { 0 };
+    zku_on_purged_parse(c->a->on_purged, &st.on_purged_oldest);
+    if (zku_app_settings_to_json(&st, &node, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s\n", err);
+        return CTL_EXIT_ERROR;
+    }
+    zku_path_app(path, sizeof path, c->root, c->a->app);
+    zku_create_parents(c->zh, path, true);
+    int rc = zoo_set(c->zh, path, node, (int)strlen(node), -1);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: writing %s: %s\n", path, zerror(rc));
+        free(node);
+        return CTL_EXIT_ERROR;
+    }
+    printf(c->a->json ? "%s\n" : "app %s: %s\n", c->a->json ? node : c->a->app, node);
+    free(node);
+    return CTL_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     ctl_args a;
@@ -523,6 +559,7 @@ int main(int argc, char **argv)
         case CTL_RESET:  status = cmd_reset(&c); break;
         case CTL_REMOVE: status = cmd_remove(&c); break;
         case CTL_GC:     status = cmd_gc(&c); break;
+        case CTL_POLICY: status = cmd_policy(&c); break;
         default:         status = CTL_EXIT_USAGE; break;
         }
     }

@@ -38,12 +38,18 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
             a->force = true;
         } else if (strcmp(s, "--zk") == 0 || strcmp(s, "--older-than") == 0 ||
                    strcmp(s, "--timeout-ms") == 0 || strcmp(s, "--to-position") == 0 ||
-                   strcmp(s, "--to-logical") == 0) {
+                   strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0) {
             if (!val)
                 return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s needs a value", s);
             i++;
             if (strcmp(s, "--zk") == 0) {
                 a->zk = val;
+            } else if (strcmp(s, "--on-purged") == 0) {
+                bool oldest;
+                if (!zku_on_purged_parse(val, &oldest))
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--on-purged: '%s' is not "
+                                     "stop or oldest", val);
+                a->on_purged = val;
             } else if (strcmp(s, "--older-than") == 0) {
                 if (!parse_count(val, &a->older_than_s))
                     return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--older-than: '%s' is not "
@@ -74,10 +80,10 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     }
     if (nwords == 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "no command (apps, app, reset, remove, "
-                         "gc)");
+                         "gc, policy)");
     static const struct { const char *name; ctl_cmd cmd; int nargs; } cmds[] = {
         { "apps", CTL_APPS, 0 }, { "app", CTL_APP, 1 }, { "reset", CTL_RESET, 2 },
-        { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 },
+        { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 }, { "policy", CTL_POLICY, 1 },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(words[0], cmds[k].name) == 0) {
@@ -105,6 +111,9 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
                          "--to-logical or --to-oldest");
     if (a->cmd != CTL_RESET && a->to != CTL_TO_NONE)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--to-* belongs to reset");
+    if ((a->cmd == CTL_POLICY) != (a->on_purged != NULL))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, a->on_purged ? "--on-purged belongs to "
+                         "policy" : "policy needs --on-purged stop|oldest");
     if (a->cmd == CTL_GC && a->older_than_s < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "gc needs --older-than SECONDS");
     if (a->cmd != CTL_GC && a->older_than_s >= 0)

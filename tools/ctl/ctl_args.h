@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wormhole/error.h"
+
 typedef enum ctl_cmd {
     CTL_NONE = 0,
     CTL_HELP,
@@ -17,6 +19,7 @@ typedef enum ctl_cmd {
     CTL_RESET,     /* reset APP SHARD --to-position P | --to-logical L | --to-oldest */
     CTL_REMOVE,    /* remove APP */
     CTL_GC,        /* gc --older-than SECONDS */
+    CTL_POLICY,    /* policy APP --on-purged stop|oldest */
 } ctl_cmd;
 
 typedef enum ctl_reset_to {
@@ -42,6 +45,7 @@ typedef struct ctl_args {
     const char  *app, *shard;
     ctl_reset_to to;
     const char  *to_text;     /* the position text of --to-position / --to-logical */
+    const char  *on_purged;   /* policy: "stop" or "oldest" */
     int64_t      older_than_s;
     int64_t      timeout_ms;  /* connecting to ZooKeeper */
 } ctl_args;
