@@ -10,7 +10,8 @@ app_a keeps receiving every update -- also across a publisher restart. wormhole-
 reset --to-oldest brings app_b's flow back without restarting the publisher; with the
 app's policy on_purged "oldest" (wormhole-ctl policy) a second purge makes it resume from
 the oldest position with a WARN instead; wormhole-ctl remove cleans the app once its
-instance is gone. Exits 0 on success, 1 on
+instance is gone, and wormhole-ctl gc removes an app without instances whose positions
+are older than its limit. Exits 0 on success, 1 on
 a failed check, 77 (skip) when MariaDB or the programs are not available.
 """
 import json
@@ -169,6 +170,20 @@ def scenario(env, stack):
     names = [a["app"] for a in json.loads(ctl(env, "--json", "apps"))["apps"]]
     check("app_b" not in names and "app_a" in names, "remove deleted app_b only: %s" % names)
     ctl(env, "app", "app_b", expect=1)
+
+    # gc: only apps without instances whose positions are older than the limit.
+    check(json.loads(ctl(env, "--json", "gc", "--older-than", "0"))["removed"] == [],
+          "gc keeps app_a while its instance runs")
+    ta.terminate()
+    ta.wait(timeout=15)
+    wait_until(lambda: not json.loads(ctl(env, "--json", "app", "app_a"))["instances"], 20,
+               "app_a's instance leaves ZooKeeper")
+    check(json.loads(ctl(env, "--json", "gc", "--older-than", "3600"))["removed"] == [],
+          "gc keeps app_a whose position is recent")
+    time.sleep(1.2)
+    check(json.loads(ctl(env, "--json", "gc", "--older-than", "1"))["removed"] == ["app_a"],
+          "gc removes app_a once it has no instance and an old position")
+    check(json.loads(ctl(env, "--json", "apps"))["apps"] == [], "no app left")
     pub.send_signal(signal.SIGTERM)
     check(pub.wait(timeout=20) == 0, "the publisher stops cleanly")
 
