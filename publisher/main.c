@@ -121,6 +121,7 @@ static void run(publisher *p)
         poll_events(p, TICK_MS);
         if (atomic_exchange(&p->sig_hup, 0))
             pub_reload(p);
+        pub_caravans_fail_flows(p->caravans);
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
             pub_fatal(p, "%s", why);

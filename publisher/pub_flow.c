@@ -106,6 +106,8 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
         return NULL;
     }
     f->acked = a->pos;
+    f->reset_gen = a->reset_gen;
+    f->on_purged_oldest = a->on_purged_oldest;
     f->resume = a->pos;
     f->processed = a->pos;
     f->marked = a->pos;
@@ -152,6 +154,25 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
         f->backoff_ms = f->backoff_ms * 2 > p->cfg.backoff_max_ms ? p->cfg.backoff_max_ms
                                                                   : f->backoff_ms * 2;
     }
+}
+
+void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why)
+{
+    char at[800] = "the oldest position";
+    if (pos->set)
+        wh_pos_format_physical(pos, at, sizeof at);
+    if (f->state == FLOW_STREAMING)
+        pub_flow_release(f);
+    pub_flow_reset(f, NULL, true);
+    f->state = FLOW_FAILED;
+    f->failed_rc = rc;
+    f->failed_pos = *pos;
+    f->failed_since_ms = wh_wall_ms();
+    snprintf(f->failed_why, sizeof f->failed_why, "%s", why);
+    pub_zk_note_failed(f->pub->zk, f->app, rc, pos, why, f->failed_since_ms);
+    wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s FAILED at %s: %s; other apps go on; "
+             "this one stays stopped until its position is reset (wormhole-ctl reset %s %s)",
+             f->app, f->pub->cfg.shard, at, why, f->app, f->pub->cfg.shard);
 }
 
 /* ---- output (loop thread) ------------------------------------------------------------ */
@@ -424,6 +445,8 @@ int pub_flow_tick(pub_flow *f, int64_t now)
             return flow_fail(f, "no %s within %lld ms",
                              f->state == FLOW_CONNECTING ? "connection" : "handshake answer",
                              (long long)p->cfg.connect_timeout_ms);
+        return 0;
+    case FLOW_FAILED:
         return 0;
     case FLOW_STREAMING:
         break;

@@ -38,6 +38,8 @@ typedef enum pub_flow_state {
     FLOW_CONNECTING,    /* TCP connect in progress */
     FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
     FLOW_STREAMING,     /* delivering */
+    FLOW_FAILED,        /* stopped for good: its position cannot be read (why, failed_*);
+                         * only a new position from ZooKeeper (an operator reset) revives it */
 } pub_flow_state;
 
 /* What a flow's I/O asks of the loop, as bit flags. */
@@ -81,6 +83,12 @@ typedef struct pub_flow {
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
     char    why[700];         /* reason of the last PUB_FLOW_FAILED */
+    uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
+    bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
+    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_* */
+    wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read */
+    int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
+    char    failed_why[1024]; /* FLOW_FAILED: the reason */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -131,6 +139,11 @@ int  pub_flow_send(pub_flow *f);
  * from the acknowledged position: at once with retry_soon, else after the
  * backoff, which doubles. f must be in no caravan. */
 void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
+
+/* Stops f for good (FLOW_FAILED): its reader could not use the position pos
+ * (rc, why). Tells a streaming instance that the shard is released, closes
+ * the connection and logs one ERROR. f must be in no caravan. */
+void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why);
 
 /* Queues SHARD_NOTICE(held=false) and sends it: the publisher closes a
  * streaming connection on purpose (docs/PROTOCOL.md). */
