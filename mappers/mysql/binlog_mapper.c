@@ -1290,9 +1290,8 @@ static int mysql_read_opts(const json_t *options, mysql_opts *o, bool *dml_as_dd
 /* The schema connection's password from password_file, password_env or
  * (with a warning) password; *out is NULL when none is set, else malloc'd
  * (the caller wipes and frees it). Reads the file and the environment now,
- * at create or check time. */
-static int mysql_password(const mysql_opts *o, bool warn, char **out, char *errbuf,
-                          size_t errlen)
+ * at create time. */
+static int mysql_password(const mysql_opts *o, char **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
     if (o->password_file[0])
@@ -1308,9 +1307,8 @@ static int mysql_password(const mysql_opts *o, bool warn, char **out, char *errb
         return WH_OK;
     }
     if (o->password[0]) {
-        if (warn)
-            wh_warn(WH_AREA_BINLOG, "mysql mapper options: the password is inline in the "
-                    "configuration; use password_file (mode 0600) or password_env instead");
+        wh_warn(WH_AREA_BINLOG, "mysql mapper options: the password is inline in the "
+                "configuration; use password_file (mode 0600) or password_env instead");
         if (!(*out = strdup(o->password)))
             return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     }
@@ -1329,12 +1327,9 @@ static int mysql_check(const json_t *options, char *errbuf, size_t errlen)
     mysql_opts o;
     bool dml_as_ddl;
     binlog_ssl_mode ssl_mode;
-    char *password = NULL;
     memset(&o, 0, sizeof o);
+    /* Opens nothing (mapper.h): password_file and password_env are read by create. */
     int rc = mysql_read_opts(options, &o, &dml_as_ddl, &ssl_mode, errbuf, errlen);
-    if (rc == WH_OK)
-        rc = mysql_password(&o, false, &password, errbuf, errlen);
-    secret_free(password);
     wh_config_free(mysql_fields, &o);
     return rc;
 }
@@ -1365,7 +1360,7 @@ static int mysql_create(const json_t *options, const char *shard, wh_mapper **ou
     }
     if (m->o.host[0] || m->o.socket[0]) {
         char *password = NULL;
-        if ((rc = mysql_password(&m->o, true, &password, errbuf, errlen)) != WH_OK)
+        if ((rc = mysql_password(&m->o, &password, errbuf, errlen)) != WH_OK)
             goto err;
         binlog_server_opts so = {
             .host = m->o.host[0] ? m->o.host : NULL,

@@ -1,4 +1,5 @@
-/* test_mysql_options.c -- the mysql mapper's credential and TLS options, as its check() reads them. */
+/* test_mysql_options.c -- the mysql mapper's credential and TLS options: check() validates them,
+ * create() reads password_file and password_env (and refuses a loose file). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +10,30 @@
 #include "mappers/mysql/binlog_server.h"
 
 static char dir[] = "/tmp/wh-test-mysql-opts-XXXXXX";
+
+/* Creates the mapper over an empty binlog directory with the schema
+ * connection configured (it connects lazily: nothing is contacted). */
+static void expect_create(const char *extra, int want_rc, const char *want)
+{
+    char text[1024], err[512] = "";
+    snprintf(text, sizeof text, "{\"binlog_dir\": \"%s\", \"host\": \"127.0.0.1\"%s}", dir,
+             extra);
+    json_error_t jerr;
+    json_t *o = json_loads(text, 0, &jerr);
+    CHECK(o != NULL);
+    wh_mapper *m = NULL;
+    int rc = wh_mapper_mysql.create(o, "s", &m, err, sizeof err);
+    json_decref(o);
+    if (rc != want_rc || (want && !strstr(err, want)))
+        fprintf(stderr, "create %s: rc %d, error '%s' (wanted %d, '%s')\n", text, rc, err,
+                want_rc, want ? want : "");
+    CHECK_EQ_INT(rc, want_rc);
+    CHECK(!want || strstr(err, want));
+    CHECK(!strstr(err, "hunter2"));
+    CHECK((rc == WH_OK) == (m != NULL));
+    if (m)
+        m->ops->destroy(m);
+}
 
 /* Runs check() on the JSON text; expects rc and, if want, that text in the error. */
 static void expect(const char *text, int want_rc, const char *want)
@@ -55,29 +80,41 @@ int main(void)
     expect("{\"binlog_dir\": \"/x\", \"password\": \"hunter2\", \"password_env\": \"PW\"}",
            WH_ERR_CONFIG, "at most one of password, password_file and password_env");
 
+    /* check() opens nothing: a missing password file is create's business. */
+    expect("{\"binlog_dir\": \"/x\", \"password_file\": \"/nonexistent/pw\"}", WH_OK, NULL);
+    expect("{\"binlog_dir\": \"/x\", \"password_env\": \"WH_TEST_UNSET_PW\"}", WH_OK, NULL);
+
+    char idx[300];
+    snprintf(idx, sizeof idx, "%s/mysql-bin.index", dir);
+    FILE *f = fopen(idx, "w");
+    fclose(f);
+    expect_create("", WH_OK, NULL);
+
     /* password_env: the variable must be set and non-empty. */
     unsetenv("WH_TEST_PW");
-    expect("{\"binlog_dir\": \"/x\", \"password_env\": \"WH_TEST_PW\"}", WH_ERR_CONFIG,
-           "environment variable WH_TEST_PW (password_env) is not set");
+    expect_create(", \"password_env\": \"WH_TEST_PW\"", WH_ERR_CONFIG,
+                  "environment variable WH_TEST_PW (password_env) is not set");
     setenv("WH_TEST_PW", "", 1);
-    expect("{\"binlog_dir\": \"/x\", \"password_env\": \"WH_TEST_PW\"}", WH_ERR_CONFIG,
-           "is empty");
+    expect_create(", \"password_env\": \"WH_TEST_PW\"", WH_ERR_CONFIG, "is empty");
     setenv("WH_TEST_PW", "hunter2", 1);
-    expect("{\"binlog_dir\": \"/x\", \"password_env\": \"WH_TEST_PW\"}", WH_OK, NULL);
+    expect_create(", \"password_env\": \"WH_TEST_PW\"", WH_OK, NULL);
 
-    /* password_file: read at check time, refused when loose. */
+    /* password_file: refused when loose, naming file and mode. */
     snprintf(pw, sizeof pw, "%s/pw", dir);
-    FILE *f = fopen(pw, "w");
+    f = fopen(pw, "w");
     fputs("hunter2\n", f);
     fclose(f);
     chmod(pw, 0640);
-    snprintf(text, sizeof text, "{\"binlog_dir\": \"/x\", \"password_file\": \"%s\"}", pw);
+    snprintf(text, sizeof text, ", \"password_file\": \"%s\"", pw);
     snprintf(msg, sizeof msg, "password file %s has mode 0640", pw);
-    expect(text, WH_ERR_CONFIG, msg);
+    expect_create(text, WH_ERR_CONFIG, msg);
     chmod(pw, 0600);
-    expect(text, WH_OK, NULL);
+    expect_create(text, WH_OK, NULL);
     unlink(pw);
-    expect(text, WH_ERR_IO, "cannot open password file");
+    expect_create(text, WH_ERR_IO, "cannot open password file");
+    /* Inline: accepted, with a warning (not checked here: the log goes to stderr). */
+    expect_create(", \"password\": \"hunter2\"", WH_OK, NULL);
+    unlink(idx);
     rmdir(dir);
     return check_done("test_mysql_options");
 }
