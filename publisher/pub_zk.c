@@ -168,6 +168,23 @@ static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *ep
     return rc;
 }
 
+/* Creates parent (an app's positions/ or failures/ node) if it is missing,
+ * but only while the app's own node exists: a publisher never brings back an
+ * app that an operator removed (wormhole-ctl remove) while one of its
+ * positions or failures was still pending here. Returns ZOK (parent exists
+ * now) or ZNONODE (the app is gone), or another ZooKeeper code. */
+static int app_child_parent(pub_zk *z, const char *app, const char *parent)
+{
+    char apath[ZKU_PATH_MAX];
+    if (zku_path_app(apath, sizeof apath, z->pub->cfg.zk_root, app) != WH_OK)
+        return ZBADARGUMENTS;
+    int rc = zoo_exists(z->zh, apath, 0, NULL);
+    if (rc != ZOK)
+        return rc;
+    rc = zoo_create(z->zh, parent, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    return rc == ZNODEEXISTS ? ZOK : rc;
+}
+
 /* ---- registration -------------------------------------------------------------------- */
 
 /* Writes epoch into app's position node before the epoch node moves (see
@@ -205,8 +222,10 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             return ZSYSTEMERROR;
         int version = 0;
         if (st.version == -1) {
-            zku_create_parents(z->zh, parent, true);
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = app_child_parent(z, app, parent);
+            if (rc == ZOK)
+                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0);
         } else {
             struct Stat nst;
             rc = zoo_set2(z->zh, path, data, (int)strlen(data), st.version, &nst);
@@ -214,6 +233,8 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
                 version = nst.version;
         }
         free(data);
+        if (rc == ZNONODE && st.version == -1)
+            return ZOK; /* the app was removed since it was listed: nothing to claim */
         if (rc == ZBADVERSION || rc == ZNODEEXISTS)
             continue;   /* the old publisher wrote meanwhile: claim its newer position */
         if (rc != ZOK)
@@ -463,8 +484,18 @@ static int flush_positions(pub_zk *z)
                 goto done;
         }
         if (version == -1) {
-            zku_create_parents(z->zh, parent, true);
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = app_child_parent(z, app, parent);
+            if (rc == ZNONODE) {
+                /* The app was removed: its position is not written (and the
+                 * entry counts as done, so it is not retried). */
+                wh_info(WH_AREA_ZK, "app %s was removed from ZooKeeper: its position for shard "
+                        "%s is dropped", app, z->pub->cfg.shard);
+                rc = ZOK;
+                goto done;
+            }
+            if (rc == ZOK)
+                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0);
             if (rc == ZOK)
                 version = 0;
             else if (rc == ZNODEEXISTS)
@@ -544,8 +575,10 @@ static void write_failures(pub_zk *z)
             wh_warn(WH_AREA_ZK, "failure node %s: %s", path, err);
             continue;
         }
-        zku_create_parents(z->zh, parent, true);
-        int rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        int rc = app_child_parent(z, app, parent);
+        if (rc == ZOK)
+            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
+                            0);
         if (rc == ZNODEEXISTS)
             rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
         free(data);
