@@ -26,10 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/errbuf.h"
 #include "core/log.h"
@@ -190,7 +190,6 @@ typedef struct mysql_mapper {
         uint64_t drop_end;       /* else where the log goes on */
         bool tail;               /* no follow: the log ends inside it; its updates are counted */
         uint32_t tail_hidden;    /* how many updates it would have delivered */
-        wh_arena arena;          /* inflated compressed statements */
     } sc;
     uint32_t txn_out;            /* updates delivered of the current transaction */
 
@@ -1015,14 +1014,19 @@ static binlog_event scan_frame(const mysql_mapper *m, const scan_ev *v)
 
 /* What a query event's statement is, from the first v->have bytes of the
  * event. A statement that cannot be read here counts as DDL (never a
- * transaction marker); the decoder reports what is wrong with it. */
-static binlog_stmt_kind scan_statement(mysql_mapper *m, const scan_ev *v)
+ * transaction marker); the decoder reports what is wrong with it. So does a
+ * compressed one (MariaDB's log_bin_compress): only statements longer than
+ * log_bin_compress_min_len (10 bytes at least) are compressed, never BEGIN,
+ * COMMIT or ROLLBACK, and a long XA START or SAVEPOINT inside a transaction
+ * changes nothing for the scan either. */
+static binlog_stmt_kind scan_statement(const mysql_mapper *m, const scan_ev *v)
 {
     const binlog_fde *fde = binlog_reader_fde(m->rd);
     size_t hdr = fde->header_len;
     size_t end = v->length - (fde->checksum_alg == BINLOG_CHECKSUM_CRC32 ? BINLOG_CHECKSUM_LEN
                                                                          : 0);
-    bool whole = v->have >= end;
+    if (v->type == BE_QUERY_COMPRESSED)
+        return BSK_DDL;
     if (end > v->have)
         end = v->have;
     uint8_t post = binlog_post_header_len(fde, v->type);
@@ -1034,20 +1038,7 @@ static binlog_stmt_kind scan_statement(mysql_mapper *m, const scan_ev *v)
     size_t qoff = (size_t)post + status_len + b[8] + 1;
     if (blen < qoff)
         return BSK_DDL;
-    const char *q = (const char *)b + qoff;
-    size_t qlen = blen - qoff;
-    if (v->type == BE_QUERY_COMPRESSED) {
-        /* Only statements longer than log_bin_compress_min_len (10 bytes
-         * at least) are compressed: never BEGIN, COMMIT or ROLLBACK, but
-         * XA START ... can be. */
-        const uint8_t *qq;
-        wh_arena_free(&m->sc.arena);
-        if (!whole || binlog_maria_inflate((const uint8_t *)q, qlen, &m->sc.arena, &qq, &qlen,
-                                           NULL, 0) != WH_OK)
-            return BSK_DDL;
-        q = (const char *)qq;
-    }
-    return binlog_classify_statement(q, qlen);
+    return binlog_classify_statement((const char *)b + qoff, blen - qoff);
 }
 
 /* The scanned transaction's name for messages: its GTID, or the offset of
@@ -1301,9 +1292,7 @@ static int gate(mysql_mapper *m, char *errbuf, size_t errlen)
     if (m->sc.tail)
         return GATE_END;
     if (m->sc.seq != m->file_seq) {   /* a new file (or a seek): scan from where the reader is */
-        wh_arena arena = m->sc.arena;
         memset(&m->sc, 0, sizeof m->sc);
-        m->sc.arena = arena;
         m->sc.seq = m->file_seq;
         m->sc.off = m->sc.verified = binlog_reader_next_offset(m->rd);
     }
@@ -1357,20 +1346,13 @@ static int gate(mysql_mapper *m, char *errbuf, size_t errlen)
 
 #define RUN_END 1   /* live end of the log reached */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for the log to grow (follow mode, until the batch's deadline).
  * Returns WH_OK to look again, or RUN_END. */
 static int wait_log(mysql_mapper *m, int timeout_ms, int64_t *deadline)
 {
     if (!m->base.follow || timeout_ms <= 0)
         return RUN_END;
-    int64_t now = now_ms();
+    int64_t now = wh_mono_ms();
     if (*deadline < 0)
         *deadline = now + timeout_ms;
     if (now >= *deadline)
@@ -1468,6 +1450,10 @@ static int keep_inflated_rows(mysql_mapper *m)
     return WH_OK;
 }
 
+/* next_batch of the mapper contract (mappers/mapper.h), with one addition:
+ * without follow, WH_ERR_EOF comes with a sentence in errbuf when the log
+ * ends inside a transaction that is not committed (yet), and with errbuf
+ * untouched otherwise. */
 static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
                             int timeout_ms, char *errbuf, size_t errlen)
 {
@@ -1575,9 +1561,7 @@ static void reset_stream(mysql_mapper *m)
     m->txn_id_a = m->logical_a = NULL;
     memset(&m->phys, 0, sizeof m->phys);
     memset(&m->lp, 0, sizeof m->lp);
-    wh_arena scan_arena = m->sc.arena;
     memset(&m->sc, 0, sizeof m->sc);
-    m->sc.arena = scan_arena;
     m->txn_out = 0;
     binlog_payload_end(m->pl);
     binlog_table_cache_end_txn(m->tc);
@@ -1728,7 +1712,6 @@ static void mysql_destroy(wh_mapper *base)
     wh_arena_free(&m->arena);
     wh_arena_free(&m->carry[0]);
     wh_arena_free(&m->carry[1]);
-    wh_arena_free(&m->sc.arena);
     wh_buf_free(&m->jsonbuf);
     free(m->batch);
     free(m->rows_carry);
