@@ -128,6 +128,7 @@ typedef struct mysql_mapper {
     /* the event being handled */
     const char *ev_file;
     uint64_t ev_off;
+    uint64_t next_off;           /* where the file's next event starts (the reader's offset) */
     bool ev_inner;               /* inside a transaction payload */
     uint64_t ev_inner_off;
     uint64_t file_seq;
@@ -188,10 +189,9 @@ typedef struct mysql_mapper {
         bool drop;               /* the scanned transaction never commits: skip it */
         bool drop_file;          /* ... and the rest of the file (it ends torn) */
         uint64_t drop_end;       /* else where the log goes on */
-        bool tail;               /* no follow: the log ends inside it; its updates are counted */
-        uint32_t tail_hidden;    /* how many updates it would have delivered */
+        bool tail;               /* no follow: the log ends inside it; it is decoded skipping */
+        uint32_t tail_from;      /* ... every update (below this, a seek skipped them anyway) */
     } sc;
-    uint32_t txn_out;            /* updates delivered of the current transaction */
 
     /* the batch */
     wh_update *batch;
@@ -342,7 +342,6 @@ static wh_update *new_update(mysql_mapper *m, uint8_t op, int64_t ts)
     assert(m->ready < m->cap);
     wh_update *u = &m->batch[m->ready];
     m->has_pending = true;
-    m->txn_out++;
     m->pending_carried = false;
     *u = (wh_update){
         .shard = m->shard,
@@ -427,6 +426,16 @@ static int carry_pending(mysql_mapper *m)
 
 /* ---- transactions ------------------------------------------------------------------- */
 
+/* How many updates of the current transaction were delivered (or, for the
+ * uncommitted end of the log, would have been): a seek skips all of them or
+ * its first skip_below ones. */
+static uint32_t txn_delivered(const mysql_mapper *m, uint32_t skipped_below)
+{
+    if (m->skip_all || m->txn_index <= skipped_below)
+        return 0;
+    return m->txn_index - skipped_below;
+}
+
 /* Ends the current transaction: the held-back update is its last when the
  * transaction committed. One that did not (delivered only with the option
  * uncommitted) has no last update. */
@@ -494,7 +503,7 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
         if (m->has_pending || m->txn_index > 0)
             wh_warn(WH_AREA_BINLOG, "%s: a new transaction starts before transaction %s "
                     "committed: it never did (its %u updates were delivered as uncommitted)",
-                    here(m, w, sizeof w), m->txn_id, m->txn_out);
+                    here(m, w, sizeof w), m->txn_id, txn_delivered(m, m->skip_below));
         finish_txn(m, false);
     }
     m->mode = mode;
@@ -502,7 +511,6 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
     m->txn_file = m->ev_file;
     m->txn_off = m->ev_off;
     m->txn_index = 0;
-    m->txn_out = 0;
     m->skip_all = false;
     m->skip_below = 0;
     if (has_gtid) {
@@ -520,20 +528,21 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
         m->phys.pending = false;
         m->skip_below = m->phys.skip_below;
     }
-    return logical_filter(m, errbuf, errlen);
+    int rc = logical_filter(m, errbuf, errlen);
+    if (m->sc.tail) {
+        /* The uncommitted end of the log (no follow): decoded, counted,
+         * never delivered. */
+        m->sc.tail_from = m->skip_below;
+        m->skip_below = UINT32_MAX;
+    }
+    return rc;
 }
 
 /* Whether the next update of the transaction is not delivered: dropped by
- * a seek, or counted only (the uncommitted end of the log). */
-static bool skipping(mysql_mapper *m)
+ * a seek (or, at the uncommitted end of the log, counted only). */
+static bool skipping(const mysql_mapper *m)
 {
-    if (m->skip_all || m->txn_index < m->skip_below)
-        return true;
-    if (m->sc.tail) {
-        m->sc.tail_hidden++;
-        return true;
-    }
-    return false;
+    return m->skip_all || m->txn_index < m->skip_below;
 }
 
 /* ---- events ------------------------------------------------------------------------ */
@@ -909,6 +918,7 @@ static int source_next(mysql_mapper *m, binlog_event *ev, char *errbuf, size_t e
     m->ev_inner = false;
     m->ev_file = binlog_reader_cur_file(m->rd);
     m->ev_off = binlog_reader_event_offset(m->rd);
+    m->next_off = m->ev_off + ev->length;
     return WH_OK;
 }
 
@@ -932,7 +942,7 @@ static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
         if (m->mode != TXN_NONE && m->o.uncommitted) {
             wh_warn(WH_AREA_BINLOG, "%s ends inside transaction %s (started at %s:%" PRIu64
                     "), which never committed: its %u updates were delivered as uncommitted",
-                    old, m->txn_id, m->txn_file, m->txn_off, m->txn_out);
+                    old, m->txn_id, m->txn_file, m->txn_off, txn_delivered(m, m->skip_below));
             finish_txn(m, false);
         } else if (m->mode != TXN_NONE) {
             return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
@@ -1312,7 +1322,6 @@ static int gate(mysql_mapper *m, char *errbuf, size_t errlen)
             if (m->ready > 0)
                 return GATE_YIELD;
             m->sc.tail = true;
-            m->sc.tail_hidden = 0;
             m->sc.verified = m->sc.off;
             return GATE_OK;
         }
@@ -1377,9 +1386,10 @@ static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t er
         int rc = WH_OK;
         /* Committed transactions only: past what the scan verified, the
          * next transaction's commit event must be in the log first. */
-        if (!m->o.uncommitted && !binlog_payload_active(m->pl) &&
-            (binlog_reader_next_offset(m->rd) >= m->sc.verified || m->sc.seq != m->file_seq)) {
+        if ((m->next_off >= m->sc.verified || m->sc.seq != m->file_seq) && !m->o.uncommitted &&
+            !binlog_payload_active(m->pl)) {
             rc = gate(m, errbuf, errlen);
+            m->next_off = binlog_reader_next_offset(m->rd);
             if (rc == GATE_MOVED)
                 continue;
             if (rc == GATE_YIELD)
@@ -1510,12 +1520,12 @@ static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
     if (rc == RUN_END && m->ready == 0) {
         if (m->sc.tail) {
             char name[BINLOG_GTID_TEXT_MAX + 280];
+            uint32_t n = m->mode != TXN_NONE ? txn_delivered(m, m->sc.tail_from) : 0;
             return wh_seterr(errbuf, errlen, WH_ERR_EOF,
                              "the log ends inside transaction %s at %s:%" PRIu64 ": not "
                              "committed (yet); %u update%s not shown",
                              scan_txn_name(m, name, sizeof name), binlog_reader_cur_file(m->rd),
-                             m->sc.txn_off, m->sc.tail_hidden,
-                             m->sc.tail_hidden == 1 ? "" : "s");
+                             m->sc.txn_off, n, n == 1 ? "" : "s");
         }
         if (!m->base.follow && m->has_pending) {
             /* Option uncommitted: the log ends inside a transaction still
@@ -1530,8 +1540,9 @@ static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
                 return wh_seterr(errbuf, errlen, WH_ERR_EOF,
                                  "the log ends inside transaction %s at %s:%" PRIu64 ": not "
                                  "committed (yet); %u update%s delivered as uncommitted",
-                                 m->txn_id, m->txn_file, m->txn_off, m->txn_out,
-                                 m->txn_out == 1 ? "" : "s");
+                                 m->txn_id, m->txn_file, m->txn_off,
+                                 txn_delivered(m, m->skip_below),
+                                 txn_delivered(m, m->skip_below) == 1 ? "" : "s");
             return m->base.follow ? WH_ERR_AGAIN : WH_ERR_EOF;
         }
     }
@@ -1562,7 +1573,6 @@ static void reset_stream(mysql_mapper *m)
     memset(&m->phys, 0, sizeof m->phys);
     memset(&m->lp, 0, sizeof m->lp);
     memset(&m->sc, 0, sizeof m->sc);
-    m->txn_out = 0;
     binlog_payload_end(m->pl);
     binlog_table_cache_end_txn(m->tc);
     wh_arena_reset(&m->arena);
