@@ -105,7 +105,8 @@ bool binlog_reader_file_finished(binlog_reader *r);
  * min(want, ev->length, BINLOG_READER_PEEK_MAX) bytes at *p. Bytes already
  * buffered are used in place; beyond them a 64 KiB chunk is read (1 KiB when
  * the last chunk served few headers: large events), so that walking a large
- * transaction's headers costs few preads, little copying and no memory. *p stays valid until the next call of any binlog_reader function.
+ * transaction's headers costs few preads, little copying and no memory.
+ * *p stays valid until the next call of any binlog_reader function.
  * Returns 0; WH_ERR_AGAIN when the file as it is now ends first (*have then
  * says how many bytes exist from off: 0 means the file ends exactly at
  * off); WH_ERR_CORRUPT for an impossible header or WH_ERR_IO, with errbuf
