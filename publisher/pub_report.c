@@ -4,6 +4,8 @@
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
+#include "publisher/pub_flow.h"
+#include "protocol/zk_layout.h"
 
 /* A reader stuck in its mapper this long stops the heartbeats. */
 #define READER_STUCK_MS 30000
@@ -61,6 +63,21 @@ void pub_report_tick(publisher *p, int64_t now)
         return;
     char pos[800] = "", err[1024];
     int64_t lag = readers_lag(p, pos, sizeof pos);
+    /* Flows stopped for good, so the monitor and the operator see them. */
+    json_t *extra = NULL;
+    for (pub_flow *f = p->flows; f; f = f->next) {
+        if (f->state != FLOW_FAILED)
+            continue;
+        char at[800] = "";
+        if (f->failed_pos.set)
+            wh_pos_format_physical(&f->failed_pos, at, sizeof at);
+        if (!extra)
+            extra = json_object();
+        if (extra)
+            status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
+                                   at, f->failed_since_ms);
+    }
     status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
-                     lag, NULL, err, sizeof err);
+                     lag, extra, err, sizeof err);
+    json_decref(extra);
 }
