@@ -6,6 +6,7 @@
  * problems go to stderr. Exit status: 0 after SIGINT/SIGTERM or --max
  * updates, 1 on a failure (reason on stderr), 2 on bad usage. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ static void usage(FILE *f)
         "usage: wormhole-tail --zk HOST:PORT[,HOST:PORT...]/ROOT --app NAME [--filter EXPR]\n"
         "                     [--shards S1,S2,...] [--instance NAME] [--listen HOST[:PORT]]\n"
         "                     [--advertise HOST] [--max N] [--session-timeout MS] [--debug AREAS]\n"
+        "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
         "\n"
         "Joins subscriber app NAME as one instance and prints every update it receives\n"
         "as one JSON line (docs/UPDATES.md).\n"
@@ -84,12 +86,15 @@ static void usage(FILE *f)
         "  --max N            exit after printing N updates\n"
         "  --session-timeout MS  ZooKeeper session timeout (default 10000): how soon the\n"
         "                     instance's registration vanishes if this process dies\n"
-        "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n");
+        "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n"
+        "  --max-update-bytes N  largest update accepted (default 268435456, at least 16384);\n"
+        "                     a larger one stops its shard's flow, other shards go on\n"
+        "  --max-frame-bytes N   largest frame accepted (16384..67108864, default 67108864)\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION };
+    enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
         { "max", required_argument, NULL, OPT_MAX },
         { "session-timeout", required_argument, NULL, OPT_SESSION },
         { "debug", required_argument, NULL, OPT_DEBUG },
+        { "max-update-bytes", required_argument, NULL, OPT_MAX_UPDATE },
+        { "max-frame-bytes", required_argument, NULL, OPT_MAX_FRAME },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -137,6 +144,22 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_MAX_UPDATE:
+        case OPT_MAX_FRAME: {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || !*optarg || optarg[0] == '-' ||
+                (c == OPT_MAX_FRAME && v > UINT32_MAX)) {
+                fprintf(stderr, "wormhole-tail: --%s wants a number of bytes, got '%s'\n",
+                        c == OPT_MAX_FRAME ? "max-frame-bytes" : "max-update-bytes", optarg);
+                return 2;
+            }
+            if (c == OPT_MAX_FRAME)
+                o.max_frame_bytes = (uint32_t)v;
+            else
+                o.max_update_bytes = v;
+            break;   /* ranges: wh_subscriber_new says what is wrong */
+        }
         case OPT_DEBUG:
             if (wh_log_set_debug(optarg) != WH_OK) {
                 fprintf(stderr, "wormhole-tail: unknown debug area in '%s'\n", optarg);
