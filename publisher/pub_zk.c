@@ -163,6 +163,15 @@ static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *ep
     return rc;
 }
 
+/* The sentence for a position node larger than any the publisher writes
+ * (another writer's): read cut short, it would be reported as garbage. */
+static const char *pos_too_large(const struct Stat *st, char *buf, size_t len)
+{
+    snprintf(buf, len, "its data has %d bytes, more than the limit of %d of a position node "
+             "(docs/ZOOKEEPER.md)", (int)st->dataLength, ZKU_POSITION_MAX - 1);
+    return buf;
+}
+
 /* ---- registration -------------------------------------------------------------------- */
 
 /* Writes epoch into app's position node before the epoch node moves (see
@@ -188,6 +197,9 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             st.version = -1;
         } else if (rc != ZOK) {
             return rc;
+        } else if (st.dataLength > len) {
+            zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
+            return ZOK;
         } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
                    WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
@@ -400,6 +412,10 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
     }
     if (rc != ZOK)
         return rc;
+    if (st.dataLength > len) {
+        zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
+        return ZOK;
+    }
     uint64_t epoch = 0;
     if (len > 0 && pos_from_node(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
@@ -510,27 +526,33 @@ typedef struct inst {
 static int read_instance(pub_zk *z, const char *app, const char *name, inst *out)
 {
     const pub_config *cfg = &z->pub->cfg;
-    char path[ZKU_PATH_MAX], buf[ZKU_INSTANCE_MAX], err[512];
+    char path[ZKU_PATH_MAX], err[512];
     struct Stat st;
-    int len = sizeof buf - 1;
+    int len = ZKU_INSTANCE_MAX - 1;
     memset(out, 0, sizeof *out);
     if (zku_path_instance(path, sizeof path, cfg->zk_root, app, name) != WH_OK) {
         wh_warn(WH_AREA_ZK, "ignoring instance %s of app %s: its path is longer than %d bytes",
                 name, app, ZKU_PATH_MAX - 1);
         return ZOK;
     }
+    char *buf = malloc(ZKU_INSTANCE_MAX);   /* too large for a stack */
+    if (!buf)
+        return ZSYSTEMERROR;
     int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
-    if (rc == ZNONODE)
-        return ZOK;      /* left meanwhile; the children watch fires */
-    if (rc != ZOK)
-        return rc;
+    if (rc != ZOK) {
+        free(buf);
+        return rc == ZNONODE ? ZOK : rc;   /* ZNONODE: left meanwhile; the children watch fires */
+    }
     if (st.dataLength > len) {
+        /* libwormhole never writes one (it refuses to start): another writer. */
         wh_warn(WH_AREA_ZK, "ignoring instance %s: its data has %d bytes, more than the limit "
-                "of %d", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+                "of %d (docs/ZOOKEEPER.md)", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+        free(buf);
         return ZOK;
     }
     zku_instance in;
     rc = zku_instance_from_json(buf, len < 0 ? 0 : (size_t)len, &in, err, sizeof err);
+    free(buf);
     if (rc == WH_OK && zku_instance_takes_shard(&in, cfg->shard)) {
         out->name = strdup(name);
         out->endpoint = in.endpoint;
