@@ -42,6 +42,18 @@ void wire_enc_limit(wire_enc *e, uint32_t frame_max, bool parts)
     e->parts = parts;
 }
 
+void wire_enc_peer(wire_enc *e, uint32_t own_max, const wire_msg *hello_ok)
+{
+    uint32_t max = own_max < WIRE_FRAME_MIN ? WIRE_FRAME_MIN
+                 : own_max > WIRE_FRAME_MAX ? WIRE_FRAME_MAX : own_max;
+    uint64_t peer = hello_ok->max_frame ? hello_ok->max_frame : WIRE_FRAME_MAX;
+    if (peer < WIRE_FRAME_MIN)
+        peer = WIRE_FRAME_MIN;   /* decoding refuses it; never below what a HELLO needs */
+    if (peer < max)
+        max = (uint32_t)peer;
+    wire_enc_limit(e, max, hello_ok->max_update != 0);
+}
+
 /* Bytes of a MessagePack str header for len bytes, and of an array header. */
 static size_t str_head(size_t len)
 {

@@ -62,6 +62,13 @@ void wire_enc_free(wire_enc *e);
  * next wire_enc_begin. */
 void wire_enc_limit(wire_enc *e, uint32_t frame_max, bool parts);
 
+/* Sets the limits for the peer whose HELLO_OK is hello_ok (wire_msg_decode
+ * checked its range): frames of at most the smaller of own_max (the
+ * sender's own target, clamped to WIRE_FRAME_MIN..WIRE_FRAME_MAX) and the
+ * peer's announced limit (WIRE_FRAME_MAX when it announced none: an older
+ * peer), and parts only when the peer announced an update bound. */
+void wire_enc_peer(wire_enc *e, uint32_t own_max, const wire_msg *hello_ok);
+
 /* Starts an UPDATES frame in out for updates of shard (which must stay
  * valid until wire_enc_end). */
 void wire_enc_begin(wire_enc *e, wh_buf *out, const char *shard);

@@ -475,8 +475,8 @@ void sub_timers(wh_subscriber *s)
     if (s->burst.total && now - s->burst.last_ms >= SUB_BURST_QUIET_MS) {
         if (s->burst.total > 1)
             wh_warn(WH_AREA_SUBSCRIBER, "dropped %llu connections before their HELLO in the last "
-                "burst: %llu said no HELLO within %d ms, %llu sent more than %u bytes without "
-                "one, %llu were the oldest of more than %d waiting",
+                "burst: %llu said no HELLO within %d ms, %llu sent more than the %u bytes "
+                "allowed before one, %llu were the oldest of more than %d waiting",
                 (unsigned long long)s->burst.total, (unsigned long long)s->burst.deadline,
                 s->hello_ms, (unsigned long long)s->burst.bytes, WIRE_HELLO_MAX,
                 (unsigned long long)s->burst.crowd, s->max_pending);
