@@ -7,10 +7,12 @@
 
 void wh_buf_free(wh_buf *b)
 {
-    free(b->data);
+    if (!b->borrowed)
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
     b->oom = false;
+    b->borrowed = false;
 }
 
 /* Grows to at least len + extra + 1 (room for a terminating NUL), doubling. */
@@ -26,10 +28,14 @@ bool wh_buf_reserve_slow(wh_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = b->borrowed ? malloc(cap) : realloc(b->data, cap);
     if (!p) {
         b->oom = true;
         return false;
+    }
+    if (b->borrowed) {               /* leave the caller's storage: copy what is there */
+        memcpy(p, b->data, b->len);
+        b->borrowed = false;
     }
     b->data = p;
     b->cap = cap;

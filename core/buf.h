@@ -17,13 +17,30 @@ typedef struct wh_buf {
     size_t len;
     size_t cap;
     bool   oom;
+    bool   borrowed;   /* data is the caller's storage (wh_buf_borrow): never realloc'd or freed */
 } wh_buf;
 
-#define WH_BUF_INIT { NULL, 0, 0, false }
+#define WH_BUF_INIT { NULL, 0, 0, false, false }
 
 void wh_buf_free(wh_buf *b);                      /* releases memory; b can be reused */
 bool wh_buf_reserve_slow(wh_buf *b, size_t extra);
 void wh_buf_printf(wh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Starts b empty over the caller's storage mem[0..cap): appends go there, with
+ * no allocation, while they fit (with the NUL); the first that does not fit
+ * moves the contents to the heap, which b then owns as usual. Either way
+ * release b with wh_buf_free (it never frees mem), and compare b->data with
+ * mem to know where the text is. */
+static inline void wh_buf_borrow(wh_buf *b, char *mem, size_t cap)
+{
+    b->data = cap ? mem : NULL;
+    b->len = 0;
+    b->cap = cap;
+    b->oom = false;
+    b->borrowed = cap != 0;
+    if (cap)
+        mem[0] = '\0';
+}
 
 static inline bool wh_buf_reserve(wh_buf *b, size_t extra)
 {

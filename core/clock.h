@@ -32,6 +32,15 @@ static inline int64_t wh_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Nanoseconds since 1970-01-01 UTC: timestamps compared across processes
+ * (a row's commit or generation time against its arrival at a subscriber). */
+static inline int64_t wh_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* The CLOCK_REALTIME instant ms milliseconds from now (ms >= 0), as
  * pthread_cond_timedwait wants it. */
 static inline struct timespec wh_cond_deadline(int64_t ms)

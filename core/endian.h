@@ -31,6 +31,16 @@ static inline uint64_t wh_le64(const uint8_t *p)
     return (uint64_t)wh_le32(p) | (uint64_t)wh_le32(p + 4) << 32;
 }
 
+/* Big-endian unsigned of n (1..8) bytes (MySQL's packed temporal and BIT
+ * values have 3, 5 and 6 byte fields). */
+static inline uint64_t wh_be_n(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 static inline uint16_t wh_be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static inline uint32_t wh_be32(const uint8_t *p)

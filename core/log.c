@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "wormhole/error.h"
 
@@ -63,13 +64,13 @@ void wh_log_write(wh_log_level level, uint32_t area, const char *fmt, ...)
 {
     static const char *level_names[] = { "ERROR", "WARN ", "INFO ", "DEBUG" };
     char line[4096];
-    struct timespec ts;
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    int64_t now = wh_wall_ms();
+    time_t sec = (time_t)(now / 1000);
+    gmtime_r(&sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s%s%s [%s] ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000L, log_ident ? log_ident : "",
+                     tm.tm_sec, (long)(now % 1000), log_ident ? log_ident : "",
                      log_ident ? " " : "", level_names[level & 3], area_name(area));
     va_list ap;
     va_start(ap, fmt);

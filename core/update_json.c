@@ -1,4 +1,5 @@
-/* update_json.c -- rendering updates as JSON lines (see update_json.h).
+/* update_json.c -- rendering updates as JSON lines (see update_json.h), and the
+ * text form of temporal values (wh_temporal_format, wormhole/update.h).
  *
  * The writer works on a raw output pointer: each step makes sure the buffer
  * has room for what it may write (need()), then stores without further
@@ -8,6 +9,7 @@
  * the text is exactly what the snprintf-based forms produce. Only floats go
  * through snprintf (shortest round-trip text). */
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,29 +20,39 @@
 #define JSON_SSE2 1
 #endif
 
+#include "core/intfmt.h"
 #include "core/update_json.h"
 #include "core/utf8.h"
 #include "wormhole/error.h"
+#include "wormhole/json.h"
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static const char digits2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
 
 /* Escapes of the control characters, padded to 8 bytes so that one fixed
- * 8-byte copy writes any of them: "\\n", "\\r", "\\t" (2 bytes), "\\u00XX" (6). */
+ * 8-byte copy writes any of them: "\\n", "\\r", "\\t" (2 bytes), "\\u00XX" (6);
+ * the second table also has "\\b" and "\\f" (WH_JSON_ESC_BF). An entry's
+ * length is 6 if its second byte is 'u', else 2. */
 #define HEX(d) ((d) < 10 ? '0' + (d) : 'a' + (d) - 10)
 #define U00(x) { '\\', 'u', '0', '0', HEX((x) >> 4), HEX((x) & 15), 0, 0 }
-static const char esc_ctl[32][8] = {
-    U00(0x00), U00(0x01), U00(0x02), U00(0x03), U00(0x04), U00(0x05), U00(0x06), U00(0x07),
-    U00(0x08), { '\\', 't' }, { '\\', 'n' }, U00(0x0b), U00(0x0c), { '\\', 'r' }, U00(0x0e),
-    U00(0x0f), U00(0x10), U00(0x11), U00(0x12), U00(0x13), U00(0x14), U00(0x15), U00(0x16),
-    U00(0x17), U00(0x18), U00(0x19), U00(0x1a), U00(0x1b), U00(0x1c), U00(0x1d), U00(0x1e),
-    U00(0x1f),
+#define CTL_TABLE(bs, ff)                                                                     \
+    {                                                                                         \
+        U00(0x00), U00(0x01), U00(0x02), U00(0x03), U00(0x04), U00(0x05), U00(0x06),          \
+        U00(0x07), bs, { '\\', 't' }, { '\\', 'n' }, U00(0x0b), ff, { '\\', 'r' }, U00(0x0e),  \
+        U00(0x0f), U00(0x10), U00(0x11), U00(0x12), U00(0x13), U00(0x14), U00(0x15),          \
+        U00(0x16), U00(0x17), U00(0x18), U00(0x19), U00(0x1a), U00(0x1b), U00(0x1c),          \
+        U00(0x1d), U00(0x1e), U00(0x1f),                                                      \
+    }
+#define ESC_B { '\\', 'b' }
+#define ESC_F { '\\', 'f' }
+static const char esc_ctl[2][32][8] = {
+    CTL_TABLE(U00(0x08), U00(0x0c)),
+    CTL_TABLE(ESC_B, ESC_F),
 };
+#undef ESC_F
+#undef ESC_B
+#undef CTL_TABLE
 #undef U00
 #undef HEX
 
@@ -99,65 +111,19 @@ static inline void finish(wh_buf *out, char *p, size_t start)
 
 /* ---- integers ------------------------------------------------------------ */
 
-static inline unsigned u64_digits(uint64_t v)
-{
-    unsigned n = 1;
-    for (;;) {
-        if (v < 10)
-            return n;
-        if (v < 100)
-            return n + 1;
-        if (v < 1000)
-            return n + 2;
-        if (v < 10000)
-            return n + 3;
-        v /= 10000;
-        n += 4;
-    }
-}
-
-/* Writes v in decimal at p (at most 20 bytes); returns the end. */
-static inline char *fmt_u64(char *p, uint64_t v)
-{
-    char *end = p + u64_digits(v), *q = end;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        q -= 2;
-        memcpy(q, digits2 + 2 * r, 2);
-    }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, digits2 + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    assert(q == p);
-    return end;
-}
-
-static inline char *fmt_i64(char *p, int64_t v)
-{
-    if (v < 0) {
-        *p++ = '-';
-        return fmt_u64(p, (uint64_t)0 - (uint64_t)v);
-    }
-    return fmt_u64(p, (uint64_t)v);
-}
-
 /* Writes v as printf's "%0<width>u" would (width 2 or 4). */
 static inline char *fmt_pad(char *p, unsigned v, unsigned width)
 {
     if (width == 4 && v < 10000) {
-        memcpy(p, digits2 + 2 * (v / 100), 2);
-        memcpy(p + 2, digits2 + 2 * (v % 100), 2);
+        memcpy(p, wh_digits2 + 2 * (v / 100), 2);
+        memcpy(p + 2, wh_digits2 + 2 * (v % 100), 2);
         return p + 4;
     }
     if (width == 2 && v < 100) {
-        memcpy(p, digits2 + 2 * v, 2);
+        memcpy(p, wh_digits2 + 2 * v, 2);
         return p + 2;
     }
-    return fmt_u64(p, v);
+    return wh_fmt_u64(p, v);
 }
 
 /* ---- strings ------------------------------------------------------------- */
@@ -196,30 +162,44 @@ static inline char *short_clean(char *p, const unsigned char *s, size_t r)
     return p + r;
 }
 
+#ifdef JSON_SSE2
+/* Bit k set if byte k of v is < 0x20, '"', '\\' or >= 0x80 (a signed
+ * compare with 0x20 catches both the controls and the bytes >= 0x80). */
+static inline unsigned sse_special(__m128i v)
+{
+    const __m128i c20 = _mm_set1_epi8(0x20), cq = _mm_set1_epi8('"'),
+                  cb = _mm_set1_epi8('\\');
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, c20),
+        _mm_or_si128(_mm_cmpeq_epi8(v, cq), _mm_cmpeq_epi8(v, cb))));
+}
+#endif
+
 /* Strings up to this length get room for their worst case (6 output bytes
  * per input byte) up front, so that escaping them checks no room. */
 enum { ESC_ROOMY_MAX = 4096 };
 
-/* Writes the escaped body of s (no quotes) at p, which has room for len + 3
- * bytes. Returns the end, or NULL on OOM. */
-static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t len)
+/* Writes the escaped body of s (no quotes) at p. With out, p is inside
+ * out->data with room for len + 3 bytes, and the writer grows out as it
+ * needs; without (wh_json_escape), p has room for the whole escaped text
+ * plus WH_JSON_ESC_SLACK. flags: WH_JSON_ESC_*. Returns the end, or NULL on
+ * OOM. */
+static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t len,
+                         unsigned flags)
 {
-    bool roomy = len <= ESC_ROOMY_MAX;
-    if (roomy && !(p = need(out, p, 6 * len + 3)))
+    const char (*ctl)[8] = esc_ctl[(flags & WH_JSON_ESC_BF) != 0];
+    bool roomy = !out || len <= ESC_ROOMY_MAX;
+    if (out && roomy && !(p = need(out, p, 6 * len + 3)))
         return NULL;
     size_t i = 0;
     for (;;) {
-        /* Copy clean bytes; stop at a special byte or the end. */
+        /* Copy clean bytes; stop at a special byte or the end. Every input
+         * byte yields at least one output byte, so these stores stay within
+         * the text. */
 #ifdef JSON_SSE2
-        const __m128i c20 = _mm_set1_epi8(0x20), cq = _mm_set1_epi8('"'),
-                      cb = _mm_set1_epi8('\\');
-        /* Signed < 0x20 catches both controls and bytes >= 0x80. */
-#define JSON_SPECIAL_MASK(v) ((unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, c20), \
-        _mm_or_si128(_mm_cmpeq_epi8(v, cq), _mm_cmpeq_epi8(v, cb)))))
         while (len - i >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
             _mm_storeu_si128((__m128i *)(void *)p, v);
-            unsigned mask = JSON_SPECIAL_MASK(v);
+            unsigned mask = sse_special(v);
             if (mask) {
                 unsigned k = (unsigned)__builtin_ctz(mask);
                 i += k;
@@ -232,7 +212,7 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
         if (len - i >= 8) {
             __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(s + i));
             _mm_storel_epi64((__m128i *)(void *)p, v);
-            unsigned mask = JSON_SPECIAL_MASK(v) & 0xff;
+            unsigned mask = sse_special(v) & 0xff;
             if (mask) {
                 unsigned k = (unsigned)__builtin_ctz(mask);
                 i += k;
@@ -242,7 +222,6 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
             i += 8;
             p += 8;
         }
-#undef JSON_SPECIAL_MASK
 #else
         while (len - i >= 8) {
             uint64_t w;
@@ -272,7 +251,8 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
     special_byte:
 #endif
         /* A run of bytes that need work; each may take 8 bytes of room
-         * (escapes are stored 8 at a time), plus the rest and a quote. */
+         * (escapes are stored 8 at a time: up to 6 bytes past their end,
+         * the slack), plus the rest and a quote. */
         do {
             if (!roomy && !(p = need(out, p, len - i + 8)))
                 return NULL;
@@ -298,8 +278,8 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
                     i += n;
                 }
             } else if (c < 0x20) {
-                memcpy(p, esc_ctl[c], 8);
-                p += c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
+                memcpy(p, ctl[c], 8);
+                p += ctl[c][1] == 'u' ? 6 : 2;
                 i++;
             } else if (c == '"' || c == '\\') {
                 p[0] = '\\';
@@ -317,14 +297,15 @@ static char *put_esc_any(wh_buf *out, char *p, const unsigned char *s, size_t le
 
 /* put_esc_any with the common short clean strings (names, keys: under 8
  * bytes) done inline. Same contract. */
-static inline char *put_esc(wh_buf *out, char *p, const unsigned char *s, size_t len)
+static inline char *put_esc(wh_buf *out, char *p, const unsigned char *s, size_t len,
+                            unsigned flags)
 {
     if (len - 1 < 7) {
         char *e = short_clean(p, s, len);
         if (e)
             return e;
     }
-    return put_esc_any(out, p, s, len);
+    return put_esc_any(out, p, s, len, flags);
 }
 
 /* Writes s as a quoted JSON string at p. Returns the end, or NULL on OOM. */
@@ -334,7 +315,7 @@ static inline char *put_str(wh_buf *out, char *p, const char *s, size_t len)
     if (!p)
         return NULL;
     *p++ = '"';
-    p = put_esc(out, p, (const unsigned char *)s, len);
+    p = put_esc(out, p, (const unsigned char *)s, len, 0);
     if (p)
         *p++ = '"';
     return p;
@@ -347,6 +328,59 @@ void wh_json_put_string(wh_buf *out, const char *str, size_t len)
     if (p)
         p = put_str(out, p, str, len);
     finish(out, p, start);
+}
+
+void wh_json_put_escaped(wh_buf *out, const char *str, size_t len, unsigned flags)
+{
+    size_t start = out->len;
+    char *p = begin(out, len + 8);
+    if (p)
+        p = put_esc(out, p, (const unsigned char *)str, len, flags);
+    finish(out, p, start);
+}
+
+char *wh_json_escape(char *dst, const char *str, size_t len, unsigned flags)
+{
+    if (len == 0)
+        return dst;
+    char *end = put_esc(NULL, dst, (const unsigned char *)str, len, flags);
+    assert(end);                            /* without a wh_buf nothing can fail */
+    return end;
+}
+
+size_t wh_json_escaped_len(const char *str, size_t len, unsigned flags)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const char (*ctl)[8] = esc_ctl[(flags & WH_JSON_ESC_BF) != 0];
+    size_t n = len, i = 0;
+    for (;;) {
+#ifdef JSON_SSE2
+        while (len - i >= 16) {
+            unsigned mask = sse_special(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+            if (mask) {
+                i += (unsigned)__builtin_ctz(mask);
+                break;
+            }
+            i += 16;
+        }
+#endif
+        while (i < len && !special[s[i]])
+            i++;
+        if (i == len)
+            return n;
+        unsigned c = s[i];
+        if (c >= 0x80) {
+            size_t k = wh_utf8_seq_len(s + i, len - i);
+            if (k == 0) {
+                n += 2;                     /* the byte becomes U+FFFD, 3 bytes */
+                k = 1;
+            }
+            i += k;
+        } else {
+            n += c < 0x20 ? (ctl[c][1] == 'u' ? 5 : 1) : 1;
+            i++;
+        }
+    }
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -394,7 +428,7 @@ static char *put_float(wh_buf *out, char *p, double d, bool float32)
     if (mag < (float32 ? 1e6 : 1e15) && mag == (double)(uint64_t)mag) {
         if (signbit(d))
             *p++ = '-';
-        return fmt_u64(p, (uint64_t)mag);
+        return wh_fmt_u64(p, (uint64_t)mag);
     }
     int lo = float32 ? 6 : 15, hi = float32 ? 9 : 17;
     for (int prec = lo; prec <= hi; prec++) {
@@ -408,27 +442,25 @@ static char *put_float(wh_buf *out, char *p, double d, bool float32)
     return p + n;
 }
 
-/* A temporal value as wh_temporal_format writes it into a 48-byte buffer,
- * quoted. */
-static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
+/* ---- temporal text ------------------------------------------------------- */
+
+/* Writes the text form of temporal value v at q ("2024-01-02 03:04:05.120",
+ * "-838:59:59", "2024-01-02"; fields out of their ranges printed in full, as
+ * "%02u" would) and returns the end, at most 34 bytes on. The fraction is
+ * written as wh_temporal_format writes it into a buffer of buflen bytes:
+ * only if it fits there whole. */
+static inline char *temporal_text(char *q, const wh_value *v, size_t buflen)
 {
-    enum { TEMPORAL_BUF = 48 };   /* the buffer wh_temporal_format was given */
     const wh_temporal *t = &v->n.t;
-    p = need(out, p, TEMPORAL_BUF + 2);
-    if (!p)
-        return NULL;
-    char *q = p + 1;
-    *p = '"';
+    char *start = q;
     if (v->type != WH_T_TIME) {
         q = fmt_pad(q, t->year, 4);
         *q++ = '-';
         q = fmt_pad(q, t->month, 2);
         *q++ = '-';
         q = fmt_pad(q, t->day, 2);
-        if (v->type == WH_T_DATE) {
-            *q++ = '"';
+        if (v->type == WH_T_DATE)
             return q;
-        }
         *q++ = ' ';
     } else if (t->negative) {
         *q++ = '-';
@@ -438,21 +470,56 @@ static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
     q = fmt_pad(q, t->minute, 2);
     *q++ = ':';
     q = fmt_pad(q, t->second, 2);
-    /* The fraction is written only if it fitted that buffer whole. */
-    size_t n = (size_t)(q - (p + 1));
+    size_t n = (size_t)(q - start);
     unsigned scale = v->scale;
-    assert(n < TEMPORAL_BUF);
-    if (scale != 0 && TEMPORAL_BUF - n >= scale + 2) {
+    if (scale != 0 && buflen > n && buflen - n >= scale + 2) {
         char digits[8];
         uint32_t usec = t->usec % 1000000u;
-        memcpy(digits, digits2 + 2 * (usec / 10000), 2);
-        memcpy(digits + 2, digits2 + 2 * (usec / 100 % 100), 2);
-        memcpy(digits + 4, digits2 + 2 * (usec % 100), 2);
+        memcpy(digits, wh_digits2 + 2 * (usec / 10000), 2);
+        memcpy(digits + 2, wh_digits2 + 2 * (usec / 100 % 100), 2);
+        memcpy(digits + 4, wh_digits2 + 2 * (usec % 100), 2);
         unsigned k = scale > 6 ? 6 : scale;
         *q++ = '.';
         memcpy(q, digits, k);
         q += k;
     }
+    return q;
+}
+
+static inline bool is_temporal(int type)
+{
+    return type == WH_T_DATE || type == WH_T_TIME || type == WH_T_DATETIME ||
+           type == WH_T_TIMESTAMP;
+}
+
+size_t wh_temporal_format(const wh_value *v, char *buf, size_t buflen)
+{
+    if (buflen == 0)
+        return 0;
+    if (!is_temporal(v->type)) {
+        buf[0] = '\0';
+        return 0;
+    }
+    char tmp[48];
+    size_t n = (size_t)(temporal_text(tmp, v, buflen) - tmp);
+    assert(n < sizeof tmp);
+    if (n >= buflen)
+        n = buflen - 1;                     /* cut, as snprintf would */
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
+    return n;
+}
+
+/* A temporal value as wh_temporal_format writes it into a 48-byte buffer,
+ * quoted. */
+static char *put_temporal(wh_buf *out, char *p, const wh_value *v)
+{
+    enum { TEMPORAL_BUF = 48 };   /* the buffer the text form has always been cut at */
+    p = need(out, p, TEMPORAL_BUF + 2);
+    if (!p)
+        return NULL;
+    *p = '"';
+    char *q = temporal_text(p + 1, v, TEMPORAL_BUF);
     *q++ = '"';
     return q;
 }
@@ -469,11 +536,11 @@ static char *put_value(wh_buf *out, char *p, const wh_value *v)
         return p ? LIT(p, "null") : NULL;
     case WH_T_INT:
         p = need(out, p, 21);
-        return p ? fmt_i64(p, v->n.i) : NULL;
+        return p ? wh_fmt_i64(p, v->n.i) : NULL;
     case WH_T_UINT:
     case WH_T_YEAR:
         p = need(out, p, 20);
-        return p ? fmt_u64(p, v->n.u) : NULL;
+        return p ? wh_fmt_u64(p, v->n.u) : NULL;
     case WH_T_FLOAT:
         return put_float(out, p, v->n.d, v->flags & WH_VF_FLOAT32);
     case WH_T_DECIMAL:
@@ -484,7 +551,7 @@ static char *put_value(wh_buf *out, char *p, const wh_value *v)
         if (v->str)
             return put_str(out, p, v->str, v->len);
         p = need(out, p, 20);
-        return p ? fmt_u64(p, v->n.u) : NULL;
+        return p ? wh_fmt_u64(p, v->n.u) : NULL;
     case WH_T_BYTES:
         return put_base64(out, p, (const unsigned char *)v->str, v->len);
     case WH_T_JSON:
@@ -538,7 +605,7 @@ static inline char *put_cesc(wh_buf *out, char *p, const char *str, size_t *len)
     size_t n = strlen(str);
     *len = n;
     p = need(out, p, n + 8);
-    return p ? put_esc(out, p, (const unsigned char *)str, n) : NULL;
+    return p ? put_esc(out, p, (const unsigned char *)str, n, 0) : NULL;
 }
 
 /* Writes an optional NUL-terminated string: quoted, or null. */
@@ -574,9 +641,9 @@ static char *put_pos(wh_buf *out, char *p, const wh_position *pos)
         *p++ = '"';
         if (!(p = put_cesc(out, p, pos->logical, &n)) || !(p = need(out, p, 32)))
             return NULL;
-        if (n + 1 + u64_digits(pos->index) <= POS_TEXT_MAX) {
+        if (n + 1 + wh_u64_digits(pos->index) <= POS_TEXT_MAX) {
             *p++ = '/';
-            p = fmt_u64(p, pos->index);
+            p = wh_fmt_u64(p, pos->index);
             *p++ = '"';
         } else {                            /* cut at the old buffer's size */
             p = put_str(out, out->data + at, tmp, wh_position_logical(pos, tmp, sizeof tmp));
@@ -598,12 +665,12 @@ static char *put_pos(wh_buf *out, char *p, const wh_position *pos)
     }
     if (!(p = need(out, p, 64)))
         return NULL;
-    if (n + u64_digits(pos->offset) + 1 + u64_digits(pos->index) <= POS_TEXT_MAX) {
+    if (n + wh_u64_digits(pos->offset) + 1 + wh_u64_digits(pos->index) <= POS_TEXT_MAX) {
         if (pos->log_name)
             *p++ = ':';
-        p = fmt_u64(p, pos->offset);
+        p = wh_fmt_u64(p, pos->offset);
         *p++ = '/';
-        p = fmt_u64(p, pos->index);
+        p = wh_fmt_u64(p, pos->index);
         *p++ = '"';
     } else {                                /* cut at the old buffer's size */
         p = put_str(out, out->data + at, tmp, wh_position_physical(pos, tmp, sizeof tmp));
@@ -644,9 +711,9 @@ static char *put_row(wh_buf *out, char *p, const char *name, size_t name_len,
         p += 2;
         /* The common scalar types inline; room for 21 bytes is there. */
         if (v->type == WH_T_INT)
-            p = fmt_i64(p, v->n.i);
+            p = wh_fmt_i64(p, v->n.i);
         else if (v->type == WH_T_UINT)
-            p = fmt_u64(p, v->n.u);
+            p = wh_fmt_u64(p, v->n.u);
         else if (!(p = put_value(out, p, v)))
             return NULL;
     }
@@ -693,12 +760,12 @@ int wh_update_to_json(const wh_update *u, wh_buf *out)
     if (!(p = need(out, p, 64)))
         goto nomem;
     p = LIT(p, ",\"ts\":");
-    p = fmt_i64(p, u->ts);
+    p = wh_fmt_i64(p, u->ts);
     p = LIT(p, ",\"txn\":{\"id\":");
     if (!(p = put_cstr_or_null(out, p, u->txn.id)) || !(p = need(out, p, 64)))
         goto nomem;
     p = LIT(p, ",\"index\":");
-    p = fmt_u64(p, u->txn.index);
+    p = wh_fmt_u64(p, u->txn.index);
     p = u->txn.last ? LIT(p, ",\"last\":true}") : LIT(p, ",\"last\":false}");
     if (u->flags & WH_UF_RAW_VALUE)
         p = LIT(p, ",\"raw\":true");
@@ -719,4 +786,56 @@ int wh_update_to_json(const wh_update *u, wh_buf *out)
 nomem:
     finish(out, NULL, start);
     return WH_ERR_NOMEM;
+}
+
+/* ---- the public API (include/wormhole/json.h) ------------------------------ */
+
+size_t wh_update_json(const wh_update *u, char *buf, size_t cap)
+{
+    if (!u || (!buf && cap)) {
+        if (buf && cap)
+            buf[0] = '\0';
+        errno = EINVAL;
+        return 0;
+    }
+    wh_buf out;
+    wh_buf_borrow(&out, buf, cap);
+    if (wh_update_to_json(u, &out) != WH_OK) {
+        if (cap)
+            buf[0] = '\0';
+        wh_buf_free(&out);
+        errno = ENOMEM;
+        return 0;
+    }
+    assert(out.len >= 2 && out.data[out.len - 1] == '\n');
+    size_t n = out.len - 1;                 /* the line without its '\n' */
+    if (out.data == buf) {
+        assert(n < cap);                    /* the borrowed buffer held it all */
+        buf[n] = '\0';
+    } else if (cap) {
+        size_t k = n < cap ? n : cap - 1;
+        memcpy(buf, out.data, k);
+        buf[k] = '\0';
+    }
+    wh_buf_free(&out);
+    return n;
+}
+
+char *wh_update_json_alloc(const wh_update *u, size_t *len)
+{
+    if (!u) {
+        errno = EINVAL;
+        return NULL;
+    }
+    wh_buf out = WH_BUF_INIT;
+    if (wh_update_to_json(u, &out) != WH_OK) {
+        wh_buf_free(&out);
+        errno = ENOMEM;
+        return NULL;
+    }
+    assert(out.len >= 2 && out.data[out.len - 1] == '\n');
+    out.data[--out.len] = '\0';
+    if (len)
+        *len = out.len;
+    return out.data;                        /* malloc'd by wh_buf: the caller frees */
 }

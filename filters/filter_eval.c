@@ -7,97 +7,6 @@
 
 #include "filters/filter_int.h"
 
-/* ---- temporal text ----------------------------------------------------------------------- */
-
-static char *put2(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-    return p + 2;
-}
-
-static char *put4(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 1000);
-    p[1] = (char)('0' + v / 100 % 10);
-    p[2] = (char)('0' + v / 10 % 10);
-    p[3] = (char)('0' + v % 10);
-    return p + 4;
-}
-
-static char *put_fraction(char *p, uint32_t usec, unsigned scale)
-{
-    if (scale == 0)
-        return p;
-    usec %= 1000000u;
-    char d[6];
-    for (int k = 5; k >= 0; k--) {
-        d[k] = (char)('0' + usec % 10);
-        usec /= 10;
-    }
-    *p++ = '.';
-    memcpy(p, d, scale);
-    return p + scale;
-}
-
-size_t filter_temporal_text(const wh_value *v, char *buf)
-{
-    const wh_temporal *t = &v->n.t;
-    char *p = buf;
-    switch (v->type) {
-    case WH_T_DATE:
-        if (t->year > 9999 || t->month > 99 || t->day > 99)
-            break;
-        p = put4(p, t->year);
-        *p++ = '-';
-        p = put2(p, t->month);
-        *p++ = '-';
-        p = put2(p, t->day);
-        *p = '\0';
-        return (size_t)(p - buf);
-    case WH_T_TIME:
-        if (t->hour > 999 || t->minute > 99 || t->second > 99 || v->scale > 6)
-            break;
-        if (t->negative)
-            *p++ = '-';
-        if (t->hour >= 100)
-            *p++ = (char)('0' + t->hour / 100);
-        p = put2(p, t->hour % 100);
-        *p++ = ':';
-        p = put2(p, t->minute);
-        *p++ = ':';
-        p = put2(p, t->second);
-        p = put_fraction(p, t->usec, v->scale);
-        *p = '\0';
-        return (size_t)(p - buf);
-    case WH_T_DATETIME:
-    case WH_T_TIMESTAMP:
-        if (t->year > 9999 || t->month > 99 || t->day > 99 || t->hour > 99 || t->minute > 99 ||
-            t->second > 99 || v->scale > 6)
-            break;
-        p = put4(p, t->year);
-        *p++ = '-';
-        p = put2(p, t->month);
-        *p++ = '-';
-        p = put2(p, t->day);
-        *p++ = ' ';
-        p = put2(p, t->hour);
-        *p++ = ':';
-        p = put2(p, t->minute);
-        *p++ = ':';
-        p = put2(p, t->second);
-        p = put_fraction(p, t->usec, v->scale);
-        *p = '\0';
-        return (size_t)(p - buf);
-    default:
-        break;
-    }
-    /* Out-of-range fields: the slow, authoritative formatter (the buffer
-     * size matches the one update_json uses, which decides how fractions of
-     * scale > 6 are cut). */
-    return wh_temporal_format(v, buf, 48);
-}
-
 /* ---- exact decimals ------------------------------------------------------------------------- */
 
 /* A DECIMAL value's text viewed as (-1)^neg x 0.DIGITS x 10^exp. */
@@ -338,7 +247,7 @@ static bool value_eq(const wh_value *v, const filter_const *c)
         if (c->cls != FCC_STR)
             return false;
         char buf[48];
-        size_t n = filter_temporal_text(v, buf);
+        size_t n = wh_temporal_format(v, buf, sizeof buf);
         return bytes_eq(buf, n, c);
     }
     case WH_T_ABSENT:
@@ -381,7 +290,7 @@ static bool value_in_set(const wh_value *v, const filter_set *set)
     case WH_T_DATETIME:
     case WH_T_TIMESTAMP: {
         char buf[48];
-        size_t n = filter_temporal_text(v, buf);
+        size_t n = wh_temporal_format(v, buf, sizeof buf);
         return str_in_set(set, buf, n);
     }
     case WH_T_ABSENT:

@@ -368,10 +368,6 @@ uint64_t filter_hash_bytes(const void *p, size_t n);
  * which is skipped. */
 uint64_t filter_hash_digits(const char *s, size_t n, bool neg, int32_t exp);
 
-/* Formats a temporal value exactly as wh_temporal_format does, without
- * snprintf for in-range values. buf holds at least 48 bytes. */
-size_t filter_temporal_text(const wh_value *v, char *buf);
-
 /* ---- error positions --------------------------------------------------------- */
 
 /* Line and column (1-based, column in characters) of a byte offset. */

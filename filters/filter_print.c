@@ -3,44 +3,20 @@
 #include <assert.h>
 #include <string.h>
 
+#include "core/update_json.h"
 #include "filters/filter_int.h"
 
 static const char hexdigits[] = "0123456789abcdef";
 
 /* ---- shared pieces ------------------------------------------------------------------------- */
 
-/* The body of a quoted string with JSON escapes (also valid in the text
- * form). Input is valid UTF-8 (both parsers guarantee it), copied as is. */
-static void put_string_body(wh_buf *b, const char *s, size_t n)
-{
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        wh_buf_append(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': wh_buf_append(b, "\\\"", 2); break;
-        case '\\': wh_buf_append(b, "\\\\", 2); break;
-        case '\n': wh_buf_append(b, "\\n", 2); break;
-        case '\r': wh_buf_append(b, "\\r", 2); break;
-        case '\t': wh_buf_append(b, "\\t", 2); break;
-        case '\b': wh_buf_append(b, "\\b", 2); break;
-        case '\f': wh_buf_append(b, "\\f", 2); break;
-        default: {
-            char esc[6] = { '\\', 'u', '0', '0', hexdigits[c >> 4], hexdigits[c & 15] };
-            wh_buf_append(b, esc, 6);
-        }
-        }
-    }
-    wh_buf_append(b, s + run, n - run);
-}
-
+/* A quoted string with JSON escapes (also valid in the text form; "\\b"
+ * and "\\f" as both parsers read them). Input is valid UTF-8 (both parsers
+ * guarantee it), copied as is. */
 static void put_string(wh_buf *b, const char *s, size_t n)
 {
     wh_buf_putc(b, '"');
-    put_string_body(b, s, n);
+    wh_json_put_escaped(b, s, n, WH_JSON_ESC_BF);
     wh_buf_putc(b, '"');
 }
 
@@ -275,7 +251,7 @@ static void put_json_key(wh_buf *b, const filter_tree *t, const filter_node *n)
     }
     wh_buf_putc(b, '"');
     wh_buf_puts(b, prefix);
-    put_string_body(b, s, len);
+    wh_json_put_escaped(b, s, len, WH_JSON_ESC_BF);
     wh_buf_putc(b, '"');
 }
 

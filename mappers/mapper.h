@@ -38,6 +38,11 @@ typedef struct wh_mapper_ops {
     int (*create)(const json_t *options, const char *shard, wh_mapper **out,
                   char *errbuf, size_t errlen);
 
+    /* Validates an options object exactly as create does (keys, types,
+     * ranges and values) without looking for the log or connecting anywhere
+     * (`wormhole-publisher --check-config`). Required. */
+    int (*check)(const json_t *options, char *errbuf, size_t errlen);
+
     /* Seeks to the physical part of pos (log_name, offset, index) in this
      * replica's log; pos is borrowed for the call. NULL (or a pos that is
      * not set) means the oldest position still in the log. With inclusive
@@ -80,6 +85,10 @@ const wh_mapper_ops *wh_mapper_find(const char *name);
 
 /* NULL-terminated list of all mappers, for --help. */
 const wh_mapper_ops *const *wh_mapper_all(void);
+
+/* Finds by name and validates options without opening anything (ops->check).
+ * Unknown name is WH_ERR_CONFIG, as for wh_mapper_create. */
+int wh_mapper_check(const char *name, const json_t *options, char *errbuf, size_t errlen);
 
 /* Convenience: find by name and create. Unknown name is WH_ERR_CONFIG with
  * the list of known names in errbuf. */

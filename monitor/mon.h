@@ -134,10 +134,6 @@ typedef struct mon_monitor {
     } roll;
 } mon_monitor;
 
-/* Monotonic and wall clocks in milliseconds. */
-int64_t mon_now(void);
-int64_t mon_wall_ms(void);
-
 /* Name of a state for status output: "idle" is shown as "disabled",
  * "stopped" or "invalid" depending on the instance. */
 const char *mon_state_name(const mon_instance *in);

@@ -60,9 +60,26 @@ static void guard_stdio(void)
         }
 }
 
+/* status could not produce a document: the reason on stderr and, with
+ * --json, as {"ok": false, "error": ...} on stdout (the control socket's
+ * form), so that a script always reads one JSON document. */
+static int status_failed(bool as_json, int status, const char *reason)
+{
+    fprintf(stderr, "wormhole-monitor: %s\n", reason);
+    if (as_json) {
+        json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", reason);
+        char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        json_decref(o);
+    }
+    return status;
+}
+
 static int cmd_status(const char *run_dir, bool as_json)
 {
-    char err[512];
+    char err[512], reason[700];
     json_t *doc = NULL;
     int rc = mon_ctl_request(run_dir, "status", &doc, err, sizeof err);
     int status = 0;
@@ -70,12 +87,16 @@ static int cmd_status(const char *run_dir, bool as_json)
         doc = mon_status_offline(run_dir, err, sizeof err);
         status = 3;
         if (!doc) {
-            fprintf(stderr, "wormhole-monitor: no monitor is running and %s\n", err);
-            return 3;
+            snprintf(reason, sizeof reason, "no monitor is running and %s", err);
+            return status_failed(as_json, 3, reason);
         }
+        /* The table says so on its first line; the JSON document by its
+         * null "monitor", and the person reading says so here. */
+        if (as_json)
+            fprintf(stderr, "wormhole-monitor: no monitor is running; showing the records "
+                    "of the run directory\n");
     } else if (rc) {
-        fprintf(stderr, "wormhole-monitor: %s\n", err);
-        return 1;
+        return status_failed(as_json, 1, err);
     }
     if (as_json) {
         char *text = json_dumps(doc, JSON_INDENT(2));

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "monitor/mon_monitor.h"
@@ -127,7 +128,7 @@ static void load_file(mon_monitor *m, mon_instance *in, const struct stat *st)
 static void scan(mon_monitor *m)
 {
     char err[512], inst[MON_NAME_MAX + 1], path[4096];
-    int64_t now = mon_now();
+    int64_t now = wh_mono_ms();
     m->rescan_pending = false;
     m->next_rescan = now + m->rescan_ms;
     watch_config_dir(m);
@@ -242,7 +243,7 @@ static void restore_all(mon_monitor *m)
         char file[MON_NAME_MAX + 8];
         if (strlen(de->d_name) > MON_NAME_MAX)
             continue;
-        snprintf(file, sizeof file, "%s.json", de->d_name);
+        snprintf(file, sizeof file, "%.*s.json", MON_NAME_MAX, de->d_name);   /* fits: checked */
         if (!mon_config_file_name(file, NULL) || find(m, de->d_name))
             continue;
         snprintf(path, sizeof path, "%s/instances/%s/supervise.json", m->run_dir, de->d_name);
@@ -379,7 +380,7 @@ static void request_reload(mon_monitor *m)
     wh_info(A, "reloading the config directory");
     m->reload_all = true;
     m->rescan_pending = true;
-    m->rescan_at = mon_now();
+    m->rescan_at = wh_mono_ms();
 }
 
 json_t *mon_monitor_command(mon_monitor *m, const char *cmd)
@@ -408,7 +409,7 @@ json_t *mon_monitor_command(mon_monitor *m, const char *cmd)
 
 static void begin_shutdown(mon_monitor *m, int sig)
 {
-    int64_t now = mon_now(), longest = 0;
+    int64_t now = wh_mono_ms(), longest = 0;
     if (m->shutting_down) {
         wh_warn(A, "%s again: killing every publisher now", mon_signal_name(sig));
         for (size_t i = 0; i < m->ninst; i++)
@@ -483,7 +484,7 @@ static void on_signal(mon_monitor *m)
 static void on_inotify(mon_monitor *m)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-    int64_t now = mon_now();
+    int64_t now = wh_mono_ms();
     for (;;) {
         ssize_t n = read(m->ino.fd, buf, sizeof buf);
         if (n <= 0)
@@ -590,8 +591,8 @@ static int setup(mon_monitor *m, const mon_options *opt)
     if (!m->run_dir || !m->bad_names)
         goto sys;
     m->default_command = mon_spawn_default_command();
-    m->started_ms = mon_wall_ms();
-    m->started_mono = mon_now();
+    m->started_ms = wh_wall_ms();
+    m->started_mono = wh_mono_ms();
 
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -695,7 +696,7 @@ int mon_monitor_run(const mon_options *opt)
 
     int64_t last_tick = 0;
     while (!m->detach) {
-        int64_t now = mon_now();
+        int64_t now = wh_mono_ms();
         struct epoll_event evs[32];
         int n = epoll_wait(m->epfd, evs, 32, compute_timeout(m, now));
         if (n < 0 && errno != EINTR) {
@@ -722,7 +723,7 @@ int mon_monitor_run(const mon_options *opt)
                 break;
             }
         }
-        now = mon_now();
+        now = wh_mono_ms();
         if (m->rescan_pending && now >= m->rescan_at && !m->shutting_down)
             scan(m);
         if (now >= m->next_rescan && !m->shutting_down)

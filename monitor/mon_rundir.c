@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/errbuf.h"
+#include "core/file.h"
 #include "monitor/mon_rundir.h"
 
 int mon_mkdirs(const char *path, char *errbuf, size_t errlen)
@@ -71,37 +72,6 @@ int mon_rundir_lock(const char *run_dir, int *lockfd, char *errbuf, size_t errle
                          strerror(e));
     }
     *lockfd = fd;
-    return WH_OK;
-}
-
-int mon_write_atomic(const char *path, const char *data, size_t len, char *errbuf,
-                     size_t errlen)
-{
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0)
-        return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot create %s: %s", tmp,
-                         strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot write %s: %s", tmp, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot replace %s: %s", path, strerror(e));
-    }
     return WH_OK;
 }
 
@@ -235,31 +205,12 @@ void mon_proc_scan_env(const char *prefix, void (*fn)(void *ctx, pid_t pid, cons
 
 bool mon_proc_cmdline_is(pid_t pid, const json_t *argv)
 {
-    char path[64];
+    char path[64], *buf;
+    size_t len;
     snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_proc_file(path, &buf, &len) != 0)
         return false;
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
     bool same = false;
-    if (!buf)
-        goto out;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == cap) {
-            char *nb = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
-            if (!nb)
-                goto out;
-            buf = nb;
-            cap *= 2;
-        }
-    }
     size_t off = 0, i;
     json_t *v;
     json_array_foreach(argv, i, v) {
@@ -274,7 +225,6 @@ bool mon_proc_cmdline_is(pid_t pid, const json_t *argv)
     same = off == len && json_array_size(argv) > 0;
 out:
     free(buf);
-    close(fd);
     return same;
 }
 
@@ -316,7 +266,7 @@ int mon_record_save(const char *path, const mon_record *r, char *errbuf, size_t 
     json_decref(o);
     if (!text)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "%s: cannot encode the record", path);
-    int rc = mon_write_atomic(path, text, strlen(text), errbuf, errlen);
+    int rc = wh_file_replace(path, text, strlen(text), 0640, errbuf, errlen);
     free(text);
     return rc;
 }

@@ -33,9 +33,6 @@ int mon_rundir_lock(const char *run_dir, int *lockfd, char *errbuf, size_t errle
 /* mkdir -p with mode 0750 for each created level. */
 int mon_mkdirs(const char *path, char *errbuf, size_t errlen);
 
-/* Replaces path with data atomically (write path.tmp, rename). */
-int mon_write_atomic(const char *path, const char *data, size_t len, char *errbuf,
-                     size_t errlen);
 
 /* Process identity: the start time (clock ticks since boot, field 22 of
  * /proc/PID/stat) and state letter. Returns WH_OK, or WH_ERR_NOT_FOUND if

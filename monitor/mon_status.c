@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "monitor/mon_monitor.h"
@@ -93,7 +94,7 @@ static int by_name(const void *a, const void *b)
 
 json_t *mon_status_json(mon_monitor *m)
 {
-    int64_t now = mon_now();
+    int64_t now = wh_mono_ms();
     json_t *doc = json_object(), *mon = json_object(), *list = json_array(),
            *roll = json_object();
     if (!doc || !mon || !list || !roll)
@@ -145,6 +146,8 @@ json_t *mon_status_offline(const char *run_dir, char *errbuf, size_t errlen)
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/instances", run_dir);
     DIR *d = opendir(path);
+    if (!d && errno == ENOENT)
+        return json_pack("{s:n, s:[]}", "monitor", "instances");
     if (!d) {
         wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot read %s: %s", path, strerror(errno));
         return NULL;
@@ -169,7 +172,7 @@ json_t *mon_status_offline(const char *run_dir, char *errbuf, size_t errlen)
     closedir(d);
     qsort(names, n, sizeof *names, name_cmp);
     json_t *list = json_array();
-    int64_t wall = mon_wall_ms();
+    int64_t wall = wh_wall_ms();
     for (size_t i = 0; i < n; i++) {
         mon_record r;
         snprintf(path, sizeof path, "%s/instances/%s/supervise.json", run_dir, names[i]);
@@ -351,7 +354,7 @@ void mon_status_accept(mon_monitor *m)
         }
         c->kind = MON_K_CLIENT;
         c->fd = fd;
-        c->deadline = mon_now() + CLIENT_TIMEOUT;
+        c->deadline = wh_mono_ms() + CLIENT_TIMEOUT;
         c->next = m->clients;
         m->clients = c;
         m->nclients++;
@@ -468,10 +471,10 @@ int mon_ctl_request(const char *run_dir, const char *cmd, json_t **reply, char *
     }
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
-    int64_t deadline = mon_now() + 10000;
+    int64_t deadline = wh_mono_ms() + 10000;
     while (buf) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = deadline - mon_now();
+        int64_t left = deadline - wh_mono_ms();
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             break;
         if (len + 1 == cap) {

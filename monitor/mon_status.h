@@ -22,7 +22,9 @@ json_t *mon_status_json(mon_monitor *m);
 
 /* The status document built from RUN_DIR's records (no monitor running):
  * "monitor" is null and states are "unsupervised" (process alive) or
- * "stopped". New reference, or NULL with errbuf set. */
+ * "stopped"; a run directory without records (none yet, or no such
+ * directory) has no instances. New reference, or NULL with errbuf set when
+ * the records cannot be read. */
 json_t *mon_status_offline(const char *run_dir, char *errbuf, size_t errlen);
 
 /* Prints the document as a table for people. */

@@ -9,9 +9,10 @@
 #include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "monitor/mon_rundir.h"
 #include "monitor/mon_spawn.h"
@@ -19,20 +20,6 @@
 
 #define A WH_AREA_MONITOR
 #define DEFAULT_STOP_TIMEOUT_MS 10000
-
-int64_t mon_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t mon_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *mon_state_name(const mon_instance *in)
 {
@@ -236,7 +223,7 @@ void mon_inst_persist(mon_monitor *m, mon_instance *in)
     if (in->pid > 0) {
         char pid[32];
         int n = snprintf(pid, sizeof pid, "%d\n", (int)in->pid);
-        if (mon_write_atomic(in->pidfile_path, pid, (size_t)n, err, sizeof err))
+        if (wh_file_replace(in->pidfile_path, pid, (size_t)n, 0640, err, sizeof err))
             wh_warn(A, "%s: %s", in->name, err);
     } else {
         unlink(in->pidfile_path);
@@ -290,7 +277,7 @@ static void spawn_failed(mon_monitor *m, mon_instance *in, const char *why, int6
 {
     mon_exit e;
     memset(&e, 0, sizeof e);
-    e.at_ms = mon_wall_ms();
+    e.at_ms = wh_wall_ms();
     e.cause = MON_CAUSE_EXEC;
     e.code = -1;
     e.run_ms = 0;
@@ -327,7 +314,7 @@ static char *argv_text(const json_t *argv)
 void mon_inst_start(mon_monitor *m, mon_instance *in, bool automatic)
 {
     char err[512];
-    int64_t now = mon_now();
+    int64_t now = wh_mono_ms();
     assert(in->pid == 0);
     if (m->shutting_down || !in->spec || !in->spec->enabled || in->forget) {
         set_state(in, MON_IDLE);
@@ -358,7 +345,7 @@ void mon_inst_start(mon_monitor *m, mon_instance *in, bool automatic)
         snprintf(err, sizeof err, "cannot encode the publisher config");
         goto fail;
     }
-    if (mon_write_atomic(in->config_out, text, strlen(text), err, sizeof err))
+    if (wh_file_replace(in->config_out, text, strlen(text), 0640, err, sizeof err))
         goto fail;
     if (mon_spawn_resolve(spec->command, m->default_command, &program, err, sizeof err))
         goto fail;
@@ -388,7 +375,7 @@ void mon_inst_start(mon_monitor *m, mon_instance *in, bool automatic)
     free(in->launch);
     in->launch = strdup(spec->launch);
     in->started_mono = now;
-    in->started_ms = mon_wall_ms();
+    in->started_ms = wh_wall_ms();
     set_state(in, spec->stuck_timeout_ms > 0 ? MON_STARTING : MON_RUNNING);
     char *cmd = argv_text(in->argv);
     wh_info(A, "%s: started pid %d%s: %s", in->name, (int)pid,
@@ -436,7 +423,7 @@ static void begin_stop(mon_instance *in, const char *reason, mon_after after, bo
     assert(in->pid > 0);
     signal_group(in, SIGTERM);
     set_state(in, MON_STOPPING);
-    in->stop_sent_mono = mon_now();
+    in->stop_sent_mono = wh_mono_ms();
     in->after = after;
     in->stuck = stuck;
     in->killed = false;
@@ -502,7 +489,7 @@ static void finish_exit(mon_monitor *m, mon_instance *in, mon_exit *e, int64_t n
     mon_logtail_flush(&in->log, forward_line, in);
     mon_inst_poll_health(m, in, now);
     e->pid = in->pid;
-    e->at_ms = mon_wall_ms();
+    e->at_ms = wh_wall_ms();
     e->run_ms = now - in->started_mono;
     mon_copy_utf8(e->error_line, sizeof e->error_line, mon_logtail_error_line(&in->log),
                   SIZE_MAX);
@@ -585,7 +572,7 @@ void mon_inst_reaped(mon_monitor *m, mon_instance *in, int wstatus)
     memset(&e, 0, sizeof e);
     mon_cause cause = stop_cause(in, what, sizeof what);
     mon_exit_from_wait(&e, wstatus, cause, what);
-    finish_exit(m, in, &e, mon_now());
+    finish_exit(m, in, &e, wh_mono_ms());
 }
 
 static void adopted_exit(mon_monitor *m, mon_instance *in)
@@ -598,7 +585,7 @@ static void adopted_exit(mon_monitor *m, mon_instance *in)
     e.cause = cause == MON_CAUSE_EXIT ? MON_CAUSE_UNKNOWN : cause;
     snprintf(e.reason, sizeof e.reason, "%s%sexited (status unknown: adopted from an earlier "
              "monitor)", what, what[0] ? "; " : "");
-    finish_exit(m, in, &e, mon_now());
+    finish_exit(m, in, &e, wh_mono_ms());
 }
 
 void mon_inst_pidfd_ready(mon_monitor *m, mon_instance *in)
@@ -778,7 +765,7 @@ static void adopt(mon_monitor *m, mon_instance *in, pid_t pid, unsigned long lon
     in->argv = argv;
     in->launch = launch;
     in->started_ms = started_ms;
-    int64_t age = mon_wall_ms() - started_ms;
+    int64_t age = wh_wall_ms() - started_ms;
     in->started_mono = now - (age > 0 ? age : 0);
     in->adopted = true;
     in->pidfd = fd;
@@ -823,7 +810,7 @@ static bool adopt_unrecorded(mon_monitor *m, mon_instance *in, pid_t pid, int64_
     }
     wh_warn(A, "%s: pid %d runs in this instance's directory without a record (the previous "
             "monitor died while starting it); adopting it to restart it", in->name, (int)pid);
-    adopt(m, in, pid, st, argv, NULL, mon_wall_ms(), fd, now);
+    adopt(m, in, pid, st, argv, NULL, wh_wall_ms(), fd, now);
     return true;
 }
 
@@ -831,7 +818,7 @@ void mon_inst_restore(mon_monitor *m, mon_instance *in, const pid_t *found, size
 {
     char err[512];
     mon_record rec;
-    int64_t now = mon_now();
+    int64_t now = wh_mono_ms();
     int rc = mon_record_load(in->record_path, &rec, err, sizeof err);
     if (rc == WH_ERR_NOT_FOUND)
         mon_logtail_open(&in->log, in->log_path, UINT64_MAX, err, sizeof err);
@@ -863,7 +850,7 @@ void mon_inst_restore(mon_monitor *m, mon_instance *in, const pid_t *found, size
     } else if (rc == WH_OK && rec.pid > 0) {
         mon_exit e;
         memset(&e, 0, sizeof e);
-        e.at_ms = mon_wall_ms();
+        e.at_ms = wh_wall_ms();
         e.pid = rec.pid;
         e.cause = MON_CAUSE_UNKNOWN;
         e.code = -1;

@@ -1,6 +1,5 @@
 /* status_file.c -- the status file of a supervised publisher: its writer and its reader (see status_file.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +7,13 @@
 
 #include "core/clock.h"
 #include "core/errbuf.h"
+#include "core/file.h"
 #include "protocol/status_file.h"
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
 struct status_report {
     char   *path;        /* the status file */
-    char   *tmp;         /* path + ".tmp", same directory */
     int     interval_ms;
     char   *position;    /* last position written, kept for status_report_exiting */
     int64_t lag_ms;
@@ -29,13 +28,9 @@ int status_report_new(status_report **out, const char *path, int interval_ms, ch
     status_report *rep = calloc(1, sizeof *rep);
     if (!rep)
         goto nomem;
-    size_t n = strlen(path);
     rep->path = strdup(path);
-    rep->tmp = malloc(n + 5);
-    if (!rep->path || !rep->tmp)
+    if (!rep->path)
         goto nomem;
-    memcpy(rep->tmp, path, n);
-    memcpy(rep->tmp + n, ".tmp", 5);
     rep->interval_ms = interval_ms > 0 ? interval_ms : 1000;
     rep->lag_ms = -1;
     *out = rep;
@@ -65,7 +60,6 @@ void status_report_free(status_report *rep)
     if (!rep)
         return;
     free(rep->path);
-    free(rep->tmp);
     free(rep->position);
     free(rep);
 }
@@ -75,34 +69,11 @@ int status_report_interval_ms(const status_report *rep)
     return rep ? rep->interval_ms : 1000;
 }
 
-/* Replaces rep->path with text: write rep->tmp, then rename over path. */
+/* Replaces rep->path with text (readable by the operator's tools: 0644). */
 static int replace_file(status_report *rep, const char *text, char *errbuf, size_t errlen)
 {
-    int fd = open(rep->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return wh_seterr(errbuf, errlen, WH_ERR_IO, "status file %s: cannot create: %s",
-                         rep->tmp, strerror(errno));
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(rep->tmp);
-            return wh_seterr(errbuf, errlen, WH_ERR_IO, "status file %s: write failed: %s",
-                             rep->tmp, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) < 0 || rename(rep->tmp, rep->path) < 0) {
-        int e = errno;
-        unlink(rep->tmp);
-        return wh_seterr(errbuf, errlen, WH_ERR_IO, "status file %s: cannot replace: %s",
-                         rep->path, strerror(e));
-    }
-    return WH_OK;
+    int rc = wh_file_replace(rep->path, text, strlen(text), 0644, errbuf, errlen);
+    return rc ? wh_preferr(errbuf, errlen, rc, "status file") : WH_OK;
 }
 
 static int write_status(status_report *rep, const char *state, const char *error,

@@ -1,13 +1,18 @@
-/* pub.h -- the publisher's internal objects: config, flows, caravans, the ZooKeeper agent.
+/* pub.h -- the publisher object, its settings and its ZooKeeper agent; flows and caravans have their own headers.
  *
  * Threads (docs/PROTOCOL.md, docs/ZOOKEEPER.md):
- *  - the loop thread (main) owns flows and their sockets: connects, sends
- *    HELLO, reads ACKs and heartbeats, times out peers, and starts, joins and
- *    regroups caravans;
- *  - each caravan thread reads its mapper and encodes updates into the
- *    output buffers of its member flows (under each flow's mu);
- *  - the ZooKeeper agent thread keeps the session, registration, watches on
- *    apps and instances, and writes acknowledged positions.
+ *  - the loop thread (main.c) owns the flows (pub_flow.h) and is the only
+ *    thread that calls connect, send, recv or close on their sockets: it
+ *    handshakes, writes what the flows have queued, reads ACKs and
+ *    heartbeats, times out peers, and places flows in caravans, merges and
+ *    reaps caravans (pub_caravan.h);
+ *  - each caravan thread reads its mapper and encodes updates and
+ *    datamarkers into the output buffers of its member flows (under each
+ *    flow's mu), then wakes the loop (pub_wake) when a buffer that was empty
+ *    has something to send; it moves a member that is too slow to its list
+ *    of leavers and wakes the loop, which gives the flow a reader of its own;
+ *  - the ZooKeeper agent thread (pub_zk.c) keeps the session, registration,
+ *    watches on apps and instances, and writes acknowledged positions.
  * Lock order: caravan.mu before flow.mu; zk.mu is never held with either. */
 #ifndef WH_PUB_H
 #define WH_PUB_H
@@ -16,17 +21,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
-#include "core/buf.h"
 #include "core/config.h"
-#include "filters/filter.h"
-#include "mappers/mapper.h"
 #include "wormhole/position.h"
-#include "protocol/wire.h"
 
-/* ---- configuration (docs/CONFIG.md) ------------------------------------------ */
+/* ---- configuration (pub_config.c, docs/CONFIG.md) ---------------------------- */
 
 typedef struct pub_config {
     char   *shard;
@@ -54,87 +56,13 @@ typedef struct pub_config {
 
 extern const wh_cfg_field pub_config_fields[];
 
-/* ---- flows ---------------------------------------------------------------------- */
+/* Prints the settings table as the Markdown table of docs/CONFIG.md
+ * (--config-markdown; the unit test config_doc keeps the two in step). */
+void pub_config_print_markdown(FILE *out);
 
-typedef enum pub_flow_state {
-    FLOW_BACKOFF = 0,   /* waiting before (re)connecting */
-    FLOW_CONNECTING,    /* TCP connect in progress */
-    FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
-    FLOW_STREAMING,     /* delivering */
-} pub_flow_state;
+/* ---- ZooKeeper agent (pub_zk.c) ---------------------------------------------- */
 
-typedef struct pub_marker {
-    uint64_t seq;
-    uint64_t bytes_end;   /* flow->bytes_total when the marker was queued */
-    wh_pos   pos;
-} pub_marker;
-
-struct pub_caravan;
 struct publisher;
-
-typedef struct pub_flow {
-    struct pub_flow *next;
-    struct publisher *pub;
-    /* identity: loop thread */
-    char   *app, *instance, *endpoint, *filter_json;
-    pub_flow_state state;
-    int     fd;
-    int64_t state_since, backoff_until, backoff_ms;
-    int64_t last_recv;
-    bool    doomed;           /* assignment went away: close and free */
-    bool    gen_seen;
-    wh_buf  in;
-    size_t  in_off;
-    struct pub_caravan *caravan;
-    wh_pos  resume;           /* where this flow's next reader starts */
-
-    /* shared with the caravan thread: under mu */
-    pthread_mutex_t mu;
-    wh_buf   out;
-    size_t   out_off;
-    int      io_errno;        /* send failed: the loop tears the flow down */
-    uint64_t bytes_total;     /* bytes ever queued on this connection */
-    uint64_t bytes_acked;     /* bytes_end of the last acknowledged marker */
-    pub_marker *markers;      /* ring of unacknowledged markers */
-    uint32_t nmarkers, capmarkers, headmarker;
-    uint64_t next_mseq;
-    wh_pos   processed;       /* last update handed to this flow (sent or filtered out) */
-    wh_pos   marked;          /* position of the newest marker */
-    uint64_t since_marker;    /* updates processed since the newest marker */
-    uint64_t bytes_at_marker;
-    int64_t  last_marker_ms, last_send;
-    wh_pos   acked;           /* newest acknowledged position */
-    uint64_t acked_gen;       /* bumped on each ack */
-    /* caravan thread only while a member */
-    wh_filter *filter;
-    wire_enc   enc;
-    /* counters (approximate when read from other threads) */
-    uint64_t n_sent, n_filtered, n_frames;
-} pub_flow;
-
-/* ---- caravans -------------------------------------------------------------------- */
-
-typedef struct pub_caravan {
-    struct pub_caravan *next;
-    struct publisher *pub;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t  cond;      /* a member's window opened, or stop */
-    pub_flow **members;
-    uint32_t   nmembers, capmembers;
-    wh_pos     start;          /* where it began */
-    wh_pos     last;           /* position of the last update read; unset until then */
-    bool       reading;        /* has read at least one batch */
-    bool       at_head;        /* the last read found nothing new: caught up with the log */
-    int64_t    last_ts;        /* event time of the last update read (seconds; 0 unknown) */
-    atomic_bool stop;
-    atomic_bool dead;          /* the thread ended on an error */
-    atomic_llong beat_ms;      /* last time the thread came back from its mapper */
-    char       err[1024];
-    uint64_t   id;
-} pub_caravan;
-
-/* ---- ZooKeeper agent ------------------------------------------------------------------ */
 
 /* One app's assignment for this publisher's shard. */
 typedef struct pub_assign {
@@ -161,56 +89,60 @@ bool pub_zk_connected(pub_zk *z);
  * deletes the registration and frees. Accepts NULL. */
 void pub_zk_free(pub_zk *z);
 
-/* ---- the publisher ------------------------------------------------------------------------ */
+/* ---- the publisher (publisher.c) --------------------------------------------- */
+
+struct pub_flow;
+struct pub_caravans;
+struct status_report;
 
 typedef struct publisher {
-    pub_config cfg;
+    pub_config cfg;            /* loop thread; other threads read only the settings that never
+                                * change after start (shard, mapper, zookeeper, frame size) */
     const char *config_path;
-    char    *id_configured;     /* cfg.id as the file had it (it may be empty) */
+    char    *id_configured;    /* cfg.id as the file had it (it may be empty) */
     pub_zk  *zk;
-    int      epfd, efd;
-    pub_flow *flows;
-    pub_caravan *caravans;
-    uint64_t next_caravan_id;
+    int      epfd, efd;        /* the loop's epoll set and its wake-up eventfd */
+    /* loop thread only */
+    struct pub_flow     *flows;
+    struct pub_caravans *caravans;
     uint64_t assign_gen;
+    struct status_report *rep;    /* status file (NULL when not supervised) */
+    int64_t  last_report;
+    bool     running_reported;
+    /* any thread */
     atomic_int sig_term, sig_hup;
     /* live tuning (SIGHUP), read by caravan threads without a lock */
     atomic_llong window_bytes, marker_updates, marker_ms, batch_size, caravan_wait_ms;
+    atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */
+    atomic_bool has_fatal;     /* fatal is written */
     char     fatal[1024];
-    atomic_bool has_fatal;
 } publisher;
 
+/* Wakes the loop thread (its epoll_wait returns). Any thread, async-signal-safe. */
 void pub_wake(publisher *p);
-/* Records an unrecoverable error; the loop exits with it. Any thread. */
+/* Records an unrecoverable error (the first one wins); the loop exits with it.
+ * Any thread. */
 void pub_fatal(publisher *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int64_t pub_now_ms(void);
 
-/* Waits on cond (mu held, as pthread_cond_timedwait) for at most ms
- * milliseconds; returns early when signalled. */
-void pub_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t ms);
+/* ---- settings at start and on SIGHUP (pub_reload.c) ------------------------- */
 
-/* Creates a mapper by name: the registry's (mappers/mapper.c), or the
- * publisher's own "synthetic" generator (pub_synthetic.c) for benchmarks and
- * tests. Same contract as wh_mapper_create. */
-int pub_mapper_create(const char *name, const json_t *options, const char *shard, bool follow,
-                      wh_mapper **out, char *errbuf, size_t errlen);
-extern const wh_mapper_ops pub_synthetic_ops;
+/* Applies log.level and log.debug; errbuf names the bad key. */
+int  pub_apply_logging(const pub_config *cfg, char *errbuf, size_t errlen);
+/* Publishes the live delivery settings to the caravan threads. */
+void pub_apply_live(publisher *p);
+/* SIGHUP: re-reads the config file and applies the live settings (loop thread). */
+void pub_reload(publisher *p);
 
-/* Caravans (pub_caravan.c). */
-pub_caravan *pub_caravan_new(publisher *p, const wh_pos *start);
-int  pub_caravan_run(pub_caravan *c);     /* starts its thread */
-/* Adds f (loop thread). */
-bool pub_caravan_add(pub_caravan *c, pub_flow *f);
-/* Moves every member of from into into when both have read up to the same
- * position (loop thread; the members' caravan pointers follow). Returns how
- * many moved; from is then empty and can be reaped. */
-uint32_t pub_caravan_merge(pub_caravan *into, pub_caravan *from);
-/* Removes f if it is a member; after return the caravan never touches f. */
-void pub_caravan_remove(pub_caravan *c, pub_flow *f);
-void pub_caravan_free(pub_caravan *c);    /* stops and joins */
-/* Queues a datamarker for f's processed position if it moved (flow mu held). */
-void pub_flow_mark_locked(pub_flow *f);
-/* Writes what f has queued (flow mu held); returns false if the socket failed. */
-bool pub_flow_send_locked(pub_flow *f);
+/* ---- assignments (pub_assign.c) ---------------------------------------------- */
+
+/* Applies a new assignment from ZooKeeper: starts flows for new apps or
+ * moved instances, stops those no longer assigned (loop thread). */
+void pub_assign_apply(publisher *p, pub_assign *as, int n);
+
+/* ---- status file (pub_report.c) ---------------------------------------------- */
+
+/* Writes the monitor's status file when its interval has passed, or at once
+ * when the publisher has just become running (loop thread). */
+void pub_report_tick(publisher *p, int64_t now);
 
 #endif

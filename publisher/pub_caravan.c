@@ -1,323 +1,327 @@
-/* pub_caravan.c -- a caravan: one mapper reader feeding a group of flows at the same position.
+/* pub_caravan.c -- caravans: one mapper reader feeding a group of flows at the same position (see pub_caravan.h).
  *
  * The thread reads a batch, and for each member flow applies its filter and
  * encodes the matching updates into the flow's output buffer, then advances
  * the flow's processed position over the whole batch (filtered-out updates
- * included). A member whose window stays full for caravan_wait_ms leaves
- * the caravan at a batch boundary; the loop gives it a reader of its own from
- * its processed position, so a slow subscriber never holds back the others.
- * Flows whose resume position equals a caravan's current position join it
- * (pub_caravan_add), and two caravans that stand at the same position merge
- * (pub_caravan_merge): that is how a flow that split off comes back once it
- * has caught up, at the latest at the head of the log where both wait. */
+ * included), and wakes the loop to send. A member whose window stays full
+ * for caravan_wait_ms leaves the caravan at a batch boundary; the loop gives
+ * it a reader of its own from its processed position, so a slow subscriber
+ * never holds back the others. Flows whose resume position equals a
+ * caravan's current position join it, and two caravans that stand at the
+ * same position merge: that is how a flow that split off comes back once it
+ * has caught up, at the latest at the head of the log where both wait.
+ *
+ * A caravan keeps its flows in one array: members[0, nmembers) are fed,
+ * members[nmembers, nmembers + nleavers) were dropped by the thread and wait
+ * for the loop to collect them. */
 #include <assert.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
-#include "publisher/pub.h"
+#include "mappers/mapper.h"
+#include "publisher/pub_caravan.h"
 
-/* ---- flow output (flow mu held) ------------------------------------------------------------- */
+typedef struct pub_caravan {
+    struct pub_caravan *next;
+    pub_caravans *set;
+    pthread_t  thread;
+    bool       started;        /* the thread runs (loop thread) */
+    pub_mutex  mu;
+    pthread_cond_t cond;       /* a member's window opened, a member left, or stop */
+    pub_flow **members;        /* under mu: members, then leavers */
+    uint32_t   nmembers, nleavers, capmembers;
+    wh_pos     start;          /* where it began */
+    wh_pos     last;           /* under mu: position of the last update read; start until then */
+    bool       reading;        /* under mu: has read at least one batch */
+    bool       at_head;        /* under mu: the last read found nothing new */
+    int64_t    last_ts;        /* under mu: event time of the last update read (s; 0 unknown) */
+    atomic_bool stop;
+    atomic_bool dead;          /* the thread ended on an error (err is written) */
+    atomic_llong beat_ms;      /* last time the thread came back from its mapper */
+    char       err[1024];
+    uint64_t   id;
+} pub_caravan;
 
-bool pub_flow_send_locked(pub_flow *f)
+struct pub_caravans {
+    publisher   *pub;
+    pub_caravan *list;         /* newest first */
+    uint64_t     next_id;
+    atomic_bool  leavers;      /* a caravan thread dropped a member: collect */
+};
+
+/* ---- the member array (c->mu held) ---------------------------------------------------------- */
+
+static void members_check(pub_caravan *c)
 {
-    if (f->fd < 0 || f->io_errno)
+    assert(pub_mutex_held(&c->mu));
+    assert(c->nmembers + c->nleavers <= c->capmembers);
+    (void)c;
+}
+
+/* Room for extra more flows. */
+static bool members_reserve(pub_caravan *c, uint32_t extra)
+{
+    uint32_t need = c->nmembers + c->nleavers + extra;
+    if (need <= c->capmembers)
+        return true;
+    uint32_t cap = c->capmembers ? c->capmembers * 2 : 8;
+    if (cap < need)
+        cap = need;
+    pub_flow **mm = realloc(c->members, cap * sizeof *mm);
+    if (!mm)
         return false;
-    while (f->out_off < f->out.len) {
-        ssize_t n = send(f->fd, f->out.data + f->out_off, f->out.len - f->out_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            f->out_off += (size_t)n;
-            f->last_send = pub_now_ms();
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        f->io_errno = n < 0 ? errno : EPIPE;
+    c->members = mm;
+    c->capmembers = cap;
+    return true;
+}
+
+/* Appends f to the members (room reserved); the first leaver moves to the end. */
+static void members_add(pub_caravan *c, pub_flow *f)
+{
+    members_check(c);
+    assert(c->nmembers + c->nleavers < c->capmembers);
+    if (c->nleavers)
+        c->members[c->nmembers + c->nleavers] = c->members[c->nmembers];
+    c->members[c->nmembers++] = f;
+}
+
+/* Turns member k into a leaver. */
+static void members_drop(pub_caravan *c, uint32_t k)
+{
+    members_check(c);
+    assert(k < c->nmembers);
+    pub_flow *f = c->members[k];
+    c->members[k] = c->members[c->nmembers - 1];
+    c->members[c->nmembers - 1] = f;
+    c->nmembers--;
+    c->nleavers++;
+}
+
+/* Removes f, member or leaver; false if it is neither. */
+static bool members_remove(pub_caravan *c, pub_flow *f)
+{
+    members_check(c);
+    uint32_t n = c->nmembers + c->nleavers, k = 0;
+    while (k < n && c->members[k] != f)
+        k++;
+    if (k == n)
         return false;
-    }
-    if (f->out_off == f->out.len) {
-        wh_buf_reset(&f->out);
-        f->out_off = 0;
-    } else if (f->out_off > (1u << 20) && f->out_off > f->out.len / 2) {
-        memmove(f->out.data, f->out.data + f->out_off, f->out.len - f->out_off);
-        f->out.len -= f->out_off;
-        f->out_off = 0;
+    if (k < c->nmembers) {
+        /* Fill the hole with the last member, and that one's slot with the last leaver. */
+        c->members[k] = c->members[c->nmembers - 1];
+        c->members[c->nmembers - 1] = c->members[n - 1];
+        c->nmembers--;
+    } else {
+        c->members[k] = c->members[n - 1];
+        c->nleavers--;
     }
     return true;
 }
 
-void pub_flow_mark_locked(pub_flow *f)
+/* ---- the caravan thread --------------------------------------------------------------------- */
+
+/* Creates the mapper and seeks to where the caravan begins. */
+static int caravan_open(pub_caravan *c, wh_mapper **m, char *err, size_t errlen)
 {
-    if (!f->processed.set || wh_pos_equal(&f->processed, &f->marked))
-        return;
-    if (f->nmarkers == f->capmarkers) {
-        uint32_t cap = f->capmarkers ? f->capmarkers * 2 : 16;
-        pub_marker *m = malloc(cap * sizeof *m);
-        if (!m)
-            return;   /* try again at the next batch */
-        for (uint32_t i = 0; i < f->nmarkers; i++)
-            m[i] = f->markers[(f->headmarker + i) % f->capmarkers];
-        free(f->markers);
-        f->markers = m;
-        f->capmarkers = cap;
-        f->headmarker = 0;
-    }
-    wh_position view;
-    size_t before = f->out.len;
-    uint64_t seq = ++f->next_mseq;
-    if (wire_put_datamarker(&f->out, seq, wh_pos_to_view(&f->processed, &view)) != WH_OK) {
-        f->out.len = before;
-        f->next_mseq--;
-        return;
-    }
-    f->bytes_total += f->out.len - before;
-    pub_marker *m = &f->markers[(f->headmarker + f->nmarkers) % f->capmarkers];
-    m->seq = seq;
-    m->bytes_end = f->bytes_total;
-    m->pos = f->processed;
-    f->nmarkers++;
-    f->marked = f->processed;
-    f->since_marker = 0;
-    f->bytes_at_marker = f->bytes_total;
-    f->last_marker_ms = pub_now_ms();
+    const pub_config *cfg = &c->set->pub->cfg;
+    int rc = wh_mapper_create(cfg->mapper_name, cfg->mapper_options, cfg->shard, true, m, err,
+                              errlen);
+    if (rc != WH_OK)
+        return rc;
+    if (c->start.set && !c->start.has_log_name && c->start.has_logical)
+        return (*m)->ops->seek_logical(*m, &c->start, false, err, errlen);
+    if (c->start.set)
+        return (*m)->ops->seek_physical(*m, &c->start, false, err, errlen);
+    return (*m)->ops->seek_physical(*m, NULL, true, err, errlen);
 }
 
-/* Encodes ups[0..n) for f (flow mu held). Returns 0 or a fatal error. */
-static int deliver(pub_caravan *c, pub_flow *f, const wh_update *ups, int n, char *err,
-                   size_t errlen)
+static bool member_full(pub_flow *f)
 {
-    publisher *p = c->pub;
-    size_t frame_target = (size_t)p->cfg.frame_bytes;
-    bool open = false;
-    uint32_t sent = 0;
-    for (int i = 0; i < n; i++) {
-        if (f->filter && !wh_filter_match(f->filter, &ups[i]))
-            continue;
-        if (!open) {
-            wire_enc_begin(&f->enc, &f->out, p->cfg.shard);
-            open = true;
-        }
-        if (wire_enc_add(&f->enc, &ups[i]) != WH_OK)
-            return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory encoding for app %s",
-                             f->app);
-        sent++;
-        if (f->out.len - f->enc.frame_start >= frame_target) {
-            size_t start = f->enc.frame_start;
-            int rc = wire_enc_end(&f->enc);
-            if (rc != WH_OK)
-                return wh_seterr(err, errlen, rc, "app %s: update at %s:%llu/%u does not fit "
-                                 "in one frame (%s)", f->app,
-                                 ups[i].pos.log_name ? ups[i].pos.log_name : "",
-                                 (unsigned long long)ups[i].pos.offset, ups[i].pos.index,
-                                 wh_err_str(rc));
-            f->bytes_total += f->out.len - start;
-            f->n_frames++;
-            open = false;
-        }
-    }
-    if (open) {
-        size_t start = f->enc.frame_start;
-        int rc = wire_enc_end(&f->enc);
-        if (rc != WH_OK)
-            return wh_seterr(err, errlen, rc, "app %s: a batch does not fit in one frame (%s)",
-                             f->app, wh_err_str(rc));
-        f->bytes_total += f->out.len - start;
-        f->n_frames++;
-    }
-    f->n_sent += sent;
-    f->n_filtered += (uint64_t)n - sent;
-    if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
-        return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
-    f->since_marker += (uint64_t)n;
-    if (f->since_marker >= (uint64_t)atomic_load(&p->marker_updates) ||
-        f->bytes_total - f->bytes_at_marker >= (uint64_t)atomic_load(&p->window_bytes) / 4)
-        pub_flow_mark_locked(f);
-    pub_flow_send_locked(f);
-    return WH_OK;
+    pub_mutex_lock(&f->mu);
+    bool full = pub_flow_window_full_locked(f);
+    pub_mutex_unlock(&f->mu);
+    return full;
 }
 
-static bool window_full(publisher *p, pub_flow *f)
+/* Drops member k (c->mu held); the loop collects it and gives it a reader of its own. */
+static void caravan_drop(pub_caravan *c, uint32_t k, const char *why)
 {
-    return f->bytes_total - f->bytes_acked >= (uint64_t)atomic_load(&p->window_bytes);
-}
-
-/* Drops member k (caravan mu held); the loop gives it a reader of its own. */
-static void evict(pub_caravan *c, uint32_t k, const char *why)
-{
-    pub_flow *f = c->members[k];
-    wh_info(WH_AREA_CARAVAN, "app %s leaves caravan %llu: %s", f->app,
+    wh_info(WH_AREA_CARAVAN, "app %s leaves caravan %llu: %s", c->members[k]->app,
             (unsigned long long)c->id, why);
-    c->members[k] = c->members[--c->nmembers];
-    pub_wake(c->pub);
+    members_drop(c, k);
+    atomic_store(&c->set->leavers, true);
+    pub_wake(c->set->pub);
+}
+
+/* Before a batch (c->mu held): members whose window is full get
+ * caravan_wait_ms to drain, then leave; a lone member with a full window
+ * simply waits, it is the slow one. */
+static void caravan_wait_windows(pub_caravan *c)
+{
+    publisher *p = c->set->pub;
+    int64_t deadline = wh_mono_ms() + atomic_load(&p->caravan_wait_ms);
+    for (;;) {
+        bool any_full = false;
+        for (uint32_t k = 0; k < c->nmembers && !any_full; k++)
+            any_full = member_full(c->members[k]);
+        if (!any_full || wh_mono_ms() >= deadline || atomic_load(&c->stop))
+            break;
+        pub_mutex_wait(&c->mu, &c->cond, 10);
+    }
+    for (uint32_t k = 0; k < c->nmembers && c->nmembers > 1;) {
+        if (member_full(c->members[k]))
+            caravan_drop(c, k, "its subscriber is slower than the others (window full)");
+        else
+            k++;
+    }
+    while (c->nmembers == 1 && !atomic_load(&c->stop) && member_full(c->members[0]))
+        pub_mutex_wait(&c->mu, &c->cond, 50);
+}
+
+/* Encodes a batch for every member and records how far the caravan has read
+ * (c->mu held). Returns 0 or a fatal error described in err. */
+static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *err, size_t errlen)
+{
+    bool ready = false;
+    int rc = WH_OK;
+    for (uint32_t k = 0; k < c->nmembers && rc == WH_OK; k++) {
+        pub_flow *f = c->members[k];
+        pub_mutex_lock(&f->mu);
+        rc = pub_flow_encode_locked(f, ups, n, &ready, err, errlen);
+        pub_mutex_unlock(&f->mu);
+    }
+    if (ready)
+        pub_wake(c->set->pub);   /* the loop sends */
+    wh_pos_from_view(&c->last, &ups[n - 1].pos);
+    c->reading = true;
+    c->at_head = false;
+    c->last_ts = ups[n - 1].ts;
+    return rc;
+}
+
+static void caravan_died(pub_caravan *c, int rc, const char *err)
+{
+    const pub_config *cfg = &c->set->pub->cfg;
+    char where[800] = "the oldest position";
+    if (c->last.set)
+        wh_pos_format_physical(&c->last, where, sizeof where);
+    else if (c->start.set)
+        wh_pos_format_physical(&c->start, where, sizeof where);
+    snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
+             cfg->mapper_name, cfg->shard, where, err[0] ? err : wh_err_str(rc));
+    atomic_store(&c->dead, true);
+    pub_wake(c->set->pub);
 }
 
 static void *caravan_main(void *arg)
 {
     pub_caravan *c = arg;
-    publisher *p = c->pub;
+    publisher *p = c->set->pub;
     wh_mapper *m = NULL;
     char err[1024] = "";
-    int rc = pub_mapper_create(p->cfg.mapper_name, p->cfg.mapper_options, p->cfg.shard, true, &m,
-                              err, sizeof err);
-    if (rc == WH_OK) {
-        if (c->start.set && !c->start.has_log_name && c->start.has_logical)
-            rc = m->ops->seek_logical(m, &c->start, false, err, sizeof err);
-        else if (c->start.set)
-            rc = m->ops->seek_physical(m, &c->start, false, err, sizeof err);
-        else
-            rc = m->ops->seek_physical(m, NULL, true, err, sizeof err);
-    }
+    int rc = caravan_open(c, &m, err, sizeof err);
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
         int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size), 100, err,
                                    sizeof err);
-        atomic_store(&c->beat_ms, pub_now_ms());
+        atomic_store(&c->beat_ms, wh_mono_ms());
         if (n == WH_ERR_AGAIN || n == WH_ERR_EOF) {
-            pthread_mutex_lock(&c->mu);
+            pub_mutex_lock(&c->mu);
             c->at_head = true;
-            pthread_mutex_unlock(&c->mu);
-        }
-        if (n == WH_ERR_AGAIN)
-            continue;
-        if (n == WH_ERR_EOF) {
-            struct timespec ts = { 0, 20 * 1000000 };
-            nanosleep(&ts, NULL);
+            pub_mutex_unlock(&c->mu);
+            if (n == WH_ERR_EOF)
+                nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
             continue;
         }
         if (n < 0) {
             rc = n;
             break;
         }
-        pthread_mutex_lock(&c->mu);
-        /* Members whose window is full get caravan_wait_ms to drain, then leave. */
-        int64_t deadline = pub_now_ms() + atomic_load(&p->caravan_wait_ms);
-        for (;;) {
-            bool any_full = false;
-            for (uint32_t k = 0; k < c->nmembers; k++) {
-                pub_flow *f = c->members[k];
-                pthread_mutex_lock(&f->mu);
-                any_full |= window_full(p, f);
-                pthread_mutex_unlock(&f->mu);
-            }
-            if (!any_full || pub_now_ms() >= deadline || atomic_load(&c->stop))
-                break;
-            pub_cond_wait_ms(&c->cond, &c->mu, 10);
-        }
-        for (uint32_t k = 0; k < c->nmembers;) {
-            pub_flow *f = c->members[k];
-            pthread_mutex_lock(&f->mu);
-            bool full = window_full(p, f);
-            pthread_mutex_unlock(&f->mu);
-            if (full && c->nmembers > 1) {
-                evict(c, k, "its subscriber is slower than the others (window full)");
-                continue;
-            }
-            k++;
-        }
-        /* A lone member with a full window simply waits: it is the slow one. */
-        while (c->nmembers == 1 && !atomic_load(&c->stop)) {
-            pub_flow *f = c->members[0];
-            pthread_mutex_lock(&f->mu);
-            bool full = window_full(p, f) && !f->io_errno;
-            pthread_mutex_unlock(&f->mu);
-            if (!full)
-                break;
-            pub_cond_wait_ms(&c->cond, &c->mu, 50);
-        }
-        for (uint32_t k = 0; k < c->nmembers && rc == WH_OK; k++) {
-            pub_flow *f = c->members[k];
-            pthread_mutex_lock(&f->mu);
-            if (!f->io_errno)
-                rc = deliver(c, f, ups, n, err, sizeof err);
-            pthread_mutex_unlock(&f->mu);
-        }
-        wh_pos_from_view(&c->last, &ups[n - 1].pos);
-        c->reading = true;
-        c->at_head = false;
-        c->last_ts = ups[n - 1].ts;
-        pthread_mutex_unlock(&c->mu);
+        pub_mutex_lock(&c->mu);
+        caravan_wait_windows(c);
+        rc = caravan_deliver(c, ups, n, err, sizeof err);
+        pub_mutex_unlock(&c->mu);
     }
-    if (rc != WH_OK && !atomic_load(&c->stop)) {
-        char where[800] = "the oldest position";
-        if (c->last.set)
-            wh_pos_format_physical(&c->last, where, sizeof where);
-        else if (c->start.set)
-            wh_pos_format_physical(&c->start, where, sizeof where);
-        snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
-                 p->cfg.mapper_name, p->cfg.shard, where, err[0] ? err : wh_err_str(rc));
-        atomic_store(&c->dead, true);
-        pub_wake(p);
-    }
+    if (rc != WH_OK && !atomic_load(&c->stop))
+        caravan_died(c, rc, err);
     wh_mapper_destroy(m);
     return NULL;
 }
 
-pub_caravan *pub_caravan_new(publisher *p, const wh_pos *start)
+/* ---- one caravan (loop thread) ----------------------------------------------------------------- */
+
+static pub_caravan *caravan_new(pub_caravans *s, const wh_pos *start)
 {
     pub_caravan *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->pub = p;
+    c->set = s;
     c->start = *start;
     c->last = *start;
-    c->id = ++p->next_caravan_id;
-    atomic_store(&c->beat_ms, pub_now_ms());
-    pthread_mutex_init(&c->mu, NULL);
+    c->id = ++s->next_id;
+    atomic_init(&c->stop, false);
+    atomic_init(&c->dead, false);
+    atomic_init(&c->beat_ms, wh_mono_ms());
+    pub_mutex_init(&c->mu);
     pthread_cond_init(&c->cond, NULL);
     return c;
 }
 
-int pub_caravan_run(pub_caravan *c)
+/* Stops and joins the thread, then frees; c must have no flow left. */
+static void caravan_free(pub_caravan *c)
 {
-    return pthread_create(&c->thread, NULL, caravan_main, c) == 0 ? WH_OK : WH_ERR_IO;
+    if (!c)
+        return;
+    if (c->started) {
+        atomic_store(&c->stop, true);
+        pub_mutex_lock(&c->mu);
+        pthread_cond_broadcast(&c->cond);
+        pub_mutex_unlock(&c->mu);
+        pthread_join(c->thread, NULL);
+    }
+    assert(c->nmembers == 0 && c->nleavers == 0);
+    pub_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cond);
+    free(c->members);
+    free(c);
 }
 
-bool pub_caravan_add(pub_caravan *c, pub_flow *f)
+/* Takes f in if the caravan stands at f's resume position (a batch boundary). */
+static bool caravan_join(pub_caravan *c, pub_flow *f)
 {
     bool ok = false;
-    pthread_mutex_lock(&c->mu);
-    /* Joins only at the caravan's current position (a batch boundary). */
-    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume)) {
-        if (c->nmembers == c->capmembers) {
-            uint32_t cap = c->capmembers ? c->capmembers * 2 : 8;
-            pub_flow **mm = realloc(c->members, cap * sizeof *mm);
-            if (!mm)
-                goto out;
-            c->members = mm;
-            c->capmembers = cap;
-        }
-        pthread_mutex_lock(&f->mu);
-        f->processed = f->resume;
-        f->marked = f->resume;
-        pthread_mutex_unlock(&f->mu);
-        c->members[c->nmembers++] = f;
+    assert(!f->caravan && f->state == FLOW_STREAMING);
+    pub_mutex_lock(&c->mu);
+    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume) && members_reserve(c, 1)) {
+        pub_mutex_lock(&f->mu);
+        pub_flow_rewind_locked(f, &f->resume);
+        pub_mutex_unlock(&f->mu);
+        members_add(c, f);
         f->caravan = c;
         ok = true;
     }
-out:
-    pthread_mutex_unlock(&c->mu);
+    pub_mutex_unlock(&c->mu);
     return ok;
 }
 
-uint32_t pub_caravan_merge(pub_caravan *into, pub_caravan *from)
+/* Moves every member of from into into when both have read up to the same
+ * position; returns how many moved. */
+static uint32_t caravan_merge(pub_caravan *into, pub_caravan *from)
 {
     assert(into != from);
     /* Two caravan locks at once, taken only if free: a caravan busy
      * delivering a batch is not waited for (the loop thread must not
      * stall), the next tick tries again. */
     uint32_t moved = 0;
-    if (pthread_mutex_trylock(&into->mu) != 0)
+    if (!pub_mutex_trylock(&into->mu))
         return 0;
-    if (pthread_mutex_trylock(&from->mu) != 0) {
-        pthread_mutex_unlock(&into->mu);
+    if (!pub_mutex_trylock(&from->mu)) {
+        pub_mutex_unlock(&into->mu);
         return 0;
     }
     /* Both threads are outside their delivery (we hold their locks), so
@@ -328,63 +332,227 @@ uint32_t pub_caravan_merge(pub_caravan *into, pub_caravan *from)
         !from->reading || from->nmembers == 0 || into->nmembers == 0 ||
         !wh_pos_equal(&into->last, &from->last))
         goto out;
-    /* A member still far behind on acknowledgements would only be evicted
+    /* A member still far behind on acknowledgements would only be dropped
      * again: merge once the windows are at most half full. */
-    uint64_t half = (uint64_t)atomic_load(&into->pub->window_bytes) / 2;
+    uint64_t half = (uint64_t)atomic_load(&into->set->pub->window_bytes) / 2;
     for (uint32_t k = 0; k < from->nmembers; k++) {
         pub_flow *f = from->members[k];
-        pthread_mutex_lock(&f->mu);
-        bool behind = f->bytes_total - f->bytes_acked > half;
-        pthread_mutex_unlock(&f->mu);
+        pub_mutex_lock(&f->mu);
+        bool behind = pub_flow_unacked_bytes_locked(f) > half;
+        pub_mutex_unlock(&f->mu);
         if (behind)
             goto out;
     }
-    uint32_t need = into->nmembers + from->nmembers;
-    if (need > into->capmembers) {
-        pub_flow **mm = realloc(into->members, need * sizeof *mm);
-        if (!mm)
-            goto out;   /* try again at the next tick */
-        into->members = mm;
-        into->capmembers = need;
-    }
-    for (uint32_t k = 0; k < from->nmembers; k++) {
-        pub_flow *f = from->members[k];
-        into->members[into->nmembers++] = f;
+    if (!members_reserve(into, from->nmembers))
+        goto out;   /* try again at the next tick */
+    while (from->nmembers > 0) {
+        pub_flow *f = from->members[0];
+        members_remove(from, f);
+        members_add(into, f);
         f->caravan = into;
         moved++;
     }
-    from->nmembers = 0;
     pthread_cond_broadcast(&from->cond);   /* a lone member's wait ends: nothing to wait for */
 out:
-    pthread_mutex_unlock(&from->mu);
-    pthread_mutex_unlock(&into->mu);
+    pub_mutex_unlock(&from->mu);
+    pub_mutex_unlock(&into->mu);
     return moved;
 }
 
-void pub_caravan_remove(pub_caravan *c, pub_flow *f)
+/* ---- the set (loop thread) ---------------------------------------------------------------------- */
+
+pub_caravans *pub_caravans_new(publisher *p)
 {
-    pthread_mutex_lock(&c->mu);
-    for (uint32_t k = 0; k < c->nmembers; k++)
-        if (c->members[k] == f) {
-            c->members[k] = c->members[--c->nmembers];
-            break;
-        }
-    pthread_mutex_unlock(&c->mu);
-    if (f->caravan == c)
-        f->caravan = NULL;
+    pub_caravans *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->pub = p;
+    atomic_init(&s->leavers, false);
+    return s;
 }
 
-void pub_caravan_free(pub_caravan *c)
+void pub_caravans_free(pub_caravans *s)
 {
+    if (!s)
+        return;
+    while (s->list) {
+        pub_caravan *c = s->list;
+        s->list = c->next;
+        caravan_free(c);
+    }
+    free(s);
+}
+
+/* Finds or creates a caravan for f; a new one is not started yet. */
+static void place_one(pub_caravans *s, pub_flow *f)
+{
+    for (pub_caravan *c = s->list; c; c = c->next)
+        if (caravan_join(c, f)) {
+            wh_debug(WH_AREA_CARAVAN, "app %s joins caravan %llu", f->app,
+                     (unsigned long long)c->id);
+            return;
+        }
+    pub_caravan *c = caravan_new(s, &f->resume);
+    if (!c || !caravan_join(c, f)) {
+        caravan_free(c);
+        pub_fatal(s->pub, "cannot start a reader thread for app %s", f->app);
+        return;
+    }
+    c->next = s->list;
+    s->list = c;
+    wh_debug(WH_AREA_CARAVAN, "app %s starts caravan %llu", f->app, (unsigned long long)c->id);
+}
+
+void pub_caravans_place(pub_caravans *s, pub_flow *flows)
+{
+    for (pub_flow *f = flows; f; f = f->next)
+        if (f->state == FLOW_STREAMING && !f->caravan)
+            place_one(s, f);
+    /* Only now: a caravan that read before the others were placed would
+     * have left its start position, and flows at the same position would
+     * start a second reader there. */
+    for (pub_caravan *c = s->list; c; c = c->next) {
+        if (c->started)
+            continue;
+        if (pthread_create(&c->thread, NULL, caravan_main, c) != 0) {
+            pub_fatal(s->pub, "cannot start a reader thread for app %s",
+                      c->nmembers ? c->members[0]->app : "?");
+            return;
+        }
+        c->started = true;
+    }
+}
+
+bool pub_caravans_collect(pub_caravans *s)
+{
+    if (!atomic_exchange(&s->leavers, false))
+        return false;
+    for (pub_caravan *c = s->list; c; c = c->next) {
+        pub_mutex_lock(&c->mu);
+        while (c->nleavers > 0) {
+            pub_flow *f = c->members[c->nmembers + c->nleavers - 1];
+            assert(f->caravan == c);
+            c->nleavers--;
+            f->caravan = NULL;
+            /* Continue from what it already has. */
+            pub_mutex_lock(&f->mu);
+            f->resume = f->processed;
+            pub_mutex_unlock(&f->mu);
+        }
+        pub_mutex_unlock(&c->mu);
+    }
+    return true;
+}
+
+void pub_caravan_leave(pub_caravans *s, pub_flow *f)
+{
+    pub_caravan *c = f->caravan;
+    (void)s;
     if (!c)
         return;
-    atomic_store(&c->stop, true);
-    pthread_mutex_lock(&c->mu);
+    pub_mutex_lock(&c->mu);
+    bool found = members_remove(c, f);
+    assert(found);
+    (void)found;
+    f->caravan = NULL;
+    pthread_cond_broadcast(&c->cond);   /* a wait for f's window ends */
+    pub_mutex_unlock(&c->mu);
+}
+
+void pub_caravan_kick(pub_flow *f)
+{
+    pub_caravan *c = f->caravan;
+    if (!c)
+        return;
+    pub_mutex_lock(&c->mu);
     pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cond);
-    free(c->members);
-    free(c);
+    pub_mutex_unlock(&c->mu);
+}
+
+void pub_caravans_merge(pub_caravans *s)
+{
+    for (pub_caravan *a = s->list; a; a = a->next)
+        for (pub_caravan *b = a->next; b; b = b->next) {
+            /* the older caravan stays: its members are the majority as a rule */
+            pub_caravan *into = a->id < b->id ? a : b, *from = into == a ? b : a;
+            uint32_t n = caravan_merge(into, from);
+            if (n)
+                wh_info(WH_AREA_CARAVAN, "caravan %llu merges into caravan %llu (%u flow%s): "
+                        "both read up to the same position",
+                        (unsigned long long)from->id, (unsigned long long)into->id, n,
+                        n == 1 ? "" : "s");
+        }
+}
+
+void pub_caravans_reap(pub_caravans *s)
+{
+    for (pub_caravan **pp = &s->list; *pp;) {
+        pub_caravan *c = *pp;
+        pub_mutex_lock(&c->mu);
+        bool empty = c->nmembers == 0 && c->nleavers == 0;
+        pub_mutex_unlock(&c->mu);
+        if (empty) {
+            *pp = c->next;
+            wh_debug(WH_AREA_CARAVAN, "caravan %llu ends", (unsigned long long)c->id);
+            caravan_free(c);
+        } else {
+            pp = &c->next;
+        }
+    }
+}
+
+const char *pub_caravans_failed(pub_caravans *s)
+{
+    for (pub_caravan *c = s->list; c; c = c->next)
+        if (atomic_load(&c->dead))
+            return c->err;
+    return NULL;
+}
+
+void pub_caravans_check(pub_caravans *s, pub_flow *flows)
+{
+#ifndef NDEBUG
+    size_t in_caravans = 0, with_caravan = 0;
+    for (pub_caravan *c = s->list; c; c = c->next) {
+        pub_mutex_lock(&c->mu);
+        members_check(c);
+        assert(c->started || c->nleavers == 0);
+        for (uint32_t k = 0; k < c->nmembers + c->nleavers; k++) {
+            assert(c->members[k]->caravan == c);
+            for (uint32_t j = 0; j < k; j++)
+                assert(c->members[j] != c->members[k]);
+            in_caravans++;
+        }
+        pub_mutex_unlock(&c->mu);
+    }
+    /* Each listed flow names the caravan that lists it, so with equal counts
+     * every flow that names a caravan is listed exactly once. */
+    for (pub_flow *f = flows; f; f = f->next)
+        if (f->caravan) {
+            assert(f->state == FLOW_STREAMING);
+            with_caravan++;
+        }
+    assert(in_caravans == with_caravan);
+#else
+    (void)s;
+    (void)flows;
+#endif
+}
+
+bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v)
+{
+    pub_caravan *c = s->list;
+    while (c && i-- > 0)
+        c = c->next;
+    if (!c)
+        return false;
+    pub_mutex_lock(&c->mu);
+    v->id = c->id;
+    v->beat_ms = atomic_load(&c->beat_ms);
+    v->reading = c->reading;
+    v->at_head = c->at_head;
+    v->last_ts = c->last_ts;
+    v->last = c->last;
+    pub_mutex_unlock(&c->mu);
+    return true;
 }

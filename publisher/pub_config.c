@@ -1,5 +1,6 @@
 /* pub_config.c -- the publisher's settings table (the source of docs/CONFIG.md). */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "publisher/pub.h"
 
@@ -14,7 +15,8 @@ const wh_cfg_field pub_config_fields[] = {
     F("mapper.name", WH_CFG_STRING, mapper_name, NULL, 1, 0,
       "Positions mapper that reads the datastore's log (mysql, rocksdb)."),
     F("mapper.options", WH_CFG_JSON, mapper_options, "{}", 1, 0,
-      "Options object of the mapper (see docs/CONFIG.md of the mapper)."),
+      "Options object of the mapper, as listed in docs/MYSQL.md (mysql) and "
+      "docs/ROCKSDB.md (rocksdb)."),
     F("zookeeper.connect", WH_CFG_STRING, zk_connect, NULL, 1, 0,
       "ZooKeeper servers, host:port[,host:port...]."),
     F("zookeeper.root", WH_CFG_STRING, zk_root, "\"/wormhole\"", 1, 0,
@@ -30,25 +32,38 @@ const wh_cfg_field pub_config_fields[] = {
     F("delivery.datamarker_interval_ms", WH_CFG_INT, marker_ms, "200", 10, 60000,
       "Send a datamarker at least this often while a flow's position moves (live)."),
     F("delivery.heartbeat_interval_ms", WH_CFG_INT, heartbeat_ms, "1000", 50, 60000,
-      "Send a heartbeat on an idle connection this often."),
+      "Send a heartbeat on an idle connection this often (live)."),
     F("delivery.heartbeat_timeout_ms", WH_CFG_INT, heartbeat_timeout_ms, "10000", 200, 600000,
-      "Drop a subscriber connection that sent nothing for this long."),
+      "Drop a subscriber connection that sent nothing for this long (live)."),
     F("delivery.connect_timeout_ms", WH_CFG_INT, connect_timeout_ms, "5000", 100, 600000,
-      "Give up a TCP connect plus handshake after this long."),
+      "Give up a TCP connect plus handshake after this long (live)."),
     F("delivery.retry_min_ms", WH_CFG_INT, backoff_min_ms, "100", 10, 600000,
-      "First reconnect delay after a subscriber failure; doubles per failure."),
+      "First reconnect delay after a subscriber failure; doubles per failure (live)."),
     F("delivery.retry_max_ms", WH_CFG_INT, backoff_max_ms, "5000", 10, 600000,
-      "Longest reconnect delay."),
+      "Longest reconnect delay (live)."),
     F("delivery.caravan_wait_ms", WH_CFG_INT, caravan_wait_ms, "100", 0, 60000,
       "How long a shared reader waits for a full window before the slow flow leaves "
       "the caravan and gets a reader of its own (live)."),
     F("delivery.max_frame_bytes", WH_CFG_INT, frame_bytes, "1048576", 4096, 67108864,
       "Target size of one UPDATES frame; a batch is split into frames of about this size."),
     F("positions.flush_interval_ms", WH_CFG_INT, flush_ms, "1000", 10, 600000,
-      "Write changed acknowledged positions to ZooKeeper this often."),
+      "Write changed acknowledged positions to ZooKeeper this often (live)."),
     F("log.level", WH_CFG_STRING, log_level, "\"info\"", 1, 0,
       "Log level: error, warn, info or debug (live)."),
     F("log.debug", WH_CFG_STRING, log_debug, "\"\"", 1, 0,
       "Comma-separated debug areas (publisher,caravan,zk,protocol,binlog,... or all) (live)."),
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
+
+void pub_config_print_markdown(FILE *out)
+{
+    static const char *const types[] = { "string", "integer", "boolean", "number", "json" };
+    fprintf(out, "| key | type | default | range | meaning |\n|---|---|---|---|---|\n");
+    for (const wh_cfg_field *f = pub_config_fields; f->key; f++) {
+        fprintf(out, "| `%s` | %s | %s%s%s | ", f->key, types[f->type], f->def ? "`" : "",
+                f->def ? f->def : "required", f->def ? "`" : "");
+        if (f->min <= f->max && f->type == WH_CFG_INT)
+            fprintf(out, "%lld..%lld", (long long)f->min, (long long)f->max);
+        fprintf(out, " | %s |\n", f->desc);
+    }
+}

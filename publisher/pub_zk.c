@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "protocol/zk_client.h"
@@ -112,8 +113,6 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
     pthread_cond_signal(&z->cond);
     pthread_mutex_unlock(&z->mu);
 }
-
-static int64_t now_ms(void) { return pub_now_ms(); }
 
 /* ---- position nodes: wh_pos <-> the node's data (protocol/zk_layout.h) ---------------- */
 
@@ -688,7 +687,7 @@ static void *zk_main(void *arg)
     pub_zk *z = arg;
     const pub_config *cfg = &z->pub->cfg;
     bool first = true, need_register = true;
-    int64_t last_flush = now_ms(), down_since = now_ms(), last_warn = 0;
+    int64_t last_flush = wh_mono_ms(), down_since = wh_mono_ms(), last_warn = 0;
     int backoff = 200;
 
     pthread_mutex_lock(&z->mu);
@@ -704,7 +703,7 @@ static void *zk_main(void *arg)
             zku_quiet();
             z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
             need_register = true;
-            down_since = now_ms();
+            down_since = wh_mono_ms();
             /* Versions may have changed while we were away. */
             pthread_mutex_lock(&z->mu);
             for (int i = 0; i < z->npos; i++)
@@ -720,13 +719,13 @@ static void *zk_main(void *arg)
                         "positions are written when it is back", cfg->zk_connect);
             z->connected = up;
             if (!up)
-                down_since = now_ms();
+                down_since = wh_mono_ms();
         }
-        if (!up && now_ms() - down_since > 5000 && now_ms() - last_warn > 10000) {
+        if (!up && wh_mono_ms() - down_since > 5000 && wh_mono_ms() - last_warn > 10000) {
             wh_warn(WH_AREA_ZK, "ZooKeeper %s unreachable for %lld s (session %s); retrying",
-                    cfg->zk_connect, (long long)((now_ms() - down_since) / 1000),
+                    cfg->zk_connect, (long long)((wh_mono_ms() - down_since) / 1000),
                     zku_state_name(z->zh ? zoo_state(z->zh) : 0));
-            last_warn = now_ms();
+            last_warn = wh_mono_ms();
         }
         if (up && need_register) {
             int rc = zk_register(z, first);
@@ -756,9 +755,9 @@ static void *zk_main(void *arg)
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && now_ms() - last_flush >= cfg->flush_ms) {
+        if (up && !need_register && wh_mono_ms() - last_flush >= cfg->flush_ms) {
             flush_positions(z);
-            last_flush = now_ms();
+            last_flush = wh_mono_ms();
         }
 
         pthread_mutex_lock(&z->mu);
@@ -768,10 +767,12 @@ static void *zk_main(void *arg)
             int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
             if (wait > 200 && (!up || need_register))
                 wait = 200;
-            pub_cond_wait_ms(&z->cond, &z->mu, wait);
+            struct timespec ts = wh_cond_deadline(wait);
+            pthread_cond_timedwait(&z->cond, &z->mu, &ts);
         } else if (z->dirty && up && !need_register) {
             /* A failing re-read backs off. */
-            pub_cond_wait_ms(&z->cond, &z->mu, 50);
+            struct timespec ts = wh_cond_deadline(50);
+            pthread_cond_timedwait(&z->cond, &z->mu, &ts);
         }
     }
     pthread_mutex_unlock(&z->mu);
@@ -924,8 +925,8 @@ void pub_zk_free(pub_zk *z)
     }
     /* Final positions: try for a few seconds if ZooKeeper is reachable. */
     if (z->zh && z->epoch && !z->has_fatal) {
-        int64_t deadline = now_ms() + 3000;
-        while (now_ms() < deadline) {
+        int64_t deadline = wh_mono_ms() + 3000;
+        while (wh_mono_ms() < deadline) {
             if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0)
                 break;
             struct timespec ts = { 0, 50 * 1000000 };

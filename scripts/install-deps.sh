@@ -20,13 +20,18 @@ set -euo pipefail
 # the tests run Debian's PostgreSQL binaries (/usr/lib/postgresql/15/bin, from
 # 'postgresql') directly in temp dirs (tests/harness/wh_postgres.py).  The
 # package may create a 'main' cluster; policy-rc.d below keeps it from starting.
+# wormhole-cache (apps/cache): libmemcached-dev and libhiredis-dev to build,
+# memcached and redis-server as its tests' and benchmark's throwaway caches
+# (the harness runs them in temp dirs; their system services are never started).
+# groff-base: the unit test docs_flags renders the manual page wormhole-monitor(8).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
   libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
   mariadb-server-core mariadb-client
   libzookeeper-java libslf4j-java default-jre-headless
   postgresql libpq-dev libsqlite3-dev
-  sysbench python3 procps
+  sysbench python3 procps groff-base
+  libmemcached-dev libhiredis-dev memcached redis-server
 )
 
 missing=()

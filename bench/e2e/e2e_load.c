@@ -13,13 +13,7 @@
 #include <mysql.h>
 
 #include "core/buf.h"
-
-static long long now_ns(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "core/clock.h"
 
 int main(int argc, char **argv)
 {
@@ -64,9 +58,9 @@ int main(int argc, char **argv)
             return 1;
         }
     wh_buf q = WH_BUF_INIT;
-    long long total = rate * seconds, done = 0, start = now_ns(CLOCK_MONOTONIC), stmts = 0;
+    long long total = rate * seconds, done = 0, start = wh_mono_ns(), stmts = 0;
     while (done < total) {
-        long long due = (long long)((double)(now_ns(CLOCK_MONOTONIC) - start) * (double)rate / 1e9);
+        long long due = (long long)((double)(wh_mono_ns() - start) * (double)rate / 1e9);
         if (due - done < rows && due < total) {
             struct timespec ts = { 0, 200000 };
             nanosleep(&ts, NULL);
@@ -75,7 +69,7 @@ int main(int argc, char **argv)
         long long k = total - done < rows ? total - done : rows;
         wh_buf_reset(&q);
         wh_buf_puts(&q, "INSERT INTO bench.lat (commit_ns, pad) VALUES ");
-        long long t = now_ns(CLOCK_REALTIME);
+        long long t = wh_wall_ns();
         for (long long i = 0; i < k; i++)
             wh_buf_printf(&q, "%s(%lld,'load-%lld')", i ? "," : "", t, done + i);
         if (mysql_real_query(db, q.data, q.len)) {
@@ -85,7 +79,7 @@ int main(int argc, char **argv)
         done += k;
         stmts++;
     }
-    double secs = (double)(now_ns(CLOCK_MONOTONIC) - start) / 1e9;
+    double secs = (double)(wh_mono_ns() - start) / 1e9;
     printf("{\"rows\":%lld,\"statements\":%lld,\"seconds\":%.2f,\"rows_per_s\":%.0f}\n", done,
            stmts, secs, (double)done / secs);
     wh_buf_free(&q);

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "protocol/zk_layout.h"
 #include "wormhole/subscriber.h"
@@ -27,13 +27,6 @@ static size_t nlat, caplat;
 static volatile sig_atomic_t stalled_forever;
 static bool manual;
 
-static long long now_ns(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -45,9 +38,9 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
 {
     (void)opaque;
     (void)d;
-    long long wall = now_ns(CLOCK_REALTIME);
+    long long wall = wh_wall_ns();
     if (!first_ns)
-        first_ns = now_ns(CLOCK_MONOTONIC);
+        first_ns = wh_mono_ns();
     for (size_t i = 0; i < n; i++) {
         const wh_row *r = &ups[i].after;
         int k = ups[i].has_after ? wh_row_find(r, lat_col, strlen(lat_col)) : -1;
@@ -63,7 +56,7 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
         }
     }
     received += (long long)n;
-    last_ns = now_ns(CLOCK_MONOTONIC);
+    last_ns = wh_mono_ns();
     if (stall_after >= 0 && received >= stall_after) {
         wh_info(WH_AREA_SUBSCRIBER, "stalling after %lld updates", received);
         stalled_forever = 1;

@@ -148,7 +148,7 @@ def mariadb_latency(r, db, rate, secs):
     warm = rate  # the first second is warm-up
     sub = r.subscriber("/my", "bench", ["--count", str(n), "--skip", str(warm),
                                         "--latency-column", "commit_ns",
-                                        "--filter", 'table = "lat"'])
+                                        "--filter", 'table = "lat" and op = "insert"'])
     time.sleep(0.5)
     pub = r.publisher("mysql", {"binlog_dir": db.binlog_dir}, "/my",
                       {"delivery": {"datamarker_interval_ms": 100}})

@@ -28,17 +28,11 @@
 
 #include <rocksdb/c.h>
 
+#include "bench/bench_util.h"
 #include "core/buf.h"
 #include "core/crc32c.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
-
-static double now(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *err)
 {
@@ -132,7 +126,7 @@ static void compare_rocksdb(const char *db, long ops)
     rocksdb_t *rdb = rocksdb_open_column_families(o, db, 3, cf_names, cfo, cf, &err);
     if (err)
         die("reopen", err);
-    double c0 = now(CLOCK_PROCESS_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+    double c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID), w0 = bench_now(CLOCK_MONOTONIC);
     rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(rdb, 0, NULL, &err);
     if (err)
         die("get_updates_since", err);
@@ -144,7 +138,7 @@ static void compare_rocksdb(const char *db, long ops)
         rocksdb_writebatch_destroy(wb);
     }
     rocksdb_wal_iter_destroy(it);
-    double cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = now(CLOCK_MONOTONIC) - w0;
+    double cpu = bench_now(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = bench_now(CLOCK_MONOTONIC) - w0;
     printf("rocksdb_get_updates_since (batches only, no per-operation decoding): %ld ops in "
            "%.3f s CPU (%.3f s wall): %.2f M ops/s per core\n", n, cpu, wall, n / cpu / 1e6);
     struct rusage ru;
@@ -209,7 +203,7 @@ int main(int argc, char **argv)
         printf("writing %ld operations (%d per batch, %d-byte values, 3 column families)...\n",
                ops, batch, vsize);
         fflush(stdout);
-        double w0 = now(CLOCK_MONOTONIC);
+        double w0 = bench_now(CLOCK_MONOTONIC);
         pid = fork();
         if (pid == 0) {
             write_db(db, ops, batch, vsize);
@@ -218,7 +212,7 @@ int main(int argc, char **argv)
         waitpid(pid, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
             die("writer", "the writing child failed");
-        printf("wrote in %.1f s\n", now(CLOCK_MONOTONIC) - w0);
+        printf("wrote in %.1f s\n", bench_now(CLOCK_MONOTONIC) - w0);
     }
     uint64_t bytes = wal_bytes(db);
     printf("WAL: %.1f MB\n", bytes / 1e6);
@@ -233,7 +227,7 @@ int main(int argc, char **argv)
     wh_buf line = WH_BUF_INIT;
     long n = 0;
     uint64_t sum = 0;
-    double c0 = now(CLOCK_PROCESS_CPUTIME_ID), t0 = now(CLOCK_MONOTONIC);
+    double c0 = bench_now(CLOCK_PROCESS_CPUTIME_ID), t0 = bench_now(CLOCK_MONOTONIC);
     for (;;) {
         const wh_update *u;
         int k = m->ops->next_batch(m, &u, 4096, 0, err, sizeof err);
@@ -255,7 +249,7 @@ int main(int argc, char **argv)
         }
         n += k;
     }
-    double cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = now(CLOCK_MONOTONIC) - t0;
+    double cpu = bench_now(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = bench_now(CLOCK_MONOTONIC) - t0;
     wh_mapper_destroy(m);
     wh_buf_free(&line);
     struct rusage ru;

@@ -32,9 +32,10 @@
  *
  * Ownership: updates, their rows, values and strings, and the delivery
  * record passed to a callback are valid only during that callback. Copy
- * what you keep (wh_update_to_json in core/update_json.h renders one; an
- * update's position is kept as a wh_pos with wh_pos_from_view, stored as
- * its text forms and compared with wh_pos_equal: wormhole/position.h). */
+ * what you keep (wh_update_json in wormhole/json.h renders an update as
+ * JSON text that the app owns; an update's position is kept as a wh_pos with
+ * wh_pos_from_view, stored as its text forms and compared with wh_pos_equal:
+ * wormhole/position.h). */
 #ifndef WORMHOLE_SUBSCRIBER_H
 #define WORMHOLE_SUBSCRIBER_H
 

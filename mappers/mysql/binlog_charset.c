@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
@@ -179,14 +180,12 @@ static size_t conv_utf16(const uint8_t *p, size_t len, bool le, bool ucs2, char 
     while (i < len) {
         if (len - i < 2)
             goto bad;
-        uint32_t u = le ? (uint32_t)p[i] | (uint32_t)p[i + 1] << 8
-                        : (uint32_t)p[i] << 8 | p[i + 1];
+        uint32_t u = le ? wh_le16(p + i) : wh_be16(p + i);
         size_t step = 2;
         if (u >= 0xd800 && u <= 0xdfff) {
             if (ucs2 || u >= 0xdc00 || len - i < 4)
                 goto bad;
-            uint32_t u2 = le ? (uint32_t)p[i + 2] | (uint32_t)p[i + 3] << 8
-                             : (uint32_t)p[i + 2] << 8 | p[i + 3];
+            uint32_t u2 = le ? wh_le16(p + i + 2) : wh_be16(p + i + 2);
             if (u2 < 0xdc00 || u2 > 0xdfff)
                 goto bad;
             u = 0x10000 + ((u - 0xd800) << 10) + (u2 - 0xdc00);
@@ -207,8 +206,7 @@ static size_t conv_utf32(const uint8_t *p, size_t len, char *o, size_t *bad)
     for (; i < len; i += 4) {
         if (len - i < 4)
             goto bad;
-        uint32_t u = (uint32_t)p[i] << 24 | (uint32_t)p[i + 1] << 16 |
-                     (uint32_t)p[i + 2] << 8 | p[i + 3];
+        uint32_t u = wh_be32(p + i);
         if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff))
             goto bad;
         n += wh_utf8_encode(o + n, u);

@@ -6,38 +6,9 @@
 
 #include <zlib.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "mappers/mysql/binlog_event.h"
-
-size_t binlog_packed_int(const uint8_t *p, size_t avail, uint64_t *out)
-{
-    if (avail < 1)
-        return 0;
-    uint8_t b = p[0];
-    if (b < 0xfb) {
-        *out = b;
-        return 1;
-    }
-    switch (b) {
-    case 0xfc:
-        if (avail < 3)
-            return 0;
-        *out = binlog_u16(p + 1);
-        return 3;
-    case 0xfd:
-        if (avail < 4)
-            return 0;
-        *out = binlog_u24(p + 1);
-        return 4;
-    case 0xfe:
-        if (avail < 9)
-            return 0;
-        *out = binlog_u64(p + 1);
-        return 9;
-    default:  /* 0xfb (NULL) and 0xff are not lengths */
-        return 0;
-    }
-}
 
 /* zlib's crc32 for lengths up to 2^30 at a time. */
 static uint32_t crc32_zlib(uint32_t crc, const uint8_t *b, size_t n)
@@ -303,12 +274,12 @@ int binlog_event_header(const uint8_t *p, size_t avail, const binlog_fde *fde,
     if (avail < BINLOG_HEADER_LEN)
         return WH_ERR_TRUNCATED;
     memset(ev, 0, sizeof *ev);
-    ev->timestamp = binlog_u32(p);
+    ev->timestamp = wh_le32(p);
     ev->type = p[4];
-    ev->server_id = binlog_u32(p + 5);
-    ev->length = binlog_u32(p + 9);
-    ev->next_pos = binlog_u32(p + 13);
-    ev->flags = binlog_u16(p + 17);
+    ev->server_id = wh_le32(p + 5);
+    ev->length = wh_le32(p + 9);
+    ev->next_pos = wh_le32(p + 13);
+    ev->flags = wh_le16(p + 17);
     size_t hdr = fde ? fde->header_len : BINLOG_HEADER_LEN;
     size_t min = hdr + ((fde && fde->checksum_alg == BINLOG_CHECKSUM_CRC32 &&
                          ev->type != BE_FORMAT_DESCRIPTION) ? BINLOG_CHECKSUM_LEN : 0);
@@ -332,7 +303,7 @@ int binlog_event_frame(const uint8_t *p, const binlog_fde *fde, bool verify,
     ev->body = p + hdr;
     ev->body_len = ev->length - hdr - (crc ? BINLOG_CHECKSUM_LEN : 0);
     if (crc && verify) {
-        uint32_t stored = binlog_u32(p + ev->length - BINLOG_CHECKSUM_LEN);
+        uint32_t stored = wh_le32(p + ev->length - BINLOG_CHECKSUM_LEN);
         uint32_t computed = binlog_crc32(0, p, ev->length - BINLOG_CHECKSUM_LEN);
         if (stored != computed)
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
@@ -378,7 +349,7 @@ int binlog_fde_parse(const uint8_t *p, const binlog_event *ev, binlog_fde *out,
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                          "format description event of %u bytes is too short", ev->length);
     const uint8_t *b = p + BINLOG_HEADER_LEN;
-    out->binlog_version = binlog_u16(b);
+    out->binlog_version = wh_le16(b);
     if (out->binlog_version != 4)
         return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
                          "binlog format version %u is not supported (only version 4, written "
@@ -387,7 +358,7 @@ int binlog_fde_parse(const uint8_t *p, const binlog_event *ev, binlog_fde *out,
     out->server_version[50] = '\0';
     out->is_mariadb = strstr(out->server_version, "MariaDB") != NULL;
     parse_version(out->server_version, out->version);
-    out->created = binlog_u32(b + 52);
+    out->created = wh_le32(b + 52);
     out->header_len = b[56];
     if (out->header_len < BINLOG_HEADER_LEN)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
@@ -414,7 +385,7 @@ int binlog_fde_parse(const uint8_t *p, const binlog_event *ev, binlog_fde *out,
             uint8_t hdr[BINLOG_HEADER_LEN];
             memcpy(hdr, p, sizeof hdr);
             hdr[17] &= (uint8_t)~BINLOG_F_IN_USE;
-            uint32_t stored = binlog_u32(p + ev->length - BINLOG_CHECKSUM_LEN);
+            uint32_t stored = wh_le32(p + ev->length - BINLOG_CHECKSUM_LEN);
             uint32_t computed = binlog_crc32(binlog_crc32(0, hdr, sizeof hdr), p + sizeof hdr,
                                              ev->length - sizeof hdr - BINLOG_CHECKSUM_LEN);
             if (stored != computed)

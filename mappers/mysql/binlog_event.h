@@ -1,5 +1,5 @@
 /* binlog_event.h -- framing of MySQL/MariaDB binlog events: the common
- * header, the format description event, checksums and byte readers.
+ * header, the format description event, checksums and packed integers.
  *
  * Everything here is pure: no I/O, no global state, safe on untrusted bytes
  * (every read is bounds-checked by the caller-visible length). */
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/endian.h"
 #include "wormhole/error.h"
 
 /* ---- event type codes (MySQL 5.x/8.x and MariaDB 10.x) ------------------ */
@@ -77,30 +78,25 @@ typedef struct binlog_event {
     size_t   body_len;       /* without the checksum */
 } binlog_event;
 
-/* ---- little-endian readers (p must hold enough bytes) ------------------- */
-
-static inline uint16_t binlog_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static inline uint32_t binlog_u24(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
-}
-static inline uint32_t binlog_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t binlog_u48(const uint8_t *p)
-{
-    return (uint64_t)binlog_u32(p) | (uint64_t)binlog_u16(p + 4) << 32;
-}
-static inline uint64_t binlog_u64(const uint8_t *p)
-{
-    return (uint64_t)binlog_u32(p) | (uint64_t)binlog_u32(p + 4) << 32;
-}
-
 /* Reads a packed ("length-encoded") integer at p. Returns the bytes it
  * occupies (1, 3, 4 or 9), or 0 if it runs past avail or starts with a
- * byte that is not a length (0xfb NULL, 0xff). */
-size_t binlog_packed_int(const uint8_t *p, size_t avail, uint64_t *out);
+ * byte that is not a length (0xfb NULL, 0xff). Inline: the row decoder and
+ * the JSON diff reader (binlog_json.c) both read them. */
+static inline size_t binlog_packed_int(const uint8_t *p, size_t avail, uint64_t *out)
+{
+    if (avail < 1)
+        return 0;
+    uint8_t b = p[0];
+    if (b < 0xfb) {
+        *out = b;
+        return 1;
+    }
+    size_t n = b == 0xfc ? 2 : b == 0xfd ? 3 : b == 0xfe ? 8 : 0;
+    if (n == 0 || avail < 1 + n)
+        return 0;             /* 0xfb (NULL) and 0xff are not lengths */
+    *out = wh_le_n(p + 1, (unsigned)n);
+    return 1 + n;
+}
 
 /* Bytes of a bitmap of n bits. */
 static inline size_t binlog_bitmap_bytes(uint64_t n) { return (size_t)((n + 7) / 8); }

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "mappers/mysql/binlog_gtid.h"
 
 static const char hexd[] = "0123456789abcdef";
@@ -54,20 +56,6 @@ static bool parse_uuid(const char *s, size_t n, uint8_t u[16])
     return k == 16 && half < 0;
 }
 
-/* Appends v in decimal at p; returns the new end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n > 0)
-        *p++ = tmp[--n];
-    return p;
-}
-
 size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen)
 {
     /* Called once per transaction: no printf. */
@@ -76,13 +64,13 @@ size_t binlog_gtid_format(const binlog_gtid *g, char *buf, size_t buflen)
         format_uuid(g->uuid, tmp);
         p = tmp + 36;
         *p++ = ':';
-        p = put_u64(p, g->seq);
+        p = wh_fmt_u64(p, g->seq);
     } else {
-        p = put_u64(p, g->domain);
+        p = wh_fmt_u64(p, g->domain);
         *p++ = '-';
-        p = put_u64(p, g->server_id);
+        p = wh_fmt_u64(p, g->server_id);
         *p++ = '-';
-        p = put_u64(p, g->seq);
+        p = wh_fmt_u64(p, g->seq);
     }
     size_t n = (size_t)(p - tmp);
     if (buflen == 0)
@@ -162,8 +150,8 @@ int binlog_maria_gtid_parse(const binlog_event *ev, binlog_gtid *g, uint8_t *fla
                          "MariaDB GTID event body of %zu bytes is shorter than 13",
                          ev->body_len);
     memset(g, 0, sizeof *g);
-    g->seq = binlog_u64(ev->body);
-    g->domain = binlog_u32(ev->body + 8);
+    g->seq = wh_le64(ev->body);
+    g->domain = wh_le32(ev->body + 8);
     g->server_id = ev->server_id;
     *flags = ev->body[12];
     return WH_OK;
@@ -180,7 +168,7 @@ int binlog_mysql_gtid_parse(const binlog_event *ev, binlog_gtid *g, bool *anonym
     memset(g, 0, sizeof *g);
     g->mysql = true;
     memcpy(g->uuid, ev->body + 1, 16);
-    g->seq = binlog_u64(ev->body + 17);
+    g->seq = wh_le64(ev->body + 17);
     static const uint8_t zero[16];
     *anonymous = ev->type == BE_ANONYMOUS_GTID || memcmp(g->uuid, zero, 16) == 0;
     if (!*anonymous && (g->seq == 0 || g->seq > INT64_MAX))
@@ -209,7 +197,7 @@ int binlog_gtid_list_parse(const binlog_event *ev, binlog_gtid_state *s,
     if (ev->body_len < 4)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                          "Gtid_list event body of %zu bytes is shorter than 4", ev->body_len);
-    uint32_t count = binlog_u32(ev->body) & 0x0fffffff;   /* high 4 bits are flags */
+    uint32_t count = wh_le32(ev->body) & 0x0fffffff;   /* high 4 bits are flags */
     if ((uint64_t)count * 16 > ev->body_len - 4)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                          "Gtid_list event lists %u GTIDs but has room for only %zu",
@@ -222,9 +210,9 @@ int binlog_gtid_list_parse(const binlog_event *ev, binlog_gtid_state *s,
     }
     const uint8_t *p = ev->body + 4;
     for (uint32_t i = 0; i < count; i++, p += 16) {
-        s->list[i].domain = binlog_u32(p);
-        s->list[i].server_id = binlog_u32(p + 4);
-        s->list[i].seq = binlog_u64(p + 8);
+        s->list[i].domain = wh_le32(p);
+        s->list[i].server_id = wh_le32(p + 4);
+        s->list[i].seq = wh_le64(p + 8);
     }
     s->n_list = count;
     return WH_OK;
@@ -240,7 +228,7 @@ int binlog_previous_gtids_parse(const binlog_event *ev, binlog_gtid_state *s,
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                          "Previous_gtids event body of %zu bytes is shorter than 8",
                          ev->body_len);
-    uint64_t n_sids = binlog_u64(p);
+    uint64_t n_sids = wh_le64(p);
     p += 8;
     if (n_sids >> 56)
         return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
@@ -260,7 +248,7 @@ int binlog_previous_gtids_parse(const binlog_event *ev, binlog_gtid_state *s,
             goto short_event;
         binlog_uuid_set *u = &s->sets[i];
         memcpy(u->uuid, p, 16);
-        uint64_t nr = binlog_u64(p + 16);
+        uint64_t nr = wh_le64(p + 16);
         p += 24;
         s->n_sets = (uint32_t)i + 1;
         if (nr > (uint64_t)(end - p) / 16)
@@ -271,8 +259,8 @@ int binlog_previous_gtids_parse(const binlog_event *ev, binlog_gtid_state *s,
                 return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a GTID set");
         }
         for (uint64_t k = 0; k < nr; k++, p += 16) {
-            u->ranges[k].start = binlog_u64(p);
-            u->ranges[k].end = binlog_u64(p + 8);
+            u->ranges[k].start = wh_le64(p);
+            u->ranges[k].end = wh_le64(p + 8);
             if (u->ranges[k].start >= u->ranges[k].end || u->ranges[k].start == 0)
                 return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                                  "Previous_gtids event has the empty or invalid interval "

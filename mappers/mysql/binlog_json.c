@@ -41,9 +41,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
+#include "core/update_json.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
+#include "mappers/mysql/binlog_event.h"
+#include "mappers/mysql/binlog_numeric.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
 
@@ -55,17 +60,11 @@ enum {
     JB_INT64 = 0x09, JB_UINT64 = 0x0a, JB_DOUBLE = 0x0b, JB_STRING = 0x0c, JB_OPAQUE = 0x0f,
 };
 
-static inline uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static inline uint32_t le32(const uint8_t *p)
-{
-    return le16(p) | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-
 /* ---- output: counting or writing ---------------------------------------------- */
 
 /* Rendering runs twice: once with buf NULL to measure, then into exactly that
- * much memory, so the arena or wh_buf is sized once. */
+ * much memory (cap) plus WH_JSON_ESC_SLACK bytes the string escaper may store
+ * past the text, so the arena or wh_buf is sized once. */
 typedef struct jw {
     char  *buf;
     size_t len;
@@ -86,52 +85,28 @@ static inline void jw_c(jw *w, char c) { jw_put(w, &c, 1); }
 
 static void jw_u64(jw *w, uint64_t v)
 {
-    char tmp[24];
-    size_t n = sizeof tmp;
-    do {
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    jw_put(w, tmp + n, sizeof tmp - n);
+    char tmp[20];
+    jw_put(w, tmp, (size_t)(wh_fmt_u64(tmp, v) - tmp));
 }
 
 static void jw_i64(jw *w, int64_t v)
 {
-    if (v < 0) {
-        jw_c(w, '-');
-        jw_u64(w, (uint64_t)0 - (uint64_t)v);
-    } else {
-        jw_u64(w, (uint64_t)v);
-    }
+    char tmp[20];
+    jw_put(w, tmp, (size_t)(wh_fmt_i64(tmp, v) - tmp));
 }
 
 /* JSON string body escaping as MySQL does it: '"', '\\' and control
- * characters; everything else (valid UTF-8) is written as is. */
+ * characters ("\\b" and "\\f" too); everything else (valid UTF-8) is written
+ * as is. The writer may store WH_JSON_ESC_SLACK bytes past the text. */
 static void jw_escaped(jw *w, const uint8_t *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        jw_put(w, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"':  jw_put(w, "\\\"", 2); break;
-        case '\\': jw_put(w, "\\\\", 2); break;
-        case '\b': jw_put(w, "\\b", 2); break;
-        case '\f': jw_put(w, "\\f", 2); break;
-        case '\n': jw_put(w, "\\n", 2); break;
-        case '\r': jw_put(w, "\\r", 2); break;
-        case '\t': jw_put(w, "\\t", 2); break;
-        default: {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-            jw_put(w, e, 6);
-        }
-        }
+    if (!w->buf) {
+        w->len += wh_json_escaped_len((const char *)s, len, WH_JSON_ESC_BF);
+        return;
     }
-    jw_put(w, s + run, len - run);
+    char *end = wh_json_escape(w->buf + w->len, (const char *)s, len, WH_JSON_ESC_BF);
+    w->len = (size_t)(end - w->buf);
+    assert(w->len <= w->cap);
 }
 
 static void jw_string(jw *w, const uint8_t *s, size_t len)
@@ -344,7 +319,7 @@ static int j_opaque(jctx *c, const uint8_t *p, size_t avail)
     case BT_TIMESTAMP: {
         if (len != 8)
             return jerr(c, WH_ERR_CORRUPT, p, "temporal value is not 8 bytes");
-        int64_t packed = (int64_t)le64(data);
+        int64_t packed = (int64_t)wh_le64(data);
         wh_value v;
         memset(&v, 0, sizeof v);
         bool ok;
@@ -372,7 +347,10 @@ static int j_opaque(jctx *c, const uint8_t *p, size_t avail)
 
 static int j_value(jctx *c, unsigned type, const uint8_t *p, size_t avail, int depth);
 
-static inline uint32_t rd_off(const uint8_t *p, bool large) { return large ? le32(p) : le16(p); }
+static inline uint32_t rd_off(const uint8_t *p, bool large)
+{
+    return large ? wh_le32(p) : wh_le16(p);
+}
 
 static bool inlined(unsigned type, bool large)
 {
@@ -390,10 +368,10 @@ static int j_inline(jctx *c, unsigned type, const uint8_t *v)
         case 2: jw_put(c->w, "false", 5); return WH_OK;
         default: return jerr(c, WH_ERR_CORRUPT, v, "unknown literal");
         }
-    case JB_INT16:  jw_i64(c->w, (int16_t)le16(v)); return WH_OK;
-    case JB_UINT16: jw_u64(c->w, le16(v)); return WH_OK;
-    case JB_INT32:  jw_i64(c->w, (int32_t)le32(v)); return WH_OK;
-    case JB_UINT32: jw_u64(c->w, le32(v)); return WH_OK;
+    case JB_INT16:  jw_i64(c->w, (int16_t)wh_le16(v)); return WH_OK;
+    case JB_UINT16: jw_u64(c->w, wh_le16(v)); return WH_OK;
+    case JB_INT32:  jw_i64(c->w, (int32_t)wh_le32(v)); return WH_OK;
+    case JB_UINT32: jw_u64(c->w, wh_le32(v)); return WH_OK;
     default:        return jerr(c, WH_ERR_CORRUPT, v, "value type cannot be inlined");
     }
 }
@@ -420,7 +398,7 @@ static int j_container(jctx *c, const uint8_t *p, size_t avail, bool large, bool
             jw_c(c->w, ',');
         if (obj) {
             const uint8_t *ke = keys + (size_t)i * key_entry;
-            uint32_t koff = rd_off(ke, large), klen = le16(ke + osz);
+            uint32_t koff = rd_off(ke, large), klen = wh_le16(ke + osz);
             if (koff < hdr || (uint64_t)koff + klen > size)
                 return jerr(c, WH_ERR_CORRUPT, ke, "key offset or length out of bounds");
             int rc = j_utf8_string(c, p + koff, klen);
@@ -468,13 +446,13 @@ static int j_value(jctx *c, unsigned type, const uint8_t *p, size_t avail, int d
     case JB_UINT32:
         return j_inline(c, type, p);
     case JB_INT64:
-        jw_i64(c->w, (int64_t)le64(p));
+        jw_i64(c->w, (int64_t)wh_le64(p));
         return WH_OK;
     case JB_UINT64:
-        jw_u64(c->w, le64(p));
+        jw_u64(c->w, wh_le64(p));
         return WH_OK;
     case JB_DOUBLE: {
-        uint64_t bits = le64(p);
+        uint64_t bits = wh_le64(p);
         double d;
         memcpy(&d, &bits, sizeof d);
         if (!isfinite(d))
@@ -522,7 +500,7 @@ int binlog_json_to_text(const uint8_t *p, size_t len, wh_buf *out, char *errbuf,
     int rc = json_render(p, len, &count, errbuf, errlen);
     if (rc)
         return rc;
-    if (!wh_buf_reserve(out, count.len + 1))
+    if (!wh_buf_reserve(out, count.len + WH_JSON_ESC_SLACK))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM,
                          "out of memory for %zu bytes of JSON text", count.len);
     jw w = { out->data + out->len, 0, count.len };
@@ -542,7 +520,7 @@ int binlog_json_to_arena(const uint8_t *p, size_t len, wh_arena *arena, const ch
     int rc = json_render(p, len, &count, errbuf, errlen);
     if (rc)
         return rc;
-    char *mem = wh_arena_alloc(arena, count.len + 1);
+    char *mem = wh_arena_alloc(arena, count.len + WH_JSON_ESC_SLACK);
     if (!mem)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM,
                          "out of memory for %zu bytes of JSON text", count.len);
@@ -969,7 +947,7 @@ static void dom_render(const jnode *n, wh_buf *out)
                 wh_buf_putc(out, ',');
             jw count = { NULL, 0, 0 };
             jw_string(&count, (const uint8_t *)n->members[i].key, n->members[i].klen);
-            if (wh_buf_reserve(out, count.len + 1)) {
+            if (wh_buf_reserve(out, count.len + WH_JSON_ESC_SLACK)) {
                 jw w = { out->data + out->len, 0, count.len };
                 jw_string(&w, (const uint8_t *)n->members[i].key, n->members[i].klen);
                 out->len += w.len;
@@ -1164,29 +1142,6 @@ static jnode *seek(jnode *root, const jpath *path, size_t n)
     return cur;
 }
 
-/* Reads a packed integer (1, 3, 4 or 9 bytes: < 251, 0xfc + 2, 0xfd + 3,
- * 0xfe + 8). */
-static bool read_packed(const uint8_t *p, size_t avail, uint64_t *v, size_t *n)
-{
-    if (avail < 1)
-        return false;
-    uint8_t b = p[0];
-    if (b < 251) {
-        *v = b;
-        *n = 1;
-        return true;
-    }
-    size_t k = b == 0xfc ? 2 : b == 0xfd ? 3 : b == 0xfe ? 8 : 0;
-    if (k == 0 || avail < 1 + k)
-        return false;
-    uint64_t x = 0;
-    for (size_t i = k; i-- > 0;)
-        x = x << 8 | p[1 + i];
-    *v = x;
-    *n = 1 + k;
-    return true;
-}
-
 static const char *const op_names[3] = { "REPLACE", "INSERT", "REMOVE" };
 
 int binlog_json_apply_diff(const char *before, size_t before_len,
@@ -1207,7 +1162,7 @@ int binlog_json_apply_diff(const char *before, size_t before_len,
                        "(%zu bytes remain)", avail);
         goto done;
     }
-    uint32_t total = le32(diff);
+    uint32_t total = wh_le32(diff);
     if (total > avail - 4) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
                        "partial JSON update: the diff vector of %u bytes runs past the %zu "
@@ -1231,7 +1186,8 @@ int binlog_json_apply_diff(const char *before, size_t before_len,
         p++;
         uint64_t plen, vlen = 0;
         size_t n;
-        if (!read_packed(p, (size_t)(end - p), &plen, &n) || plen > (uint64_t)(end - p - n)) {
+        if (!(n = binlog_packed_int(p, (size_t)(end - p), &plen)) ||
+            plen > (uint64_t)(end - p - n)) {
             rc = wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                            "partial JSON update: diff %u (%s) at byte %zu: path length runs "
                            "past the diff vector", no, op_names[op], off);
@@ -1245,7 +1201,7 @@ int binlog_json_apply_diff(const char *before, size_t before_len,
             goto done;
         jnode *val = NULL;
         if (op != 2) {
-            if (!read_packed(p, (size_t)(end - p), &vlen, &n) ||
+            if (!(n = binlog_packed_int(p, (size_t)(end - p), &vlen)) ||
                 vlen > (uint64_t)(end - p - n)) {
                 rc = wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                                "partial JSON update: diff %u (%s %.*s): value length runs "

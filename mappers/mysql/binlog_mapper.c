@@ -16,13 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/config.h"
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "mappers/mysql/binlog_ddl.h"
 #include "mappers/mysql/binlog_event.h"
 #include "mappers/mysql/binlog_gtid.h"
 #include "mappers/mysql/binlog_mapper.h"
@@ -650,9 +652,12 @@ err:
                       binlog_event_type_name(m->rows_type), t->db, t->name);
 }
 
-/* Delivers a statement as a ddl update of the current transaction. */
+/* Delivers a statement as a ddl update of the current transaction. A DDL
+ * statement that changes one table carries it (binlog_ddl.h); statement DML
+ * (is_ddl false) carries none. */
 static int emit_statement(mysql_mapper *m, const binlog_event *ev, const char *db,
-                          size_t dblen, const char *q, size_t qlen, char *errbuf, size_t errlen)
+                          size_t dblen, const char *q, size_t qlen, bool is_ddl,
+                          char *errbuf, size_t errlen)
 {
     if (skipping(m)) {
         m->txn_index++;
@@ -660,10 +665,13 @@ static int emit_statement(mysql_mapper *m, const binlog_event *ev, const char *d
     }
     const char *stmt = wh_arena_strndup(&m->arena, q, qlen);
     const char *dbs = dblen ? wh_arena_strndup(&m->arena, db, dblen) : NULL;
-    if (!stmt || (dblen && !dbs))
+    const char *tdb = NULL, *table = NULL;
+    if (!stmt || (dblen && !dbs) ||
+        (is_ddl && binlog_ddl_table(q, qlen, db, dblen, &m->arena, &tdb, &table) < 0))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a statement");
     wh_update *u = new_update(m, WH_OP_DDL, ev->timestamp);
-    u->db = dbs;
+    u->db = table ? tdb : dbs;
+    u->table = table;
     u->statement = stmt;
     m->txn_index++;
     return WH_OK;
@@ -677,7 +685,7 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "Query event of %zu bytes is too short",
                          ev->body_len);
     uint8_t dblen = p[8];
-    uint16_t status_len = post >= 13 ? binlog_u16(p + 11) : 0;
+    uint16_t status_len = post >= 13 ? wh_le16(p + 11) : 0;
     p += post;
     if ((size_t)(end - p) < (size_t)status_len + dblen + 1u || p[status_len + dblen] != 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
@@ -734,7 +742,8 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         if (m->mode == TXN_NONE &&
             (rc = start_txn(m, TXN_STANDALONE, false, NULL, errbuf, errlen)) != WH_OK)
             return rc;
-        if ((rc = emit_statement(m, ev, db, dblen, q, qlen, errbuf, errlen)) != WH_OK)
+        if ((rc = emit_statement(m, ev, db, dblen, q, qlen, kind == BSK_DDL, errbuf,
+                                 errlen)) != WH_OK)
             return rc;
         if (m->mode != TXN_EXPLICIT)
             finish_txn(m);
@@ -764,6 +773,8 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         }
     }
 
+    if (binlog_is_rows_event(ev->type))
+        return handle_rows(m, ev, errbuf, errlen);
     switch (ev->type) {
     case BE_MARIA_GTID:
         if ((rc = binlog_maria_gtid_parse(ev, &g, &flags, errbuf, errlen)) != WH_OK)
@@ -784,13 +795,6 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return WH_OK;
     case BE_TABLE_MAP:
         return handle_table_map(m, ev, errbuf, errlen);
-    case BE_WRITE_ROWS_V1: case BE_UPDATE_ROWS_V1: case BE_DELETE_ROWS_V1:
-    case BE_WRITE_ROWS_V2: case BE_UPDATE_ROWS_V2: case BE_DELETE_ROWS_V2:
-    case BE_PARTIAL_UPDATE_ROWS:
-    case BE_WRITE_ROWS_COMPRESSED_V1: case BE_UPDATE_ROWS_COMPRESSED_V1:
-    case BE_DELETE_ROWS_COMPRESSED_V1: case BE_WRITE_ROWS_COMPRESSED_V2:
-    case BE_UPDATE_ROWS_COMPRESSED_V2: case BE_DELETE_ROWS_COMPRESSED_V2:
-        return handle_rows(m, ev, errbuf, errlen);
     case BE_TRANSACTION_PAYLOAD:
         if (m->ev_inner)
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
@@ -889,13 +893,6 @@ static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
 
 #define RUN_END 1   /* live end of the log reached */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t errlen)
 {
     int64_t deadline = -1;
@@ -923,7 +920,7 @@ static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t er
                 return rc;
             if (!m->base.follow || timeout_ms <= 0)
                 return RUN_END;
-            int64_t now = now_ms();
+            int64_t now = wh_mono_ms();
             if (deadline < 0)
                 deadline = now + timeout_ms;
             if (now >= deadline)
@@ -1225,6 +1222,39 @@ static void mysql_destroy(wh_mapper *base)
     free(m);
 }
 
+/* Reads the options object (NULL: all defaults) into o and checks what the
+ * table cannot. On failure o may hold some settings: free it with
+ * wh_config_free either way. */
+static int mysql_read_opts(const json_t *options, mysql_opts *o, bool *dml_as_ddl,
+                           char *errbuf, size_t errlen)
+{
+    json_t *empty = options ? NULL : json_object();
+    int rc = wh_config_apply(options ? options : empty, "mysql mapper options", mysql_fields,
+                             o, errbuf, errlen);
+    json_decref(empty);
+    if (rc != WH_OK)
+        return rc;
+    if (strcmp(o->statement_dml, "error") == 0)
+        *dml_as_ddl = false;
+    else if (strcmp(o->statement_dml, "ddl") == 0)
+        *dml_as_ddl = true;
+    else
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "mysql mapper options: key 'statement_dml': expected \"error\" or "
+                         "\"ddl\", got \"%s\"", o->statement_dml);
+    return WH_OK;
+}
+
+static int mysql_check(const json_t *options, char *errbuf, size_t errlen)
+{
+    mysql_opts o;
+    bool dml_as_ddl;
+    memset(&o, 0, sizeof o);
+    int rc = mysql_read_opts(options, &o, &dml_as_ddl, errbuf, errlen);
+    wh_config_free(mysql_fields, &o);
+    return rc;
+}
+
 static int mysql_create(const json_t *options, const char *shard, wh_mapper **out,
                         char *errbuf, size_t errlen)
 {
@@ -1235,22 +1265,8 @@ static int mysql_create(const json_t *options, const char *shard, wh_mapper **ou
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     m->base.ops = &wh_mapper_mysql;
     m->shard = shard;
-    json_t *empty = options ? NULL : json_object();
-    rc = wh_config_apply(options ? options : empty, "mysql mapper options", mysql_fields,
-                         &m->o, errbuf, errlen);
-    json_decref(empty);
-    if (rc != WH_OK)
+    if ((rc = mysql_read_opts(options, &m->o, &m->dml_as_ddl, errbuf, errlen)) != WH_OK)
         goto err;
-    if (strcmp(m->o.statement_dml, "error") == 0) {
-        m->dml_as_ddl = false;
-    } else if (strcmp(m->o.statement_dml, "ddl") == 0) {
-        m->dml_as_ddl = true;
-    } else {
-        rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
-                       "mysql mapper options: key 'statement_dml': expected \"error\" or "
-                       "\"ddl\", got \"%s\"", m->o.statement_dml);
-        goto err;
-    }
     if ((rc = binlog_reader_new(m->o.binlog_dir, m->o.index_file[0] ? m->o.index_file : NULL,
                                 (size_t)m->o.read_buffer_kb * 1024, (int)m->o.poll_ms, &m->rd,
                                 errbuf, errlen)) != WH_OK)
@@ -1289,6 +1305,7 @@ const wh_mapper_ops wh_mapper_mysql = {
     .name = "mysql",
     .options = mysql_fields,
     .create = mysql_create,
+    .check = mysql_check,
     .seek_physical = mysql_seek_physical,
     .seek_logical = mysql_seek_logical,
     .next_batch = mysql_next_batch,

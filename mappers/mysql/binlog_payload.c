@@ -92,8 +92,8 @@ int binlog_payload_begin(binlog_payload *pl, const binlog_event *ev, const binlo
         p += len;
         if (type > PF_UNCOMPRESSED_SIZE)
             continue;   /* a field of a later version */
-        if (binlog_packed_int(v, (size_t)len, &val) != len)
-            goto bad_header;
+        if (len == 0 || binlog_packed_int(v, (size_t)len, &val) != len)
+            goto bad_header;    /* an empty field would leave val unset */
         if (type == PF_PAYLOAD_SIZE) { psize = val; has_psize = true; }
         else if (type == PF_COMPRESSION_TYPE) { alg = val; has_alg = true; }
         else { usize = val; has_usize = true; }

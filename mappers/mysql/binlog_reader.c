@@ -1,5 +1,6 @@
 /* binlog_reader.c -- binlog files, the index, rotation and tailing (see
  * binlog_reader.h). */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -231,6 +232,22 @@ static const char *successor(binlog_reader *r)
         if (name_cmp(r->files[k], r->cur) > 0)
             return r->files[k];
     return NULL;
+}
+
+/* The error for an event cut off by the end of a finished file: the avail
+ * bytes at p, at file offset off, are all there is of it. */
+static int truncated_event(binlog_reader *r, const uint8_t *p, size_t avail, uint64_t off,
+                           char *errbuf, size_t errlen)
+{
+    binlog_event ev;
+    char e2[64], tail[96] = "";
+    if (binlog_event_header(p, avail, &r->fde, &ev, e2, sizeof e2) == WH_OK && ev.length)
+        snprintf(tail, sizeof tail, " of the %u bytes its header announces", ev.length);
+    const char *next = successor(r);
+    return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
+                     "%s:%" PRIu64 ": truncated event: the file ends after %zu bytes%s, and "
+                     "the binlog continues in %s", r->cur, off, avail, tail,
+                     next ? next : "a later file");
 }
 
 /* ---- inotify ------------------------------------------------------------------ */
@@ -714,21 +731,9 @@ int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen)
         }
         struct stat st;
         if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size == r->map_len) {
-            if (r->pos < r->len) {
-                binlog_event ev;
-                char e2[64];
-                uint32_t evlen = 0;
-                if (binlog_event_header(r->map + r->pos, r->len - r->pos, &r->fde, &ev, e2,
-                                        sizeof e2) == WH_OK)
-                    evlen = ev.length;
-                char tail[96] = "";
-                if (evlen)
-                    snprintf(tail, sizeof tail, " of the %u bytes its header announces", evlen);
-                return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
-                                 "%s:%zu: truncated event: the file ends after %zu bytes%s, "
-                                 "and the binlog continues in %s", r->cur, r->pos,
-                                 r->len - r->pos, tail, successor(r) ? successor(r) : "a later file");
-            }
+            if (r->pos < r->len)
+                return truncated_event(r, r->map + r->pos, r->len - r->pos, r->pos, errbuf,
+                                       errlen);
             wh_warn(WH_AREA_BINLOG, "%s ends at %zu without a Rotate or Stop event (the "
                     "server stopped abruptly); continuing with the next binlog", r->cur, r->pos);
             return next_file(r, errbuf, errlen);
@@ -790,21 +795,9 @@ int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen)
         r->len += (size_t)n;
         return WH_OK;
     }
-    if (r->len > 0) {
-        binlog_event ev;
-        char e2[64];
-        uint32_t evlen = 0;
-        if (binlog_event_header(data(r) + r->pos, r->len - r->pos, &r->fde, &ev, e2,
-                                sizeof e2) == WH_OK)
-            evlen = ev.length;
-        char tail[96] = "";
-        if (evlen)
-            snprintf(tail, sizeof tail, " of the %u bytes its header announces", evlen);
-        return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
-                         "%s:%" PRIu64 ": truncated event: the file ends after %zu bytes%s, "
-                         "and the binlog continues in %s", r->cur, r->buf_off, r->len, tail,
-                         successor(r));
-    }
+    assert(r->pos == 0);   /* compacted above */
+    if (r->len > 0)
+        return truncated_event(r, data(r), r->len, r->buf_off, errbuf, errlen);
     wh_warn(WH_AREA_BINLOG, "%s ends at %" PRIu64 " without a Rotate or Stop event (the server "
             "stopped abruptly); continuing with %s", r->cur, r->buf_off, successor(r));
     return next_file(r, errbuf, errlen);

@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "mappers/mysql/binlog_rows.h"
 #include "mappers/mysql/binlog_value.h"
@@ -46,9 +47,7 @@ int binlog_maria_inflate(const uint8_t *p, size_t len, wh_arena *arena, const ui
     if (lenlen < 1 || lenlen > 4 || len < 1 + lenlen)
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                          "compressed block has an invalid length field of %u bytes", lenlen);
-    uint64_t ulen = 0;
-    for (unsigned i = 0; i < lenlen; i++)
-        ulen = ulen << 8 | p[1 + i];
+    uint64_t ulen = wh_be_n(p + 1, lenlen);
     /* zlib cannot expand more than about 1032:1; a larger claim is corrupt
      * (and must not make us allocate it). */
     if (ulen > BINLOG_MAX_INFLATE || ulen > (uint64_t)(len - 1 - lenlen) * 1040 + 1024)
@@ -101,13 +100,13 @@ int binlog_rows_parse(const binlog_event *ev, const binlog_fde *fde, wh_arena *a
                          binlog_event_type_name(ev->type), post);
     if ((size_t)(end - p) < post)
         goto short_event;
-    out->table_id = idlen == 4 ? binlog_u32(p) : binlog_u48(p);
-    out->flags = binlog_u16(p + idlen);
+    out->table_id = idlen == 4 ? wh_le32(p) : wh_le_n(p, 6);
+    out->flags = wh_le16(p + idlen);
     p += idlen + 2;
     if (v2 || post == 10) {
         if ((size_t)(end - p) < 2)
             goto short_event;
-        uint16_t extra = binlog_u16(p);   /* includes its own two bytes */
+        uint16_t extra = wh_le16(p);   /* includes its own two bytes */
         if (extra < 2 || (size_t)(end - p) < extra)
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                              "%s event has an invalid extra data length %u",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_tablemap.h"
@@ -144,16 +145,14 @@ static int parse_column_meta(binlog_column *col, const uint8_t **pp, const uint8
     col->real_type = col->type;
     switch (col->type) {
     case BT_VARCHAR: case BT_VAR_STRING: case BT_MARIA_VARCHAR_COMPRESSED:
-        col->meta = binlog_u16(p);
-        break;
-    case BT_BIT:
-        col->meta = (uint16_t)(p[1] << 8 | p[0]);
+    case BT_BIT:   /* bits % 8, then bytes: bytes << 8 | bits */
+        col->meta = wh_le16(p);
         break;
     case BT_NEWDECIMAL:
-        col->meta = (uint16_t)(p[0] << 8 | p[1]);
+        col->meta = wh_be16(p);
         break;
     case BT_STRING: case BT_ENUM: case BT_SET: {
-        col->meta = (uint16_t)(p[0] << 8 | p[1]);
+        col->meta = wh_be16(p);
         uint8_t rt = BT_STRING;
         uint32_t max_len;
         if (p[0] != 0)
@@ -504,8 +503,8 @@ int binlog_table_parse(const binlog_event *ev, const binlog_fde *fde, binlog_tab
         TM_FAIL(WH_ERR_UNSUPPORTED, "table map post-header of %u bytes is not supported", post);
     if ((size_t)(end - p) < post + 2u)
         TM_FAIL(WH_ERR_CORRUPT, "table map event of %zu bytes is too short", ev->body_len);
-    t->table_id = post == 6 ? binlog_u32(p) : binlog_u48(p);
-    t->flags = binlog_u16(p + post - 2);
+    t->table_id = post == 6 ? wh_le32(p) : wh_le_n(p, 6);
+    t->flags = wh_le16(p + post - 2);
     p += post;
     const uint8_t *raw_start = ev->body + (post == 6 ? 4 : 6);
 
@@ -876,7 +875,7 @@ int binlog_table_cache_map(binlog_table_cache *c, const binlog_event *ev,
     if (ev->body_len < post || (post != 6 && post != 8))
         return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "table map event of %zu bytes is "
                          "too short", ev->body_len);
-    uint64_t id = post == 6 ? binlog_u32(ev->body) : binlog_u48(ev->body);
+    uint64_t id = post == 6 ? wh_le32(ev->body) : wh_le_n(ev->body, 6);
     const uint8_t *raw = ev->body + idlen;
     size_t raw_len = ev->body_len - idlen;
     uint64_t h = raw_hash(raw, raw_len);

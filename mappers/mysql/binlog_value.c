@@ -30,23 +30,13 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
+#include "mappers/mysql/binlog_numeric.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
-
-/* ---- byte order ------------------------------------------------------------ */
-
-static inline uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static inline uint32_t le24(const uint8_t *p) { return le16(p) | (uint32_t)p[2] << 16; }
-static inline uint32_t le32(const uint8_t *p) { return le24(p) | (uint32_t)p[3] << 24; }
-static inline uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-static inline uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static inline uint32_t be24(const uint8_t *p) { return (uint32_t)p[0] << 16 | be16(p + 1); }
-static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | be24(p + 1); }
-static inline uint64_t be40(const uint8_t *p) { return (uint64_t)p[0] << 32 | be32(p + 1); }
-static inline uint64_t be48(const uint8_t *p) { return (uint64_t)be16(p) << 32 | be32(p + 2); }
 
 /* MariaDB's compressed column types (MYSQL_TYPE_BLOB_COMPRESSED and
  * MYSQL_TYPE_VARCHAR_COMPRESSED; not in MySQL). */
@@ -155,14 +145,6 @@ typedef struct span {
     uint32_t n;
     uint32_t max_len;  /* VARCHAR/STRING: declared maximum in bytes (0 = unchecked) */
 } span;
-
-static const uint8_t dig2bytes[10] = { 0, 1, 1, 2, 2, 3, 3, 4, 4, 4 };
-
-size_t binlog_decimal_size(unsigned prec, unsigned scale)
-{
-    unsigned intg = prec - scale;
-    return (intg / 9) * 4 + dig2bytes[intg % 9] + (scale / 9) * 4 + dig2bytes[scale % 9];
-}
 
 static int fsp_of(const binlog_column *col, unsigned *fsp, char *errbuf, size_t errlen)
 {
@@ -321,7 +303,7 @@ int span_bytes(const binlog_column *col, const span *s, const uint8_t *p, size_t
         *used = s->n;
         return WH_OK;
     }
-    uint64_t len = binlog_le_n(p, s->n);
+    uint64_t len = wh_le_n(p, s->n);
     if (len > avail - s->n)
         return col_err(errbuf, errlen, WH_ERR_TRUNCATED, col,
                        "length %llu runs past the %zu bytes that remain in the row image",
@@ -394,112 +376,6 @@ void binlog_column_plan(binlog_column *col)
     col->fast_max = (uint16_t)s.max_len;
 }
 
-/* ---- decimals ---------------------------------------------------------------- */
-
-static const uint32_t pow10_u32[10] = {
-    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
-};
-
-/* Big-endian group of n bytes at p + pos, with the sign mask undone. */
-static inline uint32_t dec_group(const uint8_t *p, size_t pos, unsigned n, uint8_t mask)
-{
-    uint32_t v = 0;
-    for (unsigned k = 0; k < n; k++) {
-        uint8_t b = (uint8_t)(p[pos + k] ^ mask);
-        if (pos + k == 0)
-            b ^= 0x80;
-        v = v << 8 | b;
-    }
-    return v;
-}
-
-/* Writes v with exactly `digits` digits (zero-padded). */
-static inline char *put_digits(char *o, uint32_t v, unsigned digits)
-{
-    for (unsigned i = digits; i-- > 0;) {
-        o[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return o + digits;
-}
-
-/* Writes v without leading zeros (v > 0). */
-static inline char *put_u32(char *o, uint32_t v)
-{
-    char tmp[10];
-    unsigned n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *o++ = tmp[--n];
-    return o;
-}
-
-int binlog_decimal_text(const uint8_t *p, unsigned prec, unsigned scale, char *out,
-                        size_t *out_len, char *errbuf, size_t errlen)
-{
-    unsigned intg = prec - scale;
-    unsigned intg0 = intg / 9, intg0x = intg % 9, frac0 = scale / 9, frac0x = scale % 9;
-    size_t size = binlog_decimal_size(prec, scale), pos = 0;
-    uint8_t mask = (p[0] & 0x80) ? 0 : 0xff;
-    bool nonzero = false, started = false;
-    char *o = out;
-
-    for (size_t i = 0; i < size; i++)
-        if ((uint8_t)(p[i] ^ mask ^ (i == 0 ? 0x80 : 0)))
-            nonzero = true;
-    if (mask && nonzero)
-        *o++ = '-';
-    if (intg0x) {
-        unsigned n = dig2bytes[intg0x];
-        uint32_t v = dec_group(p, pos, n, mask);
-        if (v >= pow10_u32[intg0x])
-            goto bad;
-        if (v) {
-            o = put_u32(o, v);
-            started = true;
-        }
-        pos += n;
-    }
-    for (unsigned g = 0; g < intg0; g++, pos += 4) {
-        uint32_t v = dec_group(p, pos, 4, mask);
-        if (v >= 1000000000u)
-            goto bad;
-        if (started) {
-            o = put_digits(o, v, 9);
-        } else if (v) {
-            o = put_u32(o, v);
-            started = true;
-        }
-    }
-    if (!started)
-        *o++ = '0';
-    if (scale) {
-        *o++ = '.';
-        for (unsigned g = 0; g < frac0; g++, pos += 4) {
-            uint32_t v = dec_group(p, pos, 4, mask);
-            if (v >= 1000000000u)
-                goto bad;
-            o = put_digits(o, v, 9);
-        }
-        if (frac0x) {
-            uint32_t v = dec_group(p, pos, dig2bytes[frac0x], mask);
-            if (v >= pow10_u32[frac0x])
-                goto bad;
-            o = put_digits(o, v, frac0x);
-            pos += dig2bytes[frac0x];
-        }
-    }
-    *out_len = (size_t)(o - out);
-    return WH_OK;
-bad:
-    return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
-                     "DECIMAL(%u,%u) value has a digit group out of range at byte %zu",
-                     prec, scale, pos);
-}
-
 /* ---- temporals ----------------------------------------------------------------- */
 
 /* Days since 1970-01-01 to a proleptic Gregorian date (z >= 0). */
@@ -539,55 +415,14 @@ static void set_timestamp(wh_value *out, uint32_t sec, uint32_t usec, unsigned f
     t->second = (uint8_t)(s % 60);
 }
 
-bool binlog_unpack_datetime(int64_t packed, wh_temporal *t)
-{
-    if (packed < 0)
-        return false;
-    uint64_t v = (uint64_t)packed;
-    uint64_t usec = v & 0xffffff, ymdhms = v >> 24;
-    uint64_t ymd = ymdhms >> 17, ym = ymd >> 5, hms = ymdhms & 0x1ffff;
-    uint64_t year = ym / 13, month = ym % 13, day = ymd & 31;
-    unsigned hour = (unsigned)(hms >> 12), minute = (hms >> 6) & 63, second = hms & 63;
-    if (usec >= 1000000 || year > 9999 || hour > 23 || minute > 59 || second > 59)
-        return false;
-    t->year = (uint16_t)year;
-    t->month = (uint8_t)month;
-    t->day = (uint8_t)day;
-    t->hour = (uint16_t)hour;
-    t->minute = (uint8_t)minute;
-    t->second = (uint8_t)second;
-    t->usec = (uint32_t)usec;
-    t->negative = false;
-    return true;
-}
-
-bool binlog_unpack_time(int64_t packed, wh_temporal *t)
-{
-    bool neg = packed < 0;
-    uint64_t v = neg ? (uint64_t)0 - (uint64_t)packed : (uint64_t)packed;
-    uint64_t usec = v & 0xffffff, hms = v >> 24;
-    if (usec >= 1000000 || hms >= (1u << 22))
-        return false;
-    unsigned hour = (unsigned)(hms >> 12) & 1023, minute = (hms >> 6) & 63, second = hms & 63;
-    if (minute > 59 || second > 59 || hour > 838)
-        return false;
-    memset(t, 0, sizeof *t);
-    t->hour = (uint16_t)hour;
-    t->minute = (uint8_t)minute;
-    t->second = (uint8_t)second;
-    t->usec = (uint32_t)usec;
-    t->negative = neg;
-    return true;
-}
-
 /* Fractional part of the *2 types: (fsp+1)/2 big-endian bytes scaled to
  * microseconds; signed (as the servers read it) for DATETIME2/TIME2. */
 static inline int32_t frac_signed(const uint8_t *f, unsigned fsp)
 {
     switch (fsp) {
     case 1: case 2: return (int8_t)f[0] * 10000;
-    case 3: case 4: return (int16_t)be16(f) * 100;
-    case 5: case 6: return (int32_t)(be24(f) ^ 0x800000u) - 0x800000;
+    case 3: case 4: return (int16_t)wh_be16(f) * 100;
+    case 5: case 6: return (int32_t)((uint32_t)wh_be_n(f, 3) ^ 0x800000u) - 0x800000;
     default:        return 0;
     }
 }
@@ -597,12 +432,12 @@ static int decode_time2(const binlog_column *col, const uint8_t *d, unsigned fsp
 {
     int64_t packed;
     if (fsp >= 5) {
-        packed = (int64_t)be48(d) - 0x800000000000LL;
+        packed = (int64_t)wh_be_n(d, 6) - 0x800000000000LL;
     } else {
-        int64_t intpart = (int64_t)be24(d) - 0x800000;
+        int64_t intpart = (int64_t)wh_be_n(d, 3) - 0x800000;
         int64_t frac = 0;
         if (fsp >= 3) {
-            frac = be16(d + 3);
+            frac = wh_be16(d + 3);
             if (intpart < 0 && frac) {
                 /* negatives keep their fraction in reverse order */
                 intpart++;
@@ -630,7 +465,7 @@ static int decode_time2(const binlog_column *col, const uint8_t *d, unsigned fsp
 static int decode_datetime2(const binlog_column *col, const uint8_t *d, unsigned fsp,
                             wh_value *out, char *errbuf, size_t errlen)
 {
-    int64_t intpart = (int64_t)be40(d) - 0x8000000000LL;
+    int64_t intpart = (int64_t)wh_be_n(d, 5) - 0x8000000000LL;
     int64_t packed = intpart < 0 ? -1 : intpart * (1LL << 24) + frac_signed(d + 5, fsp);
     out->type = WH_T_DATETIME;
     out->scale = (uint8_t)fsp;
@@ -645,11 +480,11 @@ static int decode_datetime2(const binlog_column *col, const uint8_t *d, unsigned
 static int decode_timestamp2(const binlog_column *col, const uint8_t *d, unsigned fsp,
                              wh_value *out, char *errbuf, size_t errlen)
 {
-    uint32_t sec = be32(d), usec = 0;
+    uint32_t sec = wh_be32(d), usec = 0;
     switch (fsp) {
     case 1: case 2: usec = d[4] * 10000u; break;
-    case 3: case 4: usec = be16(d + 4) * 100u; break;
-    case 5: case 6: usec = be24(d + 4); break;
+    case 3: case 4: usec = wh_be16(d + 4) * 100u; break;
+    case 5: case 6: usec = (uint32_t)wh_be_n(d + 4, 3); break;
     default: break;
     }
     if (usec >= 1000000)
@@ -866,9 +701,7 @@ static int decode_compressed(const binlog_column *col, const uint8_t *d, size_t 
     if (nlen < 1 || nlen > 4 || dlen < 1 + nlen)
         return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
                        "compression header 0x%02x does not fit the %zu-byte value", hdr, dlen);
-    uint64_t orig = 0;
-    for (unsigned i = 0; i < nlen; i++)
-        orig = orig << 8 | d[1 + i];
+    uint64_t orig = wh_be_n(d + 1, nlen);
     /* DEFLATE expands at most 1032:1; anything more is corrupt. */
     if (orig > (uint64_t)(dlen - 1 - nlen) * 1032 + 64 || orig > UINT32_MAX)
         return col_err(errbuf, errlen, WH_ERR_CORRUPT, col,
@@ -932,7 +765,7 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         binlog_int_value(d, s.n, col->is_unsigned, out);
         return WH_OK;
     case BT_FLOAT: {
-        uint32_t bits = le32(d);
+        uint32_t bits = wh_le32(d);
         float f;
         memcpy(&f, &bits, sizeof f);
         out->type = WH_T_FLOAT;
@@ -941,7 +774,7 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         return WH_OK;
     }
     case BT_DOUBLE: {
-        uint64_t bits = le64(d);
+        uint64_t bits = wh_le64(d);
         double v;
         memcpy(&v, &bits, sizeof v);
         out->type = WH_T_FLOAT;
@@ -952,15 +785,11 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
         out->type = WH_T_YEAR;
         out->n.u = d[0] ? 1900u + d[0] : 0;
         return WH_OK;
-    case BT_BIT: {
-        uint64_t v = 0;
-        for (size_t i = 0; i < dlen; i++)
-            v = v << 8 | d[i];
+    case BT_BIT:
         out->type = WH_T_UINT;
         out->flags = WH_VF_BIT;
-        out->n.u = v;
+        out->n.u = wh_be_n(d, (unsigned)dlen);   /* col_span: 1..8 bytes */
         return WH_OK;
-    }
     case BT_NEWDECIMAL: {
         unsigned prec = col->meta >> 8, scale = col->meta & 0xff;
         char tmp[BINLOG_DECIMAL_TEXT_MAX];
@@ -980,13 +809,13 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
     }
     case BT_DATE:
     case BT_NEWDATE:
-        return decode_date(col, le24(d), out, errbuf, errlen);
+        return decode_date(col, (uint32_t)wh_le_n(d, 3), out, errbuf, errlen);
     case BT_TIME:
-        return decode_time_old(col, le24(d), out, errbuf, errlen);
+        return decode_time_old(col, (uint32_t)wh_le_n(d, 3), out, errbuf, errlen);
     case BT_DATETIME:
-        return decode_datetime_old(col, le64(d), out, errbuf, errlen);
+        return decode_datetime_old(col, wh_le64(d), out, errbuf, errlen);
     case BT_TIMESTAMP:
-        set_timestamp(out, le32(d), 0, 0);
+        set_timestamp(out, wh_le32(d), 0, 0);
         return WH_OK;
     case BT_TIME2:
         return decode_time2(col, d, s.fsp, out, errbuf, errlen);
@@ -1000,9 +829,9 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
     case BT_STRING:
         return decode_text(col, d, dlen, s.max_len, arena, out, errbuf, errlen);
     case BT_ENUM:
-        return decode_enum(col, binlog_le_n(d, s.n), out, errbuf, errlen);
+        return decode_enum(col, wh_le_n(d, s.n), out, errbuf, errlen);
     case BT_SET:
-        return decode_set(col, binlog_le_n(d, s.n), arena, out, errbuf, errlen);
+        return decode_set(col, wh_le_n(d, s.n), arena, out, errbuf, errlen);
     case BT_TINY_BLOB:
     case BT_MEDIUM_BLOB:
     case BT_LONG_BLOB:

@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/endian.h"
 #include "core/utf8.h"
 #include "wormhole/error.h"
 #include "wormhole/update.h"
@@ -83,21 +84,12 @@ int binlog_value_decode(const binlog_column *col, const uint8_t *p, size_t avail
  * whenever they change. */
 void binlog_column_plan(binlog_column *col);
 
-/* Little-endian unsigned of n (1..8) bytes. */
-static inline uint64_t binlog_le_n(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = n; i-- > 0;)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* An integer column's value: n (1..8) little-endian bytes, sign-extended
  * unless the column is unsigned. Sets every field of *out. */
 static inline void binlog_int_value(const uint8_t *p, unsigned n, bool is_unsigned,
                                     wh_value *out)
 {
-    uint64_t v = binlog_le_n(p, n);
+    uint64_t v = wh_le_n(p, n);
     *out = (wh_value){ .type = WH_T_UINT };
     out->n.u = v;
     if (!is_unsigned) {
@@ -130,7 +122,7 @@ static inline int binlog_value_decode_fast(const binlog_column *col, const uint8
     case BF_BYTES: {
         if (avail < n)
             break;
-        uint32_t len = (uint32_t)binlog_le_n(p, n);   /* n <= 4 */
+        uint32_t len = (uint32_t)wh_le_n(p, n);   /* n <= 4 */
         if (len > avail - n || (col->fast_max && len > col->fast_max))
             break;
         if (col->fast != BF_BYTES) {

@@ -2,29 +2,17 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "mappers/rocksdb/rdb_batch.h"
 #include "wormhole/error.h"
 #include "wormhole/update.h"
-
-static inline uint64_t get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static inline uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int rdb_batch_header(const uint8_t *p, size_t len, uint64_t *seq, uint32_t *count)
 {
     if (len < RDB_BATCH_HEADER)
         return -1;
-    *seq = get_le64(p);
-    *count = get_le32(p + 8);
+    *seq = wh_le64(p);
+    *count = wh_le32(p + 8);
     return 0;
 }
 

@@ -29,7 +29,9 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/errbuf.h"
+#include "core/intfmt.h"
 #include "core/log.h"
 #include "mappers/rocksdb/rdb_batch.h"
 #include "mappers/rocksdb/rdb_manifest.h"
@@ -150,13 +152,6 @@ static uint64_t names_hash(const char *const *names, uint32_t count)
         }
     }
     return h ? h : 1;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- directory --------------------------------------------------------------- */
@@ -488,13 +483,8 @@ nomem:
 /* The batch's sequence number as text, in the arena (once per batch). */
 static const char *seq_text(rdb_mapper *m, uint64_t seq)
 {
-    char tmp[24], *p = tmp + sizeof tmp;
-    *--p = '\0';
-    do {
-        *--p = (char)('0' + seq % 10);
-        seq /= 10;
-    } while (seq);
-    return wh_arena_strndup(&m->arena, p, (size_t)(tmp + sizeof tmp - 1 - p));
+    char tmp[20];
+    return wh_arena_strndup(&m->arena, tmp, (size_t)(wh_fmt_u64(tmp, seq) - tmp));
 }
 
 /* Delivers operations of the current batch into ups[*n..max). */
@@ -887,7 +877,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
         if (!held && m->asmb[k].cap > 4u << 20)
             wh_buf_free(&m->asmb[k]);   /* keep memory bounded after a huge batch */
     }
-    uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = wh_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     *n_out = 0;
     for (;;) {
         if (m->in_batch) {
@@ -947,7 +937,7 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
             return wh_seterr(errbuf, errlen, WH_ERR_EOF, "end of the WAL");
         if (drain_inotify(m) && m->ino_fd >= 0)
             continue;   /* something changed since we looked: look again */
-        uint64_t now = now_ms();
+        int64_t now = wh_mono_ms();
         if (now >= deadline)
             return WH_ERR_AGAIN;
         wait_change(m, (int)(deadline - now));
@@ -977,6 +967,39 @@ static void rdb_destroy(wh_mapper *base)
     free(m);
 }
 
+/* Reads the options object into o and checks what the table cannot. On
+ * failure o may hold some settings: free it with wh_config_free either way. */
+static int rdb_read_opts(const json_t *options, rdb_opts *o, bool *json, char *errbuf,
+                         size_t errlen)
+{
+    int rc = wh_config_apply(options, "rocksdb mapper options", rdb_fields, o, errbuf, errlen);
+    if (rc != 0)
+        return rc;
+    if (strcmp(o->value_format, "raw") == 0)
+        *json = false;
+    else if (strcmp(o->value_format, "json") == 0)
+        *json = true;
+    else
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "rocksdb mapper options: key "
+                         "'value_format': '%s' is neither \"raw\" nor \"json\"",
+                         o->value_format);
+    return 0;
+}
+
+static int rdb_check(const json_t *options, char *errbuf, size_t errlen)
+{
+    json_t *tmp = NULL;
+    rdb_opts o;
+    bool json;
+    if (!options && !(options = tmp = json_object()))
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    memset(&o, 0, sizeof o);
+    int rc = rdb_read_opts(options, &o, &json, errbuf, errlen);
+    wh_config_free(rdb_fields, &o);
+    json_decref(tmp);
+    return rc;
+}
+
 static int rdb_create(const json_t *options, const char *shard, wh_mapper **out, char *errbuf,
                       size_t errlen)
 {
@@ -995,22 +1018,10 @@ static int rdb_create(const json_t *options, const char *shard, wh_mapper **out,
     m->shard = shard;
     m->ino_fd = -1;
     m->ino_archive_wd = -1;
-    rc = wh_config_apply(options, "rocksdb mapper options", rdb_fields, &m->opt, errbuf, errlen);
+    rc = rdb_read_opts(options, &m->opt, &m->json, errbuf, errlen);
     json_decref(tmp);
-    if (rc != 0) {
-        free(m);
-        return rc;
-    }
-    if (strcmp(m->opt.value_format, "raw") == 0) {
-        m->json = false;
-    } else if (strcmp(m->opt.value_format, "json") == 0) {
-        m->json = true;
-    } else {
-        rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "rocksdb mapper options: key "
-                       "'value_format': '%s' is neither \"raw\" nor \"json\"",
-                       m->opt.value_format);
+    if (rc != 0)
         goto err;
-    }
     if (stat(m->opt.db, &st) != 0) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "RocksDB database directory %s: %s",
                        m->opt.db, strerror(errno));
@@ -1062,6 +1073,7 @@ const wh_mapper_ops wh_rocksdb_mapper_ops = {
     .name = "rocksdb",
     .options = rdb_fields,
     .create = rdb_create,
+    .check = rdb_check,
     .seek_physical = rdb_seek_physical,
     .seek_logical = rdb_seek_logical,
     .next_batch = rdb_next_batch,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/crc32c.h"
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "mappers/rocksdb/rdb_wal.h"
 
@@ -48,11 +49,6 @@ typedef struct frag {
     uint64_t       next;    /* offset after the fragment */
     bool           scratch; /* data points into the scratch block */
 } frag;
-
-static inline uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int rdb_wal_open_fd(int fd, const char *name, uint64_t number, size_t window,
                     rdb_wal **out, char *errbuf, size_t errlen)
@@ -243,9 +239,9 @@ static int read_frag(rdb_wal *w, uint64_t at, bool allow_scratch, frag *f, char 
             w->partial = have > 0;
             return FR_END;
         }
-        uint32_t len = (uint32_t)h[4] | (uint32_t)h[5] << 8;
+        uint32_t len = wh_le16(h + 4);
         int type = h[6];
-        if (type == T_ZERO && len == 0 && le32(h) == 0) {
+        if (type == T_ZERO && len == 0 && wh_le32(h) == 0) {
             /* A zeroed region (preallocation): RocksDB skips the block's rest. */
             at += left;
             continue;
@@ -290,12 +286,12 @@ static int read_frag(rdb_wal *w, uint64_t at, bool allow_scratch, frag *f, char 
             w->partial = true;
             return FR_END;
         }
-        if (mode == MODE_RECYCLABLE && le32(h + 7) != (uint32_t)w->number) {
+        if (mode == MODE_RECYCLABLE && wh_le32(h + 7) != (uint32_t)w->number) {
             /* Data of the file's previous life: the end of this log. */
             w->stale = true;
             return FR_END;
         }
-        uint32_t want = rdb_crc_unmask(le32(h));
+        uint32_t want = rdb_crc_unmask(wh_le32(h));
         uint32_t got = wh_crc32c(0, h + 6, hs - 6 + len);
         if (want != got && w->mode == MODE_RECYCLABLE) {
             w->stale = true;

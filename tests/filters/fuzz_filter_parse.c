@@ -5,7 +5,6 @@
  * Built with -Dfuzzers=true (CC=clang) it is a libFuzzer binary; otherwise
  * FILTER_FUZZ_MAIN adds a main() that runs every file of the seed corpus
  * directories given as arguments, as a unit test. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "filters/filter.h"
 #include "tests/filters/filter_test_util.h"
+#include "tests/fuzz_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -98,42 +98,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FILTER_FUZZ_MAIN
-static int run_file(const char *path)
+static void replay(void *opaque, const uint8_t *data, size_t len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        perror(path);
-        return 1;
-    }
-    static uint8_t buf[1 << 21];
-    size_t n = fread(buf, 1, sizeof buf, fp);
-    fclose(fp);
-    LLVMFuzzerTestOneInput(buf, n);
-    return 0;
+    (void)opaque;
+    LLVMFuzzerTestOneInput(data, len);
 }
 
 int main(int argc, char **argv)
 {
-    int files = 0, bad = 0;
-    for (int i = 1; i < argc; i++) {
-        DIR *d = opendir(argv[i]);
-        if (!d) {
-            bad |= run_file(argv[i]);
-            files++;
-            continue;
-        }
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-            bad |= run_file(path);
-            files++;
-        }
-        closedir(d);
-    }
-    printf("fuzz_filter_parse: %d inputs, %s\n", files, bad || !files ? "FAILED" : "ok");
-    return bad || !files;
+    int files = fuzz_replay(argc - 1, argv + 1, replay, NULL);
+    printf("fuzz_filter_parse: %d inputs, %s\n", files < 0 ? 0 : files,
+           files > 0 ? "ok" : "FAILED");
+    return files <= 0;
 }
 #endif

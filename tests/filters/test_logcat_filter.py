@@ -54,6 +54,21 @@ CREATE TABLE app.orders (id INT PRIMARY KEY, user_id BIGINT, total DECIMAL(10,2)
 CREATE TABLE other.users (id INT PRIMARY KEY, status VARCHAR(16));
 """
 
+# DDL after the workload, with the (db, table) each ddl update must carry
+# (None: absent): one table of the default database, or, without a default
+# database, of the database qualifying the name (docs/UPDATES.md).
+DDL = [
+    ("ALTER TABLE app.orders ADD COLUMN extra INT", None, ("app", "orders")),
+    ("ALTER TABLE `users` ADD COLUMN `extra` INT", "app", ("app", "users")),
+    ("ALTER TABLE other.users ADD COLUMN extra INT", "app", ("app", None)),
+    ("CREATE TABLE tmp (id INT PRIMARY KEY)", "app", ("app", "tmp")),
+    ("RENAME TABLE tmp TO tmp2", "app", ("app", "tmp")),
+    ("CREATE INDEX ix ON tmp2 (id)", "app", ("app", "tmp2")),
+    ("CREATE TABLE tmp3 LIKE tmp2", "app", ("app", "tmp3")),
+    ("DROP TABLE tmp2, tmp3", "app", ("app", None)),
+    ("CREATE DATABASE scratch", None, ("scratch", None)),   # the server logs it in scratch
+]
+
 # Column kinds for the reference comparison, per (db, table).
 KINDS = {
     ("app", "users"): {
@@ -314,6 +329,8 @@ def main():
     rng = random.Random(seed)
     sql(SCHEMA)
     sql(workload(rng))
+    for stmt, use, _ in DDL:
+        sql(("USE %s;\n" % use if use else "") + stmt + ";\n")
     sql("FLUSH BINARY LOGS;")
 
     rc, out, err = logcat()
@@ -326,6 +343,26 @@ def main():
     print("test_logcat_filter: %d updates, %d row changes" % (len(updates), len(rows)))
     if len(rows) < 70:
         fail("the workload produced only %d row changes" % len(rows))
+
+    # Single-table DDL carries its table, and a table filter sees it.
+    # (The server may rewrite a statement: DROP TABLE names come back quoted.)
+    ddl = [u for u in updates if u["op"] == "ddl"][-len(DDL):]
+    if [u["statement"].split()[:2] for u in ddl] != [stmt.split()[:2] for stmt, _, _ in DDL]:
+        fail("ddl updates: %r" % [u["statement"] for u in ddl])
+    for u, (stmt, _, (db, table)) in zip(ddl, DDL):
+        if (u.get("db"), u.get("table")) != (db, table):
+            fail("%s (logged as %r): db %r, table %r; expected %r, %r" % (
+                stmt, u["statement"], u.get("db"), u.get("table"), db, table))
+    schema = [u for u in updates if u["op"] == "ddl" and u["statement"].startswith("CREATE TABLE")]
+    if [(u.get("db"), u.get("table")) for u in schema[:3]] != [
+            ("app", "users"), ("app", "orders"), ("other", "users")]:
+        fail("CREATE TABLE of the schema: %r" % [(u.get("db"), u.get("table")) for u in schema])
+    rc, got, err = logcat("--filter", 'table = "orders" and op = "ddl"')
+    got = [json.loads(x) for x in got.splitlines()]
+    if rc != 0 or [u["statement"] for u in got] != [
+            schema[1]["statement"], "ALTER TABLE app.orders ADD COLUMN extra INT"]:
+        fail("--filter 'table = \"orders\" and op = \"ddl\"': exit %d, %r %s" % (
+            rc, [u["statement"] for u in got], err))
 
     nontrivial = 0
     for k, t in enumerate(FILTERS):

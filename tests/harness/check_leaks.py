@@ -46,6 +46,9 @@ def leaked():
             dirs = [argv[-1]]       # the generated zoo.cfg
         elif prog == "postgres" and "-D" in argv[:-1]:
             dirs = [argv[argv.index("-D") + 1]]
+        elif prog in ("memcached", "redis-server"):   # wh_caches.py: -P PIDFILE, --dir DIR
+            flag = "-P" if prog == "memcached" else "--dir"
+            dirs = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == flag]
         else:
             continue
         if not dirs or "/wh-" not in dirs[0]:

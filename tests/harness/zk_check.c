@@ -15,12 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifndef THREADED
 #define THREADED /* zookeeper_mt: the synchronous API is declared only with THREADED */
 #endif
 #include <zookeeper/zookeeper.h>
+
+#include "core/clock.h"
 
 #define ZKC_MAX_VALUE 4096
 
@@ -59,9 +60,7 @@ static zhandle_t *zkc_connect(const char *hosts, struct zkc_conn *c)
         fprintf(stderr, "zk_check: zookeeper_init(%s) failed: %s\n", hosts, strerror(errno));
         return NULL;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(30 * zkc_scale());
+    struct timespec deadline = wh_cond_deadline((int64_t)(30000 * zkc_scale()));
     pthread_mutex_lock(&c->mu);
     while (c->state != ZOO_CONNECTED_STATE) {
         if (c->state == ZOO_EXPIRED_SESSION_STATE || c->state == ZOO_AUTH_FAILED_STATE)

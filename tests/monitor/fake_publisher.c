@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "core/clock.h"
 #include "protocol/status_file.h"
 
 extern char **environ;
@@ -43,13 +44,6 @@ static void on_term(int sig)
 {
     (void)sig;
     term_requested = 1;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *journal_path;
@@ -152,10 +146,10 @@ int main(int argc, char **argv)
         json_decref(c);
         return code;
     }
-    int64_t start = now_ms(), next_hb = start, next_log = start + log_every, term_at = -1;
+    int64_t start = wh_mono_ms(), next_hb = start, next_log = start + log_every, term_at = -1;
     uint64_t seq = 0, ticks = 0;
     for (;;) {
-        int64_t now = now_ms(), t = now - start;
+        int64_t now = wh_mono_ms(), t = now - start;
         if (watch > 0 && kill(watch, 0) < 0 && errno == ESRCH) {
             journal("orphaned %d", (int)getpid());
             break;

@@ -4,7 +4,6 @@
  * 2: output lines fed in chunks); the rest is the input. Built with
  * -DMON_FUZZ_STANDALONE it is a regression test that replays every file of
  * a corpus directory, and every prefix of each, without libFuzzer. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "monitor/mon_health.h"
 #include "monitor/mon_logtail.h"
 #include "protocol/status_file.h"
+#include "tests/fuzz_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,35 +72,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef MON_FUZZ_STANDALONE
+/* Each corpus file and every prefix of it. */
+static void replay_prefixes(void *opaque, const uint8_t *data, size_t len)
+{
+    (void)opaque;
+    for (size_t cut = 0; cut <= len; cut++)
+        LLVMFuzzerTestOneInput(data, cut);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
         return 2;
     }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
+    int files = fuzz_replay(1, argv + 1, replay_prefixes, NULL);
+    if (files < 0)
         return 1;
-    }
-    struct dirent *de;
-    int files = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], de->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        static uint8_t buf[1 << 20];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        for (size_t cut = 0; cut <= n; cut++)
-            LLVMFuzzerTestOneInput(buf, cut);
-        files++;
-    }
-    closedir(d);
     printf("fuzz_mon_input_corpus: %d files replayed\n", files);
     return files > 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "core/file.h"
 #include "monitor/mon_config.h"
 #include "monitor/mon_exit.h"
 #include "monitor/mon_health.h"
@@ -88,7 +89,7 @@ int main(void)
     CHECK(!h.seen);
     CHECK_EQ_INT(mon_health_poll(&h, path, getpid() + 1, 700, err, sizeof err), 0);
     /* A malformed replacement counts as a heartbeat and is reported. */
-    CHECK_EQ_INT(mon_write_atomic(path, "{\"pid\": oops", 12, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(wh_file_replace(path, "{\"pid\": oops", 12, 0640, err, sizeof err), WH_OK);
     CHECK(mon_health_poll(&h, path, getpid(), 800, err, sizeof err) < 0);
     CHECK(strstr(err, "status.json") != NULL);
     CHECK(h.seen && h.last_mono == 800);

@@ -690,8 +690,10 @@ def case_status(e):
     check(e.cli("frobnicate", "--run-dir", e.run)[0] == 2, "unknown command should fail")
     # Without a monitor: exit status 3, records of the run directory.
     check(e.stop_monitor(signal.SIGQUIT) == 0, "SIGQUIT")
-    rc, out, _ = e.cli("status", "--json", "--run-dir", e.run)
+    rc, out, err = e.cli("status", "--json", "--run-dir", e.run)
     check(rc == 3, "status without a monitor should exit 3, got %d" % rc)
+    check("no monitor is running; showing the records of the run directory" in err,
+          "offline status --json says nothing on stderr: %r" % err)
     off = json.loads(out)
     check(off["monitor"] is None, "offline monitor: %r" % off["monitor"])
     oa = [i for i in off["instances"] if i["name"] == "a"][0]
@@ -699,6 +701,21 @@ def case_status(e):
           "offline a: %r" % oa)
     rc, out, _ = e.cli("status", "--run-dir", e.run)
     check(rc == 3 and "no monitor is running" in out, "offline table: %s" % out)
+    # A run directory that never had a monitor: no instances; one that
+    # cannot be read: a JSON error object. Either way one document on stdout.
+    nowhere = os.path.join(e.tmp, "no-run-dir")
+    rc, out, err = e.cli("status", "--json", "--run-dir", nowhere)
+    check(rc == 3 and json.loads(out) == {"monitor": None, "instances": []} and
+          "no monitor is running" in err, "status of an empty run dir: %d %r %r" % (rc, out, err))
+    rc, out, _ = e.cli("status", "--run-dir", nowhere)
+    check(rc == 3 and out.startswith("no monitor is running"), "empty run dir table: %r" % out)
+    bad = os.path.join(e.tmp, "bad-run-dir")
+    os.makedirs(bad)
+    open(os.path.join(bad, "instances"), "w").close()
+    rc, out, err = e.cli("status", "--json", "--run-dir", bad)
+    doc = json.loads(out)
+    check(rc == 3 and doc["ok"] is False and "cannot read" in doc["error"] and
+          doc["error"] in err, "status of an unreadable run dir: %d %r %r" % (rc, out, err))
     e.start_monitor()
     e.wait_state("a", "running")
     check(e.stop_monitor() == 0, "the monitor's exit status")

@@ -10,7 +10,6 @@
  * Built with -fsanitize=fuzzer under -Dfuzzers=true; otherwise (with
  * BINLOG_FUZZ_STANDALONE) main() replays a seed corpus directory plus
  * deterministic bit-flip mutants of each seed, as a unit test. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +24,10 @@
 #include "core/log.h"
 #include "core/update_json.h"
 #include "mappers/mapper.h"
+#include "mappers/mysql/binlog_ddl.h"
 #include "mappers/mysql/binlog_value.h"
 #include "wormhole/position.h"
+#include "tests/fuzz_replay.h"
 
 static char fuzz_dir[4096];
 
@@ -83,7 +84,7 @@ static void fix_crcs(wh_buf *b, size_t start)
 {
     size_t off = start;
     while (off + BINLOG_HEADER_LEN <= b->len) {
-        uint32_t len = binlog_u32((uint8_t *)b->data + off + 9);
+        uint32_t len = wh_le32((uint8_t *)b->data + off + 9);
         if (len < BINLOG_HEADER_LEN + 4 || len > b->len - off)
             break;
         uint32_t crc = binlog_crc32(0, b->data + off, len - 4);
@@ -134,6 +135,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned mode = data[0] % 4;
     data++;
     size--;
+    /* The bytes as a DDL statement too (binlog_ddl.h): an answer is whole. */
+    {
+        wh_arena a = WH_ARENA_INIT;
+        const char *db, *table;
+        int rc = binlog_ddl_table((const char *)data, size, "d", 1, &a, &db, &table);
+        if (rc == 1 ? !db || !table || !table[0] || strlen(table) > 4 * BINLOG_DDL_NAME_CHARS
+                    : rc != 0 || db || table)
+            abort();
+        wh_arena_free(&a);
+    }
     wh_buf b = WH_BUF_INIT;
     if (mode == 0) {
         wh_buf_append(&b, data, size);
@@ -224,21 +235,29 @@ static void builtin_seed(int k, wh_buf *out)
     tbw_free(&w);
 }
 
-static void run_with_mutants(const uint8_t *buf, size_t n, uint32_t *seed, int *runs)
+/* Mutation state shared by every input, in replay order. */
+typedef struct mutants {
+    uint32_t seed;
+    int      runs;
+} mutants;
+
+/* Runs one input and 64 deterministic mutants of it (bit flips, some cut). */
+static void run_with_mutants(void *opaque, const uint8_t *buf, size_t n)
 {
+    mutants *m = opaque;
     LLVMFuzzerTestOneInput(buf, n);
-    (*runs)++;
+    m->runs++;
     for (int k = 0; k < 64 && n > 1; k++) {
         uint8_t *mut = malloc(n);
         memcpy(mut, buf, n);
         for (int flips = 0; flips < 1 + k % 4; flips++) {
-            *seed = *seed * 1103515245u + 12345u;
-            size_t at = 1 + (*seed >> 8) % (n - 1);
-            mut[at] ^= (uint8_t)(1u << ((*seed >> 4) & 7));
+            m->seed = m->seed * 1103515245u + 12345u;
+            size_t at = 1 + (m->seed >> 8) % (n - 1);
+            mut[at] ^= (uint8_t)(1u << ((m->seed >> 4) & 7));
         }
-        LLVMFuzzerTestOneInput(mut, k % 8 == 7 ? (size_t)(1 + (*seed >> 3) % n) : n);
+        LLVMFuzzerTestOneInput(mut, k % 8 == 7 ? (size_t)(1 + (m->seed >> 3) % n) : n);
         free(mut);
-        (*runs)++;
+        m->runs++;
     }
 }
 
@@ -266,37 +285,19 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    uint32_t seed = 12345;
-    int files = 0, runs = 0;
+    mutants m = { 12345, 0 };
     for (int k = 0; k < 2; k++) {
         wh_buf b = WH_BUF_INIT;
         builtin_seed(k, &b);
-        run_with_mutants((const uint8_t *)b.data, b.len, &seed, &runs);
+        run_with_mutants(&m, (const uint8_t *)b.data, b.len);
         wh_buf_free(&b);
     }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        fprintf(stderr, "FAILED: cannot open corpus %s\n", argv[1]);
+    int files = fuzz_replay(1, argv + 1, run_with_mutants, &m);
+    if (files < 0) {
+        fprintf(stderr, "FAILED: cannot read corpus %s\n", argv[1]);
         return 1;
     }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char p[4200];
-        snprintf(p, sizeof p, "%s/%s", argv[1], de->d_name);
-        FILE *f = fopen(p, "rb");
-        if (!f)
-            continue;
-        uint8_t *buf = malloc(1 << 20);
-        size_t n = fread(buf, 1, 1 << 20, f);
-        fclose(f);
-        run_with_mutants(buf, n, &seed, &runs);
-        free(buf);
-        files++;
-    }
-    closedir(d);
-    printf("fuzz_binlog_events: %d seeds, %d runs, no crash\n", files, runs);
+    printf("fuzz_binlog_events: %d seeds, %d runs, no crash\n", files, m.runs);
     return files > 0 ? 0 : 1;
 }
 #endif

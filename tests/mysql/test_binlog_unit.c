@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "mappers/mysql/binlog_gtid.h"
 #include "mappers/mysql/binlog_mapper.h"
+#include "mappers/mysql/binlog_payload.h"
 #include "mappers/mysql/binlog_tablemap.h"
 #include "test_util.h"
 
@@ -277,7 +278,7 @@ static void test_mysql_basic(void)
     CHECK_EQ_INT(r.n, 5);
     char exp[1024], line[2048];
     snprintf(exp, sizeof exp,
-             "{\"shard\":\"t\",\"op\":\"ddl\",\"db\":\"db\",\"pos\":{\"logical\":\"" UUID1_TEXT
+             "{\"shard\":\"t\",\"op\":\"ddl\",\"db\":\"db\",\"table\":\"t\",\"pos\":{\"logical\":\"" UUID1_TEXT
              ":1/0\",\"physical\":\"binlog.000001:%zu/0\"},\"ts\":1700000000,\"txn\":{\"id\":\""
              UUID1_TEXT ":1\",\"index\":0,\"last\":true},\"statement\":\"CREATE TABLE t (id "
              "INT UNSIGNED, name VARCHAR(40))\"}", off1);
@@ -747,7 +748,7 @@ static void test_payload(void)
     /* re-checksum the payload event so that only zstd notices */
     size_t off = BINLOG_MAGIC_LEN;
     while (off < w.b.len) {
-        uint32_t len = binlog_u32((uint8_t *)w.b.data + off + 9);
+        uint32_t len = wh_le32((uint8_t *)w.b.data + off + 9);
         if (mid >= off && mid < off + len) {
             uint32_t crc = binlog_crc32(0, w.b.data + off, len - 4);
             memcpy(w.b.data + off + len - 4, &crc, 4);
@@ -766,6 +767,41 @@ static void test_payload(void)
     tu_free(&r);
     tbw_free(&w);
     tu_rmdir(dir);
+}
+
+/* Payload headers: every field holds one packed integer; an empty one (or
+ * one with bytes after its integer) is malformed, never read as a value. */
+static void test_payload_header(void)
+{
+    /* Fields: type, length, packed integer; 0 ends the header. 255 (stored
+     * plainly) packs as fc ff 00. */
+    static const struct { uint8_t body[12]; size_t len; int rc; } cases[] = {
+        { { 1, 1, 0, 2, 3, 0xfc, 0xff, 0, 0 }, 9, WH_OK },         /* size 0, stored plainly */
+        { { 1, 0, 2, 3, 0xfc, 0xff, 0, 0 }, 8, WH_ERR_CORRUPT },   /* empty payload size */
+        { { 1, 1, 0, 2, 0, 0 }, 6, WH_ERR_CORRUPT },               /* empty compression type */
+        { { 1, 2, 0, 0, 2, 3, 0xfc, 0xff, 0, 0 }, 10, WH_ERR_CORRUPT }, /* byte after the integer */
+        { { 1, 1, 0, 0 }, 4, WH_ERR_CORRUPT },                     /* no compression type */
+    };
+    binlog_fde fde;
+    memset(&fde, 0, sizeof fde);
+    binlog_payload *pl = binlog_payload_new(4096);
+    CHECK(pl != NULL);
+    for (size_t i = 0; pl && i < sizeof cases / sizeof cases[0]; i++) {
+        binlog_event ev;
+        memset(&ev, 0, sizeof ev);
+        uint8_t *body = malloc(cases[i].len);   /* exact size: ASan sees over-reads */
+        memcpy(body, cases[i].body, cases[i].len);
+        ev.body = body;
+        ev.body_len = cases[i].len;
+        char err[256] = "";
+        int rc = binlog_payload_begin(pl, &ev, &fde, err, sizeof err);
+        CHECK_EQ_INT(rc, cases[i].rc);
+        if (rc != cases[i].rc)
+            fprintf(stderr, "  case %zu: %s\n", i, err);
+        binlog_payload_end(pl);
+        free(body);
+    }
+    binlog_payload_free(pl);
 }
 
 static void test_partial_json(void)
@@ -1167,6 +1203,7 @@ int main(void)
     test_corrupt();
     test_images();
     test_payload();
+    test_payload_header();
     test_partial_json();
     test_tail();
     test_options();

@@ -1,7 +1,10 @@
 /* test_sub_api.c -- libwormhole's public API, compiled against include/ only and linked to the shared library. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <wormhole/json.h>
 #include <wormhole/subscriber.h>
 
 #include "../check.h"
@@ -14,8 +17,87 @@ static int on_update(void *opaque, const wh_update *u, const wh_sub_delivery *d)
     return 0;
 }
 
+/* An update as a subscriber callback receives one, rendered with the public
+ * JSON functions (include/wormhole/json.h): snprintf-style into buffers of
+ * every size around the text's length, and allocated. */
+static void check_json(void)
+{
+    static const char *const names[] = { "id", "name", "note", "big" };
+    wh_value before[4] = {
+        { .type = WH_T_INT, .n.i = 7 },
+        { .type = WH_T_STRING, .str = "old", .len = 3 },
+        { .type = WH_T_ABSENT },
+        { .type = WH_T_NULL },
+    };
+    wh_value after[4] = {
+        { .type = WH_T_INT, .n.i = 7 },
+        { .type = WH_T_STRING, .str = "n\"e\xc3\xa9" "w\n", .len = 7 },
+        { .type = WH_T_ABSENT },
+        { .type = WH_T_UINT, .n.u = 18446744073709551615u },
+    };
+    wh_update u = {
+        .shard = "db1", .op = WH_OP_UPDATE,
+        .pos = { "mysql-bin.000003", 4567, "0-1-42", 3 },
+        .ts = 1700000000, .txn = { "0-1-42", 3, false },
+        .db = "shop", .table = "users",
+        .has_before = true, .has_after = true,
+        .before = { names, before, 4 }, .after = { names, after, 4 },
+    };
+    const char *want =
+        "{\"shard\":\"db1\",\"op\":\"update\",\"db\":\"shop\",\"table\":\"users\","
+        "\"pos\":{\"logical\":\"0-1-42/3\",\"physical\":\"mysql-bin.000003:4567/3\"},"
+        "\"ts\":1700000000,\"txn\":{\"id\":\"0-1-42\",\"index\":3,\"last\":false},"
+        "\"before\":{\"id\":7,\"name\":\"old\",\"big\":null},"
+        "\"after\":{\"id\":7,\"name\":\"n\\\"e\xc3\xa9" "w\\n\",\"big\":18446744073709551615}}";
+    size_t n = strlen(want);
+
+    /* Room to spare, exactly enough, one byte short, tiny, none. */
+    char buf[1024];
+    memset(buf, 'x', sizeof buf);
+    CHECK_EQ_INT(wh_update_json(&u, buf, sizeof buf), n);
+    CHECK_EQ_STR(buf, want);
+    for (size_t cap = 0; cap <= n + 2; cap++) {
+        char *b = malloc(cap ? cap : 1);   /* exactly cap bytes: ASan sees any overrun */
+        if (!b)
+            continue;
+        size_t got = wh_update_json(&u, cap ? b : NULL, cap);
+        CHECK_EQ_INT(got, n);
+        if (cap) {
+            size_t k = n < cap ? n : cap - 1;
+            CHECK(strlen(b) == k && memcmp(b, want, k) == 0);
+        }
+        free(b);
+    }
+
+    size_t len = 0;
+    char *text = wh_update_json_alloc(&u, &len);
+    CHECK(text != NULL);
+    if (text) {
+        CHECK_EQ_INT(len, n);
+        CHECK_EQ_STR(text, want);
+        free(text);
+    }
+    text = wh_update_json_alloc(&u, NULL);
+    CHECK(text != NULL && strcmp(text, want) == 0);
+    free(text);
+
+    /* Bad arguments: 0 or NULL with errno EINVAL, and an empty buffer. */
+    errno = 0;
+    CHECK_EQ_INT(wh_update_json(NULL, buf, sizeof buf), 0);
+    CHECK_EQ_INT(errno, EINVAL);
+    CHECK_EQ_STR(buf, "");
+    errno = 0;
+    CHECK_EQ_INT(wh_update_json(&u, NULL, 16), 0);
+    CHECK_EQ_INT(errno, EINVAL);
+    errno = 0;
+    CHECK(wh_update_json_alloc(NULL, &len) == NULL);
+    CHECK_EQ_INT(errno, EINVAL);
+}
+
 int main(void)
 {
+    check_json();
+
     wh_sub_options o;
     wh_subscriber *s = NULL;
     char err[512];

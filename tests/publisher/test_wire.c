@@ -7,6 +7,7 @@
 #include <msgpack.h>
 
 #include "core/crc32c.h"
+#include "core/endian.h"
 #include "core/update_json.h"
 #include "protocol/wire.h"
 #include "tests/check.h"
@@ -376,8 +377,7 @@ static int write_corpus(const char *dir)
         uint8_t tag = (uint8_t)(0x80 | (uint8_t)b.data[4]);
         size_t plen = b.len - WIRE_HEADER_LEN - WIRE_TRAILER_LEN;
         if (k == 7)   /* seed 7 holds two frames; use the first */
-            plen = ((size_t)(uint8_t)b.data[0] << 24 | (size_t)(uint8_t)b.data[1] << 16 |
-                    (size_t)(uint8_t)b.data[2] << 8 | (uint8_t)b.data[3]) - 1;
+            plen = (size_t)wh_be32((const uint8_t *)b.data) - 1;
         if (!f || fwrite(&tag, 1, 1, f) != 1 ||
             fwrite(b.data + WIRE_HEADER_LEN, 1, plen, f) != plen || fclose(f) != 0)
             return 1;

@@ -24,6 +24,10 @@
 #endif
 #include <zookeeper/zookeeper.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/update_json.h"
+
 #define ZW_MAX_PATHS 32
 #define ZW_MAX_DATA 4096
 
@@ -41,73 +45,45 @@ static void zw_on_signal(int sig)
     zw_stop = 1;
 }
 
-static long long zw_now_ms(void)
+/* Reads one path into line (its JSON members without the time); returns 0,
+ * or -1 if the read failed for a reason other than the node's absence. */
+static int zw_read(zhandle_t *zh, const zw_path *w, wh_buf *line)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Appends s as a JSON string body (no quotes) to out (size cap). */
-static void zw_escape(char *out, size_t cap, const char *s, int len)
-{
-    size_t o = strlen(out);
-    for (int i = 0; i < len && o + 8 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-}
-
-/* Reads one path into line (cap bytes); returns 0, or -1 if the read failed
- * for a reason other than the node's absence. */
-static int zw_read(zhandle_t *zh, const zw_path *w, char *line, size_t cap)
-{
-    line[0] = '\0';
-    snprintf(line, cap, "\"path\":\"");
-    zw_escape(line, cap, w->path, (int)strlen(w->path));
+    wh_buf_reset(line);
+    wh_buf_puts(line, "\"path\":");
+    wh_json_put_string(line, w->path, strlen(w->path));
     if (w->children) {
         struct String_vector v = { 0, NULL };
         int rc = zoo_get_children(zh, w->path, 0, &v);
         if (rc == ZNONODE) {
-            strncat(line, "\",\"kind\":\"children\",\"children\":[],\"absent\":true",
-                    cap - strlen(line) - 1);
-            return 0;
+            wh_buf_puts(line, ",\"kind\":\"children\",\"children\":[],\"absent\":true");
+            return wh_buf_ok(line) ? 0 : -1;
         }
         if (rc != ZOK)
             return -1;
-        strncat(line, "\",\"kind\":\"children\",\"children\":[", cap - strlen(line) - 1);
+        wh_buf_puts(line, ",\"kind\":\"children\",\"children\":[");
         for (int i = 0; i < v.count; i++) {
-            strncat(line, i ? ",\"" : "\"", cap - strlen(line) - 1);
-            zw_escape(line, cap, v.data[i], (int)strlen(v.data[i]));
-            strncat(line, "\"", cap - strlen(line) - 1);
+            if (i)
+                wh_buf_putc(line, ',');
+            wh_json_put_string(line, v.data[i], strlen(v.data[i]));
         }
-        strncat(line, "]", cap - strlen(line) - 1);
+        wh_buf_putc(line, ']');
         deallocate_String_vector(&v);
-        return 0;
+        return wh_buf_ok(line) ? 0 : -1;
     }
     char buf[ZW_MAX_DATA];
     int len = sizeof buf;
     struct Stat st;
     int rc = zoo_get(zh, w->path, 0, buf, &len, &st);
     if (rc == ZNONODE) {
-        strncat(line, "\",\"kind\":\"data\",\"version\":-1,\"data\":null", cap - strlen(line) - 1);
-        return 0;
+        wh_buf_puts(line, ",\"kind\":\"data\",\"version\":-1,\"data\":null");
+        return wh_buf_ok(line) ? 0 : -1;
     }
     if (rc != ZOK)
         return -1;
-    size_t o = strlen(line);
-    snprintf(line + o, cap - o, "\",\"kind\":\"data\",\"version\":%d,\"data\":\"", st.version);
-    zw_escape(line, cap, buf, len < 0 ? 0 : len);
-    strncat(line, "\"", cap - strlen(line) - 1);
-    return 0;
+    wh_buf_printf(line, ",\"kind\":\"data\",\"version\":%d,\"data\":", st.version);
+    wh_json_put_string(line, buf, len < 0 ? 0 : (size_t)len);
+    return wh_buf_ok(line) ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -141,7 +117,7 @@ int main(int argc, char **argv)
     zoo_set_debug_level((ZooLogLevel)0);   /* 0: the client logs nothing */
 
     zhandle_t *zh = NULL;
-    char line[2 * ZW_MAX_DATA + 1024];
+    wh_buf line = WH_BUF_INIT;
     long long round = 0;
     while (!zw_stop) {
         round++;
@@ -153,13 +129,14 @@ int main(int argc, char **argv)
         }
         if (zh && zoo_state(zh) == ZOO_CONNECTED_STATE) {
             for (int i = 0; i < n; i++) {
-                if (zw_read(zh, &paths[i], line, sizeof line) != 0)
+                if (zw_read(zh, &paths[i], &line) != 0)
                     continue;
-                if (paths[i].last && strcmp(paths[i].last, line) == 0)
+                if (paths[i].last && strcmp(paths[i].last, line.data) == 0)
                     continue;
                 free(paths[i].last);
-                paths[i].last = strdup(line);
-                printf("{\"t\":%lld,\"round\":%lld,%s}\n", zw_now_ms(), round, line);
+                paths[i].last = strdup(line.data);
+                printf("{\"t\":%lld,\"round\":%lld,%s}\n", (long long)wh_mono_ms(), round,
+                       line.data);
                 fflush(stdout);
             }
         }
@@ -170,5 +147,6 @@ int main(int argc, char **argv)
         zookeeper_close(zh);
     for (int i = 0; i < n; i++)
         free(paths[i].last);
+    wh_buf_free(&line);
     return 0;
 }

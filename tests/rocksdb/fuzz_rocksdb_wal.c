@@ -13,7 +13,6 @@
  * Built with -fsanitize=fuzzer under -Dfuzzers=true (CC=clang); otherwise
  * with RDB_FUZZ_STANDALONE it is a plain program that runs every file of a
  * seed corpus directory once (a unit test, so the target cannot rot). */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +21,13 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/endian.h"
 #include "core/log.h"
 #include "mappers/rocksdb/rdb_batch.h"
 #include "mappers/rocksdb/rdb_manifest.h"
 #include "mappers/rocksdb/rdb_wal.h"
 #include "rdb_testlib.h"
+#include "tests/fuzz_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     t_log l = { WH_BUF_INIT, (mode & 0x40) != 0, 7 };
     if (mode & 0x80) {
         while (size >= 2) {
-            size_t n = (size_t)data[0] | (size_t)data[1] << 8;
+            size_t n = wh_le16(data);
             data += 2;
             size -= 2;
             if (n > size)
@@ -119,41 +120,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef RDB_FUZZ_STANDALONE
+/* Each corpus file, and every prefix of the small ones too: truncation is
+ * the common damage. */
+static void replay_prefixes(void *opaque, const uint8_t *data, size_t len)
+{
+    (void)opaque;
+    LLVMFuzzerTestOneInput(data, len);
+    for (size_t cut = 0; len < 4096 && cut < len; cut += 1 + cut / 8)
+        LLVMFuzzerTestOneInput(data, cut);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
         return 2;
     }
-    DIR *d = opendir(argv[1]);
-    if (!d) {
-        perror(argv[1]);
+    int files = fuzz_replay(1, argv + 1, replay_prefixes, NULL);
+    if (files < 0)
         return 2;
-    }
-    int files = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", argv[1], de->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        wh_buf b = WH_BUF_INIT;
-        char chunk[65536];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-            wh_buf_append(&b, chunk, n);
-        fclose(f);
-        LLVMFuzzerTestOneInput((const uint8_t *)(b.data ? b.data : ""), b.len);
-        /* Every prefix of small inputs too: truncation is the common damage. */
-        for (size_t cut = 0; b.len < 4096 && cut < b.len; cut += 1 + cut / 8)
-            LLVMFuzzerTestOneInput((const uint8_t *)b.data, cut);
-        wh_buf_free(&b);
-        files++;
-    }
-    closedir(d);
     printf("fuzz_rocksdb_wal_corpus: %d passed, 0 failed\n", files);
     return files > 0 ? 0 : 1;
 }

@@ -1,10 +1,11 @@
-/* test_core.c -- arena, buffer, error names and log level parsing. */
+/* test_core.c -- arena, buffer, byte order, CRC32C, error names and log level parsing. */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "../check.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/endian.h"
 #include "core/errbuf.h"
 #include "core/log.h"
 
@@ -50,6 +51,61 @@ static void test_buf(void)
         wh_buf_putc(&b, 'z');
     CHECK(wh_buf_ok(&b) && b.len == 100000);
     wh_buf_free(&b);
+
+    /* Over borrowed storage: appends stay there while they fit with the
+     * NUL, then move to the heap; wh_buf_free leaves the storage alone. */
+    char *mem = malloc(8);                  /* exactly 8: ASan sees any overrun */
+    CHECK(mem != NULL);
+    if (mem) {
+        wh_buf_borrow(&b, mem, 8);
+        CHECK(b.data == mem && b.len == 0 && mem[0] == '\0');
+        wh_buf_puts(&b, "abcdefg");
+        CHECK(b.data == mem && strcmp(mem, "abcdefg") == 0);
+        wh_buf_putc(&b, 'h');
+        CHECK(b.data != mem && wh_buf_ok(&b) && strcmp(b.data, "abcdefgh") == 0);
+        CHECK(memcmp(mem, "abcdefg", 8) == 0);     /* left as it was */
+        wh_buf_printf(&b, "%d", 9);
+        CHECK_EQ_STR(b.data, "abcdefgh9");
+        wh_buf_free(&b);
+        wh_buf_borrow(&b, mem, 8);
+        wh_buf_printf(&b, "%s", "0123456789");    /* too long at once */
+        CHECK(b.data != mem && strcmp(b.data, "0123456789") == 0);
+        wh_buf_free(&b);
+        free(mem);
+    }
+    wh_buf_borrow(&b, NULL, 0);             /* no storage: the first append allocates */
+    wh_buf_putc(&b, 'x');
+    CHECK(b.data != NULL && strcmp(b.data, "x") == 0);
+    wh_buf_free(&b);
+}
+
+/* The byte-order readers against the bytes 01 02 .. 08, and the writers
+ * read back. */
+static void test_endian(void)
+{
+    const uint8_t b[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    CHECK_EQ_INT(wh_le16(b), 0x0201);
+    CHECK_EQ_INT(wh_le32(b), 0x04030201);
+    CHECK(wh_le64(b) == 0x0807060504030201ull);
+    CHECK_EQ_INT(wh_be16(b), 0x0102);
+    CHECK_EQ_INT(wh_be32(b), 0x01020304);
+    CHECK(wh_be64(b) == 0x0102030405060708ull);
+    uint64_t le = 0, be = 0;
+    for (unsigned n = 1; n <= 8; n++) {
+        le |= (uint64_t)b[n - 1] << 8 * (n - 1);
+        be = be << 8 | b[n - 1];
+        CHECK(wh_le_n(b, n) == le);
+        CHECK(wh_be_n(b, n) == be);
+    }
+    uint8_t o[8];
+    wh_put_le32(o, 0xa1b2c3d4u);
+    CHECK_EQ_INT(wh_le32(o), 0xa1b2c3d4u);
+    wh_put_be16(o, 0xa1b2);
+    CHECK_EQ_INT(wh_be16(o), 0xa1b2);
+    wh_put_be32(o, 0xa1b2c3d4u);
+    CHECK_EQ_INT(wh_be32(o), 0xa1b2c3d4u);
+    wh_put_be64(o, 0xa1b2c3d4e5f60718ull);
+    CHECK(wh_be64(o) == 0xa1b2c3d4e5f60718ull && wh_be_n(o, 3) == 0xa1b2c3);
 }
 
 static void test_errors(void)
@@ -86,6 +142,7 @@ int main(void)
 {
     test_arena();
     test_buf();
+    test_endian();
     test_errors();
     test_log();
     return check_done("test_core");

@@ -339,7 +339,7 @@ static void random_bytes(unsigned char *s, size_t len)
 static wh_buf tight_buf(const char *prefix, size_t cap)
 {
     size_t n = strlen(prefix);
-    wh_buf b = { malloc(cap), n, cap, false };
+    wh_buf b = { malloc(cap), n, cap, false, false };
     memcpy(b.data, prefix, n + 1);
     return b;
 }
@@ -350,6 +350,55 @@ static bool same_text(const wh_buf *b, const char *prefix, const wh_buf *want)
     return b->len == n + want->len && memcmp(b->data, prefix, n) == 0 &&
            memcmp(b->data + n, want->data, want->len) == 0 && b->data[b->len] == '\0' &&
            b->len < b->cap && wh_buf_ok(b);
+}
+
+/* want is the reference's quoted string; its body with "\\u0008" and
+ * "\\u000c" written "\\b" and "\\f" is the WH_JSON_ESC_BF form. */
+static void bf_form(wh_buf *o, const wh_buf *want)
+{
+    for (size_t i = 1; i + 1 < want->len; i++) {
+        if (want->data[i] != '\\') {
+            wh_buf_putc(o, want->data[i]);
+        } else if (!strncmp(want->data + i, "\\u0008", 6) ||
+                   !strncmp(want->data + i, "\\u000c", 6)) {
+            wh_buf_puts(o, want->data[i + 5] == '8' ? "\\b" : "\\f");
+            i += 5;
+        } else {
+            wh_buf_append(o, want->data + i, 2);
+            i++;
+        }
+    }
+}
+
+/* The escaper's other forms (core/update_json.h) on s: its exact length,
+ * into raw memory of exactly that length plus the slack (ASan sees any
+ * write past it), and appended to a wh_buf; with and without
+ * WH_JSON_ESC_BF. Each must equal the body of the reference. */
+static void check_escaper(const unsigned char *s, size_t len, const wh_buf *want)
+{
+    wh_buf body = WH_BUF_INIT, bf = WH_BUF_INIT, got = WH_BUF_INIT;
+    wh_buf_append(&body, want->data + 1, want->len - 2);
+    bf_form(&bf, want);
+    for (unsigned flags = 0; flags <= WH_JSON_ESC_BF; flags += WH_JSON_ESC_BF) {
+        const wh_buf *w = flags ? &bf : &body;
+        const char *text = w->data ? w->data : "";   /* NULL while empty */
+        size_t n = wh_json_escaped_len((const char *)s, len, flags);
+        CHECK_EQ_INT(n, w->len);
+        char *mem = malloc(n + WH_JSON_ESC_SLACK);
+        if (mem) {
+            char *end = wh_json_escape(mem, (const char *)s, len, flags);
+            CHECK(end == mem + w->len && memcmp(mem, text, w->len) == 0);
+            free(mem);
+        }
+        wh_buf_reset(&got);
+        wh_buf_puts(&got, "x");
+        wh_json_put_escaped(&got, (const char *)s, len, flags);
+        CHECK(got.len == w->len + 1 && memcmp(got.data + 1, text, w->len) == 0 &&
+              got.data[got.len] == '\0');
+    }
+    wh_buf_free(&body);
+    wh_buf_free(&bf);
+    wh_buf_free(&got);
 }
 
 /* Renders s with wh_json_put_string into a fresh buffer, after a prefix,
@@ -378,6 +427,7 @@ static void check_string(const unsigned char *s, size_t len, bool every_cap)
     wh_buf_puts(&got, "[1,");
     wh_json_put_string(&got, (const char *)s, len);
     CHECK(same_text(&got, "[1,", &want));
+    check_escaper(s, len, &want);
     if (every_cap) {
         int bad = 0;
         for (size_t cap = 4; cap <= want.len + 6; cap++) {
@@ -507,8 +557,40 @@ static void test_random_floats(void)
     CHECK_EQ_INT(bad, 0);
 }
 
-/* Temporal values (fields at and beyond their ranges, any scale) against
- * wh_temporal_format into the 48-byte buffer the renderer documents. */
+/* The reference temporal text: snprintf's "%04u-%02u-%02u %02u:%02u:%02u"
+ * forms into buflen bytes, then ".ffffff" cut to scale digits if it fits
+ * there whole. Returns the length written. */
+static size_t ref_temporal(const wh_value *v, char *buf, size_t buflen)
+{
+    const wh_temporal *t = &v->n.t;
+    int n;
+    if (v->type == WH_T_DATE)
+        n = snprintf(buf, buflen, "%04u-%02u-%02u", t->year, t->month, t->day);
+    else if (v->type == WH_T_TIME)
+        n = snprintf(buf, buflen, "%s%02u:%02u:%02u", t->negative ? "-" : "", t->hour,
+                     t->minute, t->second);
+    else
+        n = snprintf(buf, buflen, "%04u-%02u-%02u %02u:%02u:%02u", t->year, t->month, t->day,
+                     t->hour, t->minute, t->second);
+    if ((size_t)n >= buflen)
+        return buflen - 1;
+    size_t len = (size_t)n;
+    unsigned k = v->scale > 6 ? 6 : v->scale;
+    if (v->type != WH_T_DATE && v->scale && buflen - len >= v->scale + 2u) {
+        char digits[16];
+        snprintf(digits, sizeof digits, "%06u", t->usec % 1000000u);
+        buf[len++] = '.';
+        memcpy(buf + len, digits, k);
+        len += k;
+        buf[len] = '\0';
+    }
+    return len;
+}
+
+/* Temporal values (fields at and beyond their ranges, any scale) against the
+ * snprintf reference: wh_temporal_format into buffers of every size from
+ * its documented minimum, and the renderer (the 48-byte buffer it
+ * documents). */
 static void test_random_temporal(void)
 {
     static const uint8_t types[] = { WH_T_DATE, WH_T_TIME, WH_T_DATETIME, WH_T_TIMESTAMP };
@@ -526,12 +608,25 @@ static void test_random_temporal(void)
                                 .second = (uint8_t)(wild ? rnd() : rnd() % 60),
                                 .usec = (uint32_t)(wild ? rnd() : rnd() % 1000000),
                                 .negative = (r >> 8) & 1 } };
-        char tmp[48], want[64];
-        size_t n = wh_temporal_format(&v, tmp, sizeof tmp);
-        snprintf(want, sizeof want, "\"%.*s\"", (int)n, tmp);
+        char ref[80], got[80], want[96];
+        size_t buflen = k % 2 ? 48 : 32 + (size_t)(rnd() % 33);
+        size_t rn = ref_temporal(&v, ref, buflen);
+        memset(got, 'x', sizeof got);
+        size_t n = wh_temporal_format(&v, got, buflen);
+        bool ok = n == rn && strcmp(got, ref) == 0 && got[buflen] == 'x';
+        if (!ok && bad < 3)
+            fprintf(stderr, "  type %d scale %u buflen %zu: got %zu \"%s\", want %zu \"%s\"\n",
+                    v.type, v.scale, buflen, n, got, rn, ref);
+        bad += !ok;
+        rn = ref_temporal(&v, ref, 48);
+        snprintf(want, sizeof want, "\"%.*s\"", (int)rn, ref);
         bad += strcmp(value_text(&v), want) != 0;
     }
     CHECK_EQ_INT(bad, 0);
+    wh_value none = { .type = WH_T_INT };
+    char buf[8] = "x";
+    CHECK_EQ_INT(wh_temporal_format(&none, buf, sizeof buf), 0);
+    CHECK_EQ_STR(buf, "");
 }
 
 /* Positions against snprintf, truncation included. */

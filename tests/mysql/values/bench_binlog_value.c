@@ -11,14 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_util.h"
 #include "mappers/mysql/binlog_value.h"
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static size_t put(uint8_t *row, size_t n, const char *bytes, size_t len)
 {
@@ -73,7 +67,7 @@ int main(int argc, char **argv)
     for (int pass = 0; pass < 2; pass++) {
         int ncol = pass == 0 ? 4 : 9;
         size_t len = pass == 0 ? sysbench_len : n;
-        double t0 = cpu_now();
+        double t0 = bench_now(CLOCK_PROCESS_CPUTIME_ID);
         for (long r = 0; r < rows; r++) {
             size_t off = 0;
             for (int c = 0; c < ncol; c++) {
@@ -88,7 +82,7 @@ int main(int argc, char **argv)
             if ((r & 1023) == 0)
                 wh_arena_reset(&arena);
         }
-        double dt = cpu_now() - t0;
+        double dt = bench_now(CLOCK_PROCESS_CPUTIME_ID) - t0;
         printf("%-44s %6.2f M rows/s  %5.1f ns/value  %6.0f MB/s\n",
                pass == 0 ? "sysbench row (INT, INT, CHAR(120), CHAR(60))"
                          : "mixed row (9 columns)",

@@ -17,15 +17,16 @@
  * of the seed directories given as arguments, plus a fixed-seed batch of
  * mutations of each, so the unit suite keeps the target compiling and
  * exercised. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/endian.h"
 #include "core/utf8.h"
 #include "mappers/mysql/binlog_charset.h"
 #include "mappers/mysql/binlog_value.h"
 #include "mappers/mysql/binlog_value_int.h"
+#include "tests/fuzz_replay.h"
 #include "tests/rng.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -54,7 +55,7 @@ static void fuzz_values(const uint8_t *data, size_t size)
     binlog_column col;
     memset(&col, 0, sizeof col);
     col.type = types[data[1] % sizeof types];
-    col.meta = (uint16_t)(data[2] | data[3] << 8);
+    col.meta = wh_le16(data + 2);
     col.is_unsigned = data[4] & 1;
     col.is_binary = (data[4] >> 1) & 1;
     if (data[4] & 4) {
@@ -175,8 +176,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* Runs one input and a batch of mutations of it (byte flips, truncations,
  * insertions of interesting bytes). */
-static void run_with_mutations(const uint8_t *data, size_t size, int rounds)
+static void run_with_mutations(void *opaque, const uint8_t *data, size_t size)
 {
+    int rounds = *(const int *)opaque;
     static const uint8_t interesting[] = { 0x00, 0x01, 0x02, 0x04, 0x0c, 0x0f, 0x7f, 0x80,
                                            0xfc, 0xfe, 0xff };
     LLVMFuzzerTestOneInput(data, size);
@@ -201,37 +203,17 @@ static void run_with_mutations(const uint8_t *data, size_t size, int rounds)
 
 int main(int argc, char **argv)
 {
-    int files = 0;
+    int rounds = 3000;
     check_rng_state = 0x9e3779b97f4a7c15ull;   /* the same mutations on every run */
     printf("fuzz_binlog_value: mutation seed 0x%llx\n", (unsigned long long)check_rng_state);
-    for (int i = 1; i < argc; i++) {
-        DIR *dir = opendir(argv[i]);
-        if (!dir) {
-            fprintf(stderr, "fuzz_binlog_value: cannot open seed directory %s\n", argv[i]);
-            return 1;
-        }
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-            if (de->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[i], de->d_name);
-            FILE *f = fopen(path, "rb");
-            if (!f)
-                continue;
-            static uint8_t buf[1 << 20];
-            size_t n = fread(buf, 1, sizeof buf, f);
-            fclose(f);
-            run_with_mutations(buf, n, 3000);
-            files++;
-        }
-        closedir(dir);
-    }
+    int files = fuzz_replay(argc - 1, argv + 1, run_with_mutations, &rounds);
+    if (files < 0)
+        return 1;
     if (files == 0) {
         fprintf(stderr, "fuzz_binlog_value: no seed files\n");
         return 1;
     }
-    printf("fuzz_binlog_value: %d seeds, each with 3000 mutations: no crash\n", files);
+    printf("fuzz_binlog_value: %d seeds, each with %d mutations: no crash\n", files, rounds);
     return 0;
 }
 #endif

@@ -1,18 +1,20 @@
-/* pub_synthetic.c -- the "synthetic" mapper: generated updates for benchmarks and tests.
+/* synthetic_mapper.c -- the "synthetic" mapper: generated updates for benchmarks and tests.
  *
  * Produces insert updates into tables bench.t0..tN-1 with columns id (int),
  * k (uint), name (string), price (decimal) and gen_ns (int: CLOCK_REALTIME
  * nanoseconds when the update was generated, for latency measurements).
  * Positions are "SEQ/0" with SEQ = 1, 2, ...; every update is its own
  * transaction. Options: updates (0 = endless), rate (updates per second,
- * 0 = as fast as possible), tables. */
+ * 0 = as fast as possible), tables. It reads no datastore, so the publisher,
+ * the benchmarks and wormhole-logcat can run without one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
-#include "publisher/pub.h"
+#include "mappers/synthetic/synthetic_mapper.h"
 
 typedef struct synth_opts {
     int64_t updates, rate, tables;
@@ -45,10 +47,12 @@ typedef struct synth {
     int         cap;
 } synth;
 
-static int64_t now_ns(int clock)
+/* Wall-clock nanoseconds: the gen_ns column (core/clock.h has wall time in
+ * milliseconds only; latency needs finer). */
+static int64_t wall_ns(void)
 {
     struct timespec ts;
-    clock_gettime(clock, &ts);
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -66,13 +70,23 @@ static void synth_destroy(wh_mapper *m)
     free(s);
 }
 
+static int synth_check(const json_t *options, char *errbuf, size_t errlen)
+{
+    synth_opts o;
+    json_t *empty = options ? NULL : json_object();
+    int rc = wh_config_apply(options ? options : empty, "synthetic mapper options",
+                             synth_fields, &o, errbuf, errlen);
+    json_decref(empty);
+    return rc;
+}
+
 static int synth_create(const json_t *options, const char *shard, wh_mapper **out,
                         char *errbuf, size_t errlen)
 {
     synth *s = calloc(1, sizeof *s);
     if (!s)
         return WH_ERR_NOMEM;
-    s->base.ops = &pub_synthetic_ops;
+    s->base.ops = &wh_mapper_synthetic;
     s->shard = shard;
     json_t *empty = options ? NULL : json_object();
     int rc = wh_config_apply(options ? options : empty, "synthetic mapper options",
@@ -115,7 +129,7 @@ static int synth_seek(wh_mapper *m, const wh_pos *pos, bool inclusive, char *err
             s->next = 1;
     }
     s->produced = 0;
-    s->start_ns = now_ns(CLOCK_MONOTONIC);
+    s->start_ns = wh_mono_ns();
     return WH_OK;
 }
 
@@ -126,7 +140,7 @@ static int synth_next(wh_mapper *m, const wh_update **updates, int max, int time
     (void)errbuf;
     (void)errlen;
     if (s->start_ns == 0)
-        s->start_ns = now_ns(CLOCK_MONOTONIC);
+        s->start_ns = wh_mono_ns();
     int64_t n = max;
     if (s->o.updates > 0) {
         int64_t left = s->o.updates - (int64_t)s->next + 1;
@@ -141,7 +155,7 @@ static int synth_next(wh_mapper *m, const wh_update **updates, int max, int time
             n = left;
     }
     if (s->o.rate > 0) {
-        int64_t elapsed = now_ns(CLOCK_MONOTONIC) - s->start_ns;
+        int64_t elapsed = wh_mono_ns() - s->start_ns;
         int64_t allowed = (int64_t)((double)elapsed * (double)s->o.rate / 1e9) -
                           (int64_t)s->produced;
         if (allowed <= 0) {
@@ -168,7 +182,7 @@ static int synth_next(wh_mapper *m, const wh_update **updates, int max, int time
         }
         s->cap = (int)n;
     }
-    int64_t gen = now_ns(CLOCK_REALTIME);
+    int64_t gen = wall_ns();
     for (int64_t i = 0; i < n; i++) {
         uint64_t seq = s->next + (uint64_t)i;
         wh_update *u = &s->ups[i];
@@ -203,24 +217,13 @@ static int synth_next(wh_mapper *m, const wh_update **updates, int max, int time
     return (int)n;
 }
 
-const wh_mapper_ops pub_synthetic_ops = {
+const wh_mapper_ops wh_mapper_synthetic = {
     .name = "synthetic",
     .options = synth_fields,
     .create = synth_create,
+    .check = synth_check,
     .seek_physical = synth_seek,
     .seek_logical = synth_seek,
     .next_batch = synth_next,
     .destroy = synth_destroy,
 };
-
-int pub_mapper_create(const char *name, const json_t *options, const char *shard, bool follow,
-                      wh_mapper **out, char *errbuf, size_t errlen)
-{
-    if (strcmp(name, pub_synthetic_ops.name) == 0) {
-        int rc = pub_synthetic_ops.create(options, shard, out, errbuf, errlen);
-        if (rc == WH_OK)
-            (*out)->follow = follow;
-        return rc;
-    }
-    return wh_mapper_create(name, options, shard, follow, out, errbuf, errlen);
-}

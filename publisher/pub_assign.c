@@ -1,0 +1,64 @@
+/* pub_assign.c -- applying ZooKeeper's assignment to the flows: which app goes to which instance. */
+#include <string.h>
+
+#include "core/log.h"
+#include "publisher/pub.h"
+#include "publisher/pub_caravan.h"
+#include "publisher/pub_flow.h"
+
+/* The flow already delivers a as assigned: same instance, endpoint and filter. */
+static bool flow_matches(const pub_flow *f, const pub_assign *a)
+{
+    if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0)
+        return false;
+    if (!f->filter_json || !a->filter_json)
+        return !f->filter_json && !a->filter_json;
+    return strcmp(f->filter_json, a->filter_json) == 0;
+}
+
+/* Closes a flow that is no longer assigned (telling a streaming instance
+ * that the shard is released) and frees it. */
+static void flow_stop(publisher *p, pub_flow *f)
+{
+    pub_caravan_leave(p->caravans, f);   /* first: the notice is the last frame sent */
+    if (f->state == FLOW_STREAMING)
+        pub_flow_release(f);
+    wh_info(WH_AREA_PUBLISHER, "app %s: stops delivering shard %s to instance %s", f->app,
+            p->cfg.shard, f->instance);
+    pub_flow_reset(f, NULL, true);
+    pub_flow_free(f);
+}
+
+void pub_assign_apply(publisher *p, pub_assign *as, int n)
+{
+    for (pub_flow *f = p->flows; f; f = f->next)
+        f->doomed = true;
+    for (int i = 0; i < n; i++) {
+        pub_flow *f = p->flows;
+        while (f && strcmp(f->app, as[i].app) != 0)
+            f = f->next;
+        if (f && flow_matches(f, &as[i])) {
+            f->doomed = false;
+            continue;
+        }
+        if (f) {
+            wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
+                    as[i].app, p->cfg.shard, f->instance, as[i].instance);
+            as[i].pos = f->acked;   /* newest we know */
+        }
+        pub_flow *nf = pub_flow_new(p, &as[i]);
+        if (nf) {
+            nf->next = p->flows;
+            p->flows = nf;
+        }
+    }
+    for (pub_flow **pp = &p->flows; *pp;) {
+        pub_flow *f = *pp;
+        if (!f->doomed) {
+            pp = &f->next;
+            continue;
+        }
+        *pp = f->next;
+        flow_stop(p, f);
+    }
+}

@@ -1,0 +1,82 @@
+/* pub_caravan.h -- caravans: shared mapper readers, each feeding the flows that stand at its position.
+ *
+ * This module alone decides which flow is in which caravan: it places
+ * streaming flows (pub_caravans_place), takes them out (pub_caravan_leave),
+ * merges caravans that stand at the same position and reaps empty ones. A
+ * caravan's thread drops a member whose window stays full: it moves the flow
+ * to its leavers and wakes the loop, and pub_caravans_collect hands the flow
+ * back to the loop, which places it again (a reader of its own, or a
+ * caravan at the flow's position).
+ *
+ * Membership: a flow is a member or a leaver of at most one caravan, and
+ * f->caravan names that caravan (NULL when none). f->caravan is written only
+ * here, on the loop thread, with the caravan's mu held; a caravan thread
+ * reads its member list under its mu and never reads f->caravan.
+ *
+ * Threads: every function is for the loop thread. */
+#ifndef WH_PUB_CARAVAN_H
+#define WH_PUB_CARAVAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "publisher/pub.h"
+#include "publisher/pub_flow.h"
+
+typedef struct pub_caravans pub_caravans;
+
+/* The (empty) set of caravans of p, or NULL on out of memory. */
+pub_caravans *pub_caravans_new(publisher *p);
+/* Stops and frees every caravan, then the set; no flow may be in one any
+ * more. Accepts NULL. */
+void pub_caravans_free(pub_caravans *s);
+
+/* Gives every streaming flow of the list flows that has no caravan one: a
+ * caravan standing at the flow's resume position (a batch boundary), or a
+ * new caravan starting there. New caravans start reading only once the
+ * whole list is placed, so flows placed in one call at the same position
+ * share one caravan. A failure to start a reader is fatal (pub_fatal). */
+void pub_caravans_place(pub_caravans *s, pub_flow *flows);
+
+/* Hands the leavers back: each flow that a caravan dropped gets no caravan
+ * and resumes from its processed position. Returns whether there were any
+ * (then place them). Cheap when there are none. */
+bool pub_caravans_collect(pub_caravans *s);
+
+/* Takes f out of its caravan (member or leaver), if any; after return no
+ * caravan thread touches f. */
+void pub_caravan_leave(pub_caravans *s, pub_flow *f);
+
+/* f's window may have opened (an ACK): wakes its caravan if it waits. */
+void pub_caravan_kick(pub_flow *f);
+
+/* Merges caravans that have read up to the same position, so that flows
+ * that split off share one reader again once they have caught up. Skips a
+ * caravan that is busy delivering (the next call tries again). */
+void pub_caravans_merge(pub_caravans *s);
+
+/* Stops and frees caravans that have no member and no leaver left. */
+void pub_caravans_reap(pub_caravans *s);
+
+/* The error of a caravan whose reader failed (valid until the caravan is
+ * reaped), or NULL. */
+const char *pub_caravans_failed(pub_caravans *s);
+
+/* Asserts the membership invariants over every caravan and the flows list
+ * (debug builds; a no-op with NDEBUG). O(flows + members^2). */
+void pub_caravans_check(pub_caravans *s, pub_flow *flows);
+
+/* A caravan's progress, for the status file. */
+typedef struct pub_caravan_view {
+    uint64_t id;
+    int64_t  beat_ms;     /* wh_mono_ms() when the reader last came back from its mapper */
+    bool     reading;     /* has read at least one batch */
+    bool     at_head;     /* the last read found nothing new */
+    int64_t  last_ts;     /* event time of the last update read (seconds; 0 unknown) */
+    wh_pos   last;        /* position of the last update read (unset until then) */
+} pub_caravan_view;
+
+/* Fills v with the i-th caravan's progress; false when there are at most i. */
+bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v);
+
+#endif

@@ -1,0 +1,555 @@
+/* pub_flow.c -- a flow's state machine, socket, output buffers and datamarker ring (see pub_flow.h).
+ *
+ * Output goes through two buffers: a caravan appends to out under f->mu,
+ * the loop swaps out with its own send buffer when that one is drained and
+ * writes it without holding the lock, so encoding and sending overlap. The
+ * datamarker ring holds the markers queued and not acknowledged, oldest at
+ * headmarker; an ACK pops the markers up to and including its sequence. */
+#include <assert.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/errbuf.h"
+#include "core/log.h"
+#include "publisher/pub_flow.h"
+
+/* Subscribers send only small control frames. */
+#define FLOW_MAX_IN_FRAME 65536
+
+static int flow_fail(pub_flow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int flow_fail(pub_flow *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->why, sizeof f->why, fmt, ap);
+    va_end(ap);
+    return PUB_FLOW_FAILED;
+}
+
+/* The ring's bounds and order: count within capacity, head inside it, and
+ * the newest marker is the last one numbered. */
+static void ring_check(const pub_flow *f)
+{
+    assert(f->nmarkers <= f->capmarkers);
+    assert(f->capmarkers == 0 ? f->headmarker == 0 : f->headmarker < f->capmarkers);
+    assert(f->nmarkers == 0 ||
+           f->markers[(f->headmarker + f->nmarkers - 1) % f->capmarkers].seq == f->next_mseq);
+    (void)f;
+}
+
+/* ---- life ------------------------------------------------------------------------------- */
+
+void pub_flow_free(pub_flow *f)
+{
+    if (!f)
+        return;
+    assert(!f->caravan);
+    if (f->fd >= 0) {
+        epoll_ctl(f->pub->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+        close(f->fd);
+    }
+    wh_filter_free(f->filter);
+    wire_enc_free(&f->enc);
+    wh_buf_free(&f->in);
+    wh_buf_free(&f->out);
+    wh_buf_free(&f->sending);
+    free(f->markers);
+    free(f->app);
+    free(f->instance);
+    free(f->endpoint);
+    free(f->filter_json);
+    pub_mutex_destroy(&f->mu);
+    free(f);
+}
+
+pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
+{
+    pub_flow *f = calloc(1, sizeof *f);
+    char err[512];
+    if (!f)
+        return NULL;
+    pub_mutex_init(&f->mu);
+    wire_enc_init(&f->enc);
+    atomic_init(&f->out_ready, false);
+    f->pub = p;
+    f->fd = -1;
+    f->app = strdup(a->app);
+    f->instance = strdup(a->instance);
+    f->endpoint = strdup(a->endpoint);
+    f->filter_json = a->filter_json ? strdup(a->filter_json) : NULL;
+    if (!f->app || !f->instance || !f->endpoint || (a->filter_json && !f->filter_json)) {
+        pub_flow_free(f);
+        return NULL;
+    }
+    if (f->filter_json &&
+        wh_filter_parse_json(f->filter_json, strlen(f->filter_json), &f->filter, err,
+                             sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_PUBLISHER, "app %s: instance %s has a filter this publisher cannot "
+                "parse (%s); the app gets nothing from shard %s until that is fixed", a->app,
+                a->instance, err, p->cfg.shard);
+        pub_flow_free(f);
+        return NULL;
+    }
+    f->acked = a->pos;
+    f->resume = a->pos;
+    f->processed = a->pos;
+    f->marked = a->pos;
+    f->state = FLOW_BACKOFF;
+    f->backoff_until = 0;
+    f->backoff_ms = p->cfg.backoff_min_ms;
+    return f;
+}
+
+void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
+{
+    publisher *p = f->pub;
+    assert(!f->caravan);   /* no caravan thread may touch f any more */
+    if (why)
+        wh_warn(WH_AREA_PUBLISHER, "app %s: subscriber instance %s at %s: %s; retrying in "
+                "%lld ms from %s", f->app, f->instance, f->endpoint, why,
+                (long long)(retry_soon ? 0 : f->backoff_ms),
+                f->acked.set ? "the acknowledged position" : "the oldest position");
+    if (f->fd >= 0) {
+        epoll_ctl(p->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+        close(f->fd);
+        f->fd = -1;
+    }
+    pub_mutex_lock(&f->mu);
+    wh_buf_reset(&f->out);
+    atomic_store(&f->out_ready, false);
+    f->bytes_total = f->bytes_acked = f->bytes_at_marker = 0;
+    f->nmarkers = f->headmarker = 0;
+    f->processed = f->acked;
+    f->marked = f->acked;
+    f->since_marker = 0;
+    f->resume = f->acked;
+    pub_mutex_unlock(&f->mu);
+    wh_buf_reset(&f->sending);
+    f->sent_off = 0;
+    wh_buf_reset(&f->in);
+    f->in_off = 0;
+    f->state = FLOW_BACKOFF;
+    f->state_since = wh_mono_ms();
+    if (retry_soon) {
+        f->backoff_until = wh_mono_ms();
+    } else {
+        f->backoff_until = wh_mono_ms() + f->backoff_ms;
+        f->backoff_ms = f->backoff_ms * 2 > p->cfg.backoff_max_ms ? p->cfg.backoff_max_ms
+                                                                  : f->backoff_ms * 2;
+    }
+}
+
+/* ---- output (loop thread) ------------------------------------------------------------ */
+
+int pub_flow_send(pub_flow *f)
+{
+    if (f->fd < 0)
+        return 0;
+    for (;;) {
+        if (f->sent_off == f->sending.len) {
+            /* Drained: take what the caravan queued meanwhile. */
+            wh_buf_reset(&f->sending);
+            f->sent_off = 0;
+            pub_mutex_lock(&f->mu);
+            wh_buf t = f->out;
+            f->out = f->sending;
+            f->sending = t;
+            atomic_store(&f->out_ready, false);
+            pub_mutex_unlock(&f->mu);
+            if (f->sending.len == 0)
+                return 0;
+        }
+        ssize_t n = send(f->fd, f->sending.data + f->sent_off, f->sending.len - f->sent_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            f->sent_off += (size_t)n;
+            f->last_send = wh_mono_ms();
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;   /* EPOLLOUT brings the loop back */
+        return flow_fail(f, "send: %s", strerror(n < 0 ? errno : EPIPE));
+    }
+}
+
+void pub_flow_release(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    wire_put_shard_notice(&f->out, f->pub->cfg.shard, false);
+    pub_mutex_unlock(&f->mu);
+    pub_flow_send(f);   /* best effort: the connection closes next */
+}
+
+uint32_t pub_flow_unacked_markers(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    uint32_t n = f->nmarkers;
+    pub_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* ---- connecting --------------------------------------------------------------------------- */
+
+/* Splits HOST:PORT ([V6]:PORT too); false if it is not one. */
+static bool split_endpoint(const char *ep, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon = strrchr(ep, ':');
+    if (!colon || colon == ep || strlen(colon + 1) >= portlen ||
+        (size_t)(colon - ep) >= hostlen)
+        return false;
+    const char *h = ep;
+    size_t hn = (size_t)(colon - ep);
+    if (h[0] == '[' && hn >= 2 && h[hn - 1] == ']') {
+        h++;
+        hn -= 2;
+    }
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    snprintf(port, portlen, "%s", colon + 1);
+    return true;
+}
+
+/* Starts a non-blocking connect to the instance. */
+static int flow_connect(pub_flow *f)
+{
+    char host[256], port[16];
+    if (!split_endpoint(f->endpoint, host, sizeof host, port, sizeof port))
+        return flow_fail(f, "endpoint is not HOST:PORT");
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+    int gai = getaddrinfo(host, port, &hints, &ai);
+    if (gai != 0)
+        return flow_fail(f, "cannot resolve: %s", gai_strerror(gai));
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(ai);
+        return flow_fail(f, "%s", strerror(errno));
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (rc != 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return flow_fail(f, "connect: %s", strerror(e));
+    }
+    f->fd = fd;
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = f };
+    epoll_ctl(f->pub->epfd, EPOLL_CTL_ADD, fd, &ev);
+    f->state = FLOW_CONNECTING;
+    f->state_since = wh_mono_ms();
+    f->last_recv = wh_mono_ms();
+    wh_debug(WH_AREA_PUBLISHER, "app %s: connecting to %s", f->app, f->endpoint);
+    return 0;
+}
+
+static int flow_hello(pub_flow *f, const pub_hello *hello)
+{
+    publisher *p = f->pub;
+    wh_position view;
+    assert(hello && hello->publisher);
+    pub_mutex_lock(&f->mu);
+    wire_put_hello(&f->out, f->app, p->cfg.shard, hello->publisher, hello->epoch,
+                   wh_pos_to_view(&f->acked, &view), (uint64_t)p->cfg.heartbeat_ms);
+    pub_mutex_unlock(&f->mu);
+    f->state = FLOW_HELLO;
+    f->state_since = wh_mono_ms();
+    return pub_flow_send(f);
+}
+
+/* ---- receiving --------------------------------------------------------------------------- */
+
+/* Handles an ACK: pops the markers up to seq. */
+static int flow_ack(pub_flow *f, uint64_t seq)
+{
+    bool found = false;
+    pub_mutex_lock(&f->mu);
+    ring_check(f);
+    while (f->nmarkers > 0) {
+        pub_marker *m = &f->markers[f->headmarker];
+        if (m->seq > seq)
+            break;
+        if (m->seq == seq) {
+            found = true;
+            f->acked = m->pos;
+            f->bytes_acked = m->bytes_end;
+        }
+        f->headmarker = (f->headmarker + 1) % f->capmarkers;
+        f->nmarkers--;
+    }
+    ring_check(f);
+    assert(f->bytes_acked <= f->bytes_total);
+    pub_mutex_unlock(&f->mu);
+    if (!found)
+        return flow_fail(f, "ACK for a datamarker that was not sent or was already "
+                         "acknowledged");
+    f->backoff_ms = f->pub->cfg.backoff_min_ms;
+    return PUB_FLOW_ACKED;
+}
+
+/* Handles one decoded frame from the subscriber. */
+static int flow_message(pub_flow *f, int type, const wire_msg *m)
+{
+    switch (type) {
+    case WIRE_HELLO_OK:
+        if (f->state != FLOW_HELLO)
+            return flow_fail(f, "unexpected HELLO_OK");
+        f->state = FLOW_STREAMING;
+        f->state_since = wh_mono_ms();
+        f->resume = f->acked;
+        wh_info(WH_AREA_PUBLISHER, "app %s: delivering shard %s to instance %s at %s from %s",
+                f->app, f->pub->cfg.shard, f->instance, f->endpoint,
+                f->acked.set ? "the acknowledged position" : "the oldest position");
+        return 0;
+    case WIRE_ACK:
+        if (f->state != FLOW_STREAMING)
+            return flow_fail(f, "ACK before the handshake");
+        return flow_ack(f, m->seq);
+    case WIRE_HEARTBEAT:
+        return 0;
+    case WIRE_ERROR:
+        return flow_fail(f, "subscriber refused: %.*s", (int)m->message_len,
+                         m->message ? m->message : "");
+    default:
+        return flow_fail(f, "unexpected %s frame from the subscriber", wire_type_name(type));
+    }
+}
+
+/* Handles every complete frame in f->in. */
+static int flow_frames(pub_flow *f)
+{
+    char why[600];
+    int r = 0;
+    for (;;) {
+        int type;
+        const uint8_t *pl;
+        size_t plen, used;
+        int rc = wire_frame_parse((uint8_t *)f->in.data + f->in_off, f->in.len - f->in_off,
+                                  FLOW_MAX_IN_FRAME, &type, &pl, &plen, &used, why, sizeof why);
+        if (rc == WH_ERR_AGAIN)
+            break;
+        if (rc != WH_OK)
+            return r | flow_fail(f, "garbage from the subscriber: %s", why);
+        f->in_off += used;
+        wire_msg m;
+        if (wire_msg_decode(type, pl, plen, &m, why, sizeof why) != WH_OK)
+            return r | flow_fail(f, "garbage from the subscriber: %s", why);
+        r |= flow_message(f, type, &m);
+        if (r & PUB_FLOW_FAILED)
+            return r;
+    }
+    if (f->in_off == f->in.len) {
+        wh_buf_reset(&f->in);
+        f->in_off = 0;
+    }
+    return r;
+}
+
+/* Reads everything the socket has (edge-triggered) and handles it. */
+static int flow_read(pub_flow *f)
+{
+    int r = 0;
+    for (;;) {
+        if (!wh_buf_reserve(&f->in, FLOW_MAX_IN_FRAME))
+            return r | flow_fail(f, "out of memory");
+        ssize_t n = recv(f->fd, f->in.data + f->in.len, f->in.cap - f->in.len - 1, 0);
+        if (n == 0)
+            return r | flow_fail(f, "the subscriber closed the connection");
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return r;
+            return r | flow_fail(f, "receive: %s", strerror(errno));
+        }
+        f->in.len += (size_t)n;
+        f->last_recv = wh_mono_ms();
+        r |= flow_frames(f);
+        if (r & PUB_FLOW_FAILED)
+            return r;
+    }
+}
+
+int pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello)
+{
+    int r = 0;
+    assert(f->fd >= 0);
+    if (f->state == FLOW_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err)
+            return flow_fail(f, "connect: %s", strerror(err));
+        r |= flow_hello(f, hello);
+    }
+    if (!(r & PUB_FLOW_FAILED) && (events & EPOLLOUT))
+        r |= pub_flow_send(f);
+    if (!(r & PUB_FLOW_FAILED) && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        r |= flow_read(f);
+    return r;
+}
+
+/* ---- timers ------------------------------------------------------------------------------ */
+
+int pub_flow_tick(pub_flow *f, int64_t now)
+{
+    publisher *p = f->pub;
+    switch (f->state) {
+    case FLOW_BACKOFF:
+        return now >= f->backoff_until ? flow_connect(f) : 0;
+    case FLOW_CONNECTING:
+    case FLOW_HELLO:
+        if (now - f->state_since > p->cfg.connect_timeout_ms)
+            return flow_fail(f, "no %s within %lld ms",
+                             f->state == FLOW_CONNECTING ? "connection" : "handshake answer",
+                             (long long)p->cfg.connect_timeout_ms);
+        return 0;
+    case FLOW_STREAMING:
+        break;
+    }
+    if (now - f->last_recv > p->cfg.heartbeat_timeout_ms)
+        return flow_fail(f, "silent for %lld ms (stalled or gone)",
+                         (long long)(now - f->last_recv));
+    pub_mutex_lock(&f->mu);
+    if (now - f->last_marker_ms >= atomic_load(&p->marker_ms))
+        pub_flow_mark_locked(f);
+    if (now - f->last_send >= p->cfg.heartbeat_ms && f->out.len == 0 &&
+        f->sent_off == f->sending.len)
+        wire_put_heartbeat(&f->out, (uint64_t)wh_wall_ms());
+    pub_mutex_unlock(&f->mu);
+    return pub_flow_send(f);
+}
+
+/* ---- the caravan's side (f->mu held) ---------------------------------------------------- */
+
+void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos)
+{
+    assert(pub_mutex_held(&f->mu));
+    f->processed = *pos;
+    f->marked = *pos;
+}
+
+void pub_flow_mark_locked(pub_flow *f)
+{
+    assert(pub_mutex_held(&f->mu));
+    ring_check(f);
+    if (!f->processed.set || wh_pos_equal(&f->processed, &f->marked))
+        return;
+    if (f->nmarkers == f->capmarkers) {
+        uint32_t cap = f->capmarkers ? f->capmarkers * 2 : 16;
+        pub_marker *m = malloc(cap * sizeof *m);
+        if (!m)
+            return;   /* try again at the next batch */
+        for (uint32_t i = 0; i < f->nmarkers; i++)
+            m[i] = f->markers[(f->headmarker + i) % f->capmarkers];
+        free(f->markers);
+        f->markers = m;
+        f->capmarkers = cap;
+        f->headmarker = 0;
+    }
+    wh_position view;
+    size_t before = f->out.len;
+    uint64_t seq = f->next_mseq + 1;
+    if (wire_put_datamarker(&f->out, seq, wh_pos_to_view(&f->processed, &view)) != WH_OK) {
+        f->out.len = before;
+        return;
+    }
+    f->next_mseq = seq;
+    f->bytes_total += f->out.len - before;
+    pub_marker *m = &f->markers[(f->headmarker + f->nmarkers) % f->capmarkers];
+    m->seq = seq;
+    m->bytes_end = f->bytes_total;
+    m->pos = f->processed;
+    f->nmarkers++;
+    f->marked = f->processed;
+    f->since_marker = 0;
+    f->bytes_at_marker = f->bytes_total;
+    f->last_marker_ms = wh_mono_ms();
+    ring_check(f);
+}
+
+/* Closes the open UPDATES frame and counts its bytes. */
+static int frame_end(pub_flow *f)
+{
+    size_t start = f->enc.frame_start;
+    int rc = wire_enc_end(&f->enc);
+    if (rc != WH_OK)
+        return rc;
+    f->bytes_total += f->out.len - start;
+    f->n_frames++;
+    return WH_OK;
+}
+
+int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready, char *err,
+                           size_t errlen)
+{
+    publisher *p = f->pub;
+    size_t frame_target = (size_t)p->cfg.frame_bytes;
+    bool open = false, was_empty = f->out.len == 0;
+    uint32_t sent = 0;
+    int rc;
+    assert(pub_mutex_held(&f->mu));
+    assert(n > 0);
+    for (int i = 0; i < n; i++) {
+        if (f->filter && !wh_filter_match(f->filter, &ups[i]))
+            continue;
+        if (!open) {
+            wire_enc_begin(&f->enc, &f->out, p->cfg.shard);
+            open = true;
+        }
+        if (wire_enc_add(&f->enc, &ups[i]) != WH_OK)
+            return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory encoding for app %s",
+                             f->app);
+        sent++;
+        if (f->out.len - f->enc.frame_start >= frame_target) {
+            open = false;
+            if ((rc = frame_end(f)) != WH_OK)
+                return wh_seterr(err, errlen, rc, "app %s: update at %s:%llu/%u does not fit "
+                                 "in one frame (%s)", f->app,
+                                 ups[i].pos.log_name ? ups[i].pos.log_name : "",
+                                 (unsigned long long)ups[i].pos.offset, ups[i].pos.index,
+                                 wh_err_str(rc));
+        }
+    }
+    if (open && (rc = frame_end(f)) != WH_OK)
+        return wh_seterr(err, errlen, rc, "app %s: a batch does not fit in one frame (%s)",
+                         f->app, wh_err_str(rc));
+    f->n_sent += sent;
+    f->n_filtered += (uint64_t)n - sent;
+    if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
+        return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
+    f->since_marker += (uint64_t)n;
+    if (f->since_marker >= (uint64_t)atomic_load(&p->marker_updates) ||
+        f->bytes_total - f->bytes_at_marker >= (uint64_t)atomic_load(&p->window_bytes) / 4)
+        pub_flow_mark_locked(f);
+    if (was_empty && f->out.len > 0) {
+        atomic_store(&f->out_ready, true);
+        *ready = true;
+    }
+    return WH_OK;
+}
+
+uint64_t pub_flow_unacked_bytes_locked(pub_flow *f)
+{
+    assert(pub_mutex_held(&f->mu));
+    assert(f->bytes_acked <= f->bytes_total);
+    return f->bytes_total - f->bytes_acked;
+}
+
+bool pub_flow_window_full_locked(pub_flow *f)
+{
+    return pub_flow_unacked_bytes_locked(f) >= (uint64_t)atomic_load(&f->pub->window_bytes);
+}

@@ -1,0 +1,164 @@
+/* pub_flow.h -- a flow: the push connection of one subscriber app, its state machine, output and datamarkers.
+ *
+ * A flow connects to the app's chosen instance, sends HELLO, and once the
+ * instance answers HELLO_OK it streams: a caravan (pub_caravan.h) encodes
+ * updates and datamarkers into its output buffer, the loop sends them, and
+ * each ACK pops the datamarkers up to the acknowledged one (docs/PROTOCOL.md).
+ * A failure closes the connection and retries after a backoff from the
+ * acknowledged position.
+ *
+ * Threads: the loop thread owns a flow. It alone creates and frees it,
+ * changes its state and calls connect, send, recv and close on its socket.
+ * While the flow is a member of a caravan, that caravan's thread calls the
+ * _locked functions below with f->mu held: it appends to f->out and pushes
+ * datamarkers, and never touches the socket. The loop takes f->mu to move
+ * f->out into its own send buffer, to pop datamarkers on an ACK and to reset
+ * the flow. A flow is never reset or freed while it is in a caravan
+ * (asserted): the loop first takes it out (pub_caravan_leave).
+ *
+ * Functions that can fail the connection return PUB_FLOW_FAILED with the
+ * reason in f->why; the loop then takes the flow out of its caravan and
+ * calls pub_flow_reset. */
+#ifndef WH_PUB_FLOW_H
+#define WH_PUB_FLOW_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "filters/filter.h"
+#include "publisher/pub.h"
+#include "publisher/pub_mutex.h"
+#include "wormhole/position.h"
+#include "protocol/wire.h"
+
+typedef enum pub_flow_state {
+    FLOW_BACKOFF = 0,   /* waiting before (re)connecting */
+    FLOW_CONNECTING,    /* TCP connect in progress */
+    FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
+    FLOW_STREAMING,     /* delivering */
+} pub_flow_state;
+
+/* What a flow's I/O asks of the loop, as bit flags. */
+enum {
+    PUB_FLOW_FAILED = 1 << 0,  /* the connection failed (f->why): leave the caravan, reset */
+    PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
+};
+
+typedef struct pub_marker {
+    uint64_t seq;
+    uint64_t bytes_end;   /* flow->bytes_total when the marker was queued */
+    wh_pos   pos;
+} pub_marker;
+
+/* What a HELLO says about this publisher (from its ZooKeeper agent). */
+typedef struct pub_hello {
+    const char *publisher;     /* "" once fenced */
+    uint64_t    epoch;
+} pub_hello;
+
+struct pub_caravan;
+
+typedef struct pub_flow {
+    /* ---- loop thread only */
+    struct pub_flow *next;
+    publisher *pub;
+    char   *app, *instance, *endpoint, *filter_json;
+    pub_flow_state state;
+    int     fd;
+    int64_t state_since, backoff_until, backoff_ms;
+    int64_t last_recv, last_send;
+    bool    doomed;           /* assignment went away: close and free */
+    wh_buf  in;               /* received bytes; in_off of them parsed */
+    size_t  in_off;
+    wh_buf  sending;          /* taken from out; sent_off of it written to the socket */
+    size_t  sent_off;
+    /* The caravan the flow is a member or a leaver of; written by the
+     * caravan module on the loop thread only (pub_caravan.h). */
+    struct pub_caravan *caravan;
+    wh_pos  resume;           /* where this flow's next reader starts */
+    char    why[700];         /* reason of the last PUB_FLOW_FAILED */
+
+    /* ---- shared with the caravan thread: under mu */
+    pub_mutex mu;
+    wh_buf   out;             /* encoded, not yet taken by the loop */
+    uint64_t bytes_total;     /* bytes ever queued on this connection */
+    uint64_t bytes_acked;     /* bytes_end of the last acknowledged marker */
+    pub_marker *markers;      /* ring of unacknowledged markers */
+    uint32_t nmarkers, capmarkers, headmarker;
+    uint64_t next_mseq;
+    wh_pos   processed;       /* last update handed to this flow (sent or filtered out) */
+    wh_pos   marked;          /* position of the newest marker */
+    uint64_t since_marker;    /* updates processed since the newest marker */
+    uint64_t bytes_at_marker;
+    int64_t  last_marker_ms;
+    wh_pos   acked;           /* newest acknowledged position */
+    atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
+
+    /* ---- the caravan thread only while a member */
+    wh_filter *filter;
+    wire_enc   enc;
+    uint64_t   n_sent, n_filtered, n_frames;   /* approximate when read elsewhere */
+} pub_flow;
+
+/* ---- the loop thread ---------------------------------------------------------- */
+
+/* A flow for assignment a, in FLOW_BACKOFF with no delay, or NULL (out of
+ * memory, or the instance's filter does not parse: logged). Free with
+ * pub_flow_free. */
+pub_flow *pub_flow_new(publisher *p, const pub_assign *a);
+/* Frees a flow that is in no caravan; closes its socket. Accepts NULL. */
+void pub_flow_free(pub_flow *f);
+
+/* Handles epoll events of f's socket: connect completion (then HELLO with
+ * hello, which must be filled while f is FLOW_CONNECTING), writability, and
+ * received frames. Returns PUB_FLOW_* flags. */
+int  pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello);
+
+/* Timers at time now (wh_mono_ms): connects when the backoff is over, times
+ * out connects, handshakes and silent peers, queues the timed datamarker
+ * and the heartbeat of an idle connection, and sends. Returns PUB_FLOW_*. */
+int  pub_flow_tick(pub_flow *f, int64_t now);
+
+/* Sends what is queued until done or the socket is full (the loop sends
+ * again on EPOLLOUT). Returns 0 or PUB_FLOW_FAILED. */
+int  pub_flow_send(pub_flow *f);
+
+/* Closes the connection (why, if not NULL, is logged) and prepares a retry
+ * from the acknowledged position: at once with retry_soon, else after the
+ * backoff, which doubles. f must be in no caravan. */
+void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
+
+/* Queues SHARD_NOTICE(held=false) and sends it: the publisher closes a
+ * streaming connection on purpose (docs/PROTOCOL.md). */
+void pub_flow_release(pub_flow *f);
+
+/* Datamarkers queued and not yet acknowledged. */
+uint32_t pub_flow_unacked_markers(pub_flow *f);
+
+/* ---- any thread, f->mu held ------------------------------------------------------ */
+
+/* Sets the processed and marked positions to pos: the next update f gets is
+ * the one after pos (a caravan takes f in at its current position). */
+void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos);
+
+/* Queues a datamarker for f's processed position if it moved since the
+ * newest one (on out of memory, the next call tries again). */
+void pub_flow_mark_locked(pub_flow *f);
+
+/* Encodes the updates of ups[0..n) (n > 0) that pass f's filter as UPDATES
+ * frames of about delivery.max_frame_bytes, advances f's processed position
+ * over all of them, and queues a datamarker when enough updates or bytes
+ * went by. Sets *ready when out went from empty to non-empty (the caller
+ * wakes the loop). Returns 0, or a fatal error described in errbuf. */
+int  pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready,
+                            char *errbuf, size_t errlen);
+
+/* Bytes queued and not acknowledged (the window in use). */
+uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);
+
+/* The window is full: f must not be fed until an ACK. */
+bool pub_flow_window_full_locked(pub_flow *f);
+
+#endif

@@ -1,0 +1,66 @@
+/* pub_report.c -- the publisher's heartbeats to its monitor: state, position and lag in the status file. */
+#include "core/clock.h"
+#include "core/log.h"
+#include "protocol/status_file.h"
+#include "publisher/pub.h"
+#include "publisher/pub_caravan.h"
+
+/* A reader stuck in its mapper this long stops the heartbeats. */
+#define READER_STUCK_MS 30000
+
+/* Whether a caravan's reader has not come back from its mapper for too
+ * long (the first such is logged). */
+static bool readers_stuck(publisher *p, int64_t now)
+{
+    pub_caravan_view v;
+    for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++)
+        if (now - v.beat_ms > READER_STUCK_MS) {
+            wh_warn(WH_AREA_PUBLISHER, "reader of caravan %llu has not come back from the "
+                    "mapper for %lld s", (unsigned long long)v.id,
+                    (long long)((now - v.beat_ms) / 1000));
+            return true;
+        }
+    return false;
+}
+
+/* Lag: how far the slowest reader is behind the head of the log, by the
+ * log's own event times (whole seconds in a binlog); -1 (unknown) without
+ * readers or when the log has no times. pos gets a reader's position. */
+static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
+{
+    pub_caravan_view v;
+    int64_t lag = -1, wall = wh_wall_ms();
+    for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {
+        if (i == 0)
+            lag = 0;
+        if (v.last.set)
+            wh_pos_format_physical(&v.last, pos, poslen);
+        if (v.at_head || lag < 0)
+            continue;
+        if (!v.reading || v.last_ts <= 0)
+            lag = -1;
+        else if (wall - v.last_ts * 1000 > lag)
+            lag = wall - v.last_ts * 1000;
+    }
+    return lag;
+}
+
+void pub_report_tick(publisher *p, int64_t now)
+{
+    /* Report at every interval, and at once when the state changes to
+     * running, so a rolling restart need not wait a whole interval. */
+    bool up = pub_zk_epoch(p->zk) != 0;
+    if (now - p->last_report < status_report_interval_ms(p->rep) && (p->running_reported || !up))
+        return;
+    p->last_report = now;
+    if (up)
+        p->running_reported = true;
+    /* A heartbeat vouches for the readers too: a caravan stuck in its
+     * mapper stops them, so the monitor restarts us. */
+    if (readers_stuck(p, now))
+        return;
+    char pos[800] = "", err[1024];
+    int64_t lag = readers_lag(p, pos, sizeof pos);
+    status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
+                     lag, NULL, err, sizeof err);
+}

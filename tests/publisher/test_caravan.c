@@ -1,0 +1,281 @@
+/* test_caravan.c -- unit tests of flows and caravans without servers: placement, delivery, ACKs, leaving.
+ *
+ * The test plays the loop thread: it makes flows streaming by hand, places
+ * them in caravans reading the synthetic mapper, sends one flow's output
+ * into a socketpair and answers with ACK frames, and drops the others'
+ * output as if sent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/clock.h"
+#include "publisher/pub.h"
+#include "publisher/pub_caravan.h"
+#include "publisher/pub_flow.h"
+#include "tests/check.h"
+
+static publisher P;
+
+static void setup(int64_t updates, int64_t window_bytes)
+{
+    json_decref(P.cfg.mapper_options);
+    if (P.efd > 0)
+        close(P.efd);
+    if (P.epfd > 0)
+        close(P.epfd);
+    memset(&P, 0, sizeof P);
+    P.cfg.shard = (char *)"s1";
+    P.cfg.id = (char *)"test";
+    P.cfg.mapper_name = (char *)"synthetic";
+    P.cfg.mapper_options = json_pack("{s:I, s:I}", "updates", (json_int_t)updates, "tables", 3);
+    P.cfg.frame_bytes = 1 << 20;
+    P.cfg.heartbeat_ms = 1000;
+    P.cfg.heartbeat_timeout_ms = 10000;
+    P.cfg.connect_timeout_ms = 5000;
+    P.cfg.backoff_min_ms = 100;
+    P.cfg.backoff_max_ms = 5000;
+    P.cfg.window_bytes = window_bytes;
+    P.cfg.marker_updates = 100;
+    P.cfg.marker_ms = 200;
+    P.cfg.batch_size = 64;
+    P.cfg.caravan_wait_ms = 20;
+    pub_apply_live(&P);
+    P.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    P.epfd = epoll_create1(EPOLL_CLOEXEC);
+}
+
+/* A flow in the state it has after HELLO_OK, from the oldest position. */
+static pub_flow *streaming_flow(const char *app, pub_flow *next)
+{
+    pub_assign a = { .app = (char *)app, .instance = (char *)"i1",
+                     .endpoint = (char *)"127.0.0.1:1" };
+    pub_flow *f = pub_flow_new(&P, &a);
+    if (!f)
+        abort();
+    f->state = FLOW_STREAMING;
+    f->next = next;
+    return f;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { 0, ms * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t processed_offset(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    uint64_t off = f->processed.set ? f->processed.offset : 0;
+    pub_mutex_unlock(&f->mu);
+    return off;
+}
+
+/* Drops what f queued, as if sent (and acknowledged when ack). */
+static void drop_output(pub_flow *f, bool ack)
+{
+    pub_mutex_lock(&f->mu);
+    wh_buf_reset(&f->out);
+    if (ack)
+        f->bytes_acked = f->bytes_total;
+    pub_mutex_unlock(&f->mu);
+    if (ack)
+        pub_caravan_kick(f);
+}
+
+static void read_all(int fd, wh_buf *in)
+{
+    for (;;) {
+        if (!wh_buf_reserve(in, 65536))
+            abort();
+        ssize_t n = read(fd, in->data + in->len, in->cap - in->len - 1);
+        if (n <= 0)
+            return;
+        in->len += (size_t)n;
+    }
+}
+
+typedef struct stream_seen {
+    uint64_t updates, next_offset, markers, last_seq, last_marker_offset;
+    bool in_order;
+} stream_seen;
+
+/* Walks the frames a flow sent: updates in log order, datamarkers numbered. */
+static void parse_stream(const wh_buf *in, stream_seen *s)
+{
+    wh_arena arena = WH_ARENA_INIT;
+    char err[256];
+    size_t off = 0;
+    memset(s, 0, sizeof *s);
+    s->in_order = true;
+    s->next_offset = 1;
+    while (off < in->len) {
+        int type;
+        const uint8_t *pl;
+        size_t plen, used;
+        if (wire_frame_parse((const uint8_t *)in->data + off, in->len - off, WIRE_FRAME_MAX,
+                             &type, &pl, &plen, &used, err, sizeof err) != WH_OK)
+            break;
+        off += used;
+        if (type == WIRE_UPDATES) {
+            wire_batch b;
+            wh_arena_reset(&arena);
+            CHECK_EQ_INT(wire_batch_decode(pl, plen, &arena, &b, err, sizeof err), 0);
+            for (uint32_t i = 0; i < b.count; i++) {
+                s->in_order &= b.updates[i].pos.offset == s->next_offset;
+                s->next_offset = b.updates[i].pos.offset + 1;
+            }
+            s->updates += b.count;
+        } else if (type == WIRE_DATAMARKER) {
+            wire_msg m;
+            CHECK_EQ_INT(wire_msg_decode(type, pl, plen, &m, err, sizeof err), 0);
+            CHECK_EQ_INT(m.seq, s->last_seq + 1);
+            s->last_seq = m.seq;
+            s->last_marker_offset = m.pos.offset;
+            s->markers++;
+        }
+    }
+    CHECK_EQ_INT(off, in->len);
+    wh_arena_free(&arena);
+}
+
+static int send_ack(pub_flow *f, int peer, uint64_t seq)
+{
+    wh_buf b = WH_BUF_INIT;
+    pub_hello hello = { "test", 1 };
+    wire_put_ack(&b, seq);
+    CHECK_EQ_INT(write(peer, b.data, b.len), (long long)b.len);
+    wh_buf_free(&b);
+    return pub_flow_event(f, EPOLLIN, &hello);
+}
+
+static void close_all(pub_caravans *s, pub_flow *flows)
+{
+    while (flows) {
+        pub_flow *f = flows;
+        flows = f->next;
+        pub_caravan_leave(s, f);
+        CHECK(f->caravan == NULL);
+        pub_flow_reset(f, NULL, true);
+        pub_flow_free(f);
+    }
+    pub_caravans_check(s, NULL);
+    pub_caravans_reap(s);
+    pub_caravan_view v;
+    CHECK(!pub_caravans_view(s, 0, &v));
+    pub_caravans_free(s);
+}
+
+/* Flows placed in one call at one position share one reader, and each gets
+ * every update; one flow's bytes on its socket are the whole stream, and
+ * ACKs pop its datamarkers. */
+static void test_place_deliver_ack(void)
+{
+    const uint64_t n = 1000;
+    setup((int64_t)n, 4 << 20);
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *c = streaming_flow("c", NULL), *b = streaming_flow("b", c),
+             *a = streaming_flow("a", b);
+    int sv[2];
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    a->fd = sv[0];
+
+    pub_caravans_place(s, a);
+    CHECK(a->caravan != NULL && a->caravan == b->caravan && b->caravan == c->caravan);
+    pub_caravan_view v;
+    CHECK(pub_caravans_view(s, 0, &v) && !pub_caravans_view(s, 1, &v));
+    pub_caravans_check(s, a);
+
+    wh_buf in = WH_BUF_INIT;
+    int64_t deadline = wh_mono_ms() + 20000;
+    while (wh_mono_ms() < deadline &&
+           (processed_offset(a) < n || processed_offset(b) < n || processed_offset(c) < n)) {
+        CHECK_EQ_INT(pub_flow_send(a), 0);
+        read_all(sv[1], &in);
+        drop_output(b, true);
+        drop_output(c, true);
+        sleep_ms(1);
+    }
+    CHECK_EQ_INT(processed_offset(a), n);
+    CHECK_EQ_INT(processed_offset(b), n);
+    CHECK_EQ_INT(processed_offset(c), n);
+    /* The datamarker of the end, as the clean stop queues it. */
+    pub_mutex_lock(&a->mu);
+    pub_flow_mark_locked(a);
+    pub_mutex_unlock(&a->mu);
+    CHECK_EQ_INT(pub_flow_send(a), 0);
+    read_all(sv[1], &in);
+
+    stream_seen seen;
+    parse_stream(&in, &seen);
+    CHECK_EQ_INT(seen.updates, n);
+    CHECK(seen.in_order);
+    /* One at the first batch boundary after every 100 updates (datamarker_updates). */
+    CHECK(seen.markers >= n / (100 + 64));
+    CHECK_EQ_INT(seen.last_marker_offset, n);
+    CHECK_EQ_INT(pub_flow_unacked_markers(a), seen.markers);
+
+    /* An ACK of the newest marker pops them all; the same one again is an error. */
+    CHECK_EQ_INT(send_ack(a, sv[1], seen.last_seq), PUB_FLOW_ACKED);
+    CHECK_EQ_INT(pub_flow_unacked_markers(a), 0);
+    CHECK(a->acked.set && a->acked.offset == n);
+    CHECK_EQ_INT(send_ack(a, sv[1], seen.last_seq), PUB_FLOW_FAILED);
+    CHECK(strstr(a->why, "already acknowledged") != NULL);
+
+    wh_buf_free(&in);
+    close(sv[1]);
+    close_all(s, a);   /* a's reset closes sv[0] */
+}
+
+/* A member whose window stays full leaves its caravan: the loop collects it,
+ * it resumes from what it has, and placing it again gives it its own reader. */
+static void test_slow_member_leaves(void)
+{
+    setup(0, 65536);
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *slow = streaming_flow("slow", NULL), *fast = streaming_flow("fast", slow);
+    pub_caravans_place(s, fast);
+    CHECK(fast->caravan != NULL && fast->caravan == slow->caravan);
+
+    bool collected = false;
+    int64_t deadline = wh_mono_ms() + 20000;
+    while (!collected && wh_mono_ms() < deadline) {
+        drop_output(fast, true);
+        drop_output(slow, false);   /* sent, never acknowledged: its window fills */
+        collected = pub_caravans_collect(s);
+        sleep_ms(1);
+    }
+    CHECK(collected);
+    CHECK(slow->caravan == NULL);
+    CHECK(fast->caravan != NULL);
+    pub_mutex_lock(&slow->mu);
+    CHECK(wh_pos_equal(&slow->resume, &slow->processed));
+    CHECK(pub_flow_window_full_locked(slow));
+    pub_mutex_unlock(&slow->mu);
+    pub_caravans_check(s, fast);
+
+    pub_caravans_place(s, fast);
+    CHECK(slow->caravan != NULL && slow->caravan != fast->caravan);
+    pub_caravan_view v;
+    CHECK(pub_caravans_view(s, 1, &v) && !pub_caravans_view(s, 2, &v));
+    pub_caravans_check(s, fast);
+    CHECK(pub_caravans_failed(s) == NULL);
+    close_all(s, fast);
+}
+
+int main(void)
+{
+    test_place_deliver_ack();
+    test_slow_member_leaves();
+    json_decref(P.cfg.mapper_options);
+    close(P.efd);
+    close(P.epfd);
+    return check_done("test_caravan");
+}
