@@ -6,10 +6,14 @@
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 
-/* The flow already delivers a as assigned: same instance, endpoint and filter. */
+/* The flow already delivers a as assigned: same instance, endpoint and
+ * filter; for a stopped flow, also the same registration of the instance
+ * (one that registered again may take what it refused: it gets a new flow). */
 static bool flow_matches(const pub_flow *f, const pub_assign *a)
 {
     if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0)
+        return false;
+    if (f->state == FLOW_STOPPED && f->czxid != a->czxid)
         return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
@@ -41,11 +45,15 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
             f->doomed = false;
             continue;
         }
-        if (f) {
+        if (f && f->state == FLOW_STOPPED && strcmp(f->instance, as[i].instance) == 0)
+            wh_info(WH_AREA_PUBLISHER, "app %s: instance %s registered again: delivering shard "
+                    "%s again (the flow was stopped: %s)", as[i].app, as[i].instance,
+                    p->cfg.shard, f->stopped_why);
+        else if (f)
             wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
                     as[i].app, p->cfg.shard, f->instance, as[i].instance);
+        if (f)
             as[i].pos = f->acked;   /* newest we know */
-        }
         pub_flow *nf = pub_flow_new(p, &as[i]);
         if (nf) {
             nf->next = p->flows;

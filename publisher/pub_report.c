@@ -1,12 +1,17 @@
 /* pub_report.c -- the publisher's heartbeats to its monitor: state, position and lag in the status file. */
+#include <string.h>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
+#include "publisher/pub_flow.h"
 
 /* A reader stuck in its mapper this long stops the heartbeats. */
 #define READER_STUCK_MS 30000
+/* Stopped flows listed in a status file, at most (it must stay small). */
+#define REPORT_STOPPED_MAX 8
 
 /* Whether a caravan's reader has not come back from its mapper for too
  * long (the first such is logged). */
@@ -45,6 +50,25 @@ static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
     return lag;
 }
 
+/* {"stopped_flows":[{"app","instance","reason"},...]} when flows are
+ * stopped because their subscriber cannot take an update, else NULL. */
+static json_t *stopped_flows(publisher *p)
+{
+    json_t *list = NULL;
+    int n = 0;
+    for (pub_flow *f = p->flows; f && n < REPORT_STOPPED_MAX; f = f->next) {
+        if (f->state != FLOW_STOPPED)
+            continue;
+        if (!list && !(list = json_array()))
+            return NULL;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s#}", "app", f->app, "instance",
+                                              f->instance, "reason", f->stopped_why,
+                                              (int)strnlen(f->stopped_why, 300)));
+        n++;
+    }
+    return list ? json_pack("{s:o}", "stopped_flows", list) : NULL;
+}
+
 void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
@@ -61,6 +85,8 @@ void pub_report_tick(publisher *p, int64_t now)
         return;
     char pos[800] = "", err[1024];
     int64_t lag = readers_lag(p, pos, sizeof pos);
+    json_t *extra = stopped_flows(p);
     status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
-                     lag, NULL, err, sizeof err);
+                     lag, extra, err, sizeof err);
+    json_decref(extra);
 }

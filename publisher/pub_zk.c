@@ -516,6 +516,7 @@ done:
 
 typedef struct inst {
     char *name, *endpoint, *filter_json;
+    int64_t czxid;   /* the node's creation: a new one each time the instance registers */
 } inst;
 
 /* Reads the instance node name of app. Fills *out when the instance is
@@ -554,6 +555,7 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
     free(buf);
     if (rc == WH_OK && zku_instance_takes_shard(&in, cfg->shard)) {
         out->name = strdup(name);
+        out->czxid = st.czxid;
         out->endpoint = in.endpoint;
         out->filter_json = in.filter_json;
         in.endpoint = in.filter_json = NULL;
@@ -628,6 +630,7 @@ static int read_assignment(pub_zk *z)
             x->instance = live[pick].name;
             x->endpoint = live[pick].endpoint;
             x->filter_json = live[pick].filter_json;
+            x->czxid = live[pick].czxid;
             live[pick].name = live[pick].endpoint = live[pick].filter_json = NULL;
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);

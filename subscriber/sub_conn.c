@@ -136,12 +136,55 @@ static bool shard_taken(const wh_subscriber *s, const char *shard, size_t len)
 
 /* ---- frames: each handler returns NULL to go on, or why the connection must close ------ */
 
-/* Refuses the peer: queues an ERROR frame with why, flushes it, returns why. */
+/* Refuses the peer: queues an ERROR frame with why, flushes it, returns why.
+ * The connection then lingers rather than closing (conn_linger). */
 static const char *conn_refuse(wh_subscriber *s, sub_conn *c, int code, const char *why)
 {
     wire_put_error(&c->out.buf, code, why);
     sub_conn_flush(s, c);
+    c->refusing = true;
     return why;
+}
+
+/* After an ERROR, closes gracefully: a socket closed with unread bytes in
+ * it resets the connection, and the peer may then lose the ERROR frame it
+ * has not read yet (a publisher that is sending a large update would see
+ * only "connection reset" and try again). So: log why, release the shard,
+ * send FIN after the ERROR, and read and discard what the peer still sends
+ * until it closes or SUB_LINGER_MS pass (sub_timers). */
+static void conn_linger(wh_subscriber *s, sub_conn *c, const char *why)
+{
+    wh_warn(WH_AREA_SUBSCRIBER, "dropping publisher connection from %s%s%s%s: %s",
+            c->peer, c->shard ? " (shard " : "", c->shard ? c->shard : "",
+            c->shard ? ")" : "", why);
+    s->stats.dropped++;
+    if (c->streaming) {
+        conn_notice(s, c, false);
+        c->streaming = false;
+    }
+    sub_conn_flush(s, c);
+    shutdown(c->fd, SHUT_WR);
+    wire_inbuf_free(&c->in);
+    wire_asm_reset(&c->parts);
+    c->linger_until = wh_mono_ms() + SUB_LINGER_MS;
+}
+
+/* A lingering connection is readable: discards what came; closes at EOF. */
+static void conn_discard(wh_subscriber *s, sub_conn *c)
+{
+    char sink[16384];
+    for (int i = 0; i < 64; i++) {   /* then let the other connections have a turn */
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        wh_debug(WH_AREA_SUBSCRIBER, "refused connection from %s closed", c->peer);
+        conn_free(s, c);
+        return;
+    }
 }
 
 /* Handles an UPDATES payload: of one frame, or reassembled from the
@@ -325,6 +368,10 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
 {
     char why[512];
     const char *err = NULL;
+    if (c->linger_until) {
+        conn_discard(s, c);
+        return;
+    }
     size_t budget = 4 * SUB_READ_CHUNK;   /* then let the other connections have a turn */
     for (;;) {
         size_t got;
@@ -370,7 +417,9 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
     }
     if (!err && !sub_conn_flush(s, c))
         err = "send failed or the publisher does not read";
-    if (err)
+    if (err && c->refusing)
+        conn_linger(s, c, err);
+    else if (err)
         sub_conn_close(s, c, err);
     else
         wire_inbuf_trim(&c->in);   /* memory a large frame needed goes back */
@@ -484,6 +533,14 @@ void sub_timers(wh_subscriber *s)
     }
     for (sub_conn *c = s->conns; c; c = next) {
         next = c->next;
+        if (c->linger_until) {
+            if (now >= c->linger_until) {
+                wh_debug(WH_AREA_SUBSCRIBER, "refused connection from %s: closing after "
+                         "%d ms", c->peer, SUB_LINGER_MS);
+                conn_free(s, c);
+            }
+            continue;
+        }
         if (!c->greeted && now - c->accepted_ms > s->hello_ms) {
             char why[128];
             snprintf(why, sizeof why, "no HELLO within %d ms", s->hello_ms);

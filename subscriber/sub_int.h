@@ -27,6 +27,7 @@
 #define SUB_HELLO_TIMEOUT_MS 5000       /* defaults of wh_sub_options */
 #define SUB_MAX_PENDING  64
 #define SUB_BURST_QUIET_MS 10000        /* a burst of dropped pending connections ends */
+#define SUB_LINGER_MS    2000           /* a refused connection is drained this long at most */
 
 /* ZooKeeper events posted to the loop (wh_subscriber.zk_flags). */
 #define ZKF_CONNECTED  0x01
@@ -57,6 +58,8 @@ typedef struct sub_conn {
     wire_inbuf  in;
     wire_outbuf out;
     wire_asm    parts;       /* an update arriving in UPDATES_PART frames */
+    bool      refusing;      /* an ERROR was queued: close gracefully (conn_linger) */
+    int64_t   linger_until;  /* lingering after an ERROR until then; 0: not */
     uint64_t  seq;           /* updates received */
     uint64_t  epoch;         /* the publisher's epoch, from its HELLO */
     uint64_t  app_acked;     /* manual mode: app's cumulative ack */
