@@ -324,7 +324,13 @@ def sc_big_row(env):
     small_port = wh.free_port()
     fixed = ["--instance", "small-1", "--listen", "127.0.0.1:%d" % small_port]
     small_app = start_tail(env, "app_small", only + fixed + ["--max-update-bytes", str(16 * MiB)])
-    p = env.publisher()
+    status = env.stack.path("pub.status")
+    os.environ["WORMHOLE_STATUS_FILE"] = status          # as the monitor would set it
+    os.environ["WORMHOLE_STATUS_INTERVAL_MS"] = "200"
+    try:
+        p = env.publisher()
+    finally:
+        del os.environ["WORMHOLE_STATUS_FILE"], os.environ["WORMHOLE_STATUS_INTERVAL_MS"]
     rng = random.Random(int(os.environ.get("WH_SEED", "7")))
     small = [bytes(rng.getrandbits(8) for _ in range(1000)) for _ in range(5)]
     for i, b in enumerate(small):
@@ -364,6 +370,11 @@ def sc_big_row(env):
     pos_phys = [u for u in rows if u["after"]["id"] == 100][0]["pos"]["physical"]
     check(pos_phys in stopped()[0], "the reason names the update's position (%s)" % pos_phys)
     time.sleep(2)
+    with open(status) as f:
+        rep = json.load(f)
+    stopped = rep.get("stopped_flows") or [{}]
+    check(stopped[0].get("app") == "app_small" and pos_phys in stopped[0].get("reason", ""),
+          "the status file reports the stopped flow and why: %s" % json.dumps(stopped)[:200])
     ids = [u["after"]["id"] for u in read_lines(small_app.out)]
     check(ids == [1, 2, 3, 4, 5], "app_small got the rows before the big one and nothing "
           "after it (%s)" % ids)
