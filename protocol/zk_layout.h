@@ -6,11 +6,13 @@
  * cannot drift apart.
  *
  *   ROOT/apps                                    zku_path_apps
- *   ROOT/apps/APP                                zku_path_app
+ *   ROOT/apps/APP                                zku_path_app, zku_app_settings_* (its data)
  *   ROOT/apps/APP/instances                      zku_path_instances
  *   ROOT/apps/APP/instances/INSTANCE  ephemeral  zku_path_instance, zku_instance_*
  *   ROOT/apps/APP/positions                      zku_path_positions
  *   ROOT/apps/APP/positions/SHARD     persistent zku_path_position, zku_position_*
+ *   ROOT/apps/APP/failures                       zku_path_failures
+ *   ROOT/apps/APP/failures/SHARD      persistent zku_path_failure, zku_failure_*
  *   ROOT/shards/SHARD                            zku_path_shard
  *   ROOT/shards/SHARD/epoch           persistent zku_path_epoch, zku_epoch_*
  *   ROOT/shards/SHARD/publishers                 zku_path_publishers
@@ -75,6 +77,9 @@ int zku_path_instance(char *buf, size_t len, const char *root, const char *app,
 int zku_path_positions(char *buf, size_t len, const char *root, const char *app);
 int zku_path_position(char *buf, size_t len, const char *root, const char *app,
                       const char *shard);
+int zku_path_failures(char *buf, size_t len, const char *root, const char *app);
+int zku_path_failure(char *buf, size_t len, const char *root, const char *app,
+                     const char *shard);
 int zku_path_shard(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_epoch(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_publishers(char *buf, size_t len, const char *root, const char *shard);
@@ -163,6 +168,70 @@ typedef struct zku_position {
  * the problem; a text form or publisher id too long for its buffer is one). */
 int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
                            size_t errlen);
+
+/* ---- the app node's data: apps/APP ------------------------------------------------------- */
+
+/* Data of an app node, at most this many bytes. */
+#define ZKU_APP_MAX 4096
+
+/* An app's settings that publishers apply to its flows. */
+typedef struct zku_app_settings {
+    bool on_purged_oldest;   /* "on_purged":"oldest": a purged position resumes from the
+                              * oldest position still in the log (a WARN names the gap);
+                              * "stop" (the default): the flow FAILS with reason purged */
+} zku_app_settings;
+
+/* Writes an app node's data into *out (malloc'd): {"on_purged":"stop"|"oldest"}.
+ * Returns WH_OK or WH_ERR_NOMEM. */
+int zku_app_settings_to_json(const zku_app_settings *s, char **out, char *errbuf, size_t errlen);
+/* Parses an app node's data. Empty data (the node as the subscriber creates
+ * it) is the defaults; otherwise a JSON object whose "on_purged", if there,
+ * is "stop" or "oldest"; unknown fields are ignored. Returns WH_OK or
+ * WH_ERR_PARSE (errbuf; out holds the defaults). */
+int zku_app_settings_from_json(const char *data, size_t len, zku_app_settings *out,
+                               char *errbuf, size_t errlen);
+/* "stop" or "oldest" to a setting; false for anything else. */
+bool zku_on_purged_parse(const char *text, bool *oldest);
+
+/* ---- the failure node: apps/APP/failures/SHARD ------------------------------------------- */
+
+/* A flow that cannot go on (its position purged from the log, or one its
+ * mapper cannot seek to) is stopped alone and recorded here by the shard's
+ * publisher; wormhole-ctl reads it and deletes it on reset or remove. */
+
+/* Data of a failure node, at most this many bytes: a reason of
+ * ZKU_REASON_MAX, the longest text forms of a position and a publisher id
+ * take less than 17 KiB even with every byte escaped in JSON. */
+#define ZKU_FAILURE_MAX (32 * 1024)
+/* Bytes of a failure's reason (with its NUL); longer reasons are cut. */
+#define ZKU_REASON_MAX 1024
+
+/* A failure node's data. */
+typedef struct zku_failure {
+    char     code[32];                    /* "purged", "invalid", "parse", ... (wh_err_name-like) */
+    char     reason[ZKU_REASON_MAX];      /* the full sentence of the log's ERROR line */
+    char     physical[ZKU_POS_TEXT_MAX];  /* the flow's position when it failed; "" none */
+    char     logical[ZKU_POS_TEXT_MAX];
+    char     publisher[ZKU_ID_MAX + 1];
+    uint64_t epoch;
+    int64_t  since_ms;                    /* wall-clock ms (Unix epoch) of the failure */
+} zku_failure;
+
+/* Writes a failure node's data into *out (malloc'd, caller frees):
+ *   {"code":C,"epoch":E,"logical":L|null,"physical":P|null,"publisher":ID,
+ *    "reason":R,"since_ms":T}
+ * (compact, keys sorted; "" positions are written as null). Returns WH_OK,
+ * WH_ERR_LIMIT (more than ZKU_FAILURE_MAX - 1 bytes) or WH_ERR_NOMEM with
+ * a sentence in errbuf. */
+int zku_failure_to_json(const zku_failure *f, char **out, char *errbuf, size_t errlen);
+/* Parses a failure node's data (len bytes, no NUL needed): an object whose
+ * "code" and "reason" are strings; the other fields are optional. A reason
+ * longer than its buffer is cut. Returns WH_OK or WH_ERR_PARSE (errbuf). */
+int zku_failure_from_json(const char *data, size_t len, zku_failure *out, char *errbuf,
+                          size_t errlen);
+/* The failure code of a WH_ERR_* result: "purged", "invalid", "parse", or
+ * "error". */
+const char *zku_failure_code(int rc);
 
 /* ---- the epoch node: shards/SHARD/epoch ------------------------------------------------- */
 

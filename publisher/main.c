@@ -59,13 +59,16 @@ static void usage(FILE *f)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-/* Acts on what a flow's I/O reported: records an acknowledged position, or
- * takes a failed flow out of its caravan and resets it. */
+/* Acts on what a flow's I/O reported: records an acknowledged position,
+ * wakes a caravan that waits for the flow, or takes a failed flow out of its
+ * caravan and resets it. */
 static void flow_outcome(publisher *p, pub_flow *f, int r)
 {
     if (r & PUB_FLOW_ACKED) {
         pub_zk_note_acked(p->zk, f->app, &f->acked);
         pub_caravan_kick(f);
+    } else if (r & PUB_FLOW_TOOK) {
+        pub_caravan_nudge(f);
     }
     if (r & PUB_FLOW_STOPPED) {
         pub_caravan_leave(p->caravans, f);
@@ -134,6 +137,7 @@ static void run(publisher *p)
         poll_events(p, TICK_MS);
         if (atomic_exchange(&p->sig_hup, 0))
             pub_reload(p);
+        pub_caravans_fail_flows(p->caravans);
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
             pub_fatal(p, "%s", why);

@@ -41,19 +41,25 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
         pub_flow *f = p->flows;
         while (f && strcmp(f->app, as[i].app) != 0)
             f = f->next;
-        if (f && flow_matches(f, &as[i])) {
+        if (f && flow_matches(f, &as[i]) &&
+            (f->state != FLOW_FAILED || f->reset_gen == as[i].reset_gen)) {
             f->doomed = false;
+            f->on_purged_oldest = as[i].on_purged_oldest;
             continue;
         }
-        if (f && f->state == FLOW_STOPPED && strcmp(f->instance, as[i].instance) == 0)
+        if (f && f->state == FLOW_FAILED && f->reset_gen != as[i].reset_gen) {
+            wh_info(WH_AREA_PUBLISHER, "app %s: failed flow of shard %s starts again from its "
+                    "reset position", as[i].app, p->cfg.shard);
+        } else if (f && f->state == FLOW_STOPPED && strcmp(f->instance, as[i].instance) == 0) {
             wh_info(WH_AREA_PUBLISHER, "app %s: instance %s registered again: delivering shard "
                     "%s again (the flow was stopped: %s)", as[i].app, as[i].instance,
                     p->cfg.shard, f->stopped_why);
-        else if (f)
+            as[i].pos = f->acked;   /* newest we know */
+        } else if (f) {
             wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
                     as[i].app, p->cfg.shard, f->instance, as[i].instance);
-        if (f)
             as[i].pos = f->acked;   /* newest we know */
+        }
         pub_flow *nf = pub_flow_new(p, &as[i]);
         if (nf) {
             nf->next = p->flows;

@@ -26,6 +26,11 @@
 /* Bytes read from a subscriber at a time. */
 #define FLOW_READ_CHUNK 16384
 
+/* Output queued for the loop beyond which a caravan waits for the loop to
+ * take it (pub_flow_backlogged_locked), so that a loop short of CPU does not
+ * make every flow buffer its whole window: about what a socket buffer holds. */
+#define FLOW_BACKLOG_BYTES (256u << 10)
+
 static int flow_fail(pub_flow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int flow_fail(pub_flow *f, const char *fmt, ...)
 {
@@ -104,6 +109,8 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
         return NULL;
     }
     f->acked = a->pos;
+    f->reset_gen = a->reset_gen;
+    f->on_purged_oldest = a->on_purged_oldest;
     f->resume = a->pos;
     f->processed = a->pos;
     f->marked = a->pos;
@@ -164,8 +171,11 @@ void pub_flow_stop(pub_flow *f, const char *why)
              "the flow stays stopped at the acknowledged position until the instance "
              "registers again or the publisher restarts", f->app, p->cfg.shard, f->instance,
              f->endpoint, reason);
+    if (f->state == FLOW_STREAMING)
+        pub_flow_release(f);   /* an older subscriber is still there: tell it */
     pub_flow_reset(f, NULL, true);
     snprintf(f->stopped_why, sizeof f->stopped_why, "%s", reason);
+    f->stopped_since_ms = wh_wall_ms();
     f->state = FLOW_STOPPED;
 }
 
@@ -179,10 +189,30 @@ bool pub_flow_stop_pending(pub_flow *f)
     return stop;
 }
 
+void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why)
+{
+    char at[800] = "the oldest position";
+    if (pos->set)
+        wh_pos_format_physical(pos, at, sizeof at);
+    if (f->state == FLOW_STREAMING)
+        pub_flow_release(f);
+    pub_flow_reset(f, NULL, true);
+    f->state = FLOW_FAILED;
+    f->failed_rc = rc;
+    f->failed_pos = *pos;
+    f->failed_since_ms = wh_wall_ms();
+    snprintf(f->failed_why, sizeof f->failed_why, "%s", why);
+    pub_zk_note_failed(f->pub->zk, f->app, rc, pos, why, f->failed_since_ms);
+    wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s FAILED at %s: %s; other apps go on; "
+             "this one stays stopped until its position is reset (wormhole-ctl reset %s %s)",
+             f->app, f->pub->cfg.shard, at, why, f->app, f->pub->cfg.shard);
+}
+
 /* ---- output (loop thread) ------------------------------------------------------------ */
 
 int pub_flow_send(pub_flow *f)
 {
+    int r = 0;
     if (f->fd < 0)
         return 0;
     for (;;) {
@@ -195,13 +225,15 @@ int pub_flow_send(pub_flow *f)
                 wh_buf_reset(&f->sending);
             f->sent_off = 0;
             pub_mutex_lock(&f->mu);
+            if (pub_flow_backlogged_locked(f))
+                r |= PUB_FLOW_TOOK;
             wh_buf t = f->out;
             f->out = f->sending;
             f->sending = t;
             atomic_store(&f->out_ready, false);
             pub_mutex_unlock(&f->mu);
             if (f->sending.len == 0)
-                return 0;
+                return r;
         }
         ssize_t n = send(f->fd, f->sending.data + f->sent_off, f->sending.len - f->sent_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -213,8 +245,8 @@ int pub_flow_send(pub_flow *f)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;   /* EPOLLOUT brings the loop back */
-        return flow_fail(f, "send: %s", strerror(n < 0 ? errno : EPIPE));
+            return r;   /* EPOLLOUT brings the loop back */
+        return r | flow_fail(f, "send: %s", strerror(n < 0 ? errno : EPIPE));
     }
 }
 
@@ -446,6 +478,8 @@ int pub_flow_tick(pub_flow *f, int64_t now)
                              f->state == FLOW_CONNECTING ? "connection" : "handshake answer",
                              (long long)p->cfg.connect_timeout_ms);
         return 0;
+    case FLOW_FAILED:
+        return 0;
     case FLOW_STREAMING:
         break;
     case FLOW_STOPPED:
@@ -592,4 +626,10 @@ uint64_t pub_flow_unacked_bytes_locked(pub_flow *f)
 bool pub_flow_window_full_locked(pub_flow *f)
 {
     return pub_flow_unacked_bytes_locked(f) >= (uint64_t)atomic_load(&f->pub->window_bytes);
+}
+
+bool pub_flow_backlogged_locked(pub_flow *f)
+{
+    assert(pub_mutex_held(&f->mu));
+    return atomic_load(&f->out_ready) && f->out.len >= FLOW_BACKLOG_BYTES;
 }

@@ -48,13 +48,17 @@ typedef enum pub_flow_state {
     FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
     FLOW_STREAMING,     /* delivering */
     FLOW_STOPPED,       /* the subscriber cannot take an update (stopped_why) */
+    FLOW_FAILED,        /* stopped for good: its position cannot be read (why, failed_*);
+                         * only a new position from ZooKeeper (an operator reset) revives it */
 } pub_flow_state;
 
 /* What a flow's I/O asks of the loop, as bit flags. */
 enum {
     PUB_FLOW_FAILED = 1 << 0,  /* the connection failed (f->why): leave the caravan, reset */
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
-    PUB_FLOW_STOPPED = 1 << 2, /* the subscriber cannot take an update (f->why): leave the
+    PUB_FLOW_TOOK   = 1 << 2,  /* the loop took a backlog (pub_flow_backlogged_locked): a
+                                * caravan waiting for the loop may go on */
+    PUB_FLOW_STOPPED = 1 << 3, /* the subscriber cannot take an update (f->why): leave the
                                   caravan, pub_flow_stop */
 };
 
@@ -92,6 +96,13 @@ typedef struct pub_flow {
     wh_pos  resume;           /* where this flow's next reader starts */
     char    why[700];         /* reason of the last PUB_FLOW_FAILED or _STOPPED */
     char    stopped_why[700]; /* FLOW_STOPPED: why */
+    int64_t stopped_since_ms; /* FLOW_STOPPED: wh_wall_ms() when it stopped */
+    uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
+    bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
+    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_* */
+    wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read */
+    int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
+    char    failed_why[1024]; /* FLOW_FAILED: the reason */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -139,7 +150,7 @@ int  pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello);
 int  pub_flow_tick(pub_flow *f, int64_t now);
 
 /* Sends what is queued until done or the socket is full (the loop sends
- * again on EPOLLOUT). Returns 0 or PUB_FLOW_FAILED. */
+ * again on EPOLLOUT). Returns PUB_FLOW_FAILED, PUB_FLOW_TOOK, both or 0. */
 int  pub_flow_send(pub_flow *f);
 
 /* Closes the connection (why, if not NULL, is logged) and prepares a retry
@@ -155,6 +166,11 @@ void pub_flow_stop(pub_flow *f, const char *why);
 /* Whether the caravan asked for f to stop (stop_pending); the reason is
  * copied to f->why. */
 bool pub_flow_stop_pending(pub_flow *f);
+
+/* Stops f for good (FLOW_FAILED): its reader could not use the position pos
+ * (rc, why). Tells a streaming instance that the shard is released, closes
+ * the connection and logs one ERROR. f must be in no caravan. */
+void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why);
 
 /* Queues SHARD_NOTICE(held=false) and sends it: the publisher closes a
  * streaming connection on purpose (docs/PROTOCOL.md). */
@@ -190,5 +206,9 @@ uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);
 
 /* The window is full: f must not be fed until an ACK. */
 bool pub_flow_window_full_locked(pub_flow *f);
+
+/* The loop has not yet taken f's output and much is queued there: the loop
+ * is behind (busy or short of CPU), not the subscriber. */
+bool pub_flow_backlogged_locked(pub_flow *f);
 
 #endif

@@ -1,17 +1,14 @@
 /* pub_report.c -- the publisher's heartbeats to its monitor: state, position and lag in the status file. */
-#include <string.h>
-
 #include "core/clock.h"
 #include "core/log.h"
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
+#include "protocol/zk_layout.h"
 
 /* A reader stuck in its mapper this long stops the heartbeats. */
 #define READER_STUCK_MS 30000
-/* Stopped flows listed in a status file, at most (it must stay small). */
-#define REPORT_STOPPED_MAX 8
 
 /* Whether a caravan's reader has not come back from its mapper for too
  * long (the first such is logged). */
@@ -50,25 +47,6 @@ static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
     return lag;
 }
 
-/* {"stopped_flows":[{"app","instance","reason"},...]} when flows are
- * stopped because their subscriber cannot take an update, else NULL. */
-static json_t *stopped_flows(publisher *p)
-{
-    json_t *list = NULL;
-    int n = 0;
-    for (pub_flow *f = p->flows; f && n < REPORT_STOPPED_MAX; f = f->next) {
-        if (f->state != FLOW_STOPPED)
-            continue;
-        if (!list && !(list = json_array()))
-            return NULL;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s#}", "app", f->app, "instance",
-                                              f->instance, "reason", f->stopped_why,
-                                              (int)strnlen(f->stopped_why, 300)));
-        n++;
-    }
-    return list ? json_pack("{s:o}", "stopped_flows", list) : NULL;
-}
-
 void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
@@ -85,7 +63,25 @@ void pub_report_tick(publisher *p, int64_t now)
         return;
     char pos[800] = "", err[1024];
     int64_t lag = readers_lag(p, pos, sizeof pos);
-    json_t *extra = stopped_flows(p);
+    /* Flows stopped for good, so the monitor and the operator see them. */
+    json_t *extra = NULL;
+    for (pub_flow *f = p->flows; f; f = f->next) {
+        if (f->state != FLOW_FAILED && f->state != FLOW_STOPPED)
+            continue;
+        char at[800] = "";
+        if (f->state == FLOW_FAILED && f->failed_pos.set)
+            wh_pos_format_physical(&f->failed_pos, at, sizeof at);
+        if (!extra)
+            extra = json_object();
+        if (!extra)
+            continue;
+        if (f->state == FLOW_FAILED)
+            status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
+                                   at, f->failed_since_ms);
+        else   /* its subscriber cannot take an update (the reason names it) */
+            status_add_failed_flow(extra, f->app, "too_large", f->stopped_why, NULL,
+                                   f->stopped_since_ms);
+    }
     status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
                      lag, extra, err, sizeof err);
     json_decref(extra);

@@ -25,6 +25,12 @@ typedef struct zk_pos {
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
     bool     known;        /* pos holds the stored or acknowledged position */
+    /* The flow FAILED (pub_zk_note_failed): its failure node is written and
+     * the position node watched; a new position there revives it. */
+    bool     failed;
+    bool     failure_written;
+    uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
+    zku_failure *failure;  /* malloc'd; valid while failed */
 } zk_pos;
 
 struct pub_zk {
@@ -171,6 +177,23 @@ static const char *pos_too_large(const struct Stat *st, char *buf, size_t len)
     return buf;
 }
 
+/* Creates parent (an app's positions/ or failures/ node) if it is missing,
+ * but only while the app's own node exists: a publisher never brings back an
+ * app that an operator removed (wormhole-ctl remove) while one of its
+ * positions or failures was still pending here. Returns ZOK (parent exists
+ * now) or ZNONODE (the app is gone), or another ZooKeeper code. */
+static int app_child_parent(pub_zk *z, const char *app, const char *parent)
+{
+    char apath[ZKU_PATH_MAX];
+    if (zku_path_app(apath, sizeof apath, z->pub->cfg.zk_root, app) != WH_OK)
+        return ZBADARGUMENTS;
+    int rc = zoo_exists(z->zh, apath, 0, NULL);
+    if (rc != ZOK)
+        return rc;
+    rc = zoo_create(z->zh, parent, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    return rc == ZNODEEXISTS ? ZOK : rc;
+}
+
 /* ---- registration -------------------------------------------------------------------- */
 
 /* Writes epoch into app's position node before the epoch node moves (see
@@ -211,8 +234,10 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             return ZSYSTEMERROR;
         int version = 0;
         if (st.version == -1) {
-            zku_create_parents(z->zh, parent, true);
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = app_child_parent(z, app, parent);
+            if (rc == ZOK)
+                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0);
         } else {
             struct Stat nst;
             rc = zoo_set2(z->zh, path, data, (int)strlen(data), st.version, &nst);
@@ -220,6 +245,8 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
                 version = nst.version;
         }
         free(data);
+        if (rc == ZNONODE && st.version == -1)
+            return ZOK; /* the app was removed since it was listed: nothing to claim */
         if (rc == ZBADVERSION || rc == ZNODEEXISTS)
             continue;   /* the old publisher wrote meanwhile: claim its newer position */
         if (rc != ZOK)
@@ -473,8 +500,18 @@ static int flush_positions(pub_zk *z)
                 goto done;
         }
         if (version == -1) {
-            zku_create_parents(z->zh, parent, true);
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = app_child_parent(z, app, parent);
+            if (rc == ZNONODE) {
+                /* The app was removed: its position is not written (and the
+                 * entry counts as done, so it is not retried). */
+                wh_info(WH_AREA_ZK, "app %s was removed from ZooKeeper: its position for shard "
+                        "%s is dropped", app, z->pub->cfg.shard);
+                rc = ZOK;
+                goto done;
+            }
+            if (rc == ZOK)
+                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0);
             if (rc == ZOK)
                 version = 0;
             else if (rc == ZNODEEXISTS)
@@ -510,6 +547,133 @@ done:
             wh_debug(WH_AREA_ZK, "wrote %s", path);
     }
     return pending;
+}
+
+/* ---- failed flows (docs/RUNBOOK.md "A flow failed") ---------------------------------------- */
+
+/* Writes the failure nodes not written yet and watches the failed flows'
+ * position nodes. A node left by an earlier run for the same position keeps
+ * its "since". */
+static void write_failures(pub_zk *z)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    for (int i = 0;; i++) {
+        pthread_mutex_lock(&z->mu);
+        if (i >= z->npos || z->has_fatal) {
+            pthread_mutex_unlock(&z->mu);
+            break;
+        }
+        zk_pos *e = &z->pos[i];
+        if (!e->failed || e->failure_written || !e->failure) {
+            pthread_mutex_unlock(&z->mu);
+            continue;
+        }
+        char app[ZKU_PATH_MAX];
+        snprintf(app, sizeof app, "%s", e->app);
+        zku_failure f = *e->failure;
+        pthread_mutex_unlock(&z->mu);
+
+        char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX], ppath[ZKU_PATH_MAX], buf[ZKU_FAILURE_MAX];
+        char err[512], *data = NULL;
+        if (zku_path_failure(path, sizeof path, cfg->zk_root, app, cfg->shard) != WH_OK ||
+            zku_path_failures(parent, sizeof parent, cfg->zk_root, app) != WH_OK ||
+            pos_path(z, app, ppath, sizeof ppath) != ZOK)
+            continue;
+        struct Stat st;
+        int len = sizeof buf - 1;
+        zku_failure old;
+        if (zoo_get(z->zh, path, 0, buf, &len, &st) == ZOK && len > 0 &&
+            st.dataLength <= len &&
+            zku_failure_from_json(buf, (size_t)len, &old, err, sizeof err) == WH_OK &&
+            strcmp(old.physical, f.physical) == 0 && strcmp(old.logical, f.logical) == 0 &&
+            old.since_ms > 0)
+            f.since_ms = old.since_ms;
+        if (zku_failure_to_json(&f, &data, err, sizeof err) != WH_OK) {
+            wh_warn(WH_AREA_ZK, "failure node %s: %s", path, err);
+            continue;
+        }
+        int rc = app_child_parent(z, app, parent);
+        if (rc == ZOK)
+            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
+                            0);
+        if (rc == ZNODEEXISTS)
+            rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
+        free(data);
+        if (rc == ZOK)
+            rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
+        if (rc == ZOK || rc == ZNONODE) {
+            pthread_mutex_lock(&z->mu);
+            z->pos[i].failure_written = true;
+            pthread_mutex_unlock(&z->mu);
+        } else {
+            wh_debug(WH_AREA_ZK, "writing %s: %s", path, zerror(rc));
+        }
+    }
+}
+
+/* The app node's settings (the defaults when it is empty, unreadable or
+ * invalid: the last is logged). Watched: a change re-reads the assignment. */
+static zku_app_settings read_app_settings(pub_zk *z, const char *app)
+{
+    char path[ZKU_PATH_MAX], buf[ZKU_APP_MAX], err[256];
+    zku_app_settings st = { 0 };
+    struct Stat stat;
+    int len = sizeof buf - 1;
+    if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
+        zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
+        return st;
+    if (stat.dataLength > len)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
+                "app node (docs/ZOOKEEPER.md); using the defaults", path, (int)stat.dataLength,
+                ZKU_APP_MAX - 1);
+    else if (zku_app_settings_from_json(buf, len < 0 ? 0 : (size_t)len, &st, err, sizeof err) !=
+        WH_OK)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the defaults", path, err);
+    return st;
+}
+
+/* A failed flow of app: re-reads its position node (and watches it again);
+ * when it no longer holds the position the flow failed at, an operator
+ * reset it: the flow is revived from there (reset_gen) and its failure node
+ * is deleted. */
+static int check_reset(pub_zk *z, const char *app)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char ppath[ZKU_PATH_MAX], fpath[ZKU_PATH_MAX];
+    struct Stat st;
+    wh_pos p;
+    int version;
+    if (pos_path(z, app, ppath, sizeof ppath) != ZOK ||
+        zku_path_failure(fpath, sizeof fpath, cfg->zk_root, app, cfg->shard) != WH_OK)
+        return ZBADARGUMENTS;
+    int rc = read_position(z, app, &p, &version);
+    if (rc != ZOK || z->has_fatal)
+        return rc;
+    rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
+    if (rc != ZOK && rc != ZNONODE)
+        return rc;
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    bool reset = e && e->failed && e->failure_written && !wh_pos_equal(&e->pos, &p);
+    if (reset) {
+        e->pos = p;
+        e->known = true;
+        e->version = version;
+        e->failed = false;
+        e->reset_gen++;
+        free(e->failure);
+        e->failure = NULL;
+    }
+    pthread_mutex_unlock(&z->mu);
+    if (reset) {
+        char at[800] = "the oldest position";
+        if (p.set)
+            wh_pos_format_physical(&p, at, sizeof at);
+        wh_info(WH_AREA_ZK, "app %s: position of shard %s reset to %s; the failed flow starts "
+                "again", app, cfg->shard, at);
+        zoo_delete(z->zh, fpath, -1);
+    }
+    return ZOK;
 }
 
 /* ---- apps and instances --------------------------------------------------------------------- */
@@ -635,10 +799,19 @@ static int read_assignment(pub_zk *z)
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
-            bool known = e && e->known;
+            bool known = e && e->known, failed = e && e->failed;
             if (known)
                 x->pos = e->pos;
             pthread_mutex_unlock(&z->mu);
+            if (failed) {
+                int r = check_reset(z, app);
+                if (r != ZOK)
+                    rc = r;
+                pthread_mutex_lock(&z->mu);
+                e = pos_entry(z, app);
+                x->pos = e->pos;
+                pthread_mutex_unlock(&z->mu);
+            }
             if (!known && e) {
                 wh_pos p;
                 int version;
@@ -657,6 +830,11 @@ static int read_assignment(pub_zk *z)
                     pthread_mutex_unlock(&z->mu);
                 }
             }
+            pthread_mutex_lock(&z->mu);
+            e = pos_entry(z, app);
+            x->reset_gen = e ? e->reset_gen : 0;
+            pthread_mutex_unlock(&z->mu);
+            x->on_purged_oldest = read_app_settings(z, app).on_purged_oldest;
             nas++;
         }
         for (int i = 0; live && i < nlive; i++) {
@@ -760,6 +938,7 @@ static void *zk_main(void *arg)
         }
         if (up && !need_register && wh_mono_ms() - last_flush >= cfg->flush_ms) {
             flush_positions(z);
+            write_failures(z);
             last_flush = wh_mono_ms();
         }
 
@@ -869,6 +1048,8 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                 copy[i].filter_json = z->assign[i].filter_json ? strdup(z->assign[i].filter_json)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
+                copy[i].reset_gen = z->assign[i].reset_gen;
+                copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
                 /* Prefer the newest acknowledged position over the snapshot's. */
                 for (int k = 0; k < z->npos; k++)
                     if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)
@@ -895,6 +1076,36 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
         e->gen++;
     }
     pthread_mutex_unlock(&z->mu);
+}
+
+void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
+                        const char *why, int64_t since_ms)
+{
+    zku_failure *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    snprintf(f->code, sizeof f->code, "%s", zku_failure_code(rc));
+    snprintf(f->reason, sizeof f->reason, "%s", why);
+    if (pos->set) {
+        wh_pos_format_physical(pos, f->physical, sizeof f->physical);
+        if (pos->has_logical)
+            wh_pos_format_logical(pos, f->logical, sizeof f->logical);
+    }
+    snprintf(f->publisher, sizeof f->publisher, "%s", z->id);
+    f->since_ms = since_ms;
+    pthread_mutex_lock(&z->mu);
+    f->epoch = z->epoch;
+    zk_pos *e = pos_entry(z, app);
+    if (e) {
+        free(e->failure);
+        e->failure = f;
+        e->failed = true;
+        e->failure_written = false;
+        f = NULL;
+    }
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+    free(f);
 }
 
 const char *pub_zk_fatal(pub_zk *z)
@@ -941,8 +1152,10 @@ void pub_zk_free(pub_zk *z)
     if (z->zh)
         zookeeper_close(z->zh);
     pub_assign_free(z->assign, z->nassign);
-    for (int i = 0; i < z->npos; i++)
+    for (int i = 0; i < z->npos; i++) {
         free(z->pos[i].app);
+        free(z->pos[i].failure);
+    }
     free(z->pos);
     pthread_mutex_destroy(&z->mu);
     pthread_cond_destroy(&z->cond);

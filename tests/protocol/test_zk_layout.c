@@ -315,6 +315,26 @@ static void test_node_sizes(void)
     CHECK_EQ_STR(p.logical, logi);
     CHECK_EQ_STR(p.publisher, id);
     free(j);
+
+    /* The largest failure node: the same position, and a reason of control
+     * bytes (6 bytes each in JSON). It used to have 4 KiB: a failure at a
+     * long logical position could not be recorded. */
+    zku_failure fl;
+    memset(&fl, 0, sizeof fl);
+    snprintf(fl.code, sizeof fl.code, "purged");
+    memset(fl.reason, 2, ZKU_REASON_MAX - 1);
+    memcpy(fl.physical, phys, sizeof phys);
+    memcpy(fl.logical, logi, sizeof logi);
+    memcpy(fl.publisher, id, sizeof id);
+    fl.epoch = UINT64_MAX >> 1;
+    fl.since_ms = INT64_MAX;
+    CHECK_EQ_INT(zku_failure_to_json(&fl, &j, err, sizeof err), WH_OK);
+    CHECK(strlen(j) < 17 * 1024);
+    zku_failure back;
+    CHECK_EQ_INT(zku_failure_from_json(j, strlen(j), &back, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(back.logical, logi);
+    CHECK_EQ_STR(back.reason, fl.reason);
+    free(j);
 }
 
 static void test_rendezvous(void)
@@ -369,6 +389,89 @@ static void test_rendezvous(void)
     CHECK(zku_rendezvous_weight("a:1", "shard-0") == 0x6b486216be1f2b7bull);
 }
 
+static void test_failure(void)
+{
+    char buf[ZKU_PATH_MAX], err[256], *data = NULL;
+    CHECK_EQ_INT(zku_path_failures(buf, sizeof buf, "/wh", "app1"), WH_OK);
+    CHECK_EQ_STR(buf, "/wh/apps/app1/failures");
+    CHECK_EQ_INT(zku_path_failure(buf, sizeof buf, "/wh", "app1", "s1"), WH_OK);
+    CHECK_EQ_STR(buf, "/wh/apps/app1/failures/s1");
+    CHECK_EQ_INT(zku_path_failure(buf, 10, "/wh", "app1", "s1"), WH_ERR_LIMIT);
+    CHECK_EQ_STR(buf, "");
+
+    zku_failure f = { .epoch = 3, .since_ms = 1700000000123 };
+    snprintf(f.code, sizeof f.code, "%s", zku_failure_code(WH_ERR_PURGED));
+    snprintf(f.reason, sizeof f.reason, "binlog \"b.000001\" has been purged");
+    snprintf(f.physical, sizeof f.physical, "b.000001:4/0");
+    snprintf(f.publisher, sizeof f.publisher, "pub-1");
+    CHECK_EQ_INT(zku_failure_to_json(&f, &data, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(data, "{\"code\":\"purged\",\"epoch\":3,\"logical\":null,"
+                       "\"physical\":\"b.000001:4/0\",\"publisher\":\"pub-1\","
+                       "\"reason\":\"binlog \\\"b.000001\\\" has been purged\","
+                       "\"since_ms\":1700000000123}");
+    zku_failure g;
+    CHECK_EQ_INT(zku_failure_from_json(data, strlen(data), &g, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(g.code, "purged");
+    CHECK_EQ_STR(g.reason, f.reason);
+    CHECK_EQ_STR(g.physical, "b.000001:4/0");
+    CHECK_EQ_STR(g.logical, "");
+    CHECK_EQ_STR(g.publisher, "pub-1");
+    CHECK(g.epoch == 3 && g.since_ms == 1700000000123);
+    free(data);
+
+    CHECK_EQ_INT(zku_failure_from_json("[1]", 3, &g, err, sizeof err), WH_ERR_PARSE);
+    CHECK_EQ_INT(zku_failure_from_json("{\"code\":1,\"reason\":\"x\"}", 24, &g, err,
+                                       sizeof err), WH_ERR_PARSE);
+    const char *minimal = "{\"code\":\"invalid\",\"reason\":\"r\"}";
+    CHECK_EQ_INT(zku_failure_from_json(minimal, strlen(minimal), &g, err, sizeof err), WH_OK);
+    CHECK(g.epoch == 0 && g.since_ms == 0 && g.physical[0] == '\0');
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_INVALID), "invalid");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_PARSE), "parse");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_IO), "error");
+
+    /* Every field at its longest fits (test_node_sizes has the worst case
+     * of valid positions); a node over the limit, which only control bytes
+     * escaped six-fold everywhere can make, is refused, never truncated
+     * silently. */
+    static zku_failure h = { .epoch = 1 };
+    snprintf(h.code, sizeof h.code, "purged");
+    memset(h.reason, 'x', sizeof h.reason - 1);
+    memset(h.physical, 'y', sizeof h.physical - 1);
+    memset(h.logical, 'z', sizeof h.logical - 1);
+    CHECK_EQ_INT(zku_failure_to_json(&h, &data, err, sizeof err), WH_OK);
+    free(data);
+    memset(h.reason, 1, sizeof h.reason - 1);
+    memset(h.physical, 1, sizeof h.physical - 1);
+    memset(h.logical, 1, sizeof h.logical - 1);
+    memset(h.publisher, 1, sizeof h.publisher - 1);
+    data = NULL;
+    CHECK_EQ_INT(zku_failure_to_json(&h, &data, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(data == NULL && strstr(err, "more than the limit of 32767") != NULL);
+}
+
+static void test_app_settings(void)
+{
+    char err[256], *data = NULL;
+    zku_app_settings st = { .on_purged_oldest = true };
+    CHECK_EQ_INT(zku_app_settings_to_json(&st, &data, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(data, "{\"on_purged\":\"oldest\"}");
+    zku_app_settings got;
+    CHECK_EQ_INT(zku_app_settings_from_json(data, strlen(data), &got, err, sizeof err), WH_OK);
+    CHECK(got.on_purged_oldest);
+    free(data);
+    CHECK_EQ_INT(zku_app_settings_from_json("", 0, &got, err, sizeof err), WH_OK);
+    CHECK(!got.on_purged_oldest);
+    CHECK_EQ_INT(zku_app_settings_from_json(" \n", 2, &got, err, sizeof err), WH_OK);
+    const char *stop = "{\"on_purged\":\"stop\",\"other\":1}";
+    CHECK_EQ_INT(zku_app_settings_from_json(stop, strlen(stop), &got, err, sizeof err), WH_OK);
+    CHECK(!got.on_purged_oldest);
+    const char *bad = "{\"on_purged\":\"newest\"}";
+    CHECK_EQ_INT(zku_app_settings_from_json(bad, strlen(bad), &got, err, sizeof err),
+                 WH_ERR_PARSE);
+    CHECK(!got.on_purged_oldest);
+    CHECK_EQ_INT(zku_app_settings_from_json("[]", 2, &got, err, sizeof err), WH_ERR_PARSE);
+}
+
 int main(void)
 {
     test_paths();
@@ -377,6 +480,8 @@ int main(void)
     test_position();
     test_epoch_and_publisher();
     test_rendezvous();
+    test_failure();
+    test_app_settings();
     test_node_sizes();
     return check_done("test_zk_layout");
 }

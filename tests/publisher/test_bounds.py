@@ -372,8 +372,9 @@ def sc_big_row(env):
     time.sleep(2)
     with open(status) as f:
         rep = json.load(f)
-    stopped = rep.get("stopped_flows") or [{}]
-    check(stopped[0].get("app") == "app_small" and pos_phys in stopped[0].get("reason", ""),
+    stopped = [x for x in rep.get("failed_flows") or [] if x.get("app") == "app_small"]
+    check(len(stopped) == 1 and stopped[0].get("code") == "too_large" and
+          pos_phys in stopped[0].get("reason", ""),
           "the status file reports the stopped flow and why: %s" % json.dumps(stopped)[:200])
     ids = [u["after"]["id"] for u in read_lines(small_app.out)]
     check(ids == [1, 2, 3, 4, 5], "app_small got the rows before the big one and nothing "
