@@ -10,6 +10,13 @@
 #include "protocol/wire_frame.h"
 #include "protocol/zk_layout.h"
 
+_Static_assert(ZKU_INSTANCE_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_POSITION_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_APP_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_FAILURE_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_PUBLISHER_MAX <= ZKU_JUTE_MAXBUFFER / 2,
+               "node limits stay well under ZooKeeper's jute.maxbuffer");
+
 /* ---- names and the connect string ------------------------------------------------------ */
 
 bool zku_valid_name(const char *name)

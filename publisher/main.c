@@ -70,10 +70,27 @@ static void flow_outcome(publisher *p, pub_flow *f, int r)
     } else if (r & PUB_FLOW_TOOK) {
         pub_caravan_nudge(f);
     }
-    if (r & PUB_FLOW_FAILED) {
+    if (r & PUB_FLOW_STOPPED) {
+        pub_caravan_leave(p->caravans, f);
+        pub_flow_stop(f, f->why);
+    } else if (r & PUB_FLOW_FAILED) {
         pub_caravan_leave(p->caravans, f);
         pub_flow_reset(f, f->why, false);
     }
+}
+
+/* Takes back the flows caravans dropped: those whose subscriber cannot take
+ * an update stop, the others get a reader (a caravan) again, as do flows
+ * that started streaming. With only_leavers, does nothing unless a caravan
+ * dropped one. */
+static void collect_and_place(publisher *p, bool only_leavers)
+{
+    if (!pub_caravans_collect(p->caravans) && only_leavers)
+        return;
+    for (pub_flow *f = p->flows; f; f = f->next)
+        if (f->state == FLOW_STREAMING && !f->caravan && pub_flow_stop_pending(f))
+            flow_outcome(p, f, PUB_FLOW_STOPPED);
+    pub_caravans_place(p->caravans, p->flows);
 }
 
 /* Waits up to ms for socket events and handles them. */
@@ -107,8 +124,7 @@ static void tick(publisher *p, int64_t now)
 {
     for (pub_flow *f = p->flows; f; f = f->next)
         flow_outcome(p, f, pub_flow_tick(f, now));
-    pub_caravans_collect(p->caravans);
-    pub_caravans_place(p->caravans, p->flows);
+    collect_and_place(p, false);
     pub_caravans_merge(p->caravans);
     pub_caravans_reap(p->caravans);
     pub_caravans_check(p->caravans, p->flows);
@@ -134,8 +150,7 @@ static void run(publisher *p)
             pub_assign_free(as, nas);
         }
         /* Leavers get a reader of their own at once, not at the next tick. */
-        if (pub_caravans_collect(p->caravans))
-            pub_caravans_place(p->caravans, p->flows);
+        collect_and_place(p, true);
         int64_t now = wh_mono_ms();
         if (now - last_tick >= TICK_MS) {
             tick(p, now);

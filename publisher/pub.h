@@ -68,6 +68,7 @@ struct publisher;
 /* One app's assignment for this publisher's shard. */
 typedef struct pub_assign {
     char   *app, *instance, *endpoint, *filter_json;
+    int64_t czxid;             /* of the instance's node: changes when it registers again */
     wh_pos  pos;               /* position to start a new flow from */
     uint64_t reset_gen;        /* moves when a failed flow's position was reset */
     bool    on_purged_oldest;  /* the app node's "on_purged":"oldest" */

@@ -6,10 +6,14 @@
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 
-/* The flow already delivers a as assigned: same instance, endpoint and filter. */
+/* The flow already delivers a as assigned: same instance, endpoint and
+ * filter; for a stopped flow, also the same registration of the instance
+ * (one that registered again may take what it refused: it gets a new flow). */
 static bool flow_matches(const pub_flow *f, const pub_assign *a)
 {
     if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0)
+        return false;
+    if (f->state == FLOW_STOPPED && f->czxid != a->czxid)
         return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
@@ -46,6 +50,11 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
         if (f && f->state == FLOW_FAILED && f->reset_gen != as[i].reset_gen) {
             wh_info(WH_AREA_PUBLISHER, "app %s: failed flow of shard %s starts again from its "
                     "reset position", as[i].app, p->cfg.shard);
+        } else if (f && f->state == FLOW_STOPPED && strcmp(f->instance, as[i].instance) == 0) {
+            wh_info(WH_AREA_PUBLISHER, "app %s: instance %s registered again: delivering shard "
+                    "%s again (the flow was stopped: %s)", as[i].app, as[i].instance,
+                    p->cfg.shard, f->stopped_why);
+            as[i].pos = f->acked;   /* newest we know */
         } else if (f) {
             wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
                     as[i].app, p->cfg.shard, f->instance, as[i].instance);

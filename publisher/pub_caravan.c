@@ -230,11 +230,16 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
 {
     bool ready = false;
     int rc = WH_OK;
-    for (uint32_t k = 0; k < c->nmembers && rc == WH_OK; k++) {
+    for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
         rc = pub_flow_encode_locked(f, ups, n, &ready, err, errlen);
+        bool stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);
+        if (stop)   /* its subscriber cannot take an update: the loop stops the flow */
+            caravan_drop(c, k, "its subscriber cannot take an update");
+        else
+            k++;
     }
     if (ready)
         pub_wake(c->set->pub);   /* the loop sends */

@@ -18,7 +18,16 @@
  *
  * Functions that can fail the connection return PUB_FLOW_FAILED with the
  * reason in f->why; the loop then takes the flow out of its caravan and
- * calls pub_flow_reset. */
+ * calls pub_flow_reset.
+ *
+ * A flow whose subscriber cannot take an update (it refuses one as larger
+ * than its max_update_bytes, or it is too old to take one larger than a
+ * frame) is *stopped*: retrying would only send the same update again. The
+ * flow returns PUB_FLOW_STOPPED, or the caravan drops it with stop_pending
+ * set; the loop takes it out of its caravan and calls pub_flow_stop. It
+ * stays stopped, without a connection, until its instance registers again
+ * (pub_assign.c) or the publisher restarts; its reason is logged and
+ * reported in the status file. */
 #ifndef WH_PUB_FLOW_H
 #define WH_PUB_FLOW_H
 
@@ -38,6 +47,7 @@ typedef enum pub_flow_state {
     FLOW_CONNECTING,    /* TCP connect in progress */
     FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
     FLOW_STREAMING,     /* delivering */
+    FLOW_STOPPED,       /* the subscriber cannot take an update (stopped_why) */
     FLOW_FAILED,        /* stopped for good: its position cannot be read (why, failed_*);
                          * only a new position from ZooKeeper (an operator reset) revives it */
 } pub_flow_state;
@@ -48,6 +58,8 @@ enum {
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
     PUB_FLOW_TOOK   = 1 << 2,  /* the loop took a backlog (pub_flow_backlogged_locked): a
                                 * caravan waiting for the loop may go on */
+    PUB_FLOW_STOPPED = 1 << 3, /* the subscriber cannot take an update (f->why): leave the
+                                  caravan, pub_flow_stop */
 };
 
 typedef struct pub_marker {
@@ -69,20 +81,22 @@ typedef struct pub_flow {
     struct pub_flow *next;
     publisher *pub;
     char   *app, *instance, *endpoint, *filter_json;
+    int64_t czxid;            /* of the instance's node when the flow was made */
     pub_flow_state state;
     int     fd;
     int64_t state_since, backoff_until, backoff_ms;
     int64_t last_recv, last_send;
     bool    doomed;           /* assignment went away: close and free */
-    wh_buf  in;               /* received bytes; in_off of them parsed */
-    size_t  in_off;
+    wire_inbuf in;            /* received bytes: frames of at most WIRE_CONTROL_MAX */
     wh_buf  sending;          /* taken from out; sent_off of it written to the socket */
     size_t  sent_off;
     /* The caravan the flow is a member or a leaver of; written by the
      * caravan module on the loop thread only (pub_caravan.h). */
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
-    char    why[700];         /* reason of the last PUB_FLOW_FAILED */
+    char    why[700];         /* reason of the last PUB_FLOW_FAILED or _STOPPED */
+    char    stopped_why[700]; /* FLOW_STOPPED: why */
+    int64_t stopped_since_ms; /* FLOW_STOPPED: wh_wall_ms() when it stopped */
     uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
     bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
     int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_* */
@@ -105,6 +119,10 @@ typedef struct pub_flow {
     int64_t  last_marker_ms;
     wh_pos   acked;           /* newest acknowledged position */
     atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
+    uint32_t peer_frame_max;  /* the subscriber's limits, from its HELLO_OK (wire_enc_peer) */
+    bool     peer_parts;
+    bool     stop_pending;    /* the caravan met an update the subscriber cannot take */
+    char     stop_why[700];   /* ... and why */
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;
@@ -140,6 +158,15 @@ int  pub_flow_send(pub_flow *f);
  * backoff, which doubles. f must be in no caravan. */
 void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
 
+/* Stops f (see above): closes the connection, logs why at ERROR level,
+ * keeps it in stopped_why and leaves f in FLOW_STOPPED. f must be in no
+ * caravan. */
+void pub_flow_stop(pub_flow *f, const char *why);
+
+/* Whether the caravan asked for f to stop (stop_pending); the reason is
+ * copied to f->why. */
+bool pub_flow_stop_pending(pub_flow *f);
+
 /* Stops f for good (FLOW_FAILED): its reader could not use the position pos
  * (rc, why). Tells a streaming instance that the shard is released, closes
  * the connection and logs one ERROR. f must be in no caravan. */
@@ -163,10 +190,14 @@ void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos);
 void pub_flow_mark_locked(pub_flow *f);
 
 /* Encodes the updates of ups[0..n) (n > 0) that pass f's filter as UPDATES
- * frames of about delivery.max_frame_bytes, advances f's processed position
- * over all of them, and queues a datamarker when enough updates or bytes
- * went by. Sets *ready when out went from empty to non-empty (the caller
- * wakes the loop). Returns 0, or a fatal error described in errbuf. */
+ * frames within the subscriber's limits (at most the smaller of
+ * delivery.max_frame_bytes and its HELLO_OK's; an update larger than that
+ * as UPDATES_PART frames), advances f's processed position over all of
+ * them, and queues a datamarker when enough updates or bytes went by. Sets
+ * *ready when out went from empty to non-empty (the caller wakes the loop).
+ * An update the subscriber cannot take (larger than a frame, and it takes
+ * no parts) sets stop_pending instead, and f then takes nothing more: the
+ * caravan must drop it. Returns 0, or a fatal error described in errbuf. */
 int  pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready,
                             char *errbuf, size_t errlen);
 

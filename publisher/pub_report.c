@@ -66,16 +66,21 @@ void pub_report_tick(publisher *p, int64_t now)
     /* Flows stopped for good, so the monitor and the operator see them. */
     json_t *extra = NULL;
     for (pub_flow *f = p->flows; f; f = f->next) {
-        if (f->state != FLOW_FAILED)
+        if (f->state != FLOW_FAILED && f->state != FLOW_STOPPED)
             continue;
         char at[800] = "";
-        if (f->failed_pos.set)
+        if (f->state == FLOW_FAILED && f->failed_pos.set)
             wh_pos_format_physical(&f->failed_pos, at, sizeof at);
         if (!extra)
             extra = json_object();
-        if (extra)
+        if (!extra)
+            continue;
+        if (f->state == FLOW_FAILED)
             status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
                                    at, f->failed_since_ms);
+        else   /* its subscriber cannot take an update (the reason names it) */
+            status_add_failed_flow(extra, f->app, "too_large", f->stopped_why, NULL,
+                                   f->stopped_since_ms);
     }
     status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
                      lag, extra, err, sizeof err);

@@ -168,6 +168,15 @@ static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *ep
     return rc;
 }
 
+/* The sentence for a position node larger than any the publisher writes
+ * (another writer's): read cut short, it would be reported as garbage. */
+static const char *pos_too_large(const struct Stat *st, char *buf, size_t len)
+{
+    snprintf(buf, len, "its data has %d bytes, more than the limit of %d of a position node "
+             "(docs/ZOOKEEPER.md)", (int)st->dataLength, ZKU_POSITION_MAX - 1);
+    return buf;
+}
+
 /* Creates parent (an app's positions/ or failures/ node) if it is missing,
  * but only while the app's own node exists: a publisher never brings back an
  * app that an operator removed (wormhole-ctl remove) while one of its
@@ -210,6 +219,9 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             st.version = -1;
         } else if (rc != ZOK) {
             return rc;
+        } else if (st.dataLength > len) {
+            zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
+            return ZOK;
         } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
                    WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
@@ -426,6 +438,10 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
     }
     if (rc != ZOK)
         return rc;
+    if (st.dataLength > len) {
+        zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
+        return ZOK;
+    }
     uint64_t epoch = 0;
     if (len > 0 && pos_from_node(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
@@ -567,6 +583,7 @@ static void write_failures(pub_zk *z)
         int len = sizeof buf - 1;
         zku_failure old;
         if (zoo_get(z->zh, path, 0, buf, &len, &st) == ZOK && len > 0 &&
+            st.dataLength <= len &&
             zku_failure_from_json(buf, (size_t)len, &old, err, sizeof err) == WH_OK &&
             strcmp(old.physical, f.physical) == 0 && strcmp(old.logical, f.logical) == 0 &&
             old.since_ms > 0)
@@ -605,7 +622,11 @@ static zku_app_settings read_app_settings(pub_zk *z, const char *app)
     if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
         zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
         return st;
-    if (zku_app_settings_from_json(buf, len < 0 ? 0 : (size_t)len, &st, err, sizeof err) !=
+    if (stat.dataLength > len)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
+                "app node (docs/ZOOKEEPER.md); using the defaults", path, (int)stat.dataLength,
+                ZKU_APP_MAX - 1);
+    else if (zku_app_settings_from_json(buf, len < 0 ? 0 : (size_t)len, &st, err, sizeof err) !=
         WH_OK)
         wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the defaults", path, err);
     return st;
@@ -659,6 +680,7 @@ static int check_reset(pub_zk *z, const char *app)
 
 typedef struct inst {
     char *name, *endpoint, *filter_json;
+    int64_t czxid;   /* the node's creation: a new one each time the instance registers */
 } inst;
 
 /* Reads the instance node name of app. Fills *out when the instance is
@@ -668,29 +690,36 @@ typedef struct inst {
 static int read_instance(pub_zk *z, const char *app, const char *name, inst *out)
 {
     const pub_config *cfg = &z->pub->cfg;
-    char path[ZKU_PATH_MAX], buf[ZKU_INSTANCE_MAX], err[512];
+    char path[ZKU_PATH_MAX], err[512];
     struct Stat st;
-    int len = sizeof buf - 1;
+    int len = ZKU_INSTANCE_MAX - 1;
     memset(out, 0, sizeof *out);
     if (zku_path_instance(path, sizeof path, cfg->zk_root, app, name) != WH_OK) {
         wh_warn(WH_AREA_ZK, "ignoring instance %s of app %s: its path is longer than %d bytes",
                 name, app, ZKU_PATH_MAX - 1);
         return ZOK;
     }
+    char *buf = malloc(ZKU_INSTANCE_MAX);   /* too large for a stack */
+    if (!buf)
+        return ZSYSTEMERROR;
     int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
-    if (rc == ZNONODE)
-        return ZOK;      /* left meanwhile; the children watch fires */
-    if (rc != ZOK)
-        return rc;
+    if (rc != ZOK) {
+        free(buf);
+        return rc == ZNONODE ? ZOK : rc;   /* ZNONODE: left meanwhile; the children watch fires */
+    }
     if (st.dataLength > len) {
+        /* libwormhole never writes one (it refuses to start): another writer. */
         wh_warn(WH_AREA_ZK, "ignoring instance %s: its data has %d bytes, more than the limit "
-                "of %d", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+                "of %d (docs/ZOOKEEPER.md)", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+        free(buf);
         return ZOK;
     }
     zku_instance in;
     rc = zku_instance_from_json(buf, len < 0 ? 0 : (size_t)len, &in, err, sizeof err);
+    free(buf);
     if (rc == WH_OK && zku_instance_takes_shard(&in, cfg->shard)) {
         out->name = strdup(name);
+        out->czxid = st.czxid;
         out->endpoint = in.endpoint;
         out->filter_json = in.filter_json;
         in.endpoint = in.filter_json = NULL;
@@ -765,6 +794,7 @@ static int read_assignment(pub_zk *z)
             x->instance = live[pick].name;
             x->endpoint = live[pick].endpoint;
             x->filter_json = live[pick].filter_json;
+            x->czxid = live[pick].czxid;
             live[pick].name = live[pick].endpoint = live[pick].filter_json = NULL;
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);

@@ -5,6 +5,7 @@
  * threads and only post ZKF_* flags under s->mu and wake the loop, which
  * acts on them in sub_zk_handle_events. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -75,6 +76,16 @@ int sub_zk_prepare(wh_subscriber *s, char *errbuf, size_t errlen)
                          "than %d bytes", s->zk_root, ZKU_PATH_MAX - 1);
     int rc = zku_instance_to_json(s->endpoint, s->filter_json, (const char *const *)s->shards,
                                   (long)getpid(), &s->node_data, errbuf, errlen);
+    if (rc == WH_ERR_LIMIT) {
+        /* Refused here, at start, rather than registered and then ignored
+         * by every publisher that cannot read it. */
+        char why[256];
+        snprintf(why, sizeof why, "%s", errbuf);
+        return wh_seterr(errbuf, errlen, rc,
+                         "subscriber: cannot register instance %s of app %s: %s (ZooKeeper "
+                         "node limit, docs/ZOOKEEPER.md); its filter takes %zu bytes as JSON",
+                         s->instance, s->app, why, s->filter_json ? strlen(s->filter_json) : 0);
+    }
     if (rc)
         wh_preferr(errbuf, errlen, rc, "subscriber");
     return rc;

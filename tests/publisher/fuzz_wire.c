@@ -31,6 +31,9 @@ static void decode_payload(int type, const uint8_t *pl, size_t plen)
                 wh_update_to_json(&b.updates[i], &json);
             }
         }
+    } else if (type == WIRE_UPDATES_PART) {
+        wire_part part;
+        wire_part_decode(pl, plen, &part, err, sizeof err);
     } else {
         wire_msg m;
         wire_msg_decode(type, pl, plen, &m, err, sizeof err);
@@ -49,17 +52,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         decode_payload(data[0] & 0x0f, data + 1, size - 1);
         return 0;
     }
+    /* Parts of an update are reassembled, as libwormhole does, within a
+     * bound small enough for the fuzzer to reach. */
+    static wire_asm parts;
+    wire_asm_init(&parts, 1u << 16);
     while (off < size) {
         int type;
-        const uint8_t *pl;
-        size_t plen, used;
+        const uint8_t *pl, *whole;
+        size_t plen, used, wlen;
         /* A small limit keeps the fuzzer's inputs meaningful. */
         if (wire_frame_parse(data + off, size - off, 1u << 20, &type, &pl, &plen, &used, err,
                              sizeof err) != WH_OK)
             break;
         off += used;
+        int rc = wire_asm_frame(&parts, type, pl, plen, &whole, &wlen, err, sizeof err);
+        if (rc == WH_ERR_AGAIN)
+            continue;
+        if (rc != WH_OK)
+            break;
+        if (whole) {
+            decode_payload(WIRE_UPDATES, whole, wlen);
+            wire_asm_reset(&parts);
+            continue;
+        }
         decode_payload(type, pl, plen);
     }
+    wire_asm_reset(&parts);   /* an update left incomplete */
     return 0;
 }
 
