@@ -22,7 +22,6 @@
 #include "core/log.h"
 #include "mappers/mapper.h"
 #include "protocol/status_file.h"
-#include "protocol/zk_layout.h"
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
@@ -202,33 +201,6 @@ static void close_flows(publisher *p, bool clean)
 
 /* ---- start-up ---------------------------------------------------------------------------------- */
 
-/* Loads and checks the configuration; errbuf gets what is wrong. */
-static int load_config(publisher *p, const char *debug, char *err, size_t errlen)
-{
-    if (wh_config_load_file(p->config_path, pub_config_fields, &p->cfg, err, errlen))
-        return WH_ERR_CONFIG;
-    if (pub_apply_logging(&p->cfg, err, errlen) != WH_OK)
-        return wh_preferr(err, errlen, WH_ERR_CONFIG, "%s", p->config_path);
-    if (debug && wh_log_set_debug(debug) != WH_OK)
-        return wh_seterr(err, errlen, WH_ERR_CONFIG, "--debug: unknown area in '%s'", debug);
-    if (!zku_valid_name(p->cfg.shard))
-        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'shard': '%s' is not a valid name "
-                         "(1..128 of A-Z a-z 0-9 . _ - :)", p->config_path, p->cfg.shard);
-    if (p->cfg.zk_root[0] != '/' || strlen(p->cfg.zk_root) > 512)
-        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'zookeeper.root': '%s' is not an "
-                         "absolute path", p->config_path, p->cfg.zk_root);
-    p->id_configured = strdup(p->cfg.id);
-    if (!p->cfg.id[0]) {
-        char host[128] = "host", id[200];
-        gethostname(host, sizeof host - 1);
-        snprintf(id, sizeof id, "%s-%d", host, (int)getpid());
-        free(p->cfg.id);
-        p->cfg.id = strdup(id);
-    }
-    pub_apply_live(p);
-    return WH_OK;
-}
-
 /* Checks the mapper's options, so that a bad config fails at start, then
  * sets up the loop's epoll set, the signals and the ZooKeeper agent. */
 static int start(publisher *p, char *err, size_t errlen)
@@ -293,7 +265,7 @@ int main(int argc, char **argv)
         return 2;
     }
     p->epfd = p->efd = -1;
-    if (load_config(p, debug, err, sizeof err) != WH_OK) {
+    if (pub_load_config(p, debug, err, sizeof err) != WH_OK) {
         wh_error(WH_AREA_PUBLISHER, "%s", err);
         goto out;
     }
