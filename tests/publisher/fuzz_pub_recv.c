@@ -19,7 +19,6 @@
  * the seed corpus (tests/publisher/fuzz_pub_corpus, written by
  * --write-corpus DIR) runs in the unit suite. */
 #include <assert.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "protocol/wire.h"
+#include "tests/fuzz_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -193,18 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef WH_FUZZING
-static int run_file(const char *path)
+static void replay(void *opaque, const uint8_t *data, size_t len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "fuzz_pub_recv: cannot open %s\n", path);
-        return 1;
-    }
-    static uint8_t buf[1 << 20];
-    size_t len = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    LLVMFuzzerTestOneInput(buf, len);
-    return 0;
+    (void)opaque;
+    LLVMFuzzerTestOneInput(data, len);
 }
 
 /* The seed corpus: what a subscriber says, whole and in pieces. */
@@ -272,26 +264,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
         return write_corpus(argv[2]);
-    int files = 0, failed = 0;
-    for (int i = 1; i < argc; i++) {
-        DIR *d = opendir(argv[i]);
-        if (!d) {
-            failed += run_file(argv[i]);
-            files++;
-            continue;
-        }
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-            failed += run_file(path);
-            files++;
-        }
-        closedir(d);
-    }
-    printf("fuzz_pub_recv: %d inputs replayed, %d unreadable\n", files, failed);
-    return failed || files == 0;
+    int files = fuzz_replay(argc - 1, argv + 1, replay, NULL);
+    printf("fuzz_pub_recv: %d inputs replayed, %s\n", files < 0 ? 0 : files, files > 0 ? "ok" : "FAILED");
+    return files <= 0;
 }
 #endif

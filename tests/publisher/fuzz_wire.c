@@ -6,13 +6,13 @@
  * libFuzzer binary; otherwise main() below replays the files named on the
  * command line (or every file in the directories named), so the seed corpus
  * runs in the unit suite and the target cannot rot. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/update_json.h"
 #include "protocol/wire.h"
+#include "tests/fuzz_replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -82,57 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef WH_FUZZING
-static int run_file(const char *path)
+static void replay(void *opaque, const uint8_t *data, size_t len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "fuzz_wire: cannot open %s\n", path);
-        return 1;
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    do {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            uint8_t *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return 1;
-            }
-            buf = nb;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-    } while (n > 0);
-    fclose(f);
-    LLVMFuzzerTestOneInput(buf, len);
-    free(buf);
-    return 0;
+    (void)opaque;
+    LLVMFuzzerTestOneInput(data, len);
 }
 
 int main(int argc, char **argv)
 {
-    int files = 0, failed = 0;
-    for (int i = 1; i < argc; i++) {
-        DIR *d = opendir(argv[i]);
-        if (!d) {
-            failed += run_file(argv[i]);
-            files++;
-            continue;
-        }
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (e->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-            failed += run_file(path);
-            files++;
-        }
-        closedir(d);
-    }
-    printf("fuzz_wire: %d inputs replayed, %d unreadable\n", files, failed);
-    return failed || files == 0;
+    int files = fuzz_replay(argc - 1, argv + 1, replay, NULL);
+    printf("fuzz_wire: %d inputs replayed, %s\n", files < 0 ? 0 : files, files > 0 ? "ok" : "FAILED");
+    return files <= 0;
 }
 #endif
