@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# demo.sh -- the whole pipeline on a throwaway local stack: MariaDB -> publisher -> wormhole-tail.
+# demo.sh -- the whole pipeline on a throwaway local stack: MariaDB -> publisher -> subscriber apps.
 #
 # Installs the dependencies (scripts/install-deps.sh), builds a release build
-# in build-demo (unless --no-build), starts a private
-# MariaDB and ZooKeeper on loopback (tests/harness/run.py: temp dirs, no
-# system service touched), starts two subscriber apps with wormhole-tail (one
-# taking everything, one with a filter) and a wormhole-publisher for the
-# database, writes rows, and shows the updates arriving at each app. Then it
-# kills the publisher with SIGKILL, writes more rows, restarts it, and shows
-# that delivery resumes from the position recorded in ZooKeeper. Everything
-# started is torn down at the end, also on Ctrl-C.
+# in build-demo (unless --no-build; WH_DEMO_BUILD names another build dir),
+# starts a private MariaDB, ZooKeeper, memcached and Redis on loopback
+# (tests/harness/run.py: temp dirs, no system service touched), starts two
+# subscriber apps with wormhole-tail (one taking everything, one with a
+# filter) and a wormhole-publisher for the database, writes rows, and shows
+# the updates arriving at each app. Then it kills the publisher with SIGKILL,
+# writes more rows, restarts it, and shows that delivery resumes from the
+# position recorded in ZooKeeper. Then wormhole-cache: a key filled from the
+# database as a read-through cache does is deleted from memcached when its
+# row changes (and a Redis key set from the row follows it); and
+# wormhole-index: a full-text query on a SQLite FTS5 index follows an
+# insert, an update and a delete. Everything started is torn down at the
+# end, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${WH_DEMO_BUILD:-build-demo}
@@ -26,11 +31,12 @@ if [ "${1:-}" != "--inside-harness" ]; then
     echo "== building ($BUILD)"
     ninja -C "$BUILD" >/dev/null
   fi
-  echo "== starting a throwaway MariaDB and ZooKeeper"
-  exec python3 tests/harness/run.py --mariadb --zk -- bash "$0" --inside-harness
+  echo "== starting a throwaway MariaDB, ZooKeeper, memcached and Redis"
+  exec python3 tests/harness/run.py --mariadb --zk --memcached --redis -- bash "$0" --inside-harness
 fi
 
-# --- from here on we run under the harness, with WH_MARIADB_* and WH_ZK_CONNECT set ---
+# --- from here on we run under the harness, with WH_MARIADB_*, WH_ZK_CONNECT, WH_MEMCACHED_*
+# and WH_REDIS_* set ---
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -39,6 +45,12 @@ sql() {
   printf '   %s\n' "$1"
   mariadb --no-defaults --user="$WH_MARIADB_USER" --socket="$WH_MARIADB_SOCKET" -e "$1"
 }
+
+value() {   # value QUERY: one value from the database, quietly
+  mariadb --no-defaults --user="$WH_MARIADB_USER" --socket="$WH_MARIADB_SOCKET" -N -B -e "$1"
+}
+
+peek() { python3 scripts/demo_peek.py "$@"; }   # looks into the caches, the index, a status file
 
 show() {   # show FILE LABEL: the JSON lines received so far, one per line, shortened
   echo "-- $2 received $(wc -l < "$1") updates:"
@@ -51,6 +63,16 @@ wait_lines() {   # wait_lines FILE N: until FILE has N lines (30 s at most)
     sleep 0.2
   done
   echo "demo: $1 has $(wc -l < "$1") lines, expected $2" >&2
+  return 1
+}
+
+wait_log() {   # wait_log FILE TEXT: until the app's log FILE says TEXT (30 s at most)
+  for _ in $(seq 1 150); do
+    grep -qF "$2" "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "demo: $1 does not say '$2':" >&2
+  tail -5 "$1" >&2
   return 1
 }
 
@@ -103,4 +125,76 @@ show "$T/audit.jsonl" "audit"
 show "$T/shipping.jsonl" "shipping"
 echo "== the publisher's log:"
 cut -c1-200 "$T/publisher.log" | sed 's/^/   /'
+echo
+echo "== wormhole-cache: memcached keys invalidated, a Redis key refreshed, as rows change"
+cat > "$T/cache.json" <<EOF
+{"subscriber": {"zookeeper": "$WH_ZK_CONNECT", "zk_root": "/wormhole-demo", "app": "cache"},
+ "caches": [{"name": "mc", "type": "memcached", "servers": ["$WH_MEMCACHED_SERVER"]},
+            {"name": "r", "type": "redis", "servers": ["$WH_REDIS_SERVER"]}],
+ "rules": [{"table": "shop.orders", "keys": ["order:{id}"], "caches": ["mc"]},
+           {"table": "shop.orders", "keys": ["order-json:{id}"], "action": "set",
+            "caches": ["r"]}],
+ "stats": {"interval_ms": 60000, "status_file": "$T/cache-status.json",
+           "status_interval_ms": 100}}
+EOF
+sed 's/^/   /' "$T/cache.json"
+"$BUILD/apps/cache/wormhole-cache" --config "$T/cache.json" 2> "$T/cache.log" &
+PIDS+=($!)
+wait_log "$T/cache.log" "registered "
+# A new app starts at the oldest update in the log: let it apply the history first.
+peek wait-cache-idle "$T/cache-status.json" "$(value 'SELECT @@gtid_binlog_pos')" 30
+fill() {   # fill ID: a read-through cache's miss on order:ID: read the row, store it in memcached
+  local v
+  v=$(value "SELECT CONCAT_WS('|', id, customer, amount, status) FROM shop.orders WHERE id = $1")
+  echo "   reader: order:$1 missed; SELECT from MariaDB; set order:$1 = $v"
+  peek mc-set "$WH_MEMCACHED_PORT" "order:$1" "$v"
+}
+echo "-- a reader fills two keys from the database, as a read-through cache does:"
+fill 1
+fill 3
+echo "-- the caches' view before the write (order-json:* was set by wormhole-cache from the binlog):"
+peek mc-get "$WH_MEMCACHED_PORT" order:1 order:3
+peek redis-get "$WH_REDIS_PORT" order-json:1
+sent=$(date +%s%N)
+sql "UPDATE shop.orders SET amount = 24.99 WHERE id = 1"
+peek wait-mc-gone "$WH_MEMCACHED_PORT" order:1 30 "$sent"
+peek wait-cache-idle "$T/cache-status.json" "$(value 'SELECT @@gtid_binlog_pos')" 30
+echo "-- the caches' view after: order:1 invalidated (the next reader refills it), order:3 kept:"
+peek mc-get "$WH_MEMCACHED_PORT" order:1 order:3
+peek redis-get "$WH_REDIS_PORT" order-json:1
+
+echo
+echo "== wormhole-index: a full-text index of shop.products in a SQLite FTS5 file, kept live"
+sql "CREATE TABLE shop.products (id INT PRIMARY KEY, title VARCHAR(80) NOT NULL, body TEXT,
+     price DECIMAL(8,2))"
+sql "INSERT INTO shop.products VALUES (1, 'Walnut desk', 'A solid walnut desk, oiled', 349.00)"
+cat > "$T/index.json" <<EOF
+{"zookeeper": {"connect": "$WH_ZK_CONNECT", "root": "/wormhole-demo"},
+ "subscriber": {"app": "search"},
+ "sqlite": {"path": "$T/search.db"},
+ "tables": [{"source": "shop.products", "key": ["id"], "text": ["title", "body"],
+             "stored": ["price"]}],
+ "status": {"file": "$T/index-status.json", "interval_ms": 1000}}
+EOF
+sed 's/^/   /' "$T/index.json"
+"$BUILD/apps/index/wormhole-index" --config "$T/index.json" > "$T/index.log" 2>&1 &
+PIDS+=($!)
+wait_log "$T/index.log" "registered "
+echo "-- the row written before the app started is indexed from the log:"
+peek wait-fts "$T/search.db" products desk 1 30
+echo "-- nothing about lamps yet:"
+peek fts "$T/search.db" products lamp
+sent=$(date +%s%N)
+sql "INSERT INTO shop.products VALUES (2, 'Brass lamp', 'A reading lamp with a brass shade', 59.00)"
+peek wait-fts "$T/search.db" products lamp 1 30 "$sent"
+sent=$(date +%s%N)
+sql "UPDATE shop.products SET title = 'Copper lamp', body = 'A reading lamp with a copper shade'
+     WHERE id = 2"
+peek wait-fts "$T/search.db" products brass 0 30 "$sent"
+peek fts "$T/search.db" products copper
+sent=$(date +%s%N)
+sql "DELETE FROM shop.products WHERE id = 2"
+peek wait-fts "$T/search.db" products lamp 0 30 "$sent"
+
+echo
 echo "== done; tearing everything down"

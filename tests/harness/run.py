@@ -3,10 +3,11 @@
 
 Usage:
   python3 tests/harness/run.py [--mariadb] [--replica] [--zk] [--zk-ensemble]
+                               [--memcached] [--redis]
                                [--mariadb-opt KEY=VALUE ...] [--replica-opt KEY=VALUE ...]
                                -- CMD ARGS...
 
-Starts the requested servers on 127.0.0.1 in a fresh temporary directory,
+Starts the requested servers (memcached and redis-server by wh_caches.py) on 127.0.0.1 in a fresh temporary directory,
 exports their coordinates as WH_* environment variables (see docs/TESTING.md),
 runs CMD, and returns its exit status (128+N if it died from signal N).
 The servers are killed and the directory removed on every path out: normal
@@ -24,6 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wh_harness as wh  # noqa: E402
+import wh_caches as whc  # noqa: E402
 
 EXIT_SETUP_FAILED = 99
 
@@ -53,6 +55,8 @@ def main(argv):
     ap.add_argument("--zk", action="store_true", help="start a standalone ZooKeeper")
     ap.add_argument("--zk-ensemble", action="store_true",
                     help="start a three-node ZooKeeper ensemble")
+    ap.add_argument("--memcached", action="store_true", help="start a memcached")
+    ap.add_argument("--redis", action="store_true", help="start a redis-server")
     ap.add_argument("--mariadb-opt", action="append", metavar="KEY=VALUE",
                     help="extra mariadbd option for the primary (repeatable), "
                          "e.g. binlog_row_image=MINIMAL")
@@ -103,6 +107,14 @@ def main(argv):
             if args.zk_ensemble:
                 ens = stack.zk_ensemble(3)
                 env["WH_ZK_ENSEMBLE_CONNECT"] = ens.connect
+            if args.memcached:
+                mc = whc.memcached(stack)
+                env["WH_MEMCACHED_SERVER"] = mc.server
+                env["WH_MEMCACHED_PORT"] = str(mc.port)
+            if args.redis:
+                rd = whc.redis(stack)
+                env["WH_REDIS_SERVER"] = rd.server
+                env["WH_REDIS_PORT"] = str(rd.port)
         except wh.HarnessError as e:
             print("run.py: could not start the test servers: %s" % e, file=sys.stderr, flush=True)
             return EXIT_SETUP_FAILED

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""demo_peek.py -- what scripts/demo.sh uses to look into its caches, its index and an app's status.
+
+Python 3 standard library only, plus the harness's cache clients
+(tests/harness/wh_caches.py). Every command prints a short human-readable
+answer on stdout; wait commands exit 1 with a message on stderr on timeout.
+
+  demo_peek.py mc-get PORT KEY...            memcached: each key's value, or (absent)
+  demo_peek.py mc-set PORT KEY VALUE         memcached: store a value (a read-through fill)
+  demo_peek.py redis-get PORT KEY...         Redis: each key's value, or (absent)
+  demo_peek.py wait-mc-gone PORT KEY SECS [SENT_NS]
+                                             until the key is absent; with SENT_NS (when the
+                                             write was sent, date +%s%N), prints how long after
+  demo_peek.py wait-cache-idle STATUS GTID SECS
+                                             until wormhole-cache's status file shows every
+                                             shard applied through MariaDB GTID (domain-server-seq),
+                                             nothing queued and no second delete pending
+  demo_peek.py fts DB TABLE QUERY            SQLite FTS5 index of wormhole-index: the rows of
+                                             TABLE (key, text and stored columns) whose text
+                                             matches QUERY
+  demo_peek.py wait-fts DB TABLE QUERY N SECS [SENT_NS]
+                                             until QUERY matches exactly N rows; prints them
+                                             (and how long after SENT_NS)
+"""
+import json
+import os
+import sqlite3
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
+import wh_caches as whc  # noqa: E402
+
+
+def show(key, value):
+    print("   %-14s %s" % (key, "(absent)" if value is None else value.decode("utf-8", "replace")))
+
+
+def mc_get(port, keys):
+    c = whc.MemcacheClient(int(port))
+    for k in keys:
+        show(k, c.get(k))
+
+
+def redis_get(port, keys):
+    r = whc.RedisClient(int(port))
+    for k in keys:
+        show(k, r.command("GET", k))
+
+
+def since(sent_ns):
+    """' N ms after the write was sent' (the mariadb client's start and this program's
+    included: an upper bound), or '' without SENT_NS."""
+    if not sent_ns:
+        return ""
+    return ", %.0f ms after the write was sent" % ((time.time_ns() - int(sent_ns)) / 1e6)
+
+
+def wait_mc_gone(port, key, secs, sent_ns=None):
+    c = whc.MemcacheClient(int(port))
+    t0 = time.monotonic()
+    while c.get(key) is not None:
+        if time.monotonic() - t0 > float(secs):
+            sys.exit("demo_peek: %s is still in memcached after %s s" % (key, secs))
+        time.sleep(0.002)
+    print("   %s: deleted from memcached by wormhole-cache%s" % (key, since(sent_ns)))
+
+
+def _gtid_seq(text, domain):
+    """The sequence number of domain in a GTID list ("0-1-17" or "0-1-17/2,1-3-5/0"), or -1."""
+    for part in (text or "").split(","):
+        g = part.split("/")[0].split("-")
+        if len(g) == 3 and g[0] == domain:
+            return int(g[2])
+    return -1
+
+
+def wait_cache_idle(status_path, gtid, secs):
+    domain, _, seq = gtid.split("-")
+    deadline = time.monotonic() + float(secs)
+    st = None
+    while time.monotonic() < deadline:
+        try:
+            with open(status_path) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            st = None
+        if st and st.get("shards") and st.get("updates_queued") == 0 \
+                and st.get("second_delete_batches") == 0 \
+                and all(_gtid_seq(s.get("logical"), domain) >= int(seq)
+                        for s in st["shards"].values()):
+            return
+        time.sleep(0.1)
+    sys.exit("demo_peek: wormhole-cache did not apply through %s in %s s (status: %s)"
+             % (gtid, secs, json.dumps(st)))
+
+
+def _fts_rows(db, table, query):
+    """The index rows (every column but wh_rowid) whose text matches query; [] before the
+    app created the table."""
+    try:
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return []
+    try:
+        return [r[1:] for r in con.execute(
+            "SELECT t.* FROM %s_fts f JOIN %s t ON t.wh_rowid = f.rowid WHERE %s_fts MATCH ? "
+            "ORDER BY t.wh_rowid" % (table, table, table), (query,))]
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return []
+        raise
+    finally:
+        con.close()
+
+
+def _print_fts(table, query, rows, when=""):
+    print("   %s MATCH '%s': %d row%s%s"
+          % (table, query, len(rows), "" if len(rows) == 1 else "s", when))
+    for r in rows:
+        print("      " + " | ".join(str(v) for v in r))
+
+
+def fts(db, table, query):
+    rows = _fts_rows(db, table, query)
+    _print_fts(table, query, rows)
+
+
+def wait_fts(db, table, query, n, secs, sent_ns=None):
+    t0 = time.monotonic()
+    while True:
+        try:
+            rows = _fts_rows(db, table, query)
+        except sqlite3.OperationalError:   # the app holds the write lock: ask again
+            rows = None
+        if rows is not None and len(rows) == int(n):
+            break
+        if time.monotonic() - t0 > float(secs):
+            sys.exit("demo_peek: %s MATCH '%s' still gives %s rows, not %s, after %s s"
+                     % (table, query, "?" if rows is None else len(rows), n, secs))
+        time.sleep(0.002)
+    _print_fts(table, query, rows, since(sent_ns))
+
+
+def mc_set(port, key, value):
+    whc.MemcacheClient(int(port)).set(key, value)
+
+
+# name: (function, fewest arguments, most arguments (None: any number))
+COMMANDS = {"mc-get": (lambda port, *keys: mc_get(port, keys), 2, None),
+            "mc-set": (mc_set, 3, 3),
+            "redis-get": (lambda port, *keys: redis_get(port, keys), 2, None),
+            "wait-mc-gone": (wait_mc_gone, 3, 4),
+            "wait-cache-idle": (wait_cache_idle, 3, 3),
+            "fts": (fts, 3, 3),
+            "wait-fts": (wait_fts, 5, 6)}
+
+
+def main(argv):
+    cmd = COMMANDS.get(argv[1]) if len(argv) > 1 else None
+    if cmd is None or len(argv) - 2 < cmd[1] or (cmd[2] is not None and len(argv) - 2 > cmd[2]):
+        sys.exit(__doc__)
+    cmd[0](*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
