@@ -152,7 +152,7 @@ fill() {   # fill ID: a read-through cache's miss on order:ID: read the row, sto
 echo "-- a reader fills two keys from the database, as a read-through cache does:"
 fill 1
 fill 3
-echo "-- the caches' view before the write (order-json:* was set by wormhole-cache from the binlog):"
+echo "-- the caches' view before the write (wormhole-cache set order-json:1 from the binlog):"
 peek mc-get "$WH_MEMCACHED_PORT" order:1 order:3
 peek redis-get "$WH_REDIS_PORT" order-json:1
 sent=$(date +%s%N)

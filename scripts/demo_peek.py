@@ -24,9 +24,13 @@ answer on stdout; wait commands exit 1 with a message on stderr on timeout.
 """
 import json
 import os
+import signal
 import sqlite3
 import sys
 import time
+
+# Ctrl-C: die from SIGINT (no traceback), so that the demo's shell stops too.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))

@@ -7,8 +7,9 @@ Usage:
                                [--mariadb-opt KEY=VALUE ...] [--replica-opt KEY=VALUE ...]
                                -- CMD ARGS...
 
-Starts the requested servers (memcached and redis-server by wh_caches.py) on 127.0.0.1 in a fresh temporary directory,
-exports their coordinates as WH_* environment variables (see docs/TESTING.md),
+Starts the requested servers on 127.0.0.1 in a fresh temporary directory
+(memcached and redis-server through wh_caches.py), exports their
+coordinates as WH_* environment variables (see docs/TESTING.md),
 runs CMD, and returns its exit status (128+N if it died from signal N).
 The servers are killed and the directory removed on every path out: normal
 exit, CMD failure or crash, an exception here, and SIGINT/SIGTERM/SIGHUP
