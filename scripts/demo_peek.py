@@ -14,7 +14,8 @@ answer on stdout; wait commands exit 1 with a message on stderr on timeout.
   demo_peek.py wait-cache-idle STATUS GTID SECS
                                              until wormhole-cache's status file shows every
                                              shard applied through MariaDB GTID (domain-server-seq),
-                                             nothing queued and no second delete pending
+                                             nothing queued and no second delete pending, twice
+                                             in a row with the same op counts
   demo_peek.py fts DB TABLE QUERY            SQLite FTS5 index of wormhole-index: the rows of
                                              TABLE (key, text and stored columns) whose text
                                              matches QUERY
@@ -80,22 +81,33 @@ def _gtid_seq(text, domain):
     return -1
 
 
+def _cache_idle(st, domain, seq):
+    return bool(st and st.get("shards")) and st.get("updates_queued") == 0 \
+        and st.get("second_delete_batches") == 0 \
+        and all(_gtid_seq(s.get("logical"), domain) >= seq for s in st["shards"].values())
+
+
 def wait_cache_idle(status_path, gtid, secs):
-    domain, _, seq = gtid.split("-")
+    """Idle in two successive status files with the same op counts: a second-delete round
+    taken off the list just before the first one was written has landed by then."""
+    domain, _, seq = gtid.split(",")[0].split("-")
     deadline = time.monotonic() + float(secs)
-    st = None
+    st = prev = None
     while time.monotonic() < deadline:
         try:
             with open(status_path) as f:
                 st = json.load(f)
         except (OSError, ValueError):
             st = None
-        if st and st.get("shards") and st.get("updates_queued") == 0 \
-                and st.get("second_delete_batches") == 0 \
-                and all(_gtid_seq(s.get("logical"), domain) >= int(seq)
-                        for s in st["shards"].values()):
+        if not _cache_idle(st, domain, int(seq)):
+            prev = None
+        elif prev is None or prev.get("time_ms") == st.get("time_ms"):
+            prev = prev or st
+        elif prev.get("ops") == st.get("ops"):
             return
-        time.sleep(0.1)
+        else:
+            prev = st
+        time.sleep(0.05)
     sys.exit("demo_peek: wormhole-cache did not apply through %s in %s s (status: %s)"
              % (gtid, secs, json.dumps(st)))
 
