@@ -37,8 +37,16 @@ fi
 
 # --- from here on we run under the harness, with WH_MARIADB_*, WH_ZK_CONNECT, WH_MEMCACHED_*
 # and WH_REDIS_* set ---
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+declare -A PIDS=()   # pid -> name of each program started here (SIGTERM stops each cleanly)
+cleanup() {
+  local p rc
+  for p in "${!PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${!PIDS[@]}"; do
+    rc=0
+    wait "$p" 2>/dev/null || rc=$?
+    [ "$rc" -eq 0 ] || echo "demo: ${PIDS[$p]} exited with status $rc" >&2
+  done
+}
 trap cleanup EXIT
 
 sql() {
@@ -84,10 +92,10 @@ sql "CREATE TABLE shop.orders (id BIGINT UNSIGNED PRIMARY KEY, customer VARCHAR(
 
 echo "== two subscriber apps: 'audit' takes everything, 'shipping' only paid orders"
 "$BUILD/subscriber/wormhole-tail" --zk "$ZK" --app audit > "$T/audit.jsonl" 2> "$T/audit.log" &
-PIDS+=($!)
+PIDS[$!]="wormhole-tail --app audit"
 "$BUILD/subscriber/wormhole-tail" --zk "$ZK" --app shipping \
   --filter 'table = "orders" and status = "paid"' > "$T/shipping.jsonl" 2> "$T/shipping.log" &
-PIDS+=($!)
+PIDS[$!]="wormhole-tail --app shipping"
 
 cat > "$T/publisher.json" <<EOF
 {"shard": "shop-1",
@@ -98,7 +106,7 @@ EOF
 echo "== starting wormhole-publisher --config $T/publisher.json"
 "$BUILD/publisher/wormhole-publisher" --config "$T/publisher.json" 2> "$T/publisher.log" &
 PUB=$!
-PIDS+=($PUB)
+PIDS[$PUB]=wormhole-publisher
 
 echo "== writing rows"
 sql "INSERT INTO shop.orders VALUES (1, 'ada', 19.99, 'new', '2024-05-01 10:00:00.123456'),
@@ -115,10 +123,11 @@ sleep 1   # positions are written to ZooKeeper every 200 ms (positions.flush_int
 echo "== kill -9 the publisher, write more rows, restart it: delivery resumes from ZooKeeper"
 kill -9 "$PUB"
 wait "$PUB" 2>/dev/null || true
+unset "PIDS[$PUB]"
 sql "INSERT INTO shop.orders VALUES (3, 'linus', 42.00, 'paid', NOW(6))"
 sql "UPDATE shop.orders SET status = 'shipped' WHERE id = 1"
 "$BUILD/publisher/wormhole-publisher" --config "$T/publisher.json" 2>> "$T/publisher.log" &
-PIDS+=($!)
+PIDS[$!]="wormhole-publisher"
 wait_lines "$T/audit.jsonl" 7   # at least once: a few may come twice
 wait_lines "$T/shipping.jsonl" 2
 show "$T/audit.jsonl" "audit"
@@ -139,7 +148,7 @@ cat > "$T/cache.json" <<EOF
 EOF
 sed 's/^/   /' "$T/cache.json"
 "$BUILD/apps/cache/wormhole-cache" --config "$T/cache.json" 2> "$T/cache.log" &
-PIDS+=($!)
+PIDS[$!]="wormhole-cache"
 wait_log "$T/cache.log" "registered "
 # A new app starts at the oldest update in the log: let it apply the history first.
 peek wait-cache-idle "$T/cache-status.json" "$(value 'SELECT @@gtid_binlog_pos')" 30
@@ -178,7 +187,7 @@ cat > "$T/index.json" <<EOF
 EOF
 sed 's/^/   /' "$T/index.json"
 "$BUILD/apps/index/wormhole-index" --config "$T/index.json" > "$T/index.log" 2>&1 &
-PIDS+=($!)
+PIDS[$!]="wormhole-index"
 wait_log "$T/index.log" "registered "
 echo "-- the row written before the app started is indexed from the log:"
 peek wait-fts "$T/search.db" products desk 1 30

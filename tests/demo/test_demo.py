@@ -9,7 +9,9 @@ output: the two wormhole-tail apps received the updates before and after the
 publisher's kill -9 and restart; wormhole-cache deleted the read-through key
 order:1 from memcached when its row changed, left order:3 alone, and set the
 Redis key order-json:1 to the new row; wormhole-index's FTS5 query followed
-an insert, an update and a delete. Then nothing the demo started may be left:
+an insert, an update and a delete; at the end every program it started
+stopped with status 0 (the demo names any that did not, e.g. a sanitizer
+report at exit). Then nothing the demo started may be left:
 no process of its session, no process naming its temp dir, no temp dir.
 Prints what it checks; exits 0 on success, 1 on a failed check.
 """
@@ -125,6 +127,9 @@ def check_output(out):
         check(m is not None, "the index, in order: %s" % what, out)
         rest = rest[m.end():]
     check("== done; tearing everything down" in out, "the demo ends with its teardown line", out)
+    bad = re.findall(r"^demo: .* exited with status \d+$", out, re.M)
+    check(bad == [], "every program the demo started stopped with status 0 at its SIGTERM: %s"
+          % bad, out)
 
 
 def main():
