@@ -58,7 +58,7 @@ value() {   # value QUERY: one value from the database, quietly
   mariadb --no-defaults --user="$WH_MARIADB_USER" --socket="$WH_MARIADB_SOCKET" -N -B -e "$1"
 }
 
-peek() { python3 scripts/demo_peek.py "$@"; }   # looks into the caches, the index, a status file
+peek() { WH_DEMO_SHELL=$$ python3 scripts/demo_peek.py "$@"; }   # the caches, the index, a status
 
 show() {   # show FILE LABEL: the JSON lines received so far, one per line, shortened
   echo "-- $2 received $(wc -l < "$1") updates:"

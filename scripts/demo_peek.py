@@ -36,6 +36,7 @@ signal.signal(signal.SIGINT, signal.SIG_DFL)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import wh_caches as whc  # noqa: E402
+import wh_harness as wh  # noqa: E402
 
 
 def show(key, value):
@@ -177,7 +178,16 @@ def main(argv):
     cmd = COMMANDS.get(argv[1]) if len(argv) > 1 else None
     if cmd is None or len(argv) - 2 < cmd[1] or (cmd[2] is not None and len(argv) - 2 > cmd[2]):
         sys.exit(__doc__)
-    cmd[0](*argv[2:])
+    # Die with the demo's shell (SIGTERM), which dies at once when run.py forwards a SIGTERM:
+    # the servers are torn down next, and a waiter left behind would only report their absence.
+    # WH_DEMO_SHELL is the shell's pid: it may have died while this program started.
+    wh.child_dies_with_parent()
+    if os.getppid() != int(os.environ.get("WH_DEMO_SHELL") or os.getppid()):
+        sys.exit(1)
+    try:
+        cmd[0](*argv[2:])
+    except whc.CacheError as e:
+        sys.exit("demo_peek: %s" % e)
 
 
 if __name__ == "__main__":
