@@ -622,7 +622,9 @@ static zku_app_settings read_app_settings(pub_zk *z, const char *app)
     if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
         zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
         return st;
-    if (stat.dataLength > len)
+    /* len is -1 for a node without data (the defaults, silently); a node larger than buf
+     * comes back cut to len bytes. */
+    if (stat.dataLength > (int)sizeof buf - 1)
         wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
                 "app node (docs/ZOOKEEPER.md); using the defaults", path, (int)stat.dataLength,
                 ZKU_APP_MAX - 1);

@@ -90,6 +90,12 @@ def check_output(out):
           "wormhole-tail 'shipping' (filtered) received >= 1, then >= 2 updates: %s"
           % shipping, out)
 
+    publog = after(out, "== the publisher's log:")
+    publog = publog[:publog.find("\n==")]
+    check(publog != "" and "more than the limit" not in publog,
+          "the publisher's log in the demo does not call the apps' empty app nodes too large",
+          out)
+
     cache = after(out, "== wormhole-cache:")
     check(cache != "", "the demo has a wormhole-cache section", out)
     before = after(cache, "-- the caches' view before")
