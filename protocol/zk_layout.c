@@ -157,6 +157,61 @@ static bool copy_text(char *dst, size_t cap, const char *src)
     return true;
 }
 
+/* ---- the app node --------------------------------------------------------------------------- */
+
+int zku_app_to_json(const char *filter_json, const char *set_by, char **out, char *errbuf,
+                    size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "filter", filter_json ? json_string(filter_json) : json_null());
+        json_object_set_new(o, "set_by", json_string(set_by ? set_by : ""));
+    }
+    return dump_node(o, ZKU_APP_MAX, "app node", out, errbuf, errlen);
+}
+
+int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return WH_OK;
+    json_t *o = json_loadb(data, len, 0, &je);
+    json_t *f = json_is_object(o) ? json_object_get(o, "filter") : NULL;
+    json_t *by = json_is_object(o) ? json_object_get(o, "set_by") : NULL;
+    int rc = WH_OK;
+    if (!json_is_object(o) || (f && !json_is_string(f) && !json_is_null(f))) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                       "its data is not an app object with a string or null 'filter' (%s)",
+                       !o ? je.text : json_is_object(o) ? "'filter' is another JSON value"
+                                                        : "not a JSON object");
+        goto out;
+    }
+    out->recorded = true;
+    if ((json_is_string(f) && !(out->filter_json = strdup(json_string_value(f)))) ||
+        !(out->set_by = strdup(json_is_string(by) ? json_string_value(by) : "")))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory reading an app node");
+out:
+    json_decref(o);
+    return rc;
+}
+
+bool zku_app_same_filter(const char *a, const char *b)
+{
+    if (!a || !b)
+        return !a && !b;
+    return strcmp(a, b) == 0;
+}
+
+void zku_app_free(zku_app *a)
+{
+    if (!a)
+        return;
+    free(a->filter_json);
+    free(a->set_by);
+    memset(a, 0, sizeof *a);
+}
+
 /* ---- the instance node ---------------------------------------------------------------------- */
 
 int zku_instance_to_json(const char *endpoint, const char *filter_json,

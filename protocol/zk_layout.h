@@ -6,7 +6,7 @@
  * cannot drift apart.
  *
  *   ROOT/apps                                    zku_path_apps
- *   ROOT/apps/APP                                zku_path_app
+ *   ROOT/apps/APP                     persistent zku_path_app, zku_app_*
  *   ROOT/apps/APP/instances                      zku_path_instances
  *   ROOT/apps/APP/instances/INSTANCE  ephemeral  zku_path_instance, zku_instance_*
  *   ROOT/apps/APP/positions                      zku_path_positions
@@ -73,6 +73,44 @@ int zku_path_epoch(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_publishers(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_publisher(char *buf, size_t len, const char *root, const char *shard,
                        const char *id);
+
+/* ---- the app node: apps/APP ---------------------------------------------------------------- */
+
+/* Data of an app node, at most this many bytes (the filter an instance
+ * registers fits in an instance node, and this holds it once). */
+#define ZKU_APP_MAX ZKU_INSTANCE_MAX
+
+/* Writes an app node's data into *out (malloc'd, caller frees):
+ *   {"filter":F|null,"set_by":I}
+ * (compact, keys sorted) where F is filter_json, the app's filter in its
+ * canonical JSON form, carried as a JSON *string* so that its numbers stay
+ * exact (NULL: every update), and I the instance that wrote it. All
+ * instances of an app run this one filter (docs/ZOOKEEPER.md, "One filter
+ * per app"). Returns WH_OK, WH_ERR_LIMIT (more than ZKU_APP_MAX - 1 bytes)
+ * or WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_app_to_json(const char *filter_json, const char *set_by, char **out, char *errbuf,
+                    size_t errlen);
+
+/* An app node's data as read. Owns its strings. */
+typedef struct zku_app {
+    bool  recorded;         /* the node holds an app record (false: no data, as an app node
+                               made before the filter was kept here) */
+    char *filter_json;      /* the app's filter (canonical JSON), NULL: every update */
+    char *set_by;           /* the instance that wrote it, "" if absent */
+} zku_app;
+
+/* Parses an app node's data (len bytes, no NUL needed). Empty data is no
+ * record (out->recorded false, WH_OK). Otherwise the object's "filter"
+ * must be a string or null; unknown fields are ignored. Returns WH_OK,
+ * WH_ERR_PARSE (errbuf says why) or WH_ERR_NOMEM. Free with zku_app_free,
+ * also after a failure. */
+int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen);
+
+/* Whether two filters in canonical JSON (NULL: every update) are the same. */
+bool zku_app_same_filter(const char *a, const char *b);
+
+/* Frees what out owns and zeroes it; accepts NULL. */
+void zku_app_free(zku_app *a);
 
 /* ---- the instance node: apps/APP/instances/INSTANCE --------------------------------------- */
 

@@ -149,6 +149,64 @@ static void test_instance(void)
                  WH_ERR_INVALID);
 }
 
+static void test_app(void)
+{
+    char err[256], *j = NULL;
+    zku_app a;
+    /* The bytes the first instance of an app writes (docs/ZOOKEEPER.md). */
+    CHECK_EQ_INT(zku_app_to_json(NULL, "i1", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":null,\"set_by\":\"i1\"}");
+    CHECK_EQ_INT(zku_app_from_json(j, strlen(j), &a, err, sizeof err), WH_OK);
+    CHECK(a.recorded && a.filter_json == NULL);
+    CHECK_EQ_STR(a.set_by, "i1");
+    zku_app_free(&a);
+    free(j);
+    /* The filter travels as a string: its numbers stay exact, byte for byte. */
+    const char *filter = "{\"in\":[\"big\",[18446744073709551615,0.1,1e400]]}";
+    CHECK_EQ_INT(zku_app_to_json(filter, "host:1", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":\"{\\\"in\\\":[\\\"big\\\",[18446744073709551615,0.1,1e400]]}\","
+                    "\"set_by\":\"host:1\"}");
+    CHECK_EQ_INT(zku_app_from_json(j, strlen(j), &a, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(a.filter_json, filter);
+    CHECK(zku_app_same_filter(a.filter_json, filter));
+    CHECK(!zku_app_same_filter(a.filter_json, NULL) && !zku_app_same_filter(NULL, filter));
+    CHECK(zku_app_same_filter(NULL, NULL));
+    CHECK(!zku_app_same_filter(filter, "{\"in\":[\"big\",[1]]}"));
+    zku_app_free(&a);
+    zku_app_free(&a);
+    zku_app_free(NULL);
+    free(j);
+    /* An app node made before apps kept their filter has no data: no record. */
+    CHECK_EQ_INT(zku_app_from_json("", 0, &a, err, sizeof err), WH_OK);
+    CHECK(!a.recorded && !a.filter_json);
+    zku_app_free(&a);
+    /* Unknown fields are ignored; set_by is optional. */
+    const char *doc = "{\"filter\":\"true\",\"later\":[1]}";
+    CHECK_EQ_INT(zku_app_from_json(doc, strlen(doc), &a, err, sizeof err), WH_OK);
+    CHECK(a.recorded);
+    CHECK_EQ_STR(a.filter_json, "true");
+    CHECK_EQ_STR(a.set_by, "");
+    zku_app_free(&a);
+    /* Not an app record. */
+    const char *bad[] = { "x", "[]", "{\"filter\":{\"eq\":[\"a\",1]}}", "{\"filter\":5}",
+                          "{\"filter\":\"a\"" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(zku_app_from_json(bad[i], strlen(bad[i]), &a, err, sizeof err),
+                     WH_ERR_PARSE);
+        CHECK(strstr(err, "app object") != NULL);
+        CHECK(!a.recorded);
+        zku_app_free(&a);
+    }
+    /* The size limit. */
+    size_t n = ZKU_APP_MAX;
+    char *big = malloc(n + 16);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    CHECK_EQ_INT(zku_app_to_json(big, "i", &j, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(j == NULL && strstr(err, "app node") != NULL);
+    free(big);
+}
+
 static void test_position(void)
 {
     char err[256], *j;
@@ -286,6 +344,7 @@ int main(void)
     test_paths();
     test_names();
     test_instance();
+    test_app();
     test_position();
     test_epoch_and_publisher();
     test_rendezvous();
