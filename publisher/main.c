@@ -26,6 +26,7 @@
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
+#include "publisher/pub_schema.h"
 
 #define TICK_MS 20
 
@@ -69,8 +70,26 @@ static void flow_outcome(publisher *p, pub_flow *f, int r)
     }
     if (r & PUB_FLOW_FAILED) {
         pub_caravan_leave(p->caravans, f);
-        pub_flow_reset(f, f->why, false);
+        if (r & PUB_FLOW_REFUSED)
+            pub_flow_stop_failed(f, 0, f->why);
+        else
+            pub_flow_reset(f, f->why, false);
     }
+}
+
+/* Stops the flows whose filter turned out not to fit a table's schema: their
+ * caravan dropped them (pub_caravans_collect handed them back). The
+ * subscriber is told with ERROR WH_ERR_CONFIG. */
+static void stop_rejected(publisher *p)
+{
+    for (pub_flow *f = p->flows; f; f = f->next)
+        if (!f->caravan && f->state != FLOW_FAILED && atomic_load(&f->rejected)) {
+            char why[sizeof f->reject_why];
+            pub_mutex_lock(&f->mu);
+            snprintf(why, sizeof why, "%s", f->reject_why);
+            pub_mutex_unlock(&f->mu);
+            pub_flow_stop_failed(f, WH_ERR_CONFIG, why);
+        }
 }
 
 /* Waits up to ms for socket events and handles them. */
@@ -104,7 +123,8 @@ static void tick(publisher *p, int64_t now)
 {
     for (pub_flow *f = p->flows; f; f = f->next)
         flow_outcome(p, f, pub_flow_tick(f, now));
-    pub_caravans_collect(p->caravans);
+    if (pub_caravans_collect(p->caravans))
+        stop_rejected(p);
     pub_caravans_place(p->caravans, p->flows);
     pub_caravans_merge(p->caravans);
     pub_caravans_reap(p->caravans);
@@ -116,8 +136,11 @@ static void run(publisher *p)
     int64_t last_tick = 0;
     while (!atomic_load(&p->sig_term)) {
         poll_events(p, TICK_MS);
-        if (atomic_exchange(&p->sig_hup, 0))
+        if (atomic_exchange(&p->sig_hup, 0)) {
             pub_reload(p);
+            for (pub_flow *f = p->flows; f; f = f->next)
+                pub_flow_retry(f);   /* stopped flows try again */
+        }
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
             pub_fatal(p, "%s", why);
@@ -130,8 +153,10 @@ static void run(publisher *p)
             pub_assign_free(as, nas);
         }
         /* Leavers get a reader of their own at once, not at the next tick. */
-        if (pub_caravans_collect(p->caravans))
+        if (pub_caravans_collect(p->caravans)) {
+            stop_rejected(p);
             pub_caravans_place(p->caravans, p->flows);
+        }
         int64_t now = wh_mono_ms();
         if (now - last_tick >= TICK_MS) {
             tick(p, now);
@@ -188,6 +213,8 @@ static int load_config(publisher *p, const char *debug, char *err, size_t errlen
 {
     if (wh_config_load_file(p->config_path, pub_config_fields, &p->cfg, err, errlen))
         return WH_ERR_CONFIG;
+    if (pub_config_check(&p->cfg, p->config_path, err, errlen) != WH_OK)
+        return WH_ERR_CONFIG;
     if (pub_apply_logging(&p->cfg, err, errlen) != WH_OK)
         return wh_preferr(err, errlen, WH_ERR_CONFIG, "%s", p->config_path);
     if (debug && wh_log_set_debug(debug) != WH_OK)
@@ -223,7 +250,8 @@ static int start(publisher *p, char *err, size_t errlen)
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     p->caravans = pub_caravans_new(p);
-    if (p->efd < 0 || p->epfd < 0 || !p->caravans)
+    p->schemas = pub_schemas_new();
+    if (p->efd < 0 || p->epfd < 0 || !p->caravans || !p->schemas)
         return wh_seterr(err, errlen, WH_ERR_IO, "epoll/eventfd: %s", strerror(errno));
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->efd };
     epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->efd, &ev);
@@ -289,7 +317,7 @@ int main(int argc, char **argv)
     }
     if (status_report_from_env(&p->rep, err, sizeof err) != WH_OK)
         wh_warn(WH_AREA_PUBLISHER, "status file: %s", err);
-    status_report_write(p->rep, "starting", NULL, -1, NULL, err, sizeof err);
+    pub_report_write(p, "starting", NULL, -1, NULL);
     if (start(p, err, sizeof err) != WH_OK) {
         wh_error(WH_AREA_PUBLISHER, "%s", err);
         status_report_exiting(p->rep, err);
@@ -305,7 +333,7 @@ int main(int argc, char **argv)
         /* Crash-only: no final positions on the way out of a failure. */
     } else {
         wh_info(WH_AREA_PUBLISHER, "stopping: recording final positions");
-        status_report_write(p->rep, "stopping", NULL, -1, NULL, err, sizeof err);
+        pub_report_write(p, "stopping", NULL, -1, NULL);
         drain(p, 1000);
         status = 0;
     }
@@ -313,6 +341,7 @@ int main(int argc, char **argv)
 out:
     pub_zk_free(p->zk);
     pub_caravans_free(p->caravans);
+    pub_schemas_free(p->schemas);
     the_pub = NULL;
     if (p->epfd >= 0) close(p->epfd);
     if (p->efd >= 0) close(p->efd);

@@ -56,6 +56,12 @@ typedef struct pub_config {
 
 extern const wh_cfg_field pub_config_fields[];
 
+/* Checks the settings that must fit together (the table checks each one
+ * alone): the heartbeat timeout holds at least two heartbeat intervals, the
+ * first reconnect delay is not longer than the longest. Returns 0 or
+ * WH_ERR_CONFIG with "WHERE: keys 'A' (x) and 'B' (y): why" in errbuf. */
+int pub_config_check(const pub_config *cfg, const char *where, char *errbuf, size_t errlen);
+
 /* Prints the settings table as the Markdown table of docs/CONFIG.md
  * (--config-markdown; the unit test config_doc keeps the two in step). */
 void pub_config_print_markdown(FILE *out);
@@ -66,7 +72,9 @@ struct publisher;
 
 /* One app's assignment for this publisher's shard. */
 typedef struct pub_assign {
-    char   *app, *instance, *endpoint, *filter_json;
+    char   *app, *instance, *endpoint;
+    char   *filter_json;       /* the app's filter (its app node), NULL: every update */
+    int64_t instance_czxid;    /* creation of the instance's node: new when it registers anew */
     wh_pos  pos;               /* position to start a new flow from */
 } pub_assign;
 
@@ -93,6 +101,7 @@ void pub_zk_free(pub_zk *z);
 
 struct pub_flow;
 struct pub_caravans;
+struct pub_schemas;
 struct status_report;
 
 typedef struct publisher {
@@ -109,6 +118,10 @@ typedef struct publisher {
     struct status_report *rep;    /* status file (NULL when not supervised) */
     int64_t  last_report;
     bool     running_reported;
+    uint64_t status_failures;     /* status file writes that failed */
+    char     status_error[1024];  /* the last failure's reason, "" after a success */
+    /* any thread (mutex inside): the columns of every table read (pub_schema.h) */
+    struct pub_schemas *schemas;
     /* any thread */
     atomic_int sig_term, sig_hup;
     /* live tuning (SIGHUP), read by caravan threads without a lock */
@@ -142,7 +155,14 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n);
 /* ---- status file (pub_report.c) ---------------------------------------------- */
 
 /* Writes the monitor's status file when its interval has passed, or at once
- * when the publisher has just become running (loop thread). */
+ * when the publisher has just become running (loop thread). The flows
+ * stopped for good are listed in it ("failed_flows"). */
 void pub_report_tick(publisher *p, int64_t now);
+
+/* Writes one status (status_report_write) and reports a failure: logged as
+ * an error the first time and whenever the reason changes, counted in
+ * p->status_failures, and its end logged. No-op when not supervised. */
+void pub_report_write(publisher *p, const char *state, const char *position, int64_t lag_ms,
+                      const json_t *extra);
 
 #endif

@@ -6,10 +6,13 @@
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 
-/* The flow already delivers a as assigned: same instance, endpoint and filter. */
+/* The flow already delivers a as assigned: same instance, endpoint and
+ * filter; a stopped flow (FLOW_FAILED) also needs the same registration of
+ * the instance: one that registered anew (restarted) gets a new flow. */
 static bool flow_matches(const pub_flow *f, const pub_assign *a)
 {
-    if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0)
+    if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0 ||
+        (f->state == FLOW_FAILED && f->instance_czxid != a->instance_czxid))
         return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
@@ -39,11 +42,20 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
             f = f->next;
         if (f && flow_matches(f, &as[i])) {
             f->doomed = false;
+            f->instance_czxid = as[i].instance_czxid;
             continue;
         }
         if (f) {
-            wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
-                    as[i].app, p->cfg.shard, f->instance, as[i].instance);
+            if (strcmp(f->instance, as[i].instance) != 0)
+                wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
+                        as[i].app, p->cfg.shard, f->instance, as[i].instance);
+            else
+                wh_info(WH_AREA_PUBLISHER, "app %s: instance %s %s; a new flow of shard %s "
+                        "starts", as[i].app, as[i].instance,
+                        strcmp(f->endpoint, as[i].endpoint) != 0 ? "moved"
+                        : f->state == FLOW_FAILED && f->instance_czxid != as[i].instance_czxid
+                            ? "registered anew" : "has a new filter",
+                        p->cfg.shard);
             as[i].pos = f->acked;   /* newest we know */
         }
         pub_flow *nf = pub_flow_new(p, &as[i]);

@@ -59,6 +59,7 @@ void pub_flow_free(pub_flow *f)
         close(f->fd);
     }
     wh_filter_free(f->filter);
+    pub_schema_seen_free(&f->schemas);
     wire_enc_free(&f->enc);
     wh_buf_free(&f->in);
     wh_buf_free(&f->out);
@@ -81,7 +82,9 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
     pub_mutex_init(&f->mu);
     wire_enc_init(&f->enc);
     atomic_init(&f->out_ready, false);
+    atomic_init(&f->rejected, false);
     f->pub = p;
+    f->instance_czxid = a->instance_czxid;
     f->fd = -1;
     f->app = strdup(a->app);
     f->instance = strdup(a->instance);
@@ -190,6 +193,42 @@ void pub_flow_release(pub_flow *f)
     wire_put_shard_notice(&f->out, f->pub->cfg.shard, false);
     pub_mutex_unlock(&f->mu);
     pub_flow_send(f);   /* best effort: the connection closes next */
+}
+
+void pub_flow_stop_failed(pub_flow *f, int code, const char *why)
+{
+    publisher *p = f->pub;
+    assert(!f->caravan);
+    char reason[sizeof f->failed_why];
+    snprintf(reason, sizeof reason, "%s", why);   /* why may be f->why, which reset keeps */
+    if (code && f->fd >= 0 && f->state == FLOW_STREAMING) {
+        pub_mutex_lock(&f->mu);
+        wire_put_error(&f->out, code, reason);
+        pub_mutex_unlock(&f->mu);
+        pub_flow_send(f);   /* best effort: the connection closes next */
+    }
+    pub_flow_reset(f, NULL, true);
+    f->state = FLOW_FAILED;
+    snprintf(f->failed_why, sizeof f->failed_why, "%s", reason);
+    f->failed_at_ms = wh_wall_ms();
+    atomic_store(&f->rejected, false);
+    wh_error(WH_AREA_PUBLISHER, "app %s: stopped delivering shard %s to instance %s at %s: %s; "
+             "the flow stays stopped (from %s) until the instance registers again, the app's "
+             "filter changes, or the publisher gets SIGHUP", f->app, p->cfg.shard, f->instance,
+             f->endpoint, reason, f->acked.set ? "the acknowledged position" : "the oldest position");
+}
+
+void pub_flow_retry(pub_flow *f)
+{
+    if (f->state != FLOW_FAILED)
+        return;
+    wh_info(WH_AREA_PUBLISHER, "app %s: retrying the stopped flow of shard %s to instance %s",
+            f->app, f->pub->cfg.shard, f->instance);
+    f->state = FLOW_BACKOFF;
+    f->state_since = wh_mono_ms();
+    f->backoff_until = wh_mono_ms();
+    f->backoff_ms = f->pub->cfg.backoff_min_ms;
+    f->failed_why[0] = '\0';
 }
 
 uint32_t pub_flow_unacked_markers(pub_flow *f)
@@ -321,8 +360,12 @@ static int flow_message(pub_flow *f, int type, const wire_msg *m)
     case WIRE_HEARTBEAT:
         return 0;
     case WIRE_ERROR:
-        return flow_fail(f, "subscriber refused: %.*s", (int)m->message_len,
-                         m->message ? m->message : "");
+        /* WH_ERR_REFUSED: refused until something changes (the subscriber
+         * gave up on an update, or our settings do not fit it): no retry. */
+        return flow_fail(f, "subscriber refused%s: %.*s",
+                         m->code == WH_ERR_REFUSED ? " the flow" : "", (int)m->message_len,
+                         m->message ? m->message : "") |
+               (m->code == WH_ERR_REFUSED ? PUB_FLOW_REFUSED : 0);
     default:
         return flow_fail(f, "unexpected %s frame from the subscriber", wire_type_name(type));
     }
@@ -419,6 +462,8 @@ int pub_flow_tick(pub_flow *f, int64_t now)
         return 0;
     case FLOW_STREAMING:
         break;
+    case FLOW_FAILED:
+        return 0;
     }
     if (now - f->last_recv > p->cfg.heartbeat_timeout_ms)
         return flow_fail(f, "silent for %lld ms (stalled or gone)",
@@ -493,8 +538,28 @@ static int frame_end(pub_flow *f)
     return WH_OK;
 }
 
-int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready, char *err,
-                           size_t errlen)
+/* Whether f's filter fits the schema of u's table, checking it the first
+ * time f meets the schema; on a misfit marks f rejected. Returns 0 or
+ * WH_ERR_NOMEM. */
+static int schema_fits(pub_flow *f, pub_schemas *names, const wh_update *u, bool *fits)
+{
+    *fits = true;
+    if (pub_schema_seen_has(&f->schemas, u))
+        return WH_OK;
+    int rc = pub_schema_check(names, f->filter, f->app, f->pub->cfg.shard, u, f->reject_why,
+                              sizeof f->reject_why);
+    if (rc == WH_ERR_CONFIG) {
+        *fits = false;
+        atomic_store(&f->rejected, true);
+        return WH_OK;
+    }
+    if (rc != WH_OK || !pub_schema_seen_add(&f->schemas, u))
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
+int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
+                           bool *ready, char *err, size_t errlen)
 {
     publisher *p = f->pub;
     size_t frame_target = (size_t)p->cfg.frame_bytes;
@@ -503,7 +568,20 @@ int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready
     int rc;
     assert(pub_mutex_held(&f->mu));
     assert(n > 0);
+    if (atomic_load(&f->rejected))
+        return WH_OK;   /* stopped before an earlier batch; the caravan drops it */
     for (int i = 0; i < n; i++) {
+        if (f->filter && names && (ups[i].has_before || ups[i].has_after)) {
+            bool fits;
+            if (schema_fits(f, names, &ups[i], &fits) != WH_OK)
+                return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory checking the filter "
+                                 "of app %s", f->app);
+            if (!fits) {
+                /* Stop just before this update: it and what follows stay unprocessed. */
+                n = i;
+                break;
+            }
+        }
         if (f->filter && !wh_filter_match(f->filter, &ups[i]))
             continue;
         if (!open) {
@@ -529,6 +607,8 @@ int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready
                          f->app, wh_err_str(rc));
     f->n_sent += sent;
     f->n_filtered += (uint64_t)n - sent;
+    if (n == 0)
+        return WH_OK;   /* rejected at the batch's first update */
     if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
         return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
     f->since_marker += (uint64_t)n;

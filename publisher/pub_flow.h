@@ -30,6 +30,7 @@
 #include "filters/filter.h"
 #include "publisher/pub.h"
 #include "publisher/pub_mutex.h"
+#include "publisher/pub_schema.h"
 #include "wormhole/position.h"
 #include "protocol/wire.h"
 
@@ -38,12 +39,18 @@ typedef enum pub_flow_state {
     FLOW_CONNECTING,    /* TCP connect in progress */
     FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
     FLOW_STREAMING,     /* delivering */
+    FLOW_FAILED,        /* stopped for good: its subscriber refused it (ERROR WH_ERR_REFUSED)
+                           or its filter does not fit a table (pub_schema.h); waits until the
+                           assignment changes (the instance registers anew, the app's filter
+                           changes) or SIGHUP (pub_flow_retry) */
 } pub_flow_state;
 
 /* What a flow's I/O asks of the loop, as bit flags. */
 enum {
     PUB_FLOW_FAILED = 1 << 0,  /* the connection failed (f->why): leave the caravan, reset */
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
+    PUB_FLOW_REFUSED = 1 << 2, /* with FAILED: the subscriber refused the flow for good
+                                  (f->why): leave the caravan, pub_flow_stop_failed */
 };
 
 typedef struct pub_marker {
@@ -65,6 +72,7 @@ typedef struct pub_flow {
     struct pub_flow *next;
     publisher *pub;
     char   *app, *instance, *endpoint, *filter_json;
+    int64_t instance_czxid;   /* the instance node's creation (pub_assign) */
     pub_flow_state state;
     int     fd;
     int64_t state_since, backoff_until, backoff_ms;
@@ -78,7 +86,9 @@ typedef struct pub_flow {
      * caravan module on the loop thread only (pub_caravan.h). */
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
-    char    why[700];         /* reason of the last PUB_FLOW_FAILED */
+    char    why[1200];        /* reason of the last PUB_FLOW_FAILED */
+    char    failed_why[1200]; /* FLOW_FAILED: why the flow stopped */
+    int64_t failed_at_ms;     /* FLOW_FAILED: since when (wall clock) */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -95,9 +105,13 @@ typedef struct pub_flow {
     int64_t  last_marker_ms;
     wh_pos   acked;           /* newest acknowledged position */
     atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
+    atomic_bool rejected;     /* its filter does not fit a table: reject_why says why; the
+                                 caravan drops it, the loop stops it (pub_flow_stop_failed) */
+    char     reject_why[1200];
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;
+    pub_schema_seen schemas;  /* schema_ids its filter was checked against (pub_schema.h) */
     wire_enc   enc;
     uint64_t   n_sent, n_filtered, n_frames;   /* approximate when read elsewhere */
 } pub_flow;
@@ -134,6 +148,15 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
  * streaming connection on purpose (docs/PROTOCOL.md). */
 void pub_flow_release(pub_flow *f);
 
+/* Stops f for good (FLOW_FAILED) with why, logged as an error: with code
+ * (not 0) an ERROR frame tells a connected subscriber first; the
+ * connection closes and nothing is retried until pub_flow_retry or a new
+ * assignment. f must be in no caravan. */
+void pub_flow_stop_failed(pub_flow *f, int code, const char *why);
+
+/* A FLOW_FAILED flow tries again at once (SIGHUP); other flows are left alone. */
+void pub_flow_retry(pub_flow *f);
+
 /* Datamarkers queued and not yet acknowledged. */
 uint32_t pub_flow_unacked_markers(pub_flow *f);
 
@@ -150,10 +173,14 @@ void pub_flow_mark_locked(pub_flow *f);
 /* Encodes the updates of ups[0..n) (n > 0) that pass f's filter as UPDATES
  * frames of about delivery.max_frame_bytes, advances f's processed position
  * over all of them, and queues a datamarker when enough updates or bytes
- * went by. Sets *ready when out went from empty to non-empty (the caller
- * wakes the loop). Returns 0, or a fatal error described in errbuf. */
-int  pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready,
-                            char *errbuf, size_t errlen);
+ * went by. Checks f's filter against the schema of each table it has not
+ * met yet (pub_schema.h; names holds every schema the reader met): when it
+ * does not fit, f stops just before that update and is marked rejected
+ * (the caller drops it from the caravan). Sets *ready when out went from
+ * empty to non-empty (the caller wakes the loop). Returns 0, or a fatal
+ * error described in errbuf. */
+int  pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
+                            bool *ready, char *errbuf, size_t errlen);
 
 /* Bytes queued and not acknowledged (the window in use). */
 uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);

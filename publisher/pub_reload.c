@@ -51,6 +51,11 @@ void pub_reload(publisher *p)
         wh_warn(WH_AREA_PUBLISHER, "SIGHUP: keeping the running configuration: %s", err);
         return;
     }
+    if (pub_config_check(&next, p->config_path, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_PUBLISHER, "SIGHUP: keeping the running configuration: %s", err);
+        wh_config_free(pub_config_fields, &next);
+        return;
+    }
     if (needs_restart(p, &next))
         wh_warn(WH_AREA_PUBLISHER, "SIGHUP: shard, id, mapper and zookeeper settings change "
                 "only with a restart; applying the delivery and log settings");

@@ -1,9 +1,13 @@
-/* pub_report.c -- the publisher's heartbeats to its monitor: state, position and lag in the status file. */
+/* pub_report.c -- the publisher's heartbeats to its monitor: state, position, lag and stopped flows in the status file. */
+#include <stdio.h>
+#include <string.h>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
+#include "publisher/pub_flow.h"
 
 /* A reader stuck in its mapper this long stops the heartbeats. */
 #define READER_STUCK_MS 30000
@@ -45,6 +49,50 @@ static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
     return lag;
 }
 
+void pub_report_write(publisher *p, const char *state, const char *position, int64_t lag_ms,
+                      const json_t *extra)
+{
+    char err[1024];
+    if (!p->rep)
+        return;
+    if (status_report_write(p->rep, state, position, lag_ms, extra, err, sizeof err) != WH_OK) {
+        /* A lost heartbeat: the monitor kills a publisher that sends none
+         * for its stuck timeout, so say why, once per distinct reason (the
+         * monitor records the last ERROR line as the reason of the kill). */
+        p->status_failures = status_report_failures(p->rep);
+        if (strcmp(err, p->status_error) != 0) {
+            wh_error(WH_AREA_PUBLISHER, "%s (failed write %llu; heartbeats to the monitor are "
+                     "lost while this lasts, and a supervised publisher is stopped as stuck "
+                     "after its stuck timeout)", err, (unsigned long long)p->status_failures);
+            snprintf(p->status_error, sizeof p->status_error, "%s", err);
+        }
+        return;
+    }
+    if (p->status_error[0]) {
+        wh_info(WH_AREA_PUBLISHER, "status file written again after %llu failed write%s",
+                (unsigned long long)p->status_failures, p->status_failures == 1 ? "" : "s");
+        p->status_error[0] = '\0';
+    }
+}
+
+/* {"failed_flows":[{"app","instance","endpoint","since_ms","reason"}...]} for
+ * the flows stopped for good, or NULL when there are none. */
+static json_t *failed_flows(publisher *p)
+{
+    json_t *arr = NULL;
+    for (pub_flow *f = p->flows; f; f = f->next) {
+        if (f->state != FLOW_FAILED)
+            continue;
+        if (!arr && !(arr = json_array()))
+            return NULL;
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s}", "app", f->app,
+                                             "instance", f->instance, "endpoint", f->endpoint,
+                                             "since_ms", (json_int_t)f->failed_at_ms, "reason",
+                                             f->failed_why));
+    }
+    return arr ? json_pack("{s:o}", "failed_flows", arr) : NULL;
+}
+
 void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
@@ -59,8 +107,10 @@ void pub_report_tick(publisher *p, int64_t now)
      * mapper stops them, so the monitor restarts us. */
     if (readers_stuck(p, now))
         return;
-    char pos[800] = "", err[1024];
+    char pos[800] = "";
     int64_t lag = readers_lag(p, pos, sizeof pos);
-    status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
-                     lag, NULL, err, sizeof err);
+    json_t *extra = failed_flows(p);
+    pub_report_write(p, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL, lag,
+                     extra);
+    json_decref(extra);
 }

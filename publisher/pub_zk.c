@@ -500,6 +500,7 @@ done:
 
 typedef struct inst {
     char *name, *endpoint, *filter_json;
+    int64_t czxid;           /* the node's creation: a new one when the instance registers anew */
 } inst;
 
 /* Reads the instance node name of app. Fills *out when the instance is
@@ -534,6 +535,7 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
         out->name = strdup(name);
         out->endpoint = in.endpoint;
         out->filter_json = in.filter_json;
+        out->czxid = st.czxid;
         in.endpoint = in.filter_json = NULL;
         if (!out->name)
             rc = WH_ERR_NOMEM;
@@ -549,6 +551,51 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
     free(out->filter_json);
     memset(out, 0, sizeof *out);
     return ZSYSTEMERROR;   /* out of memory */
+}
+
+/* Reads app's filter from its app node (docs/ZOOKEEPER.md, "One filter per
+ * app"), watching the node: *recorded is false for an app node without an
+ * app record (made before apps kept their filter there; the chosen
+ * instance's filter serves then). *filter_json is the filter (malloc'd) or
+ * NULL for every update. Returns ZOK or the ZooKeeper error (ZSYSTEMERROR
+ * on out of memory); an unreadable record is logged and taken as none. */
+static int read_app_filter(pub_zk *z, const char *app, char **filter_json, bool *recorded)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[ZKU_PATH_MAX], err[512];
+    char *buf = malloc(ZKU_APP_MAX);
+    struct Stat st;
+    int len = ZKU_APP_MAX - 1;
+    *filter_json = NULL;
+    *recorded = false;
+    if (!buf)
+        return ZSYSTEMERROR;
+    if (zku_path_app(path, sizeof path, cfg->zk_root, app) != WH_OK) {
+        free(buf);
+        return ZOK;
+    }
+    int rc = zoo_wget(z->zh, path, watcher, z, buf, &len, &st);
+    if (rc == ZNONODE)
+        rc = ZOK;
+    if (rc != ZOK || len <= 0) {
+        free(buf);
+        return rc;
+    }
+    zku_app rec;
+    int prc = zku_app_from_json(buf, (size_t)len, &rec, err, sizeof err);
+    free(buf);
+    if (prc == WH_ERR_NOMEM) {
+        zku_app_free(&rec);
+        return ZSYSTEMERROR;
+    }
+    if (prc != WH_OK)
+        wh_warn(WH_AREA_ZK, "app %s: ignoring its app node %s: %s; the filter of the instance "
+                "chosen for shard %s serves", app, path, err, cfg->shard);
+    *recorded = rec.recorded;
+    *filter_json = rec.filter_json;
+    rec.filter_json = NULL;
+    zku_app_free(&rec);
+    return ZOK;
 }
 
 /* Rebuilds the assignment from ZooKeeper, setting watches. */
@@ -606,7 +653,21 @@ static int read_assignment(pub_zk *z)
             x->instance = live[pick].name;
             x->endpoint = live[pick].endpoint;
             x->filter_json = live[pick].filter_json;
+            x->instance_czxid = live[pick].czxid;
             live[pick].name = live[pick].endpoint = live[pick].filter_json = NULL;
+            /* The app's filter, the one every instance runs; an app node
+             * without a record leaves the instance's. */
+            char *app_filter;
+            bool recorded;
+            int r = read_app_filter(z, app, &app_filter, &recorded);
+            if (r != ZOK)
+                rc = r;
+            if (recorded) {
+                free(x->filter_json);
+                x->filter_json = app_filter;
+            } else {
+                free(app_filter);
+            }
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
@@ -614,10 +675,10 @@ static int read_assignment(pub_zk *z)
             if (known)
                 x->pos = e->pos;
             pthread_mutex_unlock(&z->mu);
-            if (!known && e) {
+            if (!known && e && rc == ZOK) {
                 wh_pos p;
                 int version;
-                int r = read_position(z, app, &p, &version);
+                r = read_position(z, app, &p, &version);
                 if (r != ZOK) {
                     rc = r;
                 } else {
@@ -844,6 +905,7 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                 copy[i].filter_json = z->assign[i].filter_json ? strdup(z->assign[i].filter_json)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
+                copy[i].instance_czxid = z->assign[i].instance_czxid;
                 /* Prefer the newest acknowledged position over the snapshot's. */
                 for (int k = 0; k < z->npos; k++)
                     if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)
