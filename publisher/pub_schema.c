@@ -105,14 +105,41 @@ static bool add_row(pub_schemas *s, const wh_row *row)
     return ok;
 }
 
+/* The key of a table's column: "DB\x1fTABLE\x1fCOLUMN" (unit separators,
+ * which no name in a binlog or a column family is expected to hold; a
+ * collision could only hide an error, never make one). */
+static char *table_key(const wh_update *u, const char *col, size_t len)
+{
+    size_t n = (u->db ? strlen(u->db) : 0) + (u->table ? strlen(u->table) : 0) + len + 3;
+    char *k = malloc(n);
+    if (k)
+        snprintf(k, n, "%s\x1f%s\x1f%.*s", u->db ? u->db : "", u->table ? u->table : "",
+                 (int)len, col);
+    return k;
+}
+
+static bool add_table_row(pub_schemas *s, const wh_update *u, const wh_row *row)
+{
+    bool ok = true;
+    for (uint32_t i = 0; row->names && i < row->count; i++) {
+        if (!row->names[i])
+            continue;
+        char *k = table_key(u, row->names[i], strlen(row->names[i]));
+        ok &= k && add_name(s, k);
+        free(k);
+    }
+    return ok;
+}
+
 bool pub_schemas_note(pub_schemas *s, const wh_update *u)
 {
     bool ok = true;
+    bool before = u->has_before && (!u->has_after || u->before.names != u->after.names);
     pthread_mutex_lock(&s->mu);
     if (u->has_after)
-        ok &= add_row(s, &u->after);
-    if (u->has_before && (!u->has_after || u->before.names != u->after.names))
-        ok &= add_row(s, &u->before);
+        ok &= add_row(s, &u->after) && add_table_row(s, u, &u->after);
+    if (before)
+        ok &= add_row(s, &u->before) && add_table_row(s, u, &u->before);
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
@@ -122,6 +149,14 @@ bool pub_schemas_has(pub_schemas *s, const char *name, size_t len)
     pthread_mutex_lock(&s->mu);
     bool has = s->cap && s->names[slot_of(s, name, len, name_hash(name, len))] != NULL;
     pthread_mutex_unlock(&s->mu);
+    return has;
+}
+
+bool pub_schemas_table_has(pub_schemas *s, const wh_update *u, const char *name, size_t len)
+{
+    char *k = table_key(u, name, len);
+    bool has = k && pub_schemas_has(s, k, strlen(k));
+    free(k);
     return has;
 }
 
@@ -248,13 +283,16 @@ int pub_schema_check(pub_schemas *names, const wh_filter *filter, const char *ap
     for (int k = 0; k < n && rc == WH_OK; k++) {
         if (!m[k].scoped && (m[k].exists_only || pub_schemas_has(names, m[k].column, m[k].len)))
             continue;   /* tested on any table: some table has it, or it asks only whether */
+        if (m[k].scoped && pub_schemas_table_has(names, u, m[k].column, m[k].len))
+            continue;   /* another version of the table has it: an update from before a DDL */
         table_name(u, table, sizeof table);
         columns_text(u, cols, sizeof cols);
         if (m[k].scoped)
             rc = wh_seterr(why, whylen, WH_ERR_CONFIG,
                            "app %s: its filter tests column '%.*s' on table %s (it names the "
-                           "table), but %s has no such column (its columns: %s)", app,
-                           (int)m[k].len, m[k].column, table, table, cols);
+                           "table), but %s has no such column (its columns: %s), nor had it in "
+                           "any version of the table read so far", app, (int)m[k].len,
+                           m[k].column, table, table, cols);
         else
             rc = wh_seterr(why, whylen, WH_ERR_CONFIG,
                            "app %s: its filter tests column '%.*s' on any table, but table %s "

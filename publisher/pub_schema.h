@@ -3,19 +3,24 @@
  * A filter that tests a column the table does not have matches nothing
  * there, silently: the flow would acknowledge every update it drops. The
  * publisher checks each flow's filter against each table schema it meets
- * (wh_filter_missing_columns), once per schema_id (a DDL that changes the
- * table gives its updates a new one), and stops the app's flow with a
- * reason naming the app, the table and the column when:
+ * (wh_filter_missing_columns), once per table schema (schema_id, database
+ * and table: a DDL that changes the table gives its updates a new
+ * schema_id), and stops the app's flow just before that update, with a
+ * reason naming the app, the table and the column, when:
  *  - the filter tests the column only on tables it names
- *    (`table = "users" and status = 1`) and the table lacks it; or
+ *    (`table = "users" and status = 1`), the update's table lacks it, and
+ *    no version of that table this publisher has read so far (any reader,
+ *    from its start) had it; or
  *  - the filter tests the column on any table, with a test other than
- *    exists / not exists, and no table this publisher has seen so far (any
- *    reader, from its start) has it.
+ *    exists / not exists, and no table this publisher has read so far has
+ *    it.
+ * A column that another version of the table has (an update from before
+ * the ALTER TABLE that added it) is legitimately absent: no error.
  *
- * Two objects: pub_schemas, the publisher-wide set of column names of the
- * tables seen (mutex inside: any caravan thread), and pub_schema_seen, the
- * schema_ids one reader or one flow has already handled (no lock: one
- * thread at a time, its owner's). */
+ * Two objects: pub_schemas, the publisher-wide column names of the tables
+ * read, by table and in all (mutex inside: any caravan thread), and
+ * pub_schema_seen, the table schemas one reader or one flow has already
+ * handled (no lock: one thread at a time, its owner's). */
 #ifndef WH_PUB_SCHEMA_H
 #define WH_PUB_SCHEMA_H
 
@@ -38,6 +43,9 @@ bool pub_schemas_note(pub_schemas *s, const wh_update *u);
 
 /* Whether a table seen so far has the column [name, name+len) (any thread). */
 bool pub_schemas_has(pub_schemas *s, const char *name, size_t len);
+
+/* Whether a version of u's table seen so far has the column (any thread). */
+bool pub_schemas_table_has(pub_schemas *s, const wh_update *u, const char *name, size_t len);
 
 /* Table schemas handled, each known by its schema_id, database and table
  * (a mapper may give tables with the same columns one schema_id, and a

@@ -102,14 +102,12 @@ static void pos_text(const wh_position *p, char *buf, size_t len)
         snprintf(buf, len, "%s", phys);
 }
 
-/* "-1", "-9 (WH_ERR_AGAIN)", plus ": reason" when the callback gave one. */
+/* "-1", "-9 (WH_ERR_AGAIN)", plus ": reason" when the callback gave one.
+ * Only WH_ERR_AGAIN is named: applications return other numbers of their own. */
 static void rc_text(const wh_subscriber *s, int rc, char *buf, size_t len)
 {
-    if (rc < 0 && rc > -WH_ERR__COUNT)
-        snprintf(buf, len, "%d (%s)%s%s", rc, wh_err_name(rc), s->cb_reason[0] ? ": " : "",
-                 s->cb_reason);
-    else
-        snprintf(buf, len, "%d%s%s", rc, s->cb_reason[0] ? ": " : "", s->cb_reason);
+    snprintf(buf, len, "%d%s%s%s", rc, rc == WH_ERR_AGAIN ? " (WH_ERR_AGAIN)" : "",
+             s->cb_reason[0] ? ": " : "", s->cb_reason);
 }
 
 /* ---- the dead-letter file --------------------------------------------------------------- */
@@ -226,7 +224,7 @@ static void call_succeeded(wh_subscriber *s, sub_conn *c, const wh_update *ups, 
 static call_outcome call_failed(wh_subscriber *s, sub_conn *c, const wh_update *ups, uint32_t n,
                                 int rc, bool *refused, char *why, size_t whylen)
 {
-    char rcs[700], where[WH_POS_PHYSICAL_TEXT_MAX + WH_POS_LOGICAL_TEXT_MAX + 16];
+    char rcs[700], where[2 * (WH_POS_PHYSICAL_TEXT_MAX + WH_POS_LOGICAL_TEXT_MAX) + 64];
     rc_text(s, rc, rcs, sizeof rcs);
     if (rc == WH_ERR_AGAIN || atomic_load(&s->stop)) {
         snprintf(why, whylen, "the application's callback returned %s%s; the batch will be "
@@ -246,6 +244,13 @@ static call_outcome call_failed(wh_subscriber *s, sub_conn *c, const wh_update *
     }
     uint32_t attempts = e ? e->attempts : 1;
     pos_text(&ups[0].pos, where, sizeof where);
+    if (n > 1) {
+        /* A batch: say where it ends too. */
+        char last[WH_POS_PHYSICAL_TEXT_MAX + WH_POS_LOGICAL_TEXT_MAX + 16];
+        pos_text(&ups[n - 1].pos, last, sizeof last);
+        size_t wl = strlen(where);
+        snprintf(where + wl, sizeof where - wl, " (%u updates, to %s)", n, last);
+    }
     if (!e || !e->pos.set || attempts < s->max_attempts) {
         snprintf(why, whylen, "the application's callback returned %s on the %s at %s (attempt "
                  "%u of %u); the batch will be delivered again", rcs,
@@ -254,7 +259,7 @@ static call_outcome call_failed(wh_subscriber *s, sub_conn *c, const wh_update *
     }
 
     /* Give up on it. */
-    char msg[8192];
+    char msg[16384];
     const wh_update *u = &ups[0];
     snprintf(msg, sizeof msg, "app %s, shard %s: the callback failed %u times on the %s at %s "
              "(%s%s%s%s%s): it returned %s", s->app, c->shard, attempts,
