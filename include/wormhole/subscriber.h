@@ -3,7 +3,9 @@
  * An application that wants updates runs one or more *instances*. Each
  * instance creates a wh_subscriber: it listens on a TCP port, registers
  * itself in ZooKeeper under /ROOT/apps/APP/instances/INSTANCE (ephemeral,
- * with its endpoint, filter and the shards it takes, docs/ZOOKEEPER.md) and
+ * with its endpoint, filter and the shards it takes, docs/ZOOKEEPER.md;
+ * every instance of an app runs the app's one filter, kept in /ROOT/apps/APP,
+ * and an instance with another filter is refused while others run) and
  * accepts the connections publishers open to it, one per shard it is
  * assigned (docs/PROTOCOL.md). Updates arrive in log order per shard, at
  * least once: after a failure some updates may come again, each with its
@@ -135,7 +137,9 @@ typedef struct wh_sub_options {
     int         zk_wait_ms;     /* how long start/run wait for the first registration; default 15000 */
     const char *app;            /* required: app name ([A-Za-z0-9._-], 1..128 chars) */
     const char *instance;       /* default: the advertised endpoint "host:port" */
-    const char *filter;         /* filter text (docs/FILTERS.md); NULL or "" = everything */
+    const char *filter;         /* filter text (docs/FILTERS.md); NULL or "" = everything.
+                                   Must be the app's filter while other instances run
+                                   (see replace_filter) */
     const char *const *shards;  /* NULL-terminated shard list; NULL = all shards */
     const char *listen_host;    /* default "127.0.0.1"; "0.0.0.0" for every interface */
     int         listen_port;    /* default 0: a free port chosen by the kernel */
