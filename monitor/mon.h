@@ -98,6 +98,8 @@ typedef struct mon_monitor {
     char    *default_command;        /* resolved wormhole-publisher, or NULL */
     int64_t  rescan_ms;
     int64_t  started_ms, started_mono;
+    bool     has_group;              /* --control-group given */
+    gid_t    control_gid;
 
     int      epfd, lockfd;
     struct { mon_kind kind; int fd; } sig, ino, listener;

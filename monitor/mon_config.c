@@ -7,6 +7,7 @@
 
 #include "core/errbuf.h"
 #include "monitor/mon_config.h"
+#include "monitor/mon_rundir.h"
 
 #define DAY_MS 86400000
 
@@ -117,6 +118,14 @@ static int validate(mon_spec *s, const char *where, char *errbuf, size_t errlen)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "%s: key 'publisher': expected an object (the publisher's config)",
                          where);
+    /* The publisher config is copied into the run directory for each run:
+     * a password in it would spread to another file (and to backups of
+     * /run). Supervised publishers take it from a file or the environment. */
+    if (mon_find_inline_secret(s->publisher))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "%s: key 'publisher': holds an inline 'password'; the monitor copies "
+                         "the publisher config into its run directory, so give the password as "
+                         "password_file (mode 0600) or password_env instead", where);
     if (s->backoff_max_ms < s->backoff_initial_ms)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "%s: key 'backoff.max_ms': %lld is below backoff.initial_ms %lld",

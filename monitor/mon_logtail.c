@@ -28,7 +28,7 @@ int mon_logtail_open(mon_logtail *t, const char *path, uint64_t offset, char *er
                      size_t errlen)
 {
     mon_logtail_close(t);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "%s: cannot open: %s", path,
                          strerror(errno));

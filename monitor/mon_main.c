@@ -23,7 +23,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wormhole-monitor --config-dir DIR [--run-dir DIR] [--rescan-interval-ms N]\n"
-        "                        [--log-level LEVEL] [--debug AREAS]\n"
+        "                        [--control-group GROUP] [--log-level LEVEL] [--debug AREAS]\n"
         "       wormhole-monitor status [--json] [--run-dir DIR]\n"
         "       wormhole-monitor rolling-restart [--wait] [--run-dir DIR]\n"
         "       wormhole-monitor reload [--run-dir DIR]\n"
@@ -36,6 +36,8 @@ static void usage(FILE *out)
         "  --config-dir DIR        directory of instance files (NAME.json)\n"
         "  --run-dir DIR           state, sockets and publisher output (default %s)\n"
         "  --rescan-interval-ms N  periodic rescan of the config directory (default 10000)\n"
+        "  --control-group GROUP   members of GROUP may use the control socket (mode 0660);\n"
+        "                          default: only root and this user (mode 0600)\n"
         "  --log-level LEVEL       error, warn, info (default) or debug\n"
         "  --debug AREAS           debug logging for areas (monitor, ... or all)\n"
         "  --json                  status: print the JSON document\n"
@@ -198,11 +200,12 @@ static int cmd_check_config(const char *dir)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_RUN_DIR = 256, OPT_RESCAN, OPT_LEVEL, OPT_DEBUG, OPT_JSON, OPT_WAIT };
+    enum { OPT_RUN_DIR = 256, OPT_RESCAN, OPT_LEVEL, OPT_DEBUG, OPT_JSON, OPT_WAIT, OPT_GROUP };
     static const struct option longopts[] = {
         { "config-dir", required_argument, NULL, 'c' },
         { "run-dir", required_argument, NULL, OPT_RUN_DIR },
         { "rescan-interval-ms", required_argument, NULL, OPT_RESCAN },
+        { "control-group", required_argument, NULL, OPT_GROUP },
         { "log-level", required_argument, NULL, OPT_LEVEL },
         { "debug", required_argument, NULL, OPT_DEBUG },
         { "json", no_argument, NULL, OPT_JSON },
@@ -227,6 +230,9 @@ int main(int argc, char **argv)
             break;
         case OPT_RUN_DIR:
             opt.run_dir = optarg;
+            break;
+        case OPT_GROUP:
+            opt.control_group = optarg;
             break;
         case OPT_RESCAN: {
             char *end;

@@ -590,6 +590,21 @@ static int setup(mon_monitor *m, const mon_options *opt)
     m->bad_names = json_object();
     if (!m->run_dir || !m->bad_names)
         goto sys;
+    if (opt->control_group) {
+        if (mon_group_resolve(opt->control_group, &m->control_gid, err, sizeof err)) {
+            fprintf(stderr, "wormhole-monitor: %s\n", err);
+            return -1;
+        }
+        m->has_group = true;
+    }
+    /* The run directory holds publisher configs and output: owner only, or
+     * traversal (not listing) for the control group to reach the socket. */
+    if ((m->has_group && chown(m->run_dir, (uid_t)-1, m->control_gid) < 0) ||
+        chmod(m->run_dir, m->has_group ? 0710 : 0700) < 0) {
+        fprintf(stderr, "wormhole-monitor: cannot restrict run directory %s: %s\n", m->run_dir,
+                strerror(errno));
+        return -1;
+    }
     m->default_command = mon_spawn_default_command();
     m->started_ms = wh_wall_ms();
     m->started_mono = wh_mono_ms();

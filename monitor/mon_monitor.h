@@ -12,6 +12,7 @@ typedef struct mon_options {
     const char *config_dir;
     const char *run_dir;
     int64_t     rescan_ms;       /* periodic rescan of the config directory */
+    const char *control_group;   /* NULL, or a group whose members may use the socket */
 } mon_options;
 
 /* Runs the monitor until SIGTERM/SIGINT (stop every publisher, then

@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@ int mon_mkdirs(const char *path, char *errbuf, size_t errlen)
             continue;
         char c = buf[i];
         buf[i] = '\0';
-        if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
             return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot create directory %s: %s", buf,
                              strerror(errno));
         buf[i] = c;
@@ -35,6 +37,65 @@ int mon_mkdirs(const char *path, char *errbuf, size_t errlen)
     if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "%s is not a directory", path);
     return WH_OK;
+}
+
+bool mon_peer_allowed(uid_t peer_uid, gid_t peer_gid, uid_t self, bool has_group, gid_t group)
+{
+    if (peer_uid == 0 || peer_uid == self)
+        return true;
+    if (!has_group)
+        return false;
+    if (peer_gid == group)
+        return true;
+    char pwbuf[4096];
+    struct passwd pw, *pwp = NULL;
+    if (getpwuid_r(peer_uid, &pw, pwbuf, sizeof pwbuf, &pwp) != 0 || !pwp)
+        return false;
+    gid_t groups[256];
+    int n = 256;
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (groups[i] == group)
+            return true;
+    return false;
+}
+
+int mon_group_resolve(const char *name, gid_t *gid, char *errbuf, size_t errlen)
+{
+    char buf[4096], *end;
+    struct group gr, *grp = NULL;
+    if (getgrnam_r(name, &gr, buf, sizeof buf, &grp) == 0 && grp) {
+        *gid = gr.gr_gid;
+        return WH_OK;
+    }
+    unsigned long v = strtoul(name, &end, 10);
+    if (*name && !*end && v < 0xffffffffUL) {
+        *gid = (gid_t)v;
+        return WH_OK;
+    }
+    return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND, "control group '%s': no such group",
+                     name);
+}
+
+const char *mon_find_inline_secret(const json_t *doc)
+{
+    const char *k, *found;
+    size_t i;
+    json_t *v;
+    if (json_is_object(doc)) {
+        json_object_foreach((json_t *)doc, k, v) {
+            if (strcmp(k, "password") == 0 && json_is_string(v) && json_string_length(v) > 0)
+                return k;
+            if ((found = mon_find_inline_secret(v)))
+                return found;
+        }
+    } else if (json_is_array(doc)) {
+        json_array_foreach(doc, i, v)
+            if ((found = mon_find_inline_secret(v)))
+                return found;
+    }
+    return NULL;
 }
 
 int mon_rundir_lock(const char *run_dir, int *lockfd, char *errbuf, size_t errlen)
@@ -46,7 +107,7 @@ int mon_rundir_lock(const char *run_dir, int *lockfd, char *errbuf, size_t errle
     if (rc)
         return rc;
     snprintf(path, sizeof path, "%s/monitor.lock", run_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot open lock file %s: %s", path,
                          strerror(errno));
@@ -266,7 +327,7 @@ int mon_record_save(const char *path, const mon_record *r, char *errbuf, size_t 
     json_decref(o);
     if (!text)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "%s: cannot encode the record", path);
-    int rc = wh_file_replace(path, text, strlen(text), 0640, errbuf, errlen);
+    int rc = wh_file_replace(path, text, strlen(text), 0600, errbuf, errlen);
     free(text);
     return rc;
 }

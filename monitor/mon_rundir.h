@@ -9,7 +9,9 @@
  *       config.json                    the publisher's config for the current run
  *       status.json                    written by the publisher (heartbeats)
  *       output.log                     the publisher's stdout and stderr
- * The record is what lets a restarted monitor adopt a running publisher. */
+ * The record is what lets a restarted monitor adopt a running publisher.
+ * Directories are created 0700 (RUN_DIR itself 0710 with a control group)
+ * and files 0600: they hold publisher configs and output (docs/SECURITY.md). */
 #ifndef MON_RUNDIR_H
 #define MON_RUNDIR_H
 
@@ -23,6 +25,21 @@
 #include "wormhole/error.h"
 
 #include "monitor/mon_exit.h"
+
+/* Who may use the control socket: root, the monitor's own effective user,
+ * and, when has_group, a peer whose primary group is group or who is a
+ * member of it (looked up with getgrouplist). */
+bool mon_peer_allowed(uid_t peer_uid, gid_t peer_gid, uid_t self, bool has_group, gid_t group);
+
+/* Resolves a group name (or a decimal gid) into *gid. WH_ERR_NOT_FOUND with
+ * a sentence in errbuf if there is no such group. */
+int mon_group_resolve(const char *name, gid_t *gid, char *errbuf, size_t errlen);
+
+/* Returns the first key named "password" with a non-empty string value
+ * anywhere in doc (objects and arrays, any depth), or NULL. The monitor
+ * refuses such publisher configs: they would be copied into the run
+ * directory; secrets go in password_file or password_env. */
+const char *mon_find_inline_secret(const json_t *doc);
 
 /* Creates RUN_DIR and RUN_DIR/instances if needed and takes the lock
  * without waiting. *lockfd receives the open lock file (close-on-exec;

@@ -225,7 +225,7 @@ int mon_spawn(const char *program, const json_t *argv, char **envp, const mon_sp
     for (size_t i = 0; i < argc; i++)
         av[i] = (char *)json_string_value(json_array_get(argv, i));
 
-    logfd = open(ctx->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    logfd = open(ctx->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (logfd < 0) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot open output file %s: %s",
                        ctx->log_file, strerror(errno));

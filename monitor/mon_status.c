@@ -304,7 +304,11 @@ int mon_status_listen(mon_monitor *m, char *errbuf, size_t errlen)
         return rc;
     unlink(sa.sun_path);              /* we hold the run directory's lock: it is stale */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 16) < 0) {
+    /* bind() gives the socket the umask's mode: set the real one before
+     * listen(), while every connect() is still refused. */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        (m->has_group && chown(sa.sun_path, (uid_t)-1, m->control_gid) < 0) ||
+        chmod(sa.sun_path, m->has_group ? 0660 : 0600) < 0 || listen(fd, 16) < 0) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_IO, "control socket %s: %s", sa.sun_path,
                        strerror(errno));
         if (fd >= 0)
@@ -342,6 +346,21 @@ void mon_status_accept(mon_monitor *m)
         if (fd < 0)
             return;
         if (m->nclients >= CLIENT_MAX) {
+            close(fd);
+            continue;
+        }
+        struct ucred cr = { .pid = -1, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+        socklen_t crlen = sizeof cr;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+            !mon_peer_allowed(cr.uid, cr.gid, geteuid(), m->has_group, m->control_gid)) {
+            static const char refusal[] =
+                "{\"ok\":false,\"error\":\"permission denied: this user may not use the "
+                "monitor's control socket\"}\n";
+            wh_warn(A, "control socket: refused a connection from uid %d pid %d (allowed: root, "
+                    "uid %d%s)", (int)cr.uid, (int)cr.pid, (int)geteuid(),
+                    m->has_group ? " and the control group" : "");
+            if (send(fd, refusal, sizeof refusal - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                wh_debug(A, "control socket: refusal not sent: %s", strerror(errno));
             close(fd);
             continue;
         }

@@ -223,7 +223,7 @@ void mon_inst_persist(mon_monitor *m, mon_instance *in)
     if (in->pid > 0) {
         char pid[32];
         int n = snprintf(pid, sizeof pid, "%d\n", (int)in->pid);
-        if (wh_file_replace(in->pidfile_path, pid, (size_t)n, 0640, err, sizeof err))
+        if (wh_file_replace(in->pidfile_path, pid, (size_t)n, 0600, err, sizeof err))
             wh_warn(A, "%s: %s", in->name, err);
     } else {
         unlink(in->pidfile_path);
@@ -345,7 +345,7 @@ void mon_inst_start(mon_monitor *m, mon_instance *in, bool automatic)
         snprintf(err, sizeof err, "cannot encode the publisher config");
         goto fail;
     }
-    if (wh_file_replace(in->config_out, text, strlen(text), 0640, err, sizeof err))
+    if (wh_file_replace(in->config_out, text, strlen(text), 0600, err, sizeof err))
         goto fail;
     if (mon_spawn_resolve(spec->command, m->default_command, &program, err, sizeof err))
         goto fail;

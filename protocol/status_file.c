@@ -127,6 +127,23 @@ int status_report_write(status_report *rep, const char *state, const char *posit
     return write_status(rep, state, NULL, extra, errbuf, errlen);
 }
 
+int status_add_failed_flow(json_t *extra, const char *app, const char *code, const char *reason,
+                           const char *position, int64_t since_ms)
+{
+    json_t *list = json_object_get(extra, "failed_flows");
+    if (!list) {
+        list = json_array();
+        if (!list || json_object_set_new(extra, "failed_flows", list) != 0)
+            return WH_ERR_NOMEM;
+    }
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:I}", "app", app, "code", code, "reason", reason,
+                          "position", position && position[0] ? json_string(position) : json_null(),
+                          "since_ms", (json_int_t)since_ms);
+    if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
 void status_report_exiting(status_report *rep, const char *reason)
 {
     if (!rep)
@@ -171,6 +188,18 @@ int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *er
     if (!bad && (v = json_object_get(o, "lag_ms")) &&
         !(json_is_integer(v) && json_integer_value(v) >= 0))
         bad = "field 'lag_ms' is not a non-negative integer";
+    if (!bad && (v = json_object_get(o, "failed_flows"))) {
+        size_t i;
+        json_t *ff;
+        if (!json_is_array(v))
+            bad = "field 'failed_flows' is not an array";
+        else
+            json_array_foreach(v, i, ff)
+                if (!json_is_object(ff) || !json_is_string(json_object_get(ff, "app")) ||
+                    !json_is_string(json_object_get(ff, "reason")))
+                    bad = "an entry of 'failed_flows' is not an object with strings app and "
+                          "reason";
+    }
     if (!bad && (v = json_object_get(o, "ts")) && !json_is_integer(v))
         bad = "field 'ts' is not an integer";
     if (!bad && (v = json_object_get(o, "error")) && !json_is_string(v))

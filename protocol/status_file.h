@@ -79,6 +79,14 @@ uint64_t status_report_failures(const status_report *rep);
  * caller is about to exit anyway. */
 void status_report_exiting(status_report *rep, const char *reason);
 
+/* Appends one failed flow to extra's "failed_flows" array (created when
+ * absent): {"app":A,"code":C,"reason":R,"position":P|null,"since_ms":T}
+ * (docs/MONITOR.md, docs/RUNBOOK.md "A flow failed"). A publisher lists
+ * there every flow it stopped for good while the others go on. Returns
+ * WH_OK or WH_ERR_NOMEM. */
+int status_add_failed_flow(json_t *extra, const char *app, const char *code, const char *reason,
+                           const char *position, int64_t since_ms);
+
 /* ---- reading (the monitor) ---------------------------------------------------------------- */
 
 /* Validates one status document (len bytes of a file's text) for pid. On

@@ -100,6 +100,17 @@ int zku_path_position(char *buf, size_t len, const char *root, const char *app,
     return path_fmt(buf, len, "%s/apps/%s/positions/%s", root, app, shard);
 }
 
+int zku_path_failures(char *buf, size_t len, const char *root, const char *app)
+{
+    return path_fmt(buf, len, "%s/apps/%s/failures", root, app);
+}
+
+int zku_path_failure(char *buf, size_t len, const char *root, const char *app,
+                     const char *shard)
+{
+    return path_fmt(buf, len, "%s/apps/%s/failures/%s", root, app, shard);
+}
+
 int zku_path_shard(char *buf, size_t len, const char *root, const char *shard)
 {
     return path_fmt(buf, len, "%s/shards/%s", root, shard);
@@ -159,15 +170,33 @@ static bool copy_text(char *dst, size_t cap, const char *src)
 
 /* ---- the app node --------------------------------------------------------------------------- */
 
-int zku_app_to_json(const char *filter_json, const char *set_by, char **out, char *errbuf,
-                    size_t errlen)
+/* The app node's data (len bytes) with the fields of set (consumed) set:
+ * an object that is not one, or empty data, keeps nothing. */
+static int app_merge(const char *data, size_t len, json_t *set, char **out, char *errbuf,
+                     size_t errlen)
 {
-    json_t *o = json_object();
-    if (o) {
-        json_object_set_new(o, "filter", filter_json ? json_string(filter_json) : json_null());
-        json_object_set_new(o, "set_by", json_string(set_by ? set_by : ""));
+    *out = NULL;
+    json_t *o = len ? json_loadb(data, len, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    bool ok = o && set && json_object_update(o, set) == 0;
+    json_decref(set);
+    if (!ok) {
+        json_decref(o);
+        o = NULL;   /* dump_node: out of memory */
     }
     return dump_node(o, ZKU_APP_MAX, "app node", out, errbuf, errlen);
+}
+
+int zku_app_with_filter(const char *data, size_t len, const char *filter_json,
+                        const char *set_by, char **out, char *errbuf, size_t errlen)
+{
+    json_t *set = json_pack("{s:o, s:s}", "filter",
+                            filter_json ? json_string(filter_json) : json_null(), "set_by",
+                            set_by ? set_by : "");
+    return app_merge(data, len, set, out, errbuf, errlen);
 }
 
 int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen)
@@ -187,6 +216,8 @@ int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, 
                                                         : "not a JSON object");
         goto out;
     }
+    if (!f)
+        goto out;   /* no record of the app's filter (yet) */
     out->recorded = true;
     if ((json_is_string(f) && !(out->filter_json = strdup(json_string_value(f)))) ||
         !(out->set_by = strdup(json_is_string(by) ? json_string_value(by) : "")))
@@ -375,6 +406,129 @@ int zku_position_from_json(const char *data, size_t len, zku_position *out, char
 out:
     json_decref(o);
     return rc;
+}
+
+/* ---- the app node's data --------------------------------------------------------------- */
+
+bool zku_on_purged_parse(const char *text, bool *oldest)
+{
+    if (!text)
+        return false;
+    if (strcmp(text, "stop") == 0)
+        *oldest = false;
+    else if (strcmp(text, "oldest") == 0)
+        *oldest = true;
+    else
+        return false;
+    return true;
+}
+
+int zku_app_settings_to_json(const char *data, size_t len, const zku_app_settings *st,
+                             char **out, char *errbuf, size_t errlen)
+{
+    json_t *set = json_pack("{s:s}", "on_purged", st->on_purged_oldest ? "oldest" : "stop");
+    return app_merge(data, len, set, out, errbuf, errlen);
+}
+
+int zku_app_settings_from_json(const char *data, size_t len, zku_app_settings *out,
+                               char *errbuf, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    size_t k = 0;
+    while (k < len && (data[k] == ' ' || data[k] == '\n' || data[k] == '\t' || data[k] == '\r'))
+        k++;
+    if (k == len)
+        return WH_OK;
+    json_error_t je;
+    json_t *o = json_loadb(data, len, 0, &je);
+    int rc = WH_OK;
+    if (!o || !json_is_object(o)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "app node is not a JSON object (%s)",
+                       o ? "another JSON value" : je.text);
+    } else {
+        json_t *op = json_object_get(o, "on_purged");
+        bool oldest = false;
+        if (op && !zku_on_purged_parse(json_string_value(op), &oldest))
+            rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "app node: on_purged must be \"stop\" "
+                           "or \"oldest\"");
+        else
+            out->on_purged_oldest = oldest;
+    }
+    json_decref(o);
+    return rc;
+}
+
+/* ---- the failure node ---------------------------------------------------------------------- */
+
+static json_t *text_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+int zku_failure_to_json(const zku_failure *f, char **out, char *errbuf, size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "code", json_string(f->code));
+        json_object_set_new(o, "epoch", json_integer((json_int_t)f->epoch));
+        json_object_set_new(o, "logical", text_or_null(f->logical));
+        json_object_set_new(o, "physical", text_or_null(f->physical));
+        json_object_set_new(o, "publisher", json_string(f->publisher));
+        json_object_set_new(o, "reason", json_string(f->reason));
+        json_object_set_new(o, "since_ms", json_integer((json_int_t)f->since_ms));
+    }
+    return dump_node(o, ZKU_FAILURE_MAX, "failure node", out, errbuf, errlen);
+}
+
+int zku_failure_from_json(const char *data, size_t len, zku_failure *out, char *errbuf,
+                          size_t errlen)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    json_t *o = json_loadb(data, len, 0, &je);
+    if (!o || !json_is_object(o)) {
+        wh_seterr(errbuf, errlen, WH_ERR_PARSE, "failure is not a JSON object (%s)",
+                  o ? "another JSON value" : je.text);
+        json_decref(o);
+        return WH_ERR_PARSE;
+    }
+    int rc = WH_OK;
+    json_t *code = json_object_get(o, "code"), *reason = json_object_get(o, "reason");
+    json_t *ep = json_object_get(o, "epoch"), *since = json_object_get(o, "since_ms");
+    if (!json_is_string(code) || !json_is_string(reason)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "failure: code and reason must be strings");
+        goto out;
+    }
+    if (!copy_text(out->code, sizeof out->code, json_string_value(code)) ||
+        !copy_text(out->physical, sizeof out->physical,
+                   json_string_value(json_object_get(o, "physical"))) ||
+        !copy_text(out->logical, sizeof out->logical,
+                   json_string_value(json_object_get(o, "logical"))) ||
+        !copy_text(out->publisher, sizeof out->publisher,
+                   json_string_value(json_object_get(o, "publisher")))) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "failure: a field is too long");
+        goto out;
+    }
+    snprintf(out->reason, sizeof out->reason, "%s", json_string_value(reason));
+    if (json_is_integer(ep) && json_integer_value(ep) >= 0)
+        out->epoch = (uint64_t)json_integer_value(ep);
+    if (json_is_integer(since))
+        out->since_ms = (int64_t)json_integer_value(since);
+out:
+    json_decref(o);
+    return rc;
+}
+
+const char *zku_failure_code(int rc)
+{
+    switch (rc) {
+    case WH_ERR_PURGED:  return "purged";
+    case WH_ERR_INVALID: return "invalid";
+    case WH_ERR_PARSE:   return "parse";
+    case WH_ERR_REFUSED: return "refused";
+    case WH_ERR_CONFIG:  return "config";
+    default:             return "error";
+    }
 }
 
 /* ---- the epoch node ---------------------------------------------------------------------- */

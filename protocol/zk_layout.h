@@ -6,11 +6,13 @@
  * cannot drift apart.
  *
  *   ROOT/apps                                    zku_path_apps
- *   ROOT/apps/APP                     persistent zku_path_app, zku_app_*
+ *   ROOT/apps/APP                     persistent zku_path_app, zku_app_* (its data)
  *   ROOT/apps/APP/instances                      zku_path_instances
  *   ROOT/apps/APP/instances/INSTANCE  ephemeral  zku_path_instance, zku_instance_*
  *   ROOT/apps/APP/positions                      zku_path_positions
  *   ROOT/apps/APP/positions/SHARD     persistent zku_path_position, zku_position_*
+ *   ROOT/apps/APP/failures                       zku_path_failures
+ *   ROOT/apps/APP/failures/SHARD      persistent zku_path_failure, zku_failure_*
  *   ROOT/shards/SHARD                            zku_path_shard
  *   ROOT/shards/SHARD/epoch           persistent zku_path_epoch, zku_epoch_*
  *   ROOT/shards/SHARD/publishers                 zku_path_publishers
@@ -68,49 +70,14 @@ int zku_path_instance(char *buf, size_t len, const char *root, const char *app,
 int zku_path_positions(char *buf, size_t len, const char *root, const char *app);
 int zku_path_position(char *buf, size_t len, const char *root, const char *app,
                       const char *shard);
+int zku_path_failures(char *buf, size_t len, const char *root, const char *app);
+int zku_path_failure(char *buf, size_t len, const char *root, const char *app,
+                     const char *shard);
 int zku_path_shard(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_epoch(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_publishers(char *buf, size_t len, const char *root, const char *shard);
 int zku_path_publisher(char *buf, size_t len, const char *root, const char *shard,
                        const char *id);
-
-/* ---- the app node: apps/APP ---------------------------------------------------------------- */
-
-/* Data of an app node, at most this many bytes (the filter an instance
- * registers fits in an instance node, and this holds it once). */
-#define ZKU_APP_MAX ZKU_INSTANCE_MAX
-
-/* Writes an app node's data into *out (malloc'd, caller frees):
- *   {"filter":F|null,"set_by":I}
- * (compact, keys sorted) where F is filter_json, the app's filter in its
- * canonical JSON form, carried as a JSON *string* so that its numbers stay
- * exact (NULL: every update), and I the instance that wrote it. All
- * instances of an app run this one filter (docs/ZOOKEEPER.md, "One filter
- * per app"). Returns WH_OK, WH_ERR_LIMIT (more than ZKU_APP_MAX - 1 bytes)
- * or WH_ERR_NOMEM, with a sentence in errbuf. */
-int zku_app_to_json(const char *filter_json, const char *set_by, char **out, char *errbuf,
-                    size_t errlen);
-
-/* An app node's data as read. Owns its strings. */
-typedef struct zku_app {
-    bool  recorded;         /* the node holds an app record (false: no data, as an app node
-                               made before the filter was kept here) */
-    char *filter_json;      /* the app's filter (canonical JSON), NULL: every update */
-    char *set_by;           /* the instance that wrote it, "" if absent */
-} zku_app;
-
-/* Parses an app node's data (len bytes, no NUL needed). Empty data is no
- * record (out->recorded false, WH_OK). Otherwise the object's "filter"
- * must be a string or null; unknown fields are ignored. Returns WH_OK,
- * WH_ERR_PARSE (errbuf says why) or WH_ERR_NOMEM. Free with zku_app_free,
- * also after a failure. */
-int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen);
-
-/* Whether two filters in canonical JSON (NULL: every update) are the same. */
-bool zku_app_same_filter(const char *a, const char *b);
-
-/* Frees what out owns and zeroes it; accepts NULL. */
-void zku_app_free(zku_app *a);
 
 /* ---- the instance node: apps/APP/instances/INSTANCE --------------------------------------- */
 
@@ -189,6 +156,115 @@ typedef struct zku_position {
  * the problem; a text form or publisher id too long for its buffer is one). */
 int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
                            size_t errlen);
+
+/* ---- the app node: apps/APP ---------------------------------------------------------------- */
+
+/* An app node's data is one JSON object whose fields are all optional and
+ * each have one writer, which changes only its own fields and keeps the
+ * others (so the app's filter and its settings never wipe each other out):
+ *   {"filter":F|null,"on_purged":"stop"|"oldest","set_by":I}
+ * - filter, set_by (libwormhole, when an instance registers): the app's one
+ *   filter, which every instance of the app runs (docs/ZOOKEEPER.md, "One
+ *   filter per app"): F is the filter's canonical JSON form carried as a
+ *   JSON *string*, so that its numbers stay exact; null for every update;
+ *   I the instance that wrote it;
+ * - on_purged (wormhole-ctl policy): zku_app_settings below.
+ * Empty data (an app node made before anything was kept there) has no
+ * field. Writers compact the object with sorted keys. */
+
+/* Data of an app node, at most this many bytes (a filter that fits an
+ * instance node fits here). */
+#define ZKU_APP_MAX 16384
+
+/* Writes into *out (malloc'd, caller frees) the app node's data (len bytes;
+ * empty, or not an object: no field kept) with filter set to filter_json
+ * (NULL: every update) and set_by to set_by. Returns WH_OK, WH_ERR_LIMIT
+ * (more than ZKU_APP_MAX - 1 bytes) or WH_ERR_NOMEM, with a sentence in
+ * errbuf. */
+int zku_app_with_filter(const char *data, size_t len, const char *filter_json,
+                        const char *set_by, char **out, char *errbuf, size_t errlen);
+
+/* The app's filter as read. Owns its strings. */
+typedef struct zku_app {
+    bool  recorded;         /* the node has a "filter" field (false: the app's filter is not
+                               kept there yet, as in an app node made before it was) */
+    char *filter_json;      /* the app's filter (canonical JSON), NULL: every update */
+    char *set_by;           /* the instance that wrote it, "" if absent */
+} zku_app;
+
+/* Reads the app's filter from an app node's data (len bytes, no NUL
+ * needed): empty data, or an object without "filter", is no record
+ * (out->recorded false); "filter" must be a string or null; other fields
+ * are ignored. Returns WH_OK, WH_ERR_PARSE (errbuf says why) or
+ * WH_ERR_NOMEM. Free with zku_app_free, also after a failure. */
+int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen);
+
+/* Whether two filters in canonical JSON (NULL: every update) are the same. */
+bool zku_app_same_filter(const char *a, const char *b);
+
+/* Frees what out owns and zeroes it; accepts NULL. */
+void zku_app_free(zku_app *a);
+
+/* An app's settings that publishers apply to its flows. */
+typedef struct zku_app_settings {
+    bool on_purged_oldest;   /* "on_purged":"oldest": a purged position resumes from the
+                              * oldest position still in the log (a WARN names the gap);
+                              * "stop" (the default): the flow FAILS with reason purged */
+} zku_app_settings;
+
+/* Writes into *out (malloc'd) the app node's data (len bytes; empty, or not
+ * an object: no field kept) with "on_purged" set from s. Returns WH_OK,
+ * WH_ERR_LIMIT or WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_app_settings_to_json(const char *data, size_t len, const zku_app_settings *s,
+                             char **out, char *errbuf, size_t errlen);
+/* Parses an app node's data. Empty data (the node as the subscriber creates
+ * it) is the defaults; otherwise a JSON object whose "on_purged", if there,
+ * is "stop" or "oldest"; unknown fields are ignored. Returns WH_OK or
+ * WH_ERR_PARSE (errbuf; out holds the defaults). */
+int zku_app_settings_from_json(const char *data, size_t len, zku_app_settings *out,
+                               char *errbuf, size_t errlen);
+/* "stop" or "oldest" to a setting; false for anything else. */
+bool zku_on_purged_parse(const char *text, bool *oldest);
+
+/* ---- the failure node: apps/APP/failures/SHARD ------------------------------------------- */
+
+/* A flow that cannot go on (its position purged from the log, or one its
+ * mapper cannot seek to; its subscriber refused it; the app's filter does
+ * not fit a table) is stopped alone and recorded here by the shard's
+ * publisher; wormhole-ctl reads it and deletes it on reset or remove. */
+
+/* Data of a failure node, at most this many bytes. */
+#define ZKU_FAILURE_MAX 4096
+/* Bytes of a failure's reason (with its NUL); longer reasons are cut. */
+#define ZKU_REASON_MAX 1024
+
+/* A failure node's data. */
+typedef struct zku_failure {
+    char     code[32];                    /* "purged", "invalid", "parse", ... (wh_err_name-like) */
+    char     reason[ZKU_REASON_MAX];      /* the full sentence of the log's ERROR line */
+    char     physical[ZKU_POS_TEXT_MAX];  /* the flow's position when it failed; "" none */
+    char     logical[ZKU_POS_TEXT_MAX];
+    char     publisher[ZKU_ID_MAX + 1];
+    uint64_t epoch;
+    int64_t  since_ms;                    /* wall-clock ms (Unix epoch) of the failure */
+} zku_failure;
+
+/* Writes a failure node's data into *out (malloc'd, caller frees):
+ *   {"code":C,"epoch":E,"logical":L|null,"physical":P|null,"publisher":ID,
+ *    "reason":R,"since_ms":T}
+ * (compact, keys sorted; "" positions are written as null). Returns WH_OK,
+ * WH_ERR_LIMIT (more than ZKU_FAILURE_MAX - 1 bytes) or WH_ERR_NOMEM with
+ * a sentence in errbuf. */
+int zku_failure_to_json(const zku_failure *f, char **out, char *errbuf, size_t errlen);
+/* Parses a failure node's data (len bytes, no NUL needed): an object whose
+ * "code" and "reason" are strings; the other fields are optional. A reason
+ * longer than its buffer is cut. Returns WH_OK or WH_ERR_PARSE (errbuf). */
+int zku_failure_from_json(const char *data, size_t len, zku_failure *out, char *errbuf,
+                          size_t errlen);
+/* The failure code of a WH_ERR_* result: "purged", "invalid", "parse",
+ * "refused" (the subscriber refused the flow: WH_ERR_REFUSED), "config" (the
+ * app's filter does not fit a table: WH_ERR_CONFIG), or "error". */
+const char *zku_failure_code(int rc);
 
 /* ---- the epoch node: shards/SHARD/epoch ------------------------------------------------- */
 

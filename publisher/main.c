@@ -60,24 +60,27 @@ static void usage(FILE *f)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-/* Acts on what a flow's I/O reported: records an acknowledged position, or
- * takes a failed flow out of its caravan and resets it. */
+/* Acts on what a flow's I/O reported: records an acknowledged position,
+ * wakes a caravan that waits for the flow, or takes a failed flow out of its
+ * caravan and resets it. */
 static void flow_outcome(publisher *p, pub_flow *f, int r)
 {
     if (r & PUB_FLOW_ACKED) {
         pub_zk_note_acked(p->zk, f->app, &f->acked);
         pub_caravan_kick(f);
+    } else if (r & PUB_FLOW_TOOK) {
+        pub_caravan_nudge(f);
     }
     if (r & PUB_FLOW_FAILED) {
         pub_caravan_leave(p->caravans, f);
         if (r & PUB_FLOW_REFUSED)
-            pub_flow_stop_failed(f, 0, f->why);
+            pub_flow_fail_for_good(f, WH_ERR_REFUSED, &f->acked, f->why);
         else
             pub_flow_reset(f, f->why, false);
     }
 }
 
-/* Stops the flows whose filter turned out not to fit a table's schema: their
+/* Fails the flows whose filter turned out not to fit a table's schema: their
  * caravan dropped them (pub_caravans_collect handed them back). The
  * subscriber is told with ERROR WH_ERR_CONFIG. */
 static void stop_rejected(publisher *p)
@@ -88,7 +91,7 @@ static void stop_rejected(publisher *p)
             pub_mutex_lock(&f->mu);
             snprintf(why, sizeof why, "%s", f->reject_why);
             pub_mutex_unlock(&f->mu);
-            pub_flow_stop_failed(f, WH_ERR_CONFIG, why);
+            pub_flow_fail_for_good(f, WH_ERR_CONFIG, &f->acked, why);
         }
 }
 
@@ -139,8 +142,9 @@ static void run(publisher *p)
         if (atomic_exchange(&p->sig_hup, 0)) {
             pub_reload(p);
             for (pub_flow *f = p->flows; f; f = f->next)
-                pub_flow_retry(f);   /* stopped flows try again */
+                pub_flow_retry(f);   /* refused and misfit flows try again */
         }
+        pub_caravans_fail_flows(p->caravans);
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
             pub_fatal(p, "%s", why);

@@ -9,7 +9,8 @@
  *  - each caravan thread reads its mapper and encodes updates and
  *    datamarkers into the output buffers of its member flows (under each
  *    flow's mu), then wakes the loop (pub_wake) when a buffer that was empty
- *    has something to send; it moves a member that is too slow to its list
+ *    has something to send, and waits while the loop has not yet taken a
+ *    large output; it moves a member whose window stays full to its list
  *    of leavers and wakes the loop, which gives the flow a reader of its own;
  *  - the ZooKeeper agent thread (pub_zk.c) keeps the session, registration,
  *    watches on apps and instances, and writes acknowledged positions.
@@ -76,6 +77,8 @@ typedef struct pub_assign {
     char   *filter_json;       /* the app's filter (its app node), NULL: every update */
     int64_t instance_czxid;    /* creation of the instance's node: new when it registers anew */
     wh_pos  pos;               /* position to start a new flow from */
+    uint64_t reset_gen;        /* moves when a failed flow's position was reset */
+    bool    on_purged_oldest;  /* the app node's "on_purged":"oldest" */
 } pub_assign;
 
 typedef struct pub_zk pub_zk;
@@ -89,6 +92,16 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n);
 void pub_assign_free(pub_assign *a, int n);
 /* Records a newly acknowledged position of app's flow (written in batches). */
 void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos);
+/* Records that app's flow FAILED at pos (rc, why, since_ms wall clock): the
+ * agent writes its failure node and watches its position node, whose change
+ * (an operator reset) revives the flow through a new assignment whose
+ * reset_gen moved. Loop thread. */
+void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
+                        const char *why, int64_t since_ms);
+/* A failed flow of app starts again otherwise than by a reset of its
+ * position (its subscriber or filter can work now: pub_flow_retry, a new
+ * assignment): the agent deletes its failure node. Loop thread. */
+void pub_zk_note_revived(pub_zk *z, const char *app);
 /* Non-NULL once the agent met an unrecoverable error (e.g. fenced). */
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);

@@ -7,12 +7,13 @@
 #include "publisher/pub_flow.h"
 
 /* The flow already delivers a as assigned: same instance, endpoint and
- * filter; a stopped flow (FLOW_FAILED) also needs the same registration of
- * the instance: one that registered anew (restarted) gets a new flow. */
+ * filter; a flow its subscriber refused or its filter failed
+ * (pub_flow_failed_retryable) also needs the same registration of the
+ * instance: one that registered anew (restarted) gets a new flow. */
 static bool flow_matches(const pub_flow *f, const pub_assign *a)
 {
     if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0 ||
-        (f->state == FLOW_FAILED && f->instance_czxid != a->instance_czxid))
+        (pub_flow_failed_retryable(f) && f->instance_czxid != a->instance_czxid))
         return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
@@ -40,12 +41,19 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
         pub_flow *f = p->flows;
         while (f && strcmp(f->app, as[i].app) != 0)
             f = f->next;
-        if (f && flow_matches(f, &as[i])) {
+        if (f && flow_matches(f, &as[i]) &&
+            (f->state != FLOW_FAILED || f->reset_gen == as[i].reset_gen)) {
             f->doomed = false;
             f->instance_czxid = as[i].instance_czxid;
+            f->on_purged_oldest = as[i].on_purged_oldest;
             continue;
         }
-        if (f) {
+        if (f && f->state == FLOW_FAILED && f->reset_gen != as[i].reset_gen) {
+            wh_info(WH_AREA_PUBLISHER, "app %s: failed flow of shard %s starts again from its "
+                    "reset position", as[i].app, p->cfg.shard);
+        } else if (f) {
+            if (pub_flow_failed_retryable(f))
+                pub_zk_note_revived(p->zk, f->app);   /* the new flow tries again */
             if (strcmp(f->instance, as[i].instance) != 0)
                 wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
                         as[i].app, p->cfg.shard, f->instance, as[i].instance);

@@ -3,13 +3,15 @@
  * The thread reads a batch, and for each member flow applies its filter and
  * encodes the matching updates into the flow's output buffer, then advances
  * the flow's processed position over the whole batch (filtered-out updates
- * included), and wakes the loop to send. A member whose window stays full
- * for caravan_wait_ms leaves the caravan at a batch boundary; the loop gives
- * it a reader of its own from its processed position, so a slow subscriber
- * never holds back the others. Flows whose resume position equals a
- * caravan's current position join it, and two caravans that stand at the
- * same position merge: that is how a flow that split off comes back once it
- * has caught up, at the latest at the head of the log where both wait.
+ * included), and wakes the loop to send (waiting for it, without dropping
+ * anyone, while it has a member's large output still to take). A member
+ * whose window stays full for caravan_wait_ms leaves the caravan at a batch
+ * boundary; the loop gives it a reader of its own from its processed
+ * position, so a slow subscriber never holds back the others. Flows whose
+ * resume position equals a caravan's current position join it, and two
+ * caravans that stand at the same position merge: that is how a flow that
+ * split off comes back once it has caught up, at the latest at the head of
+ * the log where both wait.
  *
  * A caravan keeps its flows in one array: members[0, nmembers) are fed,
  * members[nmembers, nmembers + nleavers) were dropped by the thread and wait
@@ -42,6 +44,8 @@ typedef struct pub_caravan {
     int64_t    last_ts;        /* under mu: event time of the last update read (s; 0 unknown) */
     atomic_bool stop;
     atomic_bool dead;          /* the thread ended on an error (err is written) */
+    bool       flow_level;     /* written before dead: the error is its flows' alone */
+    int        rc;             /* written before dead: the error's WH_ERR_* */
     atomic_llong beat_ms;      /* last time the thread came back from its mapper */
     pub_schema_seen schemas;   /* the thread's: schema_ids whose names are in pub->schemas */
     char       err[1024];
@@ -126,14 +130,26 @@ static bool members_remove(pub_caravan *c, pub_flow *f)
 
 /* ---- the caravan thread --------------------------------------------------------------------- */
 
-/* Creates the mapper and seeks to where the caravan begins. */
-static int caravan_open(pub_caravan *c, wh_mapper **m, char *err, size_t errlen)
+/* Whether a seek error belongs to the caravan's flows alone (their
+ * position), not to the log everybody reads (docs/RUNBOOK.md "A flow
+ * failed"): a position purged from the log, one this mapper cannot use, or
+ * one it cannot parse. Seeking to the oldest position is never one. */
+static bool seek_error_is_flow_level(const pub_caravan *c, int rc)
+{
+    return c->start.set && (rc == WH_ERR_PURGED || rc == WH_ERR_INVALID || rc == WH_ERR_PARSE);
+}
+
+/* Creates the mapper and seeks to where the caravan begins; *seeking tells
+ * whether a failure came from the seek. */
+static int caravan_open(pub_caravan *c, wh_mapper **m, bool *seeking, char *err, size_t errlen)
 {
     const pub_config *cfg = &c->set->pub->cfg;
+    *seeking = false;
     int rc = wh_mapper_create(cfg->mapper_name, cfg->mapper_options, cfg->shard, true, m, err,
                               errlen);
     if (rc != WH_OK)
         return rc;
+    *seeking = true;
     if (c->start.set && !c->start.has_log_name && c->start.has_logical)
         return (*m)->ops->seek_logical(*m, &c->start, false, err, errlen);
     if (c->start.set)
@@ -200,6 +216,31 @@ static void caravan_note_schemas(pub_caravan *c, const wh_update *ups, int n)
     }
 }
 
+static bool member_backlogged(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    bool backlogged = pub_flow_backlogged_locked(f);
+    pub_mutex_unlock(&f->mu);
+    return backlogged;
+}
+
+/* Before a batch (c->mu held): when the loop has not taken a member's large
+ * output yet, it is behind; wait for it rather than queue up to a window per
+ * flow, as a reader that sent by itself would. Nobody leaves for it: the
+ * subscribers are not the slow ones. The loop nudges us when it takes such
+ * an output (pub_caravan_nudge); the short timeout covers a missed nudge. */
+static void caravan_wait_loop(pub_caravan *c)
+{
+    for (;;) {
+        bool behind = false;
+        for (uint32_t k = 0; k < c->nmembers && !behind; k++)
+            behind = member_backlogged(c->members[k]);
+        if (!behind || atomic_load(&c->stop))
+            return;
+        pub_mutex_wait(&c->mu, &c->cond, 1);
+    }
+}
+
 /* Encodes a batch for every member and records how far the caravan has read
  * (c->mu held). A member whose filter does not fit a table's schema stops
  * there and leaves (the loop stops its flow). Returns 0 or a fatal error
@@ -228,7 +269,7 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     return rc;
 }
 
-static void caravan_died(pub_caravan *c, int rc, const char *err)
+static void caravan_died(pub_caravan *c, int rc, bool flow_level, const char *err)
 {
     const pub_config *cfg = &c->set->pub->cfg;
     char where[800] = "the oldest position";
@@ -238,6 +279,8 @@ static void caravan_died(pub_caravan *c, int rc, const char *err)
         wh_pos_format_physical(&c->start, where, sizeof where);
     snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
              cfg->mapper_name, cfg->shard, where, err[0] ? err : wh_err_str(rc));
+    c->rc = rc;
+    c->flow_level = flow_level;
     atomic_store(&c->dead, true);
     pub_wake(c->set->pub);
 }
@@ -248,7 +291,10 @@ static void *caravan_main(void *arg)
     publisher *p = c->set->pub;
     wh_mapper *m = NULL;
     char err[1024] = "";
-    int rc = caravan_open(c, &m, err, sizeof err);
+    bool seeking, flow_level = false;
+    int rc = caravan_open(c, &m, &seeking, err, sizeof err);
+    if (rc != WH_OK)
+        flow_level = seeking && seek_error_is_flow_level(c, rc);
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
         int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size), 100, err,
@@ -264,15 +310,20 @@ static void *caravan_main(void *arg)
         }
         if (n < 0) {
             rc = n;
+            /* The start position went from the log between seek and read. */
+            pub_mutex_lock(&c->mu);
+            flow_level = !c->reading && n == WH_ERR_PURGED && c->start.set;
+            pub_mutex_unlock(&c->mu);
             break;
         }
         pub_mutex_lock(&c->mu);
         caravan_wait_windows(c);
+        caravan_wait_loop(c);
         rc = caravan_deliver(c, ups, n, err, sizeof err);
         pub_mutex_unlock(&c->mu);
     }
     if (rc != WH_OK && !atomic_load(&c->stop))
-        caravan_died(c, rc, err);
+        caravan_died(c, rc, flow_level, err);
     wh_mapper_destroy(m);
     return NULL;
 }
@@ -494,6 +545,15 @@ void pub_caravan_kick(pub_flow *f)
     pub_mutex_unlock(&c->mu);
 }
 
+void pub_caravan_nudge(pub_flow *f)
+{
+    pub_caravan *c = f->caravan;
+    if (!c || !pub_mutex_trylock(&c->mu))
+        return;   /* busy delivering: not waiting */
+    pthread_cond_broadcast(&c->cond);
+    pub_mutex_unlock(&c->mu);
+}
+
 void pub_caravans_merge(pub_caravans *s)
 {
     for (pub_caravan *a = s->list; a; a = a->next)
@@ -529,9 +589,54 @@ void pub_caravans_reap(pub_caravans *s)
 const char *pub_caravans_failed(pub_caravans *s)
 {
     for (pub_caravan *c = s->list; c; c = c->next)
-        if (atomic_load(&c->dead))
+        if (atomic_load(&c->dead) && !c->flow_level)
             return c->err;
     return NULL;
+}
+
+/* The app's policy "on_purged":"oldest": f resumes from the oldest position
+ * still in the log; what lay between its position and that one is lost,
+ * which the WARN says. */
+static void flow_skip_to_oldest(pub_caravans *s, pub_flow *f, const pub_caravan *c)
+{
+    char at[800] = "?";
+    wh_pos_format_physical(&c->start, at, sizeof at);
+    wh_warn(WH_AREA_PUBLISHER, "app %s: shard %s: its position %s was purged from the log; "
+            "on_purged is \"oldest\": resuming from the oldest position still in the log, "
+            "the updates in between are lost to this app (%s)", f->app, s->pub->cfg.shard, at,
+            c->err);
+    pub_mutex_lock(&f->mu);
+    memset(&f->acked, 0, sizeof f->acked);
+    memset(&f->resume, 0, sizeof f->resume);
+    pub_flow_rewind_locked(f, &f->resume);
+    pub_mutex_unlock(&f->mu);
+}
+
+bool pub_caravans_fail_flows(pub_caravans *s)
+{
+    bool any = false;
+    for (pub_caravan *c = s->list; c; c = c->next) {
+        if (!atomic_load(&c->dead) || !c->flow_level)
+            continue;
+        for (;;) {
+            pub_mutex_lock(&c->mu);
+            pub_flow *f = c->nmembers + c->nleavers ? c->members[0] : NULL;
+            if (f) {
+                members_remove(c, f);
+                f->caravan = NULL;
+            }
+            pub_mutex_unlock(&c->mu);
+            if (!f)
+                break;
+            /* Every member joined at the caravan's start: they share the reason. */
+            if (c->rc == WH_ERR_PURGED && f->on_purged_oldest)
+                flow_skip_to_oldest(s, f, c);
+            else
+                pub_flow_fail_for_good(f, c->rc, &c->start, c->err);
+            any = true;
+        }
+    }
+    return any;
 }
 
 void pub_caravans_check(pub_caravans *s, pub_flow *flows)

@@ -50,6 +50,10 @@ void pub_caravan_leave(pub_caravans *s, pub_flow *f);
 /* f's window may have opened (an ACK): wakes its caravan if it waits. */
 void pub_caravan_kick(pub_flow *f);
 
+/* The loop took f's backlog: wakes its caravan if it waits for the loop and
+ * its lock is free at once (else it retries within a millisecond anyway). */
+void pub_caravan_nudge(pub_flow *f);
+
 /* Merges caravans that have read up to the same position, so that flows
  * that split off share one reader again once they have caught up. Skips a
  * caravan that is busy delivering (the next call tries again). */
@@ -58,9 +62,17 @@ void pub_caravans_merge(pub_caravans *s);
 /* Stops and frees caravans that have no member and no leaver left. */
 void pub_caravans_reap(pub_caravans *s);
 
-/* The error of a caravan whose reader failed (valid until the caravan is
+/* The error of a caravan whose reader failed with an error that is not its
+ * flows' alone (valid until the caravan is
  * reaped), or NULL. */
 const char *pub_caravans_failed(pub_caravans *s);
+
+/* Stops for good (pub_flow_fail_for_good) every flow of a caravan whose
+ * reader failed with an error that belongs to its flows alone (their start
+ * position purged, unusable or unparsable: docs/RUNBOOK.md "A flow
+ * failed"); the caravan, now empty, is reaped. Returns whether there were
+ * any. pub_caravans_failed does not report such caravans. */
+bool pub_caravans_fail_flows(pub_caravans *s);
 
 /* Asserts the membership invariants over every caravan and the flows list
  * (debug builds; a no-op with NDEBUG). O(flows + members^2). */

@@ -26,6 +26,11 @@
 /* Subscribers send only small control frames. */
 #define FLOW_MAX_IN_FRAME 65536
 
+/* Output queued for the loop beyond which a caravan waits for the loop to
+ * take it (pub_flow_backlogged_locked), so that a loop short of CPU does not
+ * make every flow buffer its whole window: about what a socket buffer holds. */
+#define FLOW_BACKLOG_BYTES (256u << 10)
+
 static int flow_fail(pub_flow *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int flow_fail(pub_flow *f, const char *fmt, ...)
 {
@@ -97,13 +102,15 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
     if (f->filter_json &&
         wh_filter_parse_json(f->filter_json, strlen(f->filter_json), &f->filter, err,
                              sizeof err) != WH_OK) {
-        wh_warn(WH_AREA_PUBLISHER, "app %s: instance %s has a filter this publisher cannot "
-                "parse (%s); the app gets nothing from shard %s until that is fixed", a->app,
-                a->instance, err, p->cfg.shard);
+        wh_warn(WH_AREA_PUBLISHER, "app %s: its filter (instance %s) is one this publisher "
+                "cannot parse (%s); the app gets nothing from shard %s until that is fixed",
+                a->app, a->instance, err, p->cfg.shard);
         pub_flow_free(f);
         return NULL;
     }
     f->acked = a->pos;
+    f->reset_gen = a->reset_gen;
+    f->on_purged_oldest = a->on_purged_oldest;
     f->resume = a->pos;
     f->processed = a->pos;
     f->marked = a->pos;
@@ -152,10 +159,47 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     }
 }
 
+void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why)
+{
+    char at[800] = "the oldest position", reason[sizeof f->failed_why];
+    wh_pos where = *pos;   /* pos and why may point into f, which the reset changes */
+    snprintf(reason, sizeof reason, "%s", why);
+    assert(!f->caravan);
+    if (where.set)
+        wh_pos_format_physical(&where, at, sizeof at);
+    if (rc == WH_ERR_CONFIG && f->state == FLOW_STREAMING && f->fd >= 0) {
+        /* The app's filter: tell its instance why it gets nothing. */
+        pub_mutex_lock(&f->mu);
+        wire_put_error(&f->out, WH_ERR_CONFIG, reason);
+        pub_mutex_unlock(&f->mu);
+    }
+    if (f->state == FLOW_STREAMING)
+        pub_flow_release(f);
+    pub_flow_reset(f, NULL, true);
+    f->state = FLOW_FAILED;
+    f->failed_rc = rc;
+    f->failed_pos = where;
+    f->failed_since_ms = wh_wall_ms();
+    snprintf(f->failed_why, sizeof f->failed_why, "%s", reason);
+    atomic_store(&f->rejected, false);
+    pub_zk_note_failed(f->pub->zk, f->app, rc, &where, reason, f->failed_since_ms);
+    if (pub_flow_failed_retryable(f))
+        wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s to instance %s at %s FAILED at %s: "
+                 "%s; other apps go on; this one stays stopped until its instance registers "
+                 "again, its app's filter changes, the publisher gets SIGHUP, or its position is "
+                 "reset (wormhole-ctl reset %s %s)", f->app, f->pub->cfg.shard, f->instance,
+                 f->endpoint, at, reason, f->app, f->pub->cfg.shard);
+    else
+        wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s FAILED at %s: %s; other apps go "
+                 "on; this one stays stopped until its position is reset (wormhole-ctl reset "
+                 "%s %s)", f->app, f->pub->cfg.shard, at, reason, f->app, f->pub->cfg.shard);
+}
+
 /* ---- output (loop thread) ------------------------------------------------------------ */
 
 int pub_flow_send(pub_flow *f)
 {
+    int r = 0;
     if (f->fd < 0)
         return 0;
     for (;;) {
@@ -164,13 +208,15 @@ int pub_flow_send(pub_flow *f)
             wh_buf_reset(&f->sending);
             f->sent_off = 0;
             pub_mutex_lock(&f->mu);
+            if (pub_flow_backlogged_locked(f))
+                r |= PUB_FLOW_TOOK;
             wh_buf t = f->out;
             f->out = f->sending;
             f->sending = t;
             atomic_store(&f->out_ready, false);
             pub_mutex_unlock(&f->mu);
             if (f->sending.len == 0)
-                return 0;
+                return r;
         }
         ssize_t n = send(f->fd, f->sending.data + f->sent_off, f->sending.len - f->sent_off,
                          MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -182,8 +228,8 @@ int pub_flow_send(pub_flow *f)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;   /* EPOLLOUT brings the loop back */
-        return flow_fail(f, "send: %s", strerror(n < 0 ? errno : EPIPE));
+            return r;   /* EPOLLOUT brings the loop back */
+        return r | flow_fail(f, "send: %s", strerror(n < 0 ? errno : EPIPE));
     }
 }
 
@@ -195,39 +241,24 @@ void pub_flow_release(pub_flow *f)
     pub_flow_send(f);   /* best effort: the connection closes next */
 }
 
-void pub_flow_stop_failed(pub_flow *f, int code, const char *why)
+bool pub_flow_failed_retryable(const pub_flow *f)
 {
-    publisher *p = f->pub;
-    assert(!f->caravan);
-    char reason[sizeof f->failed_why];
-    snprintf(reason, sizeof reason, "%s", why);   /* why may be f->why, which reset keeps */
-    if (code && f->fd >= 0 && f->state == FLOW_STREAMING) {
-        pub_mutex_lock(&f->mu);
-        wire_put_error(&f->out, code, reason);
-        pub_mutex_unlock(&f->mu);
-        pub_flow_send(f);   /* best effort: the connection closes next */
-    }
-    pub_flow_reset(f, NULL, true);
-    f->state = FLOW_FAILED;
-    snprintf(f->failed_why, sizeof f->failed_why, "%s", reason);
-    f->failed_at_ms = wh_wall_ms();
-    atomic_store(&f->rejected, false);
-    wh_error(WH_AREA_PUBLISHER, "app %s: stopped delivering shard %s to instance %s at %s: %s; "
-             "the flow stays stopped (from %s) until the instance registers again, the app's "
-             "filter changes, or the publisher gets SIGHUP", f->app, p->cfg.shard, f->instance,
-             f->endpoint, reason, f->acked.set ? "the acknowledged position" : "the oldest position");
+    return f->state == FLOW_FAILED &&
+           (f->failed_rc == WH_ERR_REFUSED || f->failed_rc == WH_ERR_CONFIG);
 }
 
 void pub_flow_retry(pub_flow *f)
 {
-    if (f->state != FLOW_FAILED)
+    if (!pub_flow_failed_retryable(f))
         return;
-    wh_info(WH_AREA_PUBLISHER, "app %s: retrying the stopped flow of shard %s to instance %s",
+    wh_info(WH_AREA_PUBLISHER, "app %s: retrying the failed flow of shard %s to instance %s",
             f->app, f->pub->cfg.shard, f->instance);
+    pub_zk_note_revived(f->pub->zk, f->app);
     f->state = FLOW_BACKOFF;
     f->state_since = wh_mono_ms();
     f->backoff_until = wh_mono_ms();
     f->backoff_ms = f->pub->cfg.backoff_min_ms;
+    f->failed_rc = 0;
     f->failed_why[0] = '\0';
 }
 
@@ -460,10 +491,10 @@ int pub_flow_tick(pub_flow *f, int64_t now)
                              f->state == FLOW_CONNECTING ? "connection" : "handshake answer",
                              (long long)p->cfg.connect_timeout_ms);
         return 0;
-    case FLOW_STREAMING:
-        break;
     case FLOW_FAILED:
         return 0;
+    case FLOW_STREAMING:
+        break;
     }
     if (now - f->last_recv > p->cfg.heartbeat_timeout_ms)
         return flow_fail(f, "silent for %lld ms (stalled or gone)",
@@ -632,4 +663,10 @@ uint64_t pub_flow_unacked_bytes_locked(pub_flow *f)
 bool pub_flow_window_full_locked(pub_flow *f)
 {
     return pub_flow_unacked_bytes_locked(f) >= (uint64_t)atomic_load(&f->pub->window_bytes);
+}
+
+bool pub_flow_backlogged_locked(pub_flow *f)
+{
+    assert(pub_mutex_held(&f->mu));
+    return atomic_load(&f->out_ready) && f->out.len >= FLOW_BACKLOG_BYTES;
 }

@@ -39,18 +39,22 @@ typedef enum pub_flow_state {
     FLOW_CONNECTING,    /* TCP connect in progress */
     FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
     FLOW_STREAMING,     /* delivering */
-    FLOW_FAILED,        /* stopped for good: its subscriber refused it (ERROR WH_ERR_REFUSED)
-                           or its filter does not fit a table (pub_schema.h); waits until the
-                           assignment changes (the instance registers anew, the app's filter
-                           changes) or SIGHUP (pub_flow_retry) */
+    FLOW_FAILED,        /* stopped for good (why, failed_*): its position cannot be read
+                         * (revived only by a new position from ZooKeeper: an operator
+                         * reset); or its subscriber refused it (ERROR WH_ERR_REFUSED, rc
+                         * WH_ERR_REFUSED) or its filter does not fit a table (pub_schema.h,
+                         * rc WH_ERR_CONFIG), revived also when the instance registers anew,
+                         * the app's filter changes, or SIGHUP (pub_flow_retry) */
 } pub_flow_state;
 
 /* What a flow's I/O asks of the loop, as bit flags. */
 enum {
     PUB_FLOW_FAILED = 1 << 0,  /* the connection failed (f->why): leave the caravan, reset */
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
-    PUB_FLOW_REFUSED = 1 << 2, /* with FAILED: the subscriber refused the flow for good
-                                  (f->why): leave the caravan, pub_flow_stop_failed */
+    PUB_FLOW_TOOK   = 1 << 2,  /* the loop took a backlog (pub_flow_backlogged_locked): a
+                                * caravan waiting for the loop may go on */
+    PUB_FLOW_REFUSED = 1 << 3, /* with FAILED: the subscriber refused the flow for good
+                                  (f->why): leave the caravan, pub_flow_fail_for_good */
 };
 
 typedef struct pub_marker {
@@ -87,8 +91,14 @@ typedef struct pub_flow {
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
     char    why[1200];        /* reason of the last PUB_FLOW_FAILED */
-    char    failed_why[1200]; /* FLOW_FAILED: why the flow stopped */
-    int64_t failed_at_ms;     /* FLOW_FAILED: since when (wall clock) */
+    uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
+    bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
+    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_*, WH_ERR_REFUSED or
+                                 WH_ERR_CONFIG */
+    wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read, or where
+                                 the flow stopped */
+    int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
+    char    failed_why[1024]; /* FLOW_FAILED: the reason */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -106,7 +116,7 @@ typedef struct pub_flow {
     wh_pos   acked;           /* newest acknowledged position */
     atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
     atomic_bool rejected;     /* its filter does not fit a table: reject_why says why; the
-                                 caravan drops it, the loop stops it (pub_flow_stop_failed) */
+                                 caravan drops it, the loop stops it (pub_flow_fail_for_good) */
     char     reject_why[1200];
 
     /* ---- the caravan thread only while a member */
@@ -136,7 +146,7 @@ int  pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello);
 int  pub_flow_tick(pub_flow *f, int64_t now);
 
 /* Sends what is queued until done or the socket is full (the loop sends
- * again on EPOLLOUT). Returns 0 or PUB_FLOW_FAILED. */
+ * again on EPOLLOUT). Returns PUB_FLOW_FAILED, PUB_FLOW_TOOK, both or 0. */
 int  pub_flow_send(pub_flow *f);
 
 /* Closes the connection (why, if not NULL, is logged) and prepares a retry
@@ -144,17 +154,26 @@ int  pub_flow_send(pub_flow *f);
  * backoff, which doubles. f must be in no caravan. */
 void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
 
+/* Stops f for good (FLOW_FAILED) at pos, for rc and why: its reader could
+ * not use the position (a mapper's WH_ERR_*), its subscriber refused it
+ * (WH_ERR_REFUSED), or its filter does not fit a table (WH_ERR_CONFIG: a
+ * connected instance is first told with ERROR WH_ERR_CONFIG and why). Tells
+ * a streaming instance that the shard is released, closes the connection,
+ * logs one ERROR and records the failure (pub_zk_note_failed). f must be in
+ * no caravan. */
+void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why);
+
 /* Queues SHARD_NOTICE(held=false) and sends it: the publisher closes a
  * streaming connection on purpose (docs/PROTOCOL.md). */
 void pub_flow_release(pub_flow *f);
 
-/* Stops f for good (FLOW_FAILED) with why, logged as an error: with code
- * (not 0) an ERROR frame tells a connected subscriber first; the
- * connection closes and nothing is retried until pub_flow_retry or a new
- * assignment. f must be in no caravan. */
-void pub_flow_stop_failed(pub_flow *f, int code, const char *why);
+/* Whether f is FLOW_FAILED for a reason that its subscriber or its app can
+ * fix (WH_ERR_REFUSED, WH_ERR_CONFIG), which a new registration of the
+ * instance, a new filter or SIGHUP retries; a failed position needs a reset. */
+bool pub_flow_failed_retryable(const pub_flow *f);
 
-/* A FLOW_FAILED flow tries again at once (SIGHUP); other flows are left alone. */
+/* A retryable FLOW_FAILED flow (above) tries again at once (SIGHUP); its
+ * failure record goes (pub_zk_note_revived). Other flows are left alone. */
 void pub_flow_retry(pub_flow *f);
 
 /* Datamarkers queued and not yet acknowledged. */
@@ -187,5 +206,9 @@ uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);
 
 /* The window is full: f must not be fed until an ACK. */
 bool pub_flow_window_full_locked(pub_flow *f);
+
+/* The loop has not yet taken f's output and much is queued there: the loop
+ * is behind (busy or short of CPU), not the subscriber. */
+bool pub_flow_backlogged_locked(pub_flow *f);
 
 #endif

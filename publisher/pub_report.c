@@ -8,6 +8,7 @@
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
+#include "protocol/zk_layout.h"
 
 /* A reader stuck in its mapper this long stops the heartbeats. */
 #define READER_STUCK_MS 30000
@@ -75,24 +76,6 @@ void pub_report_write(publisher *p, const char *state, const char *position, int
     }
 }
 
-/* {"failed_flows":[{"app","instance","endpoint","since_ms","reason"}...]} for
- * the flows stopped for good, or NULL when there are none. */
-static json_t *failed_flows(publisher *p)
-{
-    json_t *arr = NULL;
-    for (pub_flow *f = p->flows; f; f = f->next) {
-        if (f->state != FLOW_FAILED)
-            continue;
-        if (!arr && !(arr = json_array()))
-            return NULL;
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:s}", "app", f->app,
-                                             "instance", f->instance, "endpoint", f->endpoint,
-                                             "since_ms", (json_int_t)f->failed_at_ms, "reason",
-                                             f->failed_why));
-    }
-    return arr ? json_pack("{s:o}", "failed_flows", arr) : NULL;
-}
-
 void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
@@ -109,7 +92,20 @@ void pub_report_tick(publisher *p, int64_t now)
         return;
     char pos[800] = "";
     int64_t lag = readers_lag(p, pos, sizeof pos);
-    json_t *extra = failed_flows(p);
+    /* Flows stopped for good, so the monitor and the operator see them. */
+    json_t *extra = NULL;
+    for (pub_flow *f = p->flows; f; f = f->next) {
+        if (f->state != FLOW_FAILED)
+            continue;
+        char at[800] = "";
+        if (f->failed_pos.set)
+            wh_pos_format_physical(&f->failed_pos, at, sizeof at);
+        if (!extra)
+            extra = json_object();
+        if (extra)
+            status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
+                                   at, f->failed_since_ms);
+    }
     pub_report_write(p, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL, lag,
                      extra);
     json_decref(extra);

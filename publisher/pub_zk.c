@@ -25,6 +25,14 @@ typedef struct zk_pos {
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
     bool     known;        /* pos holds the stored or acknowledged position */
+    /* The flow FAILED (pub_zk_note_failed): its failure node is written and
+     * the position node watched; a new position there revives it. */
+    bool     failed;
+    bool     failure_written;
+    uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
+    zku_failure *failure;  /* malloc'd; valid while failed */
+    bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived):
+                                delete the failure node */
 } zk_pos;
 
 struct pub_zk {
@@ -496,6 +504,123 @@ done:
     return pending;
 }
 
+/* ---- failed flows (docs/RUNBOOK.md "A flow failed") ---------------------------------------- */
+
+/* Writes the failure nodes not written yet and watches the failed flows'
+ * position nodes. A node left by an earlier run for the same position keeps
+ * its "since". */
+static void write_failures(pub_zk *z)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    for (int i = 0;; i++) {
+        pthread_mutex_lock(&z->mu);
+        if (i >= z->npos || z->has_fatal) {
+            pthread_mutex_unlock(&z->mu);
+            break;
+        }
+        zk_pos *e = &z->pos[i];
+        if (!e->failed && e->failure_delete) {
+            char app[ZKU_PATH_MAX], path[ZKU_PATH_MAX];
+            snprintf(app, sizeof app, "%s", e->app);
+            pthread_mutex_unlock(&z->mu);
+            int rc = zku_path_failure(path, sizeof path, cfg->zk_root, app, cfg->shard) == WH_OK
+                         ? zoo_delete(z->zh, path, -1) : ZOK;
+            if (rc == ZOK || rc == ZNONODE) {
+                pthread_mutex_lock(&z->mu);
+                if (!z->pos[i].failed)
+                    z->pos[i].failure_delete = false;
+                pthread_mutex_unlock(&z->mu);
+            }
+            continue;
+        }
+        if (!e->failed || e->failure_written || !e->failure) {
+            pthread_mutex_unlock(&z->mu);
+            continue;
+        }
+        char app[ZKU_PATH_MAX];
+        snprintf(app, sizeof app, "%s", e->app);
+        zku_failure f = *e->failure;
+        pthread_mutex_unlock(&z->mu);
+
+        char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX], ppath[ZKU_PATH_MAX], buf[ZKU_FAILURE_MAX];
+        char err[512], *data = NULL;
+        if (zku_path_failure(path, sizeof path, cfg->zk_root, app, cfg->shard) != WH_OK ||
+            zku_path_failures(parent, sizeof parent, cfg->zk_root, app) != WH_OK ||
+            pos_path(z, app, ppath, sizeof ppath) != ZOK)
+            continue;
+        struct Stat st;
+        int len = sizeof buf - 1;
+        zku_failure old;
+        if (zoo_get(z->zh, path, 0, buf, &len, &st) == ZOK && len > 0 &&
+            zku_failure_from_json(buf, (size_t)len, &old, err, sizeof err) == WH_OK &&
+            strcmp(old.physical, f.physical) == 0 && strcmp(old.logical, f.logical) == 0 &&
+            old.since_ms > 0)
+            f.since_ms = old.since_ms;
+        if (zku_failure_to_json(&f, &data, err, sizeof err) != WH_OK) {
+            wh_warn(WH_AREA_ZK, "failure node %s: %s", path, err);
+            continue;
+        }
+        zku_create_parents(z->zh, parent, true);
+        int rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        if (rc == ZNODEEXISTS)
+            rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
+        free(data);
+        if (rc == ZOK)
+            rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
+        if (rc == ZOK || rc == ZNONODE) {
+            pthread_mutex_lock(&z->mu);
+            z->pos[i].failure_written = true;
+            pthread_mutex_unlock(&z->mu);
+        } else {
+            wh_debug(WH_AREA_ZK, "writing %s: %s", path, zerror(rc));
+        }
+    }
+}
+
+/* A failed flow of app: re-reads its position node (and watches it again);
+ * when it no longer holds the position the flow failed at, an operator
+ * reset it: the flow is revived from there (reset_gen) and its failure node
+ * is deleted. */
+static int check_reset(pub_zk *z, const char *app)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char ppath[ZKU_PATH_MAX], fpath[ZKU_PATH_MAX];
+    struct Stat st;
+    wh_pos p;
+    int version;
+    if (pos_path(z, app, ppath, sizeof ppath) != ZOK ||
+        zku_path_failure(fpath, sizeof fpath, cfg->zk_root, app, cfg->shard) != WH_OK)
+        return ZBADARGUMENTS;
+    int rc = read_position(z, app, &p, &version);
+    if (rc != ZOK || z->has_fatal)
+        return rc;
+    rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
+    if (rc != ZOK && rc != ZNONODE)
+        return rc;
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    bool reset = e && e->failed && e->failure_written && !wh_pos_equal(&e->pos, &p);
+    if (reset) {
+        e->pos = p;
+        e->known = true;
+        e->version = version;
+        e->failed = false;
+        e->reset_gen++;
+        free(e->failure);
+        e->failure = NULL;
+    }
+    pthread_mutex_unlock(&z->mu);
+    if (reset) {
+        char at[800] = "the oldest position";
+        if (p.set)
+            wh_pos_format_physical(&p, at, sizeof at);
+        wh_info(WH_AREA_ZK, "app %s: position of shard %s reset to %s; the failed flow starts "
+                "again", app, cfg->shard, at);
+        zoo_delete(z->zh, fpath, -1);
+    }
+    return ZOK;
+}
+
 /* ---- apps and instances --------------------------------------------------------------------- */
 
 typedef struct inst {
@@ -553,34 +678,39 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
     return ZSYSTEMERROR;   /* out of memory */
 }
 
-/* Reads app's filter from its app node (docs/ZOOKEEPER.md, "One filter per
- * app"), watching the node: *recorded is false for an app node without an
- * app record (made before apps kept their filter there; the chosen
- * instance's filter serves then). *filter_json is the filter (malloc'd) or
- * NULL for every update. Returns ZOK or the ZooKeeper error (ZSYSTEMERROR
- * on out of memory); an unreadable record is logged and taken as none. */
-static int read_app_filter(pub_zk *z, const char *app, char **filter_json, bool *recorded)
+/* Reads app's app node (docs/ZOOKEEPER.md), watching it: a change re-reads
+ * the assignment. *filter_json gets the app's filter (malloc'd; NULL for
+ * every update) and *recorded whether the node records one (false for an
+ * app node made before apps kept their filter there: the chosen instance's
+ * filter serves then); *st the app's settings (the defaults when the node
+ * is empty, missing or invalid: the last is logged). Returns ZOK or the
+ * ZooKeeper error (ZSYSTEMERROR on out of memory). */
+static int read_app_node(pub_zk *z, const char *app, char **filter_json, bool *recorded,
+                         zku_app_settings *st)
 {
     const pub_config *cfg = &z->pub->cfg;
     char path[ZKU_PATH_MAX], err[512];
     char *buf = malloc(ZKU_APP_MAX);
-    struct Stat st;
+    struct Stat stat;
     int len = ZKU_APP_MAX - 1;
     *filter_json = NULL;
     *recorded = false;
+    memset(st, 0, sizeof *st);
     if (!buf)
         return ZSYSTEMERROR;
     if (zku_path_app(path, sizeof path, cfg->zk_root, app) != WH_OK) {
         free(buf);
         return ZOK;
     }
-    int rc = zoo_wget(z->zh, path, watcher, z, buf, &len, &st);
+    int rc = zoo_wget(z->zh, path, watcher, z, buf, &len, &stat);
     if (rc == ZNONODE)
         rc = ZOK;
     if (rc != ZOK || len <= 0) {
         free(buf);
         return rc;
     }
+    if (zku_app_settings_from_json(buf, (size_t)len, st, err, sizeof err) != WH_OK)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the default settings", path, err);
     zku_app rec;
     int prc = zku_app_from_json(buf, (size_t)len, &rec, err, sizeof err);
     free(buf);
@@ -589,8 +719,8 @@ static int read_app_filter(pub_zk *z, const char *app, char **filter_json, bool 
         return ZSYSTEMERROR;
     }
     if (prc != WH_OK)
-        wh_warn(WH_AREA_ZK, "app %s: ignoring its app node %s: %s; the filter of the instance "
-                "chosen for shard %s serves", app, path, err, cfg->shard);
+        wh_warn(WH_AREA_ZK, "app %s: ignoring the filter in its app node %s: %s; the filter of "
+                "the instance chosen for shard %s serves", app, path, err, cfg->shard);
     *recorded = rec.recorded;
     *filter_json = rec.filter_json;
     rec.filter_json = NULL;
@@ -659,7 +789,9 @@ static int read_assignment(pub_zk *z)
              * without a record leaves the instance's. */
             char *app_filter;
             bool recorded;
-            int r = read_app_filter(z, app, &app_filter, &recorded);
+            zku_app_settings settings;
+            int r = read_app_node(z, app, &app_filter, &recorded, &settings);
+            x->on_purged_oldest = settings.on_purged_oldest;
             if (r != ZOK)
                 rc = r;
             if (recorded) {
@@ -671,10 +803,19 @@ static int read_assignment(pub_zk *z)
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
-            bool known = e && e->known;
+            bool known = e && e->known, failed = e && e->failed;
             if (known)
                 x->pos = e->pos;
             pthread_mutex_unlock(&z->mu);
+            if (failed && rc == ZOK) {
+                r = check_reset(z, app);
+                if (r != ZOK)
+                    rc = r;
+                pthread_mutex_lock(&z->mu);
+                e = pos_entry(z, app);
+                x->pos = e->pos;
+                pthread_mutex_unlock(&z->mu);
+            }
             if (!known && e && rc == ZOK) {
                 wh_pos p;
                 int version;
@@ -693,6 +834,10 @@ static int read_assignment(pub_zk *z)
                     pthread_mutex_unlock(&z->mu);
                 }
             }
+            pthread_mutex_lock(&z->mu);
+            e = pos_entry(z, app);
+            x->reset_gen = e ? e->reset_gen : 0;
+            pthread_mutex_unlock(&z->mu);
             nas++;
         }
         for (int i = 0; live && i < nlive; i++) {
@@ -796,6 +941,7 @@ static void *zk_main(void *arg)
         }
         if (up && !need_register && wh_mono_ms() - last_flush >= cfg->flush_ms) {
             flush_positions(z);
+            write_failures(z);
             last_flush = wh_mono_ms();
         }
 
@@ -906,6 +1052,8 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
                 copy[i].instance_czxid = z->assign[i].instance_czxid;
+                copy[i].reset_gen = z->assign[i].reset_gen;
+                copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
                 /* Prefer the newest acknowledged position over the snapshot's. */
                 for (int k = 0; k < z->npos; k++)
                     if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)
@@ -930,6 +1078,56 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
         e->pos = *pos;
         e->known = true;
         e->gen++;
+    }
+    pthread_mutex_unlock(&z->mu);
+}
+
+void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
+                        const char *why, int64_t since_ms)
+{
+    if (!z)
+        return;   /* no agent (unit tests) */
+    zku_failure *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    snprintf(f->code, sizeof f->code, "%s", zku_failure_code(rc));
+    snprintf(f->reason, sizeof f->reason, "%s", why);
+    if (pos->set) {
+        wh_pos_format_physical(pos, f->physical, sizeof f->physical);
+        if (pos->has_logical)
+            wh_pos_format_logical(pos, f->logical, sizeof f->logical);
+    }
+    snprintf(f->publisher, sizeof f->publisher, "%s", z->id);
+    f->since_ms = since_ms;
+    pthread_mutex_lock(&z->mu);
+    f->epoch = z->epoch;
+    zk_pos *e = pos_entry(z, app);
+    if (e) {
+        free(e->failure);
+        e->failure = f;
+        e->failed = true;
+        e->failure_written = false;
+        e->failure_delete = false;
+        f = NULL;
+    }
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+    free(f);
+}
+
+void pub_zk_note_revived(pub_zk *z, const char *app)
+{
+    if (!z)
+        return;
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e && e->failed) {
+        e->failed = false;
+        e->failure_written = false;
+        e->failure_delete = true;
+        free(e->failure);
+        e->failure = NULL;
+        pthread_cond_signal(&z->cond);
     }
     pthread_mutex_unlock(&z->mu);
 }
@@ -978,8 +1176,10 @@ void pub_zk_free(pub_zk *z)
     if (z->zh)
         zookeeper_close(z->zh);
     pub_assign_free(z->assign, z->nassign);
-    for (int i = 0; i < z->npos; i++)
+    for (int i = 0; i < z->npos; i++) {
         free(z->pos[i].app);
+        free(z->pos[i].failure);
+    }
     free(z->pos);
     pthread_mutex_destroy(&z->mu);
     pthread_cond_destroy(&z->cond);

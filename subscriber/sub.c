@@ -477,6 +477,7 @@ void wh_subscriber_free(wh_subscriber *s)
     free(s->filter_json);
     free(s->node_data);
     free(s->app_data);
+    free(s->reg_app_data);
     free(s->app_read);
     free(s->dead_letter_path);
     sub_deliver_free(s);

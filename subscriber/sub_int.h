@@ -98,7 +98,8 @@ struct wh_subscriber {
     char *node_data;
     char  app_path[ZKU_PATH_MAX];        /* apps/APP: the app's filter (zk_layout.h) */
     char  instances_path[ZKU_PATH_MAX];
-    char *app_data;         /* the app record this instance writes */
+    char *app_data;         /* the app record this instance creates the app node with */
+    char *reg_app_data;     /* the app node's data the registration's multi writes */
     /* the registration's multi (one in flight): kept until its completion */
     zoo_op_t        reg_ops[2];
     zoo_op_result_t reg_results[2];

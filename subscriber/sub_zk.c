@@ -135,7 +135,8 @@ int sub_zk_prepare(wh_subscriber *s, char *errbuf, size_t errlen)
     int rc = zku_instance_to_json(s->endpoint, s->filter_json, (const char *const *)s->shards,
                                   (long)getpid(), &s->node_data, errbuf, errlen);
     if (rc == WH_OK)
-        rc = zku_app_to_json(s->filter_json, s->instance, &s->app_data, errbuf, errlen);
+        rc = zku_app_with_filter("", 0, s->filter_json, s->instance, &s->app_data, errbuf,
+                                 errlen);
     if (rc)
         wh_preferr(errbuf, errlen, rc, "subscriber");
     return rc;
@@ -184,11 +185,21 @@ static void zk_register(wh_subscriber *s)
     s->reg_inflight = true;
 }
 
-/* The registration proper: rewrites the app node with data (our record) if
- * its version is still version, and creates our ephemeral node, atomically. */
-static void zk_register_multi(wh_subscriber *s, int version)
+/* The registration proper: rewrites the app node (its data as read, with
+ * this instance's filter; other fields kept) if its version is still
+ * version, and creates our ephemeral node, atomically. */
+static void zk_register_multi(wh_subscriber *s, const char *read, int len, int version)
 {
-    zoo_set_op_init(&s->reg_ops[0], s->app_path, s->app_data, (int)strlen(s->app_data), version,
+    char err[512], *data = NULL;
+    if (zku_app_with_filter(read ? read : "", read ? (size_t)len : 0, s->filter_json,
+                            s->instance, &data, err, sizeof err) != WH_OK) {
+        s->reg_inflight = false;
+        sub_fatal(s, WH_ERR_CONFIG, "subscriber: app node %s: %s", s->app_path, err);
+        return;
+    }
+    free(s->reg_app_data);
+    s->reg_app_data = data;   /* the set op points to it: kept until the next registration */
+    zoo_set_op_init(&s->reg_ops[0], s->app_path, data, (int)strlen(data), version,
                     &s->reg_stat);
     zoo_create_op_init(&s->reg_ops[1], s->node_path, s->node_data, (int)strlen(s->node_data),
                        &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, s->reg_created,
@@ -245,59 +256,56 @@ static void app_checked(wh_subscriber *s, bool kids_known)
 {
     pthread_mutex_lock(&s->mu);
     int rc = s->app_read_rc, version = s->app_read_version, others = s->app_others;
+    int kids_rc = s->app_kids_rc, len = s->app_read_len;
+    char *read = s->app_read ? strdup(s->app_read) : NULL;
     char other[ZKU_NAME_MAX + 1];
     snprintf(other, sizeof other, "%s", s->app_other);
-    int kids_rc = s->app_kids_rc;
+    pthread_mutex_unlock(&s->mu);
     zku_app app;
     char err[512];
     memset(&app, 0, sizeof app);
-    int prc = rc == ZOK ? zku_app_from_json(s->app_read, (size_t)s->app_read_len, &app, err,
+    if (rc == ZOK && len > 0 && !read)
+        rc = ZSYSTEMERROR;   /* out of memory: try again */
+    int prc = rc == ZOK ? zku_app_from_json(read ? read : "", read ? (size_t)len : 0, &app, err,
                                             sizeof err) : WH_OK;
-    pthread_mutex_unlock(&s->mu);
     if (rc != ZOK || (kids_known && kids_rc != ZOK)) {
         s->reg_inflight = false;
         wh_warn(WH_AREA_ZK, "registering %s: reading %s failed: %s; retrying", s->node_path,
                 rc != ZOK ? s->app_path : s->instances_path, zerror(rc != ZOK ? rc : kids_rc));
         s->reg_retry_at = wh_mono_ms() + 1000;
-        zku_app_free(&app);
-        return;
-    }
-    if (prc != WH_OK && !s->replace_filter) {
+    } else if (prc != WH_OK && !s->replace_filter) {
         s->reg_inflight = false;
         sub_fatal(s, WH_ERR_CONFIG, "app node %s: %s; fix or delete it, or start this instance "
                   "with replace_filter to overwrite it", s->app_path, err);
-        zku_app_free(&app);
-        return;
-    }
-    bool same = prc == WH_OK && (!app.recorded || zku_app_same_filter(app.filter_json,
-                                                                        s->filter_json));
-    if (same || s->replace_filter || (kids_known && others == 0)) {
-        if (!same) {
-            char theirs[600], ours[600];
-            filter_text(prc == WH_OK ? app.filter_json : NULL, theirs, sizeof theirs);
-            filter_text(s->filter_json, ours, sizeof ours);
-            wh_warn(WH_AREA_ZK, "app %s: replacing its filter %s with this instance's %s (%s)",
-                    s->app, prc == WH_OK ? theirs : "(unreadable)", ours,
-                    s->replace_filter ? "replace_filter is set" : "no other instance runs");
-        }
-        zku_app_free(&app);
-        zk_register_multi(s, version);
-        return;
-    }
-    if (!kids_known) {
-        /* Another filter: may this instance replace it? Only if nobody else runs it. */
-        zku_app_free(&app);
-        int zrc = zoo_aget_children(s->zh, s->instances_path, 0, app_kids_done, s);
-        if (zrc != ZOK) {
+    } else {
+        bool same = prc == WH_OK && (!app.recorded || zku_app_same_filter(app.filter_json,
+                                                                            s->filter_json));
+        if (same || s->replace_filter || (kids_known && others == 0)) {
+            if (!same) {
+                char theirs[600], ours[600];
+                filter_text(prc == WH_OK ? app.filter_json : NULL, theirs, sizeof theirs);
+                filter_text(s->filter_json, ours, sizeof ours);
+                wh_warn(WH_AREA_ZK, "app %s: replacing its filter %s with this instance's %s "
+                        "(%s)", s->app, prc == WH_OK ? theirs : "(unreadable)", ours,
+                        s->replace_filter ? "replace_filter is set" : "no other instance runs");
+            }
+            /* An unreadable node is replaced whole (replace_filter). */
+            zk_register_multi(s, prc == WH_OK ? read : NULL, len, version);
+        } else if (!kids_known) {
+            /* Another filter: may this instance replace it? Only if nobody else runs it. */
+            int zrc = zoo_aget_children(s->zh, s->instances_path, 0, app_kids_done, s);
+            if (zrc != ZOK) {
+                s->reg_inflight = false;
+                wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(zrc));
+                s->reg_retry_at = wh_mono_ms() + 1000;
+            }
+        } else {
             s->reg_inflight = false;
-            wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(zrc));
-            s->reg_retry_at = wh_mono_ms() + 1000;
+            refuse_filter(s, &app, others, other);
         }
-        return;
     }
-    s->reg_inflight = false;
-    refuse_filter(s, &app, others, other);
     zku_app_free(&app);
+    free(read);
 }
 
 /* Logs a change of the session's state. */

@@ -40,6 +40,10 @@ static void usage(FILE *out)
         "  --binlog-dir DIR     mysql: the server's binlog directory (option binlog_dir)\n"
         "  --db PATH            rocksdb: the database directory (option db)\n"
         "  --option KEY=VALUE   any mapper option; VALUE is JSON, or else a string\n"
+        "                       (not password: argv shows in ps; it is refused)\n"
+        "  --password-file FILE mysql: the schema connection's password, from a file of\n"
+        "                       mode 0600 (option password_file); without it the password\n"
+        "                       is read from $WH_MYSQL_PASSWORD when that is set\n"
         "  --from POS           start at a physical position (FILE:OFFSET/INDEX or SEQ/INDEX,\n"
         "                       docs/UPDATES.md)\n"
         "  --from-logical POS   start at a logical position (GTID/INDEX), mapped to this log\n"
@@ -111,12 +115,13 @@ static wh_filter *load_filter(const char *expr, const char *path)
 int main(int argc, char **argv)
 {
     enum { OPT_FROM_LOGICAL = 256, OPT_AFTER, OPT_OPTION, OPT_MAX, OPT_SHARD, OPT_DEBUG,
-           OPT_FILTER, OPT_FILTER_FILE };
+           OPT_FILTER, OPT_FILTER_FILE, OPT_PASSWORD_FILE };
     static const struct option longopts[] = {
         { "mapper", required_argument, NULL, 'm' },
         { "binlog-dir", required_argument, NULL, 'b' },
         { "db", required_argument, NULL, 'd' },
         { "option", required_argument, NULL, OPT_OPTION },
+        { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
         { "from", required_argument, NULL, 'f' },
         { "from-logical", required_argument, NULL, OPT_FROM_LOGICAL },
         { "after", no_argument, NULL, OPT_AFTER },
@@ -154,7 +159,16 @@ int main(int argc, char **argv)
         case OPT_MAX:
             max = strtoll(optarg, NULL, 10);
             break;
+        case OPT_PASSWORD_FILE:
+            json_object_set_new(options, "password_file", json_string(optarg));
+            break;
         case OPT_OPTION:
+            if (strncmp(optarg, "password=", 9) == 0) {
+                fprintf(stderr, "wormhole-logcat: --option password=... puts the password where "
+                        "ps and shell history show it; use --password-file FILE (mode 0600) "
+                        "or the WH_MYSQL_PASSWORD environment variable\n");
+                goto out;
+            }
             if (set_option(options, optarg) != 0) {
                 fprintf(stderr, "wormhole-logcat: --option wants KEY=VALUE, got '%s'\n", optarg);
                 goto out;
@@ -181,6 +195,11 @@ int main(int argc, char **argv)
     }
     if ((filter_expr || filter_file) && !(filter = load_filter(filter_expr, filter_file)))
         goto out;
+
+    /* The password from the environment, named (not copied) in the options. */
+    if (strcmp(mapper_name, "mysql") == 0 && getenv("WH_MYSQL_PASSWORD") &&
+        !json_object_get(options, "password_file") && !json_object_get(options, "password_env"))
+        json_object_set_new(options, "password_env", json_string("WH_MYSQL_PASSWORD"));
 
     status = 1;
     static wh_pos start;   /* 4 KiB: not on the stack */

@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "core/endian.h"
 #include "core/errbuf.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "mappers/mysql/binlog_ddl.h"
 #include "mappers/mysql/binlog_event.h"
@@ -44,6 +45,12 @@ typedef struct mysql_opts {
     char *socket;
     char *user;
     char *password;
+    char *password_file;
+    char *password_env;
+    char *ssl_mode;
+    char *ssl_ca;
+    char *ssl_cert;
+    char *ssl_key;
     int64_t connect_timeout;
     int64_t poll_ms;
     int64_t read_buffer_kb;
@@ -69,7 +76,22 @@ static const wh_cfg_field mysql_fields[] = {
     { "user", WH_CFG_STRING, offsetof(mysql_opts, user), "\"root\"", 1, 0,
       "user for the schema connection (needs SELECT on information_schema)" },
     { "password", WH_CFG_STRING, offsetof(mysql_opts, password), "\"\"", 1, 0,
-      "password for the schema connection" },
+      "password for the schema connection, inline (discouraged: logs a warning; use "
+      "password_file or password_env)" },
+    { "password_file", WH_CFG_STRING, offsetof(mysql_opts, password_file), "\"\"", 1, 0,
+      "file holding the password for the schema connection (must be mode 0600 or stricter, "
+      "owned by this user or root)" },
+    { "password_env", WH_CFG_STRING, offsetof(mysql_opts, password_env), "\"\"", 1, 0,
+      "name of an environment variable holding the password for the schema connection" },
+    { "ssl_mode", WH_CFG_STRING, offsetof(mysql_opts, ssl_mode), "\"preferred\"", 1, 0,
+      "TLS on the schema connection: disabled, preferred (TLS if offered, unverified), "
+      "required, verify_ca or verify_identity" },
+    { "ssl_ca", WH_CFG_STRING, offsetof(mysql_opts, ssl_ca), "\"\"", 1, 0,
+      "PEM file of the CA that signed the server's certificate (verify_ca, verify_identity)" },
+    { "ssl_cert", WH_CFG_STRING, offsetof(mysql_opts, ssl_cert), "\"\"", 1, 0,
+      "PEM client certificate for the schema connection (with ssl_key)" },
+    { "ssl_key", WH_CFG_STRING, offsetof(mysql_opts, ssl_key), "\"\"", 1, 0,
+      "PEM private key of ssl_cert" },
     { "connect_timeout", WH_CFG_INT, offsetof(mysql_opts, connect_timeout), "10", 1, 3600,
       "seconds to wait for the schema connection" },
     { "poll_ms", WH_CFG_INT, offsetof(mysql_opts, poll_ms), "100", 1, 60000,
@@ -107,6 +129,7 @@ typedef struct mysql_mapper {
     binlog_payload *pl;
     binlog_table_cache *tc;
     binlog_server *srv;
+    binlog_ssl_mode ssl_mode;
     bool dml_as_ddl;
     bool sought;
     bool failed;
@@ -1218,6 +1241,8 @@ static void mysql_destroy(wh_mapper *base)
     wh_buf_free(&m->jsonbuf);
     free(m->batch);
     free(m->rows_carry);
+    if (m->o.password)
+        wh_secret_wipe(m->o.password, strlen(m->o.password));
     wh_config_free(mysql_fields, &m->o);
     free(m);
 }
@@ -1226,7 +1251,7 @@ static void mysql_destroy(wh_mapper *base)
  * table cannot. On failure o may hold some settings: free it with
  * wh_config_free either way. */
 static int mysql_read_opts(const json_t *options, mysql_opts *o, bool *dml_as_ddl,
-                           char *errbuf, size_t errlen)
+                           binlog_ssl_mode *ssl_mode, char *errbuf, size_t errlen)
 {
     json_t *empty = options ? NULL : json_object();
     int rc = wh_config_apply(options ? options : empty, "mysql mapper options", mysql_fields,
@@ -1242,15 +1267,69 @@ static int mysql_read_opts(const json_t *options, mysql_opts *o, bool *dml_as_dd
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "mysql mapper options: key 'statement_dml': expected \"error\" or "
                          "\"ddl\", got \"%s\"", o->statement_dml);
+    if (binlog_ssl_mode_parse(o->ssl_mode, ssl_mode) != WH_OK)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "mysql mapper options: key 'ssl_mode': expected \"disabled\", "
+                         "\"preferred\", \"required\", \"verify_ca\" or \"verify_identity\", "
+                         "got \"%s\"", o->ssl_mode);
+    if (*ssl_mode >= BINLOG_SSL_VERIFY_CA && !o->ssl_ca[0])
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "mysql mapper options: ssl_mode \"%s\" needs ssl_ca (the CA that "
+                         "signed the server's certificate)", o->ssl_mode);
+    if (!o->ssl_cert[0] != !o->ssl_key[0])
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "mysql mapper options: ssl_cert and ssl_key go together");
+    int nsrc = !!o->password[0] + !!o->password_file[0] + !!o->password_env[0];
+    if (nsrc > 1)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "mysql mapper options: give at most one of password, password_file "
+                         "and password_env");
     return WH_OK;
+}
+
+/* The schema connection's password from password_file, password_env or
+ * (with a warning) password; *out is NULL when none is set, else malloc'd
+ * (the caller wipes and frees it). Reads the file and the environment now,
+ * at create time. */
+static int mysql_password(const mysql_opts *o, char **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (o->password_file[0])
+        return wh_file_read_secret(o->password_file, out, errbuf, errlen);
+    if (o->password_env[0]) {
+        const char *v = getenv(o->password_env);
+        if (!v || !*v)
+            return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                             "mysql mapper options: environment variable %s (password_env) is "
+                             "%s", o->password_env, v ? "empty" : "not set");
+        if (!(*out = strdup(v)))
+            return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+        return WH_OK;
+    }
+    if (o->password[0]) {
+        wh_warn(WH_AREA_BINLOG, "mysql mapper options: the password is inline in the "
+                "configuration; use password_file (mode 0600) or password_env instead");
+        if (!(*out = strdup(o->password)))
+            return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    }
+    return WH_OK;
+}
+
+static void secret_free(char *s)
+{
+    if (s)
+        wh_secret_wipe(s, strlen(s));
+    free(s);
 }
 
 static int mysql_check(const json_t *options, char *errbuf, size_t errlen)
 {
     mysql_opts o;
     bool dml_as_ddl;
+    binlog_ssl_mode ssl_mode;
     memset(&o, 0, sizeof o);
-    int rc = mysql_read_opts(options, &o, &dml_as_ddl, errbuf, errlen);
+    /* Opens nothing (mapper.h): password_file and password_env are read by create. */
+    int rc = mysql_read_opts(options, &o, &dml_as_ddl, &ssl_mode, errbuf, errlen);
     wh_config_free(mysql_fields, &o);
     return rc;
 }
@@ -1265,7 +1344,8 @@ static int mysql_create(const json_t *options, const char *shard, wh_mapper **ou
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     m->base.ops = &wh_mapper_mysql;
     m->shard = shard;
-    if ((rc = mysql_read_opts(options, &m->o, &m->dml_as_ddl, errbuf, errlen)) != WH_OK)
+    if ((rc = mysql_read_opts(options, &m->o, &m->dml_as_ddl, &m->ssl_mode, errbuf, errlen)) !=
+        WH_OK)
         goto err;
     if ((rc = binlog_reader_new(m->o.binlog_dir, m->o.index_file[0] ? m->o.index_file : NULL,
                                 (size_t)m->o.read_buffer_kb * 1024, (int)m->o.poll_ms, &m->rd,
@@ -1279,15 +1359,24 @@ static int mysql_create(const json_t *options, const char *shard, wh_mapper **ou
         goto err;
     }
     if (m->o.host[0] || m->o.socket[0]) {
+        char *password = NULL;
+        if ((rc = mysql_password(&m->o, &password, errbuf, errlen)) != WH_OK)
+            goto err;
         binlog_server_opts so = {
             .host = m->o.host[0] ? m->o.host : NULL,
             .port = (unsigned)m->o.port,
             .socket = m->o.socket[0] ? m->o.socket : NULL,
             .user = m->o.user,
-            .password = m->o.password,
+            .password = password,
             .timeout_s = (unsigned)m->o.connect_timeout,
+            .ssl_mode = m->ssl_mode,
+            .ssl_ca = m->o.ssl_ca[0] ? m->o.ssl_ca : NULL,
+            .ssl_cert = m->o.ssl_cert[0] ? m->o.ssl_cert : NULL,
+            .ssl_key = m->o.ssl_key[0] ? m->o.ssl_key : NULL,
         };
-        if ((rc = binlog_server_new(&so, &m->srv, errbuf, errlen)) != WH_OK)
+        rc = binlog_server_new(&so, &m->srv, errbuf, errlen);
+        secret_free(password);
+        if (rc != WH_OK)
             goto err;
     }
     if (reserve_batch(m, 1024) != WH_OK) {

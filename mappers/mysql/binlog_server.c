@@ -7,12 +7,13 @@
 #include <mysql.h>
 
 #include "core/errbuf.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "mappers/mysql/binlog_server.h"
 
 struct binlog_server {
     binlog_server_opts o;
-    char *host, *socket, *user, *password;
+    char *host, *socket, *user, *password, *ssl_ca, *ssl_cert, *ssl_key;
     MYSQL *conn;
     /* the last answer */
     binlog_server_column *cols;
@@ -27,6 +28,18 @@ static char *dup_or_null(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
+int binlog_ssl_mode_parse(const char *s, binlog_ssl_mode *out)
+{
+    static const char *const names[] = { "disabled", "preferred", "required", "verify_ca",
+                                         "verify_identity" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (binlog_ssl_mode)i;
+            return WH_OK;
+        }
+    return WH_ERR_CONFIG;
+}
+
 int binlog_server_new(const binlog_server_opts *opts, binlog_server **out,
                       char *errbuf, size_t errlen)
 {
@@ -38,10 +51,16 @@ int binlog_server_new(const binlog_server_opts *opts, binlog_server **out,
     s->socket = dup_or_null(opts->socket);
     s->user = dup_or_null(opts->user);
     s->password = dup_or_null(opts->password);
+    s->ssl_ca = dup_or_null(opts->ssl_ca);
+    s->ssl_cert = dup_or_null(opts->ssl_cert);
+    s->ssl_key = dup_or_null(opts->ssl_key);
     s->o.host = s->host;
     s->o.socket = s->socket;
     s->o.user = s->user;
     s->o.password = s->password;
+    s->o.ssl_ca = s->ssl_ca;
+    s->o.ssl_cert = s->ssl_cert;
+    s->o.ssl_key = s->ssl_key;
     if (!s->o.timeout_s)
         s->o.timeout_s = 10;
     *out = s;
@@ -73,7 +92,12 @@ void binlog_server_free(binlog_server *s)
     free(s->host);
     free(s->socket);
     free(s->user);
+    if (s->password)
+        wh_secret_wipe(s->password, strlen(s->password));
     free(s->password);
+    free(s->ssl_ca);
+    free(s->ssl_cert);
+    free(s->ssl_key);
     free(s);
 }
 
@@ -85,6 +109,25 @@ static const char *where(const binlog_server *s, char *buf, size_t n)
         snprintf(buf, n, "%s:%u", s->o.host ? s->o.host : "localhost",
                  s->o.port ? s->o.port : 3306);
     return buf;
+}
+
+/* Maps ssl_mode onto MariaDB Connector/C: any TLS setting (mysql_ssl_set)
+ * makes the client ask for TLS when the server offers it; ENFORCE refuses a
+ * plain connection; VERIFY_SERVER_CERT checks the chain against ssl_ca and
+ * the host name. */
+static void set_tls(const binlog_server *s, MYSQL *c)
+{
+    my_bool yes = 1, no = 0;
+    if (s->o.ssl_mode == BINLOG_SSL_DISABLED) {
+        mysql_optionsv(c, MYSQL_OPT_SSL_ENFORCE, &no);
+        mysql_optionsv(c, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &no);
+        return;
+    }
+    mysql_ssl_set(c, s->o.ssl_key, s->o.ssl_cert, s->o.ssl_ca, NULL, NULL);
+    if (s->o.ssl_mode >= BINLOG_SSL_REQUIRED)
+        mysql_optionsv(c, MYSQL_OPT_SSL_ENFORCE, &yes);
+    mysql_optionsv(c, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
+                   s->o.ssl_mode >= BINLOG_SSL_VERIFY_CA ? &yes : &no);
 }
 
 static int connect_server(binlog_server *s, char *errbuf, size_t errlen)
@@ -100,6 +143,7 @@ static int connect_server(binlog_server *s, char *errbuf, size_t errlen)
     mysql_options(c, MYSQL_OPT_READ_TIMEOUT, &t);
     mysql_options(c, MYSQL_OPT_WRITE_TIMEOUT, &t);
     mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    set_tls(s, c);
     if (!mysql_real_connect(c, s->o.host, s->o.user, s->o.password, NULL, s->o.port,
                             s->o.socket, 0)) {
         int rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL,
@@ -108,8 +152,16 @@ static int connect_server(binlog_server *s, char *errbuf, size_t errlen)
         mysql_close(c);
         return rc;
     }
+    const char *cipher = mysql_get_ssl_cipher(c);
+    if (s->o.ssl_mode >= BINLOG_SSL_REQUIRED && !cipher) {
+        mysql_close(c);
+        return wh_seterr(errbuf, errlen, WH_ERR_MYSQL,
+                         "the MySQL server at %s for table schemas did not use TLS although "
+                         "ssl_mode requires it", where(s, w, sizeof w));
+    }
     s->conn = c;
-    wh_debug(WH_AREA_BINLOG, "connected to %s for table schemas", where(s, w, sizeof w));
+    wh_debug(WH_AREA_BINLOG, "connected to %s for table schemas (%s%s)", where(s, w, sizeof w),
+             cipher ? "TLS " : "no TLS", cipher ? cipher : "");
     return WH_OK;
 }
 

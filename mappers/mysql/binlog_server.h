@@ -16,13 +16,30 @@
 
 typedef struct binlog_server binlog_server;
 
+/* TLS to the server (the ssl_mode mapper option). */
+typedef enum binlog_ssl_mode {
+    BINLOG_SSL_DISABLED = 0,    /* never TLS */
+    BINLOG_SSL_PREFERRED,       /* TLS if the server offers it, unverified; else plain */
+    BINLOG_SSL_REQUIRED,        /* TLS or no connection; certificate not verified */
+    BINLOG_SSL_VERIFY_CA,       /* TLS, server certificate signed by ssl_ca */
+    BINLOG_SSL_VERIFY_IDENTITY, /* and issued for the host name connected to */
+} binlog_ssl_mode;
+
+/* Parses "disabled", "preferred", "required", "verify_ca", "verify_identity";
+ * WH_ERR_CONFIG for anything else. */
+int binlog_ssl_mode_parse(const char *s, binlog_ssl_mode *out);
+
 typedef struct binlog_server_opts {
     const char *host;       /* NULL or "" with socket: Unix socket */
     unsigned port;          /* 0: default */
     const char *socket;
     const char *user;
-    const char *password;
+    const char *password;   /* copied; the copy is wiped at free */
     unsigned timeout_s;     /* connect/read timeout */
+    binlog_ssl_mode ssl_mode;
+    const char *ssl_ca;     /* PEM files; NULL: none */
+    const char *ssl_cert;
+    const char *ssl_key;
 } binlog_server_opts;
 
 /* Copies the options; connects nothing yet. */

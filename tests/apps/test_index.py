@@ -418,7 +418,8 @@ class Env:
         counts = {}
         for line in out.stdout.splitlines():
             u = json.loads(line)
-            if u.get("db") != "app" or u.get("table") not in ("docs", "notes"):
+            if u.get("db") != "app" or u.get("table") not in ("docs", "notes") or \
+                    u["op"] == "ddl":      # single-table DDL carries its table too
                 continue
             img = u["before"] if u["op"] == "delete" else u["after"]
             key = str(img["id"]) if u["table"] == "docs" else "%d\t%s" % (img["a"], img["b"])

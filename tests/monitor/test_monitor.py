@@ -792,6 +792,125 @@ def case_output(e):
     check(e.stop_monitor() == 0, "the monitor's exit status")
 
 
+def connect_as(path, uid, gid):
+    """Forks a child that drops to uid/gid (no supplementary groups), connects to
+    the control socket at path and asks for the status. Returns ("denied", errno
+    name) when connect() itself fails, else ("reply", first line)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            try:
+                s.connect(path)
+            except OSError as err:
+                os.write(w, json.dumps(["denied", err.errno]).encode())
+                os._exit(0)
+            try:
+                s.sendall(b"status\n")        # the refusal may already have closed it
+            except OSError:
+                pass
+            data = b""
+            while not data.endswith(b"\n"):
+                try:
+                    chunk = s.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            os.write(w, json.dumps(["reply", data.decode("utf-8", "replace")]).encode())
+        except BaseException as err:
+            os.write(w, json.dumps(["child failed", repr(err)]).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        out += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return json.loads(out.decode()) if out else ["child failed", None]
+
+
+def case_socket(e):
+    """The control socket and run directory are owner-only whatever the umask;
+    a peer of another uid is refused (and logged) even when the file modes
+    are loosened; with --control-group its members are served."""
+    if os.geteuid() != 0:
+        print("monitor_socket: skipped (needs root to connect as another uid)")
+        return
+    nobody, nogroup = 65534, 65534
+    e.instance("a")
+    old = os.umask(0)
+    try:
+        e.start_monitor()
+    finally:
+        os.umask(old)
+    e.wait_state("a", "running")
+    sock = os.path.join(e.run, "monitor.sock")
+    inst = os.path.join(e.run, "instances", "a")
+
+    def mode(p):
+        return os.stat(p).st_mode & 0o7777
+
+    check(mode(sock) == 0o600, "socket mode under umask 000: %o" % mode(sock))
+    check(mode(e.run) == 0o700, "run dir mode: %o" % mode(e.run))
+    check(mode(os.path.join(e.run, "instances")) == 0o700 and mode(inst) == 0o700,
+          "instance dir modes: %o %o" % (mode(os.path.join(e.run, "instances")), mode(inst)))
+    for f in ("config.json", "supervise.json", "output.log", "publisher.pid"):
+        p = os.path.join(inst, f)
+        e.wait_for(lambda: os.path.exists(p), 5, f)
+        check(mode(p) == 0o600, "%s mode: %o" % (f, mode(p)))
+    check(mode(os.path.join(e.run, "monitor.lock")) == 0o600, "monitor.lock mode")
+
+    # nobody cannot even reach the socket...
+    os.chmod(e.tmp, 0o711)
+    res = connect_as(sock, nobody, nogroup)
+    check(res[0] == "denied", "nobody reached the 0600 socket: %r" % (res,))
+    # ...and when the modes are loosened by hand, SO_PEERCRED still refuses it.
+    os.chmod(e.run, 0o755)
+    os.chmod(sock, 0o666)
+    res = connect_as(sock, nobody, nogroup)
+    check(res[0] == "reply" and '"ok":false' in res[1] and "permission denied" in res[1],
+          "nobody must be refused: %r" % (res,))
+    e.wait_for(lambda: re.search(r"refused a connection from uid 65534 pid \d+", e.log()), 5,
+               "the refusal's warning")
+    check(e.status().get("instances") is not None, "root is still served")
+    check(e.stop_monitor() == 0, "the monitor's exit status")
+
+    # --control-group: socket 0660 with that group, run dir 0710; members are served.
+    old = os.umask(0)
+    try:
+        e.start_monitor("--control-group", "nogroup")
+    finally:
+        os.umask(old)
+    st = os.stat(sock)
+    check(st.st_mode & 0o7777 == 0o660 and st.st_gid == nogroup,
+          "group socket: mode %o gid %d" % (st.st_mode & 0o7777, st.st_gid))
+    st = os.stat(e.run)
+    check(st.st_mode & 0o7777 == 0o710 and st.st_gid == nogroup,
+          "group run dir: mode %o gid %d" % (st.st_mode & 0o7777, st.st_gid))
+    res = connect_as(sock, nobody, nogroup)
+    check(res[0] == "reply" and res[1].startswith('{"monitor"'), "a group member is served: %r" % (res,))
+    check(e.stop_monitor() == 0, "the monitor's exit status")
+
+    # An inline password in a publisher config is refused (it would be copied
+    # into the run directory); check-config says why.
+    e.instance("b", publisher={"mapper": {"options": {"password": "hunter2"}}})
+    rc, out, _ = e.cli("check-config", "--config-dir", e.conf)
+    check(rc == 1 and "inline 'password'" in out and "password_file" in out and
+          "hunter2" not in out, "check-config on an inline password: %d\n%s" % (rc, out))
+
+
 CASES = {
     "lifecycle": case_lifecycle,
     "restart": case_restart,
@@ -803,6 +922,7 @@ CASES = {
     "status": case_status,
     "rolling": case_rolling,
     "output": case_output,
+    "socket": case_socket,
 }
 
 

@@ -154,7 +154,7 @@ static void test_app(void)
     char err[256], *j = NULL;
     zku_app a;
     /* The bytes the first instance of an app writes (docs/ZOOKEEPER.md). */
-    CHECK_EQ_INT(zku_app_to_json(NULL, "i1", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_app_with_filter("", 0, NULL, "i1", &j, err, sizeof err), WH_OK);
     CHECK_EQ_STR(j, "{\"filter\":null,\"set_by\":\"i1\"}");
     CHECK_EQ_INT(zku_app_from_json(j, strlen(j), &a, err, sizeof err), WH_OK);
     CHECK(a.recorded && a.filter_json == NULL);
@@ -163,7 +163,7 @@ static void test_app(void)
     free(j);
     /* The filter travels as a string: its numbers stay exact, byte for byte. */
     const char *filter = "{\"in\":[\"big\",[18446744073709551615,0.1,1e400]]}";
-    CHECK_EQ_INT(zku_app_to_json(filter, "host:1", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_app_with_filter(NULL, 0, filter, "host:1", &j, err, sizeof err), WH_OK);
     CHECK_EQ_STR(j, "{\"filter\":\"{\\\"in\\\":[\\\"big\\\",[18446744073709551615,0.1,1e400]]}\","
                     "\"set_by\":\"host:1\"}");
     CHECK_EQ_INT(zku_app_from_json(j, strlen(j), &a, err, sizeof err), WH_OK);
@@ -180,6 +180,30 @@ static void test_app(void)
     CHECK_EQ_INT(zku_app_from_json("", 0, &a, err, sizeof err), WH_OK);
     CHECK(!a.recorded && !a.filter_json);
     zku_app_free(&a);
+    /* An object without "filter" is no record of it (the settings alone). */
+    const char *settings = "{\"on_purged\":\"oldest\"}", *both = "{\"on_purged\":\"oldest\",\"x\":1}";
+    CHECK_EQ_INT(zku_app_from_json(settings, strlen(settings), &a, err, sizeof err), WH_OK);
+    CHECK(!a.recorded && !a.filter_json);
+    zku_app_free(&a);
+    /* Each writer keeps the other's fields. */
+    zku_app_settings st = { .on_purged_oldest = true };
+    char *j2 = NULL;
+    CHECK_EQ_INT(zku_app_with_filter(both, strlen(both), "true", "i2", &j, err, sizeof err),
+                 WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":\"true\",\"on_purged\":\"oldest\",\"set_by\":\"i2\",\"x\":1}");
+    st.on_purged_oldest = false;
+    CHECK_EQ_INT(zku_app_settings_to_json(j, strlen(j), &st, &j2, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j2, "{\"filter\":\"true\",\"on_purged\":\"stop\",\"set_by\":\"i2\",\"x\":1}");
+    CHECK_EQ_INT(zku_app_from_json(j2, strlen(j2), &a, err, sizeof err), WH_OK);
+    CHECK(a.recorded);
+    CHECK_EQ_STR(a.filter_json, "true");
+    zku_app_free(&a);
+    free(j);
+    free(j2);
+    /* Data that is not an object is replaced. */
+    CHECK_EQ_INT(zku_app_with_filter("junk", 4, NULL, "i3", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":null,\"set_by\":\"i3\"}");
+    free(j);
     /* Unknown fields are ignored; set_by is optional. */
     const char *doc = "{\"filter\":\"true\",\"later\":[1]}";
     CHECK_EQ_INT(zku_app_from_json(doc, strlen(doc), &a, err, sizeof err), WH_OK);
@@ -202,7 +226,7 @@ static void test_app(void)
     char *big = malloc(n + 16);
     memset(big, 'a', n);
     big[n] = '\0';
-    CHECK_EQ_INT(zku_app_to_json(big, "i", &j, err, sizeof err), WH_ERR_LIMIT);
+    CHECK_EQ_INT(zku_app_with_filter("", 0, big, "i", &j, err, sizeof err), WH_ERR_LIMIT);
     CHECK(j == NULL && strstr(err, "app node") != NULL);
     free(big);
 }
@@ -339,6 +363,79 @@ static void test_rendezvous(void)
     CHECK(zku_rendezvous_weight("a:1", "shard-0") == 0x6b486216be1f2b7bull);
 }
 
+static void test_failure(void)
+{
+    char buf[ZKU_PATH_MAX], err[256], *data = NULL;
+    CHECK_EQ_INT(zku_path_failures(buf, sizeof buf, "/wh", "app1"), WH_OK);
+    CHECK_EQ_STR(buf, "/wh/apps/app1/failures");
+    CHECK_EQ_INT(zku_path_failure(buf, sizeof buf, "/wh", "app1", "s1"), WH_OK);
+    CHECK_EQ_STR(buf, "/wh/apps/app1/failures/s1");
+    CHECK_EQ_INT(zku_path_failure(buf, 10, "/wh", "app1", "s1"), WH_ERR_LIMIT);
+    CHECK_EQ_STR(buf, "");
+
+    zku_failure f = { .epoch = 3, .since_ms = 1700000000123 };
+    snprintf(f.code, sizeof f.code, "%s", zku_failure_code(WH_ERR_PURGED));
+    snprintf(f.reason, sizeof f.reason, "binlog \"b.000001\" has been purged");
+    snprintf(f.physical, sizeof f.physical, "b.000001:4/0");
+    snprintf(f.publisher, sizeof f.publisher, "pub-1");
+    CHECK_EQ_INT(zku_failure_to_json(&f, &data, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(data, "{\"code\":\"purged\",\"epoch\":3,\"logical\":null,"
+                       "\"physical\":\"b.000001:4/0\",\"publisher\":\"pub-1\","
+                       "\"reason\":\"binlog \\\"b.000001\\\" has been purged\","
+                       "\"since_ms\":1700000000123}");
+    zku_failure g;
+    CHECK_EQ_INT(zku_failure_from_json(data, strlen(data), &g, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(g.code, "purged");
+    CHECK_EQ_STR(g.reason, f.reason);
+    CHECK_EQ_STR(g.physical, "b.000001:4/0");
+    CHECK_EQ_STR(g.logical, "");
+    CHECK_EQ_STR(g.publisher, "pub-1");
+    CHECK(g.epoch == 3 && g.since_ms == 1700000000123);
+    free(data);
+
+    CHECK_EQ_INT(zku_failure_from_json("[1]", 3, &g, err, sizeof err), WH_ERR_PARSE);
+    CHECK_EQ_INT(zku_failure_from_json("{\"code\":1,\"reason\":\"x\"}", 24, &g, err,
+                                       sizeof err), WH_ERR_PARSE);
+    const char *minimal = "{\"code\":\"invalid\",\"reason\":\"r\"}";
+    CHECK_EQ_INT(zku_failure_from_json(minimal, strlen(minimal), &g, err, sizeof err), WH_OK);
+    CHECK(g.epoch == 0 && g.since_ms == 0 && g.physical[0] == '\0');
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_INVALID), "invalid");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_PARSE), "parse");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_IO), "error");
+
+    /* A reason too long for the node is refused, never truncated silently. */
+    static zku_failure h = { .epoch = 1 };
+    snprintf(h.code, sizeof h.code, "purged");
+    memset(h.reason, 'x', sizeof h.reason - 1);
+    memset(h.physical, 'y', sizeof h.physical - 1);
+    memset(h.logical, 'z', sizeof h.logical - 1);
+    CHECK_EQ_INT(zku_failure_to_json(&h, &data, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(data == NULL);
+}
+
+static void test_app_settings(void)
+{
+    char err[256], *data = NULL;
+    zku_app_settings st = { .on_purged_oldest = true };
+    CHECK_EQ_INT(zku_app_settings_to_json("", 0, &st, &data, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(data, "{\"on_purged\":\"oldest\"}");
+    zku_app_settings got;
+    CHECK_EQ_INT(zku_app_settings_from_json(data, strlen(data), &got, err, sizeof err), WH_OK);
+    CHECK(got.on_purged_oldest);
+    free(data);
+    CHECK_EQ_INT(zku_app_settings_from_json("", 0, &got, err, sizeof err), WH_OK);
+    CHECK(!got.on_purged_oldest);
+    CHECK_EQ_INT(zku_app_settings_from_json(" \n", 2, &got, err, sizeof err), WH_OK);
+    const char *stop = "{\"on_purged\":\"stop\",\"other\":1}";
+    CHECK_EQ_INT(zku_app_settings_from_json(stop, strlen(stop), &got, err, sizeof err), WH_OK);
+    CHECK(!got.on_purged_oldest);
+    const char *bad = "{\"on_purged\":\"newest\"}";
+    CHECK_EQ_INT(zku_app_settings_from_json(bad, strlen(bad), &got, err, sizeof err),
+                 WH_ERR_PARSE);
+    CHECK(!got.on_purged_oldest);
+    CHECK_EQ_INT(zku_app_settings_from_json("[]", 2, &got, err, sizeof err), WH_ERR_PARSE);
+}
+
 int main(void)
 {
     test_paths();
@@ -348,5 +445,7 @@ int main(void)
     test_position();
     test_epoch_and_publisher();
     test_rendezvous();
+    test_failure();
+    test_app_settings();
     return check_done("test_zk_layout");
 }

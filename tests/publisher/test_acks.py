@@ -139,7 +139,8 @@ def synth_ids(path):
 def sc_unknown_column(env):
     if env.source != "mariadb":
         raise td.Skip()
-    watch = env.zk_watch(["data:/apps/typo/positions/s1", "data:/apps/anywhere/positions/s1"])
+    watch = env.zk_watch(["data:/apps/typo/positions/s1", "data:/apps/anywhere/positions/s1",
+                          "data:/apps/typo/failures/s1"])
     good = env.tail("good", 'table = "items"')
     typo = env.tail("typo", 'table = "items" and qtyy = 5')
     anywhere = env.tail("anywhere", "qtyy = 5 or nmae = \"x\"")
@@ -155,7 +156,8 @@ def sc_unknown_column(env):
     wait_until(lambda: len(failed_flows(pub)) >= 2, 30 * SCALE,
                "the publisher's status file to list the stopped flows")
     ff = failed_flows(pub)
-    check("typo" in ff and "column 'qtyy' on table app.items (it names the table), but "
+    check("typo" in ff and ff["typo"]["code"] == "config" and
+          "column 'qtyy' on table app.items (it names the table), but "
           "app.items has no such column (its columns: id, grp, name, qty, price)"
           in ff["typo"]["reason"],
           "the status file records app typo's stopped flow with the table and the column: %s"
@@ -167,8 +169,13 @@ def sc_unknown_column(env):
     check("presence" not in ff and "good" not in ff,
           "an exists test on a column no table has, and a fitting filter, are not errors")
     plog = text(pub.logpath)
-    check("ERROR [publisher] app typo: stopped delivering shard s1 to instance" in plog and
-          "'qtyy'" in plog, "the publisher logs the stopped flow as an error")
+    check("ERROR [publisher] app typo: flow of shard s1 to instance" in plog and
+          "'qtyy'" in plog, "the publisher logs the failed flow as an error")
+    wait_until(lambda: watch.data("/apps/typo/failures/s1"), 10 * SCALE,
+               "the failure node of app typo")
+    fnode = json.loads(watch.data("/apps/typo/failures/s1"))
+    check(fnode["code"] == "config" and "'qtyy'" in fnode["reason"],
+          "ZooKeeper records the failure (apps/typo/failures/s1, code config)")
     check("publisher reports WH_ERR_CONFIG: app typo: its filter tests column 'qtyy'"
           in text(typo.logpath), "app typo's instance is told why (ERROR WH_ERR_CONFIG)")
     check(not td.read_lines(typo.out) and not td.read_lines(anywhere.out),
@@ -182,9 +189,9 @@ def sc_unknown_column(env):
               "app %s's acknowledged position (%s) is before the first items update %s"
               % (app, phys, first_items))
     # Nothing retries by itself.
-    n_stops = plog.count("app typo: stopped delivering")
+    n_stops = plog.count("app typo: flow of shard s1")
     time.sleep(2)
-    check(text(pub.logpath).count("app typo: stopped delivering") == n_stops,
+    check(text(pub.logpath).count("app typo: flow of shard s1") == n_stops,
           "the stopped flow is not retried by itself")
     # The table gets the column; a SIGHUP retries; the new schema fits.
     env.db.sql("ALTER TABLE app.items ADD COLUMN qtyy INT")
@@ -202,9 +209,11 @@ def sc_unknown_column(env):
     got = [u for u in td.read_lines(typo.out)]
     check(all(u["after"]["qtyy"] == 5 for u in got),
           "after the DDL app typo receives exactly its matching updates (%d)" % len(got))
-    check("retrying the stopped flow" in text(pub.logpath), "SIGHUP retried the stopped flows")
+    check("retrying the failed flow" in text(pub.logpath), "SIGHUP retried the failed flows")
     wait_until(lambda: "typo" not in failed_flows(pub), 10 * SCALE,
-               "the status file to drop app typo from the stopped flows")
+               "the status file to drop app typo from the failed flows")
+    wait_until(lambda: watch.data("/apps/typo/failures/s1") is None, 10 * SCALE,
+               "the failure node of the revived flow to go")
 
 
 def sc_filter_conflict_run(env):
@@ -299,7 +308,8 @@ def sc_escalate_stop(env):
                    "%s: the status file to list flaky's stopped flow" % mode)
         check("subscriber refused the flow: app flaky, shard s1: the callback failed 3 times"
               in failed_flows(pub)["flaky"]["reason"] and
-              "stopped delivering shard s1" in text(pub.logpath),
+              failed_flows(pub)["flaky"]["code"] == "refused" and
+              "app flaky: flow of shard s1 to instance" in text(pub.logpath),
               "%s: the publisher records the refused flow (status file and log)" % mode)
         ids = synth_ids(flaky.out)
         if batch:

@@ -95,11 +95,13 @@ static uint64_t processed_offset(pub_flow *f)
     return off;
 }
 
-/* Drops what f queued, as if sent (and acknowledged when ack). */
+/* Drops what f queued, as if the loop took and sent it (and the subscriber
+ * acknowledged it when ack). */
 static void drop_output(pub_flow *f, bool ack)
 {
     pub_mutex_lock(&f->mu);
     wh_buf_reset(&f->out);
+    atomic_store(&f->out_ready, false);
     if (ack)
         f->bytes_acked = f->bytes_total;
     pub_mutex_unlock(&f->mu);
@@ -326,7 +328,8 @@ static void test_filter_misfit(void)
     CHECK(strstr(any->reject_why, "column 'nope2' on any table") != NULL);
     CHECK(!atomic_load(&ok->rejected) && !atomic_load(&exists->rejected));
     /* The loop stops them for good; a retry (SIGHUP) makes them connect again. */
-    pub_flow_stop_failed(bad, 0, bad->reject_why);
+    pub_flow_fail_for_good(bad, WH_ERR_CONFIG, &bad->acked, bad->reject_why);
+    CHECK(pub_flow_failed_retryable(bad));
     CHECK(bad->state == FLOW_FAILED && !atomic_load(&bad->rejected));
     CHECK(strstr(bad->failed_why, "'nope'") != NULL);
     CHECK_EQ_INT(pub_flow_tick(bad, wh_mono_ms() + 100000), 0);
@@ -338,11 +341,50 @@ static void test_filter_misfit(void)
     P.schemas = NULL;
 }
 
+/* A caravan does not run ahead of a loop that does not take the output:
+ * it stops at about FLOW_BACKLOG_BYTES (256 KiB) plus a batch, drops nobody,
+ * and goes on once the output is taken. */
+static void test_waits_for_loop(void)
+{
+    setup(0, 64 << 20);
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *f = streaming_flow("f", NULL);
+    pub_caravans_place(s, f);
+    CHECK(f->caravan != NULL);
+    size_t queued = 0;
+    int64_t deadline = wh_mono_ms() + 20000;
+    while (queued < (256u << 10) && wh_mono_ms() < deadline) {
+        sleep_ms(5);
+        pub_mutex_lock(&f->mu);
+        queued = f->out.len;
+        pub_mutex_unlock(&f->mu);
+    }
+    sleep_ms(200);   /* unchecked, it would queue megabytes meanwhile */
+    pub_mutex_lock(&f->mu);
+    queued = f->out.len;
+    bool ready = atomic_load(&f->out_ready);
+    pub_mutex_unlock(&f->mu);
+    CHECK(ready);
+    CHECK(queued >= (256u << 10) && queued < (256u << 10) + (64u << 10));
+    uint64_t at = processed_offset(f);
+    sleep_ms(50);
+    CHECK_EQ_INT(processed_offset(f), at);
+    CHECK(!pub_caravans_collect(s) && f->caravan != NULL);
+    drop_output(f, true);
+    pub_caravan_nudge(f);
+    deadline = wh_mono_ms() + 20000;
+    while (processed_offset(f) == at && wh_mono_ms() < deadline)
+        sleep_ms(1);
+    CHECK(processed_offset(f) > at);
+    close_all(s, f);
+}
+
 int main(void)
 {
     test_place_deliver_ack();
     test_slow_member_leaves();
     test_filter_misfit();
+    test_waits_for_loop();
     json_decref(P.cfg.mapper_options);
     close(P.efd);
     close(P.epfd);

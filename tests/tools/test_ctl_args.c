@@ -1,0 +1,69 @@
+/* test_ctl_args.c -- wormhole-ctl's command line rules (tools/ctl/ctl_args.c). */
+#include <string.h>
+
+#include "tests/check.h"
+#include "tools/ctl/ctl_args.h"
+
+/* Parses the words of line (at most 15, split on spaces). */
+static int parse(ctl_args *a, const char *line)
+{
+    static char copy[512];
+    char *argv[16] = { "wormhole-ctl" };
+    int argc = 1;
+    snprintf(copy, sizeof copy, "%s", line);
+    for (char *t = strtok(copy, " "); t && argc < 16; t = strtok(NULL, " "))
+        argv[argc++] = t;
+    char err[256];
+    return ctl_args_parse(a, argc, argv, err, sizeof err);
+}
+
+int main(void)
+{
+    ctl_args a;
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps"), WH_OK);
+    CHECK(a.cmd == CTL_APPS && !a.json && strcmp(a.zk, "h:1/wh") == 0);
+    CHECK_EQ_INT(parse(&a, "apps --json --zk h:1/wh"), WH_OK);
+    CHECK(a.cmd == CTL_APPS && a.json);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh app a1"), WH_OK);
+    CHECK(a.cmd == CTL_APP && strcmp(a.app, "a1") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh reset a1 s1 --to-oldest"), WH_OK);
+    CHECK(a.cmd == CTL_RESET && a.to == CTL_TO_OLDEST && strcmp(a.shard, "s1") == 0 && !a.force);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh reset a1 s1 --to-position b.000002:4/0 --force"), WH_OK);
+    CHECK(a.to == CTL_TO_POSITION && strcmp(a.to_text, "b.000002:4/0") == 0 && a.force);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh reset a1 s1 --to-logical 0-1-5/0"), WH_OK);
+    CHECK(a.to == CTL_TO_LOGICAL);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh remove a1"), WH_OK);
+    CHECK(a.cmd == CTL_REMOVE);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh gc --older-than 3600"), WH_OK);
+    CHECK(a.cmd == CTL_GC && a.older_than_s == 3600);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1 --on-purged oldest"), WH_OK);
+    CHECK(a.cmd == CTL_POLICY && strcmp(a.on_purged, "oldest") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1 --on-purged newest"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --on-purged stop"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--help"), WH_OK);
+    CHECK(a.cmd == CTL_HELP);
+    CHECK_EQ_INT(parse(&a, "apps --help"), WH_OK);
+    CHECK(a.cmd == CTL_HELP);
+
+    /* Usage errors. */
+    CHECK_EQ_INT(parse(&a, ""), WH_ERR_CONFIG);                          /* no command */
+    CHECK_EQ_INT(parse(&a, "apps"), WH_ERR_CONFIG);                      /* no --zk */
+    CHECK_EQ_INT(parse(&a, "--zk"), WH_ERR_CONFIG);                      /* no value */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh frob"), WH_ERR_CONFIG);          /* unknown command */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps x"), WH_ERR_CONFIG);        /* extra word */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh app"), WH_ERR_CONFIG);           /* missing APP */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh app a/b"), WH_ERR_CONFIG);       /* bad name */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh reset a1 s1"), WH_ERR_CONFIG);   /* no --to-* */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh reset a1 --to-oldest"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh reset a1 s1 --to-oldest --to-position x:4/0"),
+                 WH_ERR_CONFIG);                                          /* two targets */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --to-oldest"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh gc"), WH_ERR_CONFIG);            /* no --older-than */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh gc --older-than -5"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh gc --older-than 1h"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --older-than 5"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --bogus"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --timeout-ms 0"), WH_ERR_CONFIG);
+    return check_done("test_ctl_args");
+}

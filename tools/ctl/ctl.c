@@ -1,0 +1,584 @@
+/* ctl.c -- wormhole-ctl: inspect and repair subscriber apps' positions and failed flows in ZooKeeper.
+ *
+ * Talks to ZooKeeper only through protocol/zk_layout.h (paths and node
+ * formats) and protocol/zk_client.h. Commands: apps, app APP, reset APP
+ * SHARD, remove APP, gc (usage() is the manual; docs/RUNBOOK.md "A flow
+ * failed" the procedure). Exit codes in tools/ctl/ctl_args.h. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/clock.h"
+#include "core/errbuf.h"
+#include "protocol/zk_client.h"
+#include "protocol/zk_layout.h"
+#include "tools/ctl/ctl_args.h"
+#include "wormhole/position.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "NAME\n"
+        "    wormhole-ctl - inspect and repair wormhole apps, positions and failed flows\n"
+        "\n"
+        "SYNOPSIS\n"
+        "    wormhole-ctl --zk HOST:PORT[,...]/ROOT [--json] COMMAND ...\n"
+        "\n"
+        "COMMANDS\n"
+        "    apps                 every app: instances, position per shard (and how long ago\n"
+        "                         it was written), failed flows\n"
+        "    app APP              the same for one app, with each failure's full reason\n"
+        "    reset APP SHARD --to-position FILE:OFFSET/INDEX | --to-logical GTID/INDEX |\n"
+        "                    --to-oldest\n"
+        "                         sets APP's position of SHARD; the shard's publisher notices\n"
+        "                         (it watches the position node of a failed flow) and starts\n"
+        "                         the flow again from there. Refused (exit 3) unless the flow\n"
+        "                         has FAILED or no publisher is registered for SHARD: a live\n"
+        "                         publisher would overwrite the reset with its next\n"
+        "                         acknowledged position. --force writes anyway.\n"
+        "    remove APP           deletes the app's nodes (positions, failures); refused while\n"
+        "                         an instance is registered unless --force\n"
+        "    policy APP --on-purged stop|oldest\n"
+        "                         what the app's flows do when their position was purged from\n"
+        "                         the log: stop (the default: the flow FAILS, see reset) or\n"
+        "                         resume from the oldest position still there (a WARN names\n"
+        "                         the gap); stored in the app node ROOT/apps/APP\n"
+        "    gc --older-than S    removes apps that have no instance and whose positions were\n"
+        "                         last written more than S seconds ago\n"
+        "\n"
+        "OPTIONS\n"
+        "    --zk SPEC            ZooKeeper hosts and the layout's root (required)\n"
+        "    --json               one JSON document on stdout instead of a table\n"
+        "    --force              skip the safety checks of reset and remove\n"
+        "    --timeout-ms N       how long to try to connect (10000)\n"
+        "    --help               this text\n"
+        "\n"
+        "EXIT STATUS\n"
+        "    0 done; 1 ZooKeeper unreachable, a node unreadable or no such app; 2 bad usage;\n"
+        "    3 refused for safety (see --force).\n");
+}
+
+typedef struct ctl {
+    const ctl_args *a;
+    zhandle_t *zh;
+    char root[ZKU_ROOT_MAX + 1];
+} ctl;
+
+static void watcher_none(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh; (void)type; (void)state; (void)path; (void)ctx;
+}
+
+static int ctl_connect(ctl *c)
+{
+    char hosts[1024];
+    if (!zku_split_connect(c->a->zk, hosts, sizeof hosts, c->root, sizeof c->root)) {
+        fprintf(stderr, "wormhole-ctl: --zk '%s' is not HOST:PORT[,...]/ROOT\n", c->a->zk);
+        return CTL_EXIT_USAGE;
+    }
+    zku_quiet();
+    c->zh = zookeeper_init(hosts, watcher_none, 10000, NULL, NULL, 0);
+    int64_t deadline = wh_mono_ms() + c->a->timeout_ms;
+    while (c->zh && zoo_state(c->zh) != ZOO_CONNECTED_STATE && wh_mono_ms() < deadline)
+        nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
+    if (!c->zh || zoo_state(c->zh) != ZOO_CONNECTED_STATE) {
+        fprintf(stderr, "wormhole-ctl: ZooKeeper %s: not connected within %" PRId64 " ms\n",
+                hosts, c->a->timeout_ms);
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Reads a node's data (NUL-terminated, malloc'd) and stat; ZNONODE etc. */
+static int get_node(ctl *c, const char *path, char **data, struct Stat *st)
+{
+    int len = 65536;
+    *data = malloc((size_t)len + 1);
+    if (!*data)
+        return ZSYSTEMERROR;
+    int rc = zoo_get(c->zh, path, 0, *data, &len, st);
+    if (rc != ZOK) {
+        free(*data);
+        *data = NULL;
+        return rc;
+    }
+    (*data)[len < 0 ? 0 : len] = '\0';
+    return ZOK;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Children of path, sorted; an absent node has none. */
+static int children(ctl *c, const char *path, struct String_vector *v)
+{
+    memset(v, 0, sizeof *v);
+    int rc = zoo_get_children(c->zh, path, 0, v);
+    if (rc == ZNONODE)
+        return ZOK;
+    if (rc == ZOK && v->count > 1)
+        qsort(v->data, (size_t)v->count, sizeof *v->data,
+              strcmp_ptr);
+    return rc;
+}
+
+static bool has_child(const struct String_vector *v, const char *name)
+{
+    for (int i = 0; i < v->count; i++)
+        if (strcmp(v->data[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* One shard of an app as JSON: position, when it was written, failure. */
+static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t now_ms)
+{
+    char path[ZKU_PATH_MAX], err[512], *data;
+    struct Stat st;
+    json_t *o = json_pack("{s:s}", "shard", shard);
+    zku_path_position(path, sizeof path, c->root, app, shard);
+    if (get_node(c, path, &data, &st) == ZOK) {
+        zku_position zp;
+        if (zku_position_from_json(data, strlen(data), &zp, err, sizeof err) == WH_OK) {
+            json_object_set_new(o, "physical", zp.physical[0] ? json_string(zp.physical)
+                                                               : json_null());
+            json_object_set_new(o, "logical", zp.logical[0] ? json_string(zp.logical)
+                                                             : json_null());
+            json_object_set_new(o, "epoch", json_integer((json_int_t)zp.epoch));
+            json_object_set_new(o, "publisher", json_string(zp.publisher));
+        } else {
+            json_object_set_new(o, "position_error", json_string(err));
+        }
+        json_object_set_new(o, "written_ago_ms", json_integer(now_ms - st.mtime));
+        free(data);
+    }
+    zku_path_failure(path, sizeof path, c->root, app, shard);
+    json_t *fail = json_null();
+    if (get_node(c, path, &data, &st) == ZOK) {
+        zku_failure f;
+        if (zku_failure_from_json(data, strlen(data), &f, err, sizeof err) == WH_OK)
+            fail = json_pack("{s:s,s:s,s:o,s:o,s:s,s:I}", "code", f.code, "reason", f.reason,
+                             "physical", f.physical[0] ? json_string(f.physical) : json_null(),
+                             "logical", f.logical[0] ? json_string(f.logical) : json_null(),
+                             "publisher", f.publisher, "since_ms", (json_int_t)f.since_ms);
+        else
+            fail = json_pack("{s:s,s:s}", "code", "unreadable", "reason", err);
+        free(data);
+    }
+    json_object_set_new(o, "failure", fail);
+    return o;
+}
+
+/* An app as JSON, or NULL with *rc set (ZNONODE: no such app). */
+static json_t *app_json(ctl *c, const char *app, int *rc)
+{
+    char path[ZKU_PATH_MAX];
+    struct String_vector inst, pos, fail;
+    struct Stat st;
+    zku_path_app(path, sizeof path, c->root, app);
+    if ((*rc = zoo_exists(c->zh, path, 0, &st)) != ZOK)
+        return NULL;
+    zku_path_instances(path, sizeof path, c->root, app);
+    if ((*rc = children(c, path, &inst)) != ZOK)
+        return NULL;
+    zku_path_positions(path, sizeof path, c->root, app);
+    *rc = children(c, path, &pos);
+    zku_path_failures(path, sizeof path, c->root, app);
+    if (*rc == ZOK)
+        *rc = children(c, path, &fail);
+    if (*rc != ZOK) {
+        deallocate_String_vector(&inst);
+        deallocate_String_vector(&pos);
+        return NULL;
+    }
+    int64_t now = wh_wall_ms();
+    json_t *o = json_pack("{s:s,s:[],s:[]}", "app", app, "instances", "shards");
+    char *data;
+    zku_app_settings set = { 0 };
+    char err[256];
+    zku_path_app(path, sizeof path, c->root, app);
+    if (get_node(c, path, &data, &st) == ZOK) {
+        zku_app_settings_from_json(data, strlen(data), &set, err, sizeof err);
+        free(data);
+    }
+    json_object_set_new(o, "on_purged", json_string(set.on_purged_oldest ? "oldest" : "stop"));
+    json_t *ia = json_object_get(o, "instances"), *sa = json_object_get(o, "shards");
+    for (int i = 0; i < inst.count; i++)
+        json_array_append_new(ia, json_string(inst.data[i]));
+    for (int i = 0; i < pos.count; i++)
+        json_array_append_new(sa, shard_json(c, app, pos.data[i], now));
+    for (int i = 0; i < fail.count; i++)
+        if (!has_child(&pos, fail.data[i]))
+            json_array_append_new(sa, shard_json(c, app, fail.data[i], now));
+    deallocate_String_vector(&inst);
+    deallocate_String_vector(&pos);
+    deallocate_String_vector(&fail);
+    return o;
+}
+
+static const char *str_or(const json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+static void print_table(const json_t *apps, bool reasons)
+{
+    size_t i, k;
+    json_t *app, *sh;
+    printf("%-20s %-9s %-12s %-40s %-10s %s\n", "APP", "INSTANCES", "SHARD", "POSITION",
+           "WRITTEN", "STATE");
+    json_array_foreach(apps, i, app) {
+        json_t *shards = json_object_get(app, "shards");
+        size_t ninst = json_array_size(json_object_get(app, "instances"));
+        if (json_array_size(shards) == 0)
+            printf("%-20s %-9zu %-12s %-40s %-10s %s\n", str_or(app, "app", "?"), ninst, "-",
+                   "-", "-", "-");
+        json_array_foreach(shards, k, sh) {
+            char ago[32] = "-";
+            json_t *w = json_object_get(sh, "written_ago_ms");
+            if (w)
+                snprintf(ago, sizeof ago, "%llds", (long long)json_integer_value(w) / 1000);
+            json_t *f = json_object_get(sh, "failure");
+            char state[64] = "ok";
+            if (json_is_object(f))
+                snprintf(state, sizeof state, "FAILED (%s)", str_or(f, "code", "?"));
+            const char *pos = str_or(sh, "physical", str_or(sh, "logical", "(oldest)"));
+            printf("%-20s %-9zu %-12s %-40s %-10s %s\n", str_or(app, "app", "?"), ninst,
+                   str_or(sh, "shard", "?"), pos, ago, state);
+            if (reasons && json_is_object(f))
+                printf("    reason: %s\n", str_or(f, "reason", ""));
+        }
+    }
+}
+
+static void emit(const ctl *c, json_t *doc, bool reasons)
+{
+    if (c->a->json) {
+        char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    } else {
+        print_table(json_is_array(doc) ? doc : json_object_get(doc, "apps"), reasons);
+    }
+}
+
+static int cmd_apps(ctl *c)
+{
+    char path[ZKU_PATH_MAX];
+    struct String_vector apps;
+    zku_path_apps(path, sizeof path, c->root);
+    int rc = children(c, path, &apps);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: %s: %s\n", path, zerror(rc));
+        return CTL_EXIT_ERROR;
+    }
+    json_t *arr = json_array();
+    for (int i = 0; i < apps.count; i++) {
+        json_t *o = app_json(c, apps.data[i], &rc);
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    deallocate_String_vector(&apps);
+    json_t *doc = json_pack("{s:o}", "apps", arr);
+    emit(c, doc, false);
+    json_decref(doc);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_app(ctl *c)
+{
+    int rc;
+    json_t *o = app_json(c, c->a->app, &rc);
+    if (!o) {
+        fprintf(stderr, "wormhole-ctl: app %s: %s\n", c->a->app,
+                rc == ZNONODE ? "no such app" : zerror(rc));
+        return CTL_EXIT_ERROR;
+    }
+    json_t *doc = json_pack("{s:[o]}", "apps", o);
+    if (c->a->json)
+        emit(c, o, true);
+    else
+        emit(c, doc, true);
+    json_decref(doc);
+    return CTL_EXIT_OK;
+}
+
+/* Whether a publisher is registered for shard (-1 on error). */
+static int publishers_of(ctl *c, const char *shard)
+{
+    char path[ZKU_PATH_MAX];
+    struct String_vector v;
+    zku_path_publishers(path, sizeof path, c->root, shard);
+    if (children(c, path, &v) != ZOK)
+        return -1;
+    int n = v.count;
+    deallocate_String_vector(&v);
+    return n;
+}
+
+static int cmd_reset(ctl *c)
+{
+    const ctl_args *a = c->a;
+    char ppath[ZKU_PATH_MAX], fpath[ZKU_PATH_MAX], parent[ZKU_PATH_MAX], err[512];
+    char phys[ZKU_POS_TEXT_MAX] = "", logi[ZKU_POS_TEXT_MAX] = "";
+    wh_pos p;
+    if (a->to == CTL_TO_POSITION) {
+        if (wh_pos_parse_physical(&p, a->to_text, strlen(a->to_text), err, sizeof err) != WH_OK) {
+            fprintf(stderr, "wormhole-ctl: --to-position: %s\n", err);
+            return CTL_EXIT_USAGE;
+        }
+        wh_pos_format_physical(&p, phys, sizeof phys);
+    } else if (a->to == CTL_TO_LOGICAL) {
+        if (wh_pos_parse_logical(&p, a->to_text, strlen(a->to_text), err, sizeof err) != WH_OK) {
+            fprintf(stderr, "wormhole-ctl: --to-logical: %s\n", err);
+            return CTL_EXIT_USAGE;
+        }
+        wh_pos_format_logical(&p, logi, sizeof logi);
+    }
+    zku_path_position(ppath, sizeof ppath, c->root, a->app, a->shard);
+    zku_path_failure(fpath, sizeof fpath, c->root, a->app, a->shard);
+    zku_path_positions(parent, sizeof parent, c->root, a->app);
+    struct Stat st;
+    bool failed = zoo_exists(c->zh, fpath, 0, &st) == ZOK;
+    int npub = publishers_of(c, a->shard);
+    if (!a->force && !failed && npub != 0) {
+        fprintf(stderr, "wormhole-ctl: refusing to reset %s of shard %s: its flow has not "
+                "failed and %s publisher is registered for the shard, whose next position "
+                "write would overwrite the reset. Stop the app's instances or the publisher, "
+                "or use --force.\n", a->app, a->shard, npub < 0 ? "maybe a" : "a");
+        return CTL_EXIT_REFUSED;
+    }
+    /* Keep the node's epoch: the shard's publisher fences writes of newer epochs. */
+    char *data;
+    uint64_t epoch = 0;
+    int version = -1;
+    if (get_node(c, ppath, &data, &st) == ZOK) {
+        zku_position zp;
+        if (zku_position_from_json(data, strlen(data), &zp, err, sizeof err) == WH_OK)
+            epoch = zp.epoch;
+        version = st.version;
+        free(data);
+    }
+    char *node;
+    if (zku_position_to_json(phys, logi, epoch, "wormhole-ctl", &node, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s\n", err);
+        return CTL_EXIT_ERROR;
+    }
+    int rc;
+    if (version < 0) {
+        zku_create_parents(c->zh, parent, true);
+        rc = zoo_create(c->zh, ppath, node, (int)strlen(node), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    } else {
+        rc = zoo_set(c->zh, ppath, node, (int)strlen(node), version);
+    }
+    free(node);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: writing %s: %s%s\n", ppath, zerror(rc),
+                rc == ZBADVERSION ? " (written meanwhile; try again)" : "");
+        return CTL_EXIT_ERROR;
+    }
+    zoo_delete(c->zh, fpath, -1);
+    const char *to = a->to == CTL_TO_OLDEST ? "the oldest position in the log"
+                   : phys[0] ? phys : logi;
+    if (a->json)
+        printf("{\"app\":\"%s\",\"reset\":true,\"shard\":\"%s\"}\n", a->app, a->shard);
+    else
+        printf("reset %s of shard %s to %s\n", a->app, a->shard, to);
+    return CTL_EXIT_OK;
+}
+
+/* Deletes path and everything under it. */
+static int delete_tree(ctl *c, const char *path)
+{
+    struct String_vector v;
+    int rc = children(c, path, &v);
+    for (int i = 0; rc == ZOK && i < v.count; i++) {
+        char sub[ZKU_PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", path, v.data[i]) >= (int)sizeof sub)
+            rc = ZBADARGUMENTS;
+        else
+            rc = delete_tree(c, sub);
+    }
+    deallocate_String_vector(&v);
+    if (rc != ZOK)
+        return rc;
+    rc = zoo_delete(c->zh, path, -1);
+    return rc == ZNONODE ? ZOK : rc;
+}
+
+static int remove_app(ctl *c, const char *app, bool force)
+{
+    char path[ZKU_PATH_MAX];
+    struct String_vector v;
+    zku_path_instances(path, sizeof path, c->root, app);
+    if (children(c, path, &v) != ZOK)
+        return CTL_EXIT_ERROR;
+    int n = v.count;
+    deallocate_String_vector(&v);
+    if (n > 0 && !force) {
+        fprintf(stderr, "wormhole-ctl: refusing to remove %s: %d instance%s registered; stop "
+                "them or use --force\n", app, n, n == 1 ? " is" : "s are");
+        return CTL_EXIT_REFUSED;
+    }
+    zku_path_app(path, sizeof path, c->root, app);
+    int rc = delete_tree(c, path);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: removing %s: %s\n", path, zerror(rc));
+        return CTL_EXIT_ERROR;
+    }
+    return CTL_EXIT_OK;
+}
+
+static int cmd_remove(ctl *c)
+{
+    struct Stat st;
+    char path[ZKU_PATH_MAX];
+    zku_path_app(path, sizeof path, c->root, c->a->app);
+    if (zoo_exists(c->zh, path, 0, &st) != ZOK) {
+        fprintf(stderr, "wormhole-ctl: app %s: no such app\n", c->a->app);
+        return CTL_EXIT_ERROR;
+    }
+    int rc = remove_app(c, c->a->app, c->a->force);
+    if (rc == CTL_EXIT_OK && !c->a->json)
+        printf("removed %s\n", c->a->app);
+    else if (rc == CTL_EXIT_OK)
+        printf("{\"app\":\"%s\",\"removed\":true}\n", c->a->app);
+    return rc;
+}
+
+/* gc: apps without instances whose positions (or app node) were last
+ * written more than --older-than ago. */
+static int cmd_gc(ctl *c)
+{
+    char path[ZKU_PATH_MAX];
+    struct String_vector apps;
+    zku_path_apps(path, sizeof path, c->root);
+    if (children(c, path, &apps) != ZOK)
+        return CTL_EXIT_ERROR;
+    int64_t now = wh_wall_ms(), limit = c->a->older_than_s * 1000;
+    int status = CTL_EXIT_OK;
+    json_t *removed = json_array();
+    for (int i = 0; i < apps.count; i++) {
+        const char *app = apps.data[i];
+        struct String_vector v;
+        struct Stat st;
+        zku_path_instances(path, sizeof path, c->root, app);
+        if (children(c, path, &v) != ZOK)
+            continue;
+        int ninst = v.count;
+        deallocate_String_vector(&v);
+        if (ninst > 0)
+            continue;
+        int64_t newest = 0;
+        zku_path_app(path, sizeof path, c->root, app);
+        if (zoo_exists(c->zh, path, 0, &st) == ZOK)
+            newest = st.mtime > st.ctime ? st.mtime : st.ctime;
+        zku_path_positions(path, sizeof path, c->root, app);
+        if (children(c, path, &v) != ZOK)
+            continue;
+        for (int k = 0; k < v.count; k++) {
+            char pp[ZKU_PATH_MAX];
+            zku_path_position(pp, sizeof pp, c->root, app, v.data[k]);
+            if (zoo_exists(c->zh, pp, 0, &st) == ZOK && st.mtime > newest)
+                newest = st.mtime;
+        }
+        deallocate_String_vector(&v);
+        if (now - newest <= limit)
+            continue;
+        int rc = remove_app(c, app, false);
+        if (rc == CTL_EXIT_OK)
+            json_array_append_new(removed, json_string(app));
+        else
+            status = rc;
+    }
+    deallocate_String_vector(&apps);
+    if (c->a->json) {
+        json_t *doc = json_pack("{s:o}", "removed", removed);
+        char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(doc);
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(removed, i, v)
+            printf("removed %s\n", json_string_value(v));
+        json_decref(removed);
+    }
+    return status;
+}
+
+static int cmd_policy(ctl *c)
+{
+    char path[ZKU_PATH_MAX], err[256], *node = NULL;
+    zku_app_settings st = { 0 };
+    zku_on_purged_parse(c->a->on_purged, &st.on_purged_oldest);
+    zku_path_app(path, sizeof path, c->root, c->a->app);
+    zku_create_parents(c->zh, path, true);
+    /* The node also holds the app's filter (docs/ZOOKEEPER.md): change only
+     * on_purged, conditional on the version read, so that a subscriber
+     * registering meanwhile is not overwritten. */
+    int rc = ZBADVERSION;
+    for (int attempt = 0; attempt < 20 && rc == ZBADVERSION; attempt++) {
+        char *data = NULL;
+        struct Stat stat;
+        rc = get_node(c, path, &data, &stat);
+        if (rc != ZOK)
+            break;
+        free(node);
+        node = NULL;
+        int jrc = zku_app_settings_to_json(data, strlen(data), &st, &node, err, sizeof err);
+        free(data);
+        if (jrc != WH_OK) {
+            fprintf(stderr, "wormhole-ctl: %s\n", err);
+            return CTL_EXIT_ERROR;
+        }
+        rc = zoo_set(c->zh, path, node, (int)strlen(node), stat.version);
+    }
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: writing %s: %s\n", path, zerror(rc));
+        free(node);
+        return CTL_EXIT_ERROR;
+    }
+    printf(c->a->json ? "%s\n" : "app %s: %s\n", c->a->json ? node : c->a->app, node);
+    free(node);
+    return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    ctl_args a;
+    char err[512];
+    if (ctl_args_parse(&a, argc, argv, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s (see --help)\n", err);
+        return CTL_EXIT_USAGE;
+    }
+    if (a.cmd == CTL_HELP) {
+        usage(stdout);
+        return CTL_EXIT_OK;
+    }
+    ctl c = { .a = &a };
+    int status = ctl_connect(&c);
+    if (status == CTL_EXIT_OK) {
+        switch (a.cmd) {
+        case CTL_APPS:   status = cmd_apps(&c); break;
+        case CTL_APP:    status = cmd_app(&c); break;
+        case CTL_RESET:  status = cmd_reset(&c); break;
+        case CTL_REMOVE: status = cmd_remove(&c); break;
+        case CTL_GC:     status = cmd_gc(&c); break;
+        case CTL_POLICY: status = cmd_policy(&c); break;
+        default:         status = CTL_EXIT_USAGE; break;
+        }
+    }
+    if (c.zh)
+        zookeeper_close(c.zh);
+    return status;
+}

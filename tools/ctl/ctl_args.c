@@ -1,0 +1,122 @@
+/* ctl_args.c -- wormhole-ctl's command line (see ctl_args.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errbuf.h"
+#include "protocol/zk_layout.h"
+#include "tools/ctl/ctl_args.h"
+
+/* Parses a non-negative decimal number; false if text is not one. */
+static bool parse_count(const char *text, int64_t *out)
+{
+    char *end;
+    if (!text || !*text || *text == '-')
+        return false;
+    long long v = strtoll(text, &end, 10);
+    if (*end || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errlen)
+{
+    const char *words[4];
+    int nwords = 0;
+    memset(a, 0, sizeof *a);
+    a->older_than_s = -1;
+    a->timeout_ms = 10000;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            a->cmd = CTL_HELP;
+            return WH_OK;
+        } else if (strcmp(s, "--json") == 0) {
+            a->json = true;
+        } else if (strcmp(s, "--force") == 0) {
+            a->force = true;
+        } else if (strcmp(s, "--zk") == 0 || strcmp(s, "--older-than") == 0 ||
+                   strcmp(s, "--timeout-ms") == 0 || strcmp(s, "--to-position") == 0 ||
+                   strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0) {
+            if (!val)
+                return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s needs a value", s);
+            i++;
+            if (strcmp(s, "--zk") == 0) {
+                a->zk = val;
+            } else if (strcmp(s, "--on-purged") == 0) {
+                bool oldest;
+                if (!zku_on_purged_parse(val, &oldest))
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--on-purged: '%s' is not "
+                                     "stop or oldest", val);
+                a->on_purged = val;
+            } else if (strcmp(s, "--older-than") == 0) {
+                if (!parse_count(val, &a->older_than_s))
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--older-than: '%s' is not "
+                                     "a number of seconds", val);
+            } else if (strcmp(s, "--timeout-ms") == 0) {
+                if (!parse_count(val, &a->timeout_ms) || a->timeout_ms == 0)
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--timeout-ms: '%s' is not "
+                                     "a positive number", val);
+            } else {
+                if (a->to != CTL_TO_NONE)
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "give one of --to-position, "
+                                     "--to-logical, --to-oldest");
+                a->to = strcmp(s, "--to-position") == 0 ? CTL_TO_POSITION : CTL_TO_LOGICAL;
+                a->to_text = val;
+            }
+        } else if (strcmp(s, "--to-oldest") == 0) {
+            if (a->to != CTL_TO_NONE)
+                return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "give one of --to-position, "
+                                 "--to-logical, --to-oldest");
+            a->to = CTL_TO_OLDEST;
+        } else if (s[0] == '-' && s[1]) {
+            return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "unknown option '%s'", s);
+        } else {
+            if (nwords == 4)
+                return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "too many arguments ('%s')", s);
+            words[nwords++] = s;
+        }
+    }
+    if (nwords == 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "no command (apps, app, reset, remove, "
+                         "gc, policy)");
+    static const struct { const char *name; ctl_cmd cmd; int nargs; } cmds[] = {
+        { "apps", CTL_APPS, 0 }, { "app", CTL_APP, 1 }, { "reset", CTL_RESET, 2 },
+        { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 }, { "policy", CTL_POLICY, 1 },
+    };
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        if (strcmp(words[0], cmds[k].name) == 0) {
+            a->cmd = cmds[k].cmd;
+            if (nwords - 1 != cmds[k].nargs)
+                return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "'%s' takes %d argument%s, "
+                                 "not %d", cmds[k].name, cmds[k].nargs,
+                                 cmds[k].nargs == 1 ? "" : "s", nwords - 1);
+        }
+    if (a->cmd == CTL_NONE)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "unknown command '%s'", words[0]);
+    if (!a->zk)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--zk HOST:PORT/ROOT is required");
+    if (nwords > 1)
+        a->app = words[1];
+    if (nwords > 2)
+        a->shard = words[2];
+    if (a->app && !zku_valid_name(a->app))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "'%s' is not a valid app name", a->app);
+    if (a->shard && !zku_valid_name(a->shard))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "'%s' is not a valid shard name",
+                         a->shard);
+    if (a->cmd == CTL_RESET && a->to == CTL_TO_NONE)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "reset needs --to-position, "
+                         "--to-logical or --to-oldest");
+    if (a->cmd != CTL_RESET && a->to != CTL_TO_NONE)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--to-* belongs to reset");
+    if ((a->cmd == CTL_POLICY) != (a->on_purged != NULL))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, a->on_purged ? "--on-purged belongs to "
+                         "policy" : "policy needs --on-purged stop|oldest");
+    if (a->cmd == CTL_GC && a->older_than_s < 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "gc needs --older-than SECONDS");
+    if (a->cmd != CTL_GC && a->older_than_s >= 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--older-than belongs to gc");
+    return WH_OK;
+}
