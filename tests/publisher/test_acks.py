@@ -42,6 +42,7 @@ from test_delivery import check, log, wait_until, Failed  # noqa: E402
 
 wh = td.wh
 FAIL_SUB = os.path.join(td.BUILD, "tests", "publisher", "fail_sub")
+CTL = os.path.join(td.BUILD, "tools", "wormhole-ctl")
 SCALE = wh.timeout_scale()
 
 
@@ -229,6 +230,19 @@ def sc_filter_conflict_run(env):
           "a second instance with another filter is refused at start: %s" % last[:400])
     c = env.tail("x", 'table = "t1"', instance="c")
     check(c.poll() is None and a.poll() is None, "an instance with the same filter joins")
+    # The operator's view, and a setting written next to the filter keeps it.
+    def app_doc():
+        r = subprocess.run([CTL, "--zk", env.zk.connect + env.root, "--json", "app", "x"],
+                           capture_output=True, text=True, timeout=60)
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+    check(app_doc().get("filter") == '{"eq":["table","t1"]}',
+          "wormhole-ctl app shows the app's filter: %s" % app_doc().get("filter"))
+    r = subprocess.run([CTL, "--zk", env.zk.connect + env.root, "policy", "x",
+                        "--on-purged", "oldest"], capture_output=True, text=True, timeout=60)
+    doc = app_doc()
+    check(r.returncode == 0 and doc.get("on_purged") == "oldest" and
+          doc.get("filter") == '{"eq":["table","t1"]}',
+          "wormhole-ctl policy keeps the app's filter (%s)" % doc)
     pub = env.publisher({"rate": 2000, "tables": 4})
     wait_until(lambda: len(td.read_lines(a.out)) + len(td.read_lines(c.out)) >= 50,
                30 * SCALE, "updates at app x")
@@ -243,6 +257,9 @@ def sc_filter_conflict_run(env):
     check("replacing its filter 'table = \"t1\"' with this instance's 'table = \"t2\"' "
           "(replace_filter is set)" in text(d.logpath),
           "--replace-filter replaces the app's filter and says so")
+    doc = app_doc()
+    check(doc.get("filter") == '{"eq":["table","t2"]}' and doc.get("on_purged") == "oldest",
+          "the new filter is the app's, and its setting is kept (%s)" % doc)
     outs = [a.out, c.out, d.out]
 
     def t2_count():
@@ -415,7 +432,7 @@ def main(argv):
         print(__doc__)
         return 2
     source, fn = SCENARIOS[argv[1]]
-    for exe in (td.PUBLISHER, td.TAIL, FAIL_SUB, td.ZK_WATCH):
+    for exe in (td.PUBLISHER, td.TAIL, FAIL_SUB, td.ZK_WATCH, CTL):
         if not os.path.exists(exe):
             print("skip: %s is not built" % exe)
             return td.SKIP

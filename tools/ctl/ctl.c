@@ -201,13 +201,19 @@ static json_t *app_json(ctl *c, const char *app, int *rc)
     json_t *o = json_pack("{s:s,s:[],s:[]}", "app", app, "instances", "shards");
     char *data;
     zku_app_settings set = { 0 };
+    zku_app rec = { 0 };
     char err[256];
     zku_path_app(path, sizeof path, c->root, app);
     if (get_node(c, path, &data, &st) == ZOK) {
         zku_app_settings_from_json(data, strlen(data), &set, err, sizeof err);
+        zku_app_from_json(data, strlen(data), &rec, err, sizeof err);
         free(data);
     }
     json_object_set_new(o, "on_purged", json_string(set.on_purged_oldest ? "oldest" : "stop"));
+    /* The app's one filter (docs/ZOOKEEPER.md), in canonical JSON; null: every update. */
+    json_object_set_new(o, "filter", rec.filter_json ? json_string(rec.filter_json)
+                                                     : json_null());
+    zku_app_free(&rec);
     json_t *ia = json_object_get(o, "instances"), *sa = json_object_get(o, "shards");
     for (int i = 0; i < inst.count; i++)
         json_array_append_new(ia, json_string(inst.data[i]));
