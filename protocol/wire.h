@@ -5,6 +5,7 @@
  *   protocol/msgpack.h     the MessagePack writer and reader (mp_*)
  *   protocol/wire_msg.h    HELLO ... SHARD_NOTICE and the wire position
  *   protocol/wire_batch.h  the UPDATES batch encoder and decoder
+ *   protocol/wire_part.h   UPDATES_PART: an update too large for a frame
  *   protocol/wire_conn.h   receive and send buffers of a framed connection
  * Include the part you need; this umbrella is for the publisher and the
  * subscriber library, which use all of them. */
@@ -16,5 +17,6 @@
 #include "protocol/wire_conn.h"
 #include "protocol/wire_frame.h"
 #include "protocol/wire_msg.h"
+#include "protocol/wire_part.h"
 
 #endif

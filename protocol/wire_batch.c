@@ -1,4 +1,5 @@
 /* wire_batch.c -- the UPDATES frame: batch encoder and untrusted-input decoder (see wire_batch.h). */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +31,57 @@ void wire_enc_init(wire_enc *e)
 void wire_enc_free(wire_enc *e)
 {
     free(e->tables);
+    wh_buf_free(&e->scratch);
     memset(e, 0, sizeof *e);
+}
+
+void wire_enc_limit(wire_enc *e, uint32_t frame_max, bool parts)
+{
+    assert(frame_max >= WIRE_HEADER_LEN + 64 && frame_max <= WIRE_FRAME_MAX);
+    e->frame_max = frame_max;
+    e->parts = parts;
+}
+
+void wire_enc_peer(wire_enc *e, uint32_t own_max, const wire_msg *hello_ok)
+{
+    uint32_t max = own_max < WIRE_FRAME_MIN ? WIRE_FRAME_MIN
+                 : own_max > WIRE_FRAME_MAX ? WIRE_FRAME_MAX : own_max;
+    uint64_t peer = hello_ok->max_frame ? hello_ok->max_frame : WIRE_FRAME_MAX;
+    if (peer < WIRE_FRAME_MIN)
+        peer = WIRE_FRAME_MIN;   /* decoding refuses it; never below what a HELLO needs */
+    if (peer < max)
+        max = (uint32_t)peer;
+    wire_enc_limit(e, max, hello_ok->max_update != 0);
+}
+
+/* Bytes of a MessagePack str header for len bytes, and of an array header. */
+static size_t str_head(size_t len)
+{
+    return len < 32 ? 1 : len < 256 ? 2 : len < 65536 ? 3 : 5;
+}
+
+static size_t array_head(uint32_t n)
+{
+    return n < 16 ? 1 : n < 65536 ? 3 : 5;
+}
+
+/* The open frame's length once ended: what is written, the names key, and
+ * the name tables wire_enc_end will append. */
+static size_t enc_frame_len(const wire_enc *e)
+{
+    return e->out->len - e->frame_start - 4 + 1 + array_head(e->ntables) + e->names_bytes;
 }
 
 void wire_enc_begin(wire_enc *e, wh_buf *out, const char *shard)
 {
+    if (e->frame_max == 0)
+        e->frame_max = WIRE_FRAME_MAX;
     e->out = out;
+    e->shard = shard;
     e->count = 0;
     e->ntables = 0;
+    e->names_bytes = 0;
+    e->pos_at = e->pos_len = 0;
     e->oom = false;
     e->frame_start = wire_frame_begin(out, WIRE_UPDATES);
     mp_put_map(out, 3);
@@ -77,6 +121,12 @@ static uint32_t names_ref(wire_enc *e, const wh_row *row)
     }
     e->tables[e->ntables].names = row->names;
     e->tables[e->ntables].count = row->count;
+    size_t bytes = array_head(row->count);
+    for (uint32_t c = 0; c < row->count; c++) {
+        size_t n = row->names[c] ? strlen(row->names[c]) : 0;
+        bytes += str_head(n) + n;
+    }
+    e->names_bytes += bytes;
     return e->ntables++;
 }
 
@@ -190,7 +240,8 @@ static int put_row(wire_enc *e, const wh_row *row)
     return WH_OK;
 }
 
-int wire_enc_add(wire_enc *e, const wh_update *u)
+/* Appends u to the open frame. */
+static int enc_update(wire_enc *e, const wh_update *u)
 {
     wh_buf *b = e->out;
     uint32_t n = 4 + (u->flags != 0) + (u->db != NULL) + (u->table != NULL) +
@@ -201,7 +252,13 @@ int wire_enc_add(wire_enc *e, const wh_update *u)
         mp_put_uint(b, UK_FLAGS);
         mp_put_uint(b, u->flags);
     }
-    mp_put_uint(b, UK_POS); wire_put_pos(b, &u->pos);
+    mp_put_uint(b, UK_POS);
+    size_t pos_at = b->len;
+    wire_put_pos(b, &u->pos);
+    if (e->count == 0) {
+        e->pos_at = pos_at;
+        e->pos_len = b->len - pos_at;
+    }
     mp_put_uint(b, UK_TS); mp_put_int(b, u->ts);
     mp_put_uint(b, UK_TXN);
     mp_put_array(b, 2);
@@ -241,6 +298,37 @@ int wire_enc_add(wire_enc *e, const wh_update *u)
     return WH_OK;
 }
 
+int wire_enc_add(wire_enc *e, const wh_update *u)
+{
+    wh_buf *b = e->out;
+    size_t at = b->len, names_bytes = e->names_bytes;
+    uint32_t ntables = e->ntables;
+    int rc = enc_update(e, u);
+    if (rc != WH_OK || enc_frame_len(e) <= e->frame_max)
+        return rc;
+    if (e->count > 1) {
+        /* u does not fit next to the updates before it: take it out, end
+         * the frame they are in, and give u a frame of its own (the name
+         * tables u added go too; at most one encoding of u is wasted). */
+        b->len = at;
+        e->ntables = ntables;
+        e->names_bytes = names_bytes;
+        e->count--;
+        if ((rc = wire_enc_end(e)) != WH_OK)
+            return rc;
+        wire_enc_begin(e, b, e->shard);
+        if ((rc = enc_update(e, u)) != WH_OK || enc_frame_len(e) <= e->frame_max)
+            return rc;
+    }
+    if (e->parts)
+        return WH_OK;   /* split when the frame ends */
+    b->len = at;
+    e->ntables = ntables;
+    e->names_bytes = names_bytes;
+    e->count--;
+    return WH_ERR_LIMIT;
+}
+
 int wire_enc_end(wire_enc *e)
 {
     wh_buf *b = e->out;
@@ -248,6 +336,12 @@ int wire_enc_end(wire_enc *e)
         b->len = e->frame_start;
         return WH_ERR_NOMEM;
     }
+    if (e->count == 0) {
+        b->len = e->frame_start;
+        return WH_OK;
+    }
+    size_t want = enc_frame_len(e);
+    bool split = want > e->frame_max;
     mp_patch_array32(b, e->count_at, e->count);
     mp_put_uint(b, BK_NAMES);
     mp_put_array(b, e->ntables);
@@ -256,9 +350,33 @@ int wire_enc_end(wire_enc *e)
         for (uint32_t c = 0; c < e->tables[k].count; c++)
             mp_put_cstr(b, e->tables[k].names[c] ? e->tables[k].names[c] : "");
     }
-    int rc = wire_frame_end(b, e->frame_start);
+    if (!wh_buf_ok(b)) {
+        b->len = e->frame_start;
+        return WH_ERR_NOMEM;
+    }
+    assert(b->len - e->frame_start - 4 == want);   /* names_bytes is exact */
+    int rc;
+    if (split) {
+        /* One update too large for a frame (wire_enc_add keeps it alone). */
+        assert(e->count == 1 && e->parts);
+        wh_buf_reset(&e->scratch);
+        wh_buf_append(&e->scratch, b->data + e->pos_at, e->pos_len);
+        rc = wh_buf_ok(&e->scratch)
+                 ? wire_part_split(b, e->frame_start, e->frame_max,
+                                   (const uint8_t *)e->scratch.data, e->scratch.len)
+                 : WH_ERR_NOMEM;
+        if (e->scratch.cap > 65536)
+            wh_buf_free(&e->scratch);
+        if (rc == WH_OK)
+            e->splits++;
+    } else {
+        rc = wire_frame_end(b, e->frame_start);
+    }
     if (rc != WH_OK)
         b->len = e->frame_start;
+    else
+        e->frames++;
+    e->count = 0;
     return rc;
 }
 

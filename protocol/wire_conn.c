@@ -1,6 +1,7 @@
 /* wire_conn.c -- receive and send buffers of a framed, non-blocking connection (see wire_conn.h). */
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -8,9 +9,6 @@
 #include "core/errbuf.h"
 #include "protocol/wire_conn.h"
 #include "protocol/wire_frame.h"
-
-/* Bytes around a frame's length-counted part: the length field and the CRC. */
-#define FRAME_OVERHEAD (4u + WIRE_TRAILER_LEN)
 
 /* Send-side compaction: move the unsent tail to the front once the sent
  * prefix is over this size and more than half the buffer (amortised O(1)
@@ -21,7 +19,13 @@ void wire_inbuf_init(wire_inbuf *in, uint32_t max_frame, size_t max_bytes)
 {
     memset(in, 0, sizeof *in);
     in->max_frame = max_frame;
-    in->max_bytes = max_bytes ? max_bytes : (size_t)max_frame + FRAME_OVERHEAD;
+    in->max_bytes = max_bytes ? max_bytes : (size_t)max_frame + WIRE_OVERHEAD;
+}
+
+void wire_inbuf_limit(wire_inbuf *in, uint32_t max_frame, size_t max_bytes)
+{
+    in->max_frame = max_frame;
+    in->max_bytes = max_bytes ? max_bytes : (size_t)max_frame + WIRE_OVERHEAD;
 }
 
 void wire_inbuf_reset(wire_inbuf *in)
@@ -46,6 +50,33 @@ static void inbuf_compact(wire_inbuf *in)
         memmove(in->buf.data, in->buf.data + in->off, n);
     in->buf.len = n;
     in->off = 0;
+    in->buf.data[n] = '\0';
+}
+
+/* Gives back memory a large frame left behind: a buffer of more than
+ * WIRE_INBUF_KEEP bytes whose next need (need bytes in all) is under a
+ * quarter of it shrinks to twice that need, at least WIRE_INBUF_KEEP. */
+static void inbuf_shrink(wire_inbuf *in, size_t need)
+{
+    assert(in->off == 0 && need >= in->buf.len);
+    if (in->buf.cap <= WIRE_INBUF_KEEP || need >= in->buf.cap / 4)
+        return;
+    if (in->buf.len == 0) {
+        wh_buf_free(&in->buf);   /* nothing held: the next fill allocates what it needs */
+        return;
+    }
+    size_t cap = 2 * need + 1 > WIRE_INBUF_KEEP ? 2 * need + 1 : WIRE_INBUF_KEEP;
+    char *p = realloc(in->buf.data, cap);
+    if (p) {   /* a failed shrink keeps the larger block: harmless */
+        in->buf.data = p;
+        in->buf.cap = cap;
+    }
+}
+
+void wire_inbuf_trim(wire_inbuf *in)
+{
+    inbuf_compact(in);
+    inbuf_shrink(in, in->buf.len);
 }
 
 int wire_inbuf_fill(wire_inbuf *in, int fd, size_t chunk, size_t *got, const char *peer,
@@ -65,10 +96,11 @@ int wire_inbuf_fill(wire_inbuf *in, int fd, size_t chunk, size_t *got, const cha
     /* A frame's header is here: make room for all of it in one go, so that
      * a large frame is not grown chunk by chunk. */
     if (held >= 4) {
-        size_t total = (size_t)wh_be32((const uint8_t *)in->buf.data) + FRAME_OVERHEAD;
+        size_t total = (size_t)wh_be32((const uint8_t *)in->buf.data) + WIRE_OVERHEAD;
         if (total <= in->max_bytes && total > held && total - held > want)
             want = total - held;   /* <= room, as total <= max_bytes */
     }
+    inbuf_shrink(in, held + want);
     if (!wh_buf_reserve(&in->buf, want))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM,
                          "out of memory buffering %zu bytes from %s", held + want, who);
@@ -150,7 +182,10 @@ int wire_outbuf_flush(wire_outbuf *o, int fd, size_t *sent)
         goto out;
     }
     if (o->off == o->buf.len) {
-        wh_buf_reset(&o->buf);
+        if (o->buf.cap > WIRE_OUTBUF_KEEP)
+            wh_buf_free(&o->buf);   /* a large burst is over: give its memory back */
+        else
+            wh_buf_reset(&o->buf);
         o->off = 0;
     } else if (o->off > OUT_COMPACT_MIN && o->off > o->buf.len / 2) {
         memmove(o->buf.data, o->buf.data + o->off, o->buf.len - o->off);

@@ -14,7 +14,10 @@
  *     free, which may move or reallocate the bytes;
  *   - the fill first compacts: the unconsumed tail (a partial frame) moves
  *     to the front, so the buffer never grows with the connection's life,
- *     only with the largest frame in flight;
+ *     only with the frame in flight; and memory a large frame needed is
+ *     given back once it is handled (at the next fill, or at once with
+ *     wire_inbuf_trim): a buffer keeps at most WIRE_INBUF_KEEP bytes, or
+ *     twice what its current frame needs;
  *   - no frame may exceed max_frame (a longer length is WH_ERR_LIMIT from
  *     wire_inbuf_next), and the buffer never holds more than max_bytes: a
  *     peer that has sent max_bytes without completing a frame gets
@@ -24,9 +27,10 @@
  * wire_enc_*), then wire_outbuf_flush sends until everything is out or the
  * socket would block (EAGAIN), keeps the rest for the next flush, and
  * reports a failed send with its errno (o->err, sticky until reset). The
- * sent prefix is dropped when everything is out, and compacted away once it
- * is over 1 MiB and more than half the buffer, so a peer that reads slowly
- * costs memory only for what it has not read.
+ * sent prefix is dropped when everything is out (and a buffer over
+ * WIRE_OUTBUF_KEEP bytes is then freed), and compacted away once it is over
+ * 1 MiB and more than half the buffer, so a peer that reads slowly costs
+ * memory only for what it has not read.
  *
  * Threads: neither buffer locks. Each is used by one thread at a time: the
  * thread that owns the connection's socket (the subscriber's loop thread;
@@ -43,6 +47,11 @@
 #include "core/buf.h"
 #include "wormhole/error.h"
 
+/* Memory an idle buffer keeps for the next frames; beyond it, memory goes
+ * back as soon as the frames that needed it are handled. */
+#define WIRE_INBUF_KEEP  (1u << 20)
+#define WIRE_OUTBUF_KEEP (4u << 20)
+
 /* ---- receiving ---------------------------------------------------------------------- */
 
 typedef struct wire_inbuf {
@@ -57,6 +66,15 @@ typedef struct wire_inbuf {
  * largest size needs (a smaller max_bytes lowers the frame limit to
  * max_bytes - 8). Allocates nothing yet. */
 void wire_inbuf_init(wire_inbuf *in, uint32_t max_frame, size_t max_bytes);
+
+/* Changes the limits (a subscriber raises them once a peer said HELLO);
+ * max_bytes 0 means max_frame + 8 as above. What is held already stays,
+ * even over a lowered limit: the next fill refuses to add to it. */
+void wire_inbuf_limit(wire_inbuf *in, uint32_t max_frame, size_t max_bytes);
+
+/* Compacts and gives back the memory the frames handed out needed (see
+ * above); call it once done with them, as it invalidates their payloads. */
+void wire_inbuf_trim(wire_inbuf *in);
 
 /* Drops the contents (a new connection), keeping the memory. */
 void wire_inbuf_reset(wire_inbuf *in);

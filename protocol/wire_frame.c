@@ -8,7 +8,7 @@
 
 static const char *const type_names[] = {
     "UNKNOWN", "HELLO", "HELLO_OK", "ERROR", "UPDATES", "DATAMARKER", "ACK", "HEARTBEAT",
-    "SHARD_NOTICE",
+    "SHARD_NOTICE", "UPDATES_PART",
 };
 
 const char *wire_type_name(int type)

@@ -20,7 +20,15 @@
 #define WIRE_VERSION      1
 #define WIRE_HEADER_LEN   5               /* length + type */
 #define WIRE_TRAILER_LEN  4               /* CRC32C */
-#define WIRE_FRAME_MAX    (64u << 20)     /* default limit on length */
+#define WIRE_OVERHEAD     (4u + WIRE_TRAILER_LEN)   /* bytes of a frame outside its length */
+
+/* Limits (docs/PROTOCOL.md, "Limits"). */
+#define WIRE_FRAME_MAX    (64u << 20)     /* largest frame length anyone sends or accepts */
+#define WIRE_FRAME_MIN    (16u << 10)     /* every receiver accepts frames this long: room for
+                                             a HELLO, or a first part, with the longest position */
+#define WIRE_HELLO_MAX    (64u << 10)     /* bytes a subscriber takes before a HELLO */
+#define WIRE_CONTROL_MAX  (64u << 10)     /* frames a publisher takes from a subscriber */
+#define WIRE_UPDATE_MAX   (256ull << 20)  /* default bound of a reassembled update */
 
 typedef enum wire_type {
     WIRE_HELLO        = 1,   /* publisher -> subscriber: opens a flow */
@@ -31,7 +39,9 @@ typedef enum wire_type {
     WIRE_ACK          = 6,   /* subscriber -> publisher: datamarker processed */
     WIRE_HEARTBEAT    = 7,   /* either way: liveness */
     WIRE_SHARD_NOTICE = 8,   /* publisher -> subscriber: shard released */
-    WIRE__MAX         = 8
+    WIRE_UPDATES_PART = 9,   /* publisher -> subscriber: a piece of an update too large for a
+                                frame (protocol/wire_part.h), only to a peer that asked */
+    WIRE__MAX         = 9
 } wire_type;
 
 /* Names of frame types ("HELLO", ...); "UNKNOWN" otherwise. Static storage. */

@@ -1,5 +1,6 @@
 /* wire_msg.c -- the push protocol's control messages and its position encoding (see wire_msg.h). */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/errbuf.h"
@@ -46,6 +47,22 @@ bool wire_get_pos(mp_reader *r, wire_pos *p)
     return true;
 }
 
+const char *wire_pos_text(const wire_pos *p, char *buf, size_t len)
+{
+    int n;
+    if (!p->present)
+        n = snprintf(buf, len, "none");
+    else if (p->log_name)
+        n = snprintf(buf, len, "%.*s:%" PRIu64 "/%" PRIu32, (int)p->log_name_len, p->log_name,
+                     p->offset, p->index);
+    else
+        n = snprintf(buf, len, "%" PRIu64 "/%" PRIu32, p->offset, p->index);
+    if (p->present && p->logical && n >= 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " (%.*s/%" PRIu32 ")", (int)p->logical_len,
+                 p->logical, p->index);
+    return buf;
+}
+
 /* ---- control messages ----------------------------------------------------------------- */
 
 int wire_put_hello(wh_buf *b, const char *app, const char *shard, const char *publisher,
@@ -63,12 +80,17 @@ int wire_put_hello(wh_buf *b, const char *app, const char *shard, const char *pu
     return wire_frame_end(b, f);
 }
 
-int wire_put_hello_ok(wh_buf *b, const char *instance)
+int wire_put_hello_ok(wh_buf *b, const char *instance, uint32_t max_frame, uint64_t max_update)
 {
     size_t f = wire_frame_begin(b, WIRE_HELLO_OK);
-    mp_put_map(b, 2);
+    mp_put_map(b, max_update ? 4 : 3);
     mp_put_uint(b, 1); mp_put_uint(b, WIRE_VERSION);
     mp_put_uint(b, 2); mp_put_cstr(b, instance);
+    mp_put_uint(b, 3); mp_put_uint(b, max_frame);
+    if (max_update) {
+        mp_put_uint(b, 4);
+        mp_put_uint(b, max_update);
+    }
     return wire_frame_end(b, f);
 }
 
@@ -122,7 +144,7 @@ int wire_msg_decode(int type, const uint8_t *payload, size_t len, wire_msg *out,
     uint32_t n;
     memset(out, 0, sizeof *out);
     out->type = type;
-    if (type <= 0 || type > WIRE__MAX || type == WIRE_UPDATES)
+    if (type <= 0 || type > WIRE__MAX || type == WIRE_UPDATES || type == WIRE_UPDATES_PART)
         return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "unexpected frame type %d", type);
     if (!mp_get_map(&r, &n))
         return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "%s payload is not a map",
@@ -150,6 +172,8 @@ int wire_msg_decode(int type, const uint8_t *payload, size_t len, wire_msg *out,
         case WIRE_HELLO_OK * 16 + 2:
             ok = get_opt_str(&r, &out->instance, &out->instance_len);
             break;
+        case WIRE_HELLO_OK * 16 + 3: ok = mp_get_uint(&r, &out->max_frame); break;
+        case WIRE_HELLO_OK * 16 + 4: ok = mp_get_uint(&r, &out->max_update); break;
         case WIRE_ERROR * 16 + 1: ok = mp_get_int(&r, &out->code); break;
         case WIRE_ERROR * 16 + 2: ok = get_opt_str(&r, &out->message, &out->message_len); break;
         case WIRE_DATAMARKER * 16 + 1:
@@ -169,5 +193,10 @@ int wire_msg_decode(int type, const uint8_t *payload, size_t len, wire_msg *out,
                          wire_type_name(type), (size_t)(r.end - r.p));
     if (type == WIRE_HELLO && (!out->app || !out->shard))
         return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "HELLO without app or shard");
+    if (type == WIRE_HELLO_OK && out->max_frame &&
+        (out->max_frame < WIRE_FRAME_MIN || out->max_frame > WIRE_FRAME_MAX))
+        return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL,
+                         "HELLO_OK announces a frame limit of %" PRIu64 " bytes, outside %u..%u",
+                         out->max_frame, WIRE_FRAME_MIN, WIRE_FRAME_MAX);
     return WH_OK;
 }

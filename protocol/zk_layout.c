@@ -10,6 +10,13 @@
 #include "protocol/wire_frame.h"
 #include "protocol/zk_layout.h"
 
+_Static_assert(ZKU_INSTANCE_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_POSITION_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_APP_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_FAILURE_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_PUBLISHER_MAX <= ZKU_JUTE_MAXBUFFER / 2,
+               "node limits stay well under ZooKeeper's jute.maxbuffer");
+
 /* ---- names and the connect string ------------------------------------------------------ */
 
 bool zku_valid_name(const char *name)
@@ -526,6 +533,7 @@ const char *zku_failure_code(int rc)
     case WH_ERR_INVALID: return "invalid";
     case WH_ERR_PARSE:   return "parse";
     case WH_ERR_REFUSED: return "refused";
+    case WH_ERR_LIMIT:   return "too_large";
     case WH_ERR_CONFIG:  return "config";
     default:             return "error";
     }

@@ -18,6 +18,13 @@
  *   ROOT/shards/SHARD/publishers                 zku_path_publishers
  *   ROOT/shards/SHARD/publishers/ID   ephemeral  zku_path_publisher, zku_publisher_to_json
  *
+ * Node sizes: every node's data has a limit here (ZKU_*_MAX, counting a
+ * NUL), the same for its writer, which refuses to write more, and for its
+ * reader, which reads at most that much and reports a larger node as an
+ * error, never as something else. All limits stay well under ZooKeeper's
+ * own (jute.maxbuffer, 1 MiB by default), so no write fails in the server
+ * (docs/ZOOKEEPER.md, "Node sizes").
+ *
  * Path builders write into the caller's buffer and return WH_OK, or
  * WH_ERR_LIMIT (buf set to "") when the path does not fit: a path is never
  * truncated. ZKU_PATH_MAX always suffices for a root of at most
@@ -82,8 +89,11 @@ int zku_path_publisher(char *buf, size_t len, const char *root, const char *shar
 /* ---- the instance node: apps/APP/instances/INSTANCE --------------------------------------- */
 
 /* Data of an instance node, at most this many bytes: the subscriber refuses
- * to register more (a filter that long), the publisher reads this much. */
-#define ZKU_INSTANCE_MAX 16384
+ * to start with more (wh_subscriber_new fails naming the filter's size),
+ * the publisher reads this much. Room for a filter of 64 KiB of text in
+ * any form (its canonical JSON takes at most about three times its text)
+ * and a list of a thousand shards, at half of jute.maxbuffer. */
+#define ZKU_INSTANCE_MAX (512 * 1024)
 
 /* Writes an instance node's data into *out (malloc'd, caller frees):
  *   {"endpoint":E,"filter":F|null,"pid":N,"protocol":V,"shards":"all"|[S,...]}
@@ -124,7 +134,9 @@ void zku_instance_free(zku_instance *in);
 
 /* ---- the position node: apps/APP/positions/SHARD ------------------------------------------ */
 
-/* Data of a position node, at most this many bytes. */
+/* Data of a position node, at most this many bytes: the longest text forms
+ * (wormhole/position.h) and publisher id, even with every byte escaped in
+ * JSON, take less than 11 KiB. */
 #define ZKU_POSITION_MAX 16384
 /* Buffer size of each text form of a position in zku_position: the longest
  * text form of wormhole/position.h (a logical text of many GTIDs). */
@@ -172,9 +184,9 @@ int zku_position_from_json(const char *data, size_t len, zku_position *out, char
  * Empty data (an app node made before anything was kept there) has no
  * field. Writers compact the object with sorted keys. */
 
-/* Data of an app node, at most this many bytes (a filter that fits an
- * instance node fits here). */
-#define ZKU_APP_MAX 16384
+/* Data of an app node, at most this many bytes: a filter that fits an
+ * instance node (ZKU_INSTANCE_MAX) fits here, carried as a JSON string. */
+#define ZKU_APP_MAX (512 * 1024)
 
 /* Writes into *out (malloc'd, caller frees) the app node's data (len bytes;
  * empty, or not an object: no field kept) with filter set to filter_json
@@ -233,8 +245,10 @@ bool zku_on_purged_parse(const char *text, bool *oldest);
  * not fit a table) is stopped alone and recorded here by the shard's
  * publisher; wormhole-ctl reads it and deletes it on reset or remove. */
 
-/* Data of a failure node, at most this many bytes. */
-#define ZKU_FAILURE_MAX 4096
+/* Data of a failure node, at most this many bytes: a reason of
+ * ZKU_REASON_MAX, the longest text forms of a position and a publisher id
+ * take less than 17 KiB even with every byte escaped in JSON. */
+#define ZKU_FAILURE_MAX (32 * 1024)
 /* Bytes of a failure's reason (with its NUL); longer reasons are cut. */
 #define ZKU_REASON_MAX 1024
 
@@ -262,11 +276,16 @@ int zku_failure_to_json(const zku_failure *f, char **out, char *errbuf, size_t e
 int zku_failure_from_json(const char *data, size_t len, zku_failure *out, char *errbuf,
                           size_t errlen);
 /* The failure code of a WH_ERR_* result: "purged", "invalid", "parse",
- * "refused" (the subscriber refused the flow: WH_ERR_REFUSED), "config" (the
- * app's filter does not fit a table: WH_ERR_CONFIG), or "error". */
+ * "refused" (the subscriber refused the flow: WH_ERR_REFUSED), "too_large"
+ * (its subscriber cannot take an update: WH_ERR_LIMIT), "config" (the app's
+ * filter does not fit a table: WH_ERR_CONFIG), or "error". */
 const char *zku_failure_code(int rc);
 
 /* ---- the epoch node: shards/SHARD/epoch ------------------------------------------------- */
+
+/* ZooKeeper's default limit on a node's data (jute.maxbuffer); every limit
+ * above is at most half of it. */
+#define ZKU_JUTE_MAXBUFFER (1024 * 1024)
 
 /* Bytes of the epoch node's data, with room for a NUL. */
 #define ZKU_EPOCH_MAX 64

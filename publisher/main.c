@@ -22,7 +22,6 @@
 #include "core/log.h"
 #include "mappers/mapper.h"
 #include "protocol/status_file.h"
-#include "protocol/zk_layout.h"
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
@@ -62,7 +61,8 @@ static void usage(FILE *f)
 
 /* Acts on what a flow's I/O reported: records an acknowledged position,
  * wakes a caravan that waits for the flow, or takes a failed flow out of its
- * caravan and resets it. */
+ * caravan and resets it (or, PUB_FLOW_STOPPED, fails it for good at its
+ * acknowledged position: pub_flow.h). */
 static void flow_outcome(publisher *p, pub_flow *f, int r)
 {
     if (r & PUB_FLOW_ACKED) {
@@ -73,26 +73,32 @@ static void flow_outcome(publisher *p, pub_flow *f, int r)
     }
     if (r & PUB_FLOW_FAILED) {
         pub_caravan_leave(p->caravans, f);
-        if (r & PUB_FLOW_REFUSED)
-            pub_flow_fail_for_good(f, WH_ERR_REFUSED, &f->acked, f->why);
+        if (r & PUB_FLOW_STOPPED)
+            pub_flow_fail_for_good(f, f->stop_rc, &f->acked, f->why);
         else
             pub_flow_reset(f, f->why, false);
     }
 }
 
-/* Fails the flows whose filter turned out not to fit a table's schema: their
- * caravan dropped them (pub_caravans_collect handed them back). The
- * subscriber is told with ERROR WH_ERR_CONFIG. */
-static void stop_rejected(publisher *p)
+/* Takes back the flows caravans dropped: those that cannot take an update
+ * (too large for their subscriber, or their filter does not fit the table:
+ * stop_pending) fail for good, the others get a reader (a caravan) again,
+ * as do flows that started streaming. With only_leavers, does nothing
+ * unless a caravan dropped one. */
+static void collect_and_place(publisher *p, bool only_leavers)
 {
-    for (pub_flow *f = p->flows; f; f = f->next)
-        if (!f->caravan && f->state != FLOW_FAILED && atomic_load(&f->rejected)) {
-            char why[sizeof f->reject_why];
-            pub_mutex_lock(&f->mu);
-            snprintf(why, sizeof why, "%s", f->reject_why);
-            pub_mutex_unlock(&f->mu);
-            pub_flow_fail_for_good(f, WH_ERR_CONFIG, &f->acked, why);
+    if (!pub_caravans_collect(p->caravans) && only_leavers)
+        return;
+    for (pub_flow *f = p->flows; f; f = f->next) {
+        if (f->state != FLOW_STREAMING || f->caravan)
+            continue;
+        int rc = pub_flow_stop_pending(f);
+        if (rc) {
+            f->stop_rc = rc;
+            flow_outcome(p, f, PUB_FLOW_FAILED | PUB_FLOW_STOPPED);
         }
+    }
+    pub_caravans_place(p->caravans, p->flows);
 }
 
 /* Waits up to ms for socket events and handles them. */
@@ -126,9 +132,7 @@ static void tick(publisher *p, int64_t now)
 {
     for (pub_flow *f = p->flows; f; f = f->next)
         flow_outcome(p, f, pub_flow_tick(f, now));
-    if (pub_caravans_collect(p->caravans))
-        stop_rejected(p);
-    pub_caravans_place(p->caravans, p->flows);
+    collect_and_place(p, false);
     pub_caravans_merge(p->caravans);
     pub_caravans_reap(p->caravans);
     pub_caravans_check(p->caravans, p->flows);
@@ -157,10 +161,7 @@ static void run(publisher *p)
             pub_assign_free(as, nas);
         }
         /* Leavers get a reader of their own at once, not at the next tick. */
-        if (pub_caravans_collect(p->caravans)) {
-            stop_rejected(p);
-            pub_caravans_place(p->caravans, p->flows);
-        }
+        collect_and_place(p, true);
         int64_t now = wh_mono_ms();
         if (now - last_tick >= TICK_MS) {
             tick(p, now);
@@ -211,35 +212,6 @@ static void close_flows(publisher *p, bool clean)
 }
 
 /* ---- start-up ---------------------------------------------------------------------------------- */
-
-/* Loads and checks the configuration; errbuf gets what is wrong. */
-static int load_config(publisher *p, const char *debug, char *err, size_t errlen)
-{
-    if (wh_config_load_file(p->config_path, pub_config_fields, &p->cfg, err, errlen))
-        return WH_ERR_CONFIG;
-    if (pub_config_check(&p->cfg, p->config_path, err, errlen) != WH_OK)
-        return WH_ERR_CONFIG;
-    if (pub_apply_logging(&p->cfg, err, errlen) != WH_OK)
-        return wh_preferr(err, errlen, WH_ERR_CONFIG, "%s", p->config_path);
-    if (debug && wh_log_set_debug(debug) != WH_OK)
-        return wh_seterr(err, errlen, WH_ERR_CONFIG, "--debug: unknown area in '%s'", debug);
-    if (!zku_valid_name(p->cfg.shard))
-        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'shard': '%s' is not a valid name "
-                         "(1..128 of A-Z a-z 0-9 . _ - :)", p->config_path, p->cfg.shard);
-    if (p->cfg.zk_root[0] != '/' || strlen(p->cfg.zk_root) > 512)
-        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'zookeeper.root': '%s' is not an "
-                         "absolute path", p->config_path, p->cfg.zk_root);
-    p->id_configured = strdup(p->cfg.id);
-    if (!p->cfg.id[0]) {
-        char host[128] = "host", id[200];
-        gethostname(host, sizeof host - 1);
-        snprintf(id, sizeof id, "%s-%d", host, (int)getpid());
-        free(p->cfg.id);
-        p->cfg.id = strdup(id);
-    }
-    pub_apply_live(p);
-    return WH_OK;
-}
 
 /* Checks the mapper's options, so that a bad config fails at start, then
  * sets up the loop's epoll set, the signals and the ZooKeeper agent. */
@@ -306,7 +278,7 @@ int main(int argc, char **argv)
         return 2;
     }
     p->epfd = p->efd = -1;
-    if (load_config(p, debug, err, sizeof err) != WH_OK) {
+    if (pub_load_config(p, debug, err, sizeof err) != WH_OK) {
         wh_error(WH_AREA_PUBLISHER, "%s", err);
         goto out;
     }

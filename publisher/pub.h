@@ -152,6 +152,11 @@ void pub_fatal(publisher *p, const char *fmt, ...) __attribute__((format(printf,
 
 /* ---- settings at start and on SIGHUP (pub_reload.c) ------------------------- */
 
+/* Loads p->config_path into p->cfg and checks what the table cannot (shard
+ * name, ZooKeeper root), applies the log settings (and the --debug areas
+ * when debug is not NULL), fills in a missing id (host-pid) and the live
+ * settings. Returns 0, or WH_ERR_CONFIG with file, key and reason in errbuf. */
+int  pub_load_config(publisher *p, const char *debug, char *errbuf, size_t errlen);
 /* Applies log.level and log.debug; errbuf names the bad key. */
 int  pub_apply_logging(const pub_config *cfg, char *errbuf, size_t errlen);
 /* Publishes the live delivery settings to the caravan threads. */

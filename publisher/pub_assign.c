@@ -7,9 +7,10 @@
 #include "publisher/pub_flow.h"
 
 /* The flow already delivers a as assigned: same instance, endpoint and
- * filter; a flow its subscriber refused or its filter failed
- * (pub_flow_failed_retryable) also needs the same registration of the
- * instance: one that registered anew (restarted) gets a new flow. */
+ * filter; a flow that failed for a reason its app can fix
+ * (pub_flow_failed_retryable: refused, an update too large, a filter that
+ * does not fit) also needs the same registration of the instance: one that
+ * registered anew (restarted) may take what it refused: it gets a new flow. */
 static bool flow_matches(const pub_flow *f, const pub_assign *a)
 {
     if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0 ||
@@ -62,7 +63,7 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
                         "starts", as[i].app, as[i].instance,
                         strcmp(f->endpoint, as[i].endpoint) != 0 ? "moved"
                         : f->state == FLOW_FAILED && f->instance_czxid != as[i].instance_czxid
-                            ? "registered anew" : "has a new filter",
+                            ? "registered again" : "has a new filter",
                         p->cfg.shard);
             as[i].pos = f->acked;   /* newest we know */
         }

@@ -254,9 +254,11 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
         rc = pub_flow_encode_locked(f, c->set->pub->schemas, ups, n, &ready, err, errlen);
+        int stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);
-        if (rc == WH_OK && atomic_load(&f->rejected))
-            caravan_drop(c, k, "its filter does not fit a table's schema");
+        if (stop)   /* it cannot take an update: the loop fails the flow */
+            caravan_drop(c, k, stop == WH_ERR_CONFIG ? "its filter does not fit a table's schema"
+                                                     : "its subscriber cannot take an update");
         else
             k++;
     }

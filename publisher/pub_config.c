@@ -45,8 +45,10 @@ const wh_cfg_field pub_config_fields[] = {
     F("delivery.caravan_wait_ms", WH_CFG_INT, caravan_wait_ms, "100", 0, 60000,
       "How long a shared reader waits for a full window before the slow flow leaves "
       "the caravan and gets a reader of its own (live)."),
-    F("delivery.max_frame_bytes", WH_CFG_INT, frame_bytes, "1048576", 4096, 67108864,
-      "Target size of one UPDATES frame; a batch is split into frames of about this size."),
+    F("delivery.max_frame_bytes", WH_CFG_INT, frame_bytes, "1048576", 16384, 67108864,
+      "Largest frame sent (also within the limit each subscriber announces); a batch is "
+      "split into frames of at most this size, and an update larger than one frame is sent "
+      "in UPDATES_PART frames of this size."),
     F("positions.flush_interval_ms", WH_CFG_INT, flush_ms, "1000", 10, 600000,
       "Write changed acknowledged positions to ZooKeeper this often (live)."),
     F("log.level", WH_CFG_STRING, log_level, "\"info\"", 1, 0,

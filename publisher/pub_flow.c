@@ -23,8 +23,8 @@
 #include "core/log.h"
 #include "publisher/pub_flow.h"
 
-/* Subscribers send only small control frames. */
-#define FLOW_MAX_IN_FRAME 65536
+/* Bytes read from a subscriber at a time. */
+#define FLOW_READ_CHUNK 16384
 
 /* Output queued for the loop beyond which a caravan waits for the loop to
  * take it (pub_flow_backlogged_locked), so that a loop short of CPU does not
@@ -66,7 +66,7 @@ void pub_flow_free(pub_flow *f)
     wh_filter_free(f->filter);
     pub_schema_seen_free(&f->schemas);
     wire_enc_free(&f->enc);
-    wh_buf_free(&f->in);
+    wire_inbuf_free(&f->in);
     wh_buf_free(&f->out);
     wh_buf_free(&f->sending);
     free(f->markers);
@@ -86,8 +86,9 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
         return NULL;
     pub_mutex_init(&f->mu);
     wire_enc_init(&f->enc);
+    /* Subscribers send only small control frames: the buffer holds one. */
+    wire_inbuf_init(&f->in, WIRE_CONTROL_MAX - WIRE_OVERHEAD, WIRE_CONTROL_MAX);
     atomic_init(&f->out_ready, false);
-    atomic_init(&f->rejected, false);
     f->pub = p;
     f->instance_czxid = a->instance_czxid;
     f->fd = -1;
@@ -135,8 +136,11 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
         f->fd = -1;
     }
     pub_mutex_lock(&f->mu);
-    wh_buf_reset(&f->out);
+    wh_buf_free(&f->out);   /* memory a large update took goes back */
     atomic_store(&f->out_ready, false);
+    f->stop_pending = 0;
+    f->peer_frame_max = 0;
+    f->peer_parts = false;
     f->bytes_total = f->bytes_acked = f->bytes_at_marker = 0;
     f->nmarkers = f->headmarker = 0;
     f->processed = f->acked;
@@ -144,10 +148,9 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     f->since_marker = 0;
     f->resume = f->acked;
     pub_mutex_unlock(&f->mu);
-    wh_buf_reset(&f->sending);
+    wh_buf_free(&f->sending);
     f->sent_off = 0;
-    wh_buf_reset(&f->in);
-    f->in_off = 0;
+    wire_inbuf_free(&f->in);
     f->state = FLOW_BACKOFF;
     f->state_since = wh_mono_ms();
     if (retry_soon) {
@@ -157,6 +160,16 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
         f->backoff_ms = f->backoff_ms * 2 > p->cfg.backoff_max_ms ? p->cfg.backoff_max_ms
                                                                   : f->backoff_ms * 2;
     }
+}
+
+int pub_flow_stop_pending(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    int rc = f->stop_pending;
+    if (rc)
+        snprintf(f->why, sizeof f->why, "%s", f->stop_why);
+    pub_mutex_unlock(&f->mu);
+    return rc;
 }
 
 void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why)
@@ -181,7 +194,6 @@ void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *
     f->failed_pos = where;
     f->failed_since_ms = wh_wall_ms();
     snprintf(f->failed_why, sizeof f->failed_why, "%s", reason);
-    atomic_store(&f->rejected, false);
     pub_zk_note_failed(f->pub->zk, f->app, rc, &where, reason, f->failed_since_ms);
     if (pub_flow_failed_retryable(f))
         wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s to instance %s at %s FAILED at %s: "
@@ -204,8 +216,12 @@ int pub_flow_send(pub_flow *f)
         return 0;
     for (;;) {
         if (f->sent_off == f->sending.len) {
-            /* Drained: take what the caravan queued meanwhile. */
-            wh_buf_reset(&f->sending);
+            /* Drained: take what the caravan queued meanwhile (memory a
+             * large update took goes back). */
+            if (f->sending.cap > WIRE_OUTBUF_KEEP)
+                wh_buf_free(&f->sending);
+            else
+                wh_buf_reset(&f->sending);
             f->sent_off = 0;
             pub_mutex_lock(&f->mu);
             if (pub_flow_backlogged_locked(f))
@@ -243,8 +259,9 @@ void pub_flow_release(pub_flow *f)
 
 bool pub_flow_failed_retryable(const pub_flow *f)
 {
-    return f->state == FLOW_FAILED &&
-           (f->failed_rc == WH_ERR_REFUSED || f->failed_rc == WH_ERR_CONFIG);
+    return f->state == FLOW_FAILED && (f->failed_rc == WH_ERR_REFUSED ||
+                                       f->failed_rc == WH_ERR_LIMIT ||
+                                       f->failed_rc == WH_ERR_CONFIG);
 }
 
 void pub_flow_retry(pub_flow *f)
@@ -380,6 +397,11 @@ static int flow_message(pub_flow *f, int type, const wire_msg *m)
         f->state = FLOW_STREAMING;
         f->state_since = wh_mono_ms();
         f->resume = f->acked;
+        /* Its limits, for the caravan's encoder (before the flow joins one). */
+        pub_mutex_lock(&f->mu);
+        f->peer_frame_max = (uint32_t)(m->max_frame ? m->max_frame : WIRE_FRAME_MAX);
+        f->peer_parts = m->max_update != 0;
+        pub_mutex_unlock(&f->mu);
         wh_info(WH_AREA_PUBLISHER, "app %s: delivering shard %s to instance %s at %s from %s",
                 f->app, f->pub->cfg.shard, f->instance, f->endpoint,
                 f->acked.set ? "the acknowledged position" : "the oldest position");
@@ -391,70 +413,65 @@ static int flow_message(pub_flow *f, int type, const wire_msg *m)
     case WIRE_HEARTBEAT:
         return 0;
     case WIRE_ERROR:
-        /* WH_ERR_REFUSED: refused until something changes (the subscriber
-         * gave up on an update, or our settings do not fit it): no retry. */
-        return flow_fail(f, "subscriber refused%s: %.*s",
-                         m->code == WH_ERR_REFUSED ? " the flow" : "", (int)m->message_len,
-                         m->message ? m->message : "") |
-               (m->code == WH_ERR_REFUSED ? PUB_FLOW_REFUSED : 0);
+        if (m->code == WH_ERR_LIMIT && f->state == FLOW_STREAMING) {
+            /* An update larger than it takes (docs/PROTOCOL.md, UPDATES_PART):
+             * sending it again would be refused again. */
+            flow_fail(f, "the subscriber refuses an update: %.*s", (int)m->message_len,
+                      m->message ? m->message : "");
+            f->stop_rc = WH_ERR_LIMIT;
+            return PUB_FLOW_FAILED | PUB_FLOW_STOPPED;
+        }
+        if (m->code == WH_ERR_REFUSED) {
+            /* Refused until something changes (the subscriber gave up on an
+             * update, or our settings do not fit it): no retry. */
+            flow_fail(f, "subscriber refused the flow: %.*s", (int)m->message_len,
+                      m->message ? m->message : "");
+            f->stop_rc = WH_ERR_REFUSED;
+            return PUB_FLOW_FAILED | PUB_FLOW_STOPPED;
+        }
+        return flow_fail(f, "subscriber refused: %.*s", (int)m->message_len,
+                         m->message ? m->message : "");
     default:
         return flow_fail(f, "unexpected %s frame from the subscriber", wire_type_name(type));
     }
 }
 
-/* Handles every complete frame in f->in. */
-static int flow_frames(pub_flow *f)
+/* Reads what the socket has (edge-triggered: until it would block) and
+ * handles every complete frame. The receive buffer holds at most one
+ * control frame (WIRE_CONTROL_MAX): a subscriber that sends more without
+ * completing one is dropped, naming the cause. */
+static int flow_read(pub_flow *f)
 {
     char why[600];
     int r = 0;
     for (;;) {
-        int type;
-        const uint8_t *pl;
-        size_t plen, used;
-        int rc = wire_frame_parse((uint8_t *)f->in.data + f->in_off, f->in.len - f->in_off,
-                                  FLOW_MAX_IN_FRAME, &type, &pl, &plen, &used, why, sizeof why);
+        size_t got;
+        int rc = wire_inbuf_fill(&f->in, f->fd, FLOW_READ_CHUNK, &got, f->endpoint, why,
+                                 sizeof why);
         if (rc == WH_ERR_AGAIN)
             break;
-        if (rc != WH_OK)
-            return r | flow_fail(f, "garbage from the subscriber: %s", why);
-        f->in_off += used;
-        wire_msg m;
-        if (wire_msg_decode(type, pl, plen, &m, why, sizeof why) != WH_OK)
-            return r | flow_fail(f, "garbage from the subscriber: %s", why);
-        r |= flow_message(f, type, &m);
-        if (r & PUB_FLOW_FAILED)
-            return r;
-    }
-    if (f->in_off == f->in.len) {
-        wh_buf_reset(&f->in);
-        f->in_off = 0;
-    }
-    return r;
-}
-
-/* Reads everything the socket has (edge-triggered) and handles it. */
-static int flow_read(pub_flow *f)
-{
-    int r = 0;
-    for (;;) {
-        if (!wh_buf_reserve(&f->in, FLOW_MAX_IN_FRAME))
-            return r | flow_fail(f, "out of memory");
-        ssize_t n = recv(f->fd, f->in.data + f->in.len, f->in.cap - f->in.len - 1, 0);
-        if (n == 0)
+        if (rc == WH_ERR_CLOSED)
             return r | flow_fail(f, "the subscriber closed the connection");
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return r;
-            return r | flow_fail(f, "receive: %s", strerror(errno));
-        }
-        f->in.len += (size_t)n;
+        if (rc != WH_OK)
+            return r | flow_fail(f, "%s", why);
         f->last_recv = wh_mono_ms();
-        r |= flow_frames(f);
-        if (r & PUB_FLOW_FAILED)
-            return r;
+        for (;;) {
+            int type;
+            const uint8_t *pl;
+            size_t plen;
+            rc = wire_inbuf_next(&f->in, &type, &pl, &plen, why, sizeof why);
+            if (rc == WH_ERR_AGAIN)
+                break;
+            wire_msg m;
+            if (rc != WH_OK || wire_msg_decode(type, pl, plen, &m, why, sizeof why) != WH_OK)
+                return r | flow_fail(f, "garbage from the subscriber: %s", why);
+            r |= flow_message(f, type, &m);
+            if (r & (PUB_FLOW_FAILED | PUB_FLOW_STOPPED))
+                return r;
+        }
     }
+    wire_inbuf_trim(&f->in);
+    return r;
 }
 
 int pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello)
@@ -557,31 +574,19 @@ void pub_flow_mark_locked(pub_flow *f)
     ring_check(f);
 }
 
-/* Closes the open UPDATES frame and counts its bytes. */
-static int frame_end(pub_flow *f)
-{
-    size_t start = f->enc.frame_start;
-    int rc = wire_enc_end(&f->enc);
-    if (rc != WH_OK)
-        return rc;
-    f->bytes_total += f->out.len - start;
-    f->n_frames++;
-    return WH_OK;
-}
-
 /* Whether f's filter fits the schema of u's table, checking it the first
- * time f meets the schema; on a misfit marks f rejected. Returns 0 or
- * WH_ERR_NOMEM. */
+ * time f meets the schema; on a misfit asks for f to stop (stop_pending).
+ * Returns 0 or WH_ERR_NOMEM. */
 static int schema_fits(pub_flow *f, pub_schemas *names, const wh_update *u, bool *fits)
 {
     *fits = true;
     if (pub_schema_seen_has(&f->schemas, u))
         return WH_OK;
-    int rc = pub_schema_check(names, f->filter, f->app, f->pub->cfg.shard, u, f->reject_why,
-                              sizeof f->reject_why);
+    int rc = pub_schema_check(names, f->filter, f->app, f->pub->cfg.shard, u, f->stop_why,
+                              sizeof f->stop_why);
     if (rc == WH_ERR_CONFIG) {
         *fits = false;
-        atomic_store(&f->rejected, true);
+        f->stop_pending = WH_ERR_CONFIG;
         return WH_OK;
     }
     if (rc != WH_OK || !pub_schema_seen_add(&f->schemas, u))
@@ -593,15 +598,21 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
                            bool *ready, char *err, size_t errlen)
 {
     publisher *p = f->pub;
-    size_t frame_target = (size_t)p->cfg.frame_bytes;
     bool open = false, was_empty = f->out.len == 0;
+    size_t before = f->out.len;
+    uint64_t frames = f->enc.frames;
     uint32_t sent = 0;
-    int rc;
+    int rc = WH_OK, i;
     assert(pub_mutex_held(&f->mu));
     assert(n > 0);
-    if (atomic_load(&f->rejected))
-        return WH_OK;   /* stopped before an earlier batch; the caravan drops it */
-    for (int i = 0; i < n; i++) {
+    if (f->stop_pending)
+        return WH_OK;   /* the caravan drops it next */
+    /* Frames within the smaller of our target and the subscriber's limit;
+     * the encoder starts a new frame when the next update does not fit and
+     * splits one that does not fit alone (if the subscriber takes parts). */
+    wire_msg peer = { .max_frame = f->peer_frame_max, .max_update = f->peer_parts };
+    wire_enc_peer(&f->enc, (uint32_t)p->cfg.frame_bytes, &peer);
+    for (i = 0; i < n; i++) {
         if (f->filter && names && (ups[i].has_before || ups[i].has_after)) {
             bool fits;
             if (schema_fits(f, names, &ups[i], &fits) != WH_OK)
@@ -619,24 +630,36 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
             wire_enc_begin(&f->enc, &f->out, p->cfg.shard);
             open = true;
         }
-        if (wire_enc_add(&f->enc, &ups[i]) != WH_OK)
-            return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory encoding for app %s",
-                             f->app);
+        rc = wire_enc_add(&f->enc, &ups[i]);
+        if (rc != WH_OK)
+            break;
         sent++;
-        if (f->out.len - f->enc.frame_start >= frame_target) {
-            open = false;
-            if ((rc = frame_end(f)) != WH_OK)
-                return wh_seterr(err, errlen, rc, "app %s: update at %s:%llu/%u does not fit "
-                                 "in one frame (%s)", f->app,
-                                 ups[i].pos.log_name ? ups[i].pos.log_name : "",
-                                 (unsigned long long)ups[i].pos.offset, ups[i].pos.index,
-                                 wh_err_str(rc));
-        }
     }
-    if (open && (rc = frame_end(f)) != WH_OK)
-        return wh_seterr(err, errlen, rc, "app %s: a batch does not fit in one frame (%s)",
-                         f->app, wh_err_str(rc));
+    if (open) {
+        int erc = wire_enc_end(&f->enc);
+        if (rc == WH_OK)
+            rc = erc;
+    }
+    f->bytes_total += f->out.len - before;
+    f->n_frames += f->enc.frames - frames;
     f->n_sent += sent;
+    if (rc == WH_ERR_LIMIT) {
+        /* Larger than a frame, and the subscriber takes no parts (an older
+         * libwormhole): it cannot get this update. What came before it in
+         * the batch is queued; the processed position stays before it. */
+        char pos[WIRE_POS_TEXT_MAX];
+        wh_position_physical(&ups[i].pos, pos, sizeof pos);
+        snprintf(f->stop_why, sizeof f->stop_why, "the update at %.300s does not fit in a frame of "
+                 "%u bytes and the subscriber takes no UPDATES_PART (an older libwormhole: "
+                 "upgrade it)", pos, f->enc.frame_max);
+        f->stop_pending = WH_ERR_LIMIT;
+        if (i > 0 && !wh_pos_from_view(&f->processed, &ups[i - 1].pos))
+            return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
+        goto out;
+    }
+    if (rc != WH_OK)
+        return wh_seterr(err, errlen, rc, "app %s: encoding updates failed (%s)", f->app,
+                         wh_err_str(rc));
     f->n_filtered += (uint64_t)n - sent;
     if (n == 0)
         return WH_OK;   /* rejected at the batch's first update */
@@ -646,6 +669,7 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
     if (f->since_marker >= (uint64_t)atomic_load(&p->marker_updates) ||
         f->bytes_total - f->bytes_at_marker >= (uint64_t)atomic_load(&p->window_bytes) / 4)
         pub_flow_mark_locked(f);
+out:
     if (was_empty && f->out.len > 0) {
         atomic_store(&f->out_ready, true);
         *ready = true;

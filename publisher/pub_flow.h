@@ -18,7 +18,19 @@
  *
  * Functions that can fail the connection return PUB_FLOW_FAILED with the
  * reason in f->why; the loop then takes the flow out of its caravan and
- * calls pub_flow_reset. */
+ * calls pub_flow_reset.
+ *
+ * A flow that cannot go on at its acknowledged position for a reason its
+ * app can fix (its subscriber refuses the flow with ERROR WH_ERR_REFUSED,
+ * refuses an update as larger than its max_update_bytes or is too old to
+ * take one larger than a frame, or its filter does not fit a table) *fails*
+ * like one whose position cannot be read: retrying would only meet the same
+ * refusal. The flow returns PUB_FLOW_FAILED | PUB_FLOW_STOPPED, or the
+ * caravan drops it with stop_pending set; the loop takes it out of its
+ * caravan and calls pub_flow_fail_for_good. It stays FLOW_FAILED, without a
+ * connection, reported in the status file and its failure node, until its
+ * instance registers anew, its app's filter changes or SIGHUP
+ * (pub_assign.c, pub_flow_retry). */
 #ifndef WH_PUB_FLOW_H
 #define WH_PUB_FLOW_H
 
@@ -41,10 +53,13 @@ typedef enum pub_flow_state {
     FLOW_STREAMING,     /* delivering */
     FLOW_FAILED,        /* stopped for good (why, failed_*): its position cannot be read
                          * (revived only by a new position from ZooKeeper: an operator
-                         * reset); or its subscriber refused it (ERROR WH_ERR_REFUSED, rc
-                         * WH_ERR_REFUSED) or its filter does not fit a table (pub_schema.h,
-                         * rc WH_ERR_CONFIG), revived also when the instance registers anew,
-                         * the app's filter changes, or SIGHUP (pub_flow_retry) */
+                         * reset); or it cannot go on at its acknowledged position
+                         * because of something its app can fix: its subscriber refused
+                         * the flow (ERROR WH_ERR_REFUSED: rc WH_ERR_REFUSED), cannot take
+                         * an update (too large: rc WH_ERR_LIMIT) or its filter does not
+                         * fit a table (pub_schema.h: rc WH_ERR_CONFIG); those are revived
+                         * also when the instance registers anew, the app's filter
+                         * changes, or SIGHUP (pub_flow_retry) */
 } pub_flow_state;
 
 /* What a flow's I/O asks of the loop, as bit flags. */
@@ -53,8 +68,9 @@ enum {
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
     PUB_FLOW_TOOK   = 1 << 2,  /* the loop took a backlog (pub_flow_backlogged_locked): a
                                 * caravan waiting for the loop may go on */
-    PUB_FLOW_REFUSED = 1 << 3, /* with FAILED: the subscriber refused the flow for good
-                                  (f->why): leave the caravan, pub_flow_fail_for_good */
+    PUB_FLOW_STOPPED = 1 << 3, /* with FAILED: the flow cannot go on (f->stop_rc, f->why:
+                                  refused, or an update too large): leave the caravan,
+                                  pub_flow_fail_for_good */
 };
 
 typedef struct pub_marker {
@@ -82,8 +98,7 @@ typedef struct pub_flow {
     int64_t state_since, backoff_until, backoff_ms;
     int64_t last_recv, last_send;
     bool    doomed;           /* assignment went away: close and free */
-    wh_buf  in;               /* received bytes; in_off of them parsed */
-    size_t  in_off;
+    wire_inbuf in;            /* received bytes: frames of at most WIRE_CONTROL_MAX */
     wh_buf  sending;          /* taken from out; sent_off of it written to the socket */
     size_t  sent_off;
     /* The caravan the flow is a member or a leaver of; written by the
@@ -91,10 +106,11 @@ typedef struct pub_flow {
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
     char    why[1200];        /* reason of the last PUB_FLOW_FAILED */
+    int     stop_rc;          /* with PUB_FLOW_STOPPED: the failure's WH_ERR_* */
     uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
     bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
-    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_*, WH_ERR_REFUSED or
-                                 WH_ERR_CONFIG */
+    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_*, WH_ERR_REFUSED,
+                                 WH_ERR_LIMIT or WH_ERR_CONFIG */
     wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read, or where
                                  the flow stopped */
     int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
@@ -115,9 +131,13 @@ typedef struct pub_flow {
     int64_t  last_marker_ms;
     wh_pos   acked;           /* newest acknowledged position */
     atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
-    atomic_bool rejected;     /* its filter does not fit a table: reject_why says why; the
-                                 caravan drops it, the loop stops it (pub_flow_fail_for_good) */
-    char     reject_why[1200];
+    uint32_t peer_frame_max;  /* the subscriber's limits, from its HELLO_OK (wire_enc_peer) */
+    bool     peer_parts;
+    int      stop_pending;    /* the caravan met an update f cannot take: WH_ERR_CONFIG (its
+                                 filter does not fit the table) or WH_ERR_LIMIT (larger than
+                                 the subscriber takes); 0: none. The caravan drops f, the loop
+                                 fails it (pub_flow_stop_pending, pub_flow_fail_for_good) */
+    char     stop_why[1200];  /* ... and why */
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;
@@ -156,19 +176,23 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
 
 /* Stops f for good (FLOW_FAILED) at pos, for rc and why: its reader could
  * not use the position (a mapper's WH_ERR_*), its subscriber refused it
- * (WH_ERR_REFUSED), or its filter does not fit a table (WH_ERR_CONFIG: a
- * connected instance is first told with ERROR WH_ERR_CONFIG and why). Tells
- * a streaming instance that the shard is released, closes the connection,
- * logs one ERROR and records the failure (pub_zk_note_failed). f must be in
- * no caravan. */
+ * (WH_ERR_REFUSED), it cannot take an update (WH_ERR_LIMIT), or its filter
+ * does not fit a table (WH_ERR_CONFIG: a connected instance is first told
+ * with ERROR WH_ERR_CONFIG and why). Tells a streaming instance that the
+ * shard is released, closes the connection, logs one ERROR and records the
+ * failure (pub_zk_note_failed, the status file). f must be in no caravan. */
 void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why);
+
+/* Whether the caravan asked for f to fail (stop_pending): returns its
+ * WH_ERR_* (0: no) and copies the reason to f->why. */
+int  pub_flow_stop_pending(pub_flow *f);
 
 /* Queues SHARD_NOTICE(held=false) and sends it: the publisher closes a
  * streaming connection on purpose (docs/PROTOCOL.md). */
 void pub_flow_release(pub_flow *f);
 
 /* Whether f is FLOW_FAILED for a reason that its subscriber or its app can
- * fix (WH_ERR_REFUSED, WH_ERR_CONFIG), which a new registration of the
+ * fix (WH_ERR_REFUSED, WH_ERR_LIMIT, WH_ERR_CONFIG), which a new registration of the
  * instance, a new filter or SIGHUP retries; a failed position needs a reset. */
 bool pub_flow_failed_retryable(const pub_flow *f);
 
@@ -190,14 +214,17 @@ void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos);
 void pub_flow_mark_locked(pub_flow *f);
 
 /* Encodes the updates of ups[0..n) (n > 0) that pass f's filter as UPDATES
- * frames of about delivery.max_frame_bytes, advances f's processed position
- * over all of them, and queues a datamarker when enough updates or bytes
- * went by. Checks f's filter against the schema of each table it has not
- * met yet (pub_schema.h; names holds every schema the reader met): when it
- * does not fit, f stops just before that update and is marked rejected
- * (the caller drops it from the caravan). Sets *ready when out went from
- * empty to non-empty (the caller wakes the loop). Returns 0, or a fatal
- * error described in errbuf. */
+ * frames within the subscriber's limits (at most the smaller of
+ * delivery.max_frame_bytes and its HELLO_OK's; an update larger than that
+ * as UPDATES_PART frames), advances f's processed position over all of
+ * them, and queues a datamarker when enough updates or bytes went by.
+ * Checks f's filter against the schema of each table it has not met yet
+ * (pub_schema.h; names holds every schema the reader met). An update f
+ * cannot take (its filter does not fit the table; or it is larger than a
+ * frame and the subscriber takes no parts) sets stop_pending instead: f
+ * stops just before it and takes nothing more, and the caravan must drop
+ * it. Sets *ready when out went from empty to non-empty (the caller wakes
+ * the loop). Returns 0, or a fatal error described in errbuf. */
 int  pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
                             bool *ready, char *errbuf, size_t errlen);
 

@@ -1,9 +1,13 @@
-/* pub_reload.c -- the publisher's settings in force: logging, the live delivery settings, and SIGHUP reload. */
+/* pub_reload.c -- the publisher's settings: loading them at start, logging, the live delivery settings, and SIGHUP reload. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "protocol/zk_layout.h"
 #include "publisher/pub.h"
 
 int pub_apply_logging(const pub_config *cfg, char *errbuf, size_t errlen)
@@ -82,4 +86,32 @@ void pub_reload(publisher *p)
     wh_config_free(pub_config_fields, &next);
     pub_apply_live(p);
     wh_info(WH_AREA_PUBLISHER, "SIGHUP: configuration reloaded from %s", p->config_path);
+}
+
+int pub_load_config(publisher *p, const char *debug, char *err, size_t errlen)
+{
+    if (wh_config_load_file(p->config_path, pub_config_fields, &p->cfg, err, errlen))
+        return WH_ERR_CONFIG;
+    if (pub_config_check(&p->cfg, p->config_path, err, errlen) != WH_OK)
+        return WH_ERR_CONFIG;
+    if (pub_apply_logging(&p->cfg, err, errlen) != WH_OK)
+        return wh_preferr(err, errlen, WH_ERR_CONFIG, "%s", p->config_path);
+    if (debug && wh_log_set_debug(debug) != WH_OK)
+        return wh_seterr(err, errlen, WH_ERR_CONFIG, "--debug: unknown area in '%s'", debug);
+    if (!zku_valid_name(p->cfg.shard))
+        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'shard': '%s' is not a valid name "
+                         "(1..128 of A-Z a-z 0-9 . _ - :)", p->config_path, p->cfg.shard);
+    if (p->cfg.zk_root[0] != '/' || strlen(p->cfg.zk_root) > 512)
+        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'zookeeper.root': '%s' is not an "
+                         "absolute path", p->config_path, p->cfg.zk_root);
+    p->id_configured = strdup(p->cfg.id);
+    if (!p->cfg.id[0]) {
+        char host[128] = "host", id[200];
+        gethostname(host, sizeof host - 1);
+        snprintf(id, sizeof id, "%s-%d", host, (int)getpid());
+        free(p->cfg.id);
+        p->cfg.id = strdup(id);
+    }
+    pub_apply_live(p);
+    return WH_OK;
 }

@@ -170,6 +170,32 @@ static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *ep
     return rc;
 }
 
+/* The sentence for a position node larger than any the publisher writes
+ * (another writer's): read cut short, it would be reported as garbage. */
+static const char *pos_too_large(const struct Stat *st, char *buf, size_t len)
+{
+    snprintf(buf, len, "its data has %d bytes, more than the limit of %d of a position node "
+             "(docs/ZOOKEEPER.md)", (int)st->dataLength, ZKU_POSITION_MAX - 1);
+    return buf;
+}
+
+/* Creates parent (an app's positions/ or failures/ node) if it is missing,
+ * but only while the app's own node exists: a publisher never brings back an
+ * app that an operator removed (wormhole-ctl remove) while one of its
+ * positions or failures was still pending here. Returns ZOK (parent exists
+ * now) or ZNONODE (the app is gone), or another ZooKeeper code. */
+static int app_child_parent(pub_zk *z, const char *app, const char *parent)
+{
+    char apath[ZKU_PATH_MAX];
+    if (zku_path_app(apath, sizeof apath, z->pub->cfg.zk_root, app) != WH_OK)
+        return ZBADARGUMENTS;
+    int rc = zoo_exists(z->zh, apath, 0, NULL);
+    if (rc != ZOK)
+        return rc;
+    rc = zoo_create(z->zh, parent, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    return rc == ZNODEEXISTS ? ZOK : rc;
+}
+
 /* ---- registration -------------------------------------------------------------------- */
 
 /* Writes epoch into app's position node before the epoch node moves (see
@@ -195,6 +221,9 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             st.version = -1;
         } else if (rc != ZOK) {
             return rc;
+        } else if (st.dataLength > len) {
+            zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
+            return ZOK;
         } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
                    WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
@@ -207,8 +236,10 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
             return ZSYSTEMERROR;
         int version = 0;
         if (st.version == -1) {
-            zku_create_parents(z->zh, parent, true);
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = app_child_parent(z, app, parent);
+            if (rc == ZOK)
+                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0);
         } else {
             struct Stat nst;
             rc = zoo_set2(z->zh, path, data, (int)strlen(data), st.version, &nst);
@@ -216,6 +247,8 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
                 version = nst.version;
         }
         free(data);
+        if (rc == ZNONODE && st.version == -1)
+            return ZOK; /* the app was removed since it was listed: nothing to claim */
         if (rc == ZBADVERSION || rc == ZNODEEXISTS)
             continue;   /* the old publisher wrote meanwhile: claim its newer position */
         if (rc != ZOK)
@@ -407,6 +440,10 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
     }
     if (rc != ZOK)
         return rc;
+    if (st.dataLength > len) {
+        zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
+        return ZOK;
+    }
     uint64_t epoch = 0;
     if (len > 0 && pos_from_node(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
@@ -465,8 +502,18 @@ static int flush_positions(pub_zk *z)
                 goto done;
         }
         if (version == -1) {
-            zku_create_parents(z->zh, parent, true);
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = app_child_parent(z, app, parent);
+            if (rc == ZNONODE) {
+                /* The app was removed: its position is not written (and the
+                 * entry counts as done, so it is not retried). */
+                wh_info(WH_AREA_ZK, "app %s was removed from ZooKeeper: its position for shard "
+                        "%s is dropped", app, z->pub->cfg.shard);
+                rc = ZOK;
+                goto done;
+            }
+            if (rc == ZOK)
+                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                NULL, 0);
             if (rc == ZOK)
                 version = 0;
             else if (rc == ZNODEEXISTS)
@@ -552,6 +599,7 @@ static void write_failures(pub_zk *z)
         int len = sizeof buf - 1;
         zku_failure old;
         if (zoo_get(z->zh, path, 0, buf, &len, &st) == ZOK && len > 0 &&
+            st.dataLength <= len &&
             zku_failure_from_json(buf, (size_t)len, &old, err, sizeof err) == WH_OK &&
             strcmp(old.physical, f.physical) == 0 && strcmp(old.logical, f.logical) == 0 &&
             old.since_ms > 0)
@@ -560,8 +608,10 @@ static void write_failures(pub_zk *z)
             wh_warn(WH_AREA_ZK, "failure node %s: %s", path, err);
             continue;
         }
-        zku_create_parents(z->zh, parent, true);
-        int rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        int rc = app_child_parent(z, app, parent);
+        if (rc == ZOK)
+            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
+                            0);
         if (rc == ZNODEEXISTS)
             rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
         free(data);
@@ -635,27 +685,33 @@ typedef struct inst {
 static int read_instance(pub_zk *z, const char *app, const char *name, inst *out)
 {
     const pub_config *cfg = &z->pub->cfg;
-    char path[ZKU_PATH_MAX], buf[ZKU_INSTANCE_MAX], err[512];
+    char path[ZKU_PATH_MAX], err[512];
     struct Stat st;
-    int len = sizeof buf - 1;
+    int len = ZKU_INSTANCE_MAX - 1;
     memset(out, 0, sizeof *out);
     if (zku_path_instance(path, sizeof path, cfg->zk_root, app, name) != WH_OK) {
         wh_warn(WH_AREA_ZK, "ignoring instance %s of app %s: its path is longer than %d bytes",
                 name, app, ZKU_PATH_MAX - 1);
         return ZOK;
     }
+    char *buf = malloc(ZKU_INSTANCE_MAX);   /* too large for a stack */
+    if (!buf)
+        return ZSYSTEMERROR;
     int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
-    if (rc == ZNONODE)
-        return ZOK;      /* left meanwhile; the children watch fires */
-    if (rc != ZOK)
-        return rc;
+    if (rc != ZOK) {
+        free(buf);
+        return rc == ZNONODE ? ZOK : rc;   /* ZNONODE: left meanwhile; the children watch fires */
+    }
     if (st.dataLength > len) {
+        /* libwormhole never writes one (it refuses to start): another writer. */
         wh_warn(WH_AREA_ZK, "ignoring instance %s: its data has %d bytes, more than the limit "
-                "of %d", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+                "of %d (docs/ZOOKEEPER.md)", path, (int)st.dataLength, ZKU_INSTANCE_MAX - 1);
+        free(buf);
         return ZOK;
     }
     zku_instance in;
     rc = zku_instance_from_json(buf, len < 0 ? 0 : (size_t)len, &in, err, sizeof err);
+    free(buf);
     if (rc == WH_OK && zku_instance_takes_shard(&in, cfg->shard)) {
         out->name = strdup(name);
         out->endpoint = in.endpoint;
@@ -708,6 +764,15 @@ static int read_app_node(pub_zk *z, const char *app, char **filter_json, bool *r
     if (rc != ZOK || len <= 0) {
         free(buf);
         return rc;
+    }
+    if (stat.dataLength > len) {
+        /* Another writer's (ours never write one): read cut short, it would be garbage. */
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
+                "app node (docs/ZOOKEEPER.md); using the default settings, and the filter of "
+                "the instance chosen for shard %s", path, (int)stat.dataLength, ZKU_APP_MAX - 1,
+                cfg->shard);
+        free(buf);
+        return ZOK;
     }
     if (zku_app_settings_from_json(buf, (size_t)len, st, err, sizeof err) != WH_OK)
         wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the default settings", path, err);

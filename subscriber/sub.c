@@ -38,6 +38,9 @@ void wh_sub_options_init(wh_sub_options *o)
     o->listen_host = "127.0.0.1";
     o->heartbeat_timeout_ms = 10000;
     o->max_frame_bytes = WIRE_FRAME_MAX;
+    o->max_update_bytes = WIRE_UPDATE_MAX;
+    o->hello_timeout_ms = SUB_HELLO_TIMEOUT_MS;
+    o->max_pending_connections = SUB_MAX_PENDING;
     o->max_attempts = 10;
     o->give_up = WH_SUB_GIVE_UP_STOP;
 }
@@ -120,6 +123,19 @@ static int check_options(const wh_sub_options *o, char *errbuf, size_t errlen)
     if (o->max_attempts > 1000000)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: max_attempts %u is more "
                          "than 1000000", o->max_attempts);
+    if (o->max_frame_bytes && (o->max_frame_bytes < WIRE_FRAME_MIN ||
+                               o->max_frame_bytes > WIRE_FRAME_MAX))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "subscriber: max_frame_bytes %u is outside %u..%u", o->max_frame_bytes,
+                         WIRE_FRAME_MIN, WIRE_FRAME_MAX);
+    if (o->max_update_bytes && o->max_update_bytes < WIRE_FRAME_MIN)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "subscriber: max_update_bytes %llu is less than %u",
+                         (unsigned long long)o->max_update_bytes, WIRE_FRAME_MIN);
+    if (o->hello_timeout_ms < 0 || o->max_pending_connections < 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "subscriber: hello_timeout_ms and max_pending_connections must not "
+                         "be negative");
     return WH_OK;
 }
 
@@ -133,7 +149,13 @@ static int copy_options(wh_subscriber *s, const wh_sub_options *o, char *errbuf,
     s->session_ms = o->zk_session_timeout_ms > 0 ? o->zk_session_timeout_ms : 10000;
     s->zk_wait_ms = o->zk_wait_ms > 0 ? o->zk_wait_ms : 15000;
     s->hb_timeout_ms = o->heartbeat_timeout_ms > 0 ? o->heartbeat_timeout_ms : 10000;
+    s->max_update = o->max_update_bytes ? o->max_update_bytes : WIRE_UPDATE_MAX;
     s->max_frame = o->max_frame_bytes ? o->max_frame_bytes : WIRE_FRAME_MAX;
+    if (s->max_frame > s->max_update)
+        s->max_frame = (uint32_t)s->max_update;   /* a frame holding one update is an update */
+    s->hello_ms = o->hello_timeout_ms > 0 ? o->hello_timeout_ms : SUB_HELLO_TIMEOUT_MS;
+    s->max_pending = o->max_pending_connections > 0 ? o->max_pending_connections
+                                                    : SUB_MAX_PENDING;
     s->manual_ack = o->manual_ack;
     s->on_batch = o->on_batch;
     s->on_update = o->on_update;

@@ -3,6 +3,7 @@
  * Everything here runs on the loop thread. Bytes move through each
  * connection's wire_inbuf and wire_outbuf (protocol/wire_conn.h); this file
  * holds the subscriber's side of the push protocol (docs/PROTOCOL.md). */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,18 +26,15 @@ static void conn_notice(wh_subscriber *s, sub_conn *c, bool held)
         s->on_notice(s->opaque, c->shard, held);
 }
 
-void sub_conn_close(wh_subscriber *s, sub_conn *c, const char *why)
+/* Unlinks, closes and frees c; notices its release if it was streaming. */
+static void conn_free(wh_subscriber *s, sub_conn *c)
 {
-    if (why) {
-        wh_warn(WH_AREA_SUBSCRIBER, "dropping publisher connection from %s%s%s%s: %s",
-                c->peer, c->shard ? " (shard " : "", c->shard ? c->shard : "",
-                c->shard ? ")" : "", why);
-        s->stats.dropped++;
-    } else {
-        wh_info(WH_AREA_SUBSCRIBER, "publisher connection from %s closed", c->peer);
-    }
     if (c->streaming)
         conn_notice(s, c, false);
+    if (!c->greeted) {
+        assert(s->npending > 0);
+        s->npending--;
+    }
     for (sub_conn **pp = &s->conns; *pp; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
@@ -46,9 +44,48 @@ void sub_conn_close(wh_subscriber *s, sub_conn *c, const char *why)
     close(c->fd);
     wire_inbuf_free(&c->in);
     wire_outbuf_free(&c->out);
+    wire_asm_reset(&c->parts);
     free(c->markers);
     free(c->shard);
     free(c);
+}
+
+void sub_conn_close(wh_subscriber *s, sub_conn *c, const char *why)
+{
+    if (why) {
+        wh_warn(WH_AREA_SUBSCRIBER, "dropping publisher connection from %s%s%s%s: %s",
+                c->peer, c->shard ? " (shard " : "", c->shard ? c->shard : "",
+                c->shard ? ")" : "", why);
+        s->stats.dropped++;
+    } else if (c->greeted) {
+        wh_info(WH_AREA_SUBSCRIBER, "publisher connection from %s closed", c->peer);
+    } else {
+        wh_debug(WH_AREA_SUBSCRIBER, "connection from %s closed before its HELLO", c->peer);
+    }
+    conn_free(s, c);
+}
+
+/* Why a pending connection is dropped by a limit (sub_int.h). */
+enum { DROP_DEADLINE, DROP_BYTES, DROP_CROWD };
+
+/* Drops a pending connection that hit a limit. Whatever connects can make
+ * these happen by the thousand, so only the first of a burst is logged
+ * (with the reason); the others are counted, and sub_timers sums the burst
+ * up once it is over. */
+static void conn_drop_pending(wh_subscriber *s, sub_conn *c, int kind, const char *why)
+{
+    assert(!c->greeted);
+    if (s->burst.total == 0)
+        wh_warn(WH_AREA_SUBSCRIBER, "dropping connection from %s before its HELLO: %s; "
+                "further such drops are counted and summed up when the burst is over",
+                c->peer, why);
+    s->burst.total++;
+    s->burst.deadline += kind == DROP_DEADLINE;
+    s->burst.bytes += kind == DROP_BYTES;
+    s->burst.crowd += kind == DROP_CROWD;
+    s->burst.last_ms = wh_mono_ms();
+    s->stats.dropped++;
+    conn_free(s, c);
 }
 
 bool sub_conn_flush(wh_subscriber *s, sub_conn *c)
@@ -99,16 +136,61 @@ static bool shard_taken(const wh_subscriber *s, const char *shard, size_t len)
 
 /* ---- frames: each handler returns NULL to go on, or why the connection must close ------ */
 
-/* Refuses the peer: queues an ERROR frame with why, flushes it, returns why. */
+/* Refuses the peer: queues an ERROR frame with why, flushes it, returns why.
+ * The connection then lingers rather than closing (conn_linger). */
 static const char *conn_refuse(wh_subscriber *s, sub_conn *c, int code, const char *why)
 {
     wire_put_error(&c->out.buf, code, why);
     sub_conn_flush(s, c);
+    c->refusing = true;
     return why;
 }
 
+/* After an ERROR, closes gracefully: a socket closed with unread bytes in
+ * it resets the connection, and the peer may then lose the ERROR frame it
+ * has not read yet (a publisher that is sending a large update would see
+ * only "connection reset" and try again). So: log why, release the shard,
+ * send FIN after the ERROR, and read and discard what the peer still sends
+ * until it closes or SUB_LINGER_MS pass (sub_timers). */
+static void conn_linger(wh_subscriber *s, sub_conn *c, const char *why)
+{
+    wh_warn(WH_AREA_SUBSCRIBER, "dropping publisher connection from %s%s%s%s: %s",
+            c->peer, c->shard ? " (shard " : "", c->shard ? c->shard : "",
+            c->shard ? ")" : "", why);
+    s->stats.dropped++;
+    if (c->streaming) {
+        conn_notice(s, c, false);
+        c->streaming = false;
+    }
+    sub_conn_flush(s, c);
+    shutdown(c->fd, SHUT_WR);
+    wire_inbuf_free(&c->in);
+    wire_asm_reset(&c->parts);
+    c->linger_until = wh_mono_ms() + SUB_LINGER_MS;
+}
+
+/* A lingering connection is readable: discards what came; closes at EOF. */
+static void conn_discard(wh_subscriber *s, sub_conn *c)
+{
+    char sink[16384];
+    for (int i = 0; i < 64; i++) {   /* then let the other connections have a turn */
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        wh_debug(WH_AREA_SUBSCRIBER, "refused connection from %s closed", c->peer);
+        conn_free(s, c);
+        return;
+    }
+}
+
+/* Handles an UPDATES payload: of one frame, or reassembled from the
+ * UPDATES_PART frames of one update (split). */
 static const char *conn_updates(wh_subscriber *s, sub_conn *c, const uint8_t *pl, size_t plen,
-                                char *why, size_t whylen)
+                                bool split, char *why, size_t whylen)
 {
     if (!c->streaming)
         return "UPDATES before HELLO";
@@ -117,6 +199,11 @@ static const char *conn_updates(wh_subscriber *s, sub_conn *c, const uint8_t *pl
     int rc = wire_batch_decode(pl, plen, &s->arena, &b, why, whylen);
     if (rc)
         return rc == WH_ERR_NOMEM ? "out of memory decoding a batch" : why;
+    if (split && b.count != 1) {
+        snprintf(why, whylen, "UPDATES_PART frames carried %u updates (they carry exactly one)",
+                 b.count);
+        return why;
+    }
     if (strcmp(b.shard, c->shard) != 0) {
         snprintf(why, whylen, "UPDATES for shard '%s' on the connection of shard '%s'",
                  b.shard, c->shard);
@@ -133,7 +220,7 @@ static const char *conn_updates(wh_subscriber *s, sub_conn *c, const uint8_t *pl
 static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, char *why,
                               size_t whylen)
 {
-    if (c->streaming)
+    if (c->greeted)
         return "second HELLO on one connection";
     if (m->version != WIRE_VERSION) {
         snprintf(why, whylen, "unsupported protocol version %llu (this library speaks %d)",
@@ -188,10 +275,13 @@ static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, 
     c->epoch = m->epoch;
     c->hb_ms = m->heartbeat_ms ? (int64_t)m->heartbeat_ms : 1000;
     c->streaming = true;
+    c->greeted = true;
+    s->npending--;
+    wire_inbuf_limit(&c->in, s->max_frame, 0);   /* no longer the limits of a stranger */
     wh_info(WH_AREA_SUBSCRIBER, "publisher %.*s (epoch %llu) at %s delivers shard %s",
             (int)m->publisher_len, m->publisher ? m->publisher : "", (unsigned long long)m->epoch,
             c->peer, c->shard);
-    wire_put_hello_ok(&c->out.buf, s->instance);
+    wire_put_hello_ok(&c->out.buf, s->instance, s->max_frame, s->max_update);
     conn_notice(s, c, true);
     return NULL;
 }
@@ -224,8 +314,30 @@ static const char *conn_frame(wh_subscriber *s, sub_conn *c, int type, const uin
                               size_t plen, char *why, size_t whylen)
 {
     wire_msg m;
+    const uint8_t *whole;
+    size_t wlen;
+    if (type == WIRE_UPDATES_PART && !c->streaming)
+        return "UPDATES_PART before HELLO";
+    /* Parts of an update go to the reassembler, which also refuses any
+     * other frame while an update is incomplete. */
+    int rc = wire_asm_frame(&c->parts, type, pl, plen, &whole, &wlen, why, whylen);
+    if (rc == WH_ERR_AGAIN)
+        return NULL;
+    if (rc == WH_ERR_LIMIT) {
+        /* Larger than this instance takes: the publisher stops this flow
+         * (docs/PROTOCOL.md, UPDATES_PART); the others go on. */
+        wh_error(WH_AREA_SUBSCRIBER, "refusing shard %s from %s: %s", c->shard, c->peer, why);
+        return conn_refuse(s, c, WH_ERR_LIMIT, why);
+    }
+    if (rc != WH_OK)
+        return rc == WH_ERR_NOMEM ? "out of memory reassembling an update" : why;
+    if (whole) {
+        const char *err = conn_updates(s, c, whole, wlen, true, why, whylen);
+        wire_asm_reset(&c->parts);   /* the update's memory goes back now */
+        return err;
+    }
     if (type == WIRE_UPDATES)
-        return conn_updates(s, c, pl, plen, why, whylen);
+        return conn_updates(s, c, pl, plen, false, why, whylen);
     if (wire_msg_decode(type, pl, plen, &m, why, whylen) != WH_OK)
         return why;
     switch (type) {
@@ -260,6 +372,10 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
 {
     char why[512];
     const char *err = NULL;
+    if (c->linger_until) {
+        conn_discard(s, c);
+        return;
+    }
     size_t budget = 4 * SUB_READ_CHUNK;   /* then let the other connections have a turn */
     for (;;) {
         size_t got;
@@ -268,6 +384,10 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
             break;
         if (rc == WH_ERR_CLOSED && !c->streaming) {
             sub_conn_close(s, c, NULL);
+            return;
+        }
+        if (rc == WH_ERR_LIMIT && !c->greeted) {
+            conn_drop_pending(s, c, DROP_BYTES, why);
             return;
         }
         if (rc != WH_OK) {
@@ -283,6 +403,10 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
             rc = wire_inbuf_next(&c->in, &type, &pl, &plen, why, sizeof why);
             if (rc == WH_ERR_AGAIN)
                 break;
+            if (rc == WH_ERR_LIMIT && !c->greeted) {
+                conn_drop_pending(s, c, DROP_BYTES, why);
+                return;
+            }
             if (rc != WH_OK) {
                 err = why;
                 break;
@@ -297,8 +421,12 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
     }
     if (!err && !sub_conn_flush(s, c))
         err = "send failed or the publisher does not read";
-    if (err)
+    if (err && c->refusing)
+        conn_linger(s, c, err);
+    else if (err)
         sub_conn_close(s, c, err);
+    else
+        wire_inbuf_trim(&c->in);   /* memory a large frame needed goes back */
 }
 
 /* ---- accepting ------------------------------------------------------------------------------ */
@@ -317,6 +445,22 @@ static void peer_name(const struct sockaddr_storage *sa, char *buf, size_t len)
         port = ntohs(a->sin6_port);
     }
     snprintf(buf, len, "%s:%d", host, port);
+}
+
+/* Too many connections wait for their HELLO: the oldest goes. A publisher
+ * says HELLO right after it connects, so the oldest is the likeliest to
+ * be one that never will; accepted flows are never touched. */
+static void drop_oldest_pending(wh_subscriber *s)
+{
+    sub_conn *oldest = NULL;
+    for (sub_conn *c = s->conns; c; c = c->next)   /* newest first */
+        if (!c->greeted)
+            oldest = c;
+    assert(oldest);
+    char why[128];
+    snprintf(why, sizeof why, "more than %d connections are waiting for their HELLO",
+             s->max_pending);
+    conn_drop_pending(s, oldest, DROP_CROWD, why);
 }
 
 void sub_accept_all(wh_subscriber *s)
@@ -339,9 +483,11 @@ void sub_accept_all(wh_subscriber *s)
         }
         c->fd = fd;
         peer_name(&sa, c->peer, sizeof c->peer);
-        wire_inbuf_init(&c->in, s->max_frame, 0);
+        /* Until its HELLO, a connection is a stranger: a HELLO is small. */
+        wire_inbuf_init(&c->in, WIRE_HELLO_MAX - WIRE_OVERHEAD, WIRE_HELLO_MAX);
+        wire_asm_init(&c->parts, s->max_update);
         c->flow = ++s->next_flow;
-        c->last_recv = c->last_send = wh_mono_ms();
+        c->accepted_ms = c->last_recv = c->last_send = wh_mono_ms();
         c->hb_ms = 1000;
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -351,8 +497,11 @@ void sub_accept_all(wh_subscriber *s)
         }
         c->next = s->conns;
         s->conns = c;
+        s->npending++;
         s->stats.connections++;
         wh_debug(WH_AREA_SUBSCRIBER, "publisher connected from %s", c->peer);
+        if (s->npending > s->max_pending)
+            drop_oldest_pending(s);
     }
 }
 
@@ -376,8 +525,32 @@ void sub_timers(wh_subscriber *s)
 {
     int64_t now = wh_mono_ms();
     sub_conn *next;
+    if (s->burst.total && now - s->burst.last_ms >= SUB_BURST_QUIET_MS) {
+        if (s->burst.total > 1)
+            wh_warn(WH_AREA_SUBSCRIBER, "dropped %llu connections before their HELLO in the last "
+                "burst: %llu said no HELLO within %d ms, %llu sent more than the %u bytes "
+                "allowed before one, %llu were the oldest of more than %d waiting",
+                (unsigned long long)s->burst.total, (unsigned long long)s->burst.deadline,
+                s->hello_ms, (unsigned long long)s->burst.bytes, WIRE_HELLO_MAX,
+                (unsigned long long)s->burst.crowd, s->max_pending);
+        memset(&s->burst, 0, sizeof s->burst);
+    }
     for (sub_conn *c = s->conns; c; c = next) {
         next = c->next;
+        if (c->linger_until) {
+            if (now >= c->linger_until) {
+                wh_debug(WH_AREA_SUBSCRIBER, "refused connection from %s: closing after "
+                         "%d ms", c->peer, SUB_LINGER_MS);
+                conn_free(s, c);
+            }
+            continue;
+        }
+        if (!c->greeted && now - c->accepted_ms > s->hello_ms) {
+            char why[128];
+            snprintf(why, sizeof why, "no HELLO within %d ms", s->hello_ms);
+            conn_drop_pending(s, c, DROP_DEADLINE, why);
+            continue;
+        }
         if (now - c->last_recv > s->hb_timeout_ms) {
             char why[128];
             snprintf(why, sizeof why, "publisher silent for %lld ms (heartbeat timeout)",

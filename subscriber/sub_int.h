@@ -24,6 +24,10 @@
 #define SUB_READ_CHUNK   (256u << 10)
 #define SUB_OUT_LIMIT    (1u << 20)     /* unsent control bytes before we give up on a peer */
 #define SUB_MAX_MARKERS  65536
+#define SUB_HELLO_TIMEOUT_MS 5000       /* defaults of wh_sub_options */
+#define SUB_MAX_PENDING  64
+#define SUB_BURST_QUIET_MS 10000        /* a burst of dropped pending connections ends */
+#define SUB_LINGER_MS    2000           /* a refused connection is drained this long at most */
 
 /* ZooKeeper events posted to the loop (wh_subscriber.zk_flags). */
 #define ZKF_CONNECTED  0x01
@@ -41,16 +45,24 @@ typedef struct sub_marker {
     uint64_t upto;      /* updates received before it */
 } sub_marker;
 
-/* One publisher connection (one shard's flow once HELLO arrived). */
+/* One publisher connection (one shard's flow once HELLO arrived). Until
+ * its HELLO it is *pending*: it may hold at most WIRE_HELLO_MAX bytes, for
+ * at most hello_ms, and at most max_pending connections are pending at
+ * once (sub_conn.c). */
 typedef struct sub_conn {
     struct sub_conn *next;
     int       fd;
     char      peer[64];
     uint64_t  flow;
-    bool      streaming;
+    bool      greeted;       /* its HELLO was accepted: no longer pending */
+    bool      streaming;     /* greeted and not released */
     char     *shard;
+    int64_t   accepted_ms;
     wire_inbuf  in;
     wire_outbuf out;
+    wire_asm    parts;       /* an update arriving in UPDATES_PART frames */
+    bool      refusing;      /* an ERROR was queued: close gracefully (conn_linger) */
+    int64_t   linger_until;  /* lingering after an ERROR until then; 0: not */
     uint64_t  seq;           /* updates received */
     uint64_t  epoch;         /* the publisher's epoch, from its HELLO */
     uint64_t  app_acked;     /* manual mode: app's cumulative ack */
@@ -75,6 +87,8 @@ struct wh_subscriber {
     int   session_ms, zk_wait_ms, hb_timeout_ms;
     bool  manual_ack;
     uint32_t max_frame;
+    uint64_t max_update;
+    int   hello_ms, max_pending;
     wh_sub_batch_cb  on_batch;
     wh_sub_update_cb on_update;
     wh_sub_notice_cb on_notice;
@@ -130,6 +144,11 @@ struct wh_subscriber {
 
     atomic_bool stop;
     sub_conn *conns;
+    int       npending;     /* connections not greeted */
+    /* Pending connections dropped for a limit, logged once per burst: the
+     * first drop is logged, the rest counted and summed up once none came
+     * for SUB_BURST_QUIET_MS. */
+    struct { uint64_t total, deadline, bytes, crowd; int64_t last_ms; } burst;
     uint64_t next_flow;
     wh_arena arena;
     wh_sub_stats stats;

@@ -134,6 +134,16 @@ int sub_zk_prepare(wh_subscriber *s, char *errbuf, size_t errlen)
         return WH_ERR_LIMIT;   /* shorter than node_path, which fits */
     int rc = zku_instance_to_json(s->endpoint, s->filter_json, (const char *const *)s->shards,
                                   (long)getpid(), &s->node_data, errbuf, errlen);
+    if (rc == WH_ERR_LIMIT) {
+        /* Refused here, at start, rather than registered and then ignored
+         * by every publisher that cannot read it. */
+        char why[256];
+        snprintf(why, sizeof why, "%s", errbuf);
+        return wh_seterr(errbuf, errlen, rc,
+                         "subscriber: cannot register instance %s of app %s: %s (ZooKeeper "
+                         "node limit, docs/ZOOKEEPER.md); its filter takes %zu bytes as JSON",
+                         s->instance, s->app, why, s->filter_json ? strlen(s->filter_json) : 0);
+    }
     if (rc == WH_OK)
         rc = zku_app_with_filter("", 0, s->filter_json, s->instance, &s->app_data, errbuf,
                                  errlen);

@@ -5,7 +5,9 @@
  * docs/UPDATES.md on stdout (flushed after every batch). Shard notices and
  * problems go to stderr. Exit status: 0 after SIGINT/SIGTERM or --max
  * updates, 1 on a failure (reason on stderr), 2 on bad usage. */
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/update_json.h"
+#include "filters/filter.h"
 #include "protocol/zk_layout.h"
 #include "wormhole/subscriber.h"
 
@@ -63,13 +66,40 @@ static void on_notice(void *opaque, const char *shard, bool held)
     wh_info(WH_AREA_SUBSCRIBER, "shard %s %s", shard, held ? "assigned" : "released");
 }
 
+/* The contents of a filter file (malloc'd, NUL-terminated), or NULL after
+ * saying why on stderr. At most WH_FILTER_MAX_TEXT bytes are read: a longer
+ * file is refused by the filter parser, naming the limit. */
+static char *read_filter(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "wormhole-tail: --filter-file %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = WH_FILTER_MAX_TEXT + 2, n;
+    char *text = malloc(cap);
+    if (text) {
+        n = fread(text, 1, cap - 1, f);
+        text[n] = '\0';
+        if (ferror(f) || strlen(text) != n) {
+            fprintf(stderr, "wormhole-tail: --filter-file %s: %s\n", path,
+                    ferror(f) ? "read error" : "the file holds a NUL byte");
+            free(text);
+            text = NULL;
+        }
+    }
+    fclose(f);
+    return text;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: wormhole-tail --zk HOST:PORT[,HOST:PORT...]/ROOT --app NAME [--filter EXPR]\n"
-        "                     [--replace-filter]\n"
+        "usage: wormhole-tail --zk HOST:PORT[,HOST:PORT...]/ROOT --app NAME\n"
+        "                     [--filter EXPR | --filter-file FILE] [--replace-filter]\n"
         "                     [--shards S1,S2,...] [--instance NAME] [--listen HOST[:PORT]]\n"
         "                     [--advertise HOST] [--max N] [--session-timeout MS] [--debug AREAS]\n"
+        "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
         "\n"
         "Joins subscriber app NAME as one instance and prints every update it receives\n"
         "as one JSON line (docs/UPDATES.md).\n"
@@ -79,7 +109,9 @@ static void usage(FILE *f)
         "  --filter EXPR      only updates matching EXPR (docs/FILTERS.md), filtered at the\n"
         "                     publisher; all instances of an app run the same filter: an\n"
         "                     instance with another one is refused while others run\n"
-        "  --replace-filter   make EXPR the app's filter even while other instances run\n"
+        "  --filter-file FILE the filter's text (or JSON) read from FILE, for filters\n"
+        "                     longer than a command line takes\n"
+        "  --replace-filter   make the filter the app's even while other instances run\n"
         "                     another one (docs/ZOOKEEPER.md, \"One filter per app\")\n"
         "  --shards LIST      comma-separated shards this instance takes (default all)\n"
         "  --instance NAME    instance name (default: the advertised endpoint)\n"
@@ -88,12 +120,16 @@ static void usage(FILE *f)
         "  --max N            exit after printing N updates\n"
         "  --session-timeout MS  ZooKeeper session timeout (default 10000): how soon the\n"
         "                     instance's registration vanishes if this process dies\n"
-        "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n");
+        "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n"
+        "  --max-update-bytes N  largest update accepted (default 268435456, at least 16384);\n"
+        "                     a larger one stops its shard's flow, other shards go on\n"
+        "  --max-frame-bytes N   largest frame accepted (16384..67108864, default 67108864)\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_REPLACE };
+    enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME,
+           OPT_FILTER_FILE, OPT_REPLACE };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
@@ -106,12 +142,15 @@ int main(int argc, char **argv)
         { "max", required_argument, NULL, OPT_MAX },
         { "session-timeout", required_argument, NULL, OPT_SESSION },
         { "debug", required_argument, NULL, OPT_DEBUG },
+        { "max-update-bytes", required_argument, NULL, OPT_MAX_UPDATE },
+        { "filter-file", required_argument, NULL, OPT_FILTER_FILE },
+        { "max-frame-bytes", required_argument, NULL, OPT_MAX_FRAME },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *zk = NULL, *listen = NULL;
     char hosts[1024], root[512], listen_host[256] = "127.0.0.1", *shard_list = NULL;
-    char **shards = NULL, errbuf[1024];
+    char **shards = NULL, errbuf[1024], *filter_text = NULL;
     wh_sub_options o;
     int c, status = 2;
 
@@ -143,6 +182,28 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case OPT_FILTER_FILE:
+            free(filter_text);
+            if (!(filter_text = read_filter(optarg)))
+                return 2;
+            o.filter = filter_text;
+            break;
+        case OPT_MAX_UPDATE:
+        case OPT_MAX_FRAME: {
+            char *end;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (*end || !*optarg || optarg[0] == '-' ||
+                (c == OPT_MAX_FRAME && v > UINT32_MAX)) {
+                fprintf(stderr, "wormhole-tail: --%s wants a number of bytes, got '%s'\n",
+                        c == OPT_MAX_FRAME ? "max-frame-bytes" : "max-update-bytes", optarg);
+                return 2;
+            }
+            if (c == OPT_MAX_FRAME)
+                o.max_frame_bytes = (uint32_t)v;
+            else
+                o.max_update_bytes = v;
+            break;   /* ranges: wh_subscriber_new says what is wrong */
+        }
         case OPT_DEBUG:
             if (wh_log_set_debug(optarg) != WH_OK) {
                 fprintf(stderr, "wormhole-tail: unknown debug area in '%s'\n", optarg);
@@ -221,5 +282,6 @@ out:
         free(shards);
     }
     wh_buf_free(&out.line);
+    free(filter_text);
     return status;
 }

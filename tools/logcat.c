@@ -2,8 +2,12 @@
  *
  * The user's window on any positions mapper, like mysqlbinlog but for
  * updates: one JSON object per line in the form of docs/UPDATES.md. Without
- * --follow it stops at the end of the log. Exit status: 0 at the end of the
- * log, 1 on a failure (the reason is printed on stderr), 2 on bad usage. */
+ * --follow it stops at the end of the log. Only committed transactions are
+ * shown; --uncommitted also shows transactions that never committed (or not
+ * yet), each followed by a line {"uncommitted": {...}} naming it. Exit
+ * status: 0 at the end of the log, 1 on a failure (the reason is printed on
+ * stderr), 2 on bad usage, 3 when the log ends inside a transaction that is
+ * not committed (yet) (the mapper's sentence is printed on stderr). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -32,7 +36,7 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: wormhole-logcat [--mapper NAME] [mapper options] [--from POS | --from-logical POS]\n"
         "                       [--follow] [--max N] [--shard ID] [--debug AREAS]\n"
-        "                       [--filter EXPR | --filter-file FILE]\n"
+        "                       [--filter EXPR | --filter-file FILE] [--uncommitted]\n"
         "\n"
         "Prints each update of a datastore's log as one JSON line (docs/UPDATES.md).\n"
         "\n"
@@ -52,8 +56,14 @@ static void usage(FILE *out)
         "  --max N              stop after N updates (N printed ones with a filter)\n"
         "  --filter EXPR        print only updates matching EXPR (docs/FILTERS.md)\n"
         "  --filter-file FILE   the filter from FILE, in text or JSON form\n"
+        "  --uncommitted        forensics: also print the updates of transactions that never\n"
+        "                       committed (or not yet); a line {\"uncommitted\": {\"txn\": ID,\n"
+        "                       \"pos\": POS, \"updates\": N}} follows each such transaction\n"
         "  --shard ID           shard id stamped on updates (default \"local\")\n"
-        "  --debug AREAS        debug logging for areas (binlog,rocksdb,filter,... or all)\n");
+        "  --debug AREAS        debug logging for areas (binlog,rocksdb,filter,... or all)\n"
+        "\n"
+        "Exit status: 0 at the end of the log (or after --max), 1 on a failure, 2 on bad\n"
+        "usage, 3 when the log ends inside a transaction not committed (yet).\n");
     for (const wh_mapper_ops *const *m = wh_mapper_all(); *m; m++) {
         fprintf(out, "\noptions of mapper '%s':\n", (*m)->name);
         wh_config_print_help(out, (*m)->options);
@@ -112,10 +122,66 @@ static wh_filter *load_filter(const char *expr, const char *path)
     return f;
 }
 
+/* The transaction of the updates printed last, to notice one that never
+ * reaches its last update (--uncommitted): its marker line follows it. */
+typedef struct txn_track {
+    bool open;                /* updates seen, the last one not yet */
+    char id[512];
+    char pos[768];            /* FILE:OFFSET of its start, or its sequence */
+    long long n;
+} txn_track;
+
+static void track_marker(txn_track *t, wh_buf *out)
+{
+    json_t *j = json_pack("{s:{s:s, s:s, s:I}}", "uncommitted", "txn", t->id, "pos", t->pos,
+                          "updates", (json_int_t)t->n);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (s) {
+        wh_buf_puts(out, s);
+        wh_buf_puts(out, "\n");
+    } else {
+        out->oom = true;
+    }
+    free(s);
+    json_decref(j);
+    t->open = false;
+}
+
+/* Notes update u; a new transaction while the previous one is still open
+ * means that one never committed. */
+static void track(txn_track *t, const wh_update *u, wh_buf *out)
+{
+    char pos[768];
+    if (u->pos.log_name)
+        snprintf(pos, sizeof pos, "%s:%llu", u->pos.log_name, (unsigned long long)u->pos.offset);
+    else
+        snprintf(pos, sizeof pos, "%llu", (unsigned long long)u->pos.offset);
+    const char *id = u->txn.id ? u->txn.id : "";
+    bool same = t->n > 0 && strcmp(t->id, id) == 0 && strcmp(t->pos, pos) == 0;
+    if (!same) {
+        if (t->open)
+            track_marker(t, out);
+        snprintf(t->id, sizeof t->id, "%s", id);
+        snprintf(t->pos, sizeof t->pos, "%s", pos);
+        t->n = 0;
+    }
+    t->n++;
+    t->open = !u->txn.last;
+}
+
+/* Whether mapper ops has an option named key. */
+static bool has_option(const wh_mapper_ops *ops, const char *key)
+{
+    for (const wh_cfg_field *f = ops->options; f && f->key; f++)
+        if (strcmp(f->key, key) == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_FROM_LOGICAL = 256, OPT_AFTER, OPT_OPTION, OPT_MAX, OPT_SHARD, OPT_DEBUG,
-           OPT_FILTER, OPT_FILTER_FILE, OPT_PASSWORD_FILE };
+           OPT_FILTER, OPT_FILTER_FILE, OPT_PASSWORD_FILE, OPT_UNCOMMITTED };
     static const struct option longopts[] = {
         { "mapper", required_argument, NULL, 'm' },
         { "binlog-dir", required_argument, NULL, 'b' },
@@ -131,13 +197,14 @@ int main(int argc, char **argv)
         { "debug", required_argument, NULL, OPT_DEBUG },
         { "filter", required_argument, NULL, OPT_FILTER },
         { "filter-file", required_argument, NULL, OPT_FILTER_FILE },
+        { "uncommitted", no_argument, NULL, OPT_UNCOMMITTED },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *mapper_name = "mysql", *from = NULL, *from_logical = NULL, *shard = "local";
     const char *filter_expr = NULL, *filter_file = NULL;
     wh_filter *filter = NULL;
-    bool follow = false, inclusive = true;
+    bool follow = false, inclusive = true, uncommitted = false;
     long long max = -1;
     json_t *options = json_object();
     char errbuf[1024];
@@ -156,6 +223,7 @@ int main(int argc, char **argv)
         case OPT_SHARD: shard = optarg; break;
         case OPT_FILTER: filter_expr = optarg; break;
         case OPT_FILTER_FILE: filter_file = optarg; break;
+        case OPT_UNCOMMITTED: uncommitted = true; break;
         case OPT_MAX:
             max = strtoll(optarg, NULL, 10);
             break;
@@ -195,6 +263,20 @@ int main(int argc, char **argv)
     }
     if ((filter_expr || filter_file) && !(filter = load_filter(filter_expr, filter_file)))
         goto out;
+    /* A mapper with the option "uncommitted" may end the log inside a
+     * transaction that is not committed (yet): it then returns WH_ERR_EOF
+     * with a sentence in errbuf. */
+    const wh_mapper_ops *ops = wh_mapper_find(mapper_name);
+    bool has_uncommitted = ops && has_option(ops, "uncommitted");
+    if (uncommitted) {
+        if (ops && !has_uncommitted) {
+            fprintf(stderr, "wormhole-logcat: --uncommitted: the %s mapper delivers nothing "
+                    "uncommitted to show (its log records only whole transactions)\n",
+                    mapper_name);
+            goto out;
+        }
+        json_object_set_new(options, "uncommitted", json_true());
+    }
 
     /* The password from the environment, named (not copied) in the options. */
     if (strcmp(mapper_name, "mysql") == 0 && getenv("WH_MYSQL_PASSWORD") &&
@@ -230,14 +312,28 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     wh_buf line = WH_BUF_INIT;
     long long printed = 0;
+    txn_track tt = { 0 };
     while (!stop_requested && (max < 0 || printed < max)) {
         const wh_update *ups;
         int want = max < 0 || max - printed > 1024 ? 1024 : (int)(max - printed);
+        errbuf[0] = '\0';
         int n = m->ops->next_batch(m, &ups, want, 200, errbuf, sizeof errbuf);
         if (n == WH_ERR_AGAIN)
             continue;
         if (n == WH_ERR_EOF) {
+            /* A sentence with the end of the log: it ends inside a
+             * transaction that is not committed (yet). */
+            wh_buf_reset(&line);
+            if (uncommitted && tt.open)
+                track_marker(&tt, &line);
+            if (line.len && fwrite(line.data, 1, line.len, stdout) != line.len)
+                fprintf(stderr, "wormhole-logcat: cannot write output\n");
             status = 0;
+            if (has_uncommitted && errbuf[0]) {
+                fprintf(stderr, "wormhole-logcat: %s%s\n", errbuf,
+                        uncommitted ? "" : "; --uncommitted shows them");
+                status = 3;
+            }
             break;
         }
         if (n < 0) {
@@ -246,6 +342,8 @@ int main(int argc, char **argv)
         }
         wh_buf_reset(&line);
         for (int i = 0; i < n && (max < 0 || printed < max); i++) {
+            if (uncommitted)
+                track(&tt, &ups[i], &line);
             if (filter && !wh_filter_match(filter, &ups[i]))
                 continue;
             wh_update_to_json(&ups[i], &line);

@@ -147,11 +147,21 @@ typedef struct wh_sub_options {
                                    (the host name if listen_host is 0.0.0.0) */
     bool        manual_ack;     /* default false: acknowledge automatically */
     int         heartbeat_timeout_ms; /* drop a publisher silent this long; default 10000 */
-    uint32_t    max_frame_bytes;/* largest frame accepted; default 64 MiB */
+    uint32_t    max_frame_bytes;/* largest frame accepted, 16 KiB..64 MiB; default 64 MiB
+                                   (lowered to max_update_bytes when that is smaller) */
     wh_sub_batch_cb  on_batch;  /* one of on_batch and on_update is required */
     wh_sub_update_cb on_update;
     wh_sub_notice_cb on_shard_notice; /* optional */
     void       *opaque;         /* passed to every callback */
+    /* Bounds on what a publisher, or anything that connects, can make the
+     * instance hold (docs/PROTOCOL.md, "Limits"): */
+    uint64_t    max_update_bytes; /* largest update accepted, as encoded on the wire; a
+                                   larger one stops its shard's flow with an ERROR naming
+                                   its position; at least 16 KiB; default 256 MiB */
+    int         hello_timeout_ms; /* drop a connection that has not said HELLO this long
+                                   after it was accepted; default 5000 */
+    int         max_pending_connections; /* connections accepted but not yet past HELLO;
+                                   beyond it the oldest is dropped; default 64 */
     /* Added later; wh_sub_options_init sets them. */
     uint32_t    max_attempts;   /* failed calls on one update before giving up; default 10 */
     wh_sub_give_up give_up;     /* default WH_SUB_GIVE_UP_STOP */

@@ -2,6 +2,16 @@
  * transaction boundaries, positions and seeking (see binlog_mapper.h and
  * docs/MYSQL.md).
  *
+ * Only committed transactions are delivered. Before the first event of a
+ * transaction is decoded, the event headers ahead are scanned (type and
+ * length, following the chain through the buffered bytes or small chunks
+ * read from the file) up to its commit event; the log on disk is the buffer,
+ * so memory does not grow with the transaction. A transaction whose commit
+ * event is not written yet is waited for; one that never commits (the file
+ * ends inside it and a later file exists, or a Stop, Rotate or another
+ * transaction follows) is skipped with one warning. The scan remembers how
+ * far it got: one scan per transaction, resumed after a wait.
+ *
  * Updates are decoded straight from the read buffer into a per-batch arena:
  * strings point into the buffered events (zero-copy), so the reader is only
  * refilled when the batch is empty. The last update of a row event is held
@@ -59,6 +69,7 @@ typedef struct mysql_opts {
     bool mmap;
     bool positional_names;
     char *statement_dml;
+    bool uncommitted;
 } mysql_opts;
 
 static const wh_cfg_field mysql_fields[] = {
@@ -109,6 +120,9 @@ static const wh_cfg_field mysql_fields[] = {
     { "statement_dml", WH_CFG_STRING, offsetof(mysql_opts, statement_dml), "\"error\"", 1, 0,
       "statement-based INSERT/UPDATE/DELETE in the binlog: \"error\" stops, \"ddl\" delivers "
       "the statement as a ddl update" },
+    { "uncommitted", WH_CFG_BOOL, offsetof(mysql_opts, uncommitted), "false", 1, 0,
+      "forensics only (wormhole-logcat --uncommitted), never for a publisher: also deliver the "
+      "updates of transactions that never committed, as the log holds them, none marked last" },
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -139,6 +153,7 @@ typedef struct mysql_mapper {
     /* the event being handled */
     const char *ev_file;
     uint64_t ev_off;
+    uint64_t next_off;           /* where the file's next event starts (the reader's offset) */
     bool ev_inner;               /* inside a transaction payload */
     uint64_t ev_inner_off;
     uint64_t file_seq;
@@ -183,6 +198,25 @@ typedef struct mysql_mapper {
         bool active, found, inclusive;
         binlog_logical_pos pos;
     } lp;
+
+    /* Scanning ahead for commit events (see the top of the file). The
+     * decoder reads events that start before `verified` freely; at that
+     * offset it asks the scan to verify the next transaction. */
+    struct {
+        uint64_t seq;            /* reader file_seq the offsets belong to; 0: start afresh */
+        uint64_t verified;       /* events starting before this may be decoded */
+        uint64_t off;            /* next event header to look at */
+        uint64_t txn_off;        /* first event of the transaction being scanned */
+        txn_mode mode;           /* that transaction's mode; TXN_NONE between transactions */
+        bool changed;            /* it has rows or a statement: a BEGIN starts another one */
+        bool has_gtid;
+        binlog_gtid gtid;
+        bool drop;               /* the scanned transaction never commits: skip it */
+        bool drop_file;          /* ... and the rest of the file (it ends torn) */
+        uint64_t drop_end;       /* else where the log goes on */
+        bool tail;               /* no follow: the log ends inside it; it is decoded skipping */
+        uint32_t tail_from;      /* ... every update (below this, a seek skipped them anyway) */
+    } sc;
 
     /* the batch */
     wh_update *batch;
@@ -417,11 +451,23 @@ static int carry_pending(mysql_mapper *m)
 
 /* ---- transactions ------------------------------------------------------------------- */
 
-/* Ends the current transaction: the held-back update is its last. */
-static void finish_txn(mysql_mapper *m)
+/* How many updates of the current transaction were delivered (or, for the
+ * uncommitted end of the log, would have been): a seek skips all of them or
+ * its first skip_below ones. */
+static uint32_t txn_delivered(const mysql_mapper *m, uint32_t skipped_below)
+{
+    if (m->skip_all || m->txn_index <= skipped_below)
+        return 0;
+    return m->txn_index - skipped_below;
+}
+
+/* Ends the current transaction: the held-back update is its last when the
+ * transaction committed. One that did not (delivered only with the option
+ * uncommitted) has no last update. */
+static void finish_txn(mysql_mapper *m, bool committed)
 {
     if (m->has_pending) {
-        m->batch[m->ready].txn.last = true;
+        m->batch[m->ready].txn.last = committed;
         m->ready++;
         m->has_pending = false;
     }
@@ -480,9 +526,10 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
     if (m->mode != TXN_NONE) {
         char w[400];
         if (m->has_pending || m->txn_index > 0)
-            wh_warn(WH_AREA_BINLOG, "%s: a new transaction starts before transaction %s ended; "
-                    "treating that one as complete", here(m, w, sizeof w), m->txn_id);
-        finish_txn(m);
+            wh_warn(WH_AREA_BINLOG, "%s: a new transaction starts before transaction %s "
+                    "committed: it never did (its %u updates were delivered as uncommitted)",
+                    here(m, w, sizeof w), m->txn_id, txn_delivered(m, m->skip_below));
+        finish_txn(m, false);
     }
     m->mode = mode;
     m->has_gtid = has_gtid;
@@ -506,10 +553,18 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
         m->phys.pending = false;
         m->skip_below = m->phys.skip_below;
     }
-    return logical_filter(m, errbuf, errlen);
+    int rc = logical_filter(m, errbuf, errlen);
+    if (m->sc.tail) {
+        /* The uncommitted end of the log (no follow): decoded, counted,
+         * never delivered. */
+        m->sc.tail_from = m->skip_below;
+        m->skip_below = UINT32_MAX;
+    }
+    return rc;
 }
 
-/* Whether the next update of the transaction is dropped by a seek. */
+/* Whether the next update of the transaction is not delivered: dropped by
+ * a seek (or, at the uncommitted end of the log, counted only). */
 static bool skipping(const mysql_mapper *m)
 {
     return m->skip_all || m->txn_index < m->skip_below;
@@ -738,7 +793,7 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
             rc = start_txn(m, TXN_EXPLICIT, false, NULL, errbuf, errlen);
         return rc;
     case BSK_COMMIT:
-        finish_txn(m);
+        finish_txn(m, true);
         return WH_OK;
     case BSK_ROLLBACK:
         if (m->has_pending || m->txn_index > 0)
@@ -746,11 +801,11 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
                     "delivered (the server logs a rolled-back transaction only when it changed "
                     "non-transactional tables, or at XA PREPARE)", here(m, w, sizeof w),
                     m->txn_id, (int)(qlen > 40 ? 40 : qlen), q, m->txn_index);
-        finish_txn(m);
+        finish_txn(m, true);
         return WH_OK;
     case BSK_IGNORE:
         if (m->mode == TXN_AWAIT || m->mode == TXN_STANDALONE)
-            finish_txn(m);
+            finish_txn(m, true);
         return WH_OK;
     case BSK_DML:
         if (!m->dml_as_ddl && !memmem(q, qlen, "generated by server", 19))
@@ -769,7 +824,7 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
                                  errlen)) != WH_OK)
             return rc;
         if (m->mode != TXN_EXPLICIT)
-            finish_txn(m);
+            finish_txn(m, true);
         return WH_OK;
     }
     return WH_OK;
@@ -814,7 +869,7 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
         return handle_query(m, ev, errbuf, errlen);
     case BE_XID:
     case BE_XA_PREPARE:
-        finish_txn(m);
+        finish_txn(m, true);
         return WH_OK;
     case BE_TABLE_MAP:
         return handle_table_map(m, ev, errbuf, errlen);
@@ -823,7 +878,7 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
             return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
                              "transaction payload nested inside a transaction payload");
         if (m->skip_all) {   /* a whole transaction: skip it without inflating it */
-            finish_txn(m);
+            finish_txn(m, true);
             return WH_OK;
         }
         return binlog_payload_begin(m->pl, ev, binlog_reader_fde(m->rd), errbuf, errlen);
@@ -865,31 +920,33 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
 
 /* ---- the event source: the payload being iterated, else the files ----------------- */
 
+#define SOURCE_PAYLOAD_DONE 2   /* source_next: a payload ended; look again */
+
 static int source_next(mysql_mapper *m, binlog_event *ev, char *errbuf, size_t errlen)
 {
-    for (;;) {
-        if (binlog_payload_active(m->pl)) {
-            uint64_t inner = binlog_payload_offset(m->pl);
-            int rc = binlog_payload_next(m->pl, ev, errbuf, errlen);
-            if (rc == WH_OK) {
-                m->ev_inner = true;
-                m->ev_inner_off = inner;
-                return WH_OK;
-            }
-            if (rc == BINLOG_PAYLOAD_REFILL)
-                return BINLOG_READER_REFILL;
-            if (rc != WH_ERR_EOF)
-                return fail_here(m, rc, errbuf, errlen);
-            m->ev_inner = false;   /* payload done: back to the file */
+    if (binlog_payload_active(m->pl)) {
+        uint64_t inner = binlog_payload_offset(m->pl);
+        int rc = binlog_payload_next(m->pl, ev, errbuf, errlen);
+        if (rc == WH_OK) {
+            m->ev_inner = true;
+            m->ev_inner_off = inner;
+            return WH_OK;
         }
-        int rc = binlog_reader_next(m->rd, ev, errbuf, errlen);
-        if (rc != WH_OK)
-            return rc;
-        m->ev_inner = false;
-        m->ev_file = binlog_reader_cur_file(m->rd);
-        m->ev_off = binlog_reader_event_offset(m->rd);
-        return WH_OK;
+        if (rc == BINLOG_PAYLOAD_REFILL)
+            return BINLOG_READER_REFILL;
+        if (rc != WH_ERR_EOF)
+            return fail_here(m, rc, errbuf, errlen);
+        m->ev_inner = false;   /* payload done: back to the file, through the gate */
+        return SOURCE_PAYLOAD_DONE;
     }
+    int rc = binlog_reader_next(m->rd, ev, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    m->ev_inner = false;
+    m->ev_file = binlog_reader_cur_file(m->rd);
+    m->ev_off = binlog_reader_event_offset(m->rd);
+    m->next_off = m->ev_off + ev->length;
+    return WH_OK;
 }
 
 static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
@@ -900,21 +957,445 @@ static int source_refill(mysql_mapper *m, char *errbuf, size_t errlen)
     }
     const char *old = binlog_reader_cur_file(m->rd);
     int rc = binlog_reader_refill(m->rd, errbuf, errlen);
+    if (rc == WH_ERR_TRUNCATED && m->o.uncommitted) {
+        /* Forensics: the torn end of a finished file, then the next file.
+         * (Committed-only reading sees it coming and never gets here.) */
+        wh_warn(WH_AREA_BINLOG, "%s; going on with the next file",
+                errbuf ? errbuf : "truncated event");
+        rc = binlog_reader_skip_file(m->rd, errbuf, errlen);
+    }
     if (rc == WH_OK && binlog_reader_file_seq(m->rd) != m->file_seq) {
         m->file_seq = binlog_reader_file_seq(m->rd);
-        if (m->mode != TXN_NONE)
+        if (m->mode != TXN_NONE && m->o.uncommitted) {
+            wh_warn(WH_AREA_BINLOG, "%s ends inside transaction %s (started at %s:%" PRIu64
+                    "), which never committed: its %u updates were delivered as uncommitted",
+                    old, m->txn_id, m->txn_file, m->txn_off, txn_delivered(m, m->skip_below));
+            finish_txn(m, false);
+        } else if (m->mode != TXN_NONE) {
             return wh_seterr(errbuf, errlen, WH_ERR_TRUNCATED,
                              "%s ends inside transaction %s (started at %s:%" PRIu64 ") without "
                              "its commit event, and the binlog continues in %s: the server "
                              "stopped while writing the transaction", old, m->txn_id,
                              m->txn_file, m->txn_off, binlog_reader_cur_file(m->rd));
+        }
     }
     return rc;
+}
+
+/* ---- committed transactions: the scan ahead --------------------------------------- */
+
+enum {
+    SCAN_VERIFIED = 0,   /* sc.verified moved on: decode up to it */
+    SCAN_PENDING,        /* the file as it is now ends inside a transaction (or an event) */
+    SCAN_DROPPED,        /* the transaction being scanned never commits (sc.drop is set) */
+};
+
+/* An event as the scan sees it: header fields, and its first `have` bytes
+ * (at least those asked for, unless the file ends first) at p. */
+typedef struct scan_ev {
+    const uint8_t *p;
+    size_t have;
+    uint32_t length, next_pos;
+    uint8_t type;
+} scan_ev;
+
+/* The window of bytes the reader holds ahead (binlog_reader_window): the
+ * scan reads headers there inline, and peeks only beyond it. */
+typedef struct scan_win {
+    const uint8_t *p;
+    uint64_t lo, hi;
+    uint32_t min_len;            /* the shortest possible event */
+} scan_win;
+
+/* Looks at the event at off, wanting its first `want` bytes (capped by its
+ * length). Returns 0, WH_ERR_AGAIN (the file ends first; v->have bytes
+ * exist from off) or an error. */
+static inline int scan_look(mysql_mapper *m, const scan_win *w, uint64_t off, size_t want,
+                            scan_ev *v, char *errbuf, size_t errlen)
+{
+    if (off >= w->lo && off <= w->hi && w->hi - off >= BINLOG_HEADER_LEN) {
+        const uint8_t *p = w->p + (off - w->lo);
+        uint32_t len = wh_le32(p + 9);
+        if (len >= w->min_len && len <= BINLOG_MAX_EVENT &&
+            w->hi - off >= (want < len ? want : len)) {
+            v->p = p;
+            v->have = (size_t)(w->hi - off);
+            v->length = len;
+            v->next_pos = wh_le32(p + 13);
+            v->type = p[4];
+            return WH_OK;
+        }
+    }
+    binlog_event ev;
+    int rc = binlog_reader_peek(m->rd, off, want, &ev, &v->p, &v->have, errbuf, errlen);
+    if (rc == WH_OK) {
+        v->length = ev.length;
+        v->next_pos = ev.next_pos;
+        v->type = ev.type;
+    }
+    return rc;
+}
+
+/* The event v framed for the decoders that take one (v must hold it whole). */
+static binlog_event scan_frame(const mysql_mapper *m, const scan_ev *v)
+{
+    const binlog_fde *fde = binlog_reader_fde(m->rd);
+    size_t crc = fde->checksum_alg == BINLOG_CHECKSUM_CRC32 ? BINLOG_CHECKSUM_LEN : 0;
+    return (binlog_event){
+        .timestamp = wh_le32(v->p), .type = v->type, .server_id = wh_le32(v->p + 5),
+        .length = v->length, .next_pos = v->next_pos, .flags = wh_le16(v->p + 17),
+        .data = v->p, .body = v->p + fde->header_len,
+        .body_len = v->length - fde->header_len - crc,
+    };
+}
+
+/* What a query event's statement is, from the first v->have bytes of the
+ * event. A statement that cannot be read here counts as DDL (never a
+ * transaction marker); the decoder reports what is wrong with it. So does a
+ * compressed one (MariaDB's log_bin_compress): only statements longer than
+ * log_bin_compress_min_len (10 bytes at least) are compressed, never BEGIN,
+ * COMMIT or ROLLBACK, and a long XA START or SAVEPOINT inside a transaction
+ * changes nothing for the scan either. */
+static binlog_stmt_kind scan_statement(const mysql_mapper *m, const scan_ev *v)
+{
+    const binlog_fde *fde = binlog_reader_fde(m->rd);
+    size_t hdr = fde->header_len;
+    size_t end = v->length - (fde->checksum_alg == BINLOG_CHECKSUM_CRC32 ? BINLOG_CHECKSUM_LEN
+                                                                         : 0);
+    if (v->type == BE_QUERY_COMPRESSED)
+        return BSK_DDL;
+    if (end > v->have)
+        end = v->have;
+    uint8_t post = binlog_post_header_len(fde, v->type);
+    if (post < 11 || end < hdr + post)
+        return BSK_DDL;
+    const uint8_t *b = v->p + hdr;
+    size_t blen = end - hdr;
+    size_t status_len = post >= 13 ? wh_le16(b + 11) : 0;
+    size_t qoff = (size_t)post + status_len + b[8] + 1;
+    if (blen < qoff)
+        return BSK_DDL;
+    return binlog_classify_statement((const char *)b + qoff, blen - qoff);
+}
+
+/* The scanned transaction's name for messages: its GTID, or the offset of
+ * its first event. */
+static const char *scan_txn_name(const mysql_mapper *m, char *buf, size_t n)
+{
+    if (m->sc.has_gtid)
+        binlog_gtid_format(&m->sc.gtid, buf, n);
+    else
+        snprintf(buf, n, "%s:%" PRIu64, binlog_reader_cur_file(m->rd), m->sc.txn_off);
+    return buf;
+}
+
+/* Marks the scanned transaction dropped: the log goes on at `at` (an event),
+ * or with the next file when the file ends inside it (torn). Warns once. */
+static int scan_drop(mysql_mapper *m, uint64_t at, bool torn, const char *why)
+{
+    const char *file = binlog_reader_cur_file(m->rd);
+    char name[BINLOG_GTID_TEXT_MAX + 280];
+    m->sc.drop = true;
+    m->sc.drop_file = torn;
+    m->sc.drop_end = at;
+    if (m->sc.mode == TXN_NONE) {   /* a torn event between transactions */
+        wh_warn(WH_AREA_BINLOG, "%s:%" PRIu64 ": %s; skipping the rest of the file", file,
+                m->sc.txn_off, why);
+        return SCAN_DROPPED;
+    }
+    wh_warn(WH_AREA_BINLOG, "%s:%" PRIu64 ": transaction %s never committed: %s; skipping it "
+            "(wormhole-logcat --uncommitted shows it)", file, m->sc.txn_off,
+            scan_txn_name(m, name, sizeof name), why);
+    return SCAN_DROPPED;
+}
+
+/* Starts scanning a transaction whose first event is at off. */
+static void scan_begin(mysql_mapper *m, uint64_t off, txn_mode mode)
+{
+    m->sc.mode = mode;
+    m->sc.txn_off = off;
+    m->sc.changed = false;
+    m->sc.has_gtid = false;
+}
+
+/* Follows event headers from sc.off until the transaction there commits
+ * (events outside transactions are passed on the way). The rules mirror
+ * the decoder's (handle_event, handle_query): a transaction ends at XID, XA
+ * PREPARE, COMMIT or ROLLBACK, a transaction payload, or with its single
+ * statement. Only GTID and query events are read beyond their header.
+ * Returns a SCAN_* code or an error. */
+static int scan(mysql_mapper *m, char *errbuf, size_t errlen)
+{
+    const binlog_fde *fde = binlog_reader_fde(m->rd);
+    scan_win w;
+    binlog_reader_window(m->rd, &w.p, &w.lo, &w.hi);
+    w.min_len = fde->header_len +
+                (fde->checksum_alg == BINLOG_CHECKSUM_CRC32 ? BINLOG_CHECKSUM_LEN : 0);
+    bool looked_again = false;
+    char why[400];
+    for (;;) {
+        uint64_t off = m->sc.off;
+        scan_ev v;
+        int rc = scan_look(m, &w, off, BINLOG_HEADER_LEN, &v, errbuf, errlen);
+        if (rc == WH_ERR_AGAIN)
+            goto at_end;
+        if (rc != WH_OK)
+            return rc;
+        /* Every event records where it ends: a corrupt length shows here. */
+        if (v.next_pos != 0 && v.next_pos != (uint32_t)(off + v.length))
+            return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                             "%s:%" PRIu64 ": no event starts here, or its header is corrupt "
+                             "(the bytes read as a %s event of %u bytes ending at %u)",
+                             binlog_reader_cur_file(m->rd), off, binlog_event_type_name(v.type),
+                             v.length, v.next_pos);
+        bool ends = false;       /* the event ends the transaction (or is one) */
+        txn_mode mode = m->sc.mode;
+        switch (v.type) {
+        case BE_MARIA_GTID:
+        case BE_GTID:
+        case BE_ANONYMOUS_GTID: {
+            if (mode != TXN_NONE) {
+                snprintf(why, sizeof why, "another transaction starts at offset %" PRIu64
+                         " before its commit event", off);
+                return scan_drop(m, off, false, why);
+            }
+            if ((rc = scan_look(m, &w, off, v.length, &v, errbuf, errlen)) == WH_ERR_AGAIN)
+                goto at_end;
+            if (rc != WH_OK)
+                return rc;
+            if (v.have < v.length)
+                return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT,
+                                 "%s:%" PRIu64 ": a %s event of %u bytes is implausibly large",
+                                 binlog_reader_cur_file(m->rd), off,
+                                 binlog_event_type_name(v.type), v.length);
+            binlog_event ev = scan_frame(m, &v);
+            binlog_gtid g;
+            uint8_t flags;
+            bool anon = false;
+            if (v.type == BE_MARIA_GTID) {
+                rc = binlog_maria_gtid_parse(&ev, &g, &flags, errbuf, errlen);
+                mode = (flags & BINLOG_MGTID_STANDALONE) ? TXN_STANDALONE : TXN_EXPLICIT;
+            } else {
+                rc = binlog_mysql_gtid_parse(&ev, &g, &anon, errbuf, errlen);
+                mode = TXN_AWAIT;
+            }
+            if (rc != WH_OK)
+                return wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64,
+                                  binlog_reader_cur_file(m->rd), off);
+            scan_begin(m, off, mode);
+            m->sc.has_gtid = !anon;
+            m->sc.gtid = g;
+            break;
+        }
+        case BE_QUERY:
+        case BE_QUERY_COMPRESSED:
+        case BE_EXECUTE_LOAD_QUERY: {
+            if ((rc = scan_look(m, &w, off, v.length, &v, errbuf, errlen)) == WH_ERR_AGAIN)
+                goto at_end;
+            if (rc != WH_OK)
+                return rc;
+            binlog_stmt_kind kind = scan_statement(m, &v);
+            if (mode == TXN_NONE) {
+                if (kind == BSK_BEGIN)
+                    scan_begin(m, off, TXN_EXPLICIT);
+                else if (kind == BSK_DDL || kind == BSK_DML)
+                    ends = true;   /* a statement on its own */
+                break;
+            }
+            switch (kind) {
+            case BSK_BEGIN:
+                if (mode != TXN_EXPLICIT) {
+                    m->sc.mode = TXN_EXPLICIT;
+                } else if (m->sc.changed) {
+                    snprintf(why, sizeof why, "another transaction begins at offset %" PRIu64
+                             " before its commit event", off);
+                    return scan_drop(m, off, false, why);
+                }
+                break;
+            case BSK_COMMIT:
+            case BSK_ROLLBACK:
+                ends = true;
+                break;
+            case BSK_IGNORE:
+                ends = mode != TXN_EXPLICIT;
+                break;
+            case BSK_DDL:
+            case BSK_DML:
+                ends = mode != TXN_EXPLICIT;
+                m->sc.changed = true;
+                break;
+            }
+            break;
+        }
+        case BE_XID:
+        case BE_XA_PREPARE:
+            ends = mode != TXN_NONE;
+            break;
+        case BE_TRANSACTION_PAYLOAD:
+            ends = true;   /* a whole transaction in one event */
+            break;
+        case BE_TABLE_MAP:
+            if (mode == TXN_NONE)
+                scan_begin(m, off, TXN_EXPLICIT);
+            break;
+        case BE_WRITE_ROWS_V1: case BE_UPDATE_ROWS_V1: case BE_DELETE_ROWS_V1:
+        case BE_WRITE_ROWS_V2: case BE_UPDATE_ROWS_V2: case BE_DELETE_ROWS_V2:
+        case BE_PARTIAL_UPDATE_ROWS:
+        case BE_WRITE_ROWS_COMPRESSED_V1: case BE_UPDATE_ROWS_COMPRESSED_V1:
+        case BE_DELETE_ROWS_COMPRESSED_V1: case BE_WRITE_ROWS_COMPRESSED_V2:
+        case BE_UPDATE_ROWS_COMPRESSED_V2: case BE_DELETE_ROWS_COMPRESSED_V2:
+            if (mode == TXN_NONE)
+                scan_begin(m, off, TXN_EXPLICIT);
+            m->sc.mode = TXN_EXPLICIT;
+            m->sc.changed = true;
+            break;
+        case BE_ROTATE:
+        case BE_STOP:
+            if (mode != TXN_NONE) {
+                snprintf(why, sizeof why, "a %s event follows it at offset %" PRIu64,
+                         binlog_event_type_name(v.type), off);
+                return scan_drop(m, off, false, why);
+            }
+            break;
+        default:
+            break;
+        }
+        bool outside = m->sc.mode == TXN_NONE;   /* an event outside any transaction */
+        if ((ends || outside) && off + v.length > w.hi &&
+            !binlog_reader_holds(m->rd, off + v.length)) {
+            v.have = 1;   /* not completely written */
+            goto at_end;
+        }
+        m->sc.off = off + v.length;
+        if (ends) {
+            m->sc.mode = TXN_NONE;
+            m->sc.verified = m->sc.off;
+            return SCAN_VERIFIED;
+        }
+        if (outside) {
+            m->sc.verified = m->sc.off;
+            if (v.type == BE_ROTATE || v.type == BE_STOP)
+                return SCAN_VERIFIED;   /* the file ends here */
+        }
+        looked_again = false;
+        continue;
+at_end:
+        /* The file as it is now ends exactly at off (v.have == 0) or inside
+         * the event there. */
+        if (m->sc.mode == TXN_NONE && v.have == 0) {
+            m->sc.verified = off;   /* the reader takes it from here */
+            return SCAN_VERIFIED;
+        }
+        if (!binlog_reader_file_finished(m->rd))
+            return SCAN_PENDING;   /* the live end: the rest is being written */
+        if (!looked_again) {
+            /* A later file exists; the server may have written more here
+             * before it rotated: look once more before deciding. */
+            looked_again = true;
+            continue;
+        }
+        int i = binlog_reader_file_index(m->rd, binlog_reader_cur_file(m->rd));
+        const char *next = i >= 0 && (size_t)i + 1 < binlog_reader_nfiles(m->rd)
+                           ? binlog_reader_file(m->rd, (size_t)i + 1) : "a later file";
+        uint64_t size = binlog_reader_file_size(m->rd);
+        if (m->sc.mode == TXN_NONE) {
+            m->sc.txn_off = off;
+            snprintf(why, sizeof why, "the file ends inside an event (%" PRIu64 " bytes of it "
+                     "are there) and the binlog continues in %s: the server stopped while "
+                     "writing it", size > off ? size - off : 0, next);
+        } else {
+            snprintf(why, sizeof why, "the file ends inside it, %" PRIu64 " bytes on, and the "
+                     "binlog continues in %s (the server stopped while writing it, and rolls "
+                     "such a transaction back when it restarts)",
+                     size > m->sc.txn_off ? size - m->sc.txn_off : 0, next);
+        }
+        return scan_drop(m, 0, true, why);
+    }
+}
+
+enum {
+    GATE_OK = 0,         /* the next event may be decoded */
+    GATE_WAIT = 2,       /* nothing can be decoded until the log grows */
+    GATE_YIELD,          /* hand out the batch first (the reader is about to move) */
+    GATE_MOVED,          /* the reader skipped a dropped transaction: look again */
+    GATE_END,            /* no follow: the uncommitted end of the log is counted */
+};
+
+/* Called when the decoder reaches the offset the scan verified: scans the
+ * next transaction and decides whether it may be decoded, is waited for, or
+ * is skipped. */
+static int gate(mysql_mapper *m, char *errbuf, size_t errlen)
+{
+    if (m->sc.tail)
+        return GATE_END;
+    if (m->sc.seq != m->file_seq) {   /* a new file (or a seek): scan from where the reader is */
+        memset(&m->sc, 0, sizeof m->sc);
+        m->sc.seq = m->file_seq;
+        m->sc.off = m->sc.verified = binlog_reader_next_offset(m->rd);
+    }
+    if (!m->sc.drop) {
+        assert(binlog_reader_next_offset(m->rd) <= m->sc.off);
+        int rc = scan(m, errbuf, errlen);
+        if (rc < 0)
+            return rc;
+        if (rc == SCAN_VERIFIED)
+            return GATE_OK;
+        if (rc == SCAN_PENDING) {
+            if (m->base.follow || m->sc.mode == TXN_NONE)
+                return GATE_WAIT;
+            /* No follow, and the log ends inside a transaction: decode what
+             * is there of it, counting its updates instead of delivering
+             * them; next_batch then says so. */
+            if (m->ready > 0)
+                return GATE_YIELD;
+            m->sc.tail = true;
+            m->sc.verified = m->sc.off;
+            return GATE_OK;
+        }
+    }
+    /* A dropped transaction: skip it. */
+    if (m->ready > 0)
+        return GATE_YIELD;   /* their bytes may be in the buffer the reader leaves */
+    if (m->phys.pending) {
+        /* The sought position was in this transaction: it never committed,
+         * so what follows it is the next update. */
+        m->phys.pending = false;
+        m->phys.check = false;
+    }
+    if (m->sc.drop_file) {
+        int rc = binlog_reader_skip_file(m->rd, errbuf, errlen);
+        if (rc == WH_ERR_AGAIN)
+            return GATE_WAIT;   /* the next file is not written yet */
+        if (rc != WH_OK)
+            return rc;
+        m->file_seq = binlog_reader_file_seq(m->rd);
+    } else {
+        binlog_reader_skip_to(m->rd, m->sc.drop_end);
+        m->sc.off = m->sc.verified = m->sc.drop_end;
+        m->sc.mode = TXN_NONE;
+    }
+    m->sc.drop = false;
+    return GATE_MOVED;
 }
 
 /* ---- the batch loop ------------------------------------------------------------------ */
 
 #define RUN_END 1   /* live end of the log reached */
+
+/* Waits for the log to grow (follow mode, until the batch's deadline).
+ * Returns WH_OK to look again, or RUN_END. */
+static int wait_log(mysql_mapper *m, int timeout_ms, int64_t *deadline)
+{
+    if (!m->base.follow || timeout_ms <= 0)
+        return RUN_END;
+    int64_t now = wh_mono_ms();
+    if (*deadline < 0)
+        *deadline = now + timeout_ms;
+    if (now >= *deadline)
+        return RUN_END;
+    binlog_reader_wait(m->rd, (int)(*deadline - now));
+    return WH_OK;
+}
 
 static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t errlen)
 {
@@ -929,26 +1410,46 @@ static int run(mysql_mapper *m, int max, int timeout_ms, char *errbuf, size_t er
                 return rc;
             continue;
         }
+        int rc = WH_OK;
+        /* Committed transactions only: past what the scan verified, the
+         * next transaction's commit event must be in the log first. */
+        if ((m->next_off >= m->sc.verified || m->sc.seq != m->file_seq) && !m->o.uncommitted &&
+            !binlog_payload_active(m->pl)) {
+            rc = gate(m, errbuf, errlen);
+            m->next_off = binlog_reader_next_offset(m->rd);
+            if (rc == GATE_MOVED)
+                continue;
+            if (rc == GATE_YIELD)
+                return WH_OK;
+            if (rc == GATE_END)
+                return RUN_END;
+            if (rc == GATE_WAIT) {
+                if (m->ready > 0)
+                    return WH_OK;
+                if ((rc = wait_log(m, timeout_ms, &deadline)) != WH_OK)
+                    return rc;
+                continue;
+            }
+        }
         binlog_event ev;
-        int rc = source_next(m, &ev, errbuf, errlen);
+        if (rc == WH_OK)
+            rc = source_next(m, &ev, errbuf, errlen);
+        if (rc == SOURCE_PAYLOAD_DONE)
+            continue;
         if (rc == BINLOG_READER_REFILL) {
             if (m->ready > 0)
                 return WH_OK;   /* hand these out before their bytes are replaced */
             if ((rc = carry_pending(m)) != WH_OK)
                 return wh_seterr(errbuf, errlen, rc, "out of memory keeping an update");
             rc = source_refill(m, errbuf, errlen);
+            if (m->sc.tail && (rc != WH_OK || m->sc.seq != m->file_seq))
+                return RUN_END;   /* counting the log's unfinished end: it is counted */
             if (rc == WH_OK)
                 continue;
             if (rc != WH_ERR_AGAIN)
                 return rc;
-            if (!m->base.follow || timeout_ms <= 0)
-                return RUN_END;
-            int64_t now = wh_mono_ms();
-            if (deadline < 0)
-                deadline = now + timeout_ms;
-            if (now >= deadline)
-                return RUN_END;
-            binlog_reader_wait(m->rd, (int)(deadline - now));
+            if ((rc = wait_log(m, timeout_ms, &deadline)) != WH_OK)
+                return rc;
             continue;
         }
         if (rc != WH_OK) {
@@ -986,6 +1487,10 @@ static int keep_inflated_rows(mysql_mapper *m)
     return WH_OK;
 }
 
+/* next_batch of the mapper contract (mappers/mapper.h), with one addition:
+ * without follow, WH_ERR_EOF comes with a sentence in errbuf when the log
+ * ends inside a transaction that is not committed (yet), and with errbuf
+ * untouched otherwise. */
 static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
                             int timeout_ms, char *errbuf, size_t errlen)
 {
@@ -1040,15 +1545,31 @@ static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
         return m->ready;
     }
     if (rc == RUN_END && m->ready == 0) {
+        if (m->sc.tail) {
+            char name[BINLOG_GTID_TEXT_MAX + 280];
+            uint32_t n = m->mode != TXN_NONE ? txn_delivered(m, m->sc.tail_from) : 0;
+            return wh_seterr(errbuf, errlen, WH_ERR_EOF,
+                             "the log ends inside transaction %s at %s:%" PRIu64 ": not "
+                             "committed (yet); %u update%s not shown",
+                             scan_txn_name(m, name, sizeof name), binlog_reader_cur_file(m->rd),
+                             m->sc.txn_off, n, n == 1 ? "" : "s");
+        }
         if (!m->base.follow && m->has_pending) {
-            /* The log ends inside a transaction still being written: show what
-             * is there; its end is not known. */
+            /* Option uncommitted: the log ends inside a transaction still
+             * being written; show what is there, no update marked last. */
             m->batch[0].txn.last = false;
             m->ready = 1;
             m->has_pending = false;
         } else {
             if (carry_pending(m) != WH_OK)
                 goto nomem;
+            if (!m->base.follow && m->mode != TXN_NONE && m->o.uncommitted)
+                return wh_seterr(errbuf, errlen, WH_ERR_EOF,
+                                 "the log ends inside transaction %s at %s:%" PRIu64 ": not "
+                                 "committed (yet); %u update%s delivered as uncommitted",
+                                 m->txn_id, m->txn_file, m->txn_off,
+                                 txn_delivered(m, m->skip_below),
+                                 txn_delivered(m, m->skip_below) == 1 ? "" : "s");
             return m->base.follow ? WH_ERR_AGAIN : WH_ERR_EOF;
         }
     }
@@ -1078,6 +1599,7 @@ static void reset_stream(mysql_mapper *m)
     m->txn_id_a = m->logical_a = NULL;
     memset(&m->phys, 0, sizeof m->phys);
     memset(&m->lp, 0, sizeof m->lp);
+    memset(&m->sc, 0, sizeof m->sc);
     binlog_payload_end(m->pl);
     binlog_table_cache_end_txn(m->tc);
     wh_arena_reset(&m->arena);

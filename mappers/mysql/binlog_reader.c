@@ -58,7 +58,21 @@ struct binlog_reader {
     size_t map_len;
     size_t map_dropped;           /* bytes at the map's start already dropped */
     bool use_mmap;
+
+    /* Looking ahead (binlog_reader_peek) beyond the buffered bytes: a small
+     * chunk read from the file, so that scanning a large transaction's event
+     * headers costs one pread per SCAN_CHUNK bytes and no memory. */
+    uint8_t *scan;
+    uint64_t scan_off;
+    size_t scan_len;
+    size_t scan_hits;             /* lookups the chunk served */
+    bool scan_small;              /* read small pieces: events are large */
 };
+
+/* Beyond the buffered bytes, peeks read a 64 KiB chunk, or only 1 KiB when
+ * the last chunk served few lookups (large events: copying 64 KiB to read a
+ * few headers costs more than a system call per header). */
+#define SCAN_SMALL 1024u
 
 #define MAP_WINDOW (8u << 20)
 #define MAP_MIN_FILE (4u << 20)
@@ -422,6 +436,7 @@ void binlog_reader_free(binlog_reader *r)
         free(r->interned[i]);
     free(r->interned);
     free(r->buf);
+    free(r->scan);
     free(r->dir);
     free(r->index_path);
     free(r);
@@ -603,6 +618,7 @@ int binlog_reader_open(binlog_reader *r, const char *name, uint64_t offset,
     r->finished = false;
     r->check_first = offset > BINLOG_MAGIC_LEN;
     r->rotate_to[0] = '\0';
+    r->scan_len = 0;
     r->file_seq++;
     watch_file(r);
     wh_debug(WH_AREA_BINLOG, "opened %s at %" PRIu64 " (server %s, checksum %s)", name, start,
@@ -800,6 +816,110 @@ int binlog_reader_refill(binlog_reader *r, char *errbuf, size_t errlen)
         return truncated_event(r, data(r), r->len, r->buf_off, errbuf, errlen);
     wh_warn(WH_AREA_BINLOG, "%s ends at %" PRIu64 " without a Rotate or Stop event (the server "
             "stopped abruptly); continuing with %s", r->cur, r->buf_off, successor(r));
+    return next_file(r, errbuf, errlen);
+}
+
+/* ---- looking ahead ----------------------------------------------------------- */
+
+/* Points *p at the bytes of the current file from off on, at least n of them
+ * if the file holds them: the buffered bytes not consumed yet, else the scan
+ * chunk, else a chunk read now. Returns how many bytes *p holds (fewer than
+ * n only where the file ends), or -1 with errno. */
+static ssize_t look(binlog_reader *r, uint64_t off, size_t n, const uint8_t **p)
+{
+    uint64_t lo = r->buf_off + r->pos, hi = r->buf_off + r->len;
+    if (off >= lo && off + n <= hi) {
+        *p = data(r) + (off - r->buf_off);
+        return (ssize_t)(hi - off);
+    }
+    if (r->scan && off >= r->scan_off && off + n <= r->scan_off + r->scan_len) {
+        r->scan_hits++;
+        *p = r->scan + (off - r->scan_off);
+        return (ssize_t)(r->scan_off + r->scan_len - off);
+    }
+    if (!r->scan && !(r->scan = malloc(BINLOG_READER_PEEK_MAX)))
+        return -1;
+    if (r->scan_len)   /* a full chunk that served a header per 4 KiB or less: go small */
+        r->scan_small = r->scan_small ? r->scan_hits < 4 : r->scan_hits * 4096 < r->scan_len;
+    size_t size = r->scan_small ? SCAN_SMALL : BINLOG_READER_PEEK_MAX;
+    ssize_t k = pread_full(r->fd, r->scan, size > n ? size : n, off);
+    r->scan_off = off;
+    r->scan_len = k > 0 ? (size_t)k : 0;
+    r->scan_hits = 1;
+    *p = r->scan;
+    return k;
+}
+
+int binlog_reader_peek(binlog_reader *r, uint64_t off, size_t want, binlog_event *ev,
+                       const uint8_t **p, size_t *have, char *errbuf, size_t errlen)
+{
+    assert(r->fd >= 0 && off >= r->buf_off + r->pos);
+    *have = 0;
+    ssize_t k = look(r, off, BINLOG_HEADER_LEN, p);
+    if (k < 0)
+        return wh_seterr(errbuf, errlen, errno == ENOMEM ? WH_ERR_NOMEM : WH_ERR_IO,
+                         "%s:%" PRIu64 ": read failed: %s", r->cur, off, strerror(errno));
+    *have = (size_t)k;
+    if (*have < BINLOG_HEADER_LEN)
+        return WH_ERR_AGAIN;
+    int rc = binlog_event_header(*p, *have, &r->fde, ev, errbuf, errlen);
+    if (rc != WH_OK)
+        return wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64, r->cur, off);
+    size_t n = want < ev->length ? want : ev->length;
+    if (n > BINLOG_READER_PEEK_MAX)
+        n = BINLOG_READER_PEEK_MAX;
+    if (*have >= n)
+        return WH_OK;
+    if ((k = look(r, off, n, p)) < 0)
+        return wh_seterr(errbuf, errlen, errno == ENOMEM ? WH_ERR_NOMEM : WH_ERR_IO,
+                         "%s:%" PRIu64 ": read failed: %s", r->cur, off, strerror(errno));
+    *have = (size_t)k;
+    return *have >= n ? WH_OK : WH_ERR_AGAIN;
+}
+
+bool binlog_reader_holds(binlog_reader *r, uint64_t end)
+{
+    if (end <= r->buf_off + r->len || (r->scan && end <= r->scan_off + r->scan_len))
+        return true;
+    if (r->map && end <= r->map_len)
+        return true;
+    struct stat st;
+    return fstat(r->fd, &st) == 0 && (uint64_t)st.st_size >= end;
+}
+
+void binlog_reader_window(const binlog_reader *r, const uint8_t **p, uint64_t *lo, uint64_t *hi)
+{
+    *lo = r->buf_off + r->pos;
+    *hi = r->buf_off + r->len;
+    *p = data(r) ? data(r) + r->pos : NULL;
+}
+
+uint64_t binlog_reader_file_size(binlog_reader *r)
+{
+    struct stat st;
+    return r->fd >= 0 && fstat(r->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+void binlog_reader_skip_to(binlog_reader *r, uint64_t off)
+{
+    assert(r->fd >= 0 && off >= r->buf_off + r->pos && !r->finished);
+    if (r->map && off <= r->map_len) {
+        r->pos = (size_t)off;
+        if (r->len < r->pos)
+            r->len = r->pos + MAP_WINDOW < r->map_len ? r->pos + MAP_WINDOW : r->map_len;
+    } else if (!r->map && off <= r->buf_off + r->len) {
+        r->pos = (size_t)(off - r->buf_off);
+    } else {
+        unmap(r);
+        r->buf_off = off;
+        r->len = r->pos = 0;
+    }
+    r->need = 0;
+    r->check_first = false;
+}
+
+int binlog_reader_skip_file(binlog_reader *r, char *errbuf, size_t errlen)
+{
     return next_file(r, errbuf, errlen);
 }
 

@@ -4,7 +4,9 @@
  * and tails the file the server is still writing: a half-written event at
  * the end of the live file is simply "not there yet". A truncated event in a
  * finished file (one followed by a later file, or ended by a Stop or Rotate
- * event) is an error naming the file and offset.
+ * event) is an error naming the file and offset; a caller that looks ahead
+ * (binlog_reader_peek) can see it coming and skip the file's torn tail
+ * instead (binlog_reader_skip_file).
  *
  * Events are read through a bounded buffer (it grows to hold one event
  * larger than itself, and shrinks back afterwards). An event returned by
@@ -92,6 +94,49 @@ uint64_t binlog_reader_file_seq(const binlog_reader *r);
 /* Whether the current file is known to be finished (Stop or Rotate seen, or
  * a later file exists in the index). */
 bool binlog_reader_file_finished(binlog_reader *r);
+
+/* Looking ahead without consuming: the largest piece of an event that
+ * binlog_reader_peek returns at once. */
+#define BINLOG_READER_PEEK_MAX (64u * 1024)
+
+/* The event at offset off of the current file (at or after the next event
+ * binlog_reader_next would return), without moving the reader and without
+ * verifying its checksum: its common header into *ev, and its first
+ * min(want, ev->length, BINLOG_READER_PEEK_MAX) bytes at *p. Bytes already
+ * buffered are used in place; beyond them a 64 KiB chunk is read (1 KiB when
+ * the last chunk served few headers: large events), so that walking a large
+ * transaction's headers costs few preads, little copying and no memory.
+ * *p stays valid until the next call of any binlog_reader function.
+ * Returns 0; WH_ERR_AGAIN when the file as it is now ends first (*have then
+ * says how many bytes exist from off: 0 means the file ends exactly at
+ * off); WH_ERR_CORRUPT for an impossible header or WH_ERR_IO, with errbuf
+ * naming file and offset. */
+int binlog_reader_peek(binlog_reader *r, uint64_t off, size_t want, binlog_event *ev,
+                       const uint8_t **p, size_t *have, char *errbuf, size_t errlen);
+
+/* The bytes buffered (or mapped) ahead of the reader and not consumed yet:
+ * *p holds the current file's bytes [*lo, *hi). Valid until the next
+ * binlog_reader_refill, _open, _skip_to or _skip_file (peeking leaves it
+ * alone), so a caller can walk event headers there without a call each. */
+void binlog_reader_window(const binlog_reader *r, const uint8_t **p, uint64_t *lo,
+                          uint64_t *hi);
+
+/* Whether the current file holds at least `end` bytes now (what is buffered
+ * or mapped, else one fstat). */
+bool binlog_reader_holds(binlog_reader *r, uint64_t end);
+
+/* The current file's size now (fstat; 0 if that fails). */
+uint64_t binlog_reader_file_size(binlog_reader *r);
+
+/* Moves the reader forward to offset off of the current file (an event
+ * boundary found by peeking, at or after the next event), discarding the
+ * events in between. Invalidates events returned before. */
+void binlog_reader_skip_to(binlog_reader *r, uint64_t off);
+
+/* Abandons the rest of the current file and opens the file that follows it
+ * (as binlog_reader_refill does at a file's end). Returns 0, WH_ERR_AGAIN
+ * when no later file is listed (or it is not written yet), or an error. */
+int binlog_reader_skip_file(binlog_reader *r, char *errbuf, size_t errlen);
 
 /* Reads the first events of file `name` up to the first event that is not a
  * format description, Gtid_list, Previous_gtids or Binlog_checkpoint, and

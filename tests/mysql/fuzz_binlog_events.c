@@ -1,6 +1,9 @@
 /* fuzz_binlog_events.c -- feeds arbitrary bytes as a binlog file through the
  * whole mysql mapper (reader, event framing, table maps, row images, value
- * decoders, payloads, GTIDs, seeking).
+ * decoders, payloads, GTIDs, seeking), committed transactions only (the
+ * scan ahead for commit events) and, with the option uncommitted, all. The
+ * file is followed by an empty one, so a torn end is the end of a finished
+ * file.
  *
  * The first input byte picks the framing: 0 the bytes are the whole file;
  * 1/2 a MySQL/MariaDB format description without checksums comes first;
@@ -94,10 +97,11 @@ static void fix_crcs(wh_buf *b, size_t start)
     }
 }
 
-static void drain(const char *logical, bool second_file)
+static void drain(const char *logical, bool second_file, bool uncommitted)
 {
-    json_t *o = json_pack("{s:s, s:b, s:s, s:i}", "binlog_dir", fuzz_dir, "positional_names", 1,
-                          "statement_dml", "ddl", "read_buffer_kb", 16);
+    json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:b}", "binlog_dir", fuzz_dir,
+                          "positional_names", 1, "statement_dml", "ddl", "read_buffer_kb", 16,
+                          "uncommitted", uncommitted);
     wh_mapper *m = NULL;
     char err[1024];
     wh_buf out = WH_BUF_INIT;
@@ -160,8 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     write_file("f.000001", b.data, b.len);
     write_file("f.000002", "", 0);
-    drain(NULL, false);
-    drain(mode == 2 ? "0-1-1/0" : "3e11fa47-71ca-11e1-9e33-c80aa9429562:1/0", false);
+    drain(NULL, false, false);
+    drain(NULL, false, true);   /* every transaction, committed or not */
+    drain(mode == 2 ? "0-1-1/0" : "3e11fa47-71ca-11e1-9e33-c80aa9429562:1/0", false, false);
     wh_buf_free(&b);
     return 0;
 }

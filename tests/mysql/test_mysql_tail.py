@@ -7,7 +7,8 @@ and printed; only a generous bound is asserted).
 
 Failures, as printed on wormhole-logcat's stderr: a flipped byte in a
 finished binlog (CRC32 mismatch naming file and offset), a finished binlog
-cut in the middle of an event (truncated event, naming the next file), a
+cut in the middle of an event (the transaction never committed: skipped with
+a warning naming the next file, the next file follows), a
 physical and a logical position whose binlog was purged."""
 
 import os
@@ -95,7 +96,7 @@ def error_tests(db, tmp):
         db.sql("INSERT INTO tl.e VALUES (%d, REPEAT('x', 2000))" % i)
     db.flush_logs()
     files = db.binlog_files()
-    status, ups, err = logcat(db.binlog_dir)
+    status, full, err = logcat(db.binlog_dir)
     first_file = files[0].rsplit("/", 1)[1]
 
     # A flipped byte inside an event of a finished file.
@@ -113,7 +114,9 @@ def error_tests(db, tmp):
           "flipped byte: status %d, %s" % (status, err.strip()))
     print("corrupt: %s" % err.strip(), flush=True)
 
-    # The same file cut in the middle of that event.
+    # The same file cut in the middle of that event, as a crash leaves it:
+    # that transaction never committed; it is skipped with a warning and the
+    # next file follows.
     shutil.rmtree(d)
     shutil.copytree(db.binlog_dir, d)
     path = os.path.join(d, victim)
@@ -121,9 +124,17 @@ def error_tests(db, tmp):
     open(path, "wb").write(data[:pos + 50])
     status, ups, err = logcat(d, check_status=False)
     nxt = files[-1].rsplit("/", 1)[1]
-    check(status == 1 and ("wormhole-logcat: %s:" % victim) in err and "truncated event" in err
-          and ("the binlog continues in %s" % nxt) in err,
+    warn = [l for l in err.split("\n") if "never committed" in l]
+    check(status == 0 and len(warn) == 1 and ("] %s:" % victim) in warn[0] and
+          "the file ends inside it" in warn[0] and ("the binlog continues in %s" % nxt) in warn[0],
           "truncated: status %d, %s" % (status, err.strip()))
+    cut_at = int(warn[0].split("] %s:" % victim, 1)[1].split(":", 1)[0]) if warn else 0
+    want = [u["pos"] for u in full if not (u["pos"]["physical"].startswith(victim + ":") and
+                                           int(u["pos"]["physical"].split(":")[1].split("/")[0])
+                                           >= cut_at)]
+    check([u["pos"] for u in ups] == want and len(want) < len(full),
+          "truncated: the stream is the full one without the cut transaction and what followed "
+          "it in %s (%d of %d updates)" % (victim, len(ups), len(full)))
     print("truncated: %s" % err.strip(), flush=True)
 
     # Purged positions, physical and logical. The resume point is a one-row

@@ -69,7 +69,7 @@ static void test_pieces(void)
     wh_buf out = WH_BUF_INIT;
     wire_put_ack(&out, 1);
     wire_put_heartbeat(&out, 123456789);
-    wire_put_hello_ok(&out, "inst");
+    wire_put_hello_ok(&out, "inst", WIRE_FRAME_MAX, WIRE_UPDATE_MAX);
     wire_put_ack(&out, 2);
     wire_inbuf in;
     wire_inbuf_init(&in, 1024, 0);
@@ -173,7 +173,7 @@ static void test_limits(void)
     pair(sv);
     wire_inbuf_init(&in, 16, 0);
     wh_buf out = WH_BUF_INIT;
-    wire_put_hello_ok(&out, "an instance name longer than sixteen bytes");
+    wire_put_hello_ok(&out, "an instance name longer than sixteen bytes", WIRE_FRAME_MAX, 0);
     write_all(sv[0], out.data, out.len);
     CHECK_EQ_INT(pump(&in, sv[1], types, sizeof types, err, sizeof err), WH_ERR_LIMIT);
     CHECK(strstr(err, "exceeds the limit of 16") != NULL);
@@ -259,11 +259,108 @@ static void test_outbuf(void)
     free(in);
 }
 
+/* Memory goes back: after a frame of several MiB the buffer keeps at most
+ * WIRE_INBUF_KEEP (trim, or the next fill); a stranger's small limits are
+ * raised once it is known (wire_inbuf_limit); a partial frame kept across
+ * fills never lets the buffer grow past its cap. */
+static void test_release(void)
+{
+    int sv[2];
+    pair(sv);
+    char err[256];
+    wh_buf out = WH_BUF_INIT;
+    size_t big = 3u << 20;
+    char *msg = malloc(big + 1);
+    memset(msg, 'y', big);
+    msg[big] = '\0';
+    wire_put_error(&out, WH_ERR_INVALID, msg);
+    wire_put_ack(&out, 7);
+    wire_inbuf in;
+    wire_inbuf_init(&in, 1024, 2048);   /* a stranger: small frames only */
+    write_all(sv[0], out.data, 64);
+    char types[8] = "";
+    CHECK_EQ_INT(pump(&in, sv[1], types, sizeof types, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(strstr(err, "exceeds the limit of 1024") != NULL);
+    wire_inbuf_free(&in);
+    close(sv[0]);
+    close(sv[1]);
+
+    pair(sv);
+    wire_inbuf_init(&in, 1024, 2048);
+    wire_inbuf_limit(&in, 8u << 20, 0);   /* known now */
+    CHECK_EQ_INT(in.max_bytes, (8u << 20) + WIRE_OVERHEAD);
+    size_t sent = 0, got;
+    int frames = 0;
+    while (frames < 2) {
+        if (sent < out.len) {
+            ssize_t w = write(sv[0], out.data + sent, out.len - sent);
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        int rc = wire_inbuf_fill(&in, sv[1], 4096, &got, "p", err, sizeof err);
+        if (rc != WH_OK && rc != WH_ERR_AGAIN) {
+            CHECK_EQ_INT(rc, WH_OK);
+            break;
+        }
+        CHECK(in.buf.len <= in.max_bytes);
+        int type;
+        const uint8_t *pl;
+        size_t plen;
+        while (wire_inbuf_next(&in, &type, &pl, &plen, err, sizeof err) == WH_OK) {
+            CHECK_EQ_INT(type, frames == 0 ? WIRE_ERROR : WIRE_ACK);
+            frames++;
+        }
+    }
+    CHECK(in.buf.cap > big);   /* the large frame needed it */
+    wire_inbuf_trim(&in);
+    CHECK(in.buf.cap <= WIRE_INBUF_KEEP);
+    /* A large frame that never completes (the connection ends): the next
+     * fill shrinks to what the next frame needs. */
+    wh_buf_reset(&out);
+    wire_put_error(&out, WH_ERR_INVALID, msg);
+    write_all(sv[0], out.data, 100);
+    CHECK_EQ_INT(wire_inbuf_fill(&in, sv[1], 4096, &got, "p", err, sizeof err), WH_OK);
+    CHECK_EQ_INT(wire_inbuf_pending(&in), 100);
+    CHECK_EQ_INT(wire_inbuf_fill(&in, sv[1], 4096, &got, "p", err, sizeof err), WH_ERR_AGAIN);
+    CHECK(in.buf.cap > big);   /* room was made for the whole frame whose header is in */
+    wire_inbuf_reset(&in);     /* e.g. the connection ended */
+    wh_buf_reset(&out);
+    wire_put_ack(&out, 8);
+    write_all(sv[0], out.data, out.len);
+    CHECK_EQ_INT(wire_inbuf_fill(&in, sv[1], 4096, &got, "p", err, sizeof err), WH_OK);
+    CHECK(in.buf.cap <= WIRE_INBUF_KEEP);
+    free(msg);
+    close(sv[0]);
+    close(sv[1]);
+    wire_inbuf_free(&in);
+    wh_buf_free(&out);
+
+    /* The send buffer frees a large burst once it is out. */
+    pair(sv);
+    wire_outbuf o = WIRE_OUTBUF_INIT;
+    for (uint64_t i = 0; i < 600000; i++)   /* about 6.6 MB of ACK frames */
+        wire_put_ack(&o.buf, i);
+    CHECK(o.buf.cap > WIRE_OUTBUF_KEEP);
+    char sink[65536];
+    int rounds = 0;
+    while (wire_outbuf_pending(&o) > 0 && rounds++ < 100000) {
+        CHECK_EQ_INT(wire_outbuf_flush(&o, sv[0], NULL), WH_OK);
+        while (read(sv[1], sink, sizeof sink) > 0)
+            ;
+    }
+    CHECK_EQ_INT(wire_outbuf_pending(&o), 0);
+    CHECK(o.buf.cap == 0 && o.buf.data == NULL);
+    wire_outbuf_free(&o);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     test_pieces();
     test_large_frame();
     test_limits();
     test_outbuf();
+    test_release();
     return check_done("test_wire_conn");
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/filter.h"
 #include "protocol/zk_layout.h"
 #include "tests/check.h"
 
@@ -311,6 +312,113 @@ static void test_epoch_and_publisher(void)
     free(j);
 }
 
+/* Node sizes (docs/ZOOKEEPER.md): every node the project writes at its
+ * largest fits its limit and reads back whole. The instance node holds a
+ * filter of 64 KiB of text in the shapes whose JSON grows most, next to a
+ * thousand shards of the longest names; the position node the longest
+ * text forms and publisher id with every byte escaped. */
+static void test_node_sizes(void)
+{
+    static const char *const units[] = { "a=x''", "a='\x01'", "a=1", "col_name = \"v\"" };
+    char err[512], *j;
+    const size_t nshards = 1000;
+    char **shards = calloc(nshards + 1, sizeof *shards);
+    for (size_t i = 0; i < nshards; i++) {
+        shards[i] = malloc(ZKU_NAME_MAX + 1);
+        snprintf(shards[i], ZKU_NAME_MAX + 1, "%0*zu", ZKU_NAME_MAX, i);
+    }
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        size_t cap = 65536, n = 0, ul = strlen(units[u]);
+        char *text = malloc(cap + 1);
+        while (n + ul + 4 <= cap) {
+            if (n) {
+                memcpy(text + n, " or ", 4);
+                n += 4;
+            }
+            memcpy(text + n, units[u], ul);
+            n += ul;
+        }
+        text[n] = '\0';
+        CHECK(n > 65536 - 16);
+        wh_filter *f = NULL;
+        wh_buf fj = WH_BUF_INIT;
+        CHECK_EQ_INT(wh_filter_parse_text(text, n, &f, err, sizeof err), WH_OK);
+        CHECK_EQ_INT(wh_filter_to_json(f, &fj), WH_OK);
+        int rc = zku_instance_to_json("host.example:12345", fj.data, (const char *const *)shards,
+                                      4194304, &j, err, sizeof err);
+        CHECK_EQ_INT(rc, WH_OK);
+        if (rc != WH_OK) {
+            fprintf(stderr, "  filter of %zu bytes (JSON %zu): %s\n", n, fj.len, err);
+        } else {
+            zku_instance in;
+            CHECK(strlen(j) < ZKU_INSTANCE_MAX);
+            CHECK_EQ_INT(zku_instance_from_json(j, strlen(j), &in, err, sizeof err), WH_OK);
+            CHECK_EQ_INT(in.nshards, nshards);
+            wh_filter *g = NULL;
+            CHECK(in.filter_json && wh_filter_parse_json(in.filter_json, strlen(in.filter_json),
+                                                         &g, err, sizeof err) == WH_OK &&
+                  wh_filter_equal(f, g));
+            wh_filter_free(g);
+            zku_instance_free(&in);
+            free(j);
+        }
+        wh_filter_free(f);
+        wh_buf_free(&fj);
+        free(text);
+    }
+    /* One over the limit is refused by the writer, saying the limit. */
+    size_t big = ZKU_INSTANCE_MAX;
+    char *doc = malloc(big + 16);
+    snprintf(doc, big + 16, "\"%0*d\"", (int)big - 40, 0);
+    CHECK_EQ_INT(zku_instance_to_json("h:1", doc, NULL, 1, &j, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(strstr(err, "more than the limit of 524287") != NULL);
+    free(doc);
+    for (size_t i = 0; i < nshards; i++)
+        free(shards[i]);
+    free(shards);
+
+    /* The largest position node: quotes in the texts, control bytes in the
+     * publisher id, each escaped by JSON. */
+    char phys[WH_POS_PHYSICAL_TEXT_MAX], logi[WH_POS_LOGICAL_TEXT_MAX], id[ZKU_ID_MAX + 1];
+    memset(phys, '"', WH_POS_LOG_NAME_MAX - 1);
+    snprintf(phys + WH_POS_LOG_NAME_MAX - 1, sizeof phys - (WH_POS_LOG_NAME_MAX - 1),
+             ":18446744073709551615/4294967295");
+    memset(logi, '\\', WH_POS_LOGICAL_MAX - 1);
+    snprintf(logi + WH_POS_LOGICAL_MAX - 1, sizeof logi - (WH_POS_LOGICAL_MAX - 1),
+             "/4294967295");
+    memset(id, 1, ZKU_ID_MAX);
+    id[ZKU_ID_MAX] = '\0';
+    CHECK_EQ_INT(zku_position_to_json(phys, logi, UINT64_MAX >> 1, id, &j, err, sizeof err),
+                 WH_OK);
+    zku_position p;
+    CHECK(strlen(j) < 11 * 1024);
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(p.physical, phys);
+    CHECK_EQ_STR(p.logical, logi);
+    CHECK_EQ_STR(p.publisher, id);
+    free(j);
+
+    /* The largest failure node: the same position, and a reason of control
+     * bytes (6 bytes each in JSON). It used to have 4 KiB: a failure at a
+     * long logical position could not be recorded. */
+    zku_failure fl;
+    memset(&fl, 0, sizeof fl);
+    snprintf(fl.code, sizeof fl.code, "purged");
+    memset(fl.reason, 2, ZKU_REASON_MAX - 1);
+    memcpy(fl.physical, phys, sizeof phys);
+    memcpy(fl.logical, logi, sizeof logi);
+    memcpy(fl.publisher, id, sizeof id);
+    fl.epoch = UINT64_MAX >> 1;
+    fl.since_ms = INT64_MAX;
+    CHECK_EQ_INT(zku_failure_to_json(&fl, &j, err, sizeof err), WH_OK);
+    CHECK(strlen(j) < 17 * 1024);
+    zku_failure back;
+    CHECK_EQ_INT(zku_failure_from_json(j, strlen(j), &back, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(back.logical, logi);
+    CHECK_EQ_STR(back.reason, fl.reason);
+    free(j);
+}
+
 static void test_rendezvous(void)
 {
     const char *names[8] = { "a:1", "b:2", "c:3", "d:4", "e:5", "f:6", "g:7", "h:8" };
@@ -401,16 +509,29 @@ static void test_failure(void)
     CHECK(g.epoch == 0 && g.since_ms == 0 && g.physical[0] == '\0');
     CHECK_EQ_STR(zku_failure_code(WH_ERR_INVALID), "invalid");
     CHECK_EQ_STR(zku_failure_code(WH_ERR_PARSE), "parse");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_REFUSED), "refused");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_LIMIT), "too_large");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_CONFIG), "config");
     CHECK_EQ_STR(zku_failure_code(WH_ERR_IO), "error");
 
-    /* A reason too long for the node is refused, never truncated silently. */
+    /* Every field at its longest fits (test_node_sizes has the worst case
+     * of valid positions); a node over the limit, which only control bytes
+     * escaped six-fold everywhere can make, is refused, never truncated
+     * silently. */
     static zku_failure h = { .epoch = 1 };
     snprintf(h.code, sizeof h.code, "purged");
     memset(h.reason, 'x', sizeof h.reason - 1);
     memset(h.physical, 'y', sizeof h.physical - 1);
     memset(h.logical, 'z', sizeof h.logical - 1);
+    CHECK_EQ_INT(zku_failure_to_json(&h, &data, err, sizeof err), WH_OK);
+    free(data);
+    memset(h.reason, 1, sizeof h.reason - 1);
+    memset(h.physical, 1, sizeof h.physical - 1);
+    memset(h.logical, 1, sizeof h.logical - 1);
+    memset(h.publisher, 1, sizeof h.publisher - 1);
+    data = NULL;
     CHECK_EQ_INT(zku_failure_to_json(&h, &data, err, sizeof err), WH_ERR_LIMIT);
-    CHECK(data == NULL);
+    CHECK(data == NULL && strstr(err, "more than the limit of 32767") != NULL);
 }
 
 static void test_app_settings(void)
@@ -447,5 +568,6 @@ int main(void)
     test_rendezvous();
     test_failure();
     test_app_settings();
+    test_node_sizes();
     return check_done("test_zk_layout");
 }

@@ -152,6 +152,19 @@ int main(void)
     CHECK(s == NULL);
     /* Outside a callback, wh_subscriber_callback_error does nothing. */
     wh_subscriber_callback_error(NULL, "x");
+    /* The bounds (docs/PROTOCOL.md, "Limits"): defaults, and ranges refused. */
+    CHECK(o.max_frame_bytes == 64u << 20 && o.max_update_bytes == 256ull << 20);
+    CHECK(o.hello_timeout_ms == 5000 && o.max_pending_connections == 64);
+    o.filter = NULL;
+    o.max_update_bytes = 1000;
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "max_update_bytes 1000") != NULL);
+    o.max_update_bytes = 256ull << 20;
+    o.max_frame_bytes = 100;
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "max_frame_bytes 100 is outside 16384..67108864") != NULL);
+    o.max_frame_bytes = 64u << 20;
+    CHECK(s == NULL);
 
     /* A valid subscriber listens at once; without ZooKeeper, run fails after zk_wait_ms. */
     o.filter = "table = \"users\"";

@@ -343,9 +343,16 @@ static int write_corpus(const char *dir)
     wh_buf b = WH_BUF_INIT;
     wire_enc e;
     wire_enc_init(&e);
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 9; k++) {
         wh_buf_reset(&b);
         switch (k) {
+        case 8:   /* one update in UPDATES_PART frames, then a datamarker */
+            wire_enc_limit(&e, 96, true);
+            wire_enc_begin(&e, &b, "db1");
+            wire_enc_add(&e, &up);
+            wire_enc_end(&e);
+            wire_put_datamarker(&b, 7, &pos);
+            break;
         case 0: wire_put_hello(&b, "app", "db1", "pub", 3, &pos, 1000); break;
         case 1: wire_put_datamarker(&b, 5, &pos); break;
         case 2: wire_put_ack(&b, 5); break;
@@ -376,7 +383,7 @@ static int write_corpus(const char *dir)
         f = fopen(path, "wb");
         uint8_t tag = (uint8_t)(0x80 | (uint8_t)b.data[4]);
         size_t plen = b.len - WIRE_HEADER_LEN - WIRE_TRAILER_LEN;
-        if (k == 7)   /* seed 7 holds two frames; use the first */
+        if (k >= 7)   /* seeds 7 and 8 hold several frames; use the first */
             plen = (size_t)wh_be32((const uint8_t *)b.data) - 1;
         if (!f || fwrite(&tag, 1, 1, f) != 1 ||
             fwrite(b.data + WIRE_HEADER_LEN, 1, plen, f) != plen || fclose(f) != 0)

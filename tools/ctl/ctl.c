@@ -93,14 +93,23 @@ static int ctl_connect(ctl *c)
     return CTL_EXIT_OK;
 }
 
-/* Reads a node's data (NUL-terminated, malloc'd) and stat; ZNONODE etc. */
-static int get_node(ctl *c, const char *path, char **data, struct Stat *st)
+/* Reads a node's data (NUL-terminated, malloc'd) and stat; ZNONODE etc.
+ * max is the node's limit (protocol/zk_layout.h, counting a NUL): a node
+ * holding more is not read cut short but ZBADARGUMENTS, with the sentence in
+ * err (st is still filled). */
+static int get_node(ctl *c, const char *path, size_t max, char **data, struct Stat *st,
+                    char *err, size_t errlen)
 {
-    int len = 65536;
-    *data = malloc((size_t)len + 1);
+    int len = (int)max - 1;
+    *data = malloc(max);
     if (!*data)
         return ZSYSTEMERROR;
     int rc = zoo_get(c->zh, path, 0, *data, &len, st);
+    if (rc == ZOK && st->dataLength > len) {
+        snprintf(err, errlen, "ZooKeeper node %s holds %d bytes, more than the limit of %zu "
+                 "(docs/ZOOKEEPER.md)", path, (int)st->dataLength, max - 1);
+        rc = ZBADARGUMENTS;
+    }
     if (rc != ZOK) {
         free(*data);
         *data = NULL;
@@ -143,7 +152,10 @@ static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t no
     struct Stat st;
     json_t *o = json_pack("{s:s}", "shard", shard);
     zku_path_position(path, sizeof path, c->root, app, shard);
-    if (get_node(c, path, &data, &st) == ZOK) {
+    int rc = get_node(c, path, ZKU_POSITION_MAX, &data, &st, err, sizeof err);
+    if (rc == ZBADARGUMENTS)
+        json_object_set_new(o, "position_error", json_string(err));
+    if (rc == ZOK) {
         zku_position zp;
         if (zku_position_from_json(data, strlen(data), &zp, err, sizeof err) == WH_OK) {
             json_object_set_new(o, "physical", zp.physical[0] ? json_string(zp.physical)
@@ -160,7 +172,10 @@ static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t no
     }
     zku_path_failure(path, sizeof path, c->root, app, shard);
     json_t *fail = json_null();
-    if (get_node(c, path, &data, &st) == ZOK) {
+    rc = get_node(c, path, ZKU_FAILURE_MAX, &data, &st, err, sizeof err);
+    if (rc == ZBADARGUMENTS)
+        fail = json_pack("{s:s,s:s}", "code", "unreadable", "reason", err);
+    if (rc == ZOK) {
         zku_failure f;
         if (zku_failure_from_json(data, strlen(data), &f, err, sizeof err) == WH_OK)
             fail = json_pack("{s:s,s:s,s:o,s:o,s:s,s:I}", "code", f.code, "reason", f.reason,
@@ -204,7 +219,10 @@ static json_t *app_json(ctl *c, const char *app, int *rc)
     zku_app rec = { 0 };
     char err[256];
     zku_path_app(path, sizeof path, c->root, app);
-    if (get_node(c, path, &data, &st) == ZOK) {
+    int grc = get_node(c, path, ZKU_APP_MAX, &data, &st, err, sizeof err);
+    if (grc == ZBADARGUMENTS)
+        json_object_set_new(o, "settings_error", json_string(err));
+    if (grc == ZOK) {
         zku_app_settings_from_json(data, strlen(data), &set, err, sizeof err);
         zku_app_from_json(data, strlen(data), &rec, err, sizeof err);
         free(data);
@@ -366,13 +384,15 @@ static int cmd_reset(ctl *c)
     char *data;
     uint64_t epoch = 0;
     int version = -1;
-    if (get_node(c, ppath, &data, &st) == ZOK) {
+    int grc = get_node(c, ppath, ZKU_POSITION_MAX, &data, &st, err, sizeof err);
+    if (grc == ZOK) {
         zku_position zp;
         if (zku_position_from_json(data, strlen(data), &zp, err, sizeof err) == WH_OK)
             epoch = zp.epoch;
-        version = st.version;
         free(data);
     }
+    if (grc == ZOK || grc == ZBADARGUMENTS)   /* one too large is replaced like a bad one */
+        version = st.version;
     char *node;
     if (zku_position_to_json(phys, logi, epoch, "wormhole-ctl", &node, err, sizeof err) != WH_OK) {
         fprintf(stderr, "wormhole-ctl: %s\n", err);
@@ -536,9 +556,16 @@ static int cmd_policy(ctl *c)
     for (int attempt = 0; attempt < 20 && rc == ZBADVERSION; attempt++) {
         char *data = NULL;
         struct Stat stat;
-        rc = get_node(c, path, &data, &stat);
-        if (rc != ZOK)
+        err[0] = '\0';
+        rc = get_node(c, path, ZKU_APP_MAX, &data, &stat, err, sizeof err);
+        if (rc != ZOK) {
+            if (err[0]) {
+                fprintf(stderr, "wormhole-ctl: %s\n", err);
+                free(node);
+                return CTL_EXIT_ERROR;
+            }
             break;
+        }
         free(node);
         node = NULL;
         int jrc = zku_app_settings_to_json(data, strlen(data), &st, &node, err, sizeof err);
