@@ -31,8 +31,9 @@ typedef struct zk_pos {
     bool     failure_written;
     uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
     zku_failure *failure;  /* malloc'd; valid while failed */
-    bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived):
-                                delete the failure node */
+    bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived),
+                                or acknowledging again: delete the failure node */
+    bool     acked;          /* the flow acknowledged something in this run */
 } zk_pos;
 
 struct pub_zk {
@@ -1143,6 +1144,13 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
         e->pos = *pos;
         e->known = true;
         e->gen++;
+    }
+    if (e && !e->acked && !e->failed) {
+        /* A flow that acknowledges is not failed: a failure node an earlier
+         * run left (a flow refused, too large or misfit there, retried by
+         * this run) goes, once per run. */
+        e->acked = true;
+        e->failure_delete = true;
     }
     pthread_mutex_unlock(&z->mu);
 }
