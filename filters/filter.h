@@ -68,4 +68,31 @@ bool wh_filter_equal(const wh_filter *a, const wh_filter *b);
 
 void wh_filter_free(wh_filter *f);   /* accepts NULL */
 
+/* ---- checking a filter against a table's schema (docs/FILTERS.md) ------------------ */
+
+/* A column the filter may test on updates of a table that lacks it. */
+typedef struct wh_filter_missing {
+    const char *column;   /* the column's name (NUL-terminated), owned by the filter */
+    size_t      len;      /* its length in bytes */
+    bool        scoped;   /* the filter tests it only because it names this table (or
+                             column family): `table = "t" and c = 1`; false when it tests
+                             it on tables it does not name too */
+    bool        exists_only; /* every such test is `exists` / `not exists` */
+} wh_filter_missing;
+
+/* Finds the columns f can test on updates like u (same shard, database,
+ * table or column family; for an SQL table any of insert, update and
+ * delete, for a key-value store u's op) that u's row names do not hold,
+ * whatever the values: a column test that metadata tests on the table, the
+ * database, the shard or the op make unreachable is not reported. Returns
+ * how many there are and writes the first max of them to out; 0 when u has
+ * no row (a DDL update) or is a key-value op other than put and merge
+ * (deletes carry only the key). WH_ERR_INVALID for NULL f or u, WH_ERR_NOMEM.
+ * Costs two passes over the program and a name lookup per column (O(program
+ * + columns x row width)): call it once per schema (u->schema_id), not per
+ * update. Reads only what compiling made, not the resolution cache: any
+ * thread, also while another one runs wh_filter_match on f. */
+int wh_filter_missing_columns(const wh_filter *f, const wh_update *u, wh_filter_missing *out,
+                              int max);
+
 #endif

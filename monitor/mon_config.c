@@ -131,6 +131,17 @@ static int validate(mon_spec *s, const char *where, char *errbuf, size_t errlen)
                          "%s: key 'backoff.max_ms': %lld is below backoff.initial_ms %lld",
                          where, (long long)s->backoff_max_ms, (long long)s->backoff_initial_ms);
 
+    /* The process writes a heartbeat every stuck_timeout_ms / 4, at least
+     * every 100 ms (mon_supervise.c); fewer than two of them per timeout and
+     * healthy publishers are killed as stuck between two heartbeats. */
+    if (s->stuck_timeout_ms > 0 && s->stuck_timeout_ms < 2 * MON_STATUS_INTERVAL_MIN_MS)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "%s: key 'health.stuck_timeout_ms': %lld leaves no room for two "
+                         "heartbeats (the status interval WORMHOLE_STATUS_INTERVAL_MS is a "
+                         "quarter of it, at least %d ms): use 0 (off) or at least %d",
+                         where, (long long)s->stuck_timeout_ms, MON_STATUS_INTERVAL_MIN_MS,
+                         2 * MON_STATUS_INTERVAL_MIN_MS);
+
     s->policy.initial_ms = s->backoff_initial_ms;
     s->policy.max_ms = s->backoff_max_ms;
     s->policy.multiplier = s->backoff_multiplier;

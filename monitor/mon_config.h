@@ -17,6 +17,11 @@
 
 #define MON_NAME_MAX 64
 
+/* The shortest status interval the monitor asks of a process
+ * (WORMHOLE_STATUS_INTERVAL_MS: a quarter of health.stuck_timeout_ms, at
+ * least this); a stuck timeout must hold two of them. */
+#define MON_STATUS_INTERVAL_MIN_MS 100
+
 /* One parsed, validated instance file. */
 typedef struct mon_spec {
     bool     enabled;

@@ -353,7 +353,8 @@ void mon_inst_start(mon_monitor *m, mon_instance *in, bool automatic)
         .instance = in->name, .config = in->config_out, .run_dir = in->dir,
         .status_file = in->status_path, .log_file = in->log_path,
         .interval_ms = spec->stuck_timeout_ms > 0
-                           ? (int)(spec->stuck_timeout_ms / 4 < 100 ? 100 : spec->stuck_timeout_ms / 4)
+                           ? (int)(spec->stuck_timeout_ms / 4 < MON_STATUS_INTERVAL_MIN_MS
+                                       ? MON_STATUS_INTERVAL_MIN_MS : spec->stuck_timeout_ms / 4)
                            : 1000,
     };
     argv = mon_spawn_argv(spec, program, &ctx);

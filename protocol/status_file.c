@@ -17,6 +17,7 @@ struct status_report {
     int     interval_ms;
     char   *position;    /* last position written, kept for status_report_exiting */
     int64_t lag_ms;
+    uint64_t failures;   /* writes that failed (status_report_failures) */
 };
 
 int status_report_new(status_report **out, const char *path, int interval_ms, char *errbuf,
@@ -69,6 +70,11 @@ int status_report_interval_ms(const status_report *rep)
     return rep ? rep->interval_ms : 1000;
 }
 
+uint64_t status_report_failures(const status_report *rep)
+{
+    return rep ? rep->failures : 0;
+}
+
 /* Replaces rep->path with text (readable by the operator's tools: 0644). */
 static int replace_file(status_report *rep, const char *text, char *errbuf, size_t errlen)
 {
@@ -93,12 +99,15 @@ static int write_status(status_report *rep, const char *state, const char *error
         json_object_set_new(o, "lag_ms", json_integer((json_int_t)rep->lag_ms));
     if (error)
         json_object_set_new(o, "error", json_string(error));
+    if (rep->failures)
+        json_object_set_new(o, "write_failures", json_integer((json_int_t)rep->failures));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    if (!text)
-        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: cannot encode the status");
-    int rc = replace_file(rep, text, errbuf, errlen);
+    int rc = text ? replace_file(rep, text, errbuf, errlen)
+                  : wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: cannot encode the status");
     free(text);
+    if (rc)
+        rep->failures++;
     return rc;
 }
 

@@ -60,12 +60,19 @@ int status_report_interval_ms(const status_report *rep);
  * state is "starting", "running", "stopping" or "exiting" (NULL = running);
  * position may be NULL (the last one given is kept); lag_ms < 0 means
  * unknown (omitted); extra (may be NULL, borrowed) is an object whose fields
- * are added. Returns WH_ERR_IO with a sentence in errbuf if the file cannot
- * be replaced. A status over STATUS_FILE_MAX bytes is still written (it
- * counts as a heartbeat), but the monitor ignores its fields: keep extra
- * small. */
+ * are added. Returns WH_ERR_IO (or WH_ERR_NOMEM) with a sentence in errbuf
+ * naming the file if it cannot be replaced: that heartbeat is lost, and the
+ * caller must say so (a monitor that sees no heartbeat for its stuck
+ * timeout kills the process as stuck). Failed writes are counted
+ * (status_report_failures) and, once a write succeeds again, the count is
+ * in the file as "write_failures". A status over STATUS_FILE_MAX bytes is
+ * still written (it counts as a heartbeat), but the monitor ignores its
+ * fields: keep extra small. */
 int status_report_write(status_report *rep, const char *state, const char *position,
                         int64_t lag_ms, const json_t *extra, char *errbuf, size_t errlen);
+
+/* Writes that failed since rep was created (0 when rep is NULL). */
+uint64_t status_report_failures(const status_report *rep);
 
 /* Writes the final status {"state":"exiting","error":reason} (keeping the
  * last position and lag). Best effort: errors are ignored, because the

@@ -175,6 +175,81 @@ static bool copy_text(char *dst, size_t cap, const char *src)
     return true;
 }
 
+/* ---- the app node --------------------------------------------------------------------------- */
+
+/* The app node's data (len bytes) with the fields of set (consumed) set:
+ * an object that is not one, or empty data, keeps nothing. */
+static int app_merge(const char *data, size_t len, json_t *set, char **out, char *errbuf,
+                     size_t errlen)
+{
+    *out = NULL;
+    json_t *o = len ? json_loadb(data, len, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_object();
+    }
+    bool ok = o && set && json_object_update(o, set) == 0;
+    json_decref(set);
+    if (!ok) {
+        json_decref(o);
+        o = NULL;   /* dump_node: out of memory */
+    }
+    return dump_node(o, ZKU_APP_MAX, "app node", out, errbuf, errlen);
+}
+
+int zku_app_with_filter(const char *data, size_t len, const char *filter_json,
+                        const char *set_by, char **out, char *errbuf, size_t errlen)
+{
+    json_t *set = json_pack("{s:o, s:s}", "filter",
+                            filter_json ? json_string(filter_json) : json_null(), "set_by",
+                            set_by ? set_by : "");
+    return app_merge(data, len, set, out, errbuf, errlen);
+}
+
+int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen)
+{
+    json_error_t je;
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return WH_OK;
+    json_t *o = json_loadb(data, len, 0, &je);
+    json_t *f = json_is_object(o) ? json_object_get(o, "filter") : NULL;
+    json_t *by = json_is_object(o) ? json_object_get(o, "set_by") : NULL;
+    int rc = WH_OK;
+    if (!json_is_object(o) || (f && !json_is_string(f) && !json_is_null(f))) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                       "its data is not an app object with a string or null 'filter' (%s)",
+                       !o ? je.text : json_is_object(o) ? "'filter' is another JSON value"
+                                                        : "not a JSON object");
+        goto out;
+    }
+    if (!f)
+        goto out;   /* no record of the app's filter (yet) */
+    out->recorded = true;
+    if ((json_is_string(f) && !(out->filter_json = strdup(json_string_value(f)))) ||
+        !(out->set_by = strdup(json_is_string(by) ? json_string_value(by) : "")))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory reading an app node");
+out:
+    json_decref(o);
+    return rc;
+}
+
+bool zku_app_same_filter(const char *a, const char *b)
+{
+    if (!a || !b)
+        return !a && !b;
+    return strcmp(a, b) == 0;
+}
+
+void zku_app_free(zku_app *a)
+{
+    if (!a)
+        return;
+    free(a->filter_json);
+    free(a->set_by);
+    memset(a, 0, sizeof *a);
+}
+
 /* ---- the instance node ---------------------------------------------------------------------- */
 
 int zku_instance_to_json(const char *endpoint, const char *filter_json,
@@ -355,10 +430,11 @@ bool zku_on_purged_parse(const char *text, bool *oldest)
     return true;
 }
 
-int zku_app_settings_to_json(const zku_app_settings *st, char **out, char *errbuf, size_t errlen)
+int zku_app_settings_to_json(const char *data, size_t len, const zku_app_settings *st,
+                             char **out, char *errbuf, size_t errlen)
 {
-    json_t *o = json_pack("{s:s}", "on_purged", st->on_purged_oldest ? "oldest" : "stop");
-    return dump_node(o, ZKU_APP_MAX, "app node", out, errbuf, errlen);
+    json_t *set = json_pack("{s:s}", "on_purged", st->on_purged_oldest ? "oldest" : "stop");
+    return app_merge(data, len, set, out, errbuf, errlen);
 }
 
 int zku_app_settings_from_json(const char *data, size_t len, zku_app_settings *out,
@@ -456,6 +532,9 @@ const char *zku_failure_code(int rc)
     case WH_ERR_PURGED:  return "purged";
     case WH_ERR_INVALID: return "invalid";
     case WH_ERR_PARSE:   return "parse";
+    case WH_ERR_REFUSED: return "refused";
+    case WH_ERR_LIMIT:   return "too_large";
+    case WH_ERR_CONFIG:  return "config";
     default:             return "error";
     }
 }

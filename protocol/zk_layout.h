@@ -6,7 +6,7 @@
  * cannot drift apart.
  *
  *   ROOT/apps                                    zku_path_apps
- *   ROOT/apps/APP                                zku_path_app, zku_app_settings_* (its data)
+ *   ROOT/apps/APP                     persistent zku_path_app, zku_app_* (its data)
  *   ROOT/apps/APP/instances                      zku_path_instances
  *   ROOT/apps/APP/instances/INSTANCE  ephemeral  zku_path_instance, zku_instance_*
  *   ROOT/apps/APP/positions                      zku_path_positions
@@ -169,10 +169,53 @@ typedef struct zku_position {
 int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
                            size_t errlen);
 
-/* ---- the app node's data: apps/APP ------------------------------------------------------- */
+/* ---- the app node: apps/APP ---------------------------------------------------------------- */
 
-/* Data of an app node, at most this many bytes. */
-#define ZKU_APP_MAX 4096
+/* An app node's data is one JSON object whose fields are all optional and
+ * each have one writer, which changes only its own fields and keeps the
+ * others (so the app's filter and its settings never wipe each other out):
+ *   {"filter":F|null,"on_purged":"stop"|"oldest","set_by":I}
+ * - filter, set_by (libwormhole, when an instance registers): the app's one
+ *   filter, which every instance of the app runs (docs/ZOOKEEPER.md, "One
+ *   filter per app"): F is the filter's canonical JSON form carried as a
+ *   JSON *string*, so that its numbers stay exact; null for every update;
+ *   I the instance that wrote it;
+ * - on_purged (wormhole-ctl policy): zku_app_settings below.
+ * Empty data (an app node made before anything was kept there) has no
+ * field. Writers compact the object with sorted keys. */
+
+/* Data of an app node, at most this many bytes: a filter that fits an
+ * instance node (ZKU_INSTANCE_MAX) fits here, carried as a JSON string. */
+#define ZKU_APP_MAX (512 * 1024)
+
+/* Writes into *out (malloc'd, caller frees) the app node's data (len bytes;
+ * empty, or not an object: no field kept) with filter set to filter_json
+ * (NULL: every update) and set_by to set_by. Returns WH_OK, WH_ERR_LIMIT
+ * (more than ZKU_APP_MAX - 1 bytes) or WH_ERR_NOMEM, with a sentence in
+ * errbuf. */
+int zku_app_with_filter(const char *data, size_t len, const char *filter_json,
+                        const char *set_by, char **out, char *errbuf, size_t errlen);
+
+/* The app's filter as read. Owns its strings. */
+typedef struct zku_app {
+    bool  recorded;         /* the node has a "filter" field (false: the app's filter is not
+                               kept there yet, as in an app node made before it was) */
+    char *filter_json;      /* the app's filter (canonical JSON), NULL: every update */
+    char *set_by;           /* the instance that wrote it, "" if absent */
+} zku_app;
+
+/* Reads the app's filter from an app node's data (len bytes, no NUL
+ * needed): empty data, or an object without "filter", is no record
+ * (out->recorded false); "filter" must be a string or null; other fields
+ * are ignored. Returns WH_OK, WH_ERR_PARSE (errbuf says why) or
+ * WH_ERR_NOMEM. Free with zku_app_free, also after a failure. */
+int zku_app_from_json(const char *data, size_t len, zku_app *out, char *errbuf, size_t errlen);
+
+/* Whether two filters in canonical JSON (NULL: every update) are the same. */
+bool zku_app_same_filter(const char *a, const char *b);
+
+/* Frees what out owns and zeroes it; accepts NULL. */
+void zku_app_free(zku_app *a);
 
 /* An app's settings that publishers apply to its flows. */
 typedef struct zku_app_settings {
@@ -181,9 +224,11 @@ typedef struct zku_app_settings {
                               * "stop" (the default): the flow FAILS with reason purged */
 } zku_app_settings;
 
-/* Writes an app node's data into *out (malloc'd): {"on_purged":"stop"|"oldest"}.
- * Returns WH_OK or WH_ERR_NOMEM. */
-int zku_app_settings_to_json(const zku_app_settings *s, char **out, char *errbuf, size_t errlen);
+/* Writes into *out (malloc'd) the app node's data (len bytes; empty, or not
+ * an object: no field kept) with "on_purged" set from s. Returns WH_OK,
+ * WH_ERR_LIMIT or WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_app_settings_to_json(const char *data, size_t len, const zku_app_settings *s,
+                             char **out, char *errbuf, size_t errlen);
 /* Parses an app node's data. Empty data (the node as the subscriber creates
  * it) is the defaults; otherwise a JSON object whose "on_purged", if there,
  * is "stop" or "oldest"; unknown fields are ignored. Returns WH_OK or
@@ -196,7 +241,8 @@ bool zku_on_purged_parse(const char *text, bool *oldest);
 /* ---- the failure node: apps/APP/failures/SHARD ------------------------------------------- */
 
 /* A flow that cannot go on (its position purged from the log, or one its
- * mapper cannot seek to) is stopped alone and recorded here by the shard's
+ * mapper cannot seek to; its subscriber refused it; the app's filter does
+ * not fit a table) is stopped alone and recorded here by the shard's
  * publisher; wormhole-ctl reads it and deletes it on reset or remove. */
 
 /* Data of a failure node, at most this many bytes: a reason of
@@ -229,8 +275,10 @@ int zku_failure_to_json(const zku_failure *f, char **out, char *errbuf, size_t e
  * longer than its buffer is cut. Returns WH_OK or WH_ERR_PARSE (errbuf). */
 int zku_failure_from_json(const char *data, size_t len, zku_failure *out, char *errbuf,
                           size_t errlen);
-/* The failure code of a WH_ERR_* result: "purged", "invalid", "parse", or
- * "error". */
+/* The failure code of a WH_ERR_* result: "purged", "invalid", "parse",
+ * "refused" (the subscriber refused the flow: WH_ERR_REFUSED), "too_large"
+ * (its subscriber cannot take an update: WH_ERR_LIMIT), "config" (the app's
+ * filter does not fit a table: WH_ERR_CONFIG), or "error". */
 const char *zku_failure_code(int rc);
 
 /* ---- the epoch node: shards/SHARD/epoch ------------------------------------------------- */

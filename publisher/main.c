@@ -25,6 +25,7 @@
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
+#include "publisher/pub_schema.h"
 
 #define TICK_MS 20
 
@@ -60,7 +61,8 @@ static void usage(FILE *f)
 
 /* Acts on what a flow's I/O reported: records an acknowledged position,
  * wakes a caravan that waits for the flow, or takes a failed flow out of its
- * caravan and resets it. */
+ * caravan and resets it (or, PUB_FLOW_STOPPED, fails it for good at its
+ * acknowledged position: pub_flow.h). */
 static void flow_outcome(publisher *p, pub_flow *f, int r)
 {
     if (r & PUB_FLOW_ACKED) {
@@ -69,26 +71,33 @@ static void flow_outcome(publisher *p, pub_flow *f, int r)
     } else if (r & PUB_FLOW_TOOK) {
         pub_caravan_nudge(f);
     }
-    if (r & PUB_FLOW_STOPPED) {
+    if (r & PUB_FLOW_FAILED) {
         pub_caravan_leave(p->caravans, f);
-        pub_flow_stop(f, f->why);
-    } else if (r & PUB_FLOW_FAILED) {
-        pub_caravan_leave(p->caravans, f);
-        pub_flow_reset(f, f->why, false);
+        if (r & PUB_FLOW_STOPPED)
+            pub_flow_fail_for_good(f, f->stop_rc, &f->acked, f->why);
+        else
+            pub_flow_reset(f, f->why, false);
     }
 }
 
-/* Takes back the flows caravans dropped: those whose subscriber cannot take
- * an update stop, the others get a reader (a caravan) again, as do flows
- * that started streaming. With only_leavers, does nothing unless a caravan
- * dropped one. */
+/* Takes back the flows caravans dropped: those that cannot take an update
+ * (too large for their subscriber, or their filter does not fit the table:
+ * stop_pending) fail for good, the others get a reader (a caravan) again,
+ * as do flows that started streaming. With only_leavers, does nothing
+ * unless a caravan dropped one. */
 static void collect_and_place(publisher *p, bool only_leavers)
 {
     if (!pub_caravans_collect(p->caravans) && only_leavers)
         return;
-    for (pub_flow *f = p->flows; f; f = f->next)
-        if (f->state == FLOW_STREAMING && !f->caravan && pub_flow_stop_pending(f))
-            flow_outcome(p, f, PUB_FLOW_STOPPED);
+    for (pub_flow *f = p->flows; f; f = f->next) {
+        if (f->state != FLOW_STREAMING || f->caravan)
+            continue;
+        int rc = pub_flow_stop_pending(f);
+        if (rc) {
+            f->stop_rc = rc;
+            flow_outcome(p, f, PUB_FLOW_FAILED | PUB_FLOW_STOPPED);
+        }
+    }
     pub_caravans_place(p->caravans, p->flows);
 }
 
@@ -134,8 +143,11 @@ static void run(publisher *p)
     int64_t last_tick = 0;
     while (!atomic_load(&p->sig_term)) {
         poll_events(p, TICK_MS);
-        if (atomic_exchange(&p->sig_hup, 0))
+        if (atomic_exchange(&p->sig_hup, 0)) {
             pub_reload(p);
+            for (pub_flow *f = p->flows; f; f = f->next)
+                pub_flow_retry(f);   /* refused and misfit flows try again */
+        }
         pub_caravans_fail_flows(p->caravans);
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
@@ -214,7 +226,8 @@ static int start(publisher *p, char *err, size_t errlen)
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     p->caravans = pub_caravans_new(p);
-    if (p->efd < 0 || p->epfd < 0 || !p->caravans)
+    p->schemas = pub_schemas_new();
+    if (p->efd < 0 || p->epfd < 0 || !p->caravans || !p->schemas)
         return wh_seterr(err, errlen, WH_ERR_IO, "epoll/eventfd: %s", strerror(errno));
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->efd };
     epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->efd, &ev);
@@ -280,7 +293,7 @@ int main(int argc, char **argv)
     }
     if (status_report_from_env(&p->rep, err, sizeof err) != WH_OK)
         wh_warn(WH_AREA_PUBLISHER, "status file: %s", err);
-    status_report_write(p->rep, "starting", NULL, -1, NULL, err, sizeof err);
+    pub_report_write(p, "starting", NULL, -1, NULL);
     if (start(p, err, sizeof err) != WH_OK) {
         wh_error(WH_AREA_PUBLISHER, "%s", err);
         status_report_exiting(p->rep, err);
@@ -296,7 +309,7 @@ int main(int argc, char **argv)
         /* Crash-only: no final positions on the way out of a failure. */
     } else {
         wh_info(WH_AREA_PUBLISHER, "stopping: recording final positions");
-        status_report_write(p->rep, "stopping", NULL, -1, NULL, err, sizeof err);
+        pub_report_write(p, "stopping", NULL, -1, NULL);
         drain(p, 1000);
         status = 0;
     }
@@ -304,6 +317,7 @@ int main(int argc, char **argv)
 out:
     pub_zk_free(p->zk);
     pub_caravans_free(p->caravans);
+    pub_schemas_free(p->schemas);
     the_pub = NULL;
     if (p->epfd >= 0) close(p->epfd);
     if (p->efd >= 0) close(p->efd);

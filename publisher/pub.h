@@ -57,6 +57,12 @@ typedef struct pub_config {
 
 extern const wh_cfg_field pub_config_fields[];
 
+/* Checks the settings that must fit together (the table checks each one
+ * alone): the heartbeat timeout holds at least two heartbeat intervals, the
+ * first reconnect delay is not longer than the longest. Returns 0 or
+ * WH_ERR_CONFIG with "WHERE: keys 'A' (x) and 'B' (y): why" in errbuf. */
+int pub_config_check(const pub_config *cfg, const char *where, char *errbuf, size_t errlen);
+
 /* Prints the settings table as the Markdown table of docs/CONFIG.md
  * (--config-markdown; the unit test config_doc keeps the two in step). */
 void pub_config_print_markdown(FILE *out);
@@ -67,8 +73,9 @@ struct publisher;
 
 /* One app's assignment for this publisher's shard. */
 typedef struct pub_assign {
-    char   *app, *instance, *endpoint, *filter_json;
-    int64_t czxid;             /* of the instance's node: changes when it registers again */
+    char   *app, *instance, *endpoint;
+    char   *filter_json;       /* the app's filter (its app node), NULL: every update */
+    int64_t instance_czxid;    /* creation of the instance's node: new when it registers anew */
     wh_pos  pos;               /* position to start a new flow from */
     uint64_t reset_gen;        /* moves when a failed flow's position was reset */
     bool    on_purged_oldest;  /* the app node's "on_purged":"oldest" */
@@ -91,6 +98,10 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos);
  * reset_gen moved. Loop thread. */
 void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
                         const char *why, int64_t since_ms);
+/* A failed flow of app starts again otherwise than by a reset of its
+ * position (its subscriber or filter can work now: pub_flow_retry, a new
+ * assignment): the agent deletes its failure node. Loop thread. */
+void pub_zk_note_revived(pub_zk *z, const char *app);
 /* Non-NULL once the agent met an unrecoverable error (e.g. fenced). */
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);
@@ -103,6 +114,7 @@ void pub_zk_free(pub_zk *z);
 
 struct pub_flow;
 struct pub_caravans;
+struct pub_schemas;
 struct status_report;
 
 typedef struct publisher {
@@ -119,6 +131,10 @@ typedef struct publisher {
     struct status_report *rep;    /* status file (NULL when not supervised) */
     int64_t  last_report;
     bool     running_reported;
+    uint64_t status_failures;     /* status file writes that failed */
+    char     status_error[1024];  /* the last failure's reason, "" after a success */
+    /* any thread (mutex inside): the columns of every table read (pub_schema.h) */
+    struct pub_schemas *schemas;
     /* any thread */
     atomic_int sig_term, sig_hup;
     /* live tuning (SIGHUP), read by caravan threads without a lock */
@@ -157,7 +173,14 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n);
 /* ---- status file (pub_report.c) ---------------------------------------------- */
 
 /* Writes the monitor's status file when its interval has passed, or at once
- * when the publisher has just become running (loop thread). */
+ * when the publisher has just become running (loop thread). The flows
+ * stopped for good are listed in it ("failed_flows"). */
 void pub_report_tick(publisher *p, int64_t now);
+
+/* Writes one status (status_report_write) and reports a failure: logged as
+ * an error the first time and whenever the reason changes, counted in
+ * p->status_failures, and its end logged. No-op when not supervised. */
+void pub_report_write(publisher *p, const char *state, const char *position, int64_t lag_ms,
+                      const json_t *extra);
 
 #endif

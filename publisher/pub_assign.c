@@ -7,13 +7,14 @@
 #include "publisher/pub_flow.h"
 
 /* The flow already delivers a as assigned: same instance, endpoint and
- * filter; for a stopped flow, also the same registration of the instance
- * (one that registered again may take what it refused: it gets a new flow). */
+ * filter; a flow that failed for a reason its app can fix
+ * (pub_flow_failed_retryable: refused, an update too large, a filter that
+ * does not fit) also needs the same registration of the instance: one that
+ * registered anew (restarted) may take what it refused: it gets a new flow. */
 static bool flow_matches(const pub_flow *f, const pub_assign *a)
 {
-    if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0)
-        return false;
-    if (f->state == FLOW_STOPPED && f->czxid != a->czxid)
+    if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0 ||
+        (pub_flow_failed_retryable(f) && f->instance_czxid != a->instance_czxid))
         return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
@@ -44,20 +45,26 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
         if (f && flow_matches(f, &as[i]) &&
             (f->state != FLOW_FAILED || f->reset_gen == as[i].reset_gen)) {
             f->doomed = false;
+            f->instance_czxid = as[i].instance_czxid;
             f->on_purged_oldest = as[i].on_purged_oldest;
             continue;
         }
         if (f && f->state == FLOW_FAILED && f->reset_gen != as[i].reset_gen) {
             wh_info(WH_AREA_PUBLISHER, "app %s: failed flow of shard %s starts again from its "
                     "reset position", as[i].app, p->cfg.shard);
-        } else if (f && f->state == FLOW_STOPPED && strcmp(f->instance, as[i].instance) == 0) {
-            wh_info(WH_AREA_PUBLISHER, "app %s: instance %s registered again: delivering shard "
-                    "%s again (the flow was stopped: %s)", as[i].app, as[i].instance,
-                    p->cfg.shard, f->stopped_why);
-            as[i].pos = f->acked;   /* newest we know */
         } else if (f) {
-            wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
-                    as[i].app, p->cfg.shard, f->instance, as[i].instance);
+            if (pub_flow_failed_retryable(f))
+                pub_zk_note_revived(p->zk, f->app);   /* the new flow tries again */
+            if (strcmp(f->instance, as[i].instance) != 0)
+                wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
+                        as[i].app, p->cfg.shard, f->instance, as[i].instance);
+            else
+                wh_info(WH_AREA_PUBLISHER, "app %s: instance %s %s; a new flow of shard %s "
+                        "starts", as[i].app, as[i].instance,
+                        strcmp(f->endpoint, as[i].endpoint) != 0 ? "moved"
+                        : f->state == FLOW_FAILED && f->instance_czxid != as[i].instance_czxid
+                            ? "registered again" : "has a new filter",
+                        p->cfg.shard);
             as[i].pos = f->acked;   /* newest we know */
         }
         pub_flow *nf = pub_flow_new(p, &as[i]);

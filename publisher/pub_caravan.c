@@ -47,6 +47,7 @@ typedef struct pub_caravan {
     bool       flow_level;     /* written before dead: the error is its flows' alone */
     int        rc;             /* written before dead: the error's WH_ERR_* */
     atomic_llong beat_ms;      /* last time the thread came back from its mapper */
+    pub_schema_seen schemas;   /* the thread's: schema_ids whose names are in pub->schemas */
     char       err[1024];
     uint64_t   id;
 } pub_caravan;
@@ -199,6 +200,22 @@ static void caravan_wait_windows(pub_caravan *c)
         pub_mutex_wait(&c->mu, &c->cond, 50);
 }
 
+/* Adds the column names of the tables in ups[0..n) that this reader meets
+ * for the first time to the publisher's names (pub_schema.h), so that every
+ * flow's filter is checked against all tables read so far. */
+static void caravan_note_schemas(pub_caravan *c, const wh_update *ups, int n)
+{
+    pub_schemas *names = c->set->pub->schemas;
+    for (int i = 0; names && i < n; i++) {
+        const wh_update *u = &ups[i];
+        if ((!u->has_before && !u->has_after) || pub_schema_seen_has(&c->schemas, u))
+            continue;
+        if (!pub_schemas_note(names, u) || !pub_schema_seen_add(&c->schemas, u))
+            wh_warn(WH_AREA_CARAVAN, "caravan %llu: out of memory recording the columns of "
+                    "table %s", (unsigned long long)c->id, u->table ? u->table : "?");
+    }
+}
+
 static bool member_backlogged(pub_flow *f)
 {
     pub_mutex_lock(&f->mu);
@@ -225,19 +242,23 @@ static void caravan_wait_loop(pub_caravan *c)
 }
 
 /* Encodes a batch for every member and records how far the caravan has read
- * (c->mu held). Returns 0 or a fatal error described in err. */
+ * (c->mu held). A member whose filter does not fit a table's schema stops
+ * there and leaves (the loop stops its flow). Returns 0 or a fatal error
+ * described in err. */
 static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *err, size_t errlen)
 {
     bool ready = false;
     int rc = WH_OK;
+    caravan_note_schemas(c, ups, n);
     for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
-        rc = pub_flow_encode_locked(f, ups, n, &ready, err, errlen);
-        bool stop = f->stop_pending;
+        rc = pub_flow_encode_locked(f, c->set->pub->schemas, ups, n, &ready, err, errlen);
+        int stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);
-        if (stop)   /* its subscriber cannot take an update: the loop stops the flow */
-            caravan_drop(c, k, "its subscriber cannot take an update");
+        if (stop)   /* it cannot take an update: the loop fails the flow */
+            caravan_drop(c, k, stop == WH_ERR_CONFIG ? "its filter does not fit a table's schema"
+                                                     : "its subscriber cannot take an update");
         else
             k++;
     }
@@ -341,6 +362,7 @@ static void caravan_free(pub_caravan *c)
         pthread_join(c->thread, NULL);
     }
     assert(c->nmembers == 0 && c->nleavers == 0);
+    pub_schema_seen_free(&c->schemas);
     pub_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cond);
     free(c->members);

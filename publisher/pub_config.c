@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/errbuf.h"
 #include "publisher/pub.h"
 
 #define F(key, type, member, def, min, max, desc) \
@@ -56,6 +57,26 @@ const wh_cfg_field pub_config_fields[] = {
       "Comma-separated debug areas (publisher,caravan,zk,protocol,binlog,... or all) (live)."),
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
+
+int pub_config_check(const pub_config *cfg, const char *where, char *errbuf, size_t errlen)
+{
+    /* The subscriber answers each heartbeat interval; the publisher drops a
+     * connection silent for the timeout. Less than two intervals in the
+     * timeout and every connection times out between heartbeats: flows flap. */
+    if (cfg->heartbeat_timeout_ms < 2 * cfg->heartbeat_ms)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "%s: keys 'delivery.heartbeat_interval_ms' (%lld) and "
+                         "'delivery.heartbeat_timeout_ms' (%lld): the timeout must be at least "
+                         "twice the interval, or connections time out between heartbeats and "
+                         "every flow flaps", where, (long long)cfg->heartbeat_ms,
+                         (long long)cfg->heartbeat_timeout_ms);
+    if (cfg->backoff_min_ms > cfg->backoff_max_ms)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "%s: keys 'delivery.retry_min_ms' (%lld) and 'delivery.retry_max_ms' "
+                         "(%lld): the first reconnect delay is longer than the longest one",
+                         where, (long long)cfg->backoff_min_ms, (long long)cfg->backoff_max_ms);
+    return WH_OK;
+}
 
 void pub_config_print_markdown(FILE *out)
 {

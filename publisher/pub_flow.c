@@ -64,6 +64,7 @@ void pub_flow_free(pub_flow *f)
         close(f->fd);
     }
     wh_filter_free(f->filter);
+    pub_schema_seen_free(&f->schemas);
     wire_enc_free(&f->enc);
     wire_inbuf_free(&f->in);
     wh_buf_free(&f->out);
@@ -89,12 +90,12 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
     wire_inbuf_init(&f->in, WIRE_CONTROL_MAX - WIRE_OVERHEAD, WIRE_CONTROL_MAX);
     atomic_init(&f->out_ready, false);
     f->pub = p;
+    f->instance_czxid = a->instance_czxid;
     f->fd = -1;
     f->app = strdup(a->app);
     f->instance = strdup(a->instance);
     f->endpoint = strdup(a->endpoint);
     f->filter_json = a->filter_json ? strdup(a->filter_json) : NULL;
-    f->czxid = a->czxid;
     if (!f->app || !f->instance || !f->endpoint || (a->filter_json && !f->filter_json)) {
         pub_flow_free(f);
         return NULL;
@@ -102,9 +103,9 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
     if (f->filter_json &&
         wh_filter_parse_json(f->filter_json, strlen(f->filter_json), &f->filter, err,
                              sizeof err) != WH_OK) {
-        wh_warn(WH_AREA_PUBLISHER, "app %s: instance %s has a filter this publisher cannot "
-                "parse (%s); the app gets nothing from shard %s until that is fixed", a->app,
-                a->instance, err, p->cfg.shard);
+        wh_warn(WH_AREA_PUBLISHER, "app %s: its filter (instance %s) is one this publisher "
+                "cannot parse (%s); the app gets nothing from shard %s until that is fixed",
+                a->app, a->instance, err, p->cfg.shard);
         pub_flow_free(f);
         return NULL;
     }
@@ -137,7 +138,7 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     pub_mutex_lock(&f->mu);
     wh_buf_free(&f->out);   /* memory a large update took goes back */
     atomic_store(&f->out_ready, false);
-    f->stop_pending = false;
+    f->stop_pending = 0;
     f->peer_frame_max = 0;
     f->peer_parts = false;
     f->bytes_total = f->bytes_acked = f->bytes_at_marker = 0;
@@ -161,51 +162,49 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     }
 }
 
-void pub_flow_stop(pub_flow *f, const char *why)
-{
-    publisher *p = f->pub;
-    assert(!f->caravan);
-    char reason[sizeof f->stopped_why];
-    snprintf(reason, sizeof reason, "%s", why);   /* why may be f->why, which reset keeps */
-    wh_error(WH_AREA_PUBLISHER, "app %s: stops delivering shard %s to instance %s at %s: %s; "
-             "the flow stays stopped at the acknowledged position until the instance "
-             "registers again or the publisher restarts", f->app, p->cfg.shard, f->instance,
-             f->endpoint, reason);
-    if (f->state == FLOW_STREAMING)
-        pub_flow_release(f);   /* an older subscriber is still there: tell it */
-    pub_flow_reset(f, NULL, true);
-    snprintf(f->stopped_why, sizeof f->stopped_why, "%s", reason);
-    f->stopped_since_ms = wh_wall_ms();
-    f->state = FLOW_STOPPED;
-}
-
-bool pub_flow_stop_pending(pub_flow *f)
+int pub_flow_stop_pending(pub_flow *f)
 {
     pub_mutex_lock(&f->mu);
-    bool stop = f->stop_pending;
-    if (stop)
+    int rc = f->stop_pending;
+    if (rc)
         snprintf(f->why, sizeof f->why, "%s", f->stop_why);
     pub_mutex_unlock(&f->mu);
-    return stop;
+    return rc;
 }
 
 void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why)
 {
-    char at[800] = "the oldest position";
-    if (pos->set)
-        wh_pos_format_physical(pos, at, sizeof at);
+    char at[800] = "the oldest position", reason[sizeof f->failed_why];
+    wh_pos where = *pos;   /* pos and why may point into f, which the reset changes */
+    snprintf(reason, sizeof reason, "%s", why);
+    assert(!f->caravan);
+    if (where.set)
+        wh_pos_format_physical(&where, at, sizeof at);
+    if (rc == WH_ERR_CONFIG && f->state == FLOW_STREAMING && f->fd >= 0) {
+        /* The app's filter: tell its instance why it gets nothing. */
+        pub_mutex_lock(&f->mu);
+        wire_put_error(&f->out, WH_ERR_CONFIG, reason);
+        pub_mutex_unlock(&f->mu);
+    }
     if (f->state == FLOW_STREAMING)
         pub_flow_release(f);
     pub_flow_reset(f, NULL, true);
     f->state = FLOW_FAILED;
     f->failed_rc = rc;
-    f->failed_pos = *pos;
+    f->failed_pos = where;
     f->failed_since_ms = wh_wall_ms();
-    snprintf(f->failed_why, sizeof f->failed_why, "%s", why);
-    pub_zk_note_failed(f->pub->zk, f->app, rc, pos, why, f->failed_since_ms);
-    wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s FAILED at %s: %s; other apps go on; "
-             "this one stays stopped until its position is reset (wormhole-ctl reset %s %s)",
-             f->app, f->pub->cfg.shard, at, why, f->app, f->pub->cfg.shard);
+    snprintf(f->failed_why, sizeof f->failed_why, "%s", reason);
+    pub_zk_note_failed(f->pub->zk, f->app, rc, &where, reason, f->failed_since_ms);
+    if (pub_flow_failed_retryable(f))
+        wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s to instance %s at %s FAILED at %s: "
+                 "%s; other apps go on; this one stays stopped until its instance registers "
+                 "again, its app's filter changes, the publisher gets SIGHUP, or its position is "
+                 "reset (wormhole-ctl reset %s %s)", f->app, f->pub->cfg.shard, f->instance,
+                 f->endpoint, at, reason, f->app, f->pub->cfg.shard);
+    else
+        wh_error(WH_AREA_PUBLISHER, "app %s: flow of shard %s FAILED at %s: %s; other apps go "
+                 "on; this one stays stopped until its position is reset (wormhole-ctl reset "
+                 "%s %s)", f->app, f->pub->cfg.shard, at, reason, f->app, f->pub->cfg.shard);
 }
 
 /* ---- output (loop thread) ------------------------------------------------------------ */
@@ -256,6 +255,28 @@ void pub_flow_release(pub_flow *f)
     wire_put_shard_notice(&f->out, f->pub->cfg.shard, false);
     pub_mutex_unlock(&f->mu);
     pub_flow_send(f);   /* best effort: the connection closes next */
+}
+
+bool pub_flow_failed_retryable(const pub_flow *f)
+{
+    return f->state == FLOW_FAILED && (f->failed_rc == WH_ERR_REFUSED ||
+                                       f->failed_rc == WH_ERR_LIMIT ||
+                                       f->failed_rc == WH_ERR_CONFIG);
+}
+
+void pub_flow_retry(pub_flow *f)
+{
+    if (!pub_flow_failed_retryable(f))
+        return;
+    wh_info(WH_AREA_PUBLISHER, "app %s: retrying the failed flow of shard %s to instance %s",
+            f->app, f->pub->cfg.shard, f->instance);
+    pub_zk_note_revived(f->pub->zk, f->app);
+    f->state = FLOW_BACKOFF;
+    f->state_since = wh_mono_ms();
+    f->backoff_until = wh_mono_ms();
+    f->backoff_ms = f->pub->cfg.backoff_min_ms;
+    f->failed_rc = 0;
+    f->failed_why[0] = '\0';
 }
 
 uint32_t pub_flow_unacked_markers(pub_flow *f)
@@ -397,7 +418,16 @@ static int flow_message(pub_flow *f, int type, const wire_msg *m)
              * sending it again would be refused again. */
             flow_fail(f, "the subscriber refuses an update: %.*s", (int)m->message_len,
                       m->message ? m->message : "");
-            return PUB_FLOW_STOPPED;
+            f->stop_rc = WH_ERR_LIMIT;
+            return PUB_FLOW_FAILED | PUB_FLOW_STOPPED;
+        }
+        if (m->code == WH_ERR_REFUSED) {
+            /* Refused until something changes (the subscriber gave up on an
+             * update, or our settings do not fit it): no retry. */
+            flow_fail(f, "subscriber refused the flow: %.*s", (int)m->message_len,
+                      m->message ? m->message : "");
+            f->stop_rc = WH_ERR_REFUSED;
+            return PUB_FLOW_FAILED | PUB_FLOW_STOPPED;
         }
         return flow_fail(f, "subscriber refused: %.*s", (int)m->message_len,
                          m->message ? m->message : "");
@@ -460,7 +490,7 @@ int pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello)
         r |= pub_flow_send(f);
     if (!(r & PUB_FLOW_FAILED) && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         r |= flow_read(f);
-    return r & PUB_FLOW_STOPPED ? r & ~PUB_FLOW_FAILED : r;
+    return r;
 }
 
 /* ---- timers ------------------------------------------------------------------------------ */
@@ -482,8 +512,6 @@ int pub_flow_tick(pub_flow *f, int64_t now)
         return 0;
     case FLOW_STREAMING:
         break;
-    case FLOW_STOPPED:
-        return 0;
     }
     if (now - f->last_recv > p->cfg.heartbeat_timeout_ms)
         return flow_fail(f, "silent for %lld ms (stalled or gone)",
@@ -546,8 +574,28 @@ void pub_flow_mark_locked(pub_flow *f)
     ring_check(f);
 }
 
-int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready, char *err,
-                           size_t errlen)
+/* Whether f's filter fits the schema of u's table, checking it the first
+ * time f meets the schema; on a misfit asks for f to stop (stop_pending).
+ * Returns 0 or WH_ERR_NOMEM. */
+static int schema_fits(pub_flow *f, pub_schemas *names, const wh_update *u, bool *fits)
+{
+    *fits = true;
+    if (pub_schema_seen_has(&f->schemas, u))
+        return WH_OK;
+    int rc = pub_schema_check(names, f->filter, f->app, f->pub->cfg.shard, u, f->stop_why,
+                              sizeof f->stop_why);
+    if (rc == WH_ERR_CONFIG) {
+        *fits = false;
+        f->stop_pending = WH_ERR_CONFIG;
+        return WH_OK;
+    }
+    if (rc != WH_OK || !pub_schema_seen_add(&f->schemas, u))
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
+int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
+                           bool *ready, char *err, size_t errlen)
 {
     publisher *p = f->pub;
     bool open = false, was_empty = f->out.len == 0;
@@ -565,6 +613,17 @@ int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready
     wire_msg peer = { .max_frame = f->peer_frame_max, .max_update = f->peer_parts };
     wire_enc_peer(&f->enc, (uint32_t)p->cfg.frame_bytes, &peer);
     for (i = 0; i < n; i++) {
+        if (f->filter && names && (ups[i].has_before || ups[i].has_after)) {
+            bool fits;
+            if (schema_fits(f, names, &ups[i], &fits) != WH_OK)
+                return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory checking the filter "
+                                 "of app %s", f->app);
+            if (!fits) {
+                /* Stop just before this update: it and what follows stay unprocessed. */
+                n = i;
+                break;
+            }
+        }
         if (f->filter && !wh_filter_match(f->filter, &ups[i]))
             continue;
         if (!open) {
@@ -593,7 +652,7 @@ int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready
         snprintf(f->stop_why, sizeof f->stop_why, "the update at %.300s does not fit in a frame of "
                  "%u bytes and the subscriber takes no UPDATES_PART (an older libwormhole: "
                  "upgrade it)", pos, f->enc.frame_max);
-        f->stop_pending = true;
+        f->stop_pending = WH_ERR_LIMIT;
         if (i > 0 && !wh_pos_from_view(&f->processed, &ups[i - 1].pos))
             return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
         goto out;
@@ -602,6 +661,8 @@ int pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready
         return wh_seterr(err, errlen, rc, "app %s: encoding updates failed (%s)", f->app,
                          wh_err_str(rc));
     f->n_filtered += (uint64_t)n - sent;
+    if (n == 0)
+        return WH_OK;   /* rejected at the batch's first update */
     if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
         return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
     f->since_marker += (uint64_t)n;

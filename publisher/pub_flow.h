@@ -20,14 +20,17 @@
  * reason in f->why; the loop then takes the flow out of its caravan and
  * calls pub_flow_reset.
  *
- * A flow whose subscriber cannot take an update (it refuses one as larger
- * than its max_update_bytes, or it is too old to take one larger than a
- * frame) is *stopped*: retrying would only send the same update again. The
- * flow returns PUB_FLOW_STOPPED, or the caravan drops it with stop_pending
- * set; the loop takes it out of its caravan and calls pub_flow_stop. It
- * stays stopped, without a connection, until its instance registers again
- * (pub_assign.c) or the publisher restarts; its reason is logged and
- * reported in the status file. */
+ * A flow that cannot go on at its acknowledged position for a reason its
+ * app can fix (its subscriber refuses the flow with ERROR WH_ERR_REFUSED,
+ * refuses an update as larger than its max_update_bytes or is too old to
+ * take one larger than a frame, or its filter does not fit a table) *fails*
+ * like one whose position cannot be read: retrying would only meet the same
+ * refusal. The flow returns PUB_FLOW_FAILED | PUB_FLOW_STOPPED, or the
+ * caravan drops it with stop_pending set; the loop takes it out of its
+ * caravan and calls pub_flow_fail_for_good. It stays FLOW_FAILED, without a
+ * connection, reported in the status file and its failure node, until its
+ * instance registers anew, its app's filter changes or SIGHUP
+ * (pub_assign.c, pub_flow_retry). */
 #ifndef WH_PUB_FLOW_H
 #define WH_PUB_FLOW_H
 
@@ -39,6 +42,7 @@
 #include "filters/filter.h"
 #include "publisher/pub.h"
 #include "publisher/pub_mutex.h"
+#include "publisher/pub_schema.h"
 #include "wormhole/position.h"
 #include "protocol/wire.h"
 
@@ -47,9 +51,15 @@ typedef enum pub_flow_state {
     FLOW_CONNECTING,    /* TCP connect in progress */
     FLOW_HELLO,         /* HELLO sent, waiting for HELLO_OK */
     FLOW_STREAMING,     /* delivering */
-    FLOW_STOPPED,       /* the subscriber cannot take an update (stopped_why) */
-    FLOW_FAILED,        /* stopped for good: its position cannot be read (why, failed_*);
-                         * only a new position from ZooKeeper (an operator reset) revives it */
+    FLOW_FAILED,        /* stopped for good (why, failed_*): its position cannot be read
+                         * (revived only by a new position from ZooKeeper: an operator
+                         * reset); or it cannot go on at its acknowledged position
+                         * because of something its app can fix: its subscriber refused
+                         * the flow (ERROR WH_ERR_REFUSED: rc WH_ERR_REFUSED), cannot take
+                         * an update (too large: rc WH_ERR_LIMIT) or its filter does not
+                         * fit a table (pub_schema.h: rc WH_ERR_CONFIG); those are revived
+                         * also when the instance registers anew, the app's filter
+                         * changes, or SIGHUP (pub_flow_retry) */
 } pub_flow_state;
 
 /* What a flow's I/O asks of the loop, as bit flags. */
@@ -58,8 +68,9 @@ enum {
     PUB_FLOW_ACKED  = 1 << 1,  /* f->acked moved: record it, let the caravan feed the flow again */
     PUB_FLOW_TOOK   = 1 << 2,  /* the loop took a backlog (pub_flow_backlogged_locked): a
                                 * caravan waiting for the loop may go on */
-    PUB_FLOW_STOPPED = 1 << 3, /* the subscriber cannot take an update (f->why): leave the
-                                  caravan, pub_flow_stop */
+    PUB_FLOW_STOPPED = 1 << 3, /* with FAILED: the flow cannot go on (f->stop_rc, f->why:
+                                  refused, or an update too large): leave the caravan,
+                                  pub_flow_fail_for_good */
 };
 
 typedef struct pub_marker {
@@ -81,7 +92,7 @@ typedef struct pub_flow {
     struct pub_flow *next;
     publisher *pub;
     char   *app, *instance, *endpoint, *filter_json;
-    int64_t czxid;            /* of the instance's node when the flow was made */
+    int64_t instance_czxid;   /* the instance node's creation (pub_assign) */
     pub_flow_state state;
     int     fd;
     int64_t state_since, backoff_until, backoff_ms;
@@ -94,13 +105,14 @@ typedef struct pub_flow {
      * caravan module on the loop thread only (pub_caravan.h). */
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
-    char    why[700];         /* reason of the last PUB_FLOW_FAILED or _STOPPED */
-    char    stopped_why[700]; /* FLOW_STOPPED: why */
-    int64_t stopped_since_ms; /* FLOW_STOPPED: wh_wall_ms() when it stopped */
+    char    why[1200];        /* reason of the last PUB_FLOW_FAILED */
+    int     stop_rc;          /* with PUB_FLOW_STOPPED: the failure's WH_ERR_* */
     uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
     bool    on_purged_oldest; /* the app's policy: a purged position resumes from the oldest */
-    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_* */
-    wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read */
+    int     failed_rc;        /* FLOW_FAILED: the mapper's WH_ERR_*, WH_ERR_REFUSED,
+                                 WH_ERR_LIMIT or WH_ERR_CONFIG */
+    wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read, or where
+                                 the flow stopped */
     int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
     char    failed_why[1024]; /* FLOW_FAILED: the reason */
 
@@ -121,11 +133,15 @@ typedef struct pub_flow {
     atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
     uint32_t peer_frame_max;  /* the subscriber's limits, from its HELLO_OK (wire_enc_peer) */
     bool     peer_parts;
-    bool     stop_pending;    /* the caravan met an update the subscriber cannot take */
-    char     stop_why[700];   /* ... and why */
+    int      stop_pending;    /* the caravan met an update f cannot take: WH_ERR_CONFIG (its
+                                 filter does not fit the table) or WH_ERR_LIMIT (larger than
+                                 the subscriber takes); 0: none. The caravan drops f, the loop
+                                 fails it (pub_flow_stop_pending, pub_flow_fail_for_good) */
+    char     stop_why[1200];  /* ... and why */
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;
+    pub_schema_seen schemas;  /* schema_ids its filter was checked against (pub_schema.h) */
     wire_enc   enc;
     uint64_t   n_sent, n_filtered, n_frames;   /* approximate when read elsewhere */
 } pub_flow;
@@ -158,23 +174,31 @@ int  pub_flow_send(pub_flow *f);
  * backoff, which doubles. f must be in no caravan. */
 void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon);
 
-/* Stops f (see above): closes the connection, logs why at ERROR level,
- * keeps it in stopped_why and leaves f in FLOW_STOPPED. f must be in no
- * caravan. */
-void pub_flow_stop(pub_flow *f, const char *why);
-
-/* Whether the caravan asked for f to stop (stop_pending); the reason is
- * copied to f->why. */
-bool pub_flow_stop_pending(pub_flow *f);
-
-/* Stops f for good (FLOW_FAILED): its reader could not use the position pos
- * (rc, why). Tells a streaming instance that the shard is released, closes
- * the connection and logs one ERROR. f must be in no caravan. */
+/* Stops f for good (FLOW_FAILED) at pos, for rc and why: its reader could
+ * not use the position (a mapper's WH_ERR_*), its subscriber refused it
+ * (WH_ERR_REFUSED), it cannot take an update (WH_ERR_LIMIT), or its filter
+ * does not fit a table (WH_ERR_CONFIG: a connected instance is first told
+ * with ERROR WH_ERR_CONFIG and why). Tells a streaming instance that the
+ * shard is released, closes the connection, logs one ERROR and records the
+ * failure (pub_zk_note_failed, the status file). f must be in no caravan. */
 void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *why);
+
+/* Whether the caravan asked for f to fail (stop_pending): returns its
+ * WH_ERR_* (0: no) and copies the reason to f->why. */
+int  pub_flow_stop_pending(pub_flow *f);
 
 /* Queues SHARD_NOTICE(held=false) and sends it: the publisher closes a
  * streaming connection on purpose (docs/PROTOCOL.md). */
 void pub_flow_release(pub_flow *f);
+
+/* Whether f is FLOW_FAILED for a reason that its subscriber or its app can
+ * fix (WH_ERR_REFUSED, WH_ERR_LIMIT, WH_ERR_CONFIG), which a new registration of the
+ * instance, a new filter or SIGHUP retries; a failed position needs a reset. */
+bool pub_flow_failed_retryable(const pub_flow *f);
+
+/* A retryable FLOW_FAILED flow (above) tries again at once (SIGHUP); its
+ * failure record goes (pub_zk_note_revived). Other flows are left alone. */
+void pub_flow_retry(pub_flow *f);
 
 /* Datamarkers queued and not yet acknowledged. */
 uint32_t pub_flow_unacked_markers(pub_flow *f);
@@ -193,13 +217,16 @@ void pub_flow_mark_locked(pub_flow *f);
  * frames within the subscriber's limits (at most the smaller of
  * delivery.max_frame_bytes and its HELLO_OK's; an update larger than that
  * as UPDATES_PART frames), advances f's processed position over all of
- * them, and queues a datamarker when enough updates or bytes went by. Sets
- * *ready when out went from empty to non-empty (the caller wakes the loop).
- * An update the subscriber cannot take (larger than a frame, and it takes
- * no parts) sets stop_pending instead, and f then takes nothing more: the
- * caravan must drop it. Returns 0, or a fatal error described in errbuf. */
-int  pub_flow_encode_locked(pub_flow *f, const wh_update *ups, int n, bool *ready,
-                            char *errbuf, size_t errlen);
+ * them, and queues a datamarker when enough updates or bytes went by.
+ * Checks f's filter against the schema of each table it has not met yet
+ * (pub_schema.h; names holds every schema the reader met). An update f
+ * cannot take (its filter does not fit the table; or it is larger than a
+ * frame and the subscriber takes no parts) sets stop_pending instead: f
+ * stops just before it and takes nothing more, and the caravan must drop
+ * it. Sets *ready when out went from empty to non-empty (the caller wakes
+ * the loop). Returns 0, or a fatal error described in errbuf. */
+int  pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
+                            bool *ready, char *errbuf, size_t errlen);
 
 /* Bytes queued and not acknowledged (the window in use). */
 uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);

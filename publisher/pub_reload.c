@@ -55,6 +55,11 @@ void pub_reload(publisher *p)
         wh_warn(WH_AREA_PUBLISHER, "SIGHUP: keeping the running configuration: %s", err);
         return;
     }
+    if (pub_config_check(&next, p->config_path, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_PUBLISHER, "SIGHUP: keeping the running configuration: %s", err);
+        wh_config_free(pub_config_fields, &next);
+        return;
+    }
     if (needs_restart(p, &next))
         wh_warn(WH_AREA_PUBLISHER, "SIGHUP: shard, id, mapper and zookeeper settings change "
                 "only with a restart; applying the delivery and log settings");
@@ -86,6 +91,8 @@ void pub_reload(publisher *p)
 int pub_load_config(publisher *p, const char *debug, char *err, size_t errlen)
 {
     if (wh_config_load_file(p->config_path, pub_config_fields, &p->cfg, err, errlen))
+        return WH_ERR_CONFIG;
+    if (pub_config_check(&p->cfg, p->config_path, err, errlen) != WH_OK)
         return WH_ERR_CONFIG;
     if (pub_apply_logging(&p->cfg, err, errlen) != WH_OK)
         return wh_preferr(err, errlen, WH_ERR_CONFIG, "%s", p->config_path);

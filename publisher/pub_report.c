@@ -1,4 +1,7 @@
-/* pub_report.c -- the publisher's heartbeats to its monitor: state, position and lag in the status file. */
+/* pub_report.c -- the publisher's heartbeats to its monitor: state, position, lag and stopped flows in the status file. */
+#include <stdio.h>
+#include <string.h>
+
 #include "core/clock.h"
 #include "core/log.h"
 #include "protocol/status_file.h"
@@ -47,6 +50,32 @@ static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
     return lag;
 }
 
+void pub_report_write(publisher *p, const char *state, const char *position, int64_t lag_ms,
+                      const json_t *extra)
+{
+    char err[1024];
+    if (!p->rep)
+        return;
+    if (status_report_write(p->rep, state, position, lag_ms, extra, err, sizeof err) != WH_OK) {
+        /* A lost heartbeat: the monitor kills a publisher that sends none
+         * for its stuck timeout, so say why, once per distinct reason (the
+         * monitor records the last ERROR line as the reason of the kill). */
+        p->status_failures = status_report_failures(p->rep);
+        if (strcmp(err, p->status_error) != 0) {
+            wh_error(WH_AREA_PUBLISHER, "%s (failed write %llu; heartbeats to the monitor are "
+                     "lost while this lasts, and a supervised publisher is stopped as stuck "
+                     "after its stuck timeout)", err, (unsigned long long)p->status_failures);
+            snprintf(p->status_error, sizeof p->status_error, "%s", err);
+        }
+        return;
+    }
+    if (p->status_error[0]) {
+        wh_info(WH_AREA_PUBLISHER, "status file written again after %llu failed write%s",
+                (unsigned long long)p->status_failures, p->status_failures == 1 ? "" : "s");
+        p->status_error[0] = '\0';
+    }
+}
+
 void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
@@ -61,28 +90,23 @@ void pub_report_tick(publisher *p, int64_t now)
      * mapper stops them, so the monitor restarts us. */
     if (readers_stuck(p, now))
         return;
-    char pos[800] = "", err[1024];
+    char pos[800] = "";
     int64_t lag = readers_lag(p, pos, sizeof pos);
     /* Flows stopped for good, so the monitor and the operator see them. */
     json_t *extra = NULL;
     for (pub_flow *f = p->flows; f; f = f->next) {
-        if (f->state != FLOW_FAILED && f->state != FLOW_STOPPED)
+        if (f->state != FLOW_FAILED)
             continue;
         char at[800] = "";
-        if (f->state == FLOW_FAILED && f->failed_pos.set)
+        if (f->failed_pos.set)
             wh_pos_format_physical(&f->failed_pos, at, sizeof at);
         if (!extra)
             extra = json_object();
-        if (!extra)
-            continue;
-        if (f->state == FLOW_FAILED)
+        if (extra)
             status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
                                    at, f->failed_since_ms);
-        else   /* its subscriber cannot take an update (the reason names it) */
-            status_add_failed_flow(extra, f->app, "too_large", f->stopped_why, NULL,
-                                   f->stopped_since_ms);
     }
-    status_report_write(p->rep, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL,
-                     lag, extra, err, sizeof err);
+    pub_report_write(p, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL, lag,
+                     extra);
     json_decref(extra);
 }

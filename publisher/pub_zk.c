@@ -31,6 +31,9 @@ typedef struct zk_pos {
     bool     failure_written;
     uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
     zku_failure *failure;  /* malloc'd; valid while failed */
+    bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived),
+                                or acknowledging again: delete the failure node */
+    bool     acked;          /* the flow acknowledged something in this run */
 } zk_pos;
 
 struct pub_zk {
@@ -564,6 +567,20 @@ static void write_failures(pub_zk *z)
             break;
         }
         zk_pos *e = &z->pos[i];
+        if (!e->failed && e->failure_delete) {
+            char app[ZKU_PATH_MAX], path[ZKU_PATH_MAX];
+            snprintf(app, sizeof app, "%s", e->app);
+            pthread_mutex_unlock(&z->mu);
+            int rc = zku_path_failure(path, sizeof path, cfg->zk_root, app, cfg->shard) == WH_OK
+                         ? zoo_delete(z->zh, path, -1) : ZOK;
+            if (rc == ZOK || rc == ZNONODE) {
+                pthread_mutex_lock(&z->mu);
+                if (!z->pos[i].failed)
+                    z->pos[i].failure_delete = false;
+                pthread_mutex_unlock(&z->mu);
+            }
+            continue;
+        }
         if (!e->failed || e->failure_written || !e->failure) {
             pthread_mutex_unlock(&z->mu);
             continue;
@@ -609,29 +626,6 @@ static void write_failures(pub_zk *z)
             wh_debug(WH_AREA_ZK, "writing %s: %s", path, zerror(rc));
         }
     }
-}
-
-/* The app node's settings (the defaults when it is empty, unreadable or
- * invalid: the last is logged). Watched: a change re-reads the assignment. */
-static zku_app_settings read_app_settings(pub_zk *z, const char *app)
-{
-    char path[ZKU_PATH_MAX], buf[ZKU_APP_MAX], err[256];
-    zku_app_settings st = { 0 };
-    struct Stat stat;
-    int len = sizeof buf - 1;
-    if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
-        zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
-        return st;
-    /* len is -1 for a node without data (the defaults, silently); a node larger than buf
-     * comes back cut to len bytes. */
-    if (stat.dataLength > (int)sizeof buf - 1)
-        wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
-                "app node (docs/ZOOKEEPER.md); using the defaults", path, (int)stat.dataLength,
-                ZKU_APP_MAX - 1);
-    else if (zku_app_settings_from_json(buf, len < 0 ? 0 : (size_t)len, &st, err, sizeof err) !=
-        WH_OK)
-        wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the defaults", path, err);
-    return st;
 }
 
 /* A failed flow of app: re-reads its position node (and watches it again);
@@ -682,7 +676,7 @@ static int check_reset(pub_zk *z, const char *app)
 
 typedef struct inst {
     char *name, *endpoint, *filter_json;
-    int64_t czxid;   /* the node's creation: a new one each time the instance registers */
+    int64_t czxid;           /* the node's creation: a new one when the instance registers anew */
 } inst;
 
 /* Reads the instance node name of app. Fills *out when the instance is
@@ -721,9 +715,9 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
     free(buf);
     if (rc == WH_OK && zku_instance_takes_shard(&in, cfg->shard)) {
         out->name = strdup(name);
-        out->czxid = st.czxid;
         out->endpoint = in.endpoint;
         out->filter_json = in.filter_json;
+        out->czxid = st.czxid;
         in.endpoint = in.filter_json = NULL;
         if (!out->name)
             rc = WH_ERR_NOMEM;
@@ -739,6 +733,65 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
     free(out->filter_json);
     memset(out, 0, sizeof *out);
     return ZSYSTEMERROR;   /* out of memory */
+}
+
+/* Reads app's app node (docs/ZOOKEEPER.md), watching it: a change re-reads
+ * the assignment. *filter_json gets the app's filter (malloc'd; NULL for
+ * every update) and *recorded whether the node records one (false for an
+ * app node made before apps kept their filter there: the chosen instance's
+ * filter serves then); *st the app's settings (the defaults when the node
+ * is empty, missing or invalid: the last is logged). Returns ZOK or the
+ * ZooKeeper error (ZSYSTEMERROR on out of memory). */
+static int read_app_node(pub_zk *z, const char *app, char **filter_json, bool *recorded,
+                         zku_app_settings *st)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[ZKU_PATH_MAX], err[512];
+    char *buf = malloc(ZKU_APP_MAX);
+    struct Stat stat;
+    int len = ZKU_APP_MAX - 1;
+    *filter_json = NULL;
+    *recorded = false;
+    memset(st, 0, sizeof *st);
+    if (!buf)
+        return ZSYSTEMERROR;
+    if (zku_path_app(path, sizeof path, cfg->zk_root, app) != WH_OK) {
+        free(buf);
+        return ZOK;
+    }
+    int rc = zoo_wget(z->zh, path, watcher, z, buf, &len, &stat);
+    if (rc == ZNONODE)
+        rc = ZOK;
+    if (rc != ZOK || len <= 0) {
+        free(buf);
+        return rc;
+    }
+    if (stat.dataLength > len) {
+        /* Another writer's (ours never write one): read cut short, it would be garbage. */
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
+                "app node (docs/ZOOKEEPER.md); using the default settings, and the filter of "
+                "the instance chosen for shard %s", path, (int)stat.dataLength, ZKU_APP_MAX - 1,
+                cfg->shard);
+        free(buf);
+        return ZOK;
+    }
+    if (zku_app_settings_from_json(buf, (size_t)len, st, err, sizeof err) != WH_OK)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s: %s; using the default settings", path, err);
+    zku_app rec;
+    int prc = zku_app_from_json(buf, (size_t)len, &rec, err, sizeof err);
+    free(buf);
+    if (prc == WH_ERR_NOMEM) {
+        zku_app_free(&rec);
+        return ZSYSTEMERROR;
+    }
+    if (prc != WH_OK)
+        wh_warn(WH_AREA_ZK, "app %s: ignoring the filter in its app node %s: %s; the filter of "
+                "the instance chosen for shard %s serves", app, path, err, cfg->shard);
+    *recorded = rec.recorded;
+    *filter_json = rec.filter_json;
+    rec.filter_json = NULL;
+    zku_app_free(&rec);
+    return ZOK;
 }
 
 /* Rebuilds the assignment from ZooKeeper, setting watches. */
@@ -796,8 +849,23 @@ static int read_assignment(pub_zk *z)
             x->instance = live[pick].name;
             x->endpoint = live[pick].endpoint;
             x->filter_json = live[pick].filter_json;
-            x->czxid = live[pick].czxid;
+            x->instance_czxid = live[pick].czxid;
             live[pick].name = live[pick].endpoint = live[pick].filter_json = NULL;
+            /* The app's filter, the one every instance runs; an app node
+             * without a record leaves the instance's. */
+            char *app_filter;
+            bool recorded;
+            zku_app_settings settings;
+            int r = read_app_node(z, app, &app_filter, &recorded, &settings);
+            x->on_purged_oldest = settings.on_purged_oldest;
+            if (r != ZOK)
+                rc = r;
+            if (recorded) {
+                free(x->filter_json);
+                x->filter_json = app_filter;
+            } else {
+                free(app_filter);
+            }
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
@@ -805,8 +873,8 @@ static int read_assignment(pub_zk *z)
             if (known)
                 x->pos = e->pos;
             pthread_mutex_unlock(&z->mu);
-            if (failed) {
-                int r = check_reset(z, app);
+            if (failed && rc == ZOK) {
+                r = check_reset(z, app);
                 if (r != ZOK)
                     rc = r;
                 pthread_mutex_lock(&z->mu);
@@ -814,10 +882,10 @@ static int read_assignment(pub_zk *z)
                 x->pos = e->pos;
                 pthread_mutex_unlock(&z->mu);
             }
-            if (!known && e) {
+            if (!known && e && rc == ZOK) {
                 wh_pos p;
                 int version;
-                int r = read_position(z, app, &p, &version);
+                r = read_position(z, app, &p, &version);
                 if (r != ZOK) {
                     rc = r;
                 } else {
@@ -836,7 +904,6 @@ static int read_assignment(pub_zk *z)
             e = pos_entry(z, app);
             x->reset_gen = e ? e->reset_gen : 0;
             pthread_mutex_unlock(&z->mu);
-            x->on_purged_oldest = read_app_settings(z, app).on_purged_oldest;
             nas++;
         }
         for (int i = 0; live && i < nlive; i++) {
@@ -1050,6 +1117,7 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                 copy[i].filter_json = z->assign[i].filter_json ? strdup(z->assign[i].filter_json)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
+                copy[i].instance_czxid = z->assign[i].instance_czxid;
                 copy[i].reset_gen = z->assign[i].reset_gen;
                 copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
                 /* Prefer the newest acknowledged position over the snapshot's. */
@@ -1077,12 +1145,21 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
         e->known = true;
         e->gen++;
     }
+    if (e && !e->acked && !e->failed) {
+        /* A flow that acknowledges is not failed: a failure node an earlier
+         * run left (a flow refused, too large or misfit there, retried by
+         * this run) goes, once per run. */
+        e->acked = true;
+        e->failure_delete = true;
+    }
     pthread_mutex_unlock(&z->mu);
 }
 
 void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
                         const char *why, int64_t since_ms)
 {
+    if (!z)
+        return;   /* no agent (unit tests) */
     zku_failure *f = calloc(1, sizeof *f);
     if (!f)
         return;
@@ -1103,11 +1180,29 @@ void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
         e->failure = f;
         e->failed = true;
         e->failure_written = false;
+        e->failure_delete = false;
         f = NULL;
     }
     pthread_cond_signal(&z->cond);
     pthread_mutex_unlock(&z->mu);
     free(f);
+}
+
+void pub_zk_note_revived(pub_zk *z, const char *app)
+{
+    if (!z)
+        return;
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e && e->failed) {
+        e->failed = false;
+        e->failure_written = false;
+        e->failure_delete = true;
+        free(e->failure);
+        e->failure = NULL;
+        pthread_cond_signal(&z->cond);
+    }
+    pthread_mutex_unlock(&z->mu);
 }
 
 const char *pub_zk_fatal(pub_zk *z)

@@ -4,6 +4,7 @@
  * sub_conn.c; sub_int.h says which thread owns what. */
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,39 @@ void wh_sub_options_init(wh_sub_options *o)
     o->max_update_bytes = WIRE_UPDATE_MAX;
     o->hello_timeout_ms = SUB_HELLO_TIMEOUT_MS;
     o->max_pending_connections = SUB_MAX_PENDING;
+    o->max_attempts = 10;
+    o->give_up = WH_SUB_GIVE_UP_STOP;
+}
+
+/* ---- failures --------------------------------------------------------------------------- */
+
+void sub_report(wh_subscriber *s, const wh_sub_error *e)
+{
+    if (s->on_error)
+        s->on_error(s->opaque, e);
+}
+
+void sub_fatal(wh_subscriber *s, int rc, const char *fmt, ...)
+{
+    if (s->has_fatal)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fatal, sizeof s->fatal, fmt, ap);
+    va_end(ap);
+    s->has_fatal = true;
+    s->fatal_rc = rc;
+    wh_error(WH_AREA_SUBSCRIBER, "%s", s->fatal);
+    wh_sub_error e = { rc, s->fatal, NULL, NULL, 0, 0 };
+    sub_report(s, &e);
+    sub_wake(s);
+}
+
+void wh_subscriber_callback_error(wh_subscriber *s, const char *reason)
+{
+    if (!s || !s->in_callback || !reason)
+        return;
+    snprintf(s->cb_reason, sizeof s->cb_reason, "%s", reason);
 }
 
 /* ---- construction --------------------------------------------------------------------- */
@@ -67,6 +101,28 @@ static int check_options(const wh_sub_options *o, char *errbuf, size_t errlen)
     if (o->listen_port < 0 || o->listen_port > 65535)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: listen_port %d is invalid",
                          o->listen_port);
+    if (o->heartbeat_timeout_ms < 0 || o->zk_session_timeout_ms < 0 || o->zk_wait_ms < 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: %s %d is negative (0 means "
+                         "the default)", o->heartbeat_timeout_ms < 0 ? "heartbeat_timeout_ms"
+                         : o->zk_session_timeout_ms < 0 ? "zk_session_timeout_ms" : "zk_wait_ms",
+                         o->heartbeat_timeout_ms < 0 ? o->heartbeat_timeout_ms
+                         : o->zk_session_timeout_ms < 0 ? o->zk_session_timeout_ms
+                                                        : o->zk_wait_ms);
+    /* Options that only mean something together. */
+    if (o->give_up != WH_SUB_GIVE_UP_STOP && o->give_up != WH_SUB_GIVE_UP_DEAD_LETTER)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: give_up %d is neither "
+                         "WH_SUB_GIVE_UP_STOP nor WH_SUB_GIVE_UP_DEAD_LETTER", (int)o->give_up);
+    if (o->give_up == WH_SUB_GIVE_UP_DEAD_LETTER && (!o->dead_letter_path || !*o->dead_letter_path))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: give_up is "
+                         "WH_SUB_GIVE_UP_DEAD_LETTER, but dead_letter_path names no file to "
+                         "write the updates given up on to");
+    if (o->give_up == WH_SUB_GIVE_UP_STOP && o->dead_letter_path)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: dead_letter_path is set "
+                         "(%s), but give_up is WH_SUB_GIVE_UP_STOP, which writes nothing there "
+                         "(set give_up to WH_SUB_GIVE_UP_DEAD_LETTER)", o->dead_letter_path);
+    if (o->max_attempts > 1000000)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: max_attempts %u is more "
+                         "than 1000000", o->max_attempts);
     if (o->max_frame_bytes && (o->max_frame_bytes < WIRE_FRAME_MIN ||
                                o->max_frame_bytes > WIRE_FRAME_MAX))
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
@@ -104,7 +160,13 @@ static int copy_options(wh_subscriber *s, const wh_sub_options *o, char *errbuf,
     s->on_batch = o->on_batch;
     s->on_update = o->on_update;
     s->on_notice = o->on_shard_notice;
+    s->on_error = o->on_error;
     s->opaque = o->opaque;
+    s->max_attempts = o->max_attempts ? o->max_attempts : 10;
+    s->give_up = o->give_up;
+    s->replace_filter = o->replace_filter;
+    if (o->dead_letter_path && !(s->dead_letter_path = strdup(o->dead_letter_path)))
+        return WH_ERR_NOMEM;
     if (!s->zk_connect || !s->zk_root || !s->app || !s->listen_host)
         return WH_ERR_NOMEM;
     if (!zku_valid_root(s->zk_root))
@@ -221,9 +283,10 @@ int wh_subscriber_new(const wh_sub_options *o, wh_subscriber **out, char *errbuf
     wh_subscriber *s = calloc(1, sizeof *s);
     if (!s)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "subscriber: out of memory");
-    s->lfd = s->efd = s->epfd = -1;
+    s->lfd = s->efd = s->epfd = s->dead_fd = -1;
+    s->app_others = -1;
     pthread_mutex_init(&s->mu, NULL);
-    if ((rc = copy_options(s, o, errbuf, errlen)))
+    if ((rc = copy_options(s, o, errbuf, errlen)) || (rc = sub_deliver_open(s, errbuf, errlen)))
         goto err;
     if (o->filter && *o->filter && (rc = parse_filter(s, o->filter, errbuf, errlen)))
         goto err;
@@ -287,6 +350,8 @@ static int wait_registered(wh_subscriber *s, char *errbuf, size_t errlen)
     int64_t deadline = wh_mono_ms() + s->zk_wait_ms;
     while (!atomic_load(&s->stop)) {
         sub_zk_handle_events(s);
+        if (s->has_fatal)
+            return wh_seterr(errbuf, errlen, s->fatal_rc, "%s", s->fatal);
         if (s->registered_session)
             return WH_OK;
         if (wh_mono_ms() >= deadline)
@@ -317,7 +382,7 @@ int wh_subscriber_run(wh_subscriber *s, char *errbuf, size_t errlen)
     if (rc)
         return rc;
     int64_t last_timers = wh_mono_ms();
-    while (!atomic_load(&s->stop)) {
+    while (!atomic_load(&s->stop) && !s->has_fatal) {
         loop_once(s, 100);
         if (wh_mono_ms() - last_timers >= 100) {
             sub_timers(s);
@@ -325,6 +390,8 @@ int wh_subscriber_run(wh_subscriber *s, char *errbuf, size_t errlen)
         }
     }
     shutdown_all(s);
+    if (s->has_fatal)
+        return wh_seterr(errbuf, errlen, s->fatal_rc, "%s", s->fatal);
     return WH_OK;
 }
 
@@ -431,6 +498,11 @@ void wh_subscriber_free(wh_subscriber *s)
     free(s->advertise_host);
     free(s->filter_json);
     free(s->node_data);
+    free(s->app_data);
+    free(s->reg_app_data);
+    free(s->app_read);
+    free(s->dead_letter_path);
+    sub_deliver_free(s);
     free(s->acks);
     wh_arena_free(&s->arena);
     pthread_mutex_destroy(&s->mu);

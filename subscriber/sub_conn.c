@@ -212,22 +212,9 @@ static const char *conn_updates(wh_subscriber *s, sub_conn *c, const uint8_t *pl
     c->seq += b.count;
     s->stats.updates += b.count;
     s->stats.batches++;
-    wh_sub_delivery d = { c->shard, c->flow, c->seq };
-    int cb = 0;
-    if (s->on_batch) {
-        cb = b.count ? s->on_batch(s->opaque, b.updates, b.count, &d) : 0;
-    } else {
-        for (uint32_t i = 0; i < b.count && cb == 0; i++) {
-            d.seq = c->seq - b.count + i + 1;
-            cb = s->on_update(s->opaque, &b.updates[i], &d);
-        }
-    }
-    if (cb != 0) {
-        snprintf(why, whylen, "the application's callback returned %d; the batch will be "
-                 "delivered again", cb);
-        return why;
-    }
-    return NULL;
+    /* The callbacks, and what happens when they fail (sub_deliver.c). */
+    bool refused;
+    return sub_deliver(s, c, b.updates, b.count, &refused, why, whylen);
 }
 
 static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, char *why,
@@ -253,6 +240,20 @@ static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, 
     c->shard = strndup(m->shard, m->shard_len);
     if (!c->shard)
         return "out of memory";
+    /* Two heartbeats must fit in our timeout, or every connection of this
+     * publisher would time out between two of them and flap. */
+    uint64_t hb = m->heartbeat_ms ? m->heartbeat_ms : 1000;
+    if (hb > (uint64_t)s->hb_timeout_ms / 2) {
+        snprintf(why, whylen, "publisher %.*s sends heartbeats every %llu ms, but this instance "
+                 "drops a publisher silent for heartbeat_timeout_ms %d ms: at least two "
+                 "heartbeats must fit in it (raise the instance's heartbeat_timeout_ms or lower "
+                 "the publisher's delivery.heartbeat_interval_ms)", (int)m->publisher_len,
+                 m->publisher ? m->publisher : "", (unsigned long long)hb,
+                 s->hb_timeout_ms);
+        wh_sub_error e = { WH_ERR_CONFIG, why, c->shard, NULL, 0, 0 };
+        sub_report(s, &e);
+        return conn_refuse(s, c, WH_ERR_REFUSED, why);
+    }
     /* A newer connection for the same shard replaces an older one whose
      * publisher has restarted or moved, unless it comes from a publisher
      * with an older epoch than the one delivering now: that one lost the
@@ -352,10 +353,13 @@ static const char *conn_frame(wh_subscriber *s, sub_conn *c, int type, const uin
             c->streaming = false;   /* released: the publisher closes next */
         }
         return NULL;
-    case WIRE_ERROR:
+    case WIRE_ERROR: {
         snprintf(why, whylen, "publisher reports %s: %.*s", wh_err_name((int)m.code),
                  (int)m.message_len, m.message ? m.message : "");
+        wh_sub_error e = { (int)m.code, why, c->shard, NULL, 0, 0 };
+        sub_report(s, &e);
         return why;
+    }
     default:
         snprintf(why, whylen, "unexpected %s frame", wire_type_name(type));
         return why;

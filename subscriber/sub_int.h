@@ -36,6 +36,9 @@
 #define ZKF_REG_EXISTS 0x08
 #define ZKF_REG_FAILED 0x10
 #define ZKF_DELETED    0x20
+#define ZKF_APP_READ   0x40   /* the app node's data arrived (app_read*) */
+#define ZKF_APP_KIDS   0x80   /* the app's instance list arrived (app_others*) */
+#define ZKF_REG_RACE   0x100  /* the app node changed between its read and the registration */
 
 typedef struct sub_marker {
     uint64_t mseq;      /* datamarker sequence number */
@@ -69,6 +72,14 @@ typedef struct sub_conn {
     bool      want_out;
 } sub_conn;
 
+/* A callback failing on one shard's update, counted across reconnects
+ * (sub_deliver.c): one entry per shard, while the callback fails on it. */
+typedef struct sub_failing {
+    char    *shard;
+    wh_pos   pos;           /* the update the count is about */
+    uint32_t attempts;      /* failed calls on it */
+} sub_failing;
+
 struct wh_subscriber {
     /* options (owned copies) */
     char *zk_connect, *zk_root, *app, *instance, *listen_host, *advertise_host;
@@ -81,12 +92,37 @@ struct wh_subscriber {
     wh_sub_batch_cb  on_batch;
     wh_sub_update_cb on_update;
     wh_sub_notice_cb on_notice;
+    wh_sub_error_cb  on_error;
     void *opaque;
+    uint32_t max_attempts;
+    wh_sub_give_up give_up;
+    char *dead_letter_path;
+    int   dead_fd;          /* open with O_APPEND, or -1 */
+    bool  replace_filter;
+
+    /* loop thread: callbacks that fail (sub_deliver.c) */
+    sub_failing *failing;
+    uint32_t nfailing, capfailing;
+    bool  in_callback;      /* a batch or update callback runs */
+    char  cb_reason[512];   /* wh_subscriber_callback_error's text for the running callback */
 
     char *filter_json;      /* canonical JSON, or NULL for everything */
     char  endpoint[300];
     char  node_path[ZKU_PATH_MAX];
     char *node_data;
+    char  app_path[ZKU_PATH_MAX];        /* apps/APP: the app's filter (zk_layout.h) */
+    char  instances_path[ZKU_PATH_MAX];
+    char *app_data;         /* the app record this instance creates the app node with */
+    char *reg_app_data;     /* the app node's data the registration's multi writes */
+    /* the registration's multi (one in flight): kept until its completion */
+    zoo_op_t        reg_ops[2];
+    zoo_op_result_t reg_results[2];
+    struct Stat     reg_stat;
+    char            reg_created[ZKU_PATH_MAX];
+    /* unrecoverable (loop thread): the loop ends and run returns fatal_rc */
+    bool  has_fatal;
+    int   fatal_rc;
+    char  fatal[1024];
 
     int lfd, efd, epfd;
     zhandle_t *zh;
@@ -95,9 +131,14 @@ struct wh_subscriber {
     int64_t reg_retry_at;
     int  last_zk_state;
 
-    pthread_mutex_t mu;     /* guards zk_flags, zk_reg_rc, acks */
+    pthread_mutex_t mu;     /* guards zk_flags, zk_reg_rc, app_read*, app_others*, acks */
     unsigned zk_flags;
     int      zk_reg_rc;
+    char    *app_read;      /* the app node's data as read (malloc'd), NULL: none */
+    int      app_read_len, app_read_version, app_read_rc;
+    int      app_others;    /* live instances of the app other than this one, -1 unknown */
+    char     app_other[ZKU_NAME_MAX + 1];   /* one of them */
+    int      app_kids_rc;
     struct { uint64_t flow, seq; } *acks;
     uint32_t nacks, capacks;
 
@@ -118,6 +159,11 @@ struct wh_subscriber {
 
 /* sub.c: wakes the loop from any thread. */
 void sub_wake(wh_subscriber *s);
+/* sub.c (loop thread): records an unrecoverable failure (the first one
+ * wins), logs it, tells on_error and ends the loop; run returns rc. */
+void sub_fatal(wh_subscriber *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* sub.c (loop thread): tells on_error, if set. */
+void sub_report(wh_subscriber *s, const wh_sub_error *e);
 
 /* sub_zk.c (loop thread unless said otherwise). */
 int  sub_zk_open(wh_subscriber *s);                 /* new session; WH_ERR_ZK (errno) */
@@ -135,5 +181,18 @@ bool sub_conn_flush(wh_subscriber *s, sub_conn *c);
 void sub_conn_close(wh_subscriber *s, sub_conn *c, const char *why);
 void sub_handle_acks(wh_subscriber *s);             /* applies wh_subscriber_ack's queue */
 void sub_timers(wh_subscriber *s);                  /* heartbeats and peer timeouts */
+
+/* sub_deliver.c (loop thread): calls the application's callbacks for a
+ * decoded batch of c's shard, counting failed calls per update position and
+ * giving up on an update after max_attempts (refuse or dead-letter).
+ * Returns NULL when the batch is processed (acknowledgeable), or why the
+ * connection must close (written into why); *refused is set when the flow
+ * was refused with ERROR (already queued and flushed). */
+const char *sub_deliver(wh_subscriber *s, sub_conn *c, const wh_update *ups, uint32_t count,
+                        bool *refused, char *why, size_t whylen);
+/* Opens the dead-letter file (wh_subscriber_new); errbuf names the path. */
+int  sub_deliver_open(wh_subscriber *s, char *errbuf, size_t errlen);
+/* Frees the failure records and closes the dead-letter file. */
+void sub_deliver_free(wh_subscriber *s);
 
 #endif

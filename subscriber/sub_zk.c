@@ -1,17 +1,29 @@
-/* sub_zk.c -- libwormhole's ZooKeeper side: session and ephemeral instance node (see sub_int.h).
+/* sub_zk.c -- libwormhole's ZooKeeper side: session, the app's filter and the ephemeral instance node (see sub_int.h).
  *
- * The node (protocol/zk_layout.h: apps/APP/instances/INSTANCE) is created
- * asynchronously; completions and the session watcher run on the client's
- * threads and only post ZKF_* flags under s->mu and wake the loop, which
- * acts on them in sub_zk_handle_events. */
+ * Registration (docs/ZOOKEEPER.md, "One filter per app"): the app node
+ * apps/APP holds the filter every instance of the app runs. An instance
+ * creates it with its own filter if it does not exist, reads it, and then
+ * creates its ephemeral node apps/APP/instances/INSTANCE in one multi-op
+ * together with a conditional rewrite of the app node (same data, or its
+ * own filter when it may replace the app's): the version check makes
+ * every registration serialize with every filter change, so two instances
+ * with different filters can never both register, whatever the timing.
+ * A different filter is refused unless the app has no other live instance
+ * (then this instance's filter becomes the app's) or replace_filter is
+ * set. Every step is asynchronous; completions and the session watcher run
+ * on the client's threads and only post ZKF_* flags (and what they read)
+ * under s->mu and wake the loop, which acts on them in
+ * sub_zk_handle_events. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "filters/filter.h"
 #include "subscriber/sub_int.h"
 
 /* Any thread: records a ZooKeeper event for the loop. */
@@ -40,23 +52,66 @@ static void zk_watcher(zhandle_t *zh, int type, int state, const char *path, voi
         sub_wake(s);
 }
 
-static void reg_done(int rc, const char *value, const void *data)
-{
-    wh_subscriber *s = (wh_subscriber *)data;
-    (void)value;
-    if (rc == ZOK)
-        post_zk(s, ZKF_REG_OK, 0);
-    else if (rc == ZNODEEXISTS)
-        post_zk(s, ZKF_REG_EXISTS, 0);
-    else
-        post_zk(s, ZKF_REG_FAILED, rc);
-}
-
 static void parent_done(int rc, const char *value, const void *data)
 {
     (void)rc;
     (void)value;
     (void)data;
+}
+
+/* The app node's data (after the create that makes it if missing). */
+static void app_read_done(int rc, const char *value, int len, const struct Stat *st,
+                          const void *data)
+{
+    wh_subscriber *s = (wh_subscriber *)data;
+    char *copy = NULL;
+    if (rc == ZOK && len > 0 && (copy = malloc((size_t)len + 1))) {
+        memcpy(copy, value, (size_t)len);
+        copy[len] = '\0';
+    } else if (rc == ZOK && len > 0) {
+        rc = ZSYSTEMERROR;
+    }
+    pthread_mutex_lock(&s->mu);
+    free(s->app_read);
+    s->app_read = copy;
+    s->app_read_len = rc == ZOK && len > 0 ? len : 0;
+    s->app_read_version = rc == ZOK ? st->version : -1;
+    s->app_read_rc = rc;
+    s->zk_flags |= ZKF_APP_READ;
+    pthread_mutex_unlock(&s->mu);
+    sub_wake(s);
+}
+
+/* The app's live instances: how many besides this one. */
+static void app_kids_done(int rc, const struct String_vector *names, const void *data)
+{
+    wh_subscriber *s = (wh_subscriber *)data;
+    pthread_mutex_lock(&s->mu);
+    s->app_kids_rc = rc;
+    s->app_others = 0;
+    s->app_other[0] = '\0';
+    for (int i = 0; rc == ZOK && names && i < names->count; i++)
+        if (strcmp(names->data[i], s->instance) != 0) {
+            if (!s->app_others++)
+                snprintf(s->app_other, sizeof s->app_other, "%s", names->data[i]);
+        }
+    s->zk_flags |= ZKF_APP_KIDS;
+    pthread_mutex_unlock(&s->mu);
+    sub_wake(s);
+}
+
+/* The multi [set app node, create instance node]. */
+static void reg_multi_done(int rc, const void *data)
+{
+    wh_subscriber *s = (wh_subscriber *)data;
+    if (rc == ZOK)
+        post_zk(s, ZKF_REG_OK, 0);
+    else if (s->reg_results[0].err == ZBADVERSION || s->reg_results[0].err == ZNONODE)
+        post_zk(s, ZKF_REG_RACE, 0);
+    else if (s->reg_results[1].err == ZNODEEXISTS)
+        post_zk(s, ZKF_REG_EXISTS, 0);
+    else
+        post_zk(s, ZKF_REG_FAILED, rc);
 }
 
 static void delete_done(int rc, const void *data)
@@ -74,6 +129,9 @@ int sub_zk_prepare(wh_subscriber *s, char *errbuf, size_t errlen)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "subscriber: the instance node's path under zk_root '%s' is longer "
                          "than %d bytes", s->zk_root, ZKU_PATH_MAX - 1);
+    if (zku_path_app(s->app_path, sizeof s->app_path, s->zk_root, s->app) ||
+        zku_path_instances(s->instances_path, sizeof s->instances_path, s->zk_root, s->app))
+        return WH_ERR_LIMIT;   /* shorter than node_path, which fits */
     int rc = zku_instance_to_json(s->endpoint, s->filter_json, (const char *const *)s->shards,
                                   (long)getpid(), &s->node_data, errbuf, errlen);
     if (rc == WH_ERR_LIMIT) {
@@ -86,6 +144,9 @@ int sub_zk_prepare(wh_subscriber *s, char *errbuf, size_t errlen)
                          "node limit, docs/ZOOKEEPER.md); its filter takes %zu bytes as JSON",
                          s->instance, s->app, why, s->filter_json ? strlen(s->filter_json) : 0);
     }
+    if (rc == WH_OK)
+        rc = zku_app_with_filter("", 0, s->filter_json, s->instance, &s->app_data, errbuf,
+                                 errlen);
     if (rc)
         wh_preferr(errbuf, errlen, rc, "subscriber");
     return rc;
@@ -102,9 +163,11 @@ int sub_zk_open(wh_subscriber *s)
     return WH_OK;
 }
 
-/* Issues the creates for the node's parents, the app's positions folder and
- * the ephemeral node itself; ZooKeeper runs one session's requests in order,
- * so one completion (the node's) tells the outcome. */
+/* Starts a registration: the creates for the node's parents (the app node
+ * with this instance's app record, kept if it exists), the app's positions
+ * folder, then the read of the app node. ZooKeeper runs one session's
+ * requests in order, so the read sees the app node; its completion goes on
+ * in app_checked. */
 static void zk_register(wh_subscriber *s)
 {
     char buf[ZKU_PATH_MAX];
@@ -114,21 +177,145 @@ static void zk_register(wh_subscriber *s)
         if (buf[i] != '/')
             continue;
         buf[i] = '\0';
-        zoo_acreate(s->zh, buf, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, parent_done, s);
+        bool app = strcmp(buf, s->app_path) == 0;
+        zoo_acreate(s->zh, buf, app ? s->app_data : NULL, app ? (int)strlen(s->app_data) : -1,
+                    &ZOO_OPEN_ACL_UNSAFE, 0, parent_done, s);
         buf[i] = '/';
     }
     /* The app's positions folder, where publishers record acknowledged
      * positions (its path is no longer than node_path's, checked at start). */
     if (zku_path_positions(buf, sizeof buf, s->zk_root, s->app) == WH_OK)
         zoo_acreate(s->zh, buf, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, parent_done, s);
-    int rc = zoo_acreate(s->zh, s->node_path, s->node_data, (int)strlen(s->node_data),
-                         &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, reg_done, s);
+    int rc = zoo_aget(s->zh, s->app_path, 0, app_read_done, s);
     if (rc != ZOK) {
         wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
         s->reg_retry_at = wh_mono_ms() + 1000;
         return;
     }
     s->reg_inflight = true;
+}
+
+/* The registration proper: rewrites the app node (its data as read, with
+ * this instance's filter; other fields kept) if its version is still
+ * version, and creates our ephemeral node, atomically. */
+static void zk_register_multi(wh_subscriber *s, const char *read, int len, int version)
+{
+    char err[512], *data = NULL;
+    if (zku_app_with_filter(read ? read : "", read ? (size_t)len : 0, s->filter_json,
+                            s->instance, &data, err, sizeof err) != WH_OK) {
+        s->reg_inflight = false;
+        sub_fatal(s, WH_ERR_CONFIG, "subscriber: app node %s: %s", s->app_path, err);
+        return;
+    }
+    free(s->reg_app_data);
+    s->reg_app_data = data;   /* the set op points to it: kept until the next registration */
+    zoo_set_op_init(&s->reg_ops[0], s->app_path, data, (int)strlen(data), version,
+                    &s->reg_stat);
+    zoo_create_op_init(&s->reg_ops[1], s->node_path, s->node_data, (int)strlen(s->node_data),
+                       &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, s->reg_created,
+                       sizeof s->reg_created);
+    memset(s->reg_results, 0, sizeof s->reg_results);
+    int rc = zoo_amulti(s->zh, 2, s->reg_ops, s->reg_results, reg_multi_done, s);
+    if (rc != ZOK) {
+        s->reg_inflight = false;
+        wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
+        s->reg_retry_at = wh_mono_ms() + 1000;
+    }
+}
+
+/* A filter in canonical JSON (NULL: every update) as text for messages. */
+static void filter_text(const char *json, char *buf, size_t len)
+{
+    wh_filter *f = NULL;
+    wh_buf b = WH_BUF_INIT;
+    char err[256];
+    if (!json) {
+        snprintf(buf, len, "(none: every update)");
+        return;
+    }
+    if (wh_filter_parse_json(json, strlen(json), &f, err, sizeof err) == WH_OK &&
+        wh_filter_to_text(f, &b) == WH_OK && wh_buf_ok(&b))
+        snprintf(buf, len, "'%.*s'", (int)b.len, b.data);
+    else
+        snprintf(buf, len, "%s", json);
+    wh_buf_free(&b);
+    wh_filter_free(f);
+}
+
+/* The message of a refused registration. */
+static void refuse_filter(wh_subscriber *s, const zku_app *app, int others, const char *other)
+{
+    char theirs[600], ours[600];
+    filter_text(app->filter_json, theirs, sizeof theirs);
+    filter_text(s->filter_json, ours, sizeof ours);
+    sub_fatal(s, WH_ERR_CONFIG, "app %s is registered with filter %s%s%s%s; this instance (%s) "
+              "has %s, and %d other instance%s of the app run%s (%s%s): all instances of an app "
+              "run one filter. Start it with the app's filter, stop the others first, or "
+              "replace the app's filter on purpose with replace_filter (docs/ZOOKEEPER.md, "
+              "\"One filter per app\")", s->app, theirs,
+              app->set_by && app->set_by[0] ? " (set by instance " : "",
+              app->set_by && app->set_by[0] ? app->set_by : "",
+              app->set_by && app->set_by[0] ? ")" : "", s->instance, ours, others,
+              others == 1 ? "" : "s", others == 1 ? "s" : "", other,
+              others > 1 ? ", ..." : "");
+}
+
+/* The app node's data arrived: register if this instance's filter is the
+ * app's (or there is none yet), else find out whether it may replace it. */
+static void app_checked(wh_subscriber *s, bool kids_known)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->app_read_rc, version = s->app_read_version, others = s->app_others;
+    int kids_rc = s->app_kids_rc, len = s->app_read_len;
+    char *read = s->app_read ? strdup(s->app_read) : NULL;
+    char other[ZKU_NAME_MAX + 1];
+    snprintf(other, sizeof other, "%s", s->app_other);
+    pthread_mutex_unlock(&s->mu);
+    zku_app app;
+    char err[512];
+    memset(&app, 0, sizeof app);
+    if (rc == ZOK && len > 0 && !read)
+        rc = ZSYSTEMERROR;   /* out of memory: try again */
+    int prc = rc == ZOK ? zku_app_from_json(read ? read : "", read ? (size_t)len : 0, &app, err,
+                                            sizeof err) : WH_OK;
+    if (rc != ZOK || (kids_known && kids_rc != ZOK)) {
+        s->reg_inflight = false;
+        wh_warn(WH_AREA_ZK, "registering %s: reading %s failed: %s; retrying", s->node_path,
+                rc != ZOK ? s->app_path : s->instances_path, zerror(rc != ZOK ? rc : kids_rc));
+        s->reg_retry_at = wh_mono_ms() + 1000;
+    } else if (prc != WH_OK && !s->replace_filter) {
+        s->reg_inflight = false;
+        sub_fatal(s, WH_ERR_CONFIG, "app node %s: %s; fix or delete it, or start this instance "
+                  "with replace_filter to overwrite it", s->app_path, err);
+    } else {
+        bool same = prc == WH_OK && (!app.recorded || zku_app_same_filter(app.filter_json,
+                                                                            s->filter_json));
+        if (same || s->replace_filter || (kids_known && others == 0)) {
+            if (!same) {
+                char theirs[600], ours[600];
+                filter_text(prc == WH_OK ? app.filter_json : NULL, theirs, sizeof theirs);
+                filter_text(s->filter_json, ours, sizeof ours);
+                wh_warn(WH_AREA_ZK, "app %s: replacing its filter %s with this instance's %s "
+                        "(%s)", s->app, prc == WH_OK ? theirs : "(unreadable)", ours,
+                        s->replace_filter ? "replace_filter is set" : "no other instance runs");
+            }
+            /* An unreadable node is replaced whole (replace_filter). */
+            zk_register_multi(s, prc == WH_OK ? read : NULL, len, version);
+        } else if (!kids_known) {
+            /* Another filter: may this instance replace it? Only if nobody else runs it. */
+            int zrc = zoo_aget_children(s->zh, s->instances_path, 0, app_kids_done, s);
+            if (zrc != ZOK) {
+                s->reg_inflight = false;
+                wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(zrc));
+                s->reg_retry_at = wh_mono_ms() + 1000;
+            }
+        } else {
+            s->reg_inflight = false;
+            refuse_filter(s, &app, others, other);
+        }
+    }
+    zku_app_free(&app);
+    free(read);
 }
 
 /* Logs a change of the session's state. */
@@ -176,6 +363,15 @@ void sub_zk_handle_events(wh_subscriber *s)
         wh_info(WH_AREA_ZK, "%s exists from an earlier session; replacing it", s->node_path);
         zoo_adelete(s->zh, s->node_path, -1, delete_done, s);
     }
+    if (f & ZKF_APP_READ)
+        app_checked(s, false);
+    if (f & ZKF_APP_KIDS)
+        app_checked(s, true);
+    if (f & ZKF_REG_RACE) {
+        /* The app node changed since we read it: read it again. */
+        wh_debug(WH_AREA_ZK, "%s changed during registration; reading it again", s->app_path);
+        zk_register(s);
+    }
     if (f & ZKF_DELETED)
         zk_register(s);
     if (f & ZKF_REG_FAILED) {
@@ -184,9 +380,10 @@ void sub_zk_handle_events(wh_subscriber *s)
                 zerror(reg_rc));
         s->reg_retry_at = wh_mono_ms() + 1000;
     }
-    if (zoo_state(s->zh) == ZOO_CONNECTED_STATE && !s->reg_inflight &&
+    if (zoo_state(s->zh) == ZOO_CONNECTED_STATE && !s->reg_inflight && !s->has_fatal &&
         s->registered_session != zoo_client_id(s->zh)->client_id &&
-        wh_mono_ms() >= s->reg_retry_at && !(f & (ZKF_REG_EXISTS | ZKF_DELETED)))
+        wh_mono_ms() >= s->reg_retry_at &&
+        !(f & (ZKF_REG_EXISTS | ZKF_DELETED | ZKF_REG_RACE)))
         zk_register(s);
 }
 

@@ -96,7 +96,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: wormhole-tail --zk HOST:PORT[,HOST:PORT...]/ROOT --app NAME\n"
-        "                     [--filter EXPR | --filter-file FILE]\n"
+        "                     [--filter EXPR | --filter-file FILE] [--replace-filter]\n"
         "                     [--shards S1,S2,...] [--instance NAME] [--listen HOST[:PORT]]\n"
         "                     [--advertise HOST] [--max N] [--session-timeout MS] [--debug AREAS]\n"
         "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
@@ -107,9 +107,12 @@ static void usage(FILE *f)
         "  --zk SPEC          ZooKeeper servers and root path (root defaults to /wormhole)\n"
         "  --app NAME         the subscriber app to join\n"
         "  --filter EXPR      only updates matching EXPR (docs/FILTERS.md), filtered at the\n"
-        "                     publisher; all instances of an app should use the same filter\n"
+        "                     publisher; all instances of an app run the same filter: an\n"
+        "                     instance with another one is refused while others run\n"
         "  --filter-file FILE the filter's text (or JSON) read from FILE, for filters\n"
         "                     longer than a command line takes\n"
+        "  --replace-filter   make the filter the app's even while other instances run\n"
+        "                     another one (docs/ZOOKEEPER.md, \"One filter per app\")\n"
         "  --shards LIST      comma-separated shards this instance takes (default all)\n"
         "  --instance NAME    instance name (default: the advertised endpoint)\n"
         "  --listen H[:P]     address to listen on for publishers (default 127.0.0.1, any port)\n"
@@ -126,11 +129,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME,
-           OPT_FILTER_FILE };
+           OPT_FILTER_FILE, OPT_REPLACE };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
         { "filter", required_argument, NULL, 'f' },
+        { "replace-filter", no_argument, NULL, OPT_REPLACE },
         { "shards", required_argument, NULL, 's' },
         { "instance", required_argument, NULL, 'i' },
         { "listen", required_argument, NULL, 'l' },
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
         case 'z': zk = optarg; break;
         case 'a': o.app = optarg; break;
         case 'f': o.filter = optarg; break;
+        case OPT_REPLACE: o.replace_filter = true; break;
         case 's': shard_list = optarg; break;
         case 'i': o.instance = optarg; break;
         case 'l': listen = optarg; break;

@@ -232,7 +232,7 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
             wh_warn(AREA, "the apply queue holds %" PRIu64 " bytes (apply.max_pending_bytes): "
                     "refusing a batch of shard %s, which the publisher delivers again",
                     app.queued_bytes, d->shard);
-        return -1;
+        return WH_ERR_AGAIN;   /* backpressure, not the batch's fault: not a failed attempt */
     }
     if (app.tail)
         app.tail->next = b;

@@ -54,7 +54,9 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
     }
     if (app->has_fatal)
         wh_subscriber_stop(the_sub);
-    return -1;                              /* not applied: the publisher sends it again */
+    /* Not applied: the publisher sends it again. A backend that is down is not
+     * the batch's fault: WH_ERR_AGAIN does not count as a failed attempt. */
+    return rc == WH_ERR_AGAIN ? WH_ERR_AGAIN : -1;
 }
 
 static void on_notice(void *opaque, const char *shard, bool held)

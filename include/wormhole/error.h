@@ -39,7 +39,9 @@ typedef enum wh_err {
     WH_ERR_CLOSED      = -21,  /* object or peer was closed */
     WH_ERR_FENCED      = -22,  /* lease lost: a newer epoch owns this */
     WH_ERR_GAP         = -23,  /* positions are not contiguous */
-    WH_ERR__COUNT      =  24   /* number of codes, including WH_OK */
+    WH_ERR_REFUSED     = -24,  /* refused for good until something changes (a subscriber gave up
+                                  on an update; a publisher stopped a flow) */
+    WH_ERR__COUNT      =  25   /* number of codes, including WH_OK */
 } wh_err;
 
 /* Short symbolic name of a code, e.g. "WH_ERR_CORRUPT". Static storage. */

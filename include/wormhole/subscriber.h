@@ -3,7 +3,9 @@
  * An application that wants updates runs one or more *instances*. Each
  * instance creates a wh_subscriber: it listens on a TCP port, registers
  * itself in ZooKeeper under /ROOT/apps/APP/instances/INSTANCE (ephemeral,
- * with its endpoint, filter and the shards it takes, docs/ZOOKEEPER.md) and
+ * with its endpoint, filter and the shards it takes, docs/ZOOKEEPER.md;
+ * every instance of an app runs the app's one filter, kept in /ROOT/apps/APP,
+ * and an instance with another filter is refused while others run) and
  * accepts the connections publishers open to it, one per shard it is
  * assigned (docs/PROTOCOL.md). Updates arrive in log order per shard, at
  * least once: after a failure some updates may come again, each with its
@@ -62,13 +64,64 @@ typedef struct wh_sub_delivery {
 
 /* Called for each batch of updates (in log order). Return 0 to go on; any
  * other value drops the connection without acknowledging the batch, so the
- * publisher delivers it again later (a failed local commit, for instance). */
+ * publisher delivers it again later (a failed local commit, for instance).
+ *
+ * A callback that keeps failing on the same update is not called forever:
+ * after max_attempts failed calls on it the subscriber gives up on the
+ * update (see wh_sub_give_up), reports it to on_error and in the log, and
+ * never loops silently. Attempts are counted per shard by the update's
+ * position, across reconnects and publishers; a failed batch is counted by
+ * its first update, and a batch that contains that update and succeeds
+ * clears the count. Return WH_ERR_AGAIN instead for a failure that is not
+ * the update's (a full queue, a backend that is down): the batch comes again
+ * without counting an attempt. wh_subscriber_callback_error says why a
+ * callback fails, for the report. */
 typedef int (*wh_sub_batch_cb)(void *opaque, const wh_update *updates, size_t count,
                                const wh_sub_delivery *d);
 
-/* Called for each update when no batch callback is set. Same return rule. */
+/* Called for each update when no batch callback is set. Same return rule;
+ * attempts are counted by the failing update itself. */
 typedef int (*wh_sub_update_cb)(void *opaque, const wh_update *update,
                                 const wh_sub_delivery *d);
+
+/* What the subscriber does with an update whose callback failed
+ * max_attempts times. */
+typedef enum wh_sub_give_up {
+    /* Refuse the flow (the default): the subscriber closes the shard's
+     * connection with ERROR WH_ERR_REFUSED naming the update's position and
+     * the callback's error; the publisher stops that flow and records it as
+     * failed (its status file, its log) until the instance registers again
+     * or the publisher is told to retry (docs/PROTOCOL.md, ERROR). The
+     * update stays unacknowledged. */
+    WH_SUB_GIVE_UP_STOP = 0,
+    /* Dead-letter it: append one JSON line per update given up on (the
+     * failing update, or the whole failing batch with on_batch) to the file
+     * dead_letter_path, fsync it, and go on as if the callback had
+     * succeeded: the update counts as processed and is acknowledged. */
+    WH_SUB_GIVE_UP_DEAD_LETTER = 1,
+} wh_sub_give_up;
+
+/* A failure reported to the application (on_error). Valid only during the
+ * callback. */
+typedef struct wh_sub_error {
+    int         code;         /* WH_ERR_REFUSED: gave up on an update and refused the flow;
+                                 WH_OK: gave up on an update and dead-lettered it;
+                                 WH_ERR_CONFIG: this instance cannot register (its filter
+                                 differs from the app's) or a publisher's settings do not
+                                 fit this instance's; other codes: a publisher refused or
+                                 ended a flow with ERROR (the publisher's code) */
+    const char *message;      /* one sentence, as logged */
+    const char *shard;        /* the shard concerned, or NULL */
+    const wh_update *update;  /* the update given up on (the first of the batch with
+                                 on_batch), or NULL */
+    uint32_t    attempts;     /* failed calls on it */
+    int         callback_rc;  /* what the callback returned the last time */
+} wh_sub_error;
+
+/* Called on the loop thread when the subscriber gives up on an update, when
+ * it cannot register, and when a publisher ends a flow with ERROR. Must not
+ * call wh_subscriber_free. */
+typedef void (*wh_sub_error_cb)(void *opaque, const wh_sub_error *e);
 
 /* Shard notice (Wormhole's onShardNotice): held is true when a publisher
  * starts delivering shard to this instance, false when it stops (the flow
@@ -84,7 +137,9 @@ typedef struct wh_sub_options {
     int         zk_wait_ms;     /* how long start/run wait for the first registration; default 15000 */
     const char *app;            /* required: app name ([A-Za-z0-9._-], 1..128 chars) */
     const char *instance;       /* default: the advertised endpoint "host:port" */
-    const char *filter;         /* filter text (docs/FILTERS.md); NULL or "" = everything */
+    const char *filter;         /* filter text (docs/FILTERS.md); NULL or "" = everything.
+                                   Must be the app's filter while other instances run
+                                   (see replace_filter) */
     const char *const *shards;  /* NULL-terminated shard list; NULL = all shards */
     const char *listen_host;    /* default "127.0.0.1"; "0.0.0.0" for every interface */
     int         listen_port;    /* default 0: a free port chosen by the kernel */
@@ -107,26 +162,41 @@ typedef struct wh_sub_options {
                                    after it was accepted; default 5000 */
     int         max_pending_connections; /* connections accepted but not yet past HELLO;
                                    beyond it the oldest is dropped; default 64 */
+    /* Added later; wh_sub_options_init sets them. */
+    uint32_t    max_attempts;   /* failed calls on one update before giving up; default 10 */
+    wh_sub_give_up give_up;     /* default WH_SUB_GIVE_UP_STOP */
+    const char *dead_letter_path; /* required with WH_SUB_GIVE_UP_DEAD_LETTER, else NULL */
+    wh_sub_error_cb on_error;   /* optional */
+    bool        replace_filter; /* register even when the app runs another filter with live
+                                   instances, replacing the app's filter (docs/ZOOKEEPER.md,
+                                   "One filter per app"); default false */
 } wh_sub_options;
 
 /* Fills o with the defaults above (all pointers NULL). */
 void wh_sub_options_init(wh_sub_options *o);
 
-/* Checks the options, parses the filter, binds and listens on the port, and
- * creates the ZooKeeper client (connecting in the background). Strings in o
- * are copied. Returns 0 and *out, or a code with the reason in errbuf
- * (WH_ERR_CONFIG for bad options, WH_ERR_PARSE for a bad filter naming its
- * offset, WH_ERR_NET when the port cannot be bound). Caller frees with
+/* Checks the options, parses the filter, opens the dead-letter file, binds
+ * and listens on the port, and creates the ZooKeeper client (connecting in
+ * the background). Strings in o are copied. Returns 0 and *out, or a code
+ * with the reason in errbuf (WH_ERR_CONFIG for bad options, naming the
+ * option, or both options when two do not fit together; WH_ERR_PARSE for a
+ * bad filter naming its offset; WH_ERR_IO when the dead-letter file cannot
+ * be opened; WH_ERR_NET when the port cannot be bound). Caller frees with
  * wh_subscriber_free. */
 int wh_subscriber_new(const wh_sub_options *o, wh_subscriber **out, char *errbuf,
                       size_t errlen);
 
 /* Runs the loop in the calling thread until wh_subscriber_stop. First waits
  * up to zk_wait_ms for the instance to be registered in ZooKeeper and fails
- * with WH_ERR_ZK if it cannot be (no callback is then called). Later
+ * with WH_ERR_ZK if it cannot be (no callback is then called), or with
+ * WH_ERR_CONFIG at once when the app is registered with another filter
+ * that live instances run ("app X is registered with filter F; this
+ * instance has G": docs/ZOOKEEPER.md, "One filter per app"). Later
  * ZooKeeper outages and session expiry are survived: the instance
- * re-registers when ZooKeeper is back, logging each step. Returns 0 after a
- * stop, or a negative code for an unrecoverable failure (errbuf says why). */
+ * re-registers when ZooKeeper is back, logging each step (a re-registration
+ * refused for its filter is unrecoverable). Returns 0 after a stop, or a
+ * negative code for an unrecoverable failure (errbuf says why; on_error is
+ * told too). */
 int wh_subscriber_run(wh_subscriber *s, char *errbuf, size_t errlen);
 
 /* Same as wh_subscriber_run on a thread of the library's own; returns once
@@ -143,6 +213,12 @@ void wh_subscriber_stop(wh_subscriber *s);
  * or WH_ERR_INVALID if the subscriber is in auto_ack mode. Any thread. */
 int wh_subscriber_ack(wh_subscriber *s, const wh_sub_delivery *d);
 
+/* From inside a batch or update callback (the loop thread), just before it
+ * returns a failure: reason (copied; one sentence) says why, and goes into
+ * the log line, the ERROR frame and on_error if the subscriber gives up on
+ * the update. Ignored outside a callback. */
+void wh_subscriber_callback_error(wh_subscriber *s, const char *reason);
+
 /* The endpoint publishers connect to ("host:port") and the instance name.
  * Valid until wh_subscriber_free. */
 const char *wh_subscriber_endpoint(const wh_subscriber *s);
@@ -157,6 +233,9 @@ typedef struct wh_sub_stats {
     uint64_t acks;           /* ACK frames sent */
     uint64_t connections;    /* publisher connections accepted */
     uint64_t dropped;        /* connections dropped for an error */
+    uint64_t failed_calls;   /* callback calls that failed (WH_ERR_AGAIN not counted) */
+    uint64_t given_up;       /* updates given up on (flows refused or dead-lettered) */
+    uint64_t dead_lettered;  /* updates written to the dead-letter file */
 } wh_sub_stats;
 void wh_subscriber_stats(const wh_subscriber *s, wh_sub_stats *out);
 

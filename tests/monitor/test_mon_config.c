@@ -121,6 +121,11 @@ int main(void)
     expect_error("{\"crash_loop\": {\"max_restarts\": 0}}", "'crash_loop.max_restarts'",
                  "out of range");
     expect_error("{\"stop_timeout_ms\": 0}", "'stop_timeout_ms'", "out of range");
+    /* Settings that must fit together name both sides. */
+    expect_error("{\"health\": {\"stuck_timeout_ms\": 150}}", "'health.stuck_timeout_ms'",
+                 "two heartbeats");
+    expect_error("{\"health\": {\"stuck_timeout_ms\": 199}}", "WORMHOLE_STATUS_INTERVAL_MS",
+                 "at least 200");
 
     /* Unreadable file. */
     char missing[300];

@@ -150,6 +150,88 @@ static void test_instance(void)
                  WH_ERR_INVALID);
 }
 
+static void test_app(void)
+{
+    char err[256], *j = NULL;
+    zku_app a;
+    /* The bytes the first instance of an app writes (docs/ZOOKEEPER.md). */
+    CHECK_EQ_INT(zku_app_with_filter("", 0, NULL, "i1", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":null,\"set_by\":\"i1\"}");
+    CHECK_EQ_INT(zku_app_from_json(j, strlen(j), &a, err, sizeof err), WH_OK);
+    CHECK(a.recorded && a.filter_json == NULL);
+    CHECK_EQ_STR(a.set_by, "i1");
+    zku_app_free(&a);
+    free(j);
+    /* The filter travels as a string: its numbers stay exact, byte for byte. */
+    const char *filter = "{\"in\":[\"big\",[18446744073709551615,0.1,1e400]]}";
+    CHECK_EQ_INT(zku_app_with_filter(NULL, 0, filter, "host:1", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":\"{\\\"in\\\":[\\\"big\\\",[18446744073709551615,0.1,1e400]]}\","
+                    "\"set_by\":\"host:1\"}");
+    CHECK_EQ_INT(zku_app_from_json(j, strlen(j), &a, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(a.filter_json, filter);
+    CHECK(zku_app_same_filter(a.filter_json, filter));
+    CHECK(!zku_app_same_filter(a.filter_json, NULL) && !zku_app_same_filter(NULL, filter));
+    CHECK(zku_app_same_filter(NULL, NULL));
+    CHECK(!zku_app_same_filter(filter, "{\"in\":[\"big\",[1]]}"));
+    zku_app_free(&a);
+    zku_app_free(&a);
+    zku_app_free(NULL);
+    free(j);
+    /* An app node made before apps kept their filter has no data: no record. */
+    CHECK_EQ_INT(zku_app_from_json("", 0, &a, err, sizeof err), WH_OK);
+    CHECK(!a.recorded && !a.filter_json);
+    zku_app_free(&a);
+    /* An object without "filter" is no record of it (the settings alone). */
+    const char *settings = "{\"on_purged\":\"oldest\"}", *both = "{\"on_purged\":\"oldest\",\"x\":1}";
+    CHECK_EQ_INT(zku_app_from_json(settings, strlen(settings), &a, err, sizeof err), WH_OK);
+    CHECK(!a.recorded && !a.filter_json);
+    zku_app_free(&a);
+    /* Each writer keeps the other's fields. */
+    zku_app_settings st = { .on_purged_oldest = true };
+    char *j2 = NULL;
+    CHECK_EQ_INT(zku_app_with_filter(both, strlen(both), "true", "i2", &j, err, sizeof err),
+                 WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":\"true\",\"on_purged\":\"oldest\",\"set_by\":\"i2\",\"x\":1}");
+    st.on_purged_oldest = false;
+    CHECK_EQ_INT(zku_app_settings_to_json(j, strlen(j), &st, &j2, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j2, "{\"filter\":\"true\",\"on_purged\":\"stop\",\"set_by\":\"i2\",\"x\":1}");
+    CHECK_EQ_INT(zku_app_from_json(j2, strlen(j2), &a, err, sizeof err), WH_OK);
+    CHECK(a.recorded);
+    CHECK_EQ_STR(a.filter_json, "true");
+    zku_app_free(&a);
+    free(j);
+    free(j2);
+    /* Data that is not an object is replaced. */
+    CHECK_EQ_INT(zku_app_with_filter("junk", 4, NULL, "i3", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"filter\":null,\"set_by\":\"i3\"}");
+    free(j);
+    /* Unknown fields are ignored; set_by is optional. */
+    const char *doc = "{\"filter\":\"true\",\"later\":[1]}";
+    CHECK_EQ_INT(zku_app_from_json(doc, strlen(doc), &a, err, sizeof err), WH_OK);
+    CHECK(a.recorded);
+    CHECK_EQ_STR(a.filter_json, "true");
+    CHECK_EQ_STR(a.set_by, "");
+    zku_app_free(&a);
+    /* Not an app record. */
+    const char *bad[] = { "x", "[]", "{\"filter\":{\"eq\":[\"a\",1]}}", "{\"filter\":5}",
+                          "{\"filter\":\"a\"" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(zku_app_from_json(bad[i], strlen(bad[i]), &a, err, sizeof err),
+                     WH_ERR_PARSE);
+        CHECK(strstr(err, "app object") != NULL);
+        CHECK(!a.recorded);
+        zku_app_free(&a);
+    }
+    /* The size limit. */
+    size_t n = ZKU_APP_MAX;
+    char *big = malloc(n + 16);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    CHECK_EQ_INT(zku_app_with_filter("", 0, big, "i", &j, err, sizeof err), WH_ERR_LIMIT);
+    CHECK(j == NULL && strstr(err, "app node") != NULL);
+    free(big);
+}
+
 static void test_position(void)
 {
     char err[256], *j;
@@ -427,6 +509,9 @@ static void test_failure(void)
     CHECK(g.epoch == 0 && g.since_ms == 0 && g.physical[0] == '\0');
     CHECK_EQ_STR(zku_failure_code(WH_ERR_INVALID), "invalid");
     CHECK_EQ_STR(zku_failure_code(WH_ERR_PARSE), "parse");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_REFUSED), "refused");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_LIMIT), "too_large");
+    CHECK_EQ_STR(zku_failure_code(WH_ERR_CONFIG), "config");
     CHECK_EQ_STR(zku_failure_code(WH_ERR_IO), "error");
 
     /* Every field at its longest fits (test_node_sizes has the worst case
@@ -453,7 +538,7 @@ static void test_app_settings(void)
 {
     char err[256], *data = NULL;
     zku_app_settings st = { .on_purged_oldest = true };
-    CHECK_EQ_INT(zku_app_settings_to_json(&st, &data, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_app_settings_to_json("", 0, &st, &data, err, sizeof err), WH_OK);
     CHECK_EQ_STR(data, "{\"on_purged\":\"oldest\"}");
     zku_app_settings got;
     CHECK_EQ_INT(zku_app_settings_from_json(data, strlen(data), &got, err, sizeof err), WH_OK);
@@ -477,6 +562,7 @@ int main(void)
     test_paths();
     test_names();
     test_instance();
+    test_app();
     test_position();
     test_epoch_and_publisher();
     test_rendezvous();

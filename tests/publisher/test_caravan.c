@@ -19,6 +19,7 @@
 #include "publisher/pub.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
+#include "publisher/pub_schema.h"
 #include "tests/check.h"
 
 static publisher P;
@@ -51,17 +52,33 @@ static void setup(int64_t updates, int64_t window_bytes)
     P.epfd = epoll_create1(EPOLL_CLOEXEC);
 }
 
-/* A flow in the state it has after HELLO_OK, from the oldest position. */
-static pub_flow *streaming_flow(const char *app, pub_flow *next)
+/* A flow in the state it has after HELLO_OK, from the oldest position,
+ * with filter (text form) or none. */
+static pub_flow *filtered_flow(const char *app, const char *filter, pub_flow *next)
 {
+    wh_buf json = WH_BUF_INIT;
+    if (filter) {
+        wh_filter *flt = NULL;
+        char err[256];
+        if (wh_filter_parse_text(filter, strlen(filter), &flt, err, sizeof err) != WH_OK ||
+            wh_filter_to_json(flt, &json) != WH_OK)
+            abort();
+        wh_filter_free(flt);
+    }
     pub_assign a = { .app = (char *)app, .instance = (char *)"i1",
-                     .endpoint = (char *)"127.0.0.1:1" };
+                     .endpoint = (char *)"127.0.0.1:1", .filter_json = filter ? json.data : NULL };
     pub_flow *f = pub_flow_new(&P, &a);
+    wh_buf_free(&json);
     if (!f)
         abort();
     f->state = FLOW_STREAMING;
     f->next = next;
     return f;
+}
+
+static pub_flow *streaming_flow(const char *app, pub_flow *next)
+{
+    return filtered_flow(app, NULL, next);
 }
 
 static void sleep_ms(int ms)
@@ -272,6 +289,67 @@ static void test_slow_member_leaves(void)
     close_all(s, fast);
 }
 
+/* What the caravan asked of f (stop_pending), read as the loop does. */
+static int stop_of(pub_flow *f)
+{
+    pub_mutex_lock(&f->mu);
+    int rc = f->stop_pending;
+    pub_mutex_unlock(&f->mu);
+    return rc;
+}
+
+/* A filter that tests a column its table lacks stops its flow just before
+ * the first update of that table (the caravan drops it, marked rejected
+ * with the reason); the flows whose filters fit go on to the end. */
+static void test_filter_misfit(void)
+{
+    const uint64_t n = 300;
+    setup((int64_t)n, 4 << 20);   /* tables t0..t2: id, k, name, price, gen_ns; seq s in t(s % 3) */
+    P.schemas = pub_schemas_new();
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *exists = filtered_flow("exists", "not exists nope3 or k = 1", NULL),
+             *any = filtered_flow("any", "nope2 = 1", exists),
+             *bad = filtered_flow("bad", "table = \"t2\" and nope = 1", any),
+             *ok = filtered_flow("ok", "(table = \"t1\" and k = 5) or table = \"t9\" and x = 1",
+                                 bad);
+    pub_caravans_place(s, ok);
+    int rejected = 0;
+    int64_t deadline = wh_mono_ms() + 20000;
+    while (wh_mono_ms() < deadline && (rejected < 2 || processed_offset(ok) < n ||
+                                       processed_offset(exists) < n)) {
+        for (pub_flow *f = ok; f; f = f->next)
+            drop_output(f, true);
+        if (pub_caravans_collect(s))
+            rejected = (stop_of(bad) == WH_ERR_CONFIG) + (stop_of(any) == WH_ERR_CONFIG);
+        sleep_ms(1);
+    }
+    CHECK_EQ_INT(rejected, 2);
+    CHECK(bad->caravan == NULL && any->caravan == NULL);
+    CHECK(ok->caravan != NULL && exists->caravan == ok->caravan);
+    CHECK_EQ_INT(processed_offset(ok), n);
+    CHECK_EQ_INT(processed_offset(exists), n);
+    /* bad stops before update 2, the first of t2; any before update 1. */
+    CHECK_EQ_INT(processed_offset(bad), 1);
+    CHECK(!any->processed.set);
+    CHECK(strstr(bad->stop_why, "app bad: its filter tests column 'nope' on table bench.t2 (it "
+                 "names the table), but bench.t2 has no such column (its columns: id, k, name, "
+                 "price, gen_ns)") != NULL);
+    CHECK(strstr(any->stop_why, "column 'nope2' on any table") != NULL);
+    CHECK(!stop_of(ok) && !stop_of(exists));
+    /* The loop stops them for good; a retry (SIGHUP) makes them connect again. */
+    pub_flow_fail_for_good(bad, WH_ERR_CONFIG, &bad->acked, bad->stop_why);
+    CHECK(pub_flow_failed_retryable(bad));
+    CHECK(bad->state == FLOW_FAILED && !stop_of(bad));
+    CHECK(strstr(bad->failed_why, "'nope'") != NULL);
+    CHECK_EQ_INT(pub_flow_tick(bad, wh_mono_ms() + 100000), 0);
+    CHECK(bad->state == FLOW_FAILED);
+    pub_flow_retry(bad);
+    CHECK(bad->state == FLOW_BACKOFF && bad->failed_why[0] == '\0');
+    close_all(s, ok);
+    pub_schemas_free(P.schemas);
+    P.schemas = NULL;
+}
+
 /* A caravan does not run ahead of a loop that does not take the output:
  * it stops at about FLOW_BACKLOG_BYTES (256 KiB) plus a batch, drops nobody,
  * and goes on once the output is taken. */
@@ -314,6 +392,7 @@ int main(void)
 {
     test_place_deliver_ack();
     test_slow_member_leaves();
+    test_filter_misfit();
     test_waits_for_loop();
     json_decref(P.cfg.mapper_options);
     close(P.efd);

@@ -21,6 +21,12 @@ fault is scheduled. Each round injects one fault of the menu, picked from the se
   hostile       raw sockets to a subscriber's port: partial frame, garbage, a huge length
                 prefix, and one that connects and holds without a handshake; the subscriber
                 stays up, keeps receiving, and its memory (VmRSS) stays under a cap
+  fail_cb       a callback that fails forever: app_cb (fail_sub, tables items and audit)
+                fails on one audit row written for it; after max_attempts (3) it either
+                refuses the flow (mode stop: the flow FAILS, code refused, in the status file
+                and the failure node, and is never redelivered silently) or dead-letters the
+                update (mode dead_letter: its stream plus the dead-letter records replay to
+                the tables); every other app's stream stays exact
 
 After the rounds the writer stops and each app expected to be complete must pass the
 stream check (tests/harness/stream_check.py: deduplicated by position, in log order,
@@ -63,12 +69,15 @@ FAULTS = {
     "bigrow": "opt-in (WH_FAULTS=bigrow): a 20-70 MiB row costs hundreds of MiB and tens of "
               "seconds under ASan, too much for every CI run",
     "hostile": None,
+    "fail_cb": None,
 }
 # Faults that may come more than once in a run.
 REPEATABLE = ["kill_pub", "kill_sub", "zk_restart", "kill_db", "hostile"]
-# Not in the menu yet: the scenario needs a subscriber whose callback fails on one update.
-NOT_YET = {"fail_cb": "needs a-acks and a wormhole-tail/e2e-sub option that makes the "
-                      "callback fail forever on one update; not written yet"}
+# Faults not in the menu yet, and why.
+NOT_YET = {}
+FAIL_SUB = os.path.join(td.BUILD, "tests", "publisher", "fail_sub")
+CTL = os.path.join(td.BUILD, "tools", "wormhole-ctl")
+CB_ATTEMPTS = 3          # fail_cb: the failing app's max_attempts
 
 ITEMS = sc.Table("app.items", ["id"], ["id", "grp", "name", "qty", "price"])
 AUDIT = sc.Table("app.audit", ["id"], ["id", "note"])
@@ -124,6 +133,10 @@ def schedule(seed, rounds, faults):
             f["flushes"] = rng.randrange(2, 4)
         if kind == "bigrow":
             f["mib"] = rng.randrange(20, 71)
+        if kind == "fail_cb":
+            f["mode"] = rng.choice(["stop", "dead_letter"])
+            f["batch"] = rng.random() < 0.5
+            f["token"] = rng.randrange(1, 1 << 30)
         if kind == "hostile":
             f["target"] = rng.choice(["app_full", "app_items"])
             f["hold_s"] = round(rng.uniform(1, 3), 2)
@@ -188,6 +201,36 @@ class FaultEnv(td.Env):
         self.db.sql("CREATE TABLE app.big (id INT PRIMARY KEY, pad VARCHAR(200))")
         self.db.sql("CREATE TABLE app.blobs (id INT PRIMARY KEY, data LONGBLOB)")
 
+    def publisher(self, *args, **kw):
+        """td.Env's publisher, supervised-style: it writes a status file (p.status)."""
+        status = self.stack.path("pub%d.status.json" % (self.n + 1))
+        keys = ("WORMHOLE_STATUS_FILE", "WORMHOLE_STATUS_INTERVAL_MS")
+        saved = {k: os.environ.get(k) for k in keys}
+        os.environ.update({keys[0]: status, keys[1]: "200"})
+        try:
+            p = td.Env.publisher(self, *args, **kw)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        p.status = status
+        return p
+
+    def fail_sub(self, app, extra):
+        """A fail_sub instance of app (its callback fails on chosen updates)."""
+        self.n += 1
+        out = self.stack.path("fsub%d.jsonl" % self.n)
+        logf = open(self.stack.path("fsub%d.log" % self.n), "w")
+        p = subprocess.Popen([FAIL_SUB, "--zk", self.zk.connect + self.root, "--app", app] +
+                             extra, stdout=open(out, "w"), stderr=logf)
+        p.out = out
+        p.logpath = logf.name
+        self.procs.append(p)
+        self.wait_registered(p)
+        return p
+
 
 def endpoint_port(p):
     """The port a wormhole-tail listens on, from its 'registered ... (endpoint H:P)' line."""
@@ -217,6 +260,9 @@ class Run:
         if any(f["fault"] == "purge" for f in sched):
             self.apps["app_lag"] = [env.tail("app_lag", instance="lag")]
             self.tables["app_lag"] = ALL_TABLES
+        self.cb = next((f for f in sched if f["fault"] == "fail_cb"), None)
+        if self.cb:
+            self.start_app_cb(env, self.cb)
         self.incomplete = {}       # app -> why it is not expected to be complete
         self.excluded = {}         # app -> tables left out of its check, with why
         self.pub = env.publisher(None, None, pub_id="pub-f", session_ms=4000)
@@ -224,6 +270,24 @@ class Run:
         self.writer = Writer(env, seed)
         self.live_files = lambda: {a: [t.out for t in ts] for a, ts in self.apps.items()
                                    if a not in self.incomplete}
+
+    def start_app_cb(self, env, f):
+        """app_cb: items and audit, through fail_sub, whose callback fails on the audit row
+        the fail_cb fault writes (and on nothing else)."""
+        path = env.stack.path
+        self.cb_calls, self.cb_errors = path("cb_calls.jsonl"), path("cb_errors.jsonl")
+        self.cb_dead = path("cb_dead.jsonl") if f["mode"] == "dead_letter" else None
+        self.cb_note = "poison-%d" % f["token"]
+        args = ["--instance", "cb", "--filter", 'table = "items" or table = "audit"',
+                "--fail-on", 'table = "audit" and note = "%s"' % self.cb_note,
+                "--max-attempts", str(CB_ATTEMPTS), "--calls", self.cb_calls,
+                "--errors", self.cb_errors]
+        if f["batch"]:
+            args.append("--batch")
+        if self.cb_dead:
+            args += ["--dead-letter", self.cb_dead]
+        self.apps["app_cb"] = [env.fail_sub("app_cb", args)]
+        self.tables["app_cb"] = [ITEMS, AUDIT]
 
     # -- faults --------------------------------------------------------------------------
 
@@ -324,6 +388,30 @@ class Run:
                         % (self.big_id, self.seed, n // 32), timeout=300)
         log("wrote a %d MiB row (app.blobs id %d)" % (f["mib"], self.big_id))
 
+    def fail_cb(self, f):
+        self.env.db.sql("INSERT INTO app.audit (note) VALUES ('%s')" % self.cb_note)
+        log("wrote the audit row app_cb's callback fails on (%s, mode %s, %s)"
+            % (self.cb_note, f["mode"], "on_batch" if f["batch"] else "on_update"))
+        if f["mode"] == "stop":
+            # Out of the progress checks at once: it takes nothing more after the refusal.
+            self.incomplete["app_cb"] = "its callback fails forever and it refuses the flow"
+            wait_until(lambda: self.cb_reports(), wh.scaled(60),
+                       "app_cb to give up on the update and refuse the flow")
+        else:
+            wait_until(lambda: os.path.exists(self.cb_dead) and td.read_lines(self.cb_dead),
+                       wh.scaled(60), "app_cb to dead-letter the update")
+        log("app_cb gave up after %d failed calls" % len(td.read_lines(self.cb_calls)))
+
+    def cb_reports(self):
+        """app_cb's on_error reports of giving up: refusals of the flow (mode stop) or
+        dead-lettered updates (mode dead_letter)."""
+        if not os.path.exists(self.cb_errors):
+            return []
+        if self.cb["mode"] == "stop":
+            return [e for e in td.read_lines(self.cb_errors) if e["name"] == "WH_ERR_REFUSED"]
+        return [e for e in td.read_lines(self.cb_errors)
+                if e["code"] == 0 and "dead-letter file" in e["message"]]
+
     def hostile(self, f):
         t = self.apps[f["target"]][-1]
         port = endpoint_port(t)
@@ -377,6 +465,15 @@ class Run:
     def app_problems(self, app):
         lines = [u for p in self.apps[app] for u in td.read_lines(p.out)]
         tables = [t for t in self.tables[app] if t.name not in self.excluded.get(app, {})]
+        if app == "app_cb" and self.cb_dead:
+            # The stream in log order, and with the dead-letter records it replays to the
+            # tables: every update delivered or dead-lettered.
+            dead = [x["update"] for x in td.read_lines(self.cb_dead)]
+            uniq = sc.dedup(lines)
+            problems = sc.order_problems(uniq)
+            both = sorted(sc.dedup(lines + dead), key=sc.pos_key)
+            problems += sc.compare(sc.replay(both, tables), sc.dump_tables(self.env.db, tables))
+            return problems, {"received": len(lines), "duplicates": len(lines) - len(uniq)}
         return sc.check_app(lines, tables, sc.dump_tables(self.env.db, tables))
 
     def final_checks(self):
@@ -393,13 +490,18 @@ class Run:
             problems, st = res[a]
             for p in problems:
                 log("%s: %s" % (a, p))
-            check(not problems, "%s: the stream (%d updates, %d redelivered) rebuilds the "
+            extra = ""
+            if a == "app_cb" and self.cb_dead:
+                extra = " with its %d dead-letter records" % len(td.read_lines(self.cb_dead))
+            check(not problems, "%s: the stream (%d updates, %d redelivered)%s rebuilds the "
                   "database's committed tables %s: no phantom rows, no gaps, in log order"
-                  % (a, st["received"], st["duplicates"],
+                  % (a, st["received"], st["duplicates"], extra,
                      ", ".join(t.name for t in self.tables[a]
                                if t.name not in self.excluded.get(a, {}))))
         if "app_lag" in self.incomplete:
             self.check_purge()
+        if self.cb:
+            self.check_fail_cb()
         check(self.pub.poll() is None, "the publisher is running at the end")
         self.pub.terminate()
         check(td.wait_exit(self.pub, 30, "the publisher") == 0, "the publisher stops cleanly")
@@ -423,6 +525,82 @@ class Run:
                   "with a reason in the publisher's log")
             log("refused: %s" % reasons[0])
             self.excluded.setdefault("app_full", {})["app.blobs"] = "refused"
+
+    def check_fail_cb(self):
+        """app_cb gave up on the update after exactly max_attempts failed calls each time it
+        got it, said so each time (never a silent loop), never delivered it, and was
+        escalated as configured: its flow FAILED with code refused (status file, failure
+        node), or the update is in the dead-letter file."""
+        stop = self.cb["mode"] == "stop"
+        calls = lambda: len(td.read_lines(self.cb_calls))  # noqa: E731
+        reports = lambda: len(self.cb_reports())  # noqa: E731
+        # A publisher restarted after the refusal retries the flow: max_attempts more calls.
+        wait_until(lambda: calls() == CB_ATTEMPTS * reports(), wh.scaled(60),
+                   "app_cb's failed calls to end in a report")
+        n = calls()
+        time.sleep(2)
+        check(calls() == n and n == CB_ATTEMPTS * reports() and n > 0,
+              "app_cb: %d failed calls, each %d ended in a report (%d), and no more came: "
+              "no silent redelivery loop" % (n, CB_ATTEMPTS, reports()))
+        got = [u for p in self.apps["app_cb"] for u in td.read_lines(p.out)]
+        poison = [u for u in got if u.get("table") == "audit" and
+                  (u.get("after") or {}).get("note") == self.cb_note]
+        check(not poison, "app_cb's callback never accepted the update it fails on")
+        if stop:
+            # A purge after the refusal takes the position the flow stopped at too: then a
+            # publisher that retries it (restarted) fails it as purged instead.
+            later = self.sched[next(i for i, f in enumerate(self.sched) if f is self.cb) + 1:]
+            codes = {"refused"} | ({"purged"} if any(f["fault"] == "purge" for f in later)
+                                   else set())
+
+            def failed():
+                try:
+                    with open(self.pub.status) as fh:
+                        ff = {x["app"]: x for x in json.load(fh).get("failed_flows", [])}
+                except (OSError, ValueError):
+                    return None
+                return ff.get("app_cb")
+            wait_until(failed, wh.scaled(30), "the status file to list app_cb's failed flow")
+            ff = failed()
+            check(ff["code"] in codes and
+                  ("the callback failed %d times" % CB_ATTEMPTS if ff["code"] == "refused"
+                   else "purged") in ff["reason"],
+                  "the status file reports app_cb's flow FAILED, code %s (of %s): %s"
+                  % (ff["code"], "/".join(sorted(codes)), ff["reason"][:200]))
+            def fnode():
+                r = subprocess.run([CTL, "--zk", self.env.zk.connect + self.env.root, "--json",
+                                    "app", "app_cb"], capture_output=True, text=True, timeout=60)
+                if r.returncode != 0:
+                    return {"ctl": r.stderr.strip()[:200]}
+                return json.loads(r.stdout)["shards"][0].get("failure") or {}
+            wait_until(lambda: fnode().get("code") in codes, wh.scaled(30),
+                       "the failure node apps/app_cb/failures/s1 to say %s" % "/".join(codes))
+            fn = fnode()
+            check(True, "the failure node apps/app_cb/failures/s1 says %s: %s"
+                  % (fn.get("code"), fn.get("reason", "")[:160]))
+            # The flow stopped at the update: nothing at or after it was delivered.
+            at = min(sc.pos_key({"pos": {"physical": c["pos"]}})
+                     for c in td.read_lines(self.cb_calls))
+            after = [u for u in got if sc.pos_key(u) >= at]
+            check(not after, "app_cb received nothing from the update it fails on onwards (%d)"
+                  % len(after))
+            lines = [line for p in self.pubs for line in log_text(p).splitlines()
+                     if "app app_cb: flow of shard s1" in line and "FAILED" in line and
+                     "subscriber refused the flow" in line]
+            check(lines != [], "the publisher logged app_cb's refused flow at ERROR")
+            log("app_cb: %s" % lines[0][:300])
+        else:
+            dead = td.read_lines(self.cb_dead)
+            check(all(x["app"] == "app_cb" and x["attempts"] == CB_ATTEMPTS and
+                      "injected failure" in x["error"] for x in dead),
+                  "app_cb's %d dead-letter records name the app, the attempts and the error"
+                  % len(dead))
+            check(any(x["update"].get("table") == "audit" and
+                      x["update"].get("after", {}).get("note") == self.cb_note for x in dead),
+                  "the update app_cb's callback fails on is dead-lettered")
+            with open(self.pub.status) as fh:
+                ff = [x for x in json.load(fh).get("failed_flows", []) if x["app"] == "app_cb"]
+            check(not ff, "app_cb's flow goes on after the dead-letter (%s)" % ff)
 
     def check_purge(self):
         """app_lag's flow failed with a reason and skipped nothing silently: after it came
@@ -449,7 +627,7 @@ def main(argv):
         for f, need in NOT_YET.items():
             print("%-13s %s" % (f, need))
         return 0
-    for exe in (td.PUBLISHER, td.TAIL, td.LOGCAT):
+    for exe in (td.PUBLISHER, td.TAIL, td.LOGCAT, FAIL_SUB, CTL):
         if not os.path.exists(exe):
             print("skip: %s is not built" % exe)
             return td.SKIP

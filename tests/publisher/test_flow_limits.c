@@ -1,4 +1,4 @@
-/* test_flow_limits.c -- unit tests of a flow's bounds without servers: frames within the subscriber's limits, updates too large, stopped flows, the receive buffer's cap.
+/* test_flow_limits.c -- unit tests of a flow's bounds without servers: frames within the subscriber's limits, updates too large, flows that fail for them, the receive buffer's cap.
  *
  * The test plays the loop thread and, for the encoder, the caravan thread
  * (with f->mu held); the subscriber is the other end of a socket pair. */
@@ -83,7 +83,7 @@ static void make_update(wh_update *u, wh_value v[2], char *body, size_t n, uint6
 static pub_flow *flow_for(uint32_t max_frame, uint64_t max_update)
 {
     pub_assign a = { .app = (char *)"app", .instance = (char *)"i1",
-                     .endpoint = (char *)"127.0.0.1:1", .czxid = 7 };
+                     .endpoint = (char *)"127.0.0.1:1", .instance_czxid = 7 };
     pub_flow *f = pub_flow_new(&P, &a);
     if (!f)
         abort();
@@ -111,7 +111,7 @@ static void test_encode_within_limits(void)
     char err[512];
     bool ready = false;
     pub_mutex_lock(&f->mu);
-    CHECK_EQ_INT(pub_flow_encode_locked(f, ups, N, &ready, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(pub_flow_encode_locked(f, NULL, ups, N, &ready, err, sizeof err), WH_OK);
     CHECK(!f->stop_pending);
     CHECK(ready);
     CHECK_EQ_INT(f->enc.splits, 1);
@@ -172,33 +172,35 @@ static void test_encode_old_peer(void)
     char err[512];
     bool ready = false;
     pub_mutex_lock(&f->mu);
-    CHECK_EQ_INT(pub_flow_encode_locked(f, ups, 3, &ready, err, sizeof err), WH_OK);
-    CHECK(f->stop_pending);
+    CHECK_EQ_INT(pub_flow_encode_locked(f, NULL, ups, 3, &ready, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(f->stop_pending, WH_ERR_LIMIT);
     CHECK(strstr(f->stop_why, "bin.000002:501/0") != NULL);
     CHECK(strstr(f->stop_why, "takes no UPDATES_PART") != NULL);
     CHECK_EQ_INT(f->processed.offset, 500);   /* the one before it */
     size_t len = f->out.len;
     CHECK(len > 0 && len < 1000);   /* the first update, in one frame */
-    CHECK_EQ_INT(pub_flow_encode_locked(f, &ups[2], 1, &ready, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(pub_flow_encode_locked(f, NULL, &ups[2], 1, &ready, err, sizeof err), WH_OK);
     CHECK_EQ_INT(f->out.len, len);   /* nothing more */
     pub_mutex_unlock(&f->mu);
-    CHECK(pub_flow_stop_pending(f));
+    CHECK_EQ_INT(pub_flow_stop_pending(f), WH_ERR_LIMIT);
     CHECK(strstr(f->why, "bin.000002:501/0") != NULL);
-    pub_flow_stop(f, f->why);
-    CHECK_EQ_INT(f->state, FLOW_STOPPED);
-    CHECK(strstr(f->stopped_why, "bin.000002:501/0") != NULL);
+    pub_flow_fail_for_good(f, WH_ERR_LIMIT, &f->acked, f->why);
+    CHECK_EQ_INT(f->state, FLOW_FAILED);
+    CHECK_EQ_INT(f->failed_rc, WH_ERR_LIMIT);
+    CHECK(pub_flow_failed_retryable(f));
+    CHECK(strstr(f->failed_why, "bin.000002:501/0") != NULL);
     CHECK_EQ_INT(pub_flow_tick(f, 1 << 30), 0);   /* no reconnect, ever */
-    CHECK_EQ_INT(f->state, FLOW_STOPPED);
+    CHECK_EQ_INT(f->state, FLOW_FAILED);
     CHECK_EQ_INT(f->fd, -1);
     teardown();
 }
 
-/* What the subscriber sends: ERROR WH_ERR_LIMIT stops the flow, another
- * ERROR fails it (a retry); a frame over WIRE_CONTROL_MAX fails it at its
+/* What the subscriber sends: ERROR WH_ERR_LIMIT and ERROR WH_ERR_REFUSED
+ * stop the flow (it fails for good), another ERROR fails it (a retry); a frame over WIRE_CONTROL_MAX fails it at its
  * header, and the receive buffer never holds more than the cap. */
 static void test_receive(void)
 {
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         setup();
         pub_flow *f = flow_for(WIRE_FRAME_MAX, 1 << 20);
         int sv[2];
@@ -210,6 +212,8 @@ static void test_receive(void)
             wire_put_error(&b, WH_ERR_LIMIT, "the update at bin.000002:9/0 takes 300 bytes");
         } else if (k == 1) {
             wire_put_error(&b, WH_ERR_INVALID, "no");
+        } else if (k == 3) {
+            wire_put_error(&b, WH_ERR_REFUSED, "gave up on the update at bin.000002:9/0");
         } else {
             uint8_t hdr[5] = { 0, 0x10, 0, 0, WIRE_HEARTBEAT };   /* 1 MiB announced */
             wh_buf_append(&b, hdr, sizeof hdr);
@@ -218,8 +222,9 @@ static void test_receive(void)
         }
         CHECK_EQ_INT(write(sv[1], b.data, b.len), (ssize_t)b.len);
         int r = pub_flow_event(f, EPOLLIN, NULL);
-        if (k == 0) {
-            CHECK_EQ_INT(r, PUB_FLOW_STOPPED);
+        if (k == 0 || k == 3) {
+            CHECK_EQ_INT(r, PUB_FLOW_FAILED | PUB_FLOW_STOPPED);
+            CHECK_EQ_INT(f->stop_rc, k == 0 ? WH_ERR_LIMIT : WH_ERR_REFUSED);
             CHECK(strstr(f->why, "bin.000002:9/0") != NULL);
         } else {
             CHECK_EQ_INT(r, PUB_FLOW_FAILED);
@@ -235,27 +240,34 @@ static void test_receive(void)
     }
 }
 
-/* A stopped flow stays with its instance's registration: the same
- * assignment keeps it stopped; the instance registering again (a new node,
- * a new czxid) gives the app a new flow, from the acknowledged position. */
+/* A flow failed for a reason its app can fix (here an update too large)
+ * stays with its instance's registration: the same assignment keeps it
+ * failed; the instance registering again (a new node, a new czxid) gives the
+ * app a new flow, from the acknowledged position. A failed position (purged)
+ * is not revived that way: it needs a reset. */
 static void test_stopped_until_registered_again(void)
 {
     setup();
     pub_assign a = { .app = (char *)"app", .instance = (char *)"i1",
-                     .endpoint = (char *)"127.0.0.1:1", .czxid = 7 };
+                     .endpoint = (char *)"127.0.0.1:1", .instance_czxid = 7 };
     pub_assign_apply(&P, &a, 1);
     pub_flow *f = P.flows;
     CHECK(f != NULL && f->next == NULL);
     f->acked.set = true;
     f->acked.offset = 42;
-    pub_flow_stop(f, "the update at x takes too much");
+    pub_flow_fail_for_good(f, WH_ERR_LIMIT, &f->acked, "the update at x takes too much");
     pub_assign_apply(&P, &a, 1);
-    CHECK(P.flows == f && f->state == FLOW_STOPPED);
-    a.czxid = 8;
+    CHECK(P.flows == f && f->state == FLOW_FAILED);
+    a.instance_czxid = 8;
     pub_assign_apply(&P, &a, 1);
     CHECK(P.flows != NULL && P.flows != f && P.flows->next == NULL);
     CHECK_EQ_INT(P.flows->state, FLOW_BACKOFF);
     CHECK(P.flows->acked.set && P.flows->acked.offset == 42);
+    f = P.flows;
+    pub_flow_fail_for_good(f, WH_ERR_PURGED, &f->acked, "purged");
+    a.instance_czxid = 9;
+    pub_assign_apply(&P, &a, 1);
+    CHECK(P.flows == f && f->state == FLOW_FAILED);
     teardown();
 }
 

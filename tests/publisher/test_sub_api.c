@@ -120,6 +120,38 @@ int main(void)
     CHECK(strstr(err, "filter") != NULL && strstr(err, "offset") != NULL);
     CHECK(s == NULL);
 
+    /* Options that only mean something together name both. */
+    CHECK_EQ_INT(o.max_attempts, 10);
+    CHECK_EQ_INT(o.give_up, WH_SUB_GIVE_UP_STOP);
+    o.filter = "table = \"users\"";
+    o.give_up = WH_SUB_GIVE_UP_DEAD_LETTER;
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "WH_SUB_GIVE_UP_DEAD_LETTER") && strstr(err, "dead_letter_path"));
+    o.give_up = WH_SUB_GIVE_UP_STOP;
+    o.dead_letter_path = "/tmp/x";
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "dead_letter_path is set (/tmp/x)") && strstr(err, "WH_SUB_GIVE_UP_STOP"));
+    o.give_up = (wh_sub_give_up)7;
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "give_up 7") != NULL);
+    /* A dead-letter file that cannot be opened fails at once, naming it. */
+    o.give_up = WH_SUB_GIVE_UP_DEAD_LETTER;
+    o.dead_letter_path = "/nonexistent-dir-of-wormhole-tests/dead.jsonl";
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_IO);
+    CHECK(strstr(err, "/nonexistent-dir-of-wormhole-tests/dead.jsonl") != NULL);
+    o.give_up = WH_SUB_GIVE_UP_STOP;
+    o.dead_letter_path = NULL;
+    o.max_attempts = 2000000;
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "max_attempts") != NULL);
+    o.max_attempts = 10;
+    o.heartbeat_timeout_ms = -5;
+    CHECK_EQ_INT(wh_subscriber_new(&o, &s, err, sizeof err), WH_ERR_CONFIG);
+    CHECK(strstr(err, "heartbeat_timeout_ms -5") != NULL);
+    o.heartbeat_timeout_ms = 10000;
+    CHECK(s == NULL);
+    /* Outside a callback, wh_subscriber_callback_error does nothing. */
+    wh_subscriber_callback_error(NULL, "x");
     /* The bounds (docs/PROTOCOL.md, "Limits"): defaults, and ranges refused. */
     CHECK(o.max_frame_bytes == 64u << 20 && o.max_update_bytes == 256ull << 20);
     CHECK(o.hello_timeout_ms == 5000 && o.max_pending_connections == 64);

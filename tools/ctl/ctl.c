@@ -216,6 +216,7 @@ static json_t *app_json(ctl *c, const char *app, int *rc)
     json_t *o = json_pack("{s:s,s:[],s:[]}", "app", app, "instances", "shards");
     char *data;
     zku_app_settings set = { 0 };
+    zku_app rec = { 0 };
     char err[256];
     zku_path_app(path, sizeof path, c->root, app);
     int grc = get_node(c, path, ZKU_APP_MAX, &data, &st, err, sizeof err);
@@ -223,9 +224,14 @@ static json_t *app_json(ctl *c, const char *app, int *rc)
         json_object_set_new(o, "settings_error", json_string(err));
     if (grc == ZOK) {
         zku_app_settings_from_json(data, strlen(data), &set, err, sizeof err);
+        zku_app_from_json(data, strlen(data), &rec, err, sizeof err);
         free(data);
     }
     json_object_set_new(o, "on_purged", json_string(set.on_purged_oldest ? "oldest" : "stop"));
+    /* The app's one filter (docs/ZOOKEEPER.md), in canonical JSON; null: every update. */
+    json_object_set_new(o, "filter", rec.filter_json ? json_string(rec.filter_json)
+                                                     : json_null());
+    zku_app_free(&rec);
     json_t *ia = json_object_get(o, "instances"), *sa = json_object_get(o, "shards");
     for (int i = 0; i < inst.count; i++)
         json_array_append_new(ia, json_string(inst.data[i]));
@@ -538,16 +544,38 @@ static int cmd_gc(ctl *c)
 
 static int cmd_policy(ctl *c)
 {
-    char path[ZKU_PATH_MAX], err[256], *node;
+    char path[ZKU_PATH_MAX], err[256], *node = NULL;
     zku_app_settings st = { 0 };
     zku_on_purged_parse(c->a->on_purged, &st.on_purged_oldest);
-    if (zku_app_settings_to_json(&st, &node, err, sizeof err) != WH_OK) {
-        fprintf(stderr, "wormhole-ctl: %s\n", err);
-        return CTL_EXIT_ERROR;
-    }
     zku_path_app(path, sizeof path, c->root, c->a->app);
     zku_create_parents(c->zh, path, true);
-    int rc = zoo_set(c->zh, path, node, (int)strlen(node), -1);
+    /* The node also holds the app's filter (docs/ZOOKEEPER.md): change only
+     * on_purged, conditional on the version read, so that a subscriber
+     * registering meanwhile is not overwritten. */
+    int rc = ZBADVERSION;
+    for (int attempt = 0; attempt < 20 && rc == ZBADVERSION; attempt++) {
+        char *data = NULL;
+        struct Stat stat;
+        err[0] = '\0';
+        rc = get_node(c, path, ZKU_APP_MAX, &data, &stat, err, sizeof err);
+        if (rc != ZOK) {
+            if (err[0]) {
+                fprintf(stderr, "wormhole-ctl: %s\n", err);
+                free(node);
+                return CTL_EXIT_ERROR;
+            }
+            break;
+        }
+        free(node);
+        node = NULL;
+        int jrc = zku_app_settings_to_json(data, strlen(data), &st, &node, err, sizeof err);
+        free(data);
+        if (jrc != WH_OK) {
+            fprintf(stderr, "wormhole-ctl: %s\n", err);
+            return CTL_EXIT_ERROR;
+        }
+        rc = zoo_set(c->zh, path, node, (int)strlen(node), stat.version);
+    }
     if (rc != ZOK) {
         fprintf(stderr, "wormhole-ctl: writing %s: %s\n", path, zerror(rc));
         free(node);
