@@ -41,6 +41,7 @@
 #include "publisher/pub_mutex.h"
 #include "wormhole/position.h"
 #include "protocol/wire.h"
+#include "protocol/wire_tls.h"
 
 typedef enum pub_flow_state {
     FLOW_BACKOFF = 0,   /* waiting before (re)connecting */
@@ -84,6 +85,8 @@ typedef struct pub_flow {
     int64_t czxid;            /* of the instance's node when the flow was made */
     pub_flow_state state;
     int     fd;
+    wire_tls *tls;            /* TLS over fd (NULL: plaintext to a loopback subscriber) */
+    bool    handshaking;      /* FLOW_CONNECTING: connected, TLS handshake under way */
     int64_t state_since, backoff_until, backoff_ms;
     int64_t last_recv, last_send;
     bool    doomed;           /* assignment went away: close and free */
