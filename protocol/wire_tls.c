@@ -32,6 +32,8 @@ struct wire_tls {
     SSL  *ssl;
     int   fd;
     bool  eof;                  /* the socket said end of stream (the BIO's BIO_CTRL_EOF) */
+    bool  more;                 /* the bytes of this SSL_write are followed by more: send
+                                   its record with MSG_MORE (see wire_tls_send) */
     bool  starved;              /* the last SSL_read wanted the socket: what TLS holds is
                                    an incomplete record, which the socket's readiness will
                                    complete (wire_tls_pending) */
@@ -381,7 +383,8 @@ static int sock_write(BIO *b, const char *buf, int n)
 {
     wire_tls *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    ssize_t r = send(t->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t r = send(t->fd, buf, (size_t)n,
+                     MSG_NOSIGNAL | MSG_DONTWAIT | (t->more ? MSG_MORE : 0));
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         BIO_set_retry_write(b);
     return (int)r;
@@ -568,7 +571,14 @@ ssize_t wire_tls_send(int fd, wire_tls *t, const void *buf, size_t n)
         n = INT32_MAX;
     ERR_clear_error();
     errno = 0;
+    /* One record (16 KiB at most) per call: when more of the caller's bytes
+     * follow, the kernel may hold this one to send it with them, so that a
+     * burst reaches the peer in full segments rather than a wake-up per
+     * record. The last record of the burst goes without MSG_MORE, which
+     * pushes everything held; an ACK from the peer pushes it too. */
+    t->more = n > 16384;
     int r = SSL_write(t->ssl, buf, (int)n);
+    t->more = false;
     if (r > 0)
         return r;
     int e = SSL_get_error(t->ssl, r);

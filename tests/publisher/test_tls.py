@@ -15,7 +15,8 @@ starts its own throwaway ZooKeeper, and MariaDB where said, through tests/harnes
              one from another CA, with a valid one not authorised for the shard, with an
              expired one: each is refused, logged naming the peer's address (and the
              certificate) and why, and nothing reaches the app; a plaintext peer is refused
-             within a second; then a client with the right certificate does get its update
+             within a second, a client offering at most TLS 1.2 is refused, a silent one is
+             dropped at hello_timeout_ms; then a client with the right certificate does get its update
              through (the same path, authorised: the checks above can fail)
   reload     certificates renewed in place: the subscriber starts with a certificate not
              named for its app (the publisher refuses it before its HELLO, the flow retries
@@ -135,7 +136,7 @@ def forged_frames(app, shard, row_id):
     return hello + updates
 
 
-def forge(addr, app, shard, row_id, cert=None, ca=None, plaintext=False):
+def forge(addr, app, shard, row_id, cert=None, plaintext=False, max_version=None):
     """Connects as a publisher and sends HELLO + UPDATES; returns (local port, what
     happened as text, seconds until the peer closed)."""
     raw = socket.create_connection(addr, timeout=10)
@@ -151,6 +152,8 @@ def forge(addr, app, shard, row_id, cert=None, ca=None, plaintext=False):
             ctx.verify_mode = ssl.CERT_NONE     # an attacker does not care who listens
             if cert:
                 ctx.load_cert_chain(cert + ".pem", cert + ".key")
+            if max_version:
+                ctx.maximum_version = max_version
             s = ctx.wrap_socket(raw)
         s.sendall(forged_frames(app, shard, row_id))
         s.settimeout(5)
@@ -236,6 +239,26 @@ def sc_forged(env):
     wait_until(lambda: "127.0.0.1:%d" % port in text(t), 5, "the plaintext peer's refusal")
     check(took < 2.0 and "does not speak TLS" in text(t),
           "a plaintext peer on the TLS port is refused in %.2f s (%s)" % (took, how))
+    # No downgrade: a client that offers at most TLS 1.2, with a valid certificate.
+    port, how, _ = forge(addr, "app_f", "s1", 710, cert=os.path.join(d, "publisher-s1"),
+                         max_version=ssl.TLSVersion.TLSv1_2)
+    wait_until(lambda: "127.0.0.1:%d" % port in text(t), 5, "the TLS 1.2 client's refusal")
+    check("does not speak TLS 1.3" in text(t) or "unsupported protocol" in text(t),
+          "a client offering at most TLS 1.2 is refused (%s)" % how)
+    # A peer that connects and says nothing is dropped at hello_timeout_ms (5 s), its
+    # handshake never started.
+    s = socket.create_connection(addr, timeout=10)
+    port = s.getsockname()[1]
+    t0 = time.time()
+    try:
+        gone = s.recv(1) == b""
+    except OSError:
+        gone = True
+    took = time.time() - t0
+    s.close()
+    # (Logged in the burst's summary: the refusals above opened the burst.)
+    check(gone and 4.0 <= took <= 8.0,
+          "a silent peer is dropped after %.1f s for want of a TLS handshake" % took)
     time.sleep(0.5)
     check(not injected(t), "nothing from a refused peer reached the app's callback")
     # The same forged frames with the right certificate go through: the refusals above
