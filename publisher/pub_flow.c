@@ -540,7 +540,8 @@ int pub_flow_tick(pub_flow *f, int64_t now)
     case FLOW_HELLO:
         if (now - f->state_since > p->cfg.connect_timeout_ms)
             return flow_fail(f, "no %s within %lld ms",
-                             f->state == FLOW_CONNECTING ? "connection" : "handshake answer",
+                             f->state == FLOW_HELLO ? "handshake answer"
+                             : f->handshaking ? "TLS handshake" : "connection",
                              (long long)p->cfg.connect_timeout_ms);
         return 0;
     case FLOW_FAILED:

@@ -259,6 +259,21 @@ static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, 
                  (unsigned long long)m->version, WIRE_VERSION);
         return conn_refuse(s, c, WH_ERR_UNSUPPORTED, why);
     }
+    if (c->tls) {
+        /* First of all, the certificate must be named for the shard the
+         * HELLO claims (docs/SECURITY.md): a publisher of another shard, or
+         * any other holder of a certificate from the CA, delivers nothing
+         * and learns nothing more about this instance. */
+        char reason[400], shard[ZKU_NAME_MAX + 1];
+        if (m->shard_len > ZKU_NAME_MAX)
+            return conn_refuse(s, c, WH_ERR_INVALID, "HELLO with a shard name over 128 bytes");
+        snprintf(shard, sizeof shard, "%.*s", (int)m->shard_len, m->shard ? m->shard : "");
+        if (!wire_tls_authorised(c->tls, s->tls_pub_names, shard, reason, sizeof reason)) {
+            snprintf(why, whylen, "publisher %.*s is not authorised for shard %s: %s",
+                     (int)m->publisher_len, m->publisher ? m->publisher : "", shard, reason);
+            return conn_refuse(s, c, WH_ERR_PROTOCOL, why);
+        }
+    }
     if (m->app_len != strlen(s->app) || memcmp(m->app, s->app, m->app_len) != 0) {
         snprintf(why, whylen, "HELLO for app '%.*s', but this instance is of app '%s'",
                  (int)m->app_len, m->app, s->app);
@@ -272,19 +287,6 @@ static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, 
     c->shard = strndup(m->shard, m->shard_len);
     if (!c->shard)
         return "out of memory";
-    if (c->tls) {
-        /* The certificate must be named for the shard the HELLO claims
-         * (docs/SECURITY.md): a publisher of another shard, or any other
-         * holder of a certificate from the CA, delivers nothing. */
-        char reason[400];
-        if (!wire_tls_authorised(c->tls, s->tls_pub_names, c->shard, reason, sizeof reason)) {
-            snprintf(why, whylen, "publisher %.*s is not authorised for shard %s: %s",
-                     (int)m->publisher_len, m->publisher ? m->publisher : "", c->shard, reason);
-            free(c->shard);
-            c->shard = NULL;
-            return conn_refuse(s, c, WH_ERR_PROTOCOL, why);
-        }
-    }
     /* A newer connection for the same shard replaces an older one whose
      * publisher has restarted or moved, unless it comes from a publisher
      * with an older epoch than the one delivering now: that one lost the
@@ -420,7 +422,7 @@ static bool conn_handshake(wh_subscriber *s, sub_conn *c)
 
 void sub_conn_readable(wh_subscriber *s, sub_conn *c)
 {
-    char why[512];
+    char why[1024];
     const char *err = NULL;
     if (c->linger_until) {
         conn_discard(s, c);
