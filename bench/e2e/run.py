@@ -236,6 +236,8 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="also measure throughput over TLS against plaintext")
     ap.add_argument("--only-tls", action="store_true", help="only the TLS figure")
+    ap.add_argument("--tls-rounds", type=int, default=0,
+                    help="rounds of plaintext and TLS runs (default 3, 2 with --quick)")
     args = ap.parse_args()
     with wh.Stack() as stack:
         zk = stack.zookeeper()
@@ -249,7 +251,8 @@ def main():
                 db = stack.mariadb()
                 mariadb_latency(r, db, 20000, 5 if args.quick else 15)
             if args.tls or args.only_tls:
-                tls_throughput(r, 500000 if args.quick else 2000000, 2 if args.quick else 3)
+                tls_throughput(r, 500000 if args.quick else 2000000,
+                               args.tls_rounds or (2 if args.quick else 3))
         finally:
             r.stop_all()
 
