@@ -9,6 +9,7 @@
 #include "core/errbuf.h"
 #include "protocol/wire_conn.h"
 #include "protocol/wire_frame.h"
+#include "protocol/wire_tls.h"
 
 /* Send-side compaction: move the unsent tail to the front once the sent
  * prefix is over this size and more than half the buffer (amortised O(1)
@@ -82,6 +83,12 @@ void wire_inbuf_trim(wire_inbuf *in)
 int wire_inbuf_fill(wire_inbuf *in, int fd, size_t chunk, size_t *got, const char *peer,
                     char *errbuf, size_t errlen)
 {
+    return wire_inbuf_fill_tls(in, fd, NULL, chunk, got, peer, errbuf, errlen);
+}
+
+int wire_inbuf_fill_tls(wire_inbuf *in, int fd, wire_tls *tls, size_t chunk, size_t *got,
+                        const char *peer, char *errbuf, size_t errlen)
+{
     const char *who = peer ? peer : "peer";
     *got = 0;
     assert(chunk > 0);
@@ -109,7 +116,7 @@ int wire_inbuf_fill(wire_inbuf *in, int fd, size_t chunk, size_t *got, const cha
     if (space > room)
         space = room;
     for (;;) {
-        ssize_t n = recv(fd, in->buf.data + in->buf.len, space, 0);
+        ssize_t n = wire_tls_recv(fd, tls, in->buf.data + in->buf.len, space);
         if (n > 0) {
             in->buf.len += (size_t)n;
             in->buf.data[in->buf.len] = '\0';
@@ -123,7 +130,7 @@ int wire_inbuf_fill(wire_inbuf *in, int fd, size_t chunk, size_t *got, const cha
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return WH_ERR_AGAIN;
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "receiving from %s failed: %s", who,
-                         strerror(errno));
+                         tls ? wire_tls_error(tls) : strerror(errno));
     }
 }
 
@@ -159,6 +166,11 @@ void wire_outbuf_free(wire_outbuf *o)
 
 int wire_outbuf_flush(wire_outbuf *o, int fd, size_t *sent)
 {
+    return wire_outbuf_flush_tls(o, fd, NULL, sent);
+}
+
+int wire_outbuf_flush_tls(wire_outbuf *o, int fd, wire_tls *tls, size_t *sent)
+{
     size_t total = 0;
     int rc = WH_OK;
     if (o->err) {
@@ -166,8 +178,10 @@ int wire_outbuf_flush(wire_outbuf *o, int fd, size_t *sent)
         goto out;
     }
     while (o->off < o->buf.len) {
-        ssize_t n = send(fd, o->buf.data + o->off, o->buf.len - o->off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* Over TLS a write that would block is repeated with the same
+         * bytes at o->off (more may have been appended; a compaction may
+         * have moved them: the context accepts a moving buffer). */
+        ssize_t n = wire_tls_send(fd, tls, o->buf.data + o->off, o->buf.len - o->off);
         if (n > 0) {
             o->off += (size_t)n;
             total += (size_t)n;

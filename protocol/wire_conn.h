@@ -47,6 +47,8 @@
 #include "core/buf.h"
 #include "wormhole/error.h"
 
+struct wire_tls;
+
 /* Memory an idle buffer keeps for the next frames; beyond it, memory goes
  * back as soon as the frames that needed it are handled. */
 #define WIRE_INBUF_KEEP  (1u << 20)
@@ -96,6 +98,13 @@ static inline size_t wire_inbuf_pending(const wire_inbuf *in) { return in->buf.l
 int wire_inbuf_fill(wire_inbuf *in, int fd, size_t chunk, size_t *got, const char *peer,
                     char *errbuf, size_t errlen);
 
+/* The same over the TLS connection tls on fd (plain recv when tls is NULL):
+ * a TLS error is WH_ERR_IO with wire_tls_error's sentence. TLS may keep
+ * decrypted bytes that the socket no longer signals: a level-triggered
+ * owner that stops before WH_ERR_AGAIN checks wire_tls_pending. */
+int wire_inbuf_fill_tls(wire_inbuf *in, int fd, struct wire_tls *tls, size_t chunk,
+                        size_t *got, const char *peer, char *errbuf, size_t errlen);
+
 /* Hands out the next complete frame: WH_OK with its type, payload (pointing
  * into the buffer, see above) and plen; WH_ERR_AGAIN when the buffer holds
  * no complete frame; WH_ERR_LIMIT or WH_ERR_CORRUPT (wire_frame_parse: the
@@ -130,5 +139,8 @@ static inline size_t wire_outbuf_pending(const wire_outbuf *o) { return o->buf.l
  * when the socket took nothing and reported no error). Never raises SIGPIPE.
  * EINTR is retried. */
 int wire_outbuf_flush(wire_outbuf *o, int fd, size_t *sent);
+
+/* The same over the TLS connection tls on fd (plain send when NULL). */
+int wire_outbuf_flush_tls(wire_outbuf *o, int fd, struct wire_tls *tls, size_t *sent);
 
 #endif

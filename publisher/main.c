@@ -282,6 +282,10 @@ int main(int argc, char **argv)
         wh_error(WH_AREA_PUBLISHER, "%s", err);
         goto out;
     }
+    if (pub_tls_setup(p, err, sizeof err) != WH_OK) {
+        wh_error(WH_AREA_PUBLISHER, "%s", err);
+        goto out;
+    }
     if (check_only) {
         if (wh_mapper_check(p->cfg.mapper_name, p->cfg.mapper_options, err, sizeof err)) {
             wh_error(WH_AREA_PUBLISHER, "%s: mapper: %s", p->config_path, err);
@@ -322,6 +326,7 @@ out:
     if (p->epfd >= 0) close(p->epfd);
     if (p->efd >= 0) close(p->efd);
     status_report_free(p->rep);
+    wire_tls_ctx_free(p->tls);
     wh_config_free(pub_config_fields, &p->cfg);
     free(p->id_configured);
     return status;

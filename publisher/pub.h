@@ -53,6 +53,9 @@ typedef struct pub_config {
     int64_t flush_ms;
     char   *log_level;
     char   *log_debug;
+    char   *tls_mode;           /* "auto", "on", "off" (wire_tls.h) */
+    char   *tls_ca_file, *tls_cert_file, *tls_key_file;
+    char   *tls_subscriber_names;
 } pub_config;
 
 extern const wh_cfg_field pub_config_fields[];
@@ -129,6 +132,7 @@ typedef struct publisher {
     struct pub_caravans *caravans;
     uint64_t assign_gen;
     struct status_report *rep;    /* status file (NULL when not supervised) */
+    struct wire_tls_ctx  *tls;    /* NULL: plaintext, loopback subscribers only (pub_tls_*) */
     int64_t  last_report;
     bool     running_reported;
     uint64_t status_failures;     /* status file writes that failed */
@@ -161,8 +165,13 @@ int  pub_load_config(publisher *p, const char *debug, char *errbuf, size_t errle
 int  pub_apply_logging(const pub_config *cfg, char *errbuf, size_t errlen);
 /* Publishes the live delivery settings to the caravan threads. */
 void pub_apply_live(publisher *p);
-/* SIGHUP: re-reads the config file and applies the live settings (loop thread). */
+/* SIGHUP: re-reads the config file and applies the live settings, and
+ * loads the TLS certificate, key and CA files again (loop thread). */
 void pub_reload(publisher *p);
+/* Sets up p->tls from the tls.* settings (docs/SECURITY.md): a context when
+ * certificates are configured (required with tls.mode "on"), none for
+ * plaintext. Returns 0 or WH_ERR_CONFIG naming the key or file. */
+int  pub_tls_setup(publisher *p, char *errbuf, size_t errlen);
 
 /* ---- assignments (pub_assign.c) ---------------------------------------------- */
 

@@ -55,6 +55,23 @@ const wh_cfg_field pub_config_fields[] = {
       "Log level: error, warn, info or debug (live)."),
     F("log.debug", WH_CFG_STRING, log_debug, "\"\"", 1, 0,
       "Comma-separated debug areas (publisher,caravan,zk,protocol,binlog,... or all) (live)."),
+    F("tls.mode", WH_CFG_STRING, tls_mode, "\"auto\"", 1, 0,
+      "Mutual TLS to subscribers: auto (TLS when the three files are set, else plaintext to "
+      "loopback subscribers only), on (TLS required), off (plaintext, loopback subscribers "
+      "only); docs/SECURITY.md."),
+    F("tls.ca_file", WH_CFG_STRING, tls_ca_file, "\"\"", 1, 0,
+      "PEM file of the CA a subscriber's certificate must chain to (reloaded on SIGHUP)."),
+    F("tls.cert_file", WH_CFG_STRING, tls_cert_file, "\"\"", 1, 0,
+      "PEM certificate this publisher presents; subscribers accept it for a shard when it is "
+      "named for it (by default publisher.SHARD.wormhole) (reloaded on SIGHUP)."),
+    F("tls.key_file", WH_CFG_STRING, tls_key_file, "\"\"", 1, 0,
+      "PEM private key of the certificate; refused unless mode 0600 or stricter and owned by "
+      "this user or root (reloaded on SIGHUP)."),
+    F("tls.subscriber_names", WH_CFG_STRING, tls_subscriber_names,
+      "\"subscriber.{app}.wormhole\"", 1, 0,
+      "Comma-separated name patterns an instance's certificate (SAN DNS, else CN) must match "
+      "to receive an app: {app} stands for the app, * for any run of characters but '.' "
+      "(live)."),
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ void pub_flow_free(pub_flow *f)
         epoll_ctl(f->pub->epfd, EPOLL_CTL_DEL, f->fd, NULL);
         close(f->fd);
     }
+    wire_tls_free(f->tls);
     wh_filter_free(f->filter);
     pub_schema_seen_free(&f->schemas);
     wire_enc_free(&f->enc);
@@ -135,6 +137,9 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
         close(f->fd);
         f->fd = -1;
     }
+    wire_tls_free(f->tls);
+    f->tls = NULL;
+    f->handshaking = false;
     pub_mutex_lock(&f->mu);
     wh_buf_free(&f->out);   /* memory a large update took goes back */
     atomic_store(&f->out_ready, false);
@@ -212,7 +217,7 @@ void pub_flow_fail_for_good(pub_flow *f, int rc, const wh_pos *pos, const char *
 int pub_flow_send(pub_flow *f)
 {
     int r = 0;
-    if (f->fd < 0)
+    if (f->fd < 0 || f->handshaking || f->state == FLOW_CONNECTING)
         return 0;
     for (;;) {
         if (f->sent_off == f->sending.len) {
@@ -234,8 +239,10 @@ int pub_flow_send(pub_flow *f)
             if (f->sending.len == 0)
                 return r;
         }
-        ssize_t n = send(f->fd, f->sending.data + f->sent_off, f->sending.len - f->sent_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* Over TLS, a send that would block is repeated with the same
+         * bytes: sending is only replaced once it is drained. */
+        ssize_t n = wire_tls_send(f->fd, f->tls, f->sending.data + f->sent_off,
+                                  f->sending.len - f->sent_off);
         if (n > 0) {
             f->sent_off += (size_t)n;
             f->last_send = wh_mono_ms();
@@ -245,7 +252,9 @@ int pub_flow_send(pub_flow *f)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return r;   /* EPOLLOUT brings the loop back */
-        return r | flow_fail(f, "send: %s", strerror(n < 0 ? errno : EPIPE));
+        return r | flow_fail(f, "send: %s", f->tls && n < 0 && errno == EPROTO
+                                                ? wire_tls_error(f->tls)
+                                                : strerror(n < 0 ? errno : EPIPE));
     }
 }
 
@@ -308,6 +317,17 @@ static bool split_endpoint(const char *ep, char *host, size_t hostlen, char *por
     return true;
 }
 
+static bool sa_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
 /* Starts a non-blocking connect to the instance. */
 static int flow_connect(pub_flow *f)
 {
@@ -319,6 +339,12 @@ static int flow_connect(pub_flow *f)
     int gai = getaddrinfo(host, port, &hints, &ai);
     if (gai != 0)
         return flow_fail(f, "cannot resolve: %s", gai_strerror(gai));
+    if (!f->pub->tls && !sa_loopback(ai->ai_addr)) {
+        freeaddrinfo(ai);
+        f->backoff_ms = f->pub->cfg.backoff_max_ms;   /* it will not change by itself */
+        return flow_fail(f, "refusing to deliver in plaintext to a non-loopback address: "
+                         "configure tls (docs/SECURITY.md)");
+    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         freeaddrinfo(ai);
@@ -446,8 +472,8 @@ static int flow_read(pub_flow *f)
     int r = 0;
     for (;;) {
         size_t got;
-        int rc = wire_inbuf_fill(&f->in, f->fd, FLOW_READ_CHUNK, &got, f->endpoint, why,
-                                 sizeof why);
+        int rc = wire_inbuf_fill_tls(&f->in, f->fd, f->tls, FLOW_READ_CHUNK, &got, f->endpoint,
+                                     why, sizeof why);
         if (rc == WH_ERR_AGAIN)
             break;
         if (rc == WH_ERR_CLOSED)
@@ -474,17 +500,56 @@ static int flow_read(pub_flow *f)
     return r;
 }
 
+/* Steps the TLS handshake of a connected flow, then checks that the
+ * instance's certificate is authorised for the app (docs/SECURITY.md)
+ * before the HELLO: an instance that is not gets nothing of the app. A
+ * refusal for trust reasons will not change at the next attempt, so the
+ * flow waits the longest retry delay (delivery.retry_max_ms) before it. */
+static int flow_handshake(pub_flow *f, const pub_hello *hello)
+{
+    char why[800];
+    bool want_write;
+    int rc = wire_tls_handshake(f->tls, &want_write, why, sizeof why);
+    if (rc == WH_ERR_AGAIN)
+        return 0;   /* edge-triggered: the next event brings us back */
+    if (rc != WH_OK) {
+        f->backoff_ms = f->pub->cfg.backoff_max_ms;
+        return flow_fail(f, "%s", why);
+    }
+    f->handshaking = false;
+    if (!wire_tls_authorised(f->tls, f->pub->cfg.tls_subscriber_names, f->app, why,
+                             sizeof why)) {
+        f->backoff_ms = f->pub->cfg.backoff_max_ms;
+        return flow_fail(f, "instance refused: not authorised for app %s: %s", f->app, why);
+    }
+    wh_debug(WH_AREA_PUBLISHER, "app %s: TLS with %s: certificate %s", f->app, f->endpoint,
+             wire_tls_peer_subject(f->tls));
+    return flow_hello(f, hello);
+}
+
 int pub_flow_event(pub_flow *f, uint32_t events, const pub_hello *hello)
 {
     int r = 0;
     assert(f->fd >= 0);
-    if (f->state == FLOW_CONNECTING && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+    if (f->state == FLOW_CONNECTING && !f->handshaking &&
+        (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(f->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err)
             return flow_fail(f, "connect: %s", strerror(err));
-        r |= flow_hello(f, hello);
+        if (!f->pub->tls) {
+            r |= flow_hello(f, hello);
+        } else if (wire_tls_new(f->pub->tls, f->fd, &f->tls) != WH_OK) {
+            return flow_fail(f, "out of memory starting TLS");
+        } else {
+            f->handshaking = true;
+        }
+    }
+    if (f->state == FLOW_CONNECTING && f->handshaking) {
+        r |= flow_handshake(f, hello);
+        if (f->state == FLOW_CONNECTING || (r & PUB_FLOW_FAILED))
+            return r;
     }
     if (!(r & PUB_FLOW_FAILED) && (events & EPOLLOUT))
         r |= pub_flow_send(f);
@@ -505,7 +570,8 @@ int pub_flow_tick(pub_flow *f, int64_t now)
     case FLOW_HELLO:
         if (now - f->state_since > p->cfg.connect_timeout_ms)
             return flow_fail(f, "no %s within %lld ms",
-                             f->state == FLOW_CONNECTING ? "connection" : "handshake answer",
+                             f->state == FLOW_HELLO ? "handshake answer"
+                             : f->handshaking ? "TLS handshake" : "connection",
                              (long long)p->cfg.connect_timeout_ms);
         return 0;
     case FLOW_FAILED:

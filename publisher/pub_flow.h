@@ -45,6 +45,7 @@
 #include "publisher/pub_schema.h"
 #include "wormhole/position.h"
 #include "protocol/wire.h"
+#include "protocol/wire_tls.h"
 
 typedef enum pub_flow_state {
     FLOW_BACKOFF = 0,   /* waiting before (re)connecting */
@@ -95,6 +96,8 @@ typedef struct pub_flow {
     int64_t instance_czxid;   /* the instance node's creation (pub_assign) */
     pub_flow_state state;
     int     fd;
+    wire_tls *tls;            /* TLS over fd (NULL: plaintext to a loopback subscriber) */
+    bool    handshaking;      /* FLOW_CONNECTING: connected, TLS handshake under way */
     int64_t state_since, backoff_until, backoff_ms;
     int64_t last_recv, last_send;
     bool    doomed;           /* assignment went away: close and free */

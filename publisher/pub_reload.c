@@ -7,6 +7,7 @@
 
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "protocol/wire_tls.h"
 #include "protocol/zk_layout.h"
 #include "publisher/pub.h"
 
@@ -35,6 +36,72 @@ void pub_apply_live(publisher *p)
     atomic_store(&p->marker_ms, p->cfg.marker_ms);
     atomic_store(&p->batch_size, p->cfg.batch_size);
     atomic_store(&p->caravan_wait_ms, p->cfg.caravan_wait_ms);
+}
+
+/* Builds a TLS context from cfg's files into *out (NULL for plaintext). */
+static int tls_context(const publisher *p, const pub_config *cfg, struct wire_tls_ctx **out,
+                       char *err, size_t errlen)
+{
+    wire_tls_mode mode;
+    *out = NULL;
+    if (!wire_tls_parse_mode(cfg->tls_mode, &mode))
+        return wh_seterr(err, errlen, WH_ERR_CONFIG, "%s: key 'tls.mode': '%s' is not auto, on "
+                         "or off", p->config_path, cfg->tls_mode);
+    bool files = cfg->tls_ca_file[0] || cfg->tls_cert_file[0] || cfg->tls_key_file[0];
+    if (mode == WIRE_TLS_OFF || (mode == WIRE_TLS_AUTO && !files))
+        return WH_OK;
+    wire_tls_files f = { cfg->tls_ca_file, cfg->tls_cert_file, cfg->tls_key_file };
+    int rc = wire_tls_ctx_new(&f, false, out, err, errlen);
+    if (rc)
+        return wh_preferr(err, errlen, WH_ERR_CONFIG, "%s: tls", p->config_path);
+    return WH_OK;
+}
+
+int pub_tls_setup(publisher *p, char *err, size_t errlen)
+{
+    int rc = tls_context(p, &p->cfg, &p->tls, err, errlen);
+    if (rc)
+        return rc;
+    if (p->tls)
+        wh_info(WH_AREA_PUBLISHER, "TLS: certificate %s; subscribers must present a "
+                "certificate from %s named %s", wire_tls_ctx_subject(p->tls),
+                p->cfg.tls_ca_file, p->cfg.tls_subscriber_names);
+    else
+        wh_info(WH_AREA_PUBLISHER, "TLS is %s: delivering in plaintext to subscribers on "
+                "loopback addresses only", strcmp(p->cfg.tls_mode, "off") == 0
+                ? "off" : "not configured");
+    return WH_OK;
+}
+
+/* SIGHUP: the certificate, key and CA files again (renewed ones), or new
+ * files if their paths changed; a failure keeps the running ones. The
+ * mode (TLS or plaintext) changes only with a restart. */
+static void reload_tls(publisher *p, pub_config *next)
+{
+    char err[1024];
+    struct wire_tls_ctx *c = NULL;
+    if (strcmp(next->tls_mode, p->cfg.tls_mode) != 0 ||
+        !(next->tls_ca_file[0] || next->tls_cert_file[0] || next->tls_key_file[0]) != !p->tls) {
+        wh_warn(WH_AREA_PUBLISHER, "SIGHUP: switching TLS on or off takes a restart; "
+                "keeping the running TLS settings");
+        return;
+    }
+    if (!p->tls)
+        return;
+    if (tls_context(p, next, &c, err, sizeof err) != WH_OK || !c) {
+        wh_warn(WH_AREA_PUBLISHER, "SIGHUP: keeping the running TLS certificate: %s", err);
+        return;
+    }
+    wire_tls_ctx_free(p->tls);   /* connections up keep theirs */
+    p->tls = c;
+    char **keys[] = { &p->cfg.tls_ca_file, &p->cfg.tls_cert_file, &p->cfg.tls_key_file };
+    char **news[] = { &next->tls_ca_file, &next->tls_cert_file, &next->tls_key_file };
+    for (int i = 0; i < 3; i++) {
+        char *t = *keys[i];
+        *keys[i] = *news[i];
+        *news[i] = t;
+    }
+    wh_info(WH_AREA_PUBLISHER, "SIGHUP: TLS certificate reloaded: %s", wire_tls_ctx_subject(c));
 }
 
 /* Whether next changes a setting that only a restart applies. */
@@ -83,6 +150,9 @@ void pub_reload(publisher *p)
     char *t;
     t = p->cfg.log_level; p->cfg.log_level = next.log_level; next.log_level = t;
     t = p->cfg.log_debug; p->cfg.log_debug = next.log_debug; next.log_debug = t;
+    t = p->cfg.tls_subscriber_names; p->cfg.tls_subscriber_names = next.tls_subscriber_names;
+    next.tls_subscriber_names = t;
+    reload_tls(p, &next);
     wh_config_free(pub_config_fields, &next);
     pub_apply_live(p);
     wh_info(WH_AREA_PUBLISHER, "SIGHUP: configuration reloaded from %s", p->config_path);

@@ -23,6 +23,8 @@ set -euo pipefail
 # wormhole-cache (apps/cache): libmemcached-dev and libhiredis-dev to build,
 # memcached and redis-server as its tests' and benchmark's throwaway caches
 # (the harness runs them in temp dirs; their system services are never started).
+# libssl-dev: mutual TLS between publishers and subscribers (protocol/wire_tls.c);
+# openssl (the CLI): scripts/gen-certs.sh, which the TLS tests use.
 # groff-base: the unit test docs_flags renders the manual page wormhole-monitor(8).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
@@ -32,6 +34,7 @@ PACKAGES=(
   postgresql libpq-dev libsqlite3-dev
   sysbench python3 procps groff-base
   libmemcached-dev libhiredis-dev memcached redis-server
+  libssl-dev openssl
 )
 
 missing=()

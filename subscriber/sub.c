@@ -132,6 +132,10 @@ static int check_options(const wh_sub_options *o, char *errbuf, size_t errlen)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "subscriber: max_update_bytes %llu is less than %u",
                          (unsigned long long)o->max_update_bytes, WIRE_FRAME_MIN);
+    wire_tls_mode mode;
+    if (!wire_tls_parse_mode(o->tls_mode, &mode))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "subscriber: tls_mode '%s' is not auto, on or off", o->tls_mode);
     if (o->hello_timeout_ms < 0 || o->max_pending_connections < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "subscriber: hello_timeout_ms and max_pending_connections must not "
@@ -205,6 +209,33 @@ static int parse_filter(wh_subscriber *s, const char *text, char *errbuf, size_t
         return WH_ERR_NOMEM;
     }
     s->filter_json = j.data;   /* NUL-terminated by wh_buf */
+    return WH_OK;
+}
+
+/* The TLS context (docs/SECURITY.md): on with the files, or plaintext. */
+static int setup_tls(wh_subscriber *s, const wh_sub_options *o, char *errbuf, size_t errlen)
+{
+    wire_tls_mode mode;
+    wire_tls_parse_mode(o->tls_mode, &mode);   /* checked by check_options */
+    bool files = (o->tls_ca_file && *o->tls_ca_file) || (o->tls_cert_file && *o->tls_cert_file) ||
+                 (o->tls_key_file && *o->tls_key_file);
+    s->tls_pub_names = strdup(o->tls_publisher_names && *o->tls_publisher_names
+                                  ? o->tls_publisher_names : WIRE_TLS_PUBLISHER_NAMES);
+    if (!s->tls_pub_names)
+        return WH_ERR_NOMEM;
+    if (mode == WIRE_TLS_OFF || (mode == WIRE_TLS_AUTO && !files)) {
+        if (!wire_tls_is_loopback(s->listen_host))
+            wh_warn(WH_AREA_SUBSCRIBER, "TLS is %s: plaintext on %s, so only "
+                    "publishers on this host (loopback addresses) are accepted",
+                    mode == WIRE_TLS_OFF ? "off" : "not configured", s->listen_host);
+        return WH_OK;
+    }
+    wire_tls_files f = { o->tls_ca_file, o->tls_cert_file, o->tls_key_file };
+    int rc = wire_tls_ctx_new(&f, true, &s->tls, errbuf, errlen);
+    if (rc)
+        return wh_preferr(errbuf, errlen, rc, "subscriber");
+    wh_info(WH_AREA_SUBSCRIBER, "TLS: certificate %s; publishers must present a certificate "
+            "from %s named %s", wire_tls_ctx_subject(s->tls), o->tls_ca_file, s->tls_pub_names);
     return WH_OK;
 }
 
@@ -290,6 +321,8 @@ int wh_subscriber_new(const wh_sub_options *o, wh_subscriber **out, char *errbuf
         goto err;
     if (o->filter && *o->filter && (rc = parse_filter(s, o->filter, errbuf, errlen)))
         goto err;
+    if ((rc = setup_tls(s, o, errbuf, errlen)))
+        goto err;
     if ((rc = listen_on(s, o->listen_port, o->advertise_host, errbuf, errlen)))
         goto err;
     s->instance = dup_or(o->instance, s->endpoint);
@@ -314,7 +347,9 @@ err:
 static void loop_once(wh_subscriber *s, int timeout_ms)
 {
     struct epoll_event evs[64];
-    int n = epoll_wait(s->epfd, evs, 64, timeout_ms);
+    /* TLS may hold bytes the sockets no longer signal: then do not sleep. */
+    bool backlog = s->tls && sub_conn_drain_tls(s);
+    int n = epoll_wait(s->epfd, evs, 64, backlog ? 0 : timeout_ms);
     for (int i = 0; i < n; i++) {
         void *p = evs[i].data.ptr;
         if (p == &s->lfd) {
@@ -332,7 +367,7 @@ static void loop_once(wh_subscriber *s, int timeout_ms)
                 x = x->next;
             if (!x)
                 continue;
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || c->handshaking)
                 sub_conn_readable(s, c);
             else if ((evs[i].events & EPOLLOUT) && !sub_conn_flush(s, c))
                 sub_conn_close(s, c, "send failed");
@@ -503,6 +538,8 @@ void wh_subscriber_free(wh_subscriber *s)
     free(s->app_read);
     free(s->dead_letter_path);
     sub_deliver_free(s);
+    wire_tls_ctx_free(s->tls);
+    free(s->tls_pub_names);
     free(s->acks);
     wh_arena_free(&s->arena);
     pthread_mutex_destroy(&s->mu);

@@ -41,6 +41,7 @@ static void conn_free(wh_subscriber *s, sub_conn *c)
             break;
         }
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    wire_tls_free(c->tls);
     close(c->fd);
     wire_inbuf_free(&c->in);
     wire_outbuf_free(&c->out);
@@ -65,8 +66,14 @@ void sub_conn_close(wh_subscriber *s, sub_conn *c, const char *why)
     conn_free(s, c);
 }
 
-/* Why a pending connection is dropped by a limit (sub_int.h). */
-enum { DROP_DEADLINE, DROP_BYTES, DROP_CROWD };
+/* Why a pending connection is dropped by a limit (sub_int.h), or refused
+ * by TLS (its handshake failed, or plaintext from a non-loopback address). */
+enum { DROP_DEADLINE, DROP_BYTES, DROP_CROWD, DROP_TLS };
+
+/* TLS refusals logged one by one in a burst before they are only counted:
+ * an operator must see who was refused and why, a flood must not fill the
+ * log. */
+#define SUB_TLS_LOGGED 16
 
 /* Drops a pending connection that hit a limit. Whatever connects can make
  * these happen by the thousand, so only the first of a burst is logged
@@ -75,7 +82,11 @@ enum { DROP_DEADLINE, DROP_BYTES, DROP_CROWD };
 static void conn_drop_pending(wh_subscriber *s, sub_conn *c, int kind, const char *why)
 {
     assert(!c->greeted);
-    if (s->burst.total == 0)
+    if (kind == DROP_TLS && s->burst.tls < SUB_TLS_LOGGED)
+        wh_warn(WH_AREA_SUBSCRIBER, "refusing publisher connection from %s: %s%s", c->peer, why,
+                s->burst.tls + 1 == SUB_TLS_LOGGED ? "; further refusals in this burst are "
+                "counted and summed up when it is over" : "");
+    else if (s->burst.total == 0)
         wh_warn(WH_AREA_SUBSCRIBER, "dropping connection from %s before its HELLO: %s; "
                 "further such drops are counted and summed up when the burst is over",
                 c->peer, why);
@@ -83,25 +94,33 @@ static void conn_drop_pending(wh_subscriber *s, sub_conn *c, int kind, const cha
     s->burst.deadline += kind == DROP_DEADLINE;
     s->burst.bytes += kind == DROP_BYTES;
     s->burst.crowd += kind == DROP_CROWD;
+    s->burst.tls += kind == DROP_TLS;
     s->burst.last_ms = wh_mono_ms();
     s->stats.dropped++;
     conn_free(s, c);
 }
 
+/* Sets the epoll events of c: reading always, writing when want_out. */
+static void conn_events(wh_subscriber *s, sub_conn *c, bool want_out)
+{
+    if (want_out == c->want_out)
+        return;
+    struct epoll_event ev = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c };
+    epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = want_out;
+}
+
 bool sub_conn_flush(wh_subscriber *s, sub_conn *c)
 {
     size_t sent;
-    int rc = wire_outbuf_flush(&c->out, c->fd, &sent);
+    if (c->handshaking)
+        return true;   /* nothing is queued before the handshake is done */
+    int rc = wire_outbuf_flush_tls(&c->out, c->fd, c->tls, &sent);
     if (sent > 0)
         c->last_send = wh_mono_ms();
     if (rc != WH_OK)
         return false;
-    bool want = wire_outbuf_pending(&c->out) > 0;
-    if (want != c->want_out) {
-        struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
-        epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-        c->want_out = want;
-    }
+    conn_events(s, c, wire_outbuf_pending(&c->out) > 0);
     return wire_outbuf_pending(&c->out) <= SUB_OUT_LIMIT;
 }
 
@@ -227,6 +246,21 @@ static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, 
                  (unsigned long long)m->version, WIRE_VERSION);
         return conn_refuse(s, c, WH_ERR_UNSUPPORTED, why);
     }
+    if (c->tls) {
+        /* First of all, the certificate must be named for the shard the
+         * HELLO claims (docs/SECURITY.md): a publisher of another shard, or
+         * any other holder of a certificate from the CA, delivers nothing
+         * and learns nothing more about this instance. */
+        char reason[400], shard[ZKU_NAME_MAX + 1];
+        if (m->shard_len > ZKU_NAME_MAX)
+            return conn_refuse(s, c, WH_ERR_INVALID, "HELLO with a shard name over 128 bytes");
+        snprintf(shard, sizeof shard, "%.*s", (int)m->shard_len, m->shard ? m->shard : "");
+        if (!wire_tls_authorised(c->tls, s->tls_pub_names, shard, reason, sizeof reason)) {
+            snprintf(why, whylen, "publisher %.*s is not authorised for shard %s: %s",
+                     (int)m->publisher_len, m->publisher ? m->publisher : "", shard, reason);
+            return conn_refuse(s, c, WH_ERR_PROTOCOL, why);
+        }
+    }
     if (m->app_len != strlen(s->app) || memcmp(m->app, s->app, m->app_len) != 0) {
         snprintf(why, whylen, "HELLO for app '%.*s', but this instance is of app '%s'",
                  (int)m->app_len, m->app, s->app);
@@ -278,9 +312,10 @@ static const char *conn_hello(wh_subscriber *s, sub_conn *c, const wire_msg *m, 
     c->greeted = true;
     s->npending--;
     wire_inbuf_limit(&c->in, s->max_frame, 0);   /* no longer the limits of a stranger */
-    wh_info(WH_AREA_SUBSCRIBER, "publisher %.*s (epoch %llu) at %s delivers shard %s",
+    wh_info(WH_AREA_SUBSCRIBER, "publisher %.*s (epoch %llu) at %s delivers shard %s%s%s%s",
             (int)m->publisher_len, m->publisher ? m->publisher : "", (unsigned long long)m->epoch,
-            c->peer, c->shard);
+            c->peer, c->shard, c->tls ? " over TLS (certificate " : " in plaintext",
+            c->tls ? wire_tls_peer_subject(c->tls) : "", c->tls ? ")" : "");
     wire_put_hello_ok(&c->out.buf, s->instance, s->max_frame, s->max_update);
     conn_notice(s, c, true);
     return NULL;
@@ -368,21 +403,51 @@ static const char *conn_frame(wh_subscriber *s, sub_conn *c, int type, const uin
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
+/* Steps c's TLS handshake; false if c was dropped or must wait. */
+static bool conn_handshake(wh_subscriber *s, sub_conn *c)
+{
+    char why[800];
+    bool want_write;
+    int rc = wire_tls_handshake(c->tls, &want_write, why, sizeof why);
+    if (rc == WH_ERR_AGAIN) {
+        conn_events(s, c, want_write);
+        return false;
+    }
+    if (rc != WH_OK) {
+        conn_drop_pending(s, c, DROP_TLS, why);
+        return false;
+    }
+    c->handshaking = false;
+    conn_events(s, c, false);
+    wh_debug(WH_AREA_SUBSCRIBER, "TLS with %s: certificate %s", c->peer,
+             wire_tls_peer_subject(c->tls));
+    return true;
+}
+
 void sub_conn_readable(wh_subscriber *s, sub_conn *c)
 {
-    char why[512];
+    char why[1024];
     const char *err = NULL;
     if (c->linger_until) {
         conn_discard(s, c);
         return;
     }
+    if (c->handshaking && !conn_handshake(s, c))
+        return;
     size_t budget = 4 * SUB_READ_CHUNK;   /* then let the other connections have a turn */
     for (;;) {
         size_t got;
-        int rc = wire_inbuf_fill(&c->in, c->fd, SUB_READ_CHUNK, &got, c->peer, why, sizeof why);
+        int rc = wire_inbuf_fill_tls(&c->in, c->fd, c->tls, SUB_READ_CHUNK, &got, c->peer, why,
+                                     sizeof why);
         if (rc == WH_ERR_AGAIN)
             break;
         if (rc == WH_ERR_CLOSED && !c->streaming) {
+            if (c->tls && !c->greeted && wire_inbuf_pending(&c->in) == 0)
+                /* The publisher checks our certificate before its HELLO. */
+                wh_info(WH_AREA_SUBSCRIBER, "publisher at %s (certificate %s) closed the "
+                        "connection after the TLS handshake without a HELLO: it may refuse "
+                        "this instance's certificate for app %s (see the publisher's log)",
+                        c->peer, wire_tls_peer_subject(c->tls), s->app);
             sub_conn_close(s, c, NULL);
             return;
         }
@@ -429,7 +494,53 @@ void sub_conn_readable(wh_subscriber *s, sub_conn *c)
         wire_inbuf_trim(&c->in);   /* memory a large frame needed goes back */
 }
 
+bool sub_conn_drain_tls(wh_subscriber *s)
+{
+    /* Each connection gets one turn per round; the list may change under a
+     * turn (a HELLO replaces an older connection), so scan from the head. */
+    uint64_t gen = ++s->drain_gen;
+    bool more = false;
+    for (;;) {
+        sub_conn *c = s->conns;
+        while (c && (c->drain_gen == gen || !c->tls || c->handshaking || c->linger_until ||
+                     !wire_tls_pending(c->tls)))
+            c = c->next;
+        if (!c)
+            break;
+        c->drain_gen = gen;
+        sub_conn_readable(s, c);
+    }
+    for (sub_conn *c = s->conns; c && !more; c = c->next)
+        more = c->tls && !c->handshaking && !c->linger_until && wire_tls_pending(c->tls);
+    return more;
+}
+
 /* ---- accepting ------------------------------------------------------------------------------ */
+
+static bool sa_loopback(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
+/* The certificate files changed (a renewal): new connections get the new
+ * ones; a failed reload keeps the old certificate. */
+static void refresh_tls(wh_subscriber *s)
+{
+    char err[600];
+    int rc = wire_tls_ctx_refresh(s->tls, err, sizeof err);
+    if (rc == 1)
+        wh_info(WH_AREA_SUBSCRIBER, "TLS: certificate files changed: reloaded; now %s",
+                wire_tls_ctx_subject(s->tls));
+    else if (rc < 0)
+        wh_warn(WH_AREA_SUBSCRIBER, "TLS: certificate files changed but cannot be loaded, "
+                "keeping the previous ones: %s", err);
+}
 
 static void peer_name(const struct sockaddr_storage *sa, char *buf, size_t len)
 {
@@ -483,6 +594,15 @@ void sub_accept_all(wh_subscriber *s)
         }
         c->fd = fd;
         peer_name(&sa, c->peer, sizeof c->peer);
+        if (s->tls) {
+            refresh_tls(s);
+            if (wire_tls_new(s->tls, fd, &c->tls) != WH_OK) {
+                close(fd);
+                free(c);
+                continue;
+            }
+            c->handshaking = true;
+        }
         /* Until its HELLO, a connection is a stranger: a HELLO is small. */
         wire_inbuf_init(&c->in, WIRE_HELLO_MAX - WIRE_OVERHEAD, WIRE_HELLO_MAX);
         wire_asm_init(&c->parts, s->max_update);
@@ -500,6 +620,11 @@ void sub_accept_all(wh_subscriber *s)
         s->npending++;
         s->stats.connections++;
         wh_debug(WH_AREA_SUBSCRIBER, "publisher connected from %s", c->peer);
+        if (!s->tls && !sa_loopback(&sa)) {
+            conn_drop_pending(s, c, DROP_TLS, "plaintext is accepted from loopback addresses "
+                              "only (configure TLS: docs/SECURITY.md)");
+            continue;
+        }
         if (s->npending > s->max_pending)
             drop_oldest_pending(s);
     }
@@ -529,10 +654,12 @@ void sub_timers(wh_subscriber *s)
         if (s->burst.total > 1)
             wh_warn(WH_AREA_SUBSCRIBER, "dropped %llu connections before their HELLO in the last "
                 "burst: %llu said no HELLO within %d ms, %llu sent more than the %u bytes "
-                "allowed before one, %llu were the oldest of more than %d waiting",
-                (unsigned long long)s->burst.total, (unsigned long long)s->burst.deadline,
-                s->hello_ms, (unsigned long long)s->burst.bytes, WIRE_HELLO_MAX,
-                (unsigned long long)s->burst.crowd, s->max_pending);
+                "allowed before one, %llu were the oldest of more than %d waiting, %llu were "
+                "refused by TLS", (unsigned long long)s->burst.total,
+                (unsigned long long)s->burst.deadline, s->hello_ms,
+                (unsigned long long)s->burst.bytes, WIRE_HELLO_MAX,
+                (unsigned long long)s->burst.crowd, s->max_pending,
+                (unsigned long long)s->burst.tls);
         memset(&s->burst, 0, sizeof s->burst);
     }
     for (sub_conn *c = s->conns; c; c = next) {
@@ -547,7 +674,8 @@ void sub_timers(wh_subscriber *s)
         }
         if (!c->greeted && now - c->accepted_ms > s->hello_ms) {
             char why[128];
-            snprintf(why, sizeof why, "no HELLO within %d ms", s->hello_ms);
+            snprintf(why, sizeof why, "no %s within %d ms",
+                     c->handshaking ? "TLS handshake" : "HELLO", s->hello_ms);
             conn_drop_pending(s, c, DROP_DEADLINE, why);
             continue;
         }

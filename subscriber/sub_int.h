@@ -17,6 +17,7 @@
 
 #include "core/arena.h"
 #include "protocol/wire.h"
+#include "protocol/wire_tls.h"
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "wormhole/subscriber.h"
@@ -53,6 +54,9 @@ typedef struct sub_conn {
     struct sub_conn *next;
     int       fd;
     char      peer[64];
+    struct wire_tls *tls;    /* NULL: plaintext (a loopback peer) */
+    bool      handshaking;   /* TLS handshake not complete: no frame read yet */
+    uint64_t  drain_gen;     /* sub_conn_drain_tls's round that last served it */
     uint64_t  flow;
     bool      greeted;       /* its HELLO was accepted: no longer pending */
     bool      streaming;     /* greeted and not released */
@@ -89,6 +93,8 @@ struct wh_subscriber {
     uint32_t max_frame;
     uint64_t max_update;
     int   hello_ms, max_pending;
+    struct wire_tls_ctx *tls;   /* NULL: plaintext, loopback peers only */
+    char *tls_pub_names;        /* patterns a publisher's certificate must match */
     wh_sub_batch_cb  on_batch;
     wh_sub_update_cb on_update;
     wh_sub_notice_cb on_notice;
@@ -148,7 +154,8 @@ struct wh_subscriber {
     /* Pending connections dropped for a limit, logged once per burst: the
      * first drop is logged, the rest counted and summed up once none came
      * for SUB_BURST_QUIET_MS. */
-    struct { uint64_t total, deadline, bytes, crowd; int64_t last_ms; } burst;
+    struct { uint64_t total, deadline, bytes, crowd, tls; int64_t last_ms; } burst;
+    uint64_t drain_gen;
     uint64_t next_flow;
     wh_arena arena;
     wh_sub_stats stats;
@@ -175,6 +182,9 @@ int  sub_zk_prepare(wh_subscriber *s, char *errbuf, size_t errlen);
 /* sub_conn.c (loop thread). */
 void sub_accept_all(wh_subscriber *s);
 void sub_conn_readable(wh_subscriber *s, sub_conn *c);
+/* Reads from TLS connections that hold decrypted bytes their socket no
+ * longer signals; true if some still do (the loop must not sleep). */
+bool sub_conn_drain_tls(wh_subscriber *s);
 /* Writes what is pending; false if the peer is gone or does not read. */
 bool sub_conn_flush(wh_subscriber *s, sub_conn *c);
 /* Closes and frees c; why (NULL: a clean close) is logged. */

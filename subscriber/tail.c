@@ -100,6 +100,8 @@ static void usage(FILE *f)
         "                     [--shards S1,S2,...] [--instance NAME] [--listen HOST[:PORT]]\n"
         "                     [--advertise HOST] [--max N] [--session-timeout MS] [--debug AREAS]\n"
         "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
+        "                     [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
+        "                     [--tls-publisher-names PATTERNS] [--tls auto|on|off]\n"
         "\n"
         "Joins subscriber app NAME as one instance and prints every update it receives\n"
         "as one JSON line (docs/UPDATES.md).\n"
@@ -123,13 +125,23 @@ static void usage(FILE *f)
         "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n"
         "  --max-update-bytes N  largest update accepted (default 268435456, at least 16384);\n"
         "                     a larger one stops its shard's flow, other shards go on\n"
-        "  --max-frame-bytes N   largest frame accepted (16384..67108864, default 67108864)\n");
+        "  --max-frame-bytes N   largest frame accepted (16384..67108864, default 67108864)\n"
+        "  --tls-ca FILE      PEM CA that publishers' certificates must chain to\n"
+        "  --tls-cert FILE    PEM certificate of this instance (publishers deliver app NAME\n"
+        "                     only to a certificate named subscriber.NAME.wormhole)\n"
+        "  --tls-key FILE     its PEM private key (mode 0600 or stricter); the three files\n"
+        "                     are read again when they change (docs/SECURITY.md)\n"
+        "  --tls-publisher-names PATTERNS  names a publisher's certificate must carry for\n"
+        "                     the shard it delivers (default publisher.{shard}.wormhole)\n"
+        "  --tls MODE         auto (default: TLS when the files are given, else plaintext\n"
+        "                     from loopback addresses only), on (TLS required), or off\n"
+        "                     (plaintext, loopback only)\n");
 }
 
 int main(int argc, char **argv)
 {
     enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME,
-           OPT_FILTER_FILE, OPT_REPLACE };
+           OPT_FILTER_FILE, OPT_TLS, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_NAMES, OPT_REPLACE };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
@@ -145,6 +157,11 @@ int main(int argc, char **argv)
         { "max-update-bytes", required_argument, NULL, OPT_MAX_UPDATE },
         { "filter-file", required_argument, NULL, OPT_FILTER_FILE },
         { "max-frame-bytes", required_argument, NULL, OPT_MAX_FRAME },
+        { "tls", required_argument, NULL, OPT_TLS },
+        { "tls-ca", required_argument, NULL, OPT_TLS_CA },
+        { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+        { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+        { "tls-publisher-names", required_argument, NULL, OPT_TLS_NAMES },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -204,6 +221,11 @@ int main(int argc, char **argv)
                 o.max_update_bytes = v;
             break;   /* ranges: wh_subscriber_new says what is wrong */
         }
+        case OPT_TLS: o.tls_mode = optarg; break;
+        case OPT_TLS_CA: o.tls_ca_file = optarg; break;
+        case OPT_TLS_CERT: o.tls_cert_file = optarg; break;
+        case OPT_TLS_KEY: o.tls_key_file = optarg; break;
+        case OPT_TLS_NAMES: o.tls_publisher_names = optarg; break;
         case OPT_DEBUG:
             if (wh_log_set_debug(optarg) != WH_OK) {
                 fprintf(stderr, "wormhole-tail: unknown debug area in '%s'\n", optarg);

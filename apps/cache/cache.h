@@ -99,6 +99,7 @@ typedef struct cache_config {
     char    *zk_connect, *zk_root, *app, *instance, *listen, *advertise, *filter;
     json_t  *shards;
     int64_t  session_ms, zk_wait_ms, heartbeat_timeout_ms;
+    char    *tls_mode, *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_publisher_names;
     json_t  *caches_json, *rules_json;
     int64_t  group_ops, max_pending_bytes, retry_min_ms, retry_max_ms, redelete_ms;
     int64_t  stats_interval_ms, status_interval_ms;

@@ -41,6 +41,7 @@ typedef struct idx_config {
     int64_t  zk_session_ms, zk_wait_ms;
     char    *app, *instance, *listen_host, *advertise_host;
     int64_t  listen_port, heartbeat_timeout_ms;
+    char    *tls_mode, *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_publisher_names;
     json_t  *shards_json;
     char    *backend;
     int64_t  retry_min_ms, retry_max_ms;

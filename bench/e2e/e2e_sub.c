@@ -95,6 +95,9 @@ int main(int argc, char **argv)
         { "latency-column", required_argument, NULL, 'l' },
         { "skip", required_argument, NULL, 'k' },
         { "manual-ack", no_argument, NULL, 'm' },
+        { "tls-ca", required_argument, NULL, 'A' },
+        { "tls-cert", required_argument, NULL, 'C' },
+        { "tls-key", required_argument, NULL, 'K' },
         { NULL, 0, NULL, 0 },
     };
     char hosts[1024], root[512], err[1024];
@@ -114,10 +117,13 @@ int main(int argc, char **argv)
         case 'l': lat_col = optarg; break;
         case 'k': skip = atoll(optarg); break;
         case 'm': manual = true; break;
+        case 'A': o.tls_ca_file = optarg; break;
+        case 'C': o.tls_cert_file = optarg; break;
+        case 'K': o.tls_key_file = optarg; break;
         default:
             fprintf(stderr, "usage: e2e-sub --zk HOSTS/ROOT --app NAME [--filter EXPR] "
                     "[--count N] [--stall-after N] [--latency-column COL] [--skip N] "
-                    "[--manual-ack]\n");
+                    "[--manual-ack] [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n");
             return 2;
         }
     }

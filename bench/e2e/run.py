@@ -2,6 +2,7 @@
 """End-to-end benchmark of wormhole's publisher, push protocol and subscriber library.
 
 Usage: python3 bench/e2e/run.py [--build DIR] [--quick] [--mariadb | --only-mariadb]
+                               [--tls | --only-tls]
 
 Starts a throwaway ZooKeeper (tests/harness), a wormhole-publisher and
 measuring subscribers (e2e-sub) on loopback, and prints one line per figure:
@@ -10,6 +11,9 @@ measuring subscribers (e2e-sub) on loopback, and prints one line per figure:
   flows50      publisher RSS and CPU with 50 apps (flows) at 20k updates/s
   mariadb      (with --mariadb) commit-to-callback percentiles of rows written to
                MariaDB at a steady rate, through the mysql binlog mapper
+  tls          (with --tls) throughput to one subscriber in plaintext and over mutual
+               TLS 1.3 (certificates from scripts/gen-certs.sh), alternating in the same
+               run, and their ratio (issue 14's target: TLS at least 70% of plaintext)
 Publisher CPU is user+system seconds per second of wall time; RSS is the
 peak (VmHWM) in MB.
 """
@@ -173,6 +177,54 @@ def mariadb_latency(r, db, rate, secs):
                                 100 * (cpu - cpu0) / wall, hwm))
 
 
+def tls_throughput(r, n, rounds):
+    """Plaintext and TLS alternately (the machine's load hits both alike), the best of
+    rounds runs each."""
+    certs = r.stack.path("certs")
+    subprocess.run([os.path.join(ROOT, "scripts", "gen-certs.sh"), certs, "--shard", "s1",
+                    "--app", "bench"], check=True, capture_output=True)
+    sub_tls = ["--tls-ca", os.path.join(certs, "ca.pem"),
+               "--tls-cert", os.path.join(certs, "subscriber-bench.pem"),
+               "--tls-key", os.path.join(certs, "subscriber-bench.key")]
+    pub_tls = {"tls": {"ca_file": os.path.join(certs, "ca.pem"),
+                       "cert_file": os.path.join(certs, "publisher-s1.pem"),
+                       "key_file": os.path.join(certs, "publisher-s1.key")}}
+    import resource
+
+    def children_cpu():
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
+    best = {"plaintext": 0.0, "tls": 0.0}
+    cpu_per_m = {"plaintext": [], "tls": []}
+    for i in range(rounds):
+        for kind in ("plaintext", "tls"):
+            root = "/tls%d%s" % (i, kind[0])
+            sub = r.subscriber(root, "bench", ["--count", str(n)] +
+                               (sub_tls if kind == "tls" else []))
+            time.sleep(0.5)
+            pub = r.publisher("synthetic", {"updates": n}, root,
+                              pub_tls if kind == "tls" else None)
+            c0 = children_cpu()
+            res = result(sub, 300)
+            sub_cpu = children_cpu() - c0   # the subscriber is the only child reaped since
+            cpu, _, _ = proc_stats(pub.pid)
+            r.stop_all()
+            print("tls round %d %s: %d updates in %.2f s = %.0f updates/s (%.1f MB on the "
+                  "wire); CPU: publisher %.2f s, subscriber %.2f s"
+                  % (i + 1, kind, res["updates"], res["seconds"], res["updates_per_s"],
+                     res["bytes"] / 1e6, cpu, sub_cpu), flush=True)
+            best[kind] = max(best[kind], res["updates_per_s"])
+            cpu_per_m[kind].append((cpu + sub_cpu) * 1e6 / res["updates"])
+    print("tls: best of %d: plaintext %.0f updates/s, TLS %.0f updates/s: TLS is %.0f%% of "
+          "plaintext (target >= 70%%)" % (rounds, best["plaintext"], best["tls"],
+                                          100 * best["tls"] / best["plaintext"]))
+    # CPU per update does not depend on what else runs on the machine as much.
+    mp, mt = min(cpu_per_m["plaintext"]), min(cpu_per_m["tls"])
+    print("tls: CPU (publisher + subscriber) per million updates, best: plaintext %.2f s, "
+          "TLS %.2f s (+%.0f%%)" % (mp, mt, 100 * (mt - mp) / mp))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.environ.get("WH_BUILD_ROOT",
@@ -181,18 +233,26 @@ def main():
     ap.add_argument("--mariadb", action="store_true",
                     help="also measure commit-to-callback latency through MariaDB")
     ap.add_argument("--only-mariadb", action="store_true", help="only the MariaDB figure")
+    ap.add_argument("--tls", action="store_true",
+                    help="also measure throughput over TLS against plaintext")
+    ap.add_argument("--only-tls", action="store_true", help="only the TLS figure")
+    ap.add_argument("--tls-rounds", type=int, default=0,
+                    help="rounds of plaintext and TLS runs (default 3, 2 with --quick)")
     args = ap.parse_args()
     with wh.Stack() as stack:
         zk = stack.zookeeper()
         r = Run(os.path.abspath(args.build), stack, zk)
         try:
-            if not args.only_mariadb:
+            if not args.only_mariadb and not args.only_tls:
                 throughput(r, 500000 if args.quick else 3000000)
                 latency(r, 20000, 5 if args.quick else 15)
                 flows(r, 50, 20000, 5 if args.quick else 10)
             if args.mariadb or args.only_mariadb:
                 db = stack.mariadb()
                 mariadb_latency(r, db, 20000, 5 if args.quick else 15)
+            if args.tls or args.only_tls:
+                tls_throughput(r, 500000 if args.quick else 2000000,
+                               args.tls_rounds or (2 if args.quick else 3))
         finally:
             r.stop_all()
 

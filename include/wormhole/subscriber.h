@@ -170,6 +170,25 @@ typedef struct wh_sub_options {
     bool        replace_filter; /* register even when the app runs another filter with live
                                    instances, replacing the app's filter (docs/ZOOKEEPER.md,
                                    "One filter per app"); default false */
+    /* Mutual TLS with publishers (docs/SECURITY.md, docs/PROTOCOL.md "TLS"). Added
+     * after the fields above, which keep their offsets. */
+    const char *tls_mode;       /* "auto" (default, NULL): TLS when the three files below
+                                   are set, else plaintext with loopback peers only;
+                                   "on": TLS required (the files too); "off": plaintext
+                                   chosen explicitly, still loopback peers only */
+    const char *tls_ca_file;    /* PEM CA a publisher's certificate must chain to */
+    const char *tls_cert_file;  /* PEM certificate of this instance, shown to publishers,
+                                   which deliver an app only to a certificate named for it
+                                   (by default subscriber.APP.wormhole) */
+    const char *tls_key_file;   /* PEM private key; refused unless mode 0600 or stricter
+                                   and owned by this user or root */
+    const char *tls_publisher_names; /* comma-separated name patterns a publisher's
+                                   certificate (SAN DNS, else CN) must match for the shard
+                                   its HELLO names: "{shard}" stands for that shard, "*"
+                                   for any run of characters but '.'; default
+                                   "publisher.{shard}.wormhole". The three files are
+                                   read again, at the next connection, once one of them
+                                   changes (a renewed certificate needs no restart) */
 } wh_sub_options;
 
 /* Fills o with the defaults above (all pointers NULL). */
