@@ -39,7 +39,8 @@ typedef enum wh_err {
     WH_ERR_CLOSED      = -21,  /* object or peer was closed */
     WH_ERR_FENCED      = -22,  /* lease lost: a newer epoch owns this */
     WH_ERR_GAP         = -23,  /* positions are not contiguous */
-    WH_ERR__COUNT      =  24   /* number of codes, including WH_OK */
+    WH_ERR_NOT_YET     = -24,  /* requested position is not in this copy's log yet (it lags) */
+    WH_ERR__COUNT      =  25   /* number of codes, including WH_OK */
 } wh_err;
 
 /* Short symbolic name of a code, e.g. "WH_ERR_CORRUPT". Static storage. */
