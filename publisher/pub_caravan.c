@@ -287,14 +287,25 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     return rc;
 }
 
+/* A position's text for messages: its physical form, or the logical one for
+ * a position that has only that (another copy's, docs/FAILOVER.md). */
+static const char *pos_text(const wh_pos *p, char *buf, size_t len)
+{
+    if (!p->has_log_name && p->has_logical)
+        wh_pos_format_logical(p, buf, len);
+    else
+        wh_pos_format_physical(p, buf, len);
+    return buf;
+}
+
 static void caravan_died(pub_caravan *c, int rc, bool flow_level, const char *err)
 {
     const pub_config *cfg = &c->set->pub->cfg;
-    char where[800] = "the oldest position";
+    char where[WH_POS_LOGICAL_TEXT_MAX] = "the oldest position";
     if (c->last.set)
-        wh_pos_format_physical(&c->last, where, sizeof where);
+        pos_text(&c->last, where, sizeof where);
     else if (c->start.set)
-        wh_pos_format_physical(&c->start, where, sizeof where);
+        pos_text(&c->start, where, sizeof where);
     snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
              cfg->mapper_name, cfg->shard, where, err[0] ? err : wh_err_str(rc));
     c->rc = rc;
@@ -618,8 +629,8 @@ const char *pub_caravans_failed(pub_caravans *s)
  * which the WARN says. */
 static void flow_skip_to_oldest(pub_caravans *s, pub_flow *f, const pub_caravan *c)
 {
-    char at[800] = "?";
-    wh_pos_format_physical(&c->start, at, sizeof at);
+    char at[WH_POS_LOGICAL_TEXT_MAX] = "?";
+    pos_text(&c->start, at, sizeof at);
     wh_warn(WH_AREA_PUBLISHER, "app %s: shard %s: its position %s was purged from the log; "
             "on_purged is \"oldest\": resuming from the oldest position still in the log, "
             "the updates in between are lost to this app (%s)", f->app, s->pub->cfg.shard, at,

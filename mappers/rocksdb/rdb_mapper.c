@@ -955,6 +955,15 @@ static int rdb_identify(wh_mapper *base, char *buf, size_t len, char *errbuf, si
     char path[PATH_MAX], id[128] = "";
     snprintf(path, sizeof path, "%s/IDENTITY", m->opt.db);
     FILE *f = fopen(path, "re");
+    if (!f && errno == ENOENT) {
+        /* Databases made by old RocksDB versions have none: positions are then
+         * taken as this database's own, as before copies were recorded. */
+        wh_warn(WH_AREA_ROCKSDB, "%s does not exist: this database has no copy identity "
+                "(docs/FAILOVER.md)", path);
+        if (len)
+            buf[0] = '\0';
+        return WH_OK;
+    }
     if (!f)
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot read %s: %s", path, strerror(errno));
     size_t n = fread(id, 1, sizeof id - 1, f);

@@ -171,15 +171,21 @@ def sc_promote(st):
     sh = Shard(st, replicas=2)
     rep1, rep2 = sh.reps
     a = sh.publisher(sh.primary, "pub-primary")
-    sh.env.write_workload(3000, rounds=4, pause=0.2, seed=int(time.time()))
-    # The primary dies with its publisher while the publisher still delivers; the
-    # replicas hold everything the primary committed (what a primary logged and no
-    # replica received is not on the surviving timeline: see the report).
+    writer = threading.Thread(target=sh.env.write_workload, args=(3000,),
+                              kwargs={"rounds": 8, "pause": 0.3, "seed": int(time.time())})
+    writer.start()
+    wait_until(lambda: td.count_lines(sh.tails["app_full"].out) > 500, wh.scaled(90),
+               "the first updates from the primary's publisher")
+    # The publisher dies mid-load, then its database: the replicas hold everything the
+    # primary committed, the apps far less (what a primary logged and no replica
+    # received is not on the surviving timeline: docs/FAILOVER.md).
+    kill(a, "the primary's publisher (after %d updates to app_full)"
+         % td.count_lines(sh.tails["app_full"].out))
+    writer.join()
     rep1.wait_caught_up(sh.primary)
     rep2.wait_caught_up(sh.primary)
-    at_kill = td.count_lines(sh.tails["app_full"].out)
     sh.primary.kill()
-    kill(a, "the primary mariadbd and its publisher (after %d updates to app_full)" % at_kill)
+    log("the primary mariadbd killed with SIGKILL")
     rep1.sql("STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF")
     rep2.sql("STOP SLAVE; CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, "
              "MASTER_USER='root', MASTER_PASSWORD='', MASTER_CONNECT_RETRY=1, "
