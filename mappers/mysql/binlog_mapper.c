@@ -494,6 +494,19 @@ static int logical_filter(mysql_mapper *m, char *errbuf, size_t errlen)
         return WH_OK;
     }
     if (!m->lp.found) {
+        if (binlog_gtid_equal(g, &lp->gtids[0]) && !g->mysql &&
+            g->server_id != lp->gtids[0].server_id) {
+            /* Replication keeps a transaction's server id: another one under
+             * the same domain and sequence is another transaction, written
+             * after the histories diverged (docs/FAILOVER.md). */
+            char a[BINLOG_GTID_TEXT_MAX], w[400];
+            binlog_gtid_format(&lp->gtids[0], a, sizeof a);
+            return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                             "GTID %s is not in the binlog of this server: it has %s at %s "
+                             "instead, another transaction under the same sequence number "
+                             "(the histories diverged, e.g. the old primary's transaction was "
+                             "lost with it)", a, m->gtid_text, here(m, w, sizeof w));
+        }
         if (binlog_gtid_equal(g, &lp->gtids[0])) {
             m->lp.found = true;
             m->skip_below = lp->index + (m->lp.inclusive ? 0 : 1);

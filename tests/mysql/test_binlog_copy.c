@@ -244,6 +244,18 @@ static void test_replica(void)
     CHECK_EQ_INT(m->ops->seek_logical(m, &p, true, err, sizeof err), WH_OK);
     CHECK_EQ_INT(first_id(m), 4);
 
+    /* the same domain and sequence under another server id is another transaction
+     * (diverged histories): refused, never taken for the position */
+    p = logical("0-9-4/0");
+    CHECK_EQ_INT(m->ops->seek_logical(m, &p, false, err, sizeof err), WH_OK);
+    {
+        const wh_update *u;
+        int n = m->ops->next_batch(m, &u, 10, 0, err, sizeof err);
+        CHECK_EQ_INT(n, WH_ERR_NOT_FOUND);
+        CHECK(strstr(err, "GTID 0-9-4 is not in the binlog") && strstr(err, "0-1-4") &&
+              strstr(err, "diverged"));
+    }
+
     /* purged: file 1 gone, a position inside it is "no longer", not "not yet" */
     const char *files2[] = { "rep-bin.000002", NULL };
     CHECK_EQ_INT(tbw_index(dir, "rep-bin.index", files2), 0);
