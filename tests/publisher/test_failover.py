@@ -124,11 +124,16 @@ class Shard:
                                                        "" if not problems else
                                                        ": " + "; ".join(problems[:5])))
 
-    def from_copy(self, app, db):
-        """How many updates app received with a physical position in db's binlog."""
-        names = set(os.path.basename(f) for f in db.binlog_files())
+    def from_copy(self, app, db, other=None):
+        """How many updates app received at the physical position db's binlog has for
+        them (and, with other, at a position other's binlog does not have for them:
+        delivered from db's own files and offsets, however alike the names)."""
+        mine = {sc.logical_key(u): u["pos"]["physical"] for u in self.expected(db)[1]}
+        theirs = {sc.logical_key(u): u["pos"]["physical"]
+                  for u in self.expected(other)[1]} if other else {}
         return sum(1 for u in self.received(app)
-                   if u["pos"]["physical"].rsplit(":", 1)[0] in names)
+                   if mine.get(sc.logical_key(u)) == u["pos"]["physical"] and
+                   theirs.get(sc.logical_key(u)) != u["pos"]["physical"])
 
 
 def kill(p, what):
@@ -158,9 +163,9 @@ def sc_kill_pub(st, same_names=False):
     sh.stream_check(rep, want)
     pwant, _ = sh.expected(sh.primary)
     check(pwant == want, "the primary's log and replica 1's hold the same logical stream")
-    n = sh.from_copy("app_full", rep)
-    check(n > 0, "replica 1's publisher delivered %d updates from its own binlog (%s...)"
-          % (n, rep.binlog_files()[0]))
+    n = sh.from_copy("app_full", rep, sh.primary)
+    check(n > 0, "replica 1's publisher delivered %d updates at its own binlog's positions, "
+          "which the primary's binlog has elsewhere (%s...)" % (n, rep.binlog_files()[0]))
 
 
 def sc_kill_pub_same_names(st):
