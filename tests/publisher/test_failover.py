@@ -24,6 +24,8 @@ start ("the newest publisher wins"); the scenarios use that.
   lagging      replica 1's SQL thread is stopped while the primary's publisher delivers past
                it; a publisher started on replica 1 must wait (status file, one log line per
                reader), deliver nothing, and catch up exactly once replication resumes
+  settings     the checks at start: a replica without log_slave_updates is refused,
+               gtid_strict_mode OFF is a warning, no schema connection: not checked
 
 Each app's stream must pass the stream check (tests/harness/stream_check.py) deduplicated
 by logical position (the physical ones differ between copies): in log order, and replaying
@@ -266,7 +268,35 @@ def sc_lagging(st):
     check(sh.from_copy("app_full", rep) > 0, "replica 1's publisher delivered from its binlog")
 
 
-SCENARIOS = {"kill_pub": sc_kill_pub, "kill_pub_same_names": sc_kill_pub_same_names,
+def sc_settings(st):
+    """What the publisher checks at start (docs/MYSQL.md "Failover"): a replica that does
+    not log what it replicates is refused with the reason; gtid_strict_mode OFF is a
+    warning; without a schema connection nothing is checked."""
+    env = td.Env(st, "mariadb")
+    ENVS.append(env)
+    rep = st.replica(env.db, name="replica1", binlog_basename="rep1-bin",
+                     options={"log_slave_updates": "OFF", "gtid_strict_mode": "OFF"})
+    p = env.publisher({"binlog_dir": rep.binlog_dir, "socket": rep.socket}, pub_id="pub-r1")
+    rc = td.wait_exit(p, 30, "the publisher on a replica without log_slave_updates")
+    text = log_text(p)
+    check(rc != 0 and "does not log what it replicates" in text and "log_slave_updates" in text,
+          "a publisher on a replica without log_slave_updates refuses to start: %s"
+          % [l for l in text.splitlines() if "ERROR" in l][:1])
+    rep.restart({"log_slave_updates": "ON"})
+    p = env.publisher({"binlog_dir": rep.binlog_dir, "socket": rep.socket}, pub_id="pub-r1b")
+    wait_until(lambda: "copy of shard s1" in log_text(p), wh.scaled(30), "the publisher to start")
+    text = log_text(p)
+    check(p.poll() is None and "gtid_strict_mode is OFF" in text,
+          "with log_slave_updates on it starts, warning about gtid_strict_mode OFF")
+    p.terminate()
+    td.wait_exit(p, 30, "the publisher")
+    p = env.publisher({"binlog_dir": rep.binlog_dir}, pub_id="pub-r1c")
+    wait_until(lambda: "copy of shard s1" in log_text(p), wh.scaled(30), "the publisher to start")
+    check("are not checked" in log_text(p), "without a schema connection the settings are not "
+          "checked, and it says so")
+
+
+SCENARIOS = {"settings": sc_settings, "kill_pub": sc_kill_pub, "kill_pub_same_names": sc_kill_pub_same_names,
              "promote": sc_promote, "lagging": sc_lagging}
 
 
