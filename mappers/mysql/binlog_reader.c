@@ -999,6 +999,9 @@ int binlog_reader_walk(binlog_reader *r, const char *name, uint64_t from, binlog
     uint64_t off = from > BINLOG_MAGIC_LEN ? from : BINLOG_MAGIC_LEN;
     uint8_t *b = NULL;
     size_t cap = 0;
+    struct stat st;
+    uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;   /* grows: see below */
+    (void)after_fde;
     for (;;) {
         uint8_t hdr[BINLOG_HEADER_LEN];
         if (pread_full(fd, hdr, sizeof hdr, off) < (ssize_t)sizeof hdr)
@@ -1032,9 +1035,10 @@ int binlog_reader_walk(binlog_reader *r, const char *name, uint64_t from, binlog
                 rc = f;
                 break;
             }
-        } else {
-            struct stat st;
-            if (fstat(fd, &st) != 0 || off + ev.length > (uint64_t)st.st_size)
+        } else if (off + ev.length > size) {
+            if (fstat(fd, &st) == 0)
+                size = (uint64_t)st.st_size;
+            if (off + ev.length > size)
                 break;   /* not completely written yet */
         }
         off += ev.length;
