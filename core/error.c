@@ -31,6 +31,7 @@ static const struct { const char *name, *str; } err_table[WH_ERR__COUNT] = {
     { "WH_ERR_FENCED",      "fenced by a newer epoch" },
     { "WH_ERR_GAP",         "gap in positions" },
     { "WH_ERR_REFUSED",     "refused until something changes" },
+    { "WH_ERR_NOT_YET",     "position not in this copy's log yet" },
 };
 
 const char *wh_err_name(int code)

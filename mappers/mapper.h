@@ -72,7 +72,28 @@ typedef struct wh_mapper_ops {
 
     /* Releases everything. Accepts NULL. */
     void (*destroy)(wh_mapper *m);
+
+    /* Writes the identity of the copy of the shard whose log this mapper
+     * reads into buf (len >= WH_COPY_ID_MAX): two mappers have the same
+     * identity exactly when a physical position of one is valid in the log
+     * of the other (docs/FAILOVER.md "Positions across copies"). Also
+     * checks the copy's settings that a takeover relies on: a setting that
+     * makes positions unusable is WH_ERR_CONFIG, others are logged. Called
+     * once at start. NULL: the mapper has no identity (every position is
+     * its own). */
+    int (*identify)(wh_mapper *m, char *buf, size_t len, char *errbuf, size_t errlen);
+
+    /* Whether this copy's log has received the logical part of pos yet:
+     * WH_OK (a seek_logical finds it), WH_ERR_NOT_YET (not yet: a replica
+     * that lags; try again later), WH_ERR_PURGED (no longer), WH_ERR_INVALID
+     * (pos has no logical part), WH_ERR_PARSE, or a read error; a sentence
+     * in errbuf for each but WH_OK. Reads the log, never the server; cheap
+     * when called again (only what the log grew by). NULL: cannot tell. */
+    int (*has_pos)(wh_mapper *m, const wh_pos *pos, char *errbuf, size_t errlen);
 } wh_mapper_ops;
+
+/* Buffer size of a copy identity, NUL included. */
+#define WH_COPY_ID_MAX 512
 
 /* Every mapper object starts with this header. */
 struct wh_mapper {
@@ -94,6 +115,36 @@ int wh_mapper_check(const char *name, const json_t *options, char *errbuf, size_
  * the list of known names in errbuf. */
 int wh_mapper_create(const char *name, const json_t *options, const char *shard,
                      bool follow, wh_mapper **out, char *errbuf, size_t errlen);
+
+/* ---- positions across copies (mapper_copy.c, docs/FAILOVER.md) ---- */
+
+/* ops->identify, or "" (WH_OK) for a mapper without one. */
+int wh_mapper_identify(wh_mapper *m, char *buf, size_t len, char *errbuf, size_t errlen);
+
+/* Does this copy have position pos yet? ops->has_pos: WH_OK, WH_ERR_NOT_YET,
+ * WH_ERR_PURGED, ... (see there); WH_OK for a mapper that cannot tell and
+ * for an unset pos (the oldest position is always there). */
+int wh_mapper_has_pos(wh_mapper *m, const wh_pos *pos, char *errbuf, size_t errlen);
+
+/* The seek rule, part 1: what of pos, written by the copy pos_copy ("" when
+ * the position does not say: written before copies were recorded, or by an
+ * operator), this copy own_copy may use, into *out:
+ *  - all of it when pos_copy is own_copy, or own_copy is "" (a mapper
+ *    without identity);
+ *  - else its logical part alone, when it has one (the physical part
+ *    belongs to another log);
+ *  - else (physical only) all of it when pos_copy is "" (as before copies
+ *    were recorded: an operator's physical reset names this copy's log);
+ *  - else nothing: WH_ERR_INVALID with a sentence (another copy's file and
+ *    offset cannot be mapped to this log).
+ * An unset pos stays unset. */
+int wh_mapper_localize(const wh_pos *pos, const char *pos_copy, const char *own_copy, wh_pos *out,
+                       char *errbuf, size_t errlen);
+
+/* The seek rule, part 2, for a position that wh_mapper_localize returned:
+ * seek_physical when it has a physical part, else seek_logical, and the
+ * oldest position for an unset one (always inclusive). */
+int wh_mapper_seek(wh_mapper *m, const wh_pos *pos, bool inclusive, char *errbuf, size_t errlen);
 
 static inline void wh_mapper_destroy(wh_mapper *m)
 {

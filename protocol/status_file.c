@@ -144,6 +144,22 @@ int status_add_failed_flow(json_t *extra, const char *app, const char *code, con
     return WH_OK;
 }
 
+int status_add_waiting_reader(json_t *extra, const char *position, const char *reason,
+                              int64_t since_ms)
+{
+    json_t *list = json_object_get(extra, "waiting_readers");
+    if (!list) {
+        list = json_array();
+        if (!list || json_object_set_new(extra, "waiting_readers", list) != 0)
+            return WH_ERR_NOMEM;
+    }
+    json_t *o = json_pack("{s:s,s:s,s:I}", "position", position, "reason", reason, "since_ms",
+                          (json_int_t)since_ms);
+    if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
 void status_report_exiting(status_report *rep, const char *reason)
 {
     if (!rep)

@@ -79,6 +79,13 @@ uint64_t status_report_failures(const status_report *rep);
  * caller is about to exit anyway. */
 void status_report_exiting(status_report *rep, const char *reason);
 
+/* Appends one reader that waits for its start position to reach this
+ * copy's log (a replica that lags; docs/FAILOVER.md "Positions across
+ * copies") to extra's "waiting_readers" array (created when absent):
+ * {"position":P,"reason":R,"since_ms":T}. Returns WH_OK or WH_ERR_NOMEM. */
+int status_add_waiting_reader(json_t *extra, const char *position, const char *reason,
+                              int64_t since_ms);
+
 /* Appends one failed flow to extra's "failed_flows" array (created when
  * absent): {"app":A,"code":C,"reason":R,"position":P|null,"since_ms":T}
  * (docs/MONITOR.md, docs/RUNBOOK.md "A flow failed"). A publisher lists

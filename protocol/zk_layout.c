@@ -363,11 +363,19 @@ void zku_instance_free(zku_instance *in)
 
 /* ---- the position node ---------------------------------------------------------------------- */
 
-int zku_position_to_json(const char *physical, const char *logical, uint64_t epoch,
-                         const char *publisher, char **out, char *errbuf, size_t errlen)
+int zku_position_to_json(const char *physical, const char *logical, const char *copy,
+                         uint64_t epoch, const char *publisher, char **out, char *errbuf,
+                         size_t errlen)
 {
+    *out = NULL;
+    if (copy && strlen(copy) >= ZKU_COPY_MAX)
+        return wh_seterr(errbuf, errlen, WH_ERR_LIMIT,
+                         "position node: copy identity of %zu bytes (at most %d)", strlen(copy),
+                         ZKU_COPY_MAX - 1);
     json_t *o = json_object();
     if (o) {
+        if (copy && *copy)
+            json_object_set_new(o, "copy", json_string(copy));
         json_object_set_new(o, "physical", physical && *physical ? json_string(physical)
                                                                  : json_null());
         json_object_set_new(o, "logical", logical && *logical ? json_string(logical)
@@ -391,23 +399,28 @@ int zku_position_from_json(const char *data, size_t len, zku_position *out, char
         return WH_ERR_PARSE;
     }
     json_t *ph = json_object_get(o, "physical"), *lg = json_object_get(o, "logical"),
-           *ep = json_object_get(o, "epoch"), *pu = json_object_get(o, "publisher");
+           *ep = json_object_get(o, "epoch"), *pu = json_object_get(o, "publisher"),
+           *cp = json_object_get(o, "copy");
     int rc = WH_OK;
     if ((ph && !json_is_string(ph) && !json_is_null(ph)) ||
         (lg && !json_is_string(lg) && !json_is_null(lg)) ||
+        (cp && !json_is_string(cp) && !json_is_null(cp)) ||
         (ep && (!json_is_integer(ep) || json_integer_value(ep) < 0))) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
-                       "position: physical/logical must be strings and epoch an integer >= 0");
+                       "position: physical/logical/copy must be strings and epoch an integer "
+                       ">= 0");
         goto out;
     }
     if (ep)
         out->epoch = (uint64_t)json_integer_value(ep);
     if (!copy_text(out->physical, sizeof out->physical, json_string_value(ph)) ||
         !copy_text(out->logical, sizeof out->logical, json_string_value(lg)) ||
-        !copy_text(out->publisher, sizeof out->publisher, json_string_value(pu))) {
+        !copy_text(out->publisher, sizeof out->publisher, json_string_value(pu)) ||
+        !copy_text(out->copy, sizeof out->copy, json_string_value(cp))) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
-                       "position: physical or logical longer than %d bytes, or publisher id "
-                       "longer than %d", ZKU_POS_TEXT_MAX - 1, ZKU_ID_MAX);
+                       "position: physical or logical longer than %d bytes, publisher id "
+                       "longer than %d or copy longer than %d", ZKU_POS_TEXT_MAX - 1, ZKU_ID_MAX,
+                       ZKU_COPY_MAX - 1);
         goto out;
     }
 out:

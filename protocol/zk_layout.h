@@ -135,34 +135,43 @@ void zku_instance_free(zku_instance *in);
 /* ---- the position node: apps/APP/positions/SHARD ------------------------------------------ */
 
 /* Data of a position node, at most this many bytes: the longest text forms
- * (wormhole/position.h) and publisher id, even with every byte escaped in
- * JSON, take less than 11 KiB. */
+ * (wormhole/position.h), publisher id and copy identity, even with every byte escaped in
+ * JSON, take less than 14 KiB. */
 #define ZKU_POSITION_MAX 16384
 /* Buffer size of each text form of a position in zku_position: the longest
  * text form of wormhole/position.h (a logical text of many GTIDs). */
 #define ZKU_POS_TEXT_MAX WH_POS_LOGICAL_TEXT_MAX
 
+/* Bytes of a copy identity in a position node, NUL included (the
+ * mappers' WH_COPY_ID_MAX). */
+#define ZKU_COPY_MAX 512
+
 /* Writes a position node's data into *out (malloc'd, caller frees):
- *   {"epoch":E,"logical":L|null,"physical":P|null,"publisher":ID}
+ *   {"copy":C,"epoch":E,"logical":L|null,"physical":P|null,"publisher":ID}
  * (compact, keys sorted). physical and logical are the text forms of
  * docs/UPDATES.md ("FILE:OFFSET/INDEX" or "SEQ/INDEX", and "GTID/INDEX");
- * NULL or "" writes null (both null: a claim without a position). Returns
- * WH_OK, WH_ERR_LIMIT (more than ZKU_POSITION_MAX - 1 bytes) or
- * WH_ERR_NOMEM, with a sentence in errbuf. */
-int zku_position_to_json(const char *physical, const char *logical, uint64_t epoch,
-                         const char *publisher, char **out, char *errbuf, size_t errlen);
+ * NULL or "" writes null (both null: a claim without a position). copy is
+ * the identity of the copy of the shard whose log the physical part
+ * belongs to (docs/FAILOVER.md "Positions across copies"); NULL or "" leaves
+ * the field out, as nodes written before it existed. Returns WH_OK,
+ * WH_ERR_LIMIT (more than ZKU_POSITION_MAX - 1 bytes, or copy longer than
+ * ZKU_COPY_MAX - 1) or WH_ERR_NOMEM, with a sentence in errbuf. */
+int zku_position_to_json(const char *physical, const char *logical, const char *copy,
+                         uint64_t epoch, const char *publisher, char **out, char *errbuf,
+                         size_t errlen);
 
 /* A position node's data as read: text forms, "" where the node has null,
  * "" or nothing. */
 typedef struct zku_position {
     char     physical[ZKU_POS_TEXT_MAX];
     char     logical[ZKU_POS_TEXT_MAX];
+    char     copy[ZKU_COPY_MAX];          /* "" if absent (an older writer) */
     uint64_t epoch;                       /* 0 if absent */
     char     publisher[ZKU_ID_MAX + 1];   /* "" if absent or not a string */
 } zku_position;
 
-/* Parses a position node's data (len bytes, no NUL needed). physical and
- * logical must be strings or null, epoch an integer >= 0. The text forms
+/* Parses a position node's data (len bytes, no NUL needed). physical,
+ * logical and copy must be strings or null, epoch an integer >= 0. The text forms
  * are returned as they are; checking their syntax is the caller's (the
  * publisher's pub_pos_parse). Returns WH_OK or WH_ERR_PARSE (errbuf names
  * the problem; a text form or publisher id too long for its buffer is one). */

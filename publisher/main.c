@@ -222,7 +222,13 @@ static int start(publisher *p, char *err, size_t errlen)
                               err, errlen);
     if (rc != WH_OK)
         return wh_preferr(err, errlen, rc, "%s: mapper", p->config_path);
+    _Static_assert(sizeof p->copy_id == WH_COPY_ID_MAX, "copy_id holds a mapper's identity");
+    rc = wh_mapper_identify(m, p->copy_id, sizeof p->copy_id, err, errlen);
     wh_mapper_destroy(m);
+    if (rc != WH_OK)
+        return wh_preferr(err, errlen, rc, "%s: mapper", p->config_path);
+    if (p->copy_id[0])
+        wh_info(WH_AREA_PUBLISHER, "copy of shard %s: %s", p->cfg.shard, p->copy_id);
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     p->caravans = pub_caravans_new(p);

@@ -124,6 +124,10 @@ typedef struct publisher {
     pub_config cfg;            /* loop thread; other threads read only the settings that never
                                 * change after start (shard, mapper, zookeeper, frame size) */
     const char *config_path;
+    /* This copy's identity (the mapper's identify, docs/FAILOVER.md), "" for
+     * a mapper without one: written once at start, before any other thread
+     * runs, then read by all; recorded with every position written. */
+    char     copy_id[512];
     char    *id_configured;    /* cfg.id as the file had it (it may be empty) */
     pub_zk  *zk;
     int      epfd, efd;        /* the loop's epoll set and its wake-up eventfd */

@@ -28,6 +28,10 @@
 #include "mappers/mapper.h"
 #include "publisher/pub_caravan.h"
 
+/* How often a caravan whose start position has not reached this copy's log
+ * yet seeks again (caravan_wait_arrival). */
+#define CARAVAN_ARRIVAL_POLL_MS 500
+
 typedef struct pub_caravan {
     struct pub_caravan *next;
     pub_caravans *set;
@@ -42,6 +46,8 @@ typedef struct pub_caravan {
     bool       reading;        /* under mu: has read at least one batch */
     bool       at_head;        /* under mu: the last read found nothing new */
     int64_t    last_ts;        /* under mu: event time of the last update read (s; 0 unknown) */
+    int64_t    waiting_since_ms; /* under mu: wall ms since the start position is awaited; 0 no */
+    char       waiting_why[512]; /* under mu: why (the seek's WH_ERR_NOT_YET sentence) */
     atomic_bool stop;
     atomic_bool dead;          /* the thread ended on an error (err is written) */
     bool       flow_level;     /* written before dead: the error is its flows' alone */
@@ -150,11 +156,42 @@ static int caravan_open(pub_caravan *c, wh_mapper **m, bool *seeking, char *err,
     if (rc != WH_OK)
         return rc;
     *seeking = true;
-    if (c->start.set && !c->start.has_log_name && c->start.has_logical)
-        return (*m)->ops->seek_logical(*m, &c->start, false, err, errlen);
-    if (c->start.set)
-        return (*m)->ops->seek_physical(*m, &c->start, false, err, errlen);
-    return (*m)->ops->seek_physical(*m, NULL, true, err, errlen);
+    /* Positions from ZooKeeper went through wh_mapper_localize (pub_zk.c):
+     * a physical part left here belongs to this copy's log. */
+    return wh_mapper_seek(*m, &c->start, false, err, errlen);
+}
+
+/* The caravan's start position is not in this copy's log yet (a replica
+ * that lags, WH_ERR_NOT_YET): wait and seek again, never starting from a
+ * later point. Logged once each way and shown in the status file
+ * (pub_caravans_view). Returns the last seek's result. */
+static int caravan_wait_arrival(pub_caravan *c, wh_mapper *m, int rc, char *err, size_t errlen)
+{
+    int64_t since = wh_wall_ms();
+    char at[WH_POS_LOGICAL_TEXT_MAX];
+    wh_pos_format_logical(&c->start, at, sizeof at);
+    pub_mutex_lock(&c->mu);
+    wh_warn(WH_AREA_CARAVAN, "caravan %llu (app %s%s) waits: %s; seeking again every %d ms "
+            "until it arrives", (unsigned long long)c->id,
+            c->nmembers ? c->members[0]->app : "?", c->nmembers > 1 ? " and others" : "", err,
+            CARAVAN_ARRIVAL_POLL_MS);
+    c->waiting_since_ms = since;
+    snprintf(c->waiting_why, sizeof c->waiting_why, "%s", err);
+    while (rc == WH_ERR_NOT_YET && !atomic_load(&c->stop)) {
+        pub_mutex_wait(&c->mu, &c->cond, CARAVAN_ARRIVAL_POLL_MS);
+        pub_mutex_unlock(&c->mu);
+        atomic_store(&c->beat_ms, wh_mono_ms());
+        rc = wh_mapper_seek(m, &c->start, false, err, errlen);
+        pub_mutex_lock(&c->mu);
+    }
+    c->waiting_since_ms = 0;
+    c->waiting_why[0] = '\0';
+    pub_mutex_unlock(&c->mu);
+    if (rc == WH_OK)
+        wh_info(WH_AREA_CARAVAN, "caravan %llu: position %s arrived in this copy's log after "
+                "%lld ms: reading", (unsigned long long)c->id, at,
+                (long long)(wh_wall_ms() - since));
+    return rc;
 }
 
 static bool member_full(pub_flow *f)
@@ -271,14 +308,25 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     return rc;
 }
 
+/* A position's text for messages: its physical form, or the logical one for
+ * a position that has only that (another copy's, docs/FAILOVER.md). */
+static const char *pos_text(const wh_pos *p, char *buf, size_t len)
+{
+    if (!p->has_log_name && p->has_logical)
+        wh_pos_format_logical(p, buf, len);
+    else
+        wh_pos_format_physical(p, buf, len);
+    return buf;
+}
+
 static void caravan_died(pub_caravan *c, int rc, bool flow_level, const char *err)
 {
     const pub_config *cfg = &c->set->pub->cfg;
-    char where[800] = "the oldest position";
+    char where[WH_POS_LOGICAL_TEXT_MAX] = "the oldest position";
     if (c->last.set)
-        wh_pos_format_physical(&c->last, where, sizeof where);
+        pos_text(&c->last, where, sizeof where);
     else if (c->start.set)
-        wh_pos_format_physical(&c->start, where, sizeof where);
+        pos_text(&c->start, where, sizeof where);
     snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
              cfg->mapper_name, cfg->shard, where, err[0] ? err : wh_err_str(rc));
     c->rc = rc;
@@ -295,6 +343,8 @@ static void *caravan_main(void *arg)
     char err[1024] = "";
     bool seeking, flow_level = false;
     int rc = caravan_open(c, &m, &seeking, err, sizeof err);
+    if (rc == WH_ERR_NOT_YET && seeking)
+        rc = caravan_wait_arrival(c, m, rc, err, sizeof err);
     if (rc != WH_OK)
         flow_level = seeking && seek_error_is_flow_level(c, rc);
     while (rc == WH_OK && !atomic_load(&c->stop)) {
@@ -601,8 +651,8 @@ const char *pub_caravans_failed(pub_caravans *s)
  * which the WARN says. */
 static void flow_skip_to_oldest(pub_caravans *s, pub_flow *f, const pub_caravan *c)
 {
-    char at[800] = "?";
-    wh_pos_format_physical(&c->start, at, sizeof at);
+    char at[WH_POS_LOGICAL_TEXT_MAX] = "?";
+    pos_text(&c->start, at, sizeof at);
     wh_warn(WH_AREA_PUBLISHER, "app %s: shard %s: its position %s was purged from the log; "
             "on_purged is \"oldest\": resuming from the oldest position still in the log, "
             "the updates in between are lost to this app (%s)", f->app, s->pub->cfg.shard, at,
@@ -685,6 +735,8 @@ bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v)
     v->at_head = c->at_head;
     v->last_ts = c->last_ts;
     v->last = c->last;
+    v->waiting_since_ms = c->waiting_since_ms;
+    snprintf(v->waiting_why, sizeof v->waiting_why, "%s", c->waiting_why);
     pub_mutex_unlock(&c->mu);
     return true;
 }

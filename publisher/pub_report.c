@@ -106,6 +106,15 @@ void pub_report_tick(publisher *p, int64_t now)
             status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
                                    at, f->failed_since_ms);
     }
+    /* Readers waiting for their start position to reach this copy's log. */
+    pub_caravan_view v;
+    for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {
+        if (!v.waiting_since_ms || (!extra && !(extra = json_object())))
+            continue;
+        char at[WH_POS_LOGICAL_TEXT_MAX];
+        wh_pos_format_logical(&v.last, at, sizeof at);
+        status_add_waiting_reader(extra, at, v.waiting_why, v.waiting_since_ms);
+    }
     pub_report_write(p, p->running_reported ? "running" : "starting", pos[0] ? pos : NULL, lag,
                      extra);
     json_decref(extra);

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "mappers/mapper.h"
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "publisher/pub.h"
@@ -146,7 +147,8 @@ static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
     char phys[ZKU_POS_TEXT_MAX], logi[ZKU_POS_TEXT_MAX], err[256], *data;
     wh_pos_format_physical(p, phys, sizeof phys);
     wh_pos_format_logical(p, logi, sizeof logi);
-    if (zku_position_to_json(phys, logi, epoch, z->id, &data, err, sizeof err) != WH_OK) {
+    if (zku_position_to_json(phys, logi, z->pub->copy_id, epoch, z->id, &data, err,
+                             sizeof err) != WH_OK) {
         wh_warn(WH_AREA_ZK, "%s", err);
         return NULL;
     }
@@ -154,20 +156,30 @@ static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
 }
 
 /* Parses a position node's data into out (unset when the node holds
- * neither part) and its epoch. Returns 0 or WH_ERR_PARSE (errbuf says why). */
-static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *epoch,
-                         char *errbuf, size_t errlen)
+ * neither part) and its epoch, keeping of the position what this copy may
+ * use (wh_mapper_localize: another copy's physical part is dropped).
+ * Returns 0, WH_ERR_PARSE, or WH_ERR_INVALID for another copy's position
+ * without a logical part (errbuf says why; *epoch is set for both). */
+static int pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out,
+                         uint64_t *epoch, char *errbuf, size_t errlen)
 {
     zku_position zp;
+    wh_pos stored;
     memset(out, 0, sizeof *out);
     *epoch = 0;
     int rc = zku_position_from_json(data, len, &zp, errbuf, errlen);
     if (rc != WH_OK)
         return rc;
     *epoch = zp.epoch;
-    if (zp.physical[0] || zp.logical[0])
-        rc = wh_pos_parse(out, zp.physical[0] ? zp.physical : NULL,
-                           zp.logical[0] ? zp.logical : NULL, errbuf, errlen);
+    if (!zp.physical[0] && !zp.logical[0])
+        return WH_OK;
+    rc = wh_pos_parse(&stored, zp.physical[0] ? zp.physical : NULL,
+                      zp.logical[0] ? zp.logical : NULL, errbuf, errlen);
+    if (rc == WH_OK)
+        rc = wh_mapper_localize(&stored, zp.copy, z->pub->copy_id, out, errbuf, errlen);
+    if (rc == WH_OK && stored.has_log_name && !out->has_log_name)
+        wh_debug(WH_AREA_ZK, "position %s of copy \"%s\": seeking by its logical part %s",
+                 zp.physical, zp.copy, zp.logical);
     return rc;
 }
 
@@ -225,7 +237,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         } else if (st.dataLength > len) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
             return ZOK;
-        } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
+        } else if (len > 0 && pos_from_node(z, buf, (size_t)len, &pos, &pe, err, sizeof err) !=
                    WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
             return ZOK;
@@ -308,9 +320,9 @@ static int bump_epoch(pub_zk *z)
             if (pos_path(z, apps.data[a], ppath, sizeof ppath) != ZOK)
                 continue;   /* never assigned either (read_assignment) */
             int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
+            /* Its epoch counts even when its position is not ours to use. */
             if (r == ZOK && plen > 0 &&
-                pos_from_node(pbuf, (size_t)plen, &pos, &pe, err, sizeof err) == WH_OK &&
-                pe >= target)
+                (pos_from_node(z, pbuf, (size_t)plen, &pos, &pe, err, sizeof err), pe >= target))
                 target = pe + 1;
             else if (r != ZOK && r != ZNONODE)
                 rc = r;
@@ -446,7 +458,7 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
         return ZOK;
     }
     uint64_t epoch = 0;
-    if (len > 0 && pos_from_node(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
+    if (len > 0 && pos_from_node(z, buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
         return ZOK;
     }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -301,6 +302,17 @@ int main(int argc, char **argv)
         rc = from_logical ? m->ops->seek_logical(m, &start, inclusive, errbuf, sizeof errbuf)
                           : m->ops->seek_physical(m, from ? &start : NULL, inclusive, errbuf,
                                                   sizeof errbuf);
+    /* --follow on a copy that has not received the position yet (a lagging
+     * replica): wait for it, never start from a later point. */
+    if (rc == WH_ERR_NOT_YET && follow) {
+        fprintf(stderr, "wormhole-logcat: %s; waiting for it\n", errbuf);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        while (rc == WH_ERR_NOT_YET && !stop_requested) {
+            nanosleep(&(struct timespec){ 0, 200 * 1000000 }, NULL);
+            rc = m->ops->seek_logical(m, &start, inclusive, errbuf, sizeof errbuf);
+        }
+    }
     if (rc != WH_OK) {
         fprintf(stderr, "wormhole-logcat: %s\n", errbuf);
         wh_mapper_destroy(m);

@@ -35,9 +35,11 @@
 #include "core/errbuf.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "mappers/mysql/binlog_copy.h"
 #include "mappers/mysql/binlog_ddl.h"
 #include "mappers/mysql/binlog_event.h"
 #include "mappers/mysql/binlog_gtid.h"
+#include "mappers/mysql/binlog_gtid_seek.h"
 #include "mappers/mysql/binlog_mapper.h"
 #include "mappers/mysql/binlog_payload.h"
 #include "mappers/mysql/binlog_reader.h"
@@ -198,6 +200,7 @@ typedef struct mysql_mapper {
         bool active, found, inclusive;
         binlog_logical_pos pos;
     } lp;
+    binlog_gtid_tail tail;       /* the newest file's GTIDs, for has_pos and seek_logical */
 
     /* Scanning ahead for commit events (see the top of the file). The
      * decoder reads events that start before `verified` freely; at that
@@ -491,6 +494,19 @@ static int logical_filter(mysql_mapper *m, char *errbuf, size_t errlen)
         return WH_OK;
     }
     if (!m->lp.found) {
+        if (binlog_gtid_equal(g, &lp->gtids[0]) && !g->mysql &&
+            g->server_id != lp->gtids[0].server_id) {
+            /* Replication keeps a transaction's server id: another one under
+             * the same domain and sequence is another transaction, written
+             * after the histories diverged (docs/FAILOVER.md). */
+            char a[BINLOG_GTID_TEXT_MAX], w[400];
+            binlog_gtid_format(&lp->gtids[0], a, sizeof a);
+            return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
+                             "GTID %s is not in the binlog of this server: it has %s at %s "
+                             "instead, another transaction under the same sequence number "
+                             "(the histories diverged, e.g. the old primary's transaction was "
+                             "lost with it)", a, m->gtid_text, here(m, w, sizeof w));
+        }
         if (binlog_gtid_equal(g, &lp->gtids[0])) {
             m->lp.found = true;
             m->skip_below = lp->index + (m->lp.inclusive ? 0 : 1);
@@ -1650,18 +1666,6 @@ static int mysql_seek_physical(wh_mapper *base, const wh_pos *pos, bool inclusiv
     return WH_OK;
 }
 
-/* Whether a file whose head state is s can hold the start of the stream the
- * logical position asks for. */
-static bool start_ok(const binlog_gtid_state *s, const binlog_logical_pos *lp)
-{
-    if (binlog_gtid_state_contains(s, &lp->gtids[0]))
-        return false;
-    for (uint32_t i = 1; i < lp->n; i++)
-        if (binlog_gtid_state_has_after(s, &lp->gtids[i]))
-            return false;
-    return true;
-}
-
 static int mysql_seek_logical(wh_mapper *base, const wh_pos *wpos, bool inclusive,
                               char *errbuf, size_t errlen)
 {
@@ -1676,63 +1680,14 @@ static int mysql_seek_logical(wh_mapper *base, const wh_pos *wpos, bool inclusiv
         return rc;
     char pos[WH_POS_LOGICAL_TEXT_MAX];   /* the position's text, for messages */
     wh_pos_format_logical(wpos, pos, sizeof pos);
-    if ((rc = binlog_reader_refresh_index(m->rd, errbuf, errlen)) != WH_OK)
+    /* A copy that has not received the position yet must not start at a
+     * later point: the caller waits and seeks again (WH_ERR_NOT_YET). */
+    size_t start;
+    if ((rc = binlog_gtid_find_start(m->rd, &lp, pos, m->o.binlog_dir, &start, errbuf,
+                                     errlen)) != WH_OK ||
+        (rc = binlog_gtid_log_has(m->rd, &m->tail, &lp, pos, errbuf, errlen)) != WH_OK)
         return rc;
-    size_t n = binlog_reader_nfiles(m->rd);
-    if (n == 0)
-        return wh_seterr(errbuf, errlen, WH_ERR_NOT_FOUND,
-                         "the binlog index of %s lists no files", m->o.binlog_dir);
-    /* Newest file first: the last file whose head state does not yet hold
-     * the position's transactions is where to start scanning. */
-    binlog_gtid_state st = { 0 };
-    char oldest_state[512] = "";
-    size_t start = SIZE_MAX;
-    for (size_t i = n; i-- > 0;) {
-        const char *name = binlog_reader_file(m->rd, i);
-        binlog_fde fde;
-        uint8_t type;
-        uint8_t *body;
-        size_t len;
-        rc = binlog_reader_head_gtids(m->rd, name, &fde, &type, &body, &len, errbuf, errlen);
-        if (rc == WH_ERR_AGAIN)
-            continue;   /* a file still being created: nothing in it yet */
-        if (rc != WH_OK)
-            return rc;
-        if (!body && i == n - 1 && n > 1)
-            continue;   /* the newest file may not have its head written yet */
-        binlog_event ev = { .type = type, .body = body, .body_len = len };
-        binlog_gtid_state_free(&st);
-        st.mysql = lp.gtids[0].mysql;
-        if (body) {
-            rc = type == BE_GTID_LIST ? binlog_gtid_list_parse(&ev, &st, errbuf, errlen)
-                                      : binlog_previous_gtids_parse(&ev, &st, errbuf, errlen);
-            free(body);
-            if (rc != WH_OK) {
-                binlog_gtid_state_free(&st);
-                return wh_preferr(errbuf, errlen, rc, "%s", name);
-            }
-            if (st.mysql != lp.gtids[0].mysql) {
-                binlog_gtid_state_free(&st);
-                return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
-                                 "logical position %s is a %s GTID but %s was written by %s",
-                                 pos, lp.gtids[0].mysql ? "MySQL" : "MariaDB", name,
-                                 fde.server_version);
-            }
-        }
-        if (start_ok(&st, &lp)) {
-            start = i;
-            break;
-        }
-        if (i == 0)
-            binlog_gtid_state_format(&st, oldest_state, sizeof oldest_state);
-    }
-    binlog_gtid_state_free(&st);
-    if (start == SIZE_MAX)
-        return wh_seterr(errbuf, errlen, WH_ERR_PURGED,
-                         "logical position %s has been purged: the oldest binlog %s already "
-                         "starts after GTID state %s", pos, binlog_reader_file(m->rd, 0),
-                         oldest_state[0] ? oldest_state : "(unknown)");
-    char name[256];
+    char name[WH_POS_LOG_NAME_MAX];
     snprintf(name, sizeof name, "%s", binlog_reader_file(m->rd, start));
     if ((rc = binlog_reader_open(m->rd, name, 0, errbuf, errlen)) != WH_OK)
         return rc;
@@ -1746,6 +1701,43 @@ static int mysql_seek_logical(wh_mapper *base, const wh_pos *wpos, bool inclusiv
     return WH_OK;
 }
 
+/* has_pos of the mapper contract: purged (no file to start from), else
+ * whether the log holds every GTID of the position. */
+static int mysql_has_pos(wh_mapper *base, const wh_pos *wpos, char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    if (!wpos || !wpos->set || !wpos->has_logical)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID,
+                         "has_pos needs a position with a logical part (GTIDs)");
+    binlog_logical_pos lp;
+    int rc = binlog_logical_pos_from(&lp, wpos, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    char pos[WH_POS_LOGICAL_TEXT_MAX];
+    wh_pos_format_logical(wpos, pos, sizeof pos);
+    size_t start;
+    if ((rc = binlog_gtid_find_start(m->rd, &lp, pos, m->o.binlog_dir, &start, errbuf,
+                                     errlen)) != WH_OK)
+        return rc;
+    return binlog_gtid_log_has(m->rd, &m->tail, &lp, pos, errbuf, errlen);
+}
+
+/* identify of the mapper contract: the binlog's copy identity, and the
+ * server's settings when the mapper has a schema connection. */
+static int mysql_identify(wh_mapper *base, char *buf, size_t len, char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    int rc = binlog_copy_id(m->rd, m->o.binlog_dir, buf, len, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    if (!m->srv) {
+        wh_info(WH_AREA_BINLOG, "no schema connection (host/socket): the server's settings for "
+                "takeover are not checked (docs/MYSQL.md \"Failover\")");
+        return WH_OK;
+    }
+    return binlog_copy_check_settings(m->srv, errbuf, errlen);
+}
+
 /* ---- construction ------------------------------------------------------------------------ */
 
 static void mysql_destroy(wh_mapper *base)
@@ -1757,6 +1749,7 @@ static void mysql_destroy(wh_mapper *base)
     binlog_payload_free(m->pl);
     binlog_table_cache_free(m->tc);
     binlog_server_free(m->srv);
+    binlog_gtid_tail_free(&m->tail);
     wh_arena_free(&m->arena);
     wh_arena_free(&m->carry[0]);
     wh_arena_free(&m->carry[1]);
@@ -1921,4 +1914,6 @@ const wh_mapper_ops wh_mapper_mysql = {
     .seek_logical = mysql_seek_logical,
     .next_batch = mysql_next_batch,
     .destroy = mysql_destroy,
+    .identify = mysql_identify,
+    .has_pos = mysql_has_pos,
 };

@@ -982,3 +982,69 @@ int binlog_reader_head_gtids(binlog_reader *r, const char *name, binlog_fde *fde
     close(fd);
     return rc;
 }
+
+int binlog_reader_walk(binlog_reader *r, const char *name, uint64_t from, binlog_walk_fn fn,
+                       void *ctx, uint64_t *end, char *errbuf, size_t errlen)
+{
+    int fd;
+    int rc = open_binlog(r, name, &fd, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    binlog_fde fde;
+    uint64_t after_fde;
+    if ((rc = read_head(fd, r->dir, name, &fde, &after_fde, errbuf, errlen)) != WH_OK) {
+        close(fd);
+        return rc;
+    }
+    uint64_t off = from > BINLOG_MAGIC_LEN ? from : BINLOG_MAGIC_LEN;
+    uint8_t *b = NULL;
+    size_t cap = 0;
+    struct stat st;
+    uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;   /* grows: see below */
+    (void)after_fde;
+    for (;;) {
+        uint8_t hdr[BINLOG_HEADER_LEN];
+        if (pread_full(fd, hdr, sizeof hdr, off) < (ssize_t)sizeof hdr)
+            break;   /* the file ends here, or inside a header still being written */
+        binlog_event ev;
+        if ((rc = binlog_event_header(hdr, sizeof hdr, &fde, &ev, errbuf, errlen)) != WH_OK) {
+            wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64, name, off);
+            break;
+        }
+        int what = fn(ctx, &ev, NULL);
+        if (what == BINLOG_WALK_STOP)
+            break;
+        if (what == BINLOG_WALK_BODY) {
+            if (cap < ev.length) {
+                uint8_t *nb = realloc(b, ev.length);
+                if (!nb) {
+                    rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                b = nb;
+                cap = ev.length;
+            }
+            if (pread_full(fd, b, ev.length, off) < (ssize_t)ev.length)
+                break;   /* not completely written yet */
+            if ((rc = binlog_event_frame(b, &fde, true, &ev, errbuf, errlen)) != WH_OK) {
+                wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64, name, off);
+                break;
+            }
+            int f = fn(ctx, &ev, &fde);
+            if (f < 0) {
+                rc = f;
+                break;
+            }
+        } else if (off + ev.length > size) {
+            if (fstat(fd, &st) == 0)
+                size = (uint64_t)st.st_size;
+            if (off + ev.length > size)
+                break;   /* not completely written yet */
+        }
+        off += ev.length;
+    }
+    free(b);
+    close(fd);
+    *end = off;
+    return rc;
+}

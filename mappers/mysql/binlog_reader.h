@@ -147,4 +147,22 @@ int binlog_reader_head_gtids(binlog_reader *r, const char *name, binlog_fde *fde
                              uint8_t *type, uint8_t **body, size_t *len,
                              char *errbuf, size_t errlen);
 
+
+/* What a binlog_reader_walk callback answers for an event header (body
+ * NULL): skip it, read it whole and call again with its body, or end the
+ * walk before it. */
+enum { BINLOG_WALK_SKIP = 0, BINLOG_WALK_BODY = 1, BINLOG_WALK_STOP = 2 };
+/* Called with each event's header (fde NULL), then, when it answered
+ * BINLOG_WALK_BODY, with the whole event framed (checksum verified) and the
+ * file's format description; that second call returns 0 or a negative
+ * error, which ends the walk. ev is valid only during the call. */
+typedef int (*binlog_walk_fn)(void *ctx, const binlog_event *ev, const binlog_fde *fde);
+/* Walks the complete events of file `name` from offset `from` (at most 4:
+ * from the format description on) to the file's current end, without
+ * disturbing the current file; *end gets the offset after the last complete
+ * event (where a later walk goes on). A file being written simply ends at
+ * its last complete event. Returns 0 or an error (WH_ERR_PURGED when the
+ * file is gone, WH_ERR_IO, WH_ERR_CORRUPT) naming file and offset. */
+int binlog_reader_walk(binlog_reader *r, const char *name, uint64_t from, binlog_walk_fn fn,
+                       void *ctx, uint64_t *end, char *errbuf, size_t errlen);
 #endif

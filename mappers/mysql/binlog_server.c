@@ -347,3 +347,27 @@ int binlog_server_columns(binlog_server *s, const char *db, const char *table,
     *n = s->n;
     return WH_OK;
 }
+
+int binlog_server_value(binlog_server *s, const char *query, unsigned col, char *buf,
+                        size_t len, char *errbuf, size_t errlen)
+{
+    char w[300];
+    int rc = connect_server(s, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    MYSQL_RES *res = NULL;
+    if (mysql_query(s->conn, query) != 0 || !(res = mysql_store_result(s->conn))) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "%s on %s failed: %s", query,
+                       where(s, w, sizeof w), mysql_error(s->conn));
+        mysql_close(s->conn);   /* a fresh connection next time */
+        s->conn = NULL;
+        return rc;
+    }
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (!row || col >= mysql_num_fields(res))
+        rc = WH_ERR_NOT_FOUND;
+    else
+        snprintf(buf, len, "%s", row[col] ? row[col] : "");
+    mysql_free_result(res);
+    return rc;
+}

@@ -54,6 +54,13 @@ int binlog_server_columns(binlog_server *s, const char *db, const char *table,
                           const binlog_server_column **cols, uint32_t *n,
                           char *errbuf, size_t errlen);
 
+/* Runs query (no user input in it) and copies column col of its first row
+ * into buf (NULL as ""). WH_ERR_NOT_FOUND when it returns no row; server
+ * trouble WH_ERR_MYSQL with errbuf. For the settings checks at start
+ * (binlog_copy.c). */
+int binlog_server_value(binlog_server *s, const char *query, unsigned col, char *buf,
+                        size_t len, char *errbuf, size_t errlen);
+
 /* Parses the members of an information_schema COLUMN_TYPE such as
  * "enum('a','it''s')" into a malloc'd array of malloc'd strings (freed by
  * binlog_server_free_members). Exposed for tests. */

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -946,6 +947,37 @@ static int fill_batch(rdb_mapper *m, int max, int timeout_ms, int *n_out, char *
     return *n_out;
 }
 
+/* identify of the mapper contract: the database's IDENTITY file (a unique
+ * id RocksDB writes when it creates the database), with its path. */
+static int rdb_identify(wh_mapper *base, char *buf, size_t len, char *errbuf, size_t errlen)
+{
+    rdb_mapper *m = (rdb_mapper *)base;
+    char path[PATH_MAX], id[128] = "";
+    snprintf(path, sizeof path, "%s/IDENTITY", m->opt.db);
+    FILE *f = fopen(path, "re");
+    if (!f && errno == ENOENT) {
+        /* Databases made by old RocksDB versions have none: positions are then
+         * taken as this database's own, as before copies were recorded. */
+        wh_warn(WH_AREA_ROCKSDB, "%s does not exist: this database has no copy identity "
+                "(docs/FAILOVER.md)", path);
+        if (len)
+            buf[0] = '\0';
+        return WH_OK;
+    }
+    if (!f)
+        return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    size_t n = fread(id, 1, sizeof id - 1, f);
+    fclose(f);
+    id[n] = '\0';
+    id[strcspn(id, "\r\n")] = '\0';
+    if (!id[0])
+        return wh_seterr(errbuf, errlen, WH_ERR_CORRUPT, "%s is empty", path);
+    int k = snprintf(buf, len, "rocksdb identity=%s", id);
+    if (k < 0 || (size_t)k >= len)
+        return wh_seterr(errbuf, errlen, WH_ERR_LIMIT, "the identity in %s is too long", path);
+    return WH_OK;
+}
+
 static void rdb_destroy(wh_mapper *base)
 {
     rdb_mapper *m = (rdb_mapper *)base;
@@ -1078,4 +1110,5 @@ const wh_mapper_ops wh_rocksdb_mapper_ops = {
     .seek_logical = rdb_seek_logical,
     .next_batch = rdb_next_batch,
     .destroy = rdb_destroy,
+    .identify = rdb_identify,
 };

@@ -4,7 +4,8 @@ Given the updates one app received (JSON lines as wormhole-tail prints them, in 
 order, possibly across several instance files), the checker
 
   1. deduplicates them by position (at-least-once: a redelivered update carries the same
-     shard and physical position as the first delivery; the first arrival is kept),
+     shard and physical position as the first delivery; the first arrival is kept; after
+     a failover to another copy of the shard, by logical position: logical_key),
   2. checks that what remains is in log order per shard (strictly increasing physical
      positions: FILE, OFFSET, INDEX),
   3. replays it (insert/update/delete by primary key from the row images) into an
@@ -35,12 +36,26 @@ def pos_key(u):
     return (f, int(off), int(idx))
 
 
-def dedup(updates):
-    """The updates without redeliveries: the first arrival of each (shard, position)."""
+def logical_key(u):
+    """Sort key of an update's logical position, the same on every copy of the shard:
+    MariaDB "D-S-N/I" as (D, N, I). The server id S is left out: it changes when another
+    copy is promoted and goes on with the domain's sequence. A MariaDB position listing
+    several domains ("D-S-N,D2-S2-N2/I") is keyed by its first GTID, the update's own."""
+    text = u["pos"]["logical"]
+    if not text:
+        raise ValueError("update at %s has no logical position" % u["pos"]["physical"])
+    gtids, idx = text.rsplit("/", 1)
+    d, _, n = gtids.split(",")[0].split("-")
+    return (int(d), int(n), int(idx))
+
+
+def dedup(updates, key=pos_key):
+    """The updates without redeliveries: the first arrival of each (shard, position), the
+    position by key (pos_key: physical, within one log; logical_key: across copies)."""
     seen = set()
     out = []
     for u in updates:
-        k = (u.get("shard"), pos_key(u))
+        k = (u.get("shard"), key(u))
         if k in seen:
             continue
         seen.add(k)
@@ -48,17 +63,19 @@ def dedup(updates):
     return out
 
 
-def order_problems(updates):
+def order_problems(updates, key=pos_key):
     """Problems with log order: per shard, each (deduplicated) update must come after the
-    previous one."""
+    previous one (by key; with logical_key per MariaDB domain, the domains of a shard
+    having no order among them)."""
     last = {}
     problems = []
     for u in updates:
-        s = u.get("shard")
-        k = pos_key(u)
+        k = key(u)
+        s = (u.get("shard"), k[0]) if key is logical_key else u.get("shard")
         if s in last and k <= last[s]:
             problems.append("shard %s: update at %s arrived after %s (out of log order)"
-                            % (s, u["pos"]["physical"], "%s:%d/%d" % last[s]))
+                            % (u.get("shard"), u["pos"]["physical"],
+                               ("%s:%d/%d" if key is pos_key else "%d-?-%d/%d") % last[s]))
         last[s] = max(k, last.get(s, k))
     return problems
 
@@ -150,12 +167,14 @@ def _short(row):
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def check_app(updates, tables, dumps):
+def check_app(updates, tables, dumps, key=pos_key):
     """Every problem of one app's stream (arrival order, all instances concatenated in the
     order they ran) against the final tables: order, then content. Returns (problems,
-    stats) where stats says how many updates arrived and how many were redeliveries."""
-    uniq = dedup(updates)
-    problems = order_problems(uniq)
+    stats) where stats says how many updates arrived and how many were redeliveries.
+    key=logical_key checks a stream that several copies of the shard delivered in turn
+    (a failover): their physical positions differ, their logical ones do not."""
+    uniq = dedup(updates, key)
+    problems = order_problems(uniq, key)
     problems += compare(replay(uniq, tables), dumps)
     return problems, {"received": len(updates), "distinct": len(uniq),
                       "duplicates": len(updates) - len(uniq)}

@@ -119,6 +119,30 @@ def main():
     # A whole table missing from the stream (e.g. a flow stopped): every row is a gap.
     p = problems([u for u in good if u.get("table") != "blobs"])
     checks.check(len(p) == 1 and "app.blobs: gap" in p[0], "a missing table fails: %r" % p)
+    # A failover to another copy: the copy's publisher redelivers a run with other
+    # physical positions (its own binlog) and the same logical ones, and a promoted
+    # copy goes on with the domain's sequence under its own server id.
+    def on_copy(u, server):
+        u = copy.deepcopy(u)
+        g, idx = u["pos"]["logical"].split("/")
+        d, _, n = g.split("-")
+        u["pos"]["logical"] = "%s-%d-%s/%s" % (d, server, n, idx)
+        u["pos"]["physical"] = "rep1-bin.000002:%d/%s" % (7 + 10 * int(n), idx)
+        return u
+    failover = good[:30] + [on_copy(u, 1) for u in good[24:]]
+    p, stats = sc.check_app(failover, TABLES, database(), key=sc.logical_key)
+    checks.eq(p, [], "a failover's redeliveries are deduplicated by logical position")
+    checks.eq(stats["duplicates"], 6, "... and counted")
+    promoted = good[:30] + [on_copy(u, 101) for u in good[30:]]
+    checks.eq(sc.check_app(promoted, TABLES, database(), key=sc.logical_key)[0], [],
+              "a promoted copy's server id does not break the logical order")
+    skipped = good[:25] + [on_copy(u, 1) for u in good[26:]]   # a delete lost
+    p = sc.check_app(skipped, TABLES, database(), key=sc.logical_key)[0]
+    checks.check(len(p) == 1, "a failover that skips one update fails: %r" % p)
+    p = sc.order_problems(sc.dedup(good[:28] + [good[29], on_copy(good[28], 1)],
+                                   sc.logical_key), sc.logical_key)
+    checks.check(len(p) == 1 and "out of log order" in p[0],
+                 "logical order is checked too: %r" % p)
     return checks.done("test_stream_check")
 
 

@@ -884,16 +884,18 @@ class Stack:
         db.start()
         return db
 
-    def replica(self, primary, options=None, server_id=None, name=None):
+    def replica(self, primary, options=None, server_id=None, name=None, binlog_basename=None):
         """Start a MariaDB that replicates `primary` via GTID, with its own binlog.
 
-        Its binlog basename is 'replica-bin' and it rotates its binlog once before
-        replicating, so its binlog file names differ from the primary's.
+        Its binlog basename is `binlog_basename` (default 'replica-bin') and it rotates
+        its binlog once before replicating, so its binlog file names and offsets differ
+        from the primary's.
         """
         self._n_mariadb += 1
         n = self._n_mariadb
         db = MariaDB(self.path("m%d" % n), server_id=server_id or (100 + n), options=options,
-                     binlog_basename="replica-bin", name=name or "replica%d" % n)
+                     binlog_basename=binlog_basename or "replica-bin",
+                     name=name or "replica%d" % n)
         self.servers.append(db)
         db.start()
         db.flush_logs()

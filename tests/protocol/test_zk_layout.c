@@ -236,25 +236,44 @@ static void test_position(void)
 {
     char err[256], *j;
     zku_position p;
-    CHECK_EQ_INT(zku_position_to_json("bin.000001:4/0", "0-1-1/0", 7, "pub-a", &j, err,
-                                      sizeof err), WH_OK);
-    CHECK_EQ_STR(j, "{\"epoch\":7,\"logical\":\"0-1-1/0\",\"physical\":\"bin.000001:4/0\","
-                    "\"publisher\":\"pub-a\"}");
+    CHECK_EQ_INT(zku_position_to_json("bin.000001:4/0", "0-1-1/0", "mysql server_id=1", 7,
+                                      "pub-a", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"copy\":\"mysql server_id=1\",\"epoch\":7,\"logical\":\"0-1-1/0\","
+                    "\"physical\":\"bin.000001:4/0\",\"publisher\":\"pub-a\"}");
     CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
     CHECK_EQ_STR(p.physical, "bin.000001:4/0");
     CHECK_EQ_STR(p.logical, "0-1-1/0");
     CHECK_EQ_STR(p.publisher, "pub-a");
+    CHECK_EQ_STR(p.copy, "mysql server_id=1");
     CHECK_EQ_INT(p.epoch, 7);
     free(j);
+    /* Nodes written before the copy field: it reads as "" (docs/FAILOVER.md
+     * says how such positions are used); null is the same. */
+    const char *old = "{\"epoch\":2,\"logical\":\"0-1-9/1\",\"physical\":\"b.000002:99/1\","
+                      "\"publisher\":\"p\"}";
+    CHECK_EQ_INT(zku_position_from_json(old, strlen(old), &p, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(p.copy, "");
+    CHECK_EQ_STR(p.logical, "0-1-9/1");
+    CHECK_EQ_INT(zku_position_from_json("{\"copy\":null}", 13, &p, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(p.copy, "");
+    /* A copy identity longer than its field is refused by the writer. */
+    char longcopy[ZKU_COPY_MAX + 1];
+    memset(longcopy, 'c', ZKU_COPY_MAX);
+    longcopy[ZKU_COPY_MAX] = '\0';
+    j = (char *)1;
+    CHECK_EQ_INT(zku_position_to_json("b.000001:4/0", NULL, longcopy, 1, "x", &j, err, sizeof err),
+                 WH_ERR_LIMIT);
+    CHECK(j == NULL);
     /* Only a physical part; "" is written as null. */
-    CHECK_EQ_INT(zku_position_to_json("99/2", "", 1, "x", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_position_to_json("99/2", "", "", 1, "x", &j, err, sizeof err), WH_OK);
     CHECK(strstr(j, "\"logical\":null") != NULL);
+    CHECK(strstr(j, "copy") == NULL);   /* "" copy: the field is left out */
     CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
     CHECK_EQ_STR(p.physical, "99/2");
     CHECK_EQ_STR(p.logical, "");
     free(j);
     /* A claim without a position (a new publisher's placeholder). */
-    CHECK_EQ_INT(zku_position_to_json(NULL, NULL, 3, "x", &j, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_position_to_json(NULL, NULL, NULL, 3, "x", &j, err, sizeof err), WH_OK);
     CHECK_EQ_STR(j, "{\"epoch\":3,\"logical\":null,\"physical\":null,\"publisher\":\"x\"}");
     free(j);
     /* Empty object: no position yet, epoch 0. */
@@ -262,7 +281,7 @@ static void test_position(void)
     CHECK(!p.physical[0] && !p.logical[0] && p.epoch == 0 && !p.publisher[0]);
     /* Malformed documents. */
     const char *bad[] = { "", "[]", "{\"physical\":5}", "{\"epoch\":-1}", "{\"epoch\":\"1\"}",
-                          "{\"logical\":[]}" };
+                          "{\"logical\":[]}", "{\"copy\":7}" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(zku_position_from_json(bad[i], strlen(bad[i]), &p, err, sizeof err),
                      WH_ERR_PARSE);
@@ -280,7 +299,7 @@ static void test_position(void)
                               1000000 + d);
     memset(logical + n, '9', WH_POS_LOGICAL_MAX - 1 - n);
     strcpy(logical + WH_POS_LOGICAL_MAX - 1, "/4");
-    CHECK_EQ_INT(zku_position_to_json("bin.000009:123456/4", logical, 3, "pub-b", &j, err,
+    CHECK_EQ_INT(zku_position_to_json("bin.000009:123456/4", logical, NULL, 3, "pub-b", &j, err,
                                       sizeof err), WH_OK);
     CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
     CHECK_EQ_STR(p.logical, logical);
@@ -388,14 +407,18 @@ static void test_node_sizes(void)
              "/4294967295");
     memset(id, 1, ZKU_ID_MAX);
     id[ZKU_ID_MAX] = '\0';
-    CHECK_EQ_INT(zku_position_to_json(phys, logi, UINT64_MAX >> 1, id, &j, err, sizeof err),
+    char copy[ZKU_COPY_MAX];
+    memset(copy, 2, ZKU_COPY_MAX - 1);
+    copy[ZKU_COPY_MAX - 1] = '\0';
+    CHECK_EQ_INT(zku_position_to_json(phys, logi, copy, UINT64_MAX >> 1, id, &j, err, sizeof err),
                  WH_OK);
     zku_position p;
-    CHECK(strlen(j) < 11 * 1024);
+    CHECK(strlen(j) < 14 * 1024);
     CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
     CHECK_EQ_STR(p.physical, phys);
     CHECK_EQ_STR(p.logical, logi);
     CHECK_EQ_STR(p.publisher, id);
+    CHECK_EQ_STR(p.copy, copy);
     free(j);
 
     /* The largest failure node: the same position, and a reason of control

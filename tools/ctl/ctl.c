@@ -394,7 +394,9 @@ static int cmd_reset(ctl *c)
     if (grc == ZOK || grc == ZBADARGUMENTS)   /* one too large is replaced like a bad one */
         version = st.version;
     char *node;
-    if (zku_position_to_json(phys, logi, epoch, "wormhole-ctl", &node, err, sizeof err) != WH_OK) {
+    /* No copy: an operator's position is read by the seek rule of docs/FAILOVER.md. */
+    if (zku_position_to_json(phys, logi, NULL, epoch, "wormhole-ctl", &node, err, sizeof err) !=
+        WH_OK) {
         fprintf(stderr, "wormhole-ctl: %s\n", err);
         return CTL_EXIT_ERROR;
     }
