@@ -42,7 +42,7 @@ typedef enum wh_err {
     WH_ERR_REFUSED     = -24,  /* refused for good until something changes (a subscriber gave up
                                   on an update; a publisher stopped a flow) */
     WH_ERR_NOT_YET     = -25,  /* requested position is not in this copy's log yet (it lags) */
-    WH_ERR__COUNT      =  25   /* number of codes, including WH_OK */
+    WH_ERR__COUNT      =  26   /* number of codes, including WH_OK */
 } wh_err;
 
 /* Short symbolic name of a code, e.g. "WH_ERR_CORRUPT". Static storage. */
