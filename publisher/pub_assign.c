@@ -33,6 +33,16 @@ static void flow_stop(publisher *p, pub_flow *f)
     pub_flow_free(f);
 }
 
+/* The new flow of a starts from the newest position f knows: its
+ * acknowledged one, or its recorded start (which f's caravan may be writing). */
+static void newest_known(pub_flow *f, pub_assign *a)
+{
+    pub_mutex_lock(&f->mu);
+    a->pos = f->acked;
+    a->pos_start = f->acked_start;
+    pub_mutex_unlock(&f->mu);
+}
+
 void pub_assign_apply(publisher *p, pub_assign *as, int n)
 {
     for (pub_flow *f = p->flows; f; f = f->next)
@@ -54,11 +64,11 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
             wh_info(WH_AREA_PUBLISHER, "app %s: instance %s registered again: delivering shard "
                     "%s again (the flow was stopped: %s)", as[i].app, as[i].instance,
                     p->cfg.shard, f->stopped_why);
-            as[i].pos = f->acked;   /* newest we know */
+            newest_known(f, &as[i]);
         } else if (f) {
             wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",
                     as[i].app, p->cfg.shard, f->instance, as[i].instance);
-            as[i].pos = f->acked;   /* newest we know */
+            newest_known(f, &as[i]);
         }
         pub_flow *nf = pub_flow_new(p, &as[i]);
         if (nf) {

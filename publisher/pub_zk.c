@@ -25,6 +25,7 @@ typedef struct zk_pos {
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
     bool     known;        /* pos holds the stored or acknowledged position */
+    bool     start;        /* pos is a new app's start, not yet delivered (pub_zk_note_start) */
     /* The flow FAILED (pub_zk_note_failed): its failure node is written and
      * the position node watched; a new position there revives it. */
     bool     failed;
@@ -41,6 +42,7 @@ struct pub_zk {
     pthread_cond_t  cond;
     bool       stop;
     bool       dirty;        /* a watch fired: re-read apps and instances */
+    bool       urgent;       /* a start waits for its write: flush now */
     bool       expired;
     zhandle_t *zh;
     uint64_t   epoch;
@@ -137,13 +139,16 @@ static bool app_fits(pub_zk *z, const char *app)
     return pos_path(z, app, path, sizeof path) == ZOK;
 }
 
-/* The data of a position node holding p with epoch (malloc'd), or NULL. */
-static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
+/* The data of a position node holding p with epoch (malloc'd), or NULL; with
+ * start, marked as a start not yet delivered. */
+static char *pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch)
 {
     char phys[ZKU_POS_TEXT_MAX], logi[ZKU_POS_TEXT_MAX], err[256], *data;
     wh_pos_format_physical(p, phys, sizeof phys);
     wh_pos_format_logical(p, logi, sizeof logi);
-    if (zku_position_to_json(phys, logi, epoch, z->id, &data, err, sizeof err) != WH_OK) {
+    if ((start ? zku_position_start_to_json : zku_position_to_json)(phys, logi, epoch, z->id,
+                                                                    &data, err, sizeof err) !=
+        WH_OK) {
         wh_warn(WH_AREA_ZK, "%s", err);
         return NULL;
     }
@@ -151,9 +156,10 @@ static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
 }
 
 /* Parses a position node's data into out (unset when the node holds
- * neither part) and its epoch. Returns 0 or WH_ERR_PARSE (errbuf says why). */
-static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *epoch,
-                         char *errbuf, size_t errlen)
+ * neither part), whether it is a start (NULL: not asked) and its epoch.
+ * Returns 0 or WH_ERR_PARSE (errbuf says why). */
+static int pos_from_node(const char *data, size_t len, wh_pos *out, bool *start,
+                         uint64_t *epoch, char *errbuf, size_t errlen)
 {
     zku_position zp;
     memset(out, 0, sizeof *out);
@@ -162,6 +168,8 @@ static int pos_from_node(const char *data, size_t len, wh_pos *out, uint64_t *ep
     if (rc != WH_OK)
         return rc;
     *epoch = zp.epoch;
+    if (start)
+        *start = zp.start;
     if (zp.physical[0] || zp.logical[0])
         rc = wh_pos_parse(out, zp.physical[0] ? zp.physical : NULL,
                            zp.logical[0] ? zp.logical : NULL, errbuf, errlen);
@@ -212,6 +220,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         struct Stat st;
         int len = sizeof buf - 1, rc;
         wh_pos pos;
+        bool start = false;   /* a start stays one: it was not delivered */
         uint64_t pe = 0;
         memset(&pos, 0, sizeof pos);
         rc = zoo_get(z->zh, path, 0, buf, &len, &st);
@@ -222,14 +231,14 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         } else if (st.dataLength > len) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
             return ZOK;
-        } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &pe, err, sizeof err) !=
-                   WH_OK) {
+        } else if (len > 0 && pos_from_node(buf, (size_t)len, &pos, &start, &pe, err,
+                                            sizeof err) != WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
             return ZOK;
         }
         if (pe >= epoch)
             return ZBADVERSION;
-        char *data = pos_to_node(z, &pos, epoch);
+        char *data = pos_to_node(z, &pos, start, epoch);
         if (!data)
             return ZSYSTEMERROR;
         int version = 0;
@@ -255,6 +264,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         zk_pos *e = pos_entry(z, app);
         if (e) {
             e->pos = pos;
+            e->start = start;
             e->known = true;
             e->version = version;
             e->written_gen = e->gen;
@@ -306,7 +316,7 @@ static int bump_epoch(pub_zk *z)
                 continue;   /* never assigned either (read_assignment) */
             int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
             if (r == ZOK && plen > 0 &&
-                pos_from_node(pbuf, (size_t)plen, &pos, &pe, err, sizeof err) == WH_OK &&
+                pos_from_node(pbuf, (size_t)plen, &pos, NULL, &pe, err, sizeof err) == WH_OK &&
                 pe >= target)
                 target = pe + 1;
             else if (r != ZOK && r != ZNONODE)
@@ -421,14 +431,15 @@ static int zk_register(pub_zk *z, bool first)
 
 /* ---- positions -------------------------------------------------------------------------- */
 
-/* Reads app's stored position into e (outside z->mu; e is stable because
- * only this thread adds entries and the loop only updates pos/gen). */
-static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
+/* Reads app's stored position into pos and whether it is a start (outside
+ * z->mu). */
+static int read_position(pub_zk *z, const char *app, wh_pos *pos, bool *start, int *version)
 {
     char path[ZKU_PATH_MAX], buf[ZKU_POSITION_MAX], err[512];
     struct Stat st;
     int len = sizeof buf - 1;
     memset(pos, 0, sizeof *pos);
+    *start = false;
     if (pos_path(z, app, path, sizeof path) != ZOK)
         return ZBADARGUMENTS;
     int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
@@ -443,7 +454,8 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
         return ZOK;
     }
     uint64_t epoch = 0;
-    if (len > 0 && pos_from_node(buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
+    if (len > 0 &&
+        pos_from_node(buf, (size_t)len, pos, start, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
         return ZOK;
     }
@@ -479,12 +491,13 @@ static int flush_positions(pub_zk *z)
         char app[ZKU_PATH_MAX];   /* fits: app_fits held when the entry was made */
         snprintf(app, sizeof app, "%s", e->app);
         wh_pos pos = e->pos;
+        bool start = e->start;
         uint64_t gen = e->gen;
         int version = e->version;
         pthread_mutex_unlock(&z->mu);
 
         char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX];
-        char *data = pos_to_node(z, &pos, z->epoch);
+        char *data = pos_to_node(z, &pos, start, z->epoch);
         if (!data || pos_path(z, app, path, sizeof path) != ZOK ||
             zku_path_positions(parent, sizeof parent, z->pub->cfg.zk_root, app) != WH_OK) {
             free(data);
@@ -493,9 +506,10 @@ static int flush_positions(pub_zk *z)
         }
         int rc;
         struct Stat st;
+        bool cur_start;
         if (version == -2) {
             wh_pos cur;
-            rc = read_position(z, app, &cur, &version);
+            rc = read_position(z, app, &cur, &cur_start, &version);
             if (rc != ZOK || z->has_fatal)
                 goto done;
         }
@@ -525,7 +539,7 @@ static int flush_positions(pub_zk *z)
                  * publisher claims the node before it takes the epoch). */
                 wh_pos cur;
                 int v2;
-                if (read_position(z, app, &cur, &v2) == ZOK && !z->has_fatal)
+                if (read_position(z, app, &cur, &cur_start, &v2) == ZOK && !z->has_fatal)
                     version = v2;
                 else
                     version = -2;
@@ -622,7 +636,7 @@ static zku_app_settings read_app_settings(pub_zk *z, const char *app)
     if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
         zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
         return st;
-    if (stat.dataLength > len)
+    if (len >= 0 && stat.dataLength > len)   /* len -1: no data at all (the defaults) */
         wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
                 "app node (docs/ZOOKEEPER.md); using the defaults", path, (int)stat.dataLength,
                 ZKU_APP_MAX - 1);
@@ -642,11 +656,12 @@ static int check_reset(pub_zk *z, const char *app)
     char ppath[ZKU_PATH_MAX], fpath[ZKU_PATH_MAX];
     struct Stat st;
     wh_pos p;
+    bool start;
     int version;
     if (pos_path(z, app, ppath, sizeof ppath) != ZOK ||
         zku_path_failure(fpath, sizeof fpath, cfg->zk_root, app, cfg->shard) != WH_OK)
         return ZBADARGUMENTS;
-    int rc = read_position(z, app, &p, &version);
+    int rc = read_position(z, app, &p, &start, &version);
     if (rc != ZOK || z->has_fatal)
         return rc;
     rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
@@ -654,9 +669,11 @@ static int check_reset(pub_zk *z, const char *app)
         return rc;
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
-    bool reset = e && e->failed && e->failure_written && !wh_pos_equal(&e->pos, &p);
+    bool reset = e && e->failed && e->failure_written &&
+                 (!wh_pos_equal(&e->pos, &p) || e->start != start);
     if (reset) {
         e->pos = p;
+        e->start = start;
         e->known = true;
         e->version = version;
         e->failed = false;
@@ -800,8 +817,10 @@ static int read_assignment(pub_zk *z)
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
             bool known = e && e->known, failed = e && e->failed;
-            if (known)
+            if (known) {
                 x->pos = e->pos;
+                x->pos_start = e->start;
+            }
             pthread_mutex_unlock(&z->mu);
             if (failed) {
                 int r = check_reset(z, app);
@@ -810,12 +829,14 @@ static int read_assignment(pub_zk *z)
                 pthread_mutex_lock(&z->mu);
                 e = pos_entry(z, app);
                 x->pos = e->pos;
+                x->pos_start = e->start;
                 pthread_mutex_unlock(&z->mu);
             }
             if (!known && e) {
                 wh_pos p;
+                bool start;
                 int version;
-                int r = read_position(z, app, &p, &version);
+                int r = read_position(z, app, &p, &start, &version);
                 if (r != ZOK) {
                     rc = r;
                 } else {
@@ -823,10 +844,12 @@ static int read_assignment(pub_zk *z)
                     e = pos_entry(z, app);
                     if (!e->known) {
                         e->pos = p;
+                        e->start = start;
                         e->known = true;
                         e->version = version;
                     }
                     x->pos = e->pos;
+                    x->pos_start = e->start;
                     pthread_mutex_unlock(&z->mu);
                 }
             }
@@ -873,7 +896,7 @@ static void *zk_main(void *arg)
 
     pthread_mutex_lock(&z->mu);
     while (!z->stop) {
-        bool expired = z->expired, dirty = z->dirty;
+        bool expired = z->expired, dirty = z->dirty, urgent = z->urgent;
         z->expired = false;
         pthread_mutex_unlock(&z->mu);
 
@@ -936,7 +959,10 @@ static void *zk_main(void *arg)
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && wh_mono_ms() - last_flush >= cfg->flush_ms) {
+        if (up && !need_register && (urgent || wh_mono_ms() - last_flush >= cfg->flush_ms)) {
+            pthread_mutex_lock(&z->mu);
+            z->urgent = false;
+            pthread_mutex_unlock(&z->mu);
             flush_positions(z);
             write_failures(z);
             last_flush = wh_mono_ms();
@@ -945,7 +971,7 @@ static void *zk_main(void *arg)
         pthread_mutex_lock(&z->mu);
         if (z->stop || z->has_fatal)
             break;
-        if (!z->expired && !(z->dirty && up && !need_register)) {
+        if (!z->expired && !((z->dirty || z->urgent) && up && !need_register)) {
             int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
             if (wait > 200 && (!up || need_register))
                 wait = 200;
@@ -1048,12 +1074,15 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                 copy[i].filter_json = z->assign[i].filter_json ? strdup(z->assign[i].filter_json)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
+                copy[i].pos_start = z->assign[i].pos_start;
                 copy[i].reset_gen = z->assign[i].reset_gen;
                 copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
                 /* Prefer the newest acknowledged position over the snapshot's. */
                 for (int k = 0; k < z->npos; k++)
-                    if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)
+                    if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known) {
                         copy[i].pos = z->pos[k].pos;
+                        copy[i].pos_start = z->pos[k].start;
+                    }
             }
             *out = copy;
             *n = z->nassign;
@@ -1070,12 +1099,47 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
 {
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
-    if (e && !wh_pos_equal(&e->pos, pos)) {
+    if (e && (!wh_pos_equal(&e->pos, pos) || e->start)) {
         e->pos = *pos;
+        e->start = false;
         e->known = true;
         e->gen++;
     }
     pthread_mutex_unlock(&z->mu);
+}
+
+uint64_t pub_zk_note_start(pub_zk *z, const char *app, const wh_pos *pos)
+{
+    uint64_t gen = 0;
+    if (!z)
+        return 1;   /* no agent (unit tests): nowhere to record it */
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e) {
+        if (!e->start || !wh_pos_equal(&e->pos, pos)) {
+            e->pos = *pos;
+            e->start = true;
+            e->known = true;
+            e->gen++;
+        }
+        gen = e->gen;
+        z->urgent = true;
+        pthread_cond_signal(&z->cond);
+    }
+    pthread_mutex_unlock(&z->mu);
+    return gen;
+}
+
+bool pub_zk_written(pub_zk *z, const char *app, uint64_t gen)
+{
+    bool written = false;
+    if (!z)
+        return true;
+    pthread_mutex_lock(&z->mu);
+    for (int i = 0; i < z->npos && !written; i++)
+        written = strcmp(z->pos[i].app, app) == 0 && z->pos[i].written_gen >= gen;
+    pthread_mutex_unlock(&z->mu);
+    return written;
 }
 
 void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
