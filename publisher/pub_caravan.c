@@ -201,6 +201,7 @@ static bool caravan_record_starts(pub_caravan *c, const wh_update *first)
         while (waiting && !(written = pub_zk_written(p->zk, app, gen)) &&
                !atomic_load(&c->stop)) {
             nanosleep(&(struct timespec){ 0, 5 * 1000000 }, NULL);
+            atomic_store(&c->beat_ms, wh_mono_ms());   /* waiting for ZooKeeper, not stuck */
             pub_mutex_lock(&c->mu);
             waiting = member_needing_start(c, app, sizeof app);   /* it may have left */
             pub_mutex_unlock(&c->mu);
