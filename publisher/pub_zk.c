@@ -616,8 +616,11 @@ static void write_failures(pub_zk *z)
         if (rc == ZOK)
             rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
         if (rc == ZOK || rc == ZNONODE) {
+            /* A reset that landed before the watch was set fires nothing:
+             * compare once now (check_reset, through a re-read). */
             pthread_mutex_lock(&z->mu);
             z->pos[i].failure_written = true;
+            z->dirty = true;
             pthread_mutex_unlock(&z->mu);
         } else {
             wh_debug(WH_AREA_ZK, "writing %s: %s", path, zerror(rc));
