@@ -1119,7 +1119,9 @@ uint64_t pub_zk_note_start(pub_zk *z, const char *app, const wh_pos *pos)
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
     if (e) {
-        if (!e->start || !wh_pos_equal(&e->pos, pos)) {
+        /* gen 0 means out of memory to the caller: an entry never changed
+         * (gen 0, as a claim leaves it) is written once more. */
+        if (!e->start || !wh_pos_equal(&e->pos, pos) || e->gen == 0) {
             e->pos = *pos;
             e->start = true;
             e->known = true;
