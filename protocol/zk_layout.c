@@ -386,6 +386,23 @@ int zku_position_to_json(const char *physical, const char *logical, const char *
     return dump_node(o, ZKU_POSITION_MAX, "position node", out, errbuf, errlen);
 }
 
+int zku_position_start_to_json(const char *physical, const char *logical, const char *copy,
+                               uint64_t epoch, const char *publisher, char **out, char *errbuf,
+                               size_t errlen)
+{
+    /* The plain node with the marker added: one writer of the other keys. */
+    int rc = zku_position_to_json(physical, logical, copy, epoch, publisher, out, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    json_t *o = json_loads(*out, 0, NULL);
+    free(*out);
+    if (o && json_object_set_new(o, "start", json_true()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return dump_node(o, ZKU_POSITION_MAX, "position node", out, errbuf, errlen);
+}
+
 int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
                            size_t errlen)
 {
@@ -411,6 +428,12 @@ int zku_position_from_json(const char *data, size_t len, zku_position *out, char
                        ">= 0");
         goto out;
     }
+    json_t *st = json_object_get(o, "start");
+    if (st && !json_is_boolean(st)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "position: start must be true or false");
+        goto out;
+    }
+    out->start = json_is_true(st);
     if (ep)
         out->epoch = (uint64_t)json_integer_value(ep);
     if (!copy_text(out->physical, sizeof out->physical, json_string_value(ph)) ||

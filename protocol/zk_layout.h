@@ -160,6 +160,14 @@ int zku_position_to_json(const char *physical, const char *logical, const char *
                          uint64_t epoch, const char *publisher, char **out, char *errbuf,
                          size_t errlen);
 
+/* As zku_position_to_json, for a new app's start (docs/ZOOKEEPER.md, "A new
+ * app's start"): the node also holds "start":true, which says that the
+ * position is the first update the app will get, not yet delivered (a
+ * reader seeks to it inclusively), instead of the last one acknowledged. */
+int zku_position_start_to_json(const char *physical, const char *logical, const char *copy,
+                               uint64_t epoch, const char *publisher, char **out, char *errbuf,
+                               size_t errlen);
+
 /* A position node's data as read: text forms, "" where the node has null,
  * "" or nothing. */
 typedef struct zku_position {
@@ -168,10 +176,15 @@ typedef struct zku_position {
     char     copy[ZKU_COPY_MAX];          /* "" if absent (an older writer) */
     uint64_t epoch;                       /* 0 if absent */
     char     publisher[ZKU_ID_MAX + 1];   /* "" if absent or not a string */
+    bool     start;                       /* "start":true: the position is a start, not yet
+                                           * delivered; false (absent, as in every node
+                                           * written before it existed): acknowledged up
+                                           * to and including the position */
 } zku_position;
 
 /* Parses a position node's data (len bytes, no NUL needed). physical,
- * logical and copy must be strings or null, epoch an integer >= 0. The text forms
+ * logical and copy must be strings or null, epoch an integer >= 0, start (if
+ * there) true or false. The text forms
  * are returned as they are; checking their syntax is the caller's (the
  * publisher's pub_pos_parse). Returns WH_OK or WH_ERR_PARSE (errbuf names
  * the problem; a text form or publisher id too long for its buffer is one). */

@@ -13,7 +13,9 @@
  *    large output; it moves a member whose window stays full to its list
  *    of leavers and wakes the loop, which gives the flow a reader of its own;
  *  - the ZooKeeper agent thread (pub_zk.c) keeps the session, registration,
- *    watches on apps and instances, and writes acknowledged positions.
+ *    watches on apps and instances, and writes acknowledged positions and
+ *    the recorded starts of new apps, which a caravan waits for before
+ *    their first update (it polls pub_zk_written without its locks).
  * Lock order: caravan.mu before flow.mu; zk.mu is never held with either. */
 #ifndef WH_PUB_H
 #define WH_PUB_H
@@ -80,6 +82,7 @@ typedef struct pub_assign {
     char   *filter_json;       /* the app's filter (its app node), NULL: every update */
     int64_t instance_czxid;    /* creation of the instance's node: new when it registers anew */
     wh_pos  pos;               /* position to start a new flow from */
+    bool    pos_start;         /* pos is a recorded start, not yet delivered: read it inclusively */
     uint64_t reset_gen;        /* moves when a failed flow's position was reset */
     bool    on_purged_oldest;  /* the app node's "on_purged":"oldest" */
 } pub_assign;
@@ -95,6 +98,16 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n);
 void pub_assign_free(pub_assign *a, int n);
 /* Records a newly acknowledged position of app's flow (written in batches). */
 void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos);
+/* Records pos as the start of app's flow, which has no position yet: the
+ * position of the first update it will get, marked as not yet delivered
+ * (docs/ZOOKEEPER.md, "A new app's start"); written at once. Returns the
+ * generation to pass to pub_zk_written (0 on out of memory: never written).
+ * Any thread that holds no caravan or flow lock. A NULL z (a publisher
+ * without its agent: the unit tests) records nothing and counts as written. */
+uint64_t pub_zk_note_start(pub_zk *z, const char *app, const wh_pos *pos);
+/* Whether ZooKeeper has confirmed the write of app's position generation
+ * gen (or a newer one). Any thread that holds no caravan or flow lock. */
+bool pub_zk_written(pub_zk *z, const char *app, uint64_t gen);
 /* Records that app's flow FAILED at pos (rc, why, since_ms wall clock): the
  * agent writes its failure node and watches its position node, whose change
  * (an operator reset) revives the flow through a new assignment whose

@@ -34,6 +34,16 @@ static void flow_stop(publisher *p, pub_flow *f)
     pub_flow_free(f);
 }
 
+/* The new flow of a starts from the newest position f knows: its
+ * acknowledged one, or its recorded start (which f's caravan may be writing). */
+static void newest_known(pub_flow *f, pub_assign *a)
+{
+    pub_mutex_lock(&f->mu);
+    a->pos = f->acked;
+    a->pos_start = f->acked_start;
+    pub_mutex_unlock(&f->mu);
+}
+
 void pub_assign_apply(publisher *p, pub_assign *as, int n)
 {
     for (pub_flow *f = p->flows; f; f = f->next)
@@ -65,7 +75,7 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
                         : f->state == FLOW_FAILED && f->instance_czxid != as[i].instance_czxid
                             ? "registered again" : "has a new filter",
                         p->cfg.shard);
-            as[i].pos = f->acked;   /* newest we know */
+            newest_known(f, &as[i]);
         }
         pub_flow *nf = pub_flow_new(p, &as[i]);
         if (nf) {

@@ -42,6 +42,7 @@ typedef struct pub_caravan {
     pub_flow **members;        /* under mu: members, then leavers */
     uint32_t   nmembers, nleavers, capmembers;
     wh_pos     start;          /* where it began */
+    bool       start_incl;     /* ... at start itself (a recorded start), not after it */
     wh_pos     last;           /* under mu: position of the last update read; start until then */
     bool       reading;        /* under mu: has read at least one batch */
     bool       at_head;        /* under mu: the last read found nothing new */
@@ -158,7 +159,7 @@ static int caravan_open(pub_caravan *c, wh_mapper **m, bool *seeking, char *err,
     *seeking = true;
     /* Positions from ZooKeeper went through wh_mapper_localize (pub_zk.c):
      * a physical part left here belongs to this copy's log. */
-    return wh_mapper_seek(*m, &c->start, false, err, errlen);
+    return wh_mapper_seek(*m, &c->start, c->start_incl, err, errlen);
 }
 
 /* The caravan's start position is not in this copy's log yet (a replica
@@ -181,7 +182,7 @@ static int caravan_wait_arrival(pub_caravan *c, wh_mapper *m, int rc, char *err,
         pub_mutex_wait(&c->mu, &c->cond, CARAVAN_ARRIVAL_POLL_MS);
         pub_mutex_unlock(&c->mu);
         atomic_store(&c->beat_ms, wh_mono_ms());
-        rc = wh_mapper_seek(m, &c->start, false, err, errlen);
+        rc = wh_mapper_seek(m, &c->start, c->start_incl, err, errlen);
         pub_mutex_lock(&c->mu);
     }
     c->waiting_since_ms = 0;
@@ -192,6 +193,73 @@ static int caravan_wait_arrival(pub_caravan *c, wh_mapper *m, int rc, char *err,
                 "%lld ms: reading", (unsigned long long)c->id, at,
                 (long long)(wh_wall_ms() - since));
     return rc;
+}
+
+/* The first member of c that still needs its start recorded, copied into
+ * app (c->mu held); false when none. */
+static bool member_needing_start(pub_caravan *c, char *app, size_t len)
+{
+    bool found = false;
+    for (uint32_t k = 0; k < c->nmembers && !found; k++) {
+        pub_flow *f = c->members[k];
+        pub_mutex_lock(&f->mu);
+        found = f->needs_start && (app[0] == '\0' || strcmp(app, f->app) == 0);
+        if (found)
+            snprintf(app, len, "%s", f->app);
+        pub_mutex_unlock(&f->mu);
+    }
+    return found;
+}
+
+/* A new app's start is recorded before it receives anything (docs/ZOOKEEPER.md,
+ * "A new app's start"). Before the first batch of a caravan that began at
+ * the oldest position, whose members have no position: each member's start,
+ * the position of the batch's first update, goes to ZooKeeper as "start,
+ * not yet delivered", and the batch waits until ZooKeeper has confirmed the
+ * write; the member's acknowledged position is that start from then on.
+ * Members that join meanwhile get theirs too; one that leaves is no longer
+ * waited for. Called and returns with c->mu held, which it releases while
+ * it asks the ZooKeeper agent (whose lock is never held with a caravan's).
+ * Returns false when the caravan stops first. */
+static bool caravan_record_starts(pub_caravan *c, const wh_update *first)
+{
+    publisher *p = c->set->pub;
+    wh_pos start;
+    if (!wh_pos_from_view(&start, &first->pos))
+        return true;   /* a position too long: the delivery fails and says so */
+    for (;;) {
+        char app[512] = "";
+        if (!member_needing_start(c, app, sizeof app))
+            return true;
+        pub_mutex_unlock(&c->mu);
+        uint64_t gen = pub_zk_note_start(p->zk, app, &start);
+        if (gen == 0)
+            pub_fatal(p, "out of memory recording the start of app %s", app);
+        bool written = false, waiting = gen != 0;
+        while (waiting && !(written = pub_zk_written(p->zk, app, gen)) &&
+               !atomic_load(&c->stop)) {
+            nanosleep(&(struct timespec){ 0, 5 * 1000000 }, NULL);
+            atomic_store(&c->beat_ms, wh_mono_ms());   /* waiting for ZooKeeper, not stuck */
+            pub_mutex_lock(&c->mu);
+            waiting = member_needing_start(c, app, sizeof app);   /* it may have left */
+            pub_mutex_unlock(&c->mu);
+        }
+        pub_mutex_lock(&c->mu);
+        if (atomic_load(&c->stop) || gen == 0)
+            return false;
+        for (uint32_t k = 0; written && k < c->nmembers; k++) {
+            pub_flow *f = c->members[k];
+            pub_mutex_lock(&f->mu);
+            if (f->needs_start && strcmp(f->app, app) == 0) {
+                f->acked = start;
+                f->acked_start = true;
+                f->needs_start = false;
+            }
+            pub_mutex_unlock(&f->mu);
+        }
+        if (written)
+            wh_debug(WH_AREA_CARAVAN, "app %s: its start is recorded in ZooKeeper", app);
+    }
 }
 
 static bool member_full(pub_flow *f)
@@ -327,8 +395,9 @@ static void caravan_died(pub_caravan *c, int rc, bool flow_level, const char *er
         pos_text(&c->last, where, sizeof where);
     else if (c->start.set)
         pos_text(&c->start, where, sizeof where);
-    snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s after %s): %s",
-             cfg->mapper_name, cfg->shard, where, err[0] ? err : wh_err_str(rc));
+    snprintf(c->err, sizeof c->err, "mapper %s (reading shard %s %s %s): %s",
+             cfg->mapper_name, cfg->shard, !c->reading && c->start_incl ? "from" : "after",
+             where, err[0] ? err : wh_err_str(rc));
     c->rc = rc;
     c->flow_level = flow_level;
     atomic_store(&c->dead, true);
@@ -371,6 +440,10 @@ static void *caravan_main(void *arg)
         pub_mutex_lock(&c->mu);
         caravan_wait_windows(c);
         caravan_wait_loop(c);
+        if (!c->reading && !c->start.set && !caravan_record_starts(c, &ups[0])) {
+            pub_mutex_unlock(&c->mu);
+            break;
+        }
         rc = caravan_deliver(c, ups, n, err, sizeof err);
         pub_mutex_unlock(&c->mu);
     }
@@ -382,13 +455,14 @@ static void *caravan_main(void *arg)
 
 /* ---- one caravan (loop thread) ----------------------------------------------------------------- */
 
-static pub_caravan *caravan_new(pub_caravans *s, const wh_pos *start)
+static pub_caravan *caravan_new(pub_caravans *s, const wh_pos *start, bool start_incl)
 {
     pub_caravan *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->set = s;
     c->start = *start;
+    c->start_incl = start_incl;
     c->last = *start;
     c->id = ++s->next_id;
     atomic_init(&c->stop, false);
@@ -419,15 +493,19 @@ static void caravan_free(pub_caravan *c)
     free(c);
 }
 
-/* Takes f in if the caravan stands at f's resume position (a batch boundary). */
+/* Takes f in if the caravan stands at f's resume position (a batch boundary):
+ * the next update both need is the same (a recorded start is read
+ * inclusively, so it matches only a caravan that has not read yet). */
 static bool caravan_join(pub_caravan *c, pub_flow *f)
 {
     bool ok = false;
     assert(!f->caravan && f->state == FLOW_STREAMING);
     pub_mutex_lock(&c->mu);
-    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume) && members_reserve(c, 1)) {
+    bool incl = !c->reading && c->start_incl;
+    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume) &&
+        incl == f->resume_start && members_reserve(c, 1)) {
         pub_mutex_lock(&f->mu);
-        pub_flow_rewind_locked(f, &f->resume);
+        pub_flow_rewind_locked(f, &f->resume, f->resume_start);
         pub_mutex_unlock(&f->mu);
         members_add(c, f);
         f->caravan = c;
@@ -520,7 +598,7 @@ static void place_one(pub_caravans *s, pub_flow *f)
                      (unsigned long long)c->id);
             return;
         }
-    pub_caravan *c = caravan_new(s, &f->resume);
+    pub_caravan *c = caravan_new(s, &f->resume, f->resume_start);
     if (!c || !caravan_join(c, f)) {
         caravan_free(c);
         pub_fatal(s->pub, "cannot start a reader thread for app %s", f->app);
@@ -565,6 +643,7 @@ bool pub_caravans_collect(pub_caravans *s)
             /* Continue from what it already has. */
             pub_mutex_lock(&f->mu);
             f->resume = f->processed;
+            f->resume_start = f->processed_start;
             pub_mutex_unlock(&f->mu);
         }
         pub_mutex_unlock(&c->mu);
@@ -657,10 +736,13 @@ static void flow_skip_to_oldest(pub_caravans *s, pub_flow *f, const pub_caravan 
             "on_purged is \"oldest\": resuming from the oldest position still in the log, "
             "the updates in between are lost to this app (%s)", f->app, s->pub->cfg.shard, at,
             c->err);
+    /* No position now: its next caravan records a new start (the oldest) before
+     * its first update. */
     pub_mutex_lock(&f->mu);
     memset(&f->acked, 0, sizeof f->acked);
     memset(&f->resume, 0, sizeof f->resume);
-    pub_flow_rewind_locked(f, &f->resume);
+    f->acked_start = f->resume_start = false;
+    pub_flow_rewind_locked(f, &f->resume, false);
     pub_mutex_unlock(&f->mu);
 }
 

@@ -112,10 +112,13 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
         return NULL;
     }
     f->acked = a->pos;
+    f->acked_start = a->pos_start;
     f->reset_gen = a->reset_gen;
     f->on_purged_oldest = a->on_purged_oldest;
     f->resume = a->pos;
+    f->resume_start = a->pos_start;
     f->processed = a->pos;
+    f->processed_start = a->pos_start;
     f->marked = a->pos;
     f->state = FLOW_BACKOFF;
     f->backoff_until = 0;
@@ -131,7 +134,8 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
         wh_warn(WH_AREA_PUBLISHER, "app %s: subscriber instance %s at %s: %s; retrying in "
                 "%lld ms from %s", f->app, f->instance, f->endpoint, why,
                 (long long)(retry_soon ? 0 : f->backoff_ms),
-                f->acked.set ? "the acknowledged position" : "the oldest position");
+                f->acked_start ? "its recorded start" : f->acked.set ? "the acknowledged position"
+                                                                     : "the oldest position");
     if (f->fd >= 0) {
         epoll_ctl(p->epfd, EPOLL_CTL_DEL, f->fd, NULL);
         close(f->fd);
@@ -149,9 +153,12 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     f->bytes_total = f->bytes_acked = f->bytes_at_marker = 0;
     f->nmarkers = f->headmarker = 0;
     f->processed = f->acked;
+    f->processed_start = f->acked_start;
     f->marked = f->acked;
     f->since_marker = 0;
+    f->needs_start = false;
     f->resume = f->acked;
+    f->resume_start = f->acked_start;
     pub_mutex_unlock(&f->mu);
     wh_buf_free(&f->sending);
     f->sent_off = 0;
@@ -375,8 +382,10 @@ static int flow_hello(pub_flow *f, const pub_hello *hello)
     wh_position view;
     assert(hello && hello->publisher);
     pub_mutex_lock(&f->mu);
+    /* An acknowledged position only: a recorded start was not delivered. */
     wire_put_hello(&f->out, f->app, p->cfg.shard, hello->publisher, hello->epoch,
-                   wh_pos_to_view(&f->acked, &view), (uint64_t)p->cfg.heartbeat_ms);
+                   f->acked_start ? NULL : wh_pos_to_view(&f->acked, &view),
+                   (uint64_t)p->cfg.heartbeat_ms);
     pub_mutex_unlock(&f->mu);
     f->state = FLOW_HELLO;
     f->state_since = wh_mono_ms();
@@ -398,6 +407,7 @@ static int flow_ack(pub_flow *f, uint64_t seq)
         if (m->seq == seq) {
             found = true;
             f->acked = m->pos;
+            f->acked_start = false;
             f->bytes_acked = m->bytes_end;
         }
         f->headmarker = (f->headmarker + 1) % f->capmarkers;
@@ -422,15 +432,19 @@ static int flow_message(pub_flow *f, int type, const wire_msg *m)
             return flow_fail(f, "unexpected HELLO_OK");
         f->state = FLOW_STREAMING;
         f->state_since = wh_mono_ms();
-        f->resume = f->acked;
         /* Its limits, for the caravan's encoder (before the flow joins one). */
         pub_mutex_lock(&f->mu);
+        f->resume = f->acked;
+        f->resume_start = f->acked_start;
         f->peer_frame_max = (uint32_t)(m->max_frame ? m->max_frame : WIRE_FRAME_MAX);
         f->peer_parts = m->max_update != 0;
         pub_mutex_unlock(&f->mu);
         wh_info(WH_AREA_PUBLISHER, "app %s: delivering shard %s to instance %s at %s from %s",
                 f->app, f->pub->cfg.shard, f->instance, f->endpoint,
-                f->acked.set ? "the acknowledged position" : "the oldest position");
+                f->resume_start ? "its recorded start (nothing acknowledged yet)"
+                : f->resume.set ? "the acknowledged position"
+                                : "the oldest position (its start is recorded before the "
+                                  "first update)");
         return 0;
     case WIRE_ACK:
         if (f->state != FLOW_STREAMING)
@@ -594,11 +608,14 @@ int pub_flow_tick(pub_flow *f, int64_t now)
 
 /* ---- the caravan's side (f->mu held) ---------------------------------------------------- */
 
-void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos)
+void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos, bool start)
 {
     assert(pub_mutex_held(&f->mu));
+    assert(!start || pos->set);
     f->processed = *pos;
+    f->processed_start = start;
     f->marked = *pos;
+    f->needs_start = !pos->set;
 }
 
 void pub_flow_mark_locked(pub_flow *f)
@@ -671,6 +688,7 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
     int rc = WH_OK, i;
     assert(pub_mutex_held(&f->mu));
     assert(n > 0);
+    assert(!f->needs_start);   /* the caravan records the start first */
     if (f->stop_pending)
         return WH_OK;   /* the caravan drops it next */
     /* Frames within the smaller of our target and the subscriber's limit;
@@ -721,6 +739,7 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
         f->stop_pending = WH_ERR_LIMIT;
         if (i > 0 && !wh_pos_from_view(&f->processed, &ups[i - 1].pos))
             return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
+        f->processed_start = f->processed_start && i == 0;
         goto out;
     }
     if (rc != WH_OK)
@@ -731,6 +750,7 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
         return WH_OK;   /* rejected at the batch's first update */
     if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
         return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
+    f->processed_start = false;
     f->since_marker += (uint64_t)n;
     if (f->since_marker >= (uint64_t)atomic_load(&p->marker_updates) ||
         f->bytes_total - f->bytes_at_marker >= (uint64_t)atomic_load(&p->window_bytes) / 4)

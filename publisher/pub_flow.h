@@ -108,6 +108,7 @@ typedef struct pub_flow {
      * caravan module on the loop thread only (pub_caravan.h). */
     struct pub_caravan *caravan;
     wh_pos  resume;           /* where this flow's next reader starts */
+    bool    resume_start;     /* resume is a recorded start: the reader seeks to it inclusively */
     char    why[1200];        /* reason of the last PUB_FLOW_FAILED */
     int     stop_rc;          /* with PUB_FLOW_STOPPED: the failure's WH_ERR_* */
     uint64_t reset_gen;       /* the assignment's reset_gen this flow was made for */
@@ -128,11 +129,16 @@ typedef struct pub_flow {
     uint32_t nmarkers, capmarkers, headmarker;
     uint64_t next_mseq;
     wh_pos   processed;       /* last update handed to this flow (sent or filtered out) */
+    bool     processed_start; /* processed is still the recorded start: nothing handed yet */
     wh_pos   marked;          /* position of the newest marker */
     uint64_t since_marker;    /* updates processed since the newest marker */
     uint64_t bytes_at_marker;
     int64_t  last_marker_ms;
-    wh_pos   acked;           /* newest acknowledged position */
+    wh_pos   acked;           /* newest acknowledged position, or the recorded start */
+    bool     acked_start;     /* acked is the app's recorded start, not yet delivered
+                               * (docs/ZOOKEEPER.md, "A new app's start") */
+    bool     needs_start;     /* no position at all: the caravan records the flow's start in
+                               * ZooKeeper before its first update (written by the caravan) */
     atomic_bool out_ready;    /* out went from empty to non-empty: the loop should send */
     uint32_t peer_frame_max;  /* the subscriber's limits, from its HELLO_OK (wire_enc_peer) */
     bool     peer_parts;
@@ -209,8 +215,10 @@ uint32_t pub_flow_unacked_markers(pub_flow *f);
 /* ---- any thread, f->mu held ------------------------------------------------------ */
 
 /* Sets the processed and marked positions to pos: the next update f gets is
- * the one after pos (a caravan takes f in at its current position). */
-void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos);
+ * the one after pos, or with start the one at pos (a recorded start); an
+ * unset pos (the oldest) makes f need a start (a caravan takes f in at its
+ * current position). */
+void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos, bool start);
 
 /* Queues a datamarker for f's processed position if it moved since the
  * newest one (on out of memory, the next call tries again). */

@@ -26,6 +26,7 @@ typedef struct zk_pos {
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
     bool     known;        /* pos holds the stored or acknowledged position */
+    bool     start;        /* pos is a new app's start, not yet delivered (pub_zk_note_start) */
     /* The flow FAILED (pub_zk_note_failed): its failure node is written and
      * the position node watched; a new position there revives it. */
     bool     failed;
@@ -45,6 +46,7 @@ struct pub_zk {
     pthread_cond_t  cond;
     bool       stop;
     bool       dirty;        /* a watch fired: re-read apps and instances */
+    bool       urgent;       /* a start waits for its write: flush now */
     bool       expired;
     zhandle_t *zh;
     uint64_t   epoch;
@@ -141,14 +143,16 @@ static bool app_fits(pub_zk *z, const char *app)
     return pos_path(z, app, path, sizeof path) == ZOK;
 }
 
-/* The data of a position node holding p with epoch (malloc'd), or NULL. */
-static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
+/* The data of a position node holding p with epoch (malloc'd), or NULL; with
+ * start, marked as a start not yet delivered. */
+static char *pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch)
 {
     char phys[ZKU_POS_TEXT_MAX], logi[ZKU_POS_TEXT_MAX], err[256], *data;
     wh_pos_format_physical(p, phys, sizeof phys);
     wh_pos_format_logical(p, logi, sizeof logi);
-    if (zku_position_to_json(phys, logi, z->pub->copy_id, epoch, z->id, &data, err,
-                             sizeof err) != WH_OK) {
+    if ((start ? zku_position_start_to_json : zku_position_to_json)(phys, logi, z->pub->copy_id,
+                                                                    epoch, z->id, &data, err,
+                                                                    sizeof err) != WH_OK) {
         wh_warn(WH_AREA_ZK, "%s", err);
         return NULL;
     }
@@ -156,11 +160,11 @@ static char *pos_to_node(pub_zk *z, const wh_pos *p, uint64_t epoch)
 }
 
 /* Parses a position node's data into out (unset when the node holds
- * neither part) and its epoch, keeping of the position what this copy may
+ * neither part), whether it is a start (NULL: not asked) and its epoch, keeping of the position what this copy may
  * use (wh_mapper_localize: another copy's physical part is dropped).
  * Returns 0, WH_ERR_PARSE, or WH_ERR_INVALID for another copy's position
  * without a logical part (errbuf says why; *epoch is set for both). */
-static int pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out,
+static int pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, bool *start,
                          uint64_t *epoch, char *errbuf, size_t errlen)
 {
     zku_position zp;
@@ -171,6 +175,8 @@ static int pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out,
     if (rc != WH_OK)
         return rc;
     *epoch = zp.epoch;
+    if (start)
+        *start = zp.start;
     if (!zp.physical[0] && !zp.logical[0])
         return WH_OK;
     rc = wh_pos_parse(&stored, zp.physical[0] ? zp.physical : NULL,
@@ -227,6 +233,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         struct Stat st;
         int len = sizeof buf - 1, rc;
         wh_pos pos;
+        bool start = false;   /* a start stays one: it was not delivered */
         uint64_t pe = 0;
         memset(&pos, 0, sizeof pos);
         rc = zoo_get(z->zh, path, 0, buf, &len, &st);
@@ -237,14 +244,14 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         } else if (st.dataLength > len) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
             return ZOK;
-        } else if (len > 0 && pos_from_node(z, buf, (size_t)len, &pos, &pe, err, sizeof err) !=
+        } else if (len > 0 && pos_from_node(z, buf, (size_t)len, &pos, &start, &pe, err, sizeof err) !=
                    WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
             return ZOK;
         }
         if (pe >= epoch)
             return ZBADVERSION;
-        char *data = pos_to_node(z, &pos, epoch);
+        char *data = pos_to_node(z, &pos, start, epoch);
         if (!data)
             return ZSYSTEMERROR;
         int version = 0;
@@ -270,6 +277,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         zk_pos *e = pos_entry(z, app);
         if (e) {
             e->pos = pos;
+            e->start = start;
             e->known = true;
             e->version = version;
             e->written_gen = e->gen;
@@ -322,7 +330,7 @@ static int bump_epoch(pub_zk *z)
             int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
             /* Its epoch counts even when its position is not ours to use. */
             if (r == ZOK && plen > 0 &&
-                (pos_from_node(z, pbuf, (size_t)plen, &pos, &pe, err, sizeof err), pe >= target))
+                (pos_from_node(z, pbuf, (size_t)plen, &pos, NULL, &pe, err, sizeof err), pe >= target))
                 target = pe + 1;
             else if (r != ZOK && r != ZNONODE)
                 rc = r;
@@ -436,14 +444,15 @@ static int zk_register(pub_zk *z, bool first)
 
 /* ---- positions -------------------------------------------------------------------------- */
 
-/* Reads app's stored position into e (outside z->mu; e is stable because
- * only this thread adds entries and the loop only updates pos/gen). */
-static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
+/* Reads app's stored position into pos and whether it is a start (outside
+ * z->mu). */
+static int read_position(pub_zk *z, const char *app, wh_pos *pos, bool *start, int *version)
 {
     char path[ZKU_PATH_MAX], buf[ZKU_POSITION_MAX], err[512];
     struct Stat st;
     int len = sizeof buf - 1;
     memset(pos, 0, sizeof *pos);
+    *start = false;
     if (pos_path(z, app, path, sizeof path) != ZOK)
         return ZBADARGUMENTS;
     int rc = zoo_get(z->zh, path, 0, buf, &len, &st);
@@ -458,7 +467,7 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, int *version)
         return ZOK;
     }
     uint64_t epoch = 0;
-    if (len > 0 && pos_from_node(z, buf, (size_t)len, pos, &epoch, err, sizeof err) != WH_OK) {
+    if (len > 0 && pos_from_node(z, buf, (size_t)len, pos, start, &epoch, err, sizeof err) != WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
         return ZOK;
     }
@@ -494,12 +503,13 @@ static int flush_positions(pub_zk *z)
         char app[ZKU_PATH_MAX];   /* fits: app_fits held when the entry was made */
         snprintf(app, sizeof app, "%s", e->app);
         wh_pos pos = e->pos;
+        bool start = e->start;
         uint64_t gen = e->gen;
         int version = e->version;
         pthread_mutex_unlock(&z->mu);
 
         char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX];
-        char *data = pos_to_node(z, &pos, z->epoch);
+        char *data = pos_to_node(z, &pos, start, z->epoch);
         if (!data || pos_path(z, app, path, sizeof path) != ZOK ||
             zku_path_positions(parent, sizeof parent, z->pub->cfg.zk_root, app) != WH_OK) {
             free(data);
@@ -508,9 +518,10 @@ static int flush_positions(pub_zk *z)
         }
         int rc;
         struct Stat st;
+        bool cur_start;
         if (version == -2) {
             wh_pos cur;
-            rc = read_position(z, app, &cur, &version);
+            rc = read_position(z, app, &cur, &cur_start, &version);
             if (rc != ZOK || z->has_fatal)
                 goto done;
         }
@@ -540,7 +551,7 @@ static int flush_positions(pub_zk *z)
                  * publisher claims the node before it takes the epoch). */
                 wh_pos cur;
                 int v2;
-                if (read_position(z, app, &cur, &v2) == ZOK && !z->has_fatal)
+                if (read_position(z, app, &cur, &cur_start, &v2) == ZOK && !z->has_fatal)
                     version = v2;
                 else
                     version = -2;
@@ -631,8 +642,11 @@ static void write_failures(pub_zk *z)
         if (rc == ZOK)
             rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
         if (rc == ZOK || rc == ZNONODE) {
+            /* A reset that landed before the watch was set fires nothing:
+             * compare once now (check_reset, through a re-read). */
             pthread_mutex_lock(&z->mu);
             z->pos[i].failure_written = true;
+            z->dirty = true;
             pthread_mutex_unlock(&z->mu);
         } else {
             wh_debug(WH_AREA_ZK, "writing %s: %s", path, zerror(rc));
@@ -650,11 +664,12 @@ static int check_reset(pub_zk *z, const char *app)
     char ppath[ZKU_PATH_MAX], fpath[ZKU_PATH_MAX];
     struct Stat st;
     wh_pos p;
+    bool start;
     int version;
     if (pos_path(z, app, ppath, sizeof ppath) != ZOK ||
         zku_path_failure(fpath, sizeof fpath, cfg->zk_root, app, cfg->shard) != WH_OK)
         return ZBADARGUMENTS;
-    int rc = read_position(z, app, &p, &version);
+    int rc = read_position(z, app, &p, &start, &version);
     if (rc != ZOK || z->has_fatal)
         return rc;
     rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
@@ -662,9 +677,11 @@ static int check_reset(pub_zk *z, const char *app)
         return rc;
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
-    bool reset = e && e->failed && e->failure_written && !wh_pos_equal(&e->pos, &p);
+    bool reset = e && e->failed && e->failure_written &&
+                 (!wh_pos_equal(&e->pos, &p) || e->start != start);
     if (reset) {
         e->pos = p;
+        e->start = start;
         e->known = true;
         e->version = version;
         e->failed = false;
@@ -882,8 +899,10 @@ static int read_assignment(pub_zk *z)
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
             bool known = e && e->known, failed = e && e->failed;
-            if (known)
+            if (known) {
                 x->pos = e->pos;
+                x->pos_start = e->start;
+            }
             pthread_mutex_unlock(&z->mu);
             if (failed && rc == ZOK) {
                 r = check_reset(z, app);
@@ -892,12 +911,14 @@ static int read_assignment(pub_zk *z)
                 pthread_mutex_lock(&z->mu);
                 e = pos_entry(z, app);
                 x->pos = e->pos;
+                x->pos_start = e->start;
                 pthread_mutex_unlock(&z->mu);
             }
             if (!known && e && rc == ZOK) {
                 wh_pos p;
+                bool start;
                 int version;
-                r = read_position(z, app, &p, &version);
+                r = read_position(z, app, &p, &start, &version);
                 if (r != ZOK) {
                     rc = r;
                 } else {
@@ -905,10 +926,12 @@ static int read_assignment(pub_zk *z)
                     e = pos_entry(z, app);
                     if (!e->known) {
                         e->pos = p;
+                        e->start = start;
                         e->known = true;
                         e->version = version;
                     }
                     x->pos = e->pos;
+                    x->pos_start = e->start;
                     pthread_mutex_unlock(&z->mu);
                 }
             }
@@ -954,7 +977,7 @@ static void *zk_main(void *arg)
 
     pthread_mutex_lock(&z->mu);
     while (!z->stop) {
-        bool expired = z->expired, dirty = z->dirty;
+        bool expired = z->expired, dirty = z->dirty, urgent = z->urgent;
         z->expired = false;
         pthread_mutex_unlock(&z->mu);
 
@@ -1017,7 +1040,10 @@ static void *zk_main(void *arg)
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && wh_mono_ms() - last_flush >= cfg->flush_ms) {
+        if (up && !need_register && (urgent || wh_mono_ms() - last_flush >= cfg->flush_ms)) {
+            pthread_mutex_lock(&z->mu);
+            z->urgent = false;
+            pthread_mutex_unlock(&z->mu);
             flush_positions(z);
             write_failures(z);
             last_flush = wh_mono_ms();
@@ -1026,7 +1052,7 @@ static void *zk_main(void *arg)
         pthread_mutex_lock(&z->mu);
         if (z->stop || z->has_fatal)
             break;
-        if (!z->expired && !(z->dirty && up && !need_register)) {
+        if (!z->expired && !((z->dirty || z->urgent) && up && !need_register)) {
             int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
             if (wait > 200 && (!up || need_register))
                 wait = 200;
@@ -1130,12 +1156,15 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                                                                : NULL;
                 copy[i].pos = z->assign[i].pos;
                 copy[i].instance_czxid = z->assign[i].instance_czxid;
+                copy[i].pos_start = z->assign[i].pos_start;
                 copy[i].reset_gen = z->assign[i].reset_gen;
                 copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
                 /* Prefer the newest acknowledged position over the snapshot's. */
                 for (int k = 0; k < z->npos; k++)
-                    if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known)
+                    if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known) {
                         copy[i].pos = z->pos[k].pos;
+                        copy[i].pos_start = z->pos[k].start;
+                    }
             }
             *out = copy;
             *n = z->nassign;
@@ -1152,8 +1181,9 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
 {
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
-    if (e && !wh_pos_equal(&e->pos, pos)) {
+    if (e && (!wh_pos_equal(&e->pos, pos) || e->start)) {
         e->pos = *pos;
+        e->start = false;
         e->known = true;
         e->gen++;
     }
@@ -1165,6 +1195,42 @@ void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
         e->failure_delete = true;
     }
     pthread_mutex_unlock(&z->mu);
+}
+
+uint64_t pub_zk_note_start(pub_zk *z, const char *app, const wh_pos *pos)
+{
+    uint64_t gen = 0;
+    if (!z)
+        return 1;   /* no agent (unit tests): nowhere to record it */
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e) {
+        /* gen 0 means out of memory to the caller: an entry never changed
+         * (gen 0, as a claim leaves it) is written once more. */
+        if (!e->start || !wh_pos_equal(&e->pos, pos) || e->gen == 0) {
+            e->pos = *pos;
+            e->start = true;
+            e->known = true;
+            e->gen++;
+        }
+        gen = e->gen;
+        z->urgent = true;
+        pthread_cond_signal(&z->cond);
+    }
+    pthread_mutex_unlock(&z->mu);
+    return gen;
+}
+
+bool pub_zk_written(pub_zk *z, const char *app, uint64_t gen)
+{
+    bool written = false;
+    if (!z)
+        return true;
+    pthread_mutex_lock(&z->mu);
+    for (int i = 0; i < z->npos && !written; i++)
+        written = strcmp(z->pos[i].app, app) == 0 && z->pos[i].written_gen >= gen;
+    pthread_mutex_unlock(&z->mu);
+    return written;
 }
 
 void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,

@@ -313,6 +313,63 @@ static void test_position(void)
           wh_pos_parse(&pos, p.physical, NULL, err, sizeof err) != WH_OK);
 }
 
+/* A new app's start (docs/ZOOKEEPER.md): "start":true marks a position not
+ * yet delivered; a node without it (every node written before the marker
+ * existed) is acknowledged up to and including its position. */
+static void test_position_start(void)
+{
+    char err[256], *j;
+    zku_position p;
+    CHECK_EQ_INT(zku_position_start_to_json("bin.000001:4/0", "0-1-1/0", "c1", 7, "pub-a", &j,
+                                            err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"copy\":\"c1\",\"epoch\":7,\"logical\":\"0-1-1/0\",\"physical\":\"bin.000001:4/0\","
+                    "\"publisher\":\"pub-a\",\"start\":true}");
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK(p.start);
+    CHECK_EQ_STR(p.physical, "bin.000001:4/0");
+    CHECK_EQ_STR(p.logical, "0-1-1/0");
+    CHECK_EQ_STR(p.publisher, "pub-a");
+    CHECK_EQ_STR(p.copy, "c1");
+    CHECK_EQ_INT(p.epoch, 7);
+    free(j);
+    /* The plain writer never marks; an old node reads as acknowledged. */
+    CHECK_EQ_INT(zku_position_to_json("bin.000001:4/0", NULL, NULL, 7, "pub-a", &j, err, sizeof err),
+                 WH_OK);
+    CHECK(strstr(j, "start") == NULL);
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK(!p.start);
+    free(j);
+    const char *old = "{\"epoch\":2,\"logical\":null,\"physical\":\"7/0\",\"publisher\":\"p\"}";
+    CHECK_EQ_INT(zku_position_from_json(old, strlen(old), &p, err, sizeof err), WH_OK);
+    CHECK(!p.start && p.epoch == 2);
+    CHECK_EQ_STR(p.physical, "7/0");
+    const char *no = "{\"physical\":\"7/0\",\"start\":false}";
+    CHECK_EQ_INT(zku_position_from_json(no, strlen(no), &p, err, sizeof err), WH_OK);
+    CHECK(!p.start);
+    /* Anything but a boolean is refused, not read as either. */
+    const char *bad[] = { "{\"start\":1}", "{\"start\":\"true\"}", "{\"start\":null}",
+                          "{\"start\":{}}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ_INT(zku_position_from_json(bad[i], strlen(bad[i]), &p, err, sizeof err),
+                     WH_ERR_PARSE);
+        CHECK(strstr(err, "start") != NULL);
+    }
+    /* The largest node with the marker still fits the limit (the sizes
+     * test covers the texts; the marker adds 13 bytes). */
+    char phys[WH_POS_PHYSICAL_TEXT_MAX], logi[WH_POS_LOGICAL_TEXT_MAX];
+    memset(phys, '"', WH_POS_LOG_NAME_MAX - 1);
+    snprintf(phys + WH_POS_LOG_NAME_MAX - 1, sizeof phys - (WH_POS_LOG_NAME_MAX - 1), ":1/2");
+    memset(logi, '\\', WH_POS_LOGICAL_MAX - 1);
+    snprintf(logi + WH_POS_LOGICAL_MAX - 1, sizeof logi - (WH_POS_LOGICAL_MAX - 1), "/2");
+    CHECK_EQ_INT(zku_position_start_to_json(phys, logi, NULL, 1, "x", &j, err, sizeof err), WH_OK);
+    CHECK(strlen(j) < ZKU_POSITION_MAX);
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK(p.start);
+    CHECK_EQ_STR(p.physical, phys);
+    CHECK_EQ_STR(p.logical, logi);
+    free(j);
+}
+
 static void test_epoch_and_publisher(void)
 {
     char buf[ZKU_EPOCH_MAX], err[128], *j;
@@ -587,6 +644,7 @@ int main(void)
     test_instance();
     test_app();
     test_position();
+    test_position_start();
     test_epoch_and_publisher();
     test_rendezvous();
     test_failure();

@@ -122,7 +122,7 @@ static void read_all(int fd, wh_buf *in)
 }
 
 typedef struct stream_seen {
-    uint64_t updates, next_offset, markers, last_seq, last_marker_offset;
+    uint64_t updates, first_offset, next_offset, markers, last_seq, last_marker_offset;
     bool in_order;
 } stream_seen;
 
@@ -134,7 +134,6 @@ static void parse_stream(const wh_buf *in, stream_seen *s)
     size_t off = 0;
     memset(s, 0, sizeof *s);
     s->in_order = true;
-    s->next_offset = 1;
     while (off < in->len) {
         int type;
         const uint8_t *pl;
@@ -148,6 +147,8 @@ static void parse_stream(const wh_buf *in, stream_seen *s)
             wh_arena_reset(&arena);
             CHECK_EQ_INT(wire_batch_decode(pl, plen, &arena, &b, err, sizeof err), 0);
             for (uint32_t i = 0; i < b.count; i++) {
+                if (!s->first_offset)
+                    s->first_offset = s->next_offset = b.updates[i].pos.offset;
                 s->in_order &= b.updates[i].pos.offset == s->next_offset;
                 s->next_offset = b.updates[i].pos.offset + 1;
             }
@@ -235,6 +236,7 @@ static void test_place_deliver_ack(void)
     stream_seen seen;
     parse_stream(&in, &seen);
     CHECK_EQ_INT(seen.updates, n);
+    CHECK_EQ_INT(seen.first_offset, 1);
     CHECK(seen.in_order);
     /* One at the first batch boundary after every 100 updates (datamarker_updates). */
     CHECK(seen.markers >= n / (100 + 64));
@@ -251,6 +253,97 @@ static void test_place_deliver_ack(void)
     wh_buf_free(&in);
     close(sv[1]);
     close_all(s, a);   /* a's reset closes sv[0] */
+}
+
+/* A flow with a position of the given kind, after HELLO_OK. */
+static pub_flow *flow_at(const char *app, uint64_t offset, bool start, pub_flow *next)
+{
+    pub_assign a = { .app = (char *)app, .instance = (char *)"i1",
+                     .endpoint = (char *)"127.0.0.1:1", .pos_start = start };
+    a.pos.set = true;
+    a.pos.offset = offset;
+    pub_flow *f = pub_flow_new(&P, &a);
+    if (!f)
+        abort();
+    f->state = FLOW_STREAMING;
+    f->next = next;
+    return f;
+}
+
+/* What f sent through its socket until it processed offset last. */
+static void stream_until(pub_flow *f, int peer, uint64_t last, stream_seen *seen)
+{
+    wh_buf in = WH_BUF_INIT;
+    int64_t deadline = wh_mono_ms() + 20000;
+    while (wh_mono_ms() < deadline && processed_offset(f) < last) {
+        CHECK_EQ_INT(pub_flow_send(f), 0);
+        read_all(peer, &in);
+        sleep_ms(1);
+    }
+    CHECK_EQ_INT(pub_flow_send(f), 0);
+    read_all(peer, &in);
+    parse_stream(&in, seen);
+    wh_buf_free(&in);
+}
+
+/* A new app's start (docs/ZOOKEEPER.md): a flow without a position gets the
+ * first update it will read as its recorded start before that update is
+ * encoded (without a ZooKeeper agent here, recorded at once), until an ACK
+ * replaces it. A flow at a recorded start gets the update at it (an
+ * inclusive seek); one acknowledged at the same position gets the next; the
+ * two never share a reader. */
+static void test_recorded_start(void)
+{
+    const uint64_t n = 200;
+    setup((int64_t)n, 4 << 20);
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *fresh = streaming_flow("fresh", NULL);
+    int sv[2];
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    fresh->fd = sv[0];
+    pub_caravans_place(s, fresh);
+    stream_seen seen;
+    stream_until(fresh, sv[1], n, &seen);
+    CHECK_EQ_INT(seen.first_offset, 1);
+    CHECK_EQ_INT(seen.updates, n);
+    pub_mutex_lock(&fresh->mu);
+    CHECK(!fresh->needs_start);
+    CHECK(fresh->acked_start && fresh->acked.set && fresh->acked.offset == 1);
+    pub_mutex_unlock(&fresh->mu);
+    if (seen.markers > 0) {
+        CHECK_EQ_INT(send_ack(fresh, sv[1], seen.last_seq), PUB_FLOW_ACKED);
+        CHECK(!fresh->acked_start && fresh->acked.offset == seen.last_marker_offset);
+    }
+    close(sv[1]);
+    close_all(s, fresh);
+
+    s = pub_caravans_new(&P);
+    pub_flow *acked = flow_at("acked", 5, false, NULL), *start = flow_at("start", 5, true, acked);
+    int sa[2], sb[2];
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sa), 0);
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sb), 0);
+    start->fd = sa[0];
+    acked->fd = sb[0];
+    pub_caravans_place(s, start);
+    CHECK(start->caravan != NULL && acked->caravan != NULL && start->caravan != acked->caravan);
+    pub_caravans_check(s, start);
+    stream_until(start, sa[1], n, &seen);
+    CHECK_EQ_INT(seen.first_offset, 5);
+    CHECK_EQ_INT(seen.updates, n - 4);
+    CHECK(seen.in_order);
+    stream_until(acked, sb[1], n, &seen);
+    CHECK_EQ_INT(seen.first_offset, 6);
+    CHECK_EQ_INT(seen.updates, n - 5);
+    pub_mutex_lock(&start->mu);
+    CHECK(start->acked_start && start->acked.offset == 5);   /* nothing acknowledged yet */
+    pub_mutex_unlock(&start->mu);
+    /* A reset goes back to the recorded start, still inclusive. */
+    pub_caravan_leave(s, start);
+    pub_flow_reset(start, NULL, true);
+    CHECK(start->resume_start && start->resume.offset == 5);
+    close(sa[1]);
+    close(sb[1]);
+    close_all(s, start);
 }
 
 /* A member whose window stays full leaves its caravan: the loop collects it,
@@ -391,6 +484,7 @@ static void test_waits_for_loop(void)
 int main(void)
 {
     test_place_deliver_ack();
+    test_recorded_start();
     test_slow_member_leaves();
     test_filter_misfit();
     test_waits_for_loop();

@@ -352,12 +352,14 @@ class Run:
     def purge(self, f):
         db = self.env.db
         t = self.apps["app_lag"][-1]
-        # app_lag has acknowledged a position (its node in ZooKeeper exists), so that what
-        # it lacks is a known range of purged files, not "everything".
+        # app_lag has received updates, so it has a position (its start, recorded before its
+        # first update, or an acknowledged one: docs/ZOOKEEPER.md "A new app's start") and
+        # what it lacks is a known range of purged files, not "everything".
         node = "%s/apps/app_lag/positions/s1" % self.env.root
-        wait_until(lambda: subprocess.run([td.ZK_CHECK, self.env.zk.connect, "absent", node],
-                                          capture_output=True).returncode != 0,
-                   wh.scaled(30), "app_lag to acknowledge a position")
+        wait_until(lambda: td.count_lines(t.out) > 0 and
+                   subprocess.run([td.ZK_CHECK, self.env.zk.connect, "absent", node],
+                                  capture_output=True).returncode != 0,
+                   wh.scaled(30), "app_lag to receive updates")
         t.send_signal(signal.SIGKILL)
         t.wait()
         self.lag_before = {td.pos_key(u) for u in td.read_lines(t.out)}

@@ -105,7 +105,7 @@ static int get_node(ctl *c, const char *path, size_t max, char **data, struct St
     if (!*data)
         return ZSYSTEMERROR;
     int rc = zoo_get(c->zh, path, 0, *data, &len, st);
-    if (rc == ZOK && st->dataLength > len) {
+    if (rc == ZOK && len >= 0 && st->dataLength > len) {   /* len -1: no data at all */
         snprintf(err, errlen, "ZooKeeper node %s holds %d bytes, more than the limit of %zu "
                  "(docs/ZOOKEEPER.md)", path, (int)st->dataLength, max - 1);
         rc = ZBADARGUMENTS;
@@ -164,6 +164,8 @@ static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t no
                                                              : json_null());
             json_object_set_new(o, "epoch", json_integer((json_int_t)zp.epoch));
             json_object_set_new(o, "publisher", json_string(zp.publisher));
+            /* A new app's recorded start: nothing acknowledged yet. */
+            json_object_set_new(o, "start", json_boolean(zp.start));
         } else {
             json_object_set_new(o, "position_error", json_string(err));
         }
@@ -273,6 +275,8 @@ static void print_table(const json_t *apps, bool reasons)
             char state[64] = "ok";
             if (json_is_object(f))
                 snprintf(state, sizeof state, "FAILED (%s)", str_or(f, "code", "?"));
+            else if (json_is_true(json_object_get(sh, "start")))
+                snprintf(state, sizeof state, "start (nothing acknowledged)");
             const char *pos = str_or(sh, "physical", str_or(sh, "logical", "(oldest)"));
             printf("%-20s %-9zu %-12s %-40s %-10s %s\n", str_or(app, "app", "?"), ninst,
                    str_or(sh, "shard", "?"), pos, ago, state);
