@@ -70,6 +70,14 @@ typedef struct wh_mapper_ops {
     int (*next_batch)(wh_mapper *m, const wh_update **updates, int max, int timeout_ms,
                       char *errbuf, size_t errlen);
 
+    /* Optional (NULL: always healthy). Whether this copy of the shard can
+     * serve it now: its server answers and, on a replica, replication runs
+     * and lags at most max_lag_s seconds (<= 0: no bound). Returns WH_OK, or
+     * a negative code with the reason in errbuf. May block up to the
+     * mapper's connect timeout; called on a mapper kept for health checks
+     * only (the publisher's election, docs/FAILOVER.md). */
+    int (*health)(wh_mapper *m, int max_lag_s, char *errbuf, size_t errlen);
+
     /* Releases everything. Accepts NULL. */
     void (*destroy)(wh_mapper *m);
 } wh_mapper_ops;
@@ -94,6 +102,12 @@ int wh_mapper_check(const char *name, const json_t *options, char *errbuf, size_
  * the list of known names in errbuf. */
 int wh_mapper_create(const char *name, const json_t *options, const char *shard,
                      bool follow, wh_mapper **out, char *errbuf, size_t errlen);
+
+/* ops->health, or WH_OK for a mapper without one. */
+static inline int wh_mapper_health(wh_mapper *m, int max_lag_s, char *errbuf, size_t errlen)
+{
+    return m->ops->health ? m->ops->health(m, max_lag_s, errbuf, errlen) : WH_OK;
+}
 
 static inline void wh_mapper_destroy(wh_mapper *m)
 {

@@ -5,6 +5,7 @@
  * with it under z->mu. Layout and fencing rules: docs/ZOOKEEPER.md. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "publisher/pub.h"
+#include "publisher/pub_health.h"
+#include "publisher/pub_lease.h"
 
 typedef struct zk_pos {
     char    *app;
@@ -62,6 +65,18 @@ struct pub_zk {
     char       fatal[1024];   /* under mu */
     bool       has_fatal;
     bool       connected;
+
+    /* roles (pub_lease.c, docs/FAILOVER.md) */
+    pub_lease  *lease;
+    pub_health *health;
+    bool        registered;    /* our candidate node exists (this thread) */
+    atomic_bool active;        /* we hold the lease (written by this thread) */
+    atomic_int  handover;      /* 0; 1: the loop is asked to stop delivering; 2: it did */
+    atomic_bool move_asked;    /* SIGUSR1: hand the shard over */
+    atomic_bool lease_lost;    /* a ping found the lease gone or not ours */
+    atomic_llong last_ok;      /* mono ms at which a ping that succeeded was sent */
+    atomic_llong fence_ms;     /* no successful ping for this long: fence (0: not yet known) */
+    int64_t     last_ping, last_step;
 };
 
 /* ---- helpers --------------------------------------------------------------------- */
@@ -387,35 +402,19 @@ static int create_registration(pub_zk *z)
     return rc;
 }
 
-static int zk_register(pub_zk *z, bool first)
+/* Creates the shard's parents and our candidate node with our health. */
+static int zk_register(pub_zk *z)
 {
-    const pub_config *cfg = &z->pub->cfg;
     int rc = zku_create_parents(z->zh, z->publishers_path, true);
     if (rc == ZOK)
         rc = zku_create_parents(z->zh, z->apps_path, true);
     if (rc != ZOK)
         return rc;
-    if (first) {
-        rc = bump_epoch(z);
-        if (rc != ZOK)
-            return rc;
-    } else {
-        uint64_t e;
-        rc = read_epoch(z, &e, false);
-        if (rc != ZOK)
-            return rc;
-        if (e != z->epoch) {
-            zk_set_fatal(z, "fenced: the epoch of shard %s is now %" PRIu64 " (ours is %" PRIu64
-                         "): another publisher took over while our ZooKeeper session was "
-                         "expired", cfg->shard, e, z->epoch);
-            return ZOK;
-        }
-    }
-    rc = create_registration(z);
-    if (rc == ZOK) {
-        z->reg_session = zoo_client_id(z->zh)->client_id;
-        wh_info(WH_AREA_ZK, "registered %s with epoch %" PRIu64, z->reg_path, z->epoch);
-    }
+    char why[512];
+    bool ok = pub_health_ok(z->health, why, sizeof why);
+    rc = pub_lease_register(z->lease, z->zh, ok, why);
+    if (rc == ZOK)
+        z->registered = true;
     return rc;
 }
 
@@ -861,13 +860,180 @@ static int read_assignment(pub_zk *z)
     return ZOK;
 }
 
+/* ---- roles (docs/FAILOVER.md) ------------------------------------------------------------------ */
+
+/* Forgets what we knew of positions (another active wrote them meanwhile)
+ * and hands the loop an empty assignment. Caller holds mu. */
+static void forget_locked(pub_zk *z, bool empty_assignment)
+{
+    for (int i = 0; i < z->npos; i++) {
+        z->pos[i].known = false;
+        z->pos[i].version = -2;
+        z->pos[i].written_gen = z->pos[i].gen;
+    }
+    if (empty_assignment) {
+        pub_assign_free(z->assign, z->nassign);
+        z->assign = NULL;
+        z->nassign = 0;
+        z->gen++;
+    }
+}
+
+/* Takes the lease, then the epoch (bump_epoch claims the positions first)
+ * and the publisher node; the assignment follows (dirty). A failure gives
+ * the lease back. */
+static int become_active(pub_zk *z)
+{
+    int64_t t0 = wh_mono_ms();
+    int rc = pub_lease_acquire(z->lease, z->zh);
+    if (rc == ZNODEEXISTS)
+        return ZOK;   /* another candidate won: its lease watch makes us decide again */
+    if (rc != ZOK)
+        return rc;
+    pthread_mutex_lock(&z->mu);
+    forget_locked(z, false);
+    pthread_mutex_unlock(&z->mu);
+    rc = bump_epoch(z);
+    if (rc == ZOK && !z->has_fatal)
+        rc = create_registration(z);
+    if (rc != ZOK || z->has_fatal) {
+        pub_lease_release(z->lease, z->zh);
+        return rc;
+    }
+    z->reg_session = zoo_client_id(z->zh)->client_id;
+    pub_lease_clear_move(z->lease, z->zh);
+    atomic_store(&z->last_ok, t0);
+    atomic_store(&z->lease_lost, false);
+    atomic_store(&z->active, true);
+    pthread_mutex_lock(&z->mu);
+    z->dirty = true;
+    pthread_mutex_unlock(&z->mu);
+    wh_info(WH_AREA_ZK, "active: took the lease of shard %s; registered %s with epoch %" PRIu64,
+            z->pub->cfg.shard, z->reg_path, z->epoch);
+    return ZOK;
+}
+
+/* The loop stopped delivering (handover 2): writes the positions it had
+ * acknowledged, deletes the publisher node and the lease, and is standby. */
+static void finish_handover(pub_zk *z)
+{
+    int64_t deadline = wh_mono_ms() + 5000;
+    int pending;
+    while ((pending = flush_positions(z)) > 0 && wh_mono_ms() < deadline && !z->has_fatal) {
+        struct timespec ts = { 0, 50 * 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    if (pending > 0)
+        wh_warn(WH_AREA_ZK, "handing shard %s over with %d positions not written: the next "
+                "active publisher redelivers from older ones", z->pub->cfg.shard, pending);
+    zoo_delete(z->zh, z->reg_path, -1);
+    int rc = pub_lease_release(z->lease, z->zh);
+    atomic_store(&z->active, false);
+    pthread_mutex_lock(&z->mu);
+    forget_locked(z, true);
+    z->dirty = true;
+    pthread_mutex_unlock(&z->mu);
+    atomic_store(&z->handover, 0);
+    pub_wake(z->pub);
+    if (rc != ZOK)
+        wh_warn(WH_AREA_ZK, "deleting the lease of shard %s: %s (it goes with our session)",
+                z->pub->cfg.shard, zerror(rc));
+    wh_info(WH_AREA_ZK, "standby: handed the lease of shard %s over (epoch %" PRIu64 ")",
+            z->pub->cfg.shard, z->epoch);
+}
+
+/* The answer to a ping: the lease is still ours, or lost. */
+typedef struct ping { pub_zk *z; int64_t sent; int64_t session; } ping;
+
+static void ping_done(int rc, const struct Stat *st, const void *data)
+{
+    ping *pg = (ping *)data;
+    if (rc == ZOK && st && st->ephemeralOwner == pg->session) {
+        if (pg->sent > atomic_load(&pg->z->last_ok))
+            atomic_store(&pg->z->last_ok, pg->sent);
+    } else if (rc == ZNONODE || rc == ZOK) {
+        atomic_store(&pg->z->lease_lost, true);
+        pub_wake(pg->z->pub);
+    }
+    free(pg);
+}
+
+/* While active, asks ZooKeeper about the lease every sixth of the session
+ * timeout, asynchronously: the loop fences itself when no answer came for
+ * two thirds of it (pub_zk_fence_due), before the session can expire. */
+static void lease_ping(pub_zk *z)
+{
+    int64_t t = zoo_recv_timeout(z->zh), now = wh_mono_ms();
+    if (t > 0)
+        atomic_store(&z->fence_ms, t * 2 / 3);
+    if (!atomic_load(&z->active) || now - z->last_ping < t / 6)
+        return;
+    ping *pg = malloc(sizeof *pg);
+    if (!pg)
+        return;
+    *pg = (ping){ z, now, zoo_client_id(z->zh)->client_id };
+    if (zoo_aexists(z->zh, pub_lease_path(z->lease), 0, ping_done, pg) != ZOK)
+        free(pg);
+    else
+        z->last_ping = now;
+}
+
+/* One round of the election: decides and acts. */
+static int lease_step(pub_zk *z)
+{
+    char why[512], holder[ZKU_ID_MAX + 1];
+    pub_lease_action act;
+    bool active = atomic_load(&z->active);
+    bool ok = pub_health_ok(z->health, why, sizeof why);
+    z->last_step = wh_mono_ms();
+    int rc = pub_lease_step(z->lease, z->zh, watcher, z, active, ok, why, &act, holder);
+    if (rc != ZOK)
+        return rc;
+    if (act != PUB_LEASE_NONE)
+        wh_debug(WH_AREA_ZK, "election: %s (holder %s)", pub_lease_action_name(act),
+                 holder[0] ? holder : "none");
+    if (active && atomic_exchange(&z->move_asked, false))
+        rc = pub_lease_ask_move(z->lease, z->zh, z->id, "", "signal");
+    switch (act) {
+    case PUB_LEASE_TAKE:
+        return become_active(z);
+    case PUB_LEASE_HAND_OVER:
+        if (atomic_load(&z->handover) == 0) {
+            wh_info(WH_AREA_ZK, "handing shard %s over: %s", z->pub->cfg.shard,
+                    ok ? "a move was asked" : why);
+            atomic_store(&z->handover, 1);
+            pub_wake(z->pub);
+        }
+        return ZOK;
+    case PUB_LEASE_ASK_FAILBACK:
+        rc = pub_lease_ask_move(z->lease, z->zh, holder, z->id, "failback");
+        return rc == ZNODEEXISTS ? ZOK : rc;
+    case PUB_LEASE_DROP_MOVE:
+        wh_warn(WH_AREA_ZK, "dropping the move request of shard %s: no healthy candidate "
+                "other than %s can take it", z->pub->cfg.shard, z->id);
+        return pub_lease_clear_move(z->lease, z->zh);
+    case PUB_LEASE_NONE:
+        break;
+    }
+    return rc == ZNODEEXISTS ? ZOK : rc;
+}
+
+static void health_changed(void *ctx)
+{
+    pub_zk *z = ctx;
+    pthread_mutex_lock(&z->mu);
+    z->dirty = true;
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+}
+
 /* ---- the thread ------------------------------------------------------------------------------ */
 
 static void *zk_main(void *arg)
 {
     pub_zk *z = arg;
     const pub_config *cfg = &z->pub->cfg;
-    bool first = true, need_register = true;
+    bool need_register = true;
     int64_t last_flush = wh_mono_ms(), down_since = wh_mono_ms(), last_warn = 0;
     int backoff = 200;
 
@@ -877,27 +1043,31 @@ static void *zk_main(void *arg)
         z->expired = false;
         pthread_mutex_unlock(&z->mu);
 
+        if (expired && atomic_load(&z->active)) {
+            zk_set_fatal(z, "fenced: our ZooKeeper session expired while we held the lease of "
+                         "shard %s: a standby may have taken it over", cfg->shard);
+            pthread_mutex_lock(&z->mu);
+            break;
+        }
         if (expired) {
             wh_warn(WH_AREA_ZK, "ZooKeeper %s: session expired; reconnecting and "
-                    "re-registering %s", cfg->zk_connect, z->reg_path);
+                    "registering as a candidate again", cfg->zk_connect);
             zookeeper_close(z->zh);
             zku_quiet();
             z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
             need_register = true;
+            z->registered = false;
             down_since = wh_mono_ms();
-            /* Versions may have changed while we were away. */
-            pthread_mutex_lock(&z->mu);
-            for (int i = 0; i < z->npos; i++)
-                z->pos[i].version = -2;
-            pthread_mutex_unlock(&z->mu);
         }
         bool up = z->zh && zoo_state(z->zh) == ZOO_CONNECTED_STATE;
         if (up != z->connected) {
             if (up)
                 wh_info(WH_AREA_ZK, "ZooKeeper %s: connected", cfg->zk_connect);
             else
-                wh_warn(WH_AREA_ZK, "ZooKeeper %s: connection lost; delivery goes on, "
-                        "positions are written when it is back", cfg->zk_connect);
+                wh_warn(WH_AREA_ZK, "ZooKeeper %s: connection lost; %s", cfg->zk_connect,
+                        atomic_load(&z->active)
+                            ? "delivery goes on until the fencing bound (docs/FAILOVER.md)"
+                            : "standby");
             z->connected = up;
             if (!up)
                 down_since = wh_mono_ms();
@@ -908,35 +1078,49 @@ static void *zk_main(void *arg)
                     zku_state_name(z->zh ? zoo_state(z->zh) : 0));
             last_warn = wh_mono_ms();
         }
+        if (atomic_load(&z->lease_lost)) {
+            zk_set_fatal(z, "fenced: the lease of shard %s is no longer ours", cfg->shard);
+            pthread_mutex_lock(&z->mu);
+            break;
+        }
+        if (up)
+            lease_ping(z);
         if (up && need_register) {
-            int rc = zk_register(z, first);
+            int rc = zk_register(z);
             if (rc == ZOK) {
-                first = false;
                 need_register = false;
                 dirty = true;
                 backoff = 200;
             } else {
-                wh_warn(WH_AREA_ZK, "registering publisher in ZooKeeper: %s; retrying",
+                wh_warn(WH_AREA_ZK, "registering as a candidate in ZooKeeper: %s; retrying",
                         zerror(rc));
             }
         }
-        if (up && !need_register && dirty) {
+        if (up && !need_register && atomic_load(&z->handover) == 2)
+            finish_handover(z);
+        if (up && !need_register &&
+            (dirty || wh_mono_ms() - z->last_step >= 500 || atomic_load(&z->move_asked))) {
             pthread_mutex_lock(&z->mu);
             z->dirty = false;
             pthread_mutex_unlock(&z->mu);
+            int rc = lease_step(z);
+            bool serve = atomic_load(&z->active) && atomic_load(&z->handover) == 0;
             /* The epoch first: a watch on it is among those that make us dirty. */
-            int rc = check_epoch(z, true, "by its watch");
-            if (rc == ZOK && !z->has_fatal)
+            if (rc == ZOK && serve && dirty && !z->has_fatal)
+                rc = check_epoch(z, true, "by its watch");
+            if (rc == ZOK && serve && dirty && !z->has_fatal)
                 rc = read_assignment(z);
             if (rc != ZOK) {
-                wh_warn(WH_AREA_ZK, "reading subscriber apps: %s; retrying", zerror(rc));
+                wh_warn(WH_AREA_ZK, "reading the shard's candidates and subscriber apps: %s; "
+                        "retrying", zerror(rc));
                 pthread_mutex_lock(&z->mu);
                 z->dirty = true;
                 pthread_mutex_unlock(&z->mu);
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && wh_mono_ms() - last_flush >= cfg->flush_ms) {
+        if (up && !need_register && atomic_load(&z->active) &&
+            wh_mono_ms() - last_flush >= cfg->flush_ms) {
             flush_positions(z);
             write_failures(z);
             last_flush = wh_mono_ms();
@@ -949,6 +1133,8 @@ static void *zk_main(void *arg)
             int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
             if (wait > 200 && (!up || need_register))
                 wait = 200;
+            if (wait > 100)
+                wait = 100;   /* pings, hand-overs and the grace of a vacant lease */
             struct timespec ts = wh_cond_deadline(wait);
             pthread_cond_timedwait(&z->cond, &z->mu, &ts);
         } else if (z->dirty && up && !need_register) {
@@ -1001,10 +1187,18 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
                          "longer than %d bytes", p->cfg.zk_root, p->cfg.shard, p->cfg.id,
                          ZKU_PATH_MAX - 1);
     }
+    int rc = pub_lease_new(&p->cfg, z->id, &z->lease, errbuf, errlen);
+    if (rc != WH_OK) {
+        pthread_mutex_destroy(&z->mu);
+        pthread_cond_destroy(&z->cond);
+        free(z);
+        return rc;
+    }
     zku_quiet();
     z->zh = zookeeper_init(p->cfg.zk_connect, watcher, (int)p->cfg.zk_session_ms, NULL, z, 0);
     if (!z->zh) {
         int e = errno;
+        pub_lease_free(z->lease);
         free(z);
         return wh_seterr(errbuf, errlen, WH_ERR_ZK,
                          "zookeeper.connect '%s': cannot create a client: %s", p->cfg.zk_connect,
@@ -1016,6 +1210,9 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
 
 int pub_zk_start(pub_zk *z, char *errbuf, size_t errlen)
 {
+    int rc = pub_health_start(z->pub, health_changed, z, &z->health, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
     if (pthread_create(&z->thread, NULL, zk_main, z) != 0)
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot start the ZooKeeper thread");
     z->started = true;
@@ -1126,6 +1323,49 @@ bool pub_zk_connected(pub_zk *z)
     return z->connected;
 }
 
+bool pub_zk_active(pub_zk *z)
+{
+    return atomic_load(&z->active);
+}
+
+bool pub_zk_registered(pub_zk *z)
+{
+    return z->registered;
+}
+
+bool pub_zk_handover_requested(pub_zk *z)
+{
+    return atomic_load(&z->handover) == 1;
+}
+
+void pub_zk_handover_done(pub_zk *z)
+{
+    pthread_mutex_lock(&z->mu);
+    atomic_store(&z->handover, 2);
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+}
+
+void pub_zk_request_move(pub_zk *z)
+{
+    pthread_mutex_lock(&z->mu);
+    atomic_store(&z->move_asked, true);
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+}
+
+bool pub_zk_fence_due(pub_zk *z, int64_t now, char *why, size_t len)
+{
+    int64_t bound = atomic_load(&z->fence_ms), ok = atomic_load(&z->last_ok);
+    if (!atomic_load(&z->active) || bound <= 0 || now - ok <= bound)
+        return false;
+    snprintf(why, len, "fenced: no answer from ZooKeeper for %lld ms while holding the lease of "
+             "shard %s (the bound is two thirds of the session timeout, %lld ms): our session "
+             "may expire and a standby take over, so we stop delivering now",
+             (long long)(now - ok), z->pub->cfg.shard, (long long)bound);
+    return true;
+}
+
 void pub_zk_free(pub_zk *z)
 {
     if (!z)
@@ -1137,8 +1377,9 @@ void pub_zk_free(pub_zk *z)
         pthread_mutex_unlock(&z->mu);
         pthread_join(z->thread, NULL);
     }
+    pub_health_stop(z->health);
     /* Final positions: try for a few seconds if ZooKeeper is reachable. */
-    if (z->zh && z->epoch && !z->has_fatal) {
+    if (z->zh && z->epoch && !z->has_fatal && atomic_load(&z->active)) {
         int64_t deadline = wh_mono_ms() + 3000;
         while (wh_mono_ms() < deadline) {
             if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0)
@@ -1150,7 +1391,8 @@ void pub_zk_free(pub_zk *z)
             zoo_delete(z->zh, z->reg_path, -1);
     }
     if (z->zh)
-        zookeeper_close(z->zh);
+        zookeeper_close(z->zh);   /* our candidate node and the lease go with the session */
+    pub_lease_free(z->lease);
     pub_assign_free(z->assign, z->nassign);
     for (int i = 0; i < z->npos; i++) {
         free(z->pos[i].app);
