@@ -99,10 +99,13 @@ class Shard:
         return p
 
     def role(self, p):
+        """(role, epoch) from p's status file while p runs; (None, None) otherwise."""
         try:
             with open(p.status) as f:
                 st = json.load(f)
         except (OSError, ValueError):
+            return None, None
+        if st.get("pid") != p.pid or p.poll() is not None:
             return None, None
         return st.get("role"), st.get("epoch")
 
