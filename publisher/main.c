@@ -149,11 +149,15 @@ static void run(publisher *p)
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
             pub_fatal(p, "%s", why);
-        /* Fenced by silence: stop before our session can expire (docs/FAILOVER.md). */
-        if (pub_zk_fence_due(p->zk, wh_mono_ms(), fence, sizeof fence))
-            pub_fatal(p, "%s", fence);
         if (atomic_load(&p->has_fatal))
             return;
+        /* Fenced by silence or a lost lease: stop before a standby can take
+         * over (docs/FAILOVER.md "Fencing"); nothing is acknowledged after. */
+        if (pub_zk_fence_due(p->zk, wh_mono_ms(), fence, sizeof fence)) {
+            wh_warn(WH_AREA_PUBLISHER, "%s", fence);
+            close_flows(p, false);
+            pub_zk_fenced(p->zk);
+        }
         if (pub_zk_handover_requested(p->zk)) {
             /* Planned hand-over: every flow acknowledges what it was sent, then
              * stops; the agent writes the positions and deletes the lease. */
@@ -163,7 +167,8 @@ static void run(publisher *p)
         }
         pub_assign *as;
         int nas;
-        if (pub_zk_take_assignment(p->zk, &p->assign_gen, &as, &nas)) {
+        if (!pub_zk_is_fenced(p->zk) &&
+            pub_zk_take_assignment(p->zk, &p->assign_gen, &as, &nas)) {
             pub_assign_apply(p, as, nas);
             pub_assign_free(as, nas);
         }

@@ -113,9 +113,14 @@ void pub_zk_handover_done(pub_zk *z);
  * best other healthy candidate takes. Any thread but a signal handler. */
 void pub_zk_request_move(pub_zk *z);
 /* True (and why) when we are active and ZooKeeper has not answered a ping
- * for two thirds of the session timeout: the loop must stop delivering at
- * once (it exits, crash-only). Loop thread. */
+ * for two thirds of the session timeout, or the lease is lost: the loop must
+ * stop delivering at once (close every flow, take no assignment) and call
+ * pub_zk_fenced. The agent then resumes (same session, lease still ours: a
+ * new assignment generation) or drops the lease (standby). Loop thread. */
 bool pub_zk_fence_due(pub_zk *z, int64_t now, char *why, size_t len);
+void pub_zk_fenced(pub_zk *z);
+/* True from pub_zk_fenced until the agent resumed or dropped the lease. */
+bool pub_zk_is_fenced(pub_zk *z);
 /* Writes every pending position now (bounded wait), then stops the thread,
  * deletes the registration and frees. Accepts NULL. */
 void pub_zk_free(pub_zk *z);

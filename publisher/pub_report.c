@@ -66,7 +66,9 @@ void pub_report_tick(publisher *p, int64_t now)
     /* Flows stopped for good, so the monitor and the operator see them. */
     json_t *extra = json_object();
     if (extra)
-        status_set_role(extra, pub_zk_active(p->zk) ? "active" : "standby", pub_zk_epoch(p->zk));
+        status_set_role(extra, pub_zk_active(p->zk) && !pub_zk_is_fenced(p->zk) ? "active"
+                                                                                : "standby",
+                        pub_zk_epoch(p->zk));
     for (pub_flow *f = p->flows; f; f = f->next) {
         if (f->state != FLOW_FAILED && f->state != FLOW_STOPPED)
             continue;

@@ -73,7 +73,9 @@ struct pub_zk {
     atomic_bool active;        /* we hold the lease (written by this thread) */
     atomic_int  handover;      /* 0; 1: the loop is asked to stop delivering; 2: it did */
     atomic_bool move_asked;    /* SIGUSR1: hand the shard over */
-    atomic_bool lease_lost;    /* a ping found the lease gone or not ours */
+    atomic_bool lease_lost;    /* the lease is gone or not ours: the session expired, or a
+                                * ping found it so; the loop must stop delivering */
+    atomic_bool fenced;        /* the loop stopped delivering (pub_zk_fenced) while active */
     atomic_llong last_ok;      /* mono ms at which a ping that succeeded was sent */
     atomic_llong fence_ms;     /* no successful ping for this long: fence (0: not yet known) */
     int64_t     last_ping, last_step;
@@ -978,6 +980,53 @@ static void lease_ping(pub_zk *z)
         z->last_ping = now;
 }
 
+/* Stops being active (the loop has closed its flows): forgets the
+ * positions and hands the loop an empty assignment. */
+static void drop_lease(pub_zk *z, const char *why)
+{
+    atomic_store(&z->active, false);
+    pthread_mutex_lock(&z->mu);
+    forget_locked(z, true);
+    z->dirty = true;
+    pthread_mutex_unlock(&z->mu);
+    atomic_store(&z->handover, 0);
+    atomic_store(&z->lease_lost, false);
+    atomic_store(&z->fenced, false);
+    pub_wake(z->pub);
+    wh_warn(WH_AREA_ZK, "standby: lost the lease of shard %s (epoch %" PRIu64 "): %s",
+            z->pub->cfg.shard, z->epoch, why);
+}
+
+/* The loop fenced itself (ZooKeeper was silent, or the lease was lost): once
+ * ZooKeeper answers, either the lease is still ours in the same session (we
+ * resume: the flows start again from their acknowledged positions) or it is
+ * not (we are standby and the election runs again). */
+static void resolve_fence(pub_zk *z, bool up)
+{
+    if (atomic_load(&z->lease_lost)) {
+        drop_lease(z, "our session expired or the lease node is no longer ours");
+        return;
+    }
+    if (!up)
+        return;
+    struct Stat st;
+    int64_t t0 = wh_mono_ms();
+    int rc = zoo_exists(z->zh, pub_lease_path(z->lease), 0, &st);
+    if (rc == ZOK && st.ephemeralOwner == zoo_client_id(z->zh)->client_id) {
+        atomic_store(&z->last_ok, t0);
+        atomic_store(&z->fenced, false);
+        pthread_mutex_lock(&z->mu);
+        z->gen++;           /* the same assignment again: the loop restarts the flows */
+        z->dirty = true;
+        pthread_mutex_unlock(&z->mu);
+        pub_wake(z->pub);
+        wh_info(WH_AREA_ZK, "ZooKeeper answers again and the lease of shard %s is still ours "
+                "(epoch %" PRIu64 "): delivering again", z->pub->cfg.shard, z->epoch);
+    } else if (rc == ZOK || rc == ZNONODE) {
+        drop_lease(z, "the lease node is gone or held by another session");
+    }
+}
+
 /* One round of the election: decides and acts. */
 static int lease_step(pub_zk *z)
 {
@@ -1044,10 +1093,9 @@ static void *zk_main(void *arg)
         pthread_mutex_unlock(&z->mu);
 
         if (expired && atomic_load(&z->active)) {
-            zk_set_fatal(z, "fenced: our ZooKeeper session expired while we held the lease of "
-                         "shard %s: a standby may have taken it over", cfg->shard);
-            pthread_mutex_lock(&z->mu);
-            break;
+            /* The lease went with the session: the loop stops delivering first. */
+            atomic_store(&z->lease_lost, true);
+            pub_wake(z->pub);
         }
         if (expired) {
             wh_warn(WH_AREA_ZK, "ZooKeeper %s: session expired; reconnecting and "
@@ -1078,12 +1126,13 @@ static void *zk_main(void *arg)
                     zku_state_name(z->zh ? zoo_state(z->zh) : 0));
             last_warn = wh_mono_ms();
         }
-        if (atomic_load(&z->lease_lost)) {
-            zk_set_fatal(z, "fenced: the lease of shard %s is no longer ours", cfg->shard);
-            pthread_mutex_lock(&z->mu);
-            break;
-        }
-        if (up)
+        bool active = atomic_load(&z->active);
+        if (active && atomic_load(&z->fenced))
+            resolve_fence(z, up);
+        /* Lost while the loop still delivers: nothing else until it has stopped. */
+        bool hold = atomic_load(&z->active) &&
+                    (atomic_load(&z->fenced) || atomic_load(&z->lease_lost));
+        if (up && !hold)
             lease_ping(z);
         if (up && need_register) {
             int rc = zk_register(z);
@@ -1096,9 +1145,9 @@ static void *zk_main(void *arg)
                         zerror(rc));
             }
         }
-        if (up && !need_register && atomic_load(&z->handover) == 2)
+        if (up && !need_register && !hold && atomic_load(&z->handover) == 2)
             finish_handover(z);
-        if (up && !need_register &&
+        if (up && !need_register && !hold &&
             (dirty || wh_mono_ms() - z->last_step >= 500 || atomic_load(&z->move_asked))) {
             pthread_mutex_lock(&z->mu);
             z->dirty = false;
@@ -1119,7 +1168,7 @@ static void *zk_main(void *arg)
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && atomic_load(&z->active) &&
+        if (up && !need_register && !hold && atomic_load(&z->active) &&
             wh_mono_ms() - last_flush >= cfg->flush_ms) {
             flush_positions(z);
             write_failures(z);
@@ -1357,13 +1406,34 @@ void pub_zk_request_move(pub_zk *z)
 bool pub_zk_fence_due(pub_zk *z, int64_t now, char *why, size_t len)
 {
     int64_t bound = atomic_load(&z->fence_ms), ok = atomic_load(&z->last_ok);
-    if (!atomic_load(&z->active) || bound <= 0 || now - ok <= bound)
+    if (!atomic_load(&z->active) || atomic_load(&z->fenced))
+        return false;
+    if (atomic_load(&z->lease_lost)) {
+        snprintf(why, len, "fenced: the lease of shard %s is no longer ours (our ZooKeeper "
+                 "session expired, or another session holds it): we stop delivering now",
+                 z->pub->cfg.shard);
+        return true;
+    }
+    if (bound <= 0 || now - ok <= bound)
         return false;
     snprintf(why, len, "fenced: no answer from ZooKeeper for %lld ms while holding the lease of "
              "shard %s (the bound is two thirds of the session timeout, %lld ms): our session "
-             "may expire and a standby take over, so we stop delivering now",
-             (long long)(now - ok), z->pub->cfg.shard, (long long)bound);
+             "may expire and a standby take over, so we stop delivering now until ZooKeeper "
+             "answers", (long long)(now - ok), z->pub->cfg.shard, (long long)bound);
     return true;
+}
+
+void pub_zk_fenced(pub_zk *z)
+{
+    pthread_mutex_lock(&z->mu);
+    atomic_store(&z->fenced, true);
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+}
+
+bool pub_zk_is_fenced(pub_zk *z)
+{
+    return atomic_load(&z->fenced);
 }
 
 void pub_zk_free(pub_zk *z)
@@ -1379,7 +1449,8 @@ void pub_zk_free(pub_zk *z)
     }
     pub_health_stop(z->health);
     /* Final positions: try for a few seconds if ZooKeeper is reachable. */
-    if (z->zh && z->epoch && !z->has_fatal && atomic_load(&z->active)) {
+    if (z->zh && z->epoch && !z->has_fatal && atomic_load(&z->active) &&
+        !atomic_load(&z->fenced) && !atomic_load(&z->lease_lost)) {
         int64_t deadline = wh_mono_ms() + 3000;
         while (wh_mono_ms() < deadline) {
             if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0)
