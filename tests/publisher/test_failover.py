@@ -28,6 +28,9 @@ Scenarios:
   move       `wormhole-ctl move s1 --to ID`: a clean hand-over; redelivered updates at
              most one datamarker interval's worth (datamarker_updates)
   move_signal SIGUSR1 to the active hands the shard to the best other candidate
+  monitor    two candidates as instances of wormhole-monitor: `status` shows role and
+             epoch; the active (preferred) one SIGKILLed, the monitor restarts it and it
+             serves the shard again with a newer epoch, with no gap
 
 Prints what it checks; exits 0 on success, 1 on a failed check, 77 (skip) if MariaDB or
 ZooKeeper is not available.
@@ -50,6 +53,7 @@ import test_delivery as td  # noqa: E402
 import wh_harness as wh  # noqa: E402
 
 CTL = os.path.join(td.BUILD, "tools", "wormhole-ctl")
+MONITOR = os.path.join(td.BUILD, "monitor", "wormhole-monitor")
 SESSION_MS = 4000
 MARKER_UPDATES = 500
 ITEMS = sc.Table("app.items", ["id"], ["id", "grp", "name", "qty", "price"])
@@ -70,10 +74,9 @@ class Shard:
                      "app_items": [env.tail("app_items", 'table = "items"')]}
         self.writer = None
 
-    def publisher(self, pub_id, priority, zk=None, db_port=None, failback=True):
+    def publisher_config(self, pub_id, priority, zk=None, db_port=None, failback=True):
         env = self.env
-        env.n += 1
-        cfg = {"shard": "s1", "id": pub_id,
+        return {"shard": "s1", "id": pub_id,
                "mapper": {"name": "mysql", "options": {
                    "binlog_dir": env.db.binlog_dir, "host": "127.0.0.1",
                    "port": db_port or env.db.port, "user": env.db.user,
@@ -86,6 +89,11 @@ class Shard:
                "positions": {"flush_interval_ms": 100},
                "lease": {"priority": priority, "failback": failback, "grace_ms": 3000},
                "health": {"interval_ms": 300, "max_replica_lag_s": 30}}
+
+    def publisher(self, pub_id, priority, zk=None, db_port=None, failback=True):
+        env = self.env
+        env.n += 1
+        cfg = self.publisher_config(pub_id, priority, zk, db_port, failback)
         path = env.stack.path("%s.json" % pub_id)
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -362,9 +370,67 @@ def scenario_move_signal(env):
     move_common(env, "signal")
 
 
+def scenario_monitor(env):
+    """Two candidates run as instances of one wormhole-monitor: `status` shows each one's
+    role and epoch; the active (preferred) one SIGKILLed, the monitor restarts it and it
+    serves the shard again with a newer epoch (directly, or after cand-b by failback)."""
+    s = Shard(env)
+    conf, run = env.stack.path("monitor.d"), env.stack.path("monitor-run")
+    os.makedirs(conf)
+    for name, prio in (("cand-a", 10), ("cand-b", 0)):
+        pub = s.publisher_config(name, prio)
+        inst = {"command": td.PUBLISHER, "backoff": {"initial_ms": 200, "max_ms": 1000},
+                "publisher": pub}
+        with open(os.path.join(conf, name + ".json"), "w") as f:
+            json.dump(inst, f)
+    logf = open(env.stack.path("monitor.log"), "w")
+    mon = subprocess.Popen([MONITOR, "--config-dir", conf, "--run-dir", run], stdout=logf,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    env.procs.append(mon)
+
+    def roles():
+        out = subprocess.run([MONITOR, "status", "--json", "--run-dir", run],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            return {}
+        return {i["name"]: (i["role"], i["epoch"], i["pid"])
+                for i in json.loads(out.stdout)["instances"]}
+
+    # Started together, cand-b may be healthy first and take the lease; cand-a, preferred,
+    # then takes it back by failback: either way the shard settles on cand-a.
+    td.wait_until(lambda: [r[0] for _, r in sorted(roles().items())] == ["active", "standby"],
+                  wh.scaled(60), "cand-a active and cand-b standby in wormhole-monitor status")
+    r = roles()
+    e = r["cand-a"][1]
+    check(r["cand-a"][0] == "active" and e >= 1 and r["cand-b"][0] == "standby",
+          "wormhole-monitor status: cand-a active with epoch %d, cand-b standby (%s)" % (e, r))
+    text = subprocess.run([MONITOR, "status", "--run-dir", run], capture_output=True,
+                          text=True, timeout=30).stdout
+    check(re.search(r"cand-a +running .* active +%d " % e, text) and
+          re.search(r"cand-b +running .* standby +\d+ ", text),
+          "the status table has the ROLE and EPOCH columns:\n%s" % text)
+    s.start_writes()
+    s.progress("the start")
+    old_pid = r["cand-a"][2]
+    os.kill(old_pid, signal.SIGKILL)
+    # The monitor restarts cand-a at once; once the killed one's session expired, the
+    # best healthy candidate takes the lease: the restarted cand-a if it registered by
+    # then, else cand-b and then cand-a by failback.
+    td.wait_until(lambda: roles().get("cand-a", (None, 0, 0))[0] == "active" and
+                  roles()["cand-a"][2] != old_pid, wh.scaled(60),
+                  "the restarted cand-a to serve the shard again")
+    r = roles()
+    check(r["cand-a"][1] > e and r["cand-b"][0] == "standby",
+          "the monitor restarted cand-a (pid %d, was %d), which serves the shard with epoch %d "
+          "> %d; cand-b standby (%s)" % (r["cand-a"][2], old_pid, r["cand-a"][1], e, r))
+    s.progress("the failback")
+    s.finish("monitor")
+
+
 SCENARIOS = {"standby": scenario_standby, "kill": scenario_kill,
              "partition": scenario_partition, "dbdown": scenario_dbdown,
-             "move": scenario_move, "move_signal": scenario_move_signal}
+             "move": scenario_move, "move_signal": scenario_move_signal,
+             "monitor": scenario_monitor}
 
 
 def main(argv):
