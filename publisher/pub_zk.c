@@ -69,7 +69,7 @@ struct pub_zk {
     /* roles (pub_lease.c, docs/FAILOVER.md) */
     pub_lease  *lease;
     pub_health *health;
-    bool        registered;    /* our candidate node exists (this thread) */
+    atomic_bool registered;    /* our candidate node exists (written by this thread) */
     atomic_bool active;        /* we hold the lease (written by this thread) */
     atomic_int  handover;      /* 0; 1: the loop is asked to stop delivering; 2: it did */
     atomic_bool move_asked;    /* SIGUSR1: hand the shard over */
@@ -416,7 +416,7 @@ static int zk_register(pub_zk *z)
     bool ok = pub_health_ok(z->health, why, sizeof why);
     rc = pub_lease_register(z->lease, z->zh, ok, why);
     if (rc == ZOK)
-        z->registered = true;
+        atomic_store(&z->registered, true);
     return rc;
 }
 
@@ -623,7 +623,7 @@ static zku_app_settings read_app_settings(pub_zk *z, const char *app)
     if (zku_path_app(path, sizeof path, z->pub->cfg.zk_root, app) != WH_OK ||
         zoo_wget(z->zh, path, watcher, z, buf, &len, &stat) != ZOK)
         return st;
-    if (stat.dataLength > len)
+    if (stat.dataLength > (len < 0 ? 0 : len))   /* len is -1 for a node without data */
         wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d of an "
                 "app node (docs/ZOOKEEPER.md); using the defaults", path, (int)stat.dataLength,
                 ZKU_APP_MAX - 1);
@@ -1045,7 +1045,21 @@ static int lease_step(pub_zk *z)
         rc = pub_lease_ask_move(z->lease, z->zh, z->id, "", "signal");
     switch (act) {
     case PUB_LEASE_TAKE:
-        return become_active(z);
+        rc = become_active(z);
+        /* The assignment at once (the epoch is ours: no check needed), so that the
+         * takeover does not wait for another round of the election. */
+        if (rc == ZOK && atomic_load(&z->active) && !z->has_fatal) {
+            pthread_mutex_lock(&z->mu);
+            z->dirty = false;
+            pthread_mutex_unlock(&z->mu);
+            rc = read_assignment(z);
+            if (rc != ZOK) {
+                pthread_mutex_lock(&z->mu);
+                z->dirty = true;
+                pthread_mutex_unlock(&z->mu);
+            }
+        }
+        return rc;
     case PUB_LEASE_HAND_OVER:
         if (atomic_load(&z->handover) == 0) {
             wh_info(WH_AREA_ZK, "handing shard %s over: %s", z->pub->cfg.shard,
@@ -1104,7 +1118,7 @@ static void *zk_main(void *arg)
             zku_quiet();
             z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
             need_register = true;
-            z->registered = false;
+            atomic_store(&z->registered, false);
             down_since = wh_mono_ms();
         }
         bool up = z->zh && zoo_state(z->zh) == ZOO_CONNECTED_STATE;
@@ -1379,7 +1393,7 @@ bool pub_zk_active(pub_zk *z)
 
 bool pub_zk_registered(pub_zk *z)
 {
-    return z->registered;
+    return atomic_load(&z->registered);
 }
 
 bool pub_zk_handover_requested(pub_zk *z)
