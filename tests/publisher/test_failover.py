@@ -28,6 +28,9 @@ Scenarios:
   move       `wormhole-ctl move s1 --to ID`: a clean hand-over; redelivered updates at
              most one datamarker interval's worth (datamarker_updates)
   move_signal SIGUSR1 to the active hands the shard to the best other candidate
+  replica_health  one candidate on a replica: its SQL thread stopped, it resigns (no
+             candidate is healthy, nothing is delivered); started again, it takes the lease
+             back; exact replay against the replica's tables
   monitor    two candidates as instances of wormhole-monitor: `status` shows role and
              epoch; the active (preferred) one SIGKILLed, the monitor restarts it and it
              serves the shard again with a newer epoch, with no gap
@@ -74,12 +77,13 @@ class Shard:
                      "app_items": [env.tail("app_items", 'table = "items"')]}
         self.writer = None
 
-    def publisher_config(self, pub_id, priority, zk=None, db_port=None, failback=True):
+    def publisher_config(self, pub_id, priority, zk=None, db_port=None, failback=True, db=None):
         env = self.env
+        db = db or env.db
         return {"shard": "s1", "id": pub_id,
                "mapper": {"name": "mysql", "options": {
-                   "binlog_dir": env.db.binlog_dir, "host": "127.0.0.1",
-                   "port": db_port or env.db.port, "user": env.db.user,
+                   "binlog_dir": db.binlog_dir, "host": "127.0.0.1",
+                   "port": db_port or db.port, "user": db.user,
                    "connect_timeout": 2}},
                "zookeeper": {"connect": zk or env.zk.connect, "root": env.root,
                              "session_timeout_ms": SESSION_MS},
@@ -90,10 +94,10 @@ class Shard:
                "lease": {"priority": priority, "failback": failback, "grace_ms": 3000},
                "health": {"interval_ms": 300, "max_replica_lag_s": 30}}
 
-    def publisher(self, pub_id, priority, zk=None, db_port=None, failback=True):
+    def publisher(self, pub_id, priority, zk=None, db_port=None, failback=True, db=None):
         env = self.env
         env.n += 1
-        cfg = self.publisher_config(pub_id, priority, zk, db_port, failback)
+        cfg = self.publisher_config(pub_id, priority, zk, db_port, failback, db)
         path = env.stack.path("%s.json" % pub_id)
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -139,10 +143,11 @@ class Shard:
     def progress(self, what, timeout=60):
         td.wait_progress(self.files(), timeout, what)
 
-    def finish(self, what):
-        """Stops the writes, waits for the apps to catch up and checks the exact replay."""
+    def finish(self, what, db=None):
+        """Stops the writes, waits for the apps to catch up and checks the exact replay
+        against db's final tables (the primary's by default)."""
         self.writer.stop()
-        want = {a: sc.dump_tables(self.env.db, TABLES[a]) for a in TABLES}
+        want = {a: sc.dump_tables(db or self.env.db, TABLES[a]) for a in TABLES}
         for app, tails in self.apps.items():
             def clean():
                 lines = [u for t in tails for u in td.read_lines(t.out)]
@@ -427,10 +432,39 @@ def scenario_monitor(env):
     s.finish("monitor")
 
 
+def scenario_replica_health(env):
+    """A candidate reading a replica: its replication SQL thread stopped, it is unhealthy
+    and resigns (no candidate is healthy: the shard waits, nothing is lost); replication
+    started again, it takes the lease back and delivery resumes, exactly."""
+    s = Shard(env)
+    rep_db = env.stack.replica(env.db)
+    r = s.publisher("pub-r", 0, db=rep_db)
+    s.wait_role(r, "active", 30)
+    s.start_writes()
+    s.progress("the start")
+    rep_db.sql("STOP SLAVE SQL_THREAD")
+    s.wait_role(r, "standby", 20, "pub-r to resign when its replica stops applying")
+    check("Slave_SQL_Running is No" in td.log_text(r),
+          "pub-r logged why its copy cannot serve (Slave_SQL_Running is No) and resigned")
+    before = {a: td.received_count(ps) for a, ps in s.files().items()}
+    time.sleep(2)
+    after = {a: td.received_count(ps) for a, ps in s.files().items()}
+    check(before == after and s.role(r)[0] == "standby",
+          "no candidate is healthy: nothing is delivered (%s)" % after)
+    rep_db.sql("START SLAVE SQL_THREAD")
+    s.wait_role(r, "active", 30, "pub-r to take the lease again once its replica applies")
+    check(s.role(r)[1] == 2, "pub-r active again with epoch 2")
+    s.progress("replication restarted")
+    s.writer.stop()
+    s.writer.stop = lambda: None
+    rep_db.wait_caught_up(env.db)
+    s.finish("replica health", db=rep_db)
+
+
 SCENARIOS = {"standby": scenario_standby, "kill": scenario_kill,
              "partition": scenario_partition, "dbdown": scenario_dbdown,
              "move": scenario_move, "move_signal": scenario_move_signal,
-             "monitor": scenario_monitor}
+             "monitor": scenario_monitor, "replica_health": scenario_replica_health}
 
 
 def main(argv):
@@ -446,6 +480,14 @@ def main(argv):
         try:
             SCENARIOS[argv[1]](env)
             env.stop_all()
+            for name in sorted(os.listdir(stack.tmpdir)):
+                if name.endswith(".log") and not name.startswith(("zk", "m")):
+                    with open(stack.path(name), errors="replace") as f:
+                        text = f.read()
+                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+                        if bad in text:
+                            raise Failed("%s reports %s" % (name, bad))
+            check(True, "no sanitizer reports in the processes' logs")
         except Failed as e:
             print("FAILED: %s" % e, flush=True)
             for name in sorted(os.listdir(stack.tmpdir)):
