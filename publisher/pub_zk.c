@@ -20,66 +20,7 @@
 #include "publisher/pub.h"
 #include "publisher/pub_health.h"
 #include "publisher/pub_lease.h"
-
-typedef struct zk_pos {
-    char    *app;
-    wh_pos   pos;          /* newest acknowledged (from the loop) */
-    uint64_t gen;          /* bumped on each change */
-    uint64_t written_gen;  /* gen last written to ZooKeeper */
-    int      version;      /* znode version for conditional writes; -2 = unknown */
-    bool     known;        /* pos holds the stored or acknowledged position */
-    /* The flow FAILED (pub_zk_note_failed): its failure node is written and
-     * the position node watched; a new position there revives it. */
-    bool     failed;
-    bool     failure_written;
-    uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
-    zku_failure *failure;  /* malloc'd; valid while failed */
-} zk_pos;
-
-struct pub_zk {
-    publisher *pub;
-    pthread_t  thread;
-    bool       started;
-    pthread_mutex_t mu;
-    pthread_cond_t  cond;
-    bool       stop;
-    bool       dirty;        /* a watch fired: re-read apps and instances */
-    bool       expired;
-    zhandle_t *zh;
-    uint64_t   epoch;
-    char       id[ZKU_ID_MAX + 1];
-    /* the shard's paths (protocol/zk_layout.h), built once in pub_zk_new */
-    char       reg_path[ZKU_PATH_MAX];
-    char       epoch_path[ZKU_PATH_MAX];
-    char       publishers_path[ZKU_PATH_MAX];
-    char       apps_path[ZKU_PATH_MAX];
-    int64_t    reg_session;
-
-    /* assignment handed to the loop (under mu) */
-    uint64_t   gen;
-    pub_assign *assign;
-    int        nassign;
-
-    zk_pos    *pos;           /* under mu */
-    int        npos, cappos;
-    char       fatal[1024];   /* under mu */
-    bool       has_fatal;
-    bool       connected;
-
-    /* roles (pub_lease.c, docs/FAILOVER.md) */
-    pub_lease  *lease;
-    pub_health *health;
-    atomic_bool registered;    /* our candidate node exists (written by this thread) */
-    atomic_bool active;        /* we hold the lease (written by this thread) */
-    atomic_int  handover;      /* 0; 1: the loop is asked to stop delivering; 2: it did */
-    atomic_bool move_asked;    /* SIGUSR1: hand the shard over */
-    atomic_bool lease_lost;    /* the lease is gone or not ours: the session expired, or a
-                                * ping found it so; the loop must stop delivering */
-    atomic_bool fenced;        /* the loop stopped delivering (pub_zk_fenced) while active */
-    atomic_llong last_ok;      /* mono ms at which a ping that succeeded was sent */
-    atomic_llong fence_ms;     /* no successful ping for this long: fence (0: not yet known) */
-    int64_t     last_ping, last_step;
-};
+#include "publisher/pub_zk_int.h"
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -401,22 +342,6 @@ static int create_registration(pub_zk *z)
                         ZOO_EPHEMERAL, NULL, 0);
     }
     free(data);
-    return rc;
-}
-
-/* Creates the shard's parents and our candidate node with our health. */
-static int zk_register(pub_zk *z)
-{
-    int rc = zku_create_parents(z->zh, z->publishers_path, true);
-    if (rc == ZOK)
-        rc = zku_create_parents(z->zh, z->apps_path, true);
-    if (rc != ZOK)
-        return rc;
-    char why[512];
-    bool ok = pub_health_ok(z->health, why, sizeof why);
-    rc = pub_lease_register(z->lease, z->zh, ok, why);
-    if (rc == ZOK)
-        atomic_store(&z->registered, true);
     return rc;
 }
 
@@ -862,234 +787,6 @@ static int read_assignment(pub_zk *z)
     return ZOK;
 }
 
-/* ---- roles (docs/FAILOVER.md) ------------------------------------------------------------------ */
-
-/* Forgets what we knew of positions (another active wrote them meanwhile)
- * and hands the loop an empty assignment. Caller holds mu. */
-static void forget_locked(pub_zk *z, bool empty_assignment)
-{
-    for (int i = 0; i < z->npos; i++) {
-        z->pos[i].known = false;
-        z->pos[i].version = -2;
-        z->pos[i].written_gen = z->pos[i].gen;
-    }
-    if (empty_assignment) {
-        pub_assign_free(z->assign, z->nassign);
-        z->assign = NULL;
-        z->nassign = 0;
-        z->gen++;
-    }
-}
-
-/* Takes the lease, then the epoch (bump_epoch claims the positions first)
- * and the publisher node; the assignment follows (dirty). A failure gives
- * the lease back. */
-static int become_active(pub_zk *z)
-{
-    int64_t t0 = wh_mono_ms();
-    int rc = pub_lease_acquire(z->lease, z->zh);
-    if (rc == ZNODEEXISTS)
-        return ZOK;   /* another candidate won: its lease watch makes us decide again */
-    if (rc != ZOK)
-        return rc;
-    pthread_mutex_lock(&z->mu);
-    forget_locked(z, false);
-    pthread_mutex_unlock(&z->mu);
-    rc = bump_epoch(z);
-    if (rc == ZOK && !z->has_fatal)
-        rc = create_registration(z);
-    if (rc != ZOK || z->has_fatal) {
-        pub_lease_release(z->lease, z->zh);
-        return rc;
-    }
-    z->reg_session = zoo_client_id(z->zh)->client_id;
-    pub_lease_clear_move(z->lease, z->zh);
-    atomic_store(&z->last_ok, t0);
-    atomic_store(&z->lease_lost, false);
-    atomic_store(&z->active, true);
-    pthread_mutex_lock(&z->mu);
-    z->dirty = true;
-    pthread_mutex_unlock(&z->mu);
-    wh_info(WH_AREA_ZK, "active: took the lease of shard %s; registered %s with epoch %" PRIu64,
-            z->pub->cfg.shard, z->reg_path, z->epoch);
-    return ZOK;
-}
-
-/* The loop stopped delivering (handover 2): writes the positions it had
- * acknowledged, deletes the publisher node and the lease, and is standby. */
-static void finish_handover(pub_zk *z)
-{
-    int64_t deadline = wh_mono_ms() + 5000;
-    int pending;
-    while ((pending = flush_positions(z)) > 0 && wh_mono_ms() < deadline && !z->has_fatal) {
-        struct timespec ts = { 0, 50 * 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    if (pending > 0)
-        wh_warn(WH_AREA_ZK, "handing shard %s over with %d positions not written: the next "
-                "active publisher redelivers from older ones", z->pub->cfg.shard, pending);
-    zoo_delete(z->zh, z->reg_path, -1);
-    int rc = pub_lease_release(z->lease, z->zh);
-    atomic_store(&z->active, false);
-    pthread_mutex_lock(&z->mu);
-    forget_locked(z, true);
-    z->dirty = true;
-    pthread_mutex_unlock(&z->mu);
-    atomic_store(&z->handover, 0);
-    pub_wake(z->pub);
-    if (rc != ZOK)
-        wh_warn(WH_AREA_ZK, "deleting the lease of shard %s: %s (it goes with our session)",
-                z->pub->cfg.shard, zerror(rc));
-    wh_info(WH_AREA_ZK, "standby: handed the lease of shard %s over (epoch %" PRIu64 ")",
-            z->pub->cfg.shard, z->epoch);
-}
-
-/* The answer to a ping: the lease is still ours, or lost. */
-typedef struct ping { pub_zk *z; int64_t sent; int64_t session; } ping;
-
-static void ping_done(int rc, const struct Stat *st, const void *data)
-{
-    ping *pg = (ping *)data;
-    if (rc == ZOK && st && st->ephemeralOwner == pg->session) {
-        if (pg->sent > atomic_load(&pg->z->last_ok))
-            atomic_store(&pg->z->last_ok, pg->sent);
-    } else if (rc == ZNONODE || rc == ZOK) {
-        atomic_store(&pg->z->lease_lost, true);
-        pub_wake(pg->z->pub);
-    }
-    free(pg);
-}
-
-/* While active, asks ZooKeeper about the lease every sixth of the session
- * timeout, asynchronously: the loop fences itself when no answer came for
- * two thirds of it (pub_zk_fence_due), before the session can expire. */
-static void lease_ping(pub_zk *z)
-{
-    int64_t t = zoo_recv_timeout(z->zh), now = wh_mono_ms();
-    if (t > 0)
-        atomic_store(&z->fence_ms, t * 2 / 3);
-    if (!atomic_load(&z->active) || now - z->last_ping < t / 6)
-        return;
-    ping *pg = malloc(sizeof *pg);
-    if (!pg)
-        return;
-    *pg = (ping){ z, now, zoo_client_id(z->zh)->client_id };
-    if (zoo_aexists(z->zh, pub_lease_path(z->lease), 0, ping_done, pg) != ZOK)
-        free(pg);
-    else
-        z->last_ping = now;
-}
-
-/* Stops being active (the loop has closed its flows): forgets the
- * positions and hands the loop an empty assignment. */
-static void drop_lease(pub_zk *z, const char *why)
-{
-    atomic_store(&z->active, false);
-    pthread_mutex_lock(&z->mu);
-    forget_locked(z, true);
-    z->dirty = true;
-    pthread_mutex_unlock(&z->mu);
-    atomic_store(&z->handover, 0);
-    atomic_store(&z->lease_lost, false);
-    atomic_store(&z->fenced, false);
-    pub_wake(z->pub);
-    wh_warn(WH_AREA_ZK, "standby: lost the lease of shard %s (epoch %" PRIu64 "): %s",
-            z->pub->cfg.shard, z->epoch, why);
-}
-
-/* The loop fenced itself (ZooKeeper was silent, or the lease was lost): once
- * ZooKeeper answers, either the lease is still ours in the same session (we
- * resume: the flows start again from their acknowledged positions) or it is
- * not (we are standby and the election runs again). */
-static void resolve_fence(pub_zk *z, bool up)
-{
-    if (atomic_load(&z->lease_lost)) {
-        drop_lease(z, "our session expired or the lease node is no longer ours");
-        return;
-    }
-    if (!up)
-        return;
-    struct Stat st;
-    int64_t t0 = wh_mono_ms();
-    int rc = zoo_exists(z->zh, pub_lease_path(z->lease), 0, &st);
-    if (rc == ZOK && st.ephemeralOwner == zoo_client_id(z->zh)->client_id) {
-        atomic_store(&z->last_ok, t0);
-        atomic_store(&z->fenced, false);
-        pthread_mutex_lock(&z->mu);
-        z->gen++;           /* the same assignment again: the loop restarts the flows */
-        z->dirty = true;
-        pthread_mutex_unlock(&z->mu);
-        pub_wake(z->pub);
-        wh_info(WH_AREA_ZK, "ZooKeeper answers again and the lease of shard %s is still ours "
-                "(epoch %" PRIu64 "): delivering again", z->pub->cfg.shard, z->epoch);
-    } else if (rc == ZOK || rc == ZNONODE) {
-        drop_lease(z, "the lease node is gone or held by another session");
-    }
-}
-
-/* One round of the election: decides and acts. */
-static int lease_step(pub_zk *z)
-{
-    char why[512], holder[ZKU_ID_MAX + 1];
-    pub_lease_action act;
-    bool active = atomic_load(&z->active);
-    bool ok = pub_health_ok(z->health, why, sizeof why);
-    z->last_step = wh_mono_ms();
-    int rc = pub_lease_step(z->lease, z->zh, watcher, z, active, ok, why, &act, holder);
-    if (rc != ZOK)
-        return rc;
-    if (act != PUB_LEASE_NONE)
-        wh_debug(WH_AREA_ZK, "election: %s (holder %s)", pub_lease_action_name(act),
-                 holder[0] ? holder : "none");
-    if (active && atomic_exchange(&z->move_asked, false))
-        rc = pub_lease_ask_move(z->lease, z->zh, z->id, "", "signal");
-    switch (act) {
-    case PUB_LEASE_TAKE:
-        rc = become_active(z);
-        /* The assignment at once (the epoch is ours: no check needed), so that the
-         * takeover does not wait for another round of the election. */
-        if (rc == ZOK && atomic_load(&z->active) && !z->has_fatal) {
-            pthread_mutex_lock(&z->mu);
-            z->dirty = false;
-            pthread_mutex_unlock(&z->mu);
-            rc = read_assignment(z);
-            if (rc != ZOK) {
-                pthread_mutex_lock(&z->mu);
-                z->dirty = true;
-                pthread_mutex_unlock(&z->mu);
-            }
-        }
-        return rc;
-    case PUB_LEASE_HAND_OVER:
-        if (atomic_load(&z->handover) == 0) {
-            wh_info(WH_AREA_ZK, "handing shard %s over: %s", z->pub->cfg.shard,
-                    ok ? "a move was asked" : why);
-            atomic_store(&z->handover, 1);
-            pub_wake(z->pub);
-        }
-        return ZOK;
-    case PUB_LEASE_ASK_FAILBACK:
-        rc = pub_lease_ask_move(z->lease, z->zh, holder, z->id, "failback");
-        return rc == ZNODEEXISTS ? ZOK : rc;
-    case PUB_LEASE_DROP_MOVE:
-        wh_warn(WH_AREA_ZK, "dropping the move request of shard %s: no healthy candidate "
-                "other than %s can take it", z->pub->cfg.shard, z->id);
-        return pub_lease_clear_move(z->lease, z->zh);
-    case PUB_LEASE_NONE:
-        break;
-    }
-    return rc == ZNODEEXISTS ? ZOK : rc;
-}
-
-static void health_changed(void *ctx)
-{
-    pub_zk *z = ctx;
-    pthread_mutex_lock(&z->mu);
-    z->dirty = true;
-    pthread_cond_signal(&z->cond);
-    pthread_mutex_unlock(&z->mu);
-}
-
 /* ---- the thread ------------------------------------------------------------------------------ */
 
 static void *zk_main(void *arg)
@@ -1142,14 +839,14 @@ static void *zk_main(void *arg)
         }
         bool active = atomic_load(&z->active);
         if (active && atomic_load(&z->fenced))
-            resolve_fence(z, up);
+            pub_zk_resolve_fence(z, up);
         /* Lost while the loop still delivers: nothing else until it has stopped. */
         bool hold = atomic_load(&z->active) &&
                     (atomic_load(&z->fenced) || atomic_load(&z->lease_lost));
         if (up && !hold)
-            lease_ping(z);
+            pub_zk_lease_ping(z);
         if (up && need_register) {
-            int rc = zk_register(z);
+            int rc = pub_zk_register_candidate(z);
             if (rc == ZOK) {
                 need_register = false;
                 dirty = true;
@@ -1160,13 +857,13 @@ static void *zk_main(void *arg)
             }
         }
         if (up && !need_register && !hold && atomic_load(&z->handover) == 2)
-            finish_handover(z);
+            pub_zk_finish_handover(z);
         if (up && !need_register && !hold &&
             (dirty || wh_mono_ms() - z->last_step >= 500 || atomic_load(&z->move_asked))) {
             pthread_mutex_lock(&z->mu);
             z->dirty = false;
             pthread_mutex_unlock(&z->mu);
-            int rc = lease_step(z);
+            int rc = pub_zk_lease_step(z);
             bool serve = atomic_load(&z->active) && atomic_load(&z->handover) == 0;
             /* The epoch first: a watch on it is among those that make us dirty. */
             if (rc == ZOK && serve && dirty && !z->has_fatal)
@@ -1208,6 +905,33 @@ static void *zk_main(void *arg)
     }
     pthread_mutex_unlock(&z->mu);
     return NULL;
+}
+
+/* ---- what pub_zk_role.c uses (pub_zk_int.h) ----------------------------------------------- */
+
+void pub_zk_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    watcher(zh, type, state, path, ctx);
+}
+
+int pub_zk_bump_epoch(pub_zk *z)
+{
+    return bump_epoch(z);
+}
+
+int pub_zk_create_registration(pub_zk *z)
+{
+    return create_registration(z);
+}
+
+int pub_zk_flush_positions(pub_zk *z)
+{
+    return flush_positions(z);
+}
+
+int pub_zk_read_assignment(pub_zk *z)
+{
+    return read_assignment(z);
 }
 
 /* ---- API ---------------------------------------------------------------------------------------- */
@@ -1273,7 +997,7 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
 
 int pub_zk_start(pub_zk *z, char *errbuf, size_t errlen)
 {
-    int rc = pub_health_start(z->pub, health_changed, z, &z->health, errbuf, errlen);
+    int rc = pub_health_start(z->pub, pub_zk_health_changed, z, &z->health, errbuf, errlen);
     if (rc != WH_OK)
         return rc;
     if (pthread_create(&z->thread, NULL, zk_main, z) != 0)
@@ -1384,70 +1108,6 @@ uint64_t pub_zk_epoch(pub_zk *z)
 bool pub_zk_connected(pub_zk *z)
 {
     return z->connected;
-}
-
-bool pub_zk_active(pub_zk *z)
-{
-    return atomic_load(&z->active);
-}
-
-bool pub_zk_registered(pub_zk *z)
-{
-    return atomic_load(&z->registered);
-}
-
-bool pub_zk_handover_requested(pub_zk *z)
-{
-    return atomic_load(&z->handover) == 1;
-}
-
-void pub_zk_handover_done(pub_zk *z)
-{
-    pthread_mutex_lock(&z->mu);
-    atomic_store(&z->handover, 2);
-    pthread_cond_signal(&z->cond);
-    pthread_mutex_unlock(&z->mu);
-}
-
-void pub_zk_request_move(pub_zk *z)
-{
-    pthread_mutex_lock(&z->mu);
-    atomic_store(&z->move_asked, true);
-    pthread_cond_signal(&z->cond);
-    pthread_mutex_unlock(&z->mu);
-}
-
-bool pub_zk_fence_due(pub_zk *z, int64_t now, char *why, size_t len)
-{
-    int64_t bound = atomic_load(&z->fence_ms), ok = atomic_load(&z->last_ok);
-    if (!atomic_load(&z->active) || atomic_load(&z->fenced))
-        return false;
-    if (atomic_load(&z->lease_lost)) {
-        snprintf(why, len, "fenced: the lease of shard %s is no longer ours (our ZooKeeper "
-                 "session expired, or another session holds it): we stop delivering now",
-                 z->pub->cfg.shard);
-        return true;
-    }
-    if (bound <= 0 || now - ok <= bound)
-        return false;
-    snprintf(why, len, "fenced: no answer from ZooKeeper for %lld ms while holding the lease of "
-             "shard %s (the bound is two thirds of the session timeout, %lld ms): our session "
-             "may expire and a standby take over, so we stop delivering now until ZooKeeper "
-             "answers", (long long)(now - ok), z->pub->cfg.shard, (long long)bound);
-    return true;
-}
-
-void pub_zk_fenced(pub_zk *z)
-{
-    pthread_mutex_lock(&z->mu);
-    atomic_store(&z->fenced, true);
-    pthread_cond_signal(&z->cond);
-    pthread_mutex_unlock(&z->mu);
-}
-
-bool pub_zk_is_fenced(pub_zk *z)
-{
-    return atomic_load(&z->fenced);
 }
 
 void pub_zk_free(pub_zk *z)
