@@ -70,6 +70,14 @@ typedef struct wh_mapper_ops {
     int (*next_batch)(wh_mapper *m, const wh_update **updates, int max, int timeout_ms,
                       char *errbuf, size_t errlen);
 
+    /* Optional (NULL: always healthy). Whether this copy of the shard can
+     * serve it now: its server answers and, on a replica, replication runs
+     * and lags at most max_lag_s seconds (<= 0: no bound). Returns WH_OK, or
+     * a negative code with the reason in errbuf. May block up to the
+     * mapper's connect timeout; called on a mapper kept for health checks
+     * only (the publisher's election, docs/FAILOVER.md). */
+    int (*health)(wh_mapper *m, int max_lag_s, char *errbuf, size_t errlen);
+
     /* Releases everything. Accepts NULL. */
     void (*destroy)(wh_mapper *m);
 
@@ -145,6 +153,12 @@ int wh_mapper_localize(const wh_pos *pos, const char *pos_copy, const char *own_
  * seek_physical when it has a physical part, else seek_logical, and the
  * oldest position for an unset one (always inclusive). */
 int wh_mapper_seek(wh_mapper *m, const wh_pos *pos, bool inclusive, char *errbuf, size_t errlen);
+
+/* ops->health, or WH_OK for a mapper without one. */
+static inline int wh_mapper_health(wh_mapper *m, int max_lag_s, char *errbuf, size_t errlen)
+{
+    return m->ops->health ? m->ops->health(m, max_lag_s, errbuf, errlen) : WH_OK;
+}
 
 static inline void wh_mapper_destroy(wh_mapper *m)
 {

@@ -44,6 +44,16 @@ static json_t *int_or_null(bool have, int64_t v)
     return have ? json_integer((json_int_t)v) : json_null();
 }
 
+/* A publisher's role and epoch from its report (docs/FAILOVER.md): null
+ * for a process that does not report them. */
+static void role_fields(json_t *o, const json_t *report)
+{
+    json_t *role = report ? json_object_get(report, "role") : NULL;
+    json_t *epoch = report ? json_object_get(report, "epoch") : NULL;
+    json_object_set_new(o, "role", json_is_string(role) ? json_incref(role) : json_null());
+    json_object_set_new(o, "epoch", json_is_integer(epoch) ? json_incref(epoch) : json_null());
+}
+
 static json_t *instance_json(const mon_instance *in, int64_t now)
 {
     json_t *o = json_object();
@@ -69,6 +79,7 @@ static json_t *instance_json(const mon_instance *in, int64_t now)
     json_object_set_new(o, "heartbeat_age_ms", int_or_null(live && h->seen, now - h->last_mono));
     json_object_set_new(o, "position", live && pos ? json_string(pos) : json_null());
     json_object_set_new(o, "lag_ms", int_or_null(live && lag >= 0, lag));
+    role_fields(o, live ? h->report : NULL);
     json_object_set_new(o, "report", live && h->report ? json_incref(h->report) : json_null());
     json_object_set_new(o, "stop_reason",
                         in->state == MON_STOPPING ? json_string(in->stop_reason) : json_null());
@@ -199,6 +210,7 @@ json_t *mon_status_offline(const char *run_dir, char *errbuf, size_t errlen)
         json_t *lag = report ? json_object_get(report, "lag_ms") : NULL;
         json_object_set_new(o, "position", json_is_string(pos) ? json_incref(pos) : json_null());
         json_object_set_new(o, "lag_ms", json_is_integer(lag) ? json_incref(lag) : json_null());
+        role_fields(o, report);
         json_object_set_new(o, "report", report ? report : json_null());
         json_object_set_new(o, "last_exit", r.nexits ? mon_exit_to_json(&r.exits[0]) : json_null());
         json_array_append_new(list, o);
@@ -228,7 +240,7 @@ static void duration(char *buf, size_t n, int64_t ms)
 void mon_status_print(FILE *out, const json_t *status)
 {
     const json_t *mon = json_object_get(status, "monitor");
-    char buf[64], pid[16], lag[32], exitbuf[640];
+    char buf[64], pid[16], lag[32], exitbuf[640], epoch[24];
     if (json_is_object(mon)) {
         duration(buf, sizeof buf, json_integer_value(json_object_get(mon, "uptime_ms")));
         fprintf(out, "monitor pid %lld, up %s, config %s, run %s%s\n",
@@ -245,8 +257,8 @@ void mon_status_print(FILE *out, const json_t *status)
     } else {
         fprintf(out, "no monitor is running; showing the records of the run directory\n");
     }
-    fprintf(out, "%-20s %-12s %-8s %-9s %-8s %-28s %-8s %s\n", "NAME", "STATE", "PID", "UPTIME",
-            "RESTARTS", "POSITION", "LAG", "LAST EXIT");
+    fprintf(out, "%-20s %-12s %-8s %-9s %-8s %-8s %-6s %-28s %-8s %s\n", "NAME", "STATE", "PID",
+            "UPTIME", "RESTARTS", "ROLE", "EPOCH", "POSITION", "LAG", "LAST EXIT");
     size_t i;
     const json_t *in;
     json_array_foreach(json_object_get(status, "instances"), i, in) {
@@ -262,6 +274,10 @@ void mon_status_print(FILE *out, const json_t *status)
         snprintf(lag, sizeof lag, json_is_integer(v) ? "%lldms" : "-",
                  (long long)json_integer_value(v));
         const char *pos = json_string_value(json_object_get(in, "position"));
+        const char *role = json_string_value(json_object_get(in, "role"));
+        v = json_object_get(in, "epoch");
+        snprintf(epoch, sizeof epoch, json_is_integer(v) ? "%lld" : "-",
+                 (long long)json_integer_value(v));
         const json_t *e = json_object_get(in, "last_exit");
         if (json_is_object(e)) {
             const char *line = json_string_value(json_object_get(e, "error_line"));
@@ -271,11 +287,11 @@ void mon_status_print(FILE *out, const json_t *status)
         } else {
             snprintf(exitbuf, sizeof exitbuf, "-");
         }
-        fprintf(out, "%-20s %-12s %-8s %-9s %-8lld %-28s %-8s %s\n",
+        fprintf(out, "%-20s %-12s %-8s %-9s %-8lld %-8s %-6s %-28s %-8s %s\n",
                 json_string_value(json_object_get(in, "name")),
                 json_string_value(json_object_get(in, "state")), pid, buf,
-                (long long)json_integer_value(json_object_get(in, "restarts")), pos ? pos : "-",
-                lag, exitbuf);
+                (long long)json_integer_value(json_object_get(in, "restarts")),
+                role ? role : "-", epoch, pos ? pos : "-", lag, exitbuf);
         const char *cerr = json_string_value(json_object_get(in, "config_error"));
         if (cerr)
             fprintf(out, "    config error: %s\n", cerr);

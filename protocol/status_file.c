@@ -160,6 +160,14 @@ int status_add_waiting_reader(json_t *extra, const char *position, const char *r
     return WH_OK;
 }
 
+int status_set_role(json_t *extra, const char *role, uint64_t epoch)
+{
+    if (json_object_set_new(extra, "role", json_string(role)) != 0 ||
+        json_object_set_new(extra, "epoch", json_integer((json_int_t)epoch)) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
 void status_report_exiting(status_report *rep, const char *reason)
 {
     if (!rep)
@@ -216,6 +224,13 @@ int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *er
                     bad = "an entry of 'failed_flows' is not an object with strings app and "
                           "reason";
     }
+    if (!bad && (v = json_object_get(o, "role")) &&
+        !(json_is_string(v) && (strcmp(json_string_value(v), "active") == 0 ||
+                                strcmp(json_string_value(v), "standby") == 0)))
+        bad = "field 'role' is not active or standby";
+    if (!bad && (v = json_object_get(o, "epoch")) &&
+        !(json_is_integer(v) && json_integer_value(v) >= 0))
+        bad = "field 'epoch' is not a non-negative integer";
     if (!bad && (v = json_object_get(o, "ts")) && !json_is_integer(v))
         bad = "field 'ts' is not an integer";
     if (!bad && (v = json_object_get(o, "error")) && !json_is_string(v))

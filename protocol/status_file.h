@@ -7,7 +7,8 @@
  * temporary file, then rename), at most STATUS_FILE_MAX bytes:
  *     {"pid":N,"ts":MS,"state":S,"position":P,"lag_ms":L,"error":E, ...extra}
  * with pid required, state one of starting, running, stopping, exiting
- * (absent: running), lag_ms >= 0, and any other field passed through.
+ * (absent: running), lag_ms >= 0, a publisher's "role" (active or standby)
+ * and "epoch" (>= 0) when present, and any other field passed through.
  *
  * Writer (status_report): needs only libc, jansson and core/errbuf. Every
  * function accepts rep == NULL (the process is not supervised) and then
@@ -93,6 +94,11 @@ int status_add_waiting_reader(json_t *extra, const char *position, const char *r
  * WH_OK or WH_ERR_NOMEM. */
 int status_add_failed_flow(json_t *extra, const char *app, const char *code, const char *reason,
                            const char *position, int64_t since_ms);
+
+/* Sets a publisher's role ("active" or "standby") and the shard epoch it
+ * holds or last held (0: never) in extra (docs/FAILOVER.md). Returns WH_OK or
+ * WH_ERR_NOMEM. */
+int status_set_role(json_t *extra, const char *role, uint64_t epoch);
 
 /* ---- reading (the monitor) ---------------------------------------------------------------- */
 

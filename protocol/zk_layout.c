@@ -14,7 +14,8 @@ _Static_assert(ZKU_INSTANCE_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
                ZKU_POSITION_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
                ZKU_APP_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
                ZKU_FAILURE_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
-               ZKU_PUBLISHER_MAX <= ZKU_JUTE_MAXBUFFER / 2,
+               ZKU_PUBLISHER_MAX <= ZKU_JUTE_MAXBUFFER / 2 &&
+               ZKU_ROLE_MAX <= ZKU_JUTE_MAXBUFFER / 2,
                "node limits stay well under ZooKeeper's jute.maxbuffer");
 
 /* ---- names and the connect string ------------------------------------------------------ */
@@ -137,6 +138,27 @@ int zku_path_publisher(char *buf, size_t len, const char *root, const char *shar
                        const char *id)
 {
     return path_fmt(buf, len, "%s/shards/%s/publishers/%s", root, shard, id);
+}
+
+int zku_path_candidates(char *buf, size_t len, const char *root, const char *shard)
+{
+    return path_fmt(buf, len, "%s/shards/%s/candidates", root, shard);
+}
+
+int zku_path_candidate(char *buf, size_t len, const char *root, const char *shard,
+                       const char *id)
+{
+    return path_fmt(buf, len, "%s/shards/%s/candidates/%s", root, shard, id);
+}
+
+int zku_path_lease(char *buf, size_t len, const char *root, const char *shard)
+{
+    return path_fmt(buf, len, "%s/shards/%s/lease", root, shard);
+}
+
+int zku_path_move(char *buf, size_t len, const char *root, const char *shard)
+{
+    return path_fmt(buf, len, "%s/shards/%s/move", root, shard);
 }
 
 /* ---- node data: shared --------------------------------------------------------------------- */
@@ -605,6 +627,130 @@ int zku_publisher_to_json(uint64_t epoch, const char *host, long pid, char **out
         json_object_set_new(o, "pid", json_integer((json_int_t)pid));
     }
     return dump_node(o, ZKU_PUBLISHER_MAX, "publisher node", out, errbuf, errlen);
+}
+
+/* ---- roles: candidate, lease and move nodes ------------------------------------------------ */
+
+/* Loads a role node's object; WH_ERR_PARSE naming what when it is not one. */
+static json_t *load_object(const char *data, size_t len, const char *what, char *errbuf,
+                           size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loadb(data, len, 0, &je);
+    if (!o || !json_is_object(o)) {
+        wh_seterr(errbuf, errlen, WH_ERR_PARSE, "%s is not a JSON object (%s)", what,
+                  o ? "another JSON value" : je.text);
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Copies the string field key of o (absent or null: "", cut to cap). False
+ * when it is present and not a string. */
+static bool cut_text(json_t *o, const char *key, char *dst, size_t cap)
+{
+    json_t *v = json_object_get(o, key);
+    dst[0] = '\0';
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v))
+        return false;
+    snprintf(dst, cap, "%s", json_string_value(v));
+    return true;
+}
+
+int zku_candidate_to_json(const zku_candidate *c, char **out, char *errbuf, size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "priority", json_integer((json_int_t)c->priority));
+        json_object_set_new(o, "healthy", json_boolean(c->healthy));
+        json_object_set_new(o, "reason", json_string(c->reason));
+        json_object_set_new(o, "host", json_string(c->host));
+        json_object_set_new(o, "pid", json_integer((json_int_t)c->pid));
+    }
+    return dump_node(o, ZKU_ROLE_MAX, "candidate node", out, errbuf, errlen);
+}
+
+int zku_candidate_from_json(const char *data, size_t len, zku_candidate *out, char *errbuf,
+                            size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *o = load_object(data, len, "candidate", errbuf, errlen);
+    if (!o)
+        return WH_ERR_PARSE;
+    json_t *pr = json_object_get(o, "priority"), *he = json_object_get(o, "healthy"),
+           *pid = json_object_get(o, "pid");
+    int rc = WH_OK;
+    if (!json_is_integer(pr) || !json_is_boolean(he) || (pid && !json_is_integer(pid)) ||
+        !cut_text(o, "reason", out->reason, sizeof out->reason) ||
+        !cut_text(o, "host", out->host, sizeof out->host)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "candidate: priority must be an integer, "
+                       "healthy a boolean, pid an integer and reason and host strings");
+    } else {
+        out->priority = (int64_t)json_integer_value(pr);
+        out->healthy = json_is_true(he);
+        out->pid = pid ? (int64_t)json_integer_value(pid) : 0;
+    }
+    json_decref(o);
+    return rc;
+}
+
+int zku_lease_to_json(const zku_lease *l, char **out, char *errbuf, size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "id", json_string(l->id));
+        json_object_set_new(o, "priority", json_integer((json_int_t)l->priority));
+    }
+    return dump_node(o, ZKU_ROLE_MAX, "lease node", out, errbuf, errlen);
+}
+
+int zku_lease_from_json(const char *data, size_t len, zku_lease *out, char *errbuf,
+                        size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *o = load_object(data, len, "lease", errbuf, errlen);
+    if (!o)
+        return WH_ERR_PARSE;
+    json_t *id = json_object_get(o, "id"), *pr = json_object_get(o, "priority");
+    int rc = WH_OK;
+    if (!json_is_string(id) || !json_is_integer(pr) || !*json_string_value(id) ||
+        !copy_text(out->id, sizeof out->id, json_string_value(id)))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "lease: id must be a string of 1 to %d "
+                       "characters and priority an integer", ZKU_ID_MAX);
+    else
+        out->priority = (int64_t)json_integer_value(pr);
+    json_decref(o);
+    return rc;
+}
+
+int zku_move_to_json(const zku_move *m, char **out, char *errbuf, size_t errlen)
+{
+    json_t *o = json_object();
+    if (o) {
+        json_object_set_new(o, "from", json_string(m->from));
+        json_object_set_new(o, "to", json_string(m->to));
+        json_object_set_new(o, "by", json_string(m->by));
+    }
+    return dump_node(o, ZKU_ROLE_MAX, "move node", out, errbuf, errlen);
+}
+
+int zku_move_from_json(const char *data, size_t len, zku_move *out, char *errbuf,
+                       size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    json_t *o = load_object(data, len, "move request", errbuf, errlen);
+    if (!o)
+        return WH_ERR_PARSE;
+    int rc = WH_OK;
+    if (!cut_text(o, "from", out->from, sizeof out->from) ||
+        !cut_text(o, "to", out->to, sizeof out->to) || !cut_text(o, "by", out->by, sizeof out->by))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                       "move request: from, to and by must be strings");
+    json_decref(o);
+    return rc;
 }
 
 /* ---- assignment ----------------------------------------------------------------------------- */

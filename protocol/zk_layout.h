@@ -17,6 +17,10 @@
  *   ROOT/shards/SHARD/epoch           persistent zku_path_epoch, zku_epoch_*
  *   ROOT/shards/SHARD/publishers                 zku_path_publishers
  *   ROOT/shards/SHARD/publishers/ID   ephemeral  zku_path_publisher, zku_publisher_to_json
+ *   ROOT/shards/SHARD/candidates                 zku_path_candidates
+ *   ROOT/shards/SHARD/candidates/ID   ephemeral  zku_path_candidate, zku_candidate_*
+ *   ROOT/shards/SHARD/lease           ephemeral  zku_path_lease, zku_lease_*
+ *   ROOT/shards/SHARD/move            persistent zku_path_move, zku_move_*
  *
  * Node sizes: every node's data has a limit here (ZKU_*_MAX, counting a
  * NUL), the same for its writer, which refuses to write more, and for its
@@ -332,6 +336,70 @@ uint64_t zku_epoch_parse(const char *data, size_t len);
  * WH_ERR_NOMEM, with a sentence in errbuf. */
 int zku_publisher_to_json(uint64_t epoch, const char *host, long pid, char **out, char *errbuf,
                           size_t errlen);
+
+/* ---- roles: candidates, the lease and moves (docs/FAILOVER.md) -------------------------- */
+
+int zku_path_candidates(char *buf, size_t len, const char *root, const char *shard);
+int zku_path_candidate(char *buf, size_t len, const char *root, const char *shard,
+                       const char *id);
+int zku_path_lease(char *buf, size_t len, const char *root, const char *shard);
+int zku_path_move(char *buf, size_t len, const char *root, const char *shard);
+
+/* Data of a candidate, lease or move node, at most this many bytes. */
+#define ZKU_ROLE_MAX 2048
+/* Bytes of a candidate's health reason (with its NUL); longer ones are cut. */
+#define ZKU_HEALTH_REASON_MAX 512
+
+/* A candidate node: every publisher started for the shard has one while its
+ * session lives. */
+typedef struct zku_candidate {
+    int64_t priority;                     /* higher is preferred */
+    bool    healthy;                      /* its datastore can serve the shard */
+    char    reason[ZKU_HEALTH_REASON_MAX]; /* why not healthy; "" when healthy */
+    char    host[128];
+    int64_t pid;
+} zku_candidate;
+
+/* Writes a candidate node's data into *out (malloc'd, caller frees):
+ *   {"healthy":B,"host":H,"pid":N,"priority":P,"reason":R}
+ * Returns WH_OK, WH_ERR_LIMIT or WH_ERR_NOMEM with a sentence in errbuf. */
+int zku_candidate_to_json(const zku_candidate *c, char **out, char *errbuf, size_t errlen);
+/* Parses a candidate node's data: an object with an integer "priority" and
+ * a boolean "healthy"; the rest is optional (a reason too long is cut).
+ * Returns WH_OK or WH_ERR_PARSE (errbuf). */
+int zku_candidate_from_json(const char *data, size_t len, zku_candidate *out, char *errbuf,
+                            size_t errlen);
+
+/* The lease node: held (created, ephemeral) by the active publisher. */
+typedef struct zku_lease {
+    char    id[ZKU_ID_MAX + 1];           /* the holder's publisher id */
+    int64_t priority;                     /* the holder's priority */
+} zku_lease;
+
+/* Writes a lease node's data into *out (malloc'd): {"id":ID,"priority":P}.
+ * Returns WH_OK, WH_ERR_LIMIT or WH_ERR_NOMEM with a sentence in errbuf. */
+int zku_lease_to_json(const zku_lease *l, char **out, char *errbuf, size_t errlen);
+/* Parses a lease node's data: an object with a non-empty string "id" of at
+ * most ZKU_ID_MAX characters and an integer "priority". WH_OK or
+ * WH_ERR_PARSE (errbuf). */
+int zku_lease_from_json(const char *data, size_t len, zku_lease *out, char *errbuf,
+                        size_t errlen);
+
+/* The move node: a request that the active publisher hands the lease over
+ * (wormhole-ctl move, or a preferred candidate asking for failback). */
+typedef struct zku_move {
+    char from[ZKU_ID_MAX + 1];            /* the active it is addressed to; "" any */
+    char to[ZKU_ID_MAX + 1];              /* the candidate to take over; "" the best other */
+    char by[64];                          /* "ctl", "failback" or "signal" */
+} zku_move;
+
+/* Writes a move node's data into *out (malloc'd): {"by":B,"from":F,"to":T}.
+ * Returns WH_OK, WH_ERR_LIMIT or WH_ERR_NOMEM with a sentence in errbuf. */
+int zku_move_to_json(const zku_move *m, char **out, char *errbuf, size_t errlen);
+/* Parses a move node's data: an object whose "from", "to" and "by" are
+ * strings when present. WH_OK or WH_ERR_PARSE (errbuf). */
+int zku_move_from_json(const char *data, size_t len, zku_move *out, char *errbuf,
+                       size_t errlen);
 
 /* ---- assignment: which instance of an app gets a shard's flow --------------------------------- */
 

@@ -37,6 +37,8 @@ static void on_signal(int sig)
         return;
     if (sig == SIGHUP)
         atomic_store(&the_pub->sig_hup, 1);
+    else if (sig == SIGUSR1)
+        atomic_store(&the_pub->sig_move, 1);
     else
         atomic_store(&the_pub->sig_term, 1);
     pub_wake(the_pub);
@@ -52,7 +54,8 @@ static void usage(FILE *f)
         "Reads one datastore shard's log through a positions mapper and pushes each\n"
         "subscriber app's matching updates to one of its live instances, recording\n"
         "acknowledged positions in ZooKeeper (docs/PROTOCOL.md, docs/ZOOKEEPER.md).\n"
-        "SIGTERM/SIGINT stop cleanly; SIGHUP reloads the delivery and log settings.\n"
+        "SIGTERM/SIGINT stop cleanly; SIGHUP reloads the delivery and log settings;\n"
+        "SIGUSR1 hands the shard over to the best other candidate (docs/FAILOVER.md).\n"
         "--check-config validates FILE, the mapper's options included, prints OK and\n"
         "exits 0 (1 with the reason on stderr) without opening the log or connecting.\n");
 }
@@ -138,9 +141,13 @@ static void tick(publisher *p, int64_t now)
     pub_caravans_check(p->caravans, p->flows);
 }
 
+static void drain(publisher *p, int ms);
+static void close_flows(publisher *p, bool clean);
+
 static void run(publisher *p)
 {
     int64_t last_tick = 0;
+    char fence[512];
     while (!atomic_load(&p->sig_term)) {
         poll_events(p, TICK_MS);
         if (atomic_exchange(&p->sig_hup, 0)) {
@@ -148,15 +155,32 @@ static void run(publisher *p)
             for (pub_flow *f = p->flows; f; f = f->next)
                 pub_flow_retry(f);   /* refused and misfit flows try again */
         }
+        if (atomic_exchange(&p->sig_move, 0))
+            pub_zk_request_move(p->zk);
         pub_caravans_fail_flows(p->caravans);
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))
             pub_fatal(p, "%s", why);
         if (atomic_load(&p->has_fatal))
             return;
+        /* Fenced by silence or a lost lease: stop before a standby can take
+         * over (docs/FAILOVER.md "Fencing"); nothing is acknowledged after. */
+        if (pub_zk_fence_due(p->zk, wh_mono_ms(), fence, sizeof fence)) {
+            wh_warn(WH_AREA_PUBLISHER, "%s", fence);
+            close_flows(p, false);
+            pub_zk_fenced(p->zk);
+        }
+        if (pub_zk_handover_requested(p->zk)) {
+            /* Planned hand-over: every flow acknowledges what it was sent, then
+             * stops; the agent writes the positions and deletes the lease. */
+            drain(p, 2000);
+            close_flows(p, true);
+            pub_zk_handover_done(p->zk);
+        }
         pub_assign *as;
         int nas;
-        if (pub_zk_take_assignment(p->zk, &p->assign_gen, &as, &nas)) {
+        if (!pub_zk_is_fenced(p->zk) &&
+            pub_zk_take_assignment(p->zk, &p->assign_gen, &as, &nas)) {
             pub_assign_apply(p, as, nas);
             pub_assign_free(as, nas);
         }
@@ -243,6 +267,7 @@ static int start(publisher *p, char *err, size_t errlen)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if ((rc = pub_zk_new(p, &p->zk, err, errlen)) != WH_OK)
         return rc;

@@ -53,6 +53,11 @@ typedef struct pub_config {
     int64_t caravan_wait_ms;
     int64_t frame_bytes;
     int64_t flush_ms;
+    int64_t lease_priority;
+    bool    lease_failback;
+    int64_t lease_grace_ms;
+    int64_t health_interval_ms;
+    int64_t health_max_lag_s;
     char   *log_level;
     char   *log_debug;
     char   *tls_mode;           /* "auto", "on", "off" (wire_tls.h) */
@@ -122,6 +127,27 @@ void pub_zk_note_revived(pub_zk *z, const char *app);
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);
 bool pub_zk_connected(pub_zk *z);
+/* Roles (docs/FAILOVER.md). Any thread. True while we hold the shard's lease. */
+bool pub_zk_active(pub_zk *z);
+/* True once our candidate node is registered (running, as active or standby). */
+bool pub_zk_registered(pub_zk *z);
+/* The agent asks the loop to stop delivering (hand-over): the loop drains
+ * and closes every flow, then calls pub_zk_handover_done; the agent writes
+ * the acknowledged positions and deletes the lease. Loop thread. */
+bool pub_zk_handover_requested(pub_zk *z);
+void pub_zk_handover_done(pub_zk *z);
+/* Asks for a planned move away from us (SIGUSR1): a move request that the
+ * best other healthy candidate takes. Any thread but a signal handler. */
+void pub_zk_request_move(pub_zk *z);
+/* True (and why) when we are active and ZooKeeper has not answered a ping
+ * for two thirds of the session timeout, or the lease is lost: the loop must
+ * stop delivering at once (close every flow, take no assignment) and call
+ * pub_zk_fenced. The agent then resumes (same session, lease still ours: a
+ * new assignment generation) or drops the lease (standby). Loop thread. */
+bool pub_zk_fence_due(pub_zk *z, int64_t now, char *why, size_t len);
+void pub_zk_fenced(pub_zk *z);
+/* True from pub_zk_fenced until the agent resumed or dropped the lease. */
+bool pub_zk_is_fenced(pub_zk *z);
 /* Writes every pending position now (bounded wait), then stops the thread,
  * deletes the registration and frees. Accepts NULL. */
 void pub_zk_free(pub_zk *z);
@@ -157,7 +183,7 @@ typedef struct publisher {
     /* any thread (mutex inside): the columns of every table read (pub_schema.h) */
     struct pub_schemas *schemas;
     /* any thread */
-    atomic_int sig_term, sig_hup;
+    atomic_int sig_term, sig_hup, sig_move;
     /* live tuning (SIGHUP), read by caravan threads without a lock */
     atomic_llong window_bytes, marker_updates, marker_ms, batch_size, caravan_wait_ms;
     atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */

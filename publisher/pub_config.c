@@ -51,6 +51,20 @@ const wh_cfg_field pub_config_fields[] = {
       "in UPDATES_PART frames of this size."),
     F("positions.flush_interval_ms", WH_CFG_INT, flush_ms, "1000", 10, 600000,
       "Write changed acknowledged positions to ZooKeeper this often (live)."),
+    F("lease.priority", WH_CFG_INT, lease_priority, "0", -1000000, 1000000,
+      "This candidate's preference for the shard's lease: the healthy candidate with the "
+      "highest priority is active, ties go to the smaller id (docs/FAILOVER.md)."),
+    F("lease.failback", WH_CFG_BOOL, lease_failback, "true", 1, 0,
+      "When this candidate becomes healthy and its priority is above the active one's, ask "
+      "for the shard to move back to it; false: it stays standby until a move or a fault."),
+    F("lease.grace_ms", WH_CFG_INT, lease_grace_ms, "3000", 0, 600000,
+      "A vacant lease is taken at once by the best healthy candidate, and by any healthy "
+      "candidate once vacant this long."),
+    F("health.interval_ms", WH_CFG_INT, health_interval_ms, "1000", 100, 600000,
+      "Check this often, through the mapper, that this copy of the shard can serve it."),
+    F("health.max_replica_lag_s", WH_CFG_INT, health_max_lag_s, "60", 0, 86400,
+      "A replica lagging more seconds behind its primary is unhealthy (0: no bound); an "
+      "unhealthy active publisher hands the lease over."),
     F("log.level", WH_CFG_STRING, log_level, "\"info\"", 1, 0,
       "Log level: error, warn, info or debug (live)."),
     F("log.debug", WH_CFG_STRING, log_debug, "\"\"", 1, 0,

@@ -80,7 +80,7 @@ void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
      * running, so a rolling restart need not wait a whole interval. */
-    bool up = pub_zk_epoch(p->zk) != 0;
+    bool up = pub_zk_registered(p->zk);
     if (now - p->last_report < status_report_interval_ms(p->rep) && (p->running_reported || !up))
         return;
     p->last_report = now;
@@ -93,7 +93,11 @@ void pub_report_tick(publisher *p, int64_t now)
     char pos[800] = "";
     int64_t lag = readers_lag(p, pos, sizeof pos);
     /* Flows stopped for good, so the monitor and the operator see them. */
-    json_t *extra = NULL;
+    json_t *extra = json_object();
+    if (extra)
+        status_set_role(extra, pub_zk_active(p->zk) && !pub_zk_is_fenced(p->zk) ? "active"
+                                                                                : "standby",
+                        pub_zk_epoch(p->zk));
     for (pub_flow *f = p->flows; f; f = f->next) {
         if (f->state != FLOW_FAILED)
             continue;

@@ -5,6 +5,7 @@
  * with it under z->mu. Layout and fencing rules: docs/ZOOKEEPER.md. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,56 +20,9 @@
 #include "protocol/zk_layout.h"
 #include "publisher/pub.h"
 
-typedef struct zk_pos {
-    char    *app;
-    wh_pos   pos;          /* newest acknowledged (from the loop) */
-    uint64_t gen;          /* bumped on each change */
-    uint64_t written_gen;  /* gen last written to ZooKeeper */
-    int      version;      /* znode version for conditional writes; -2 = unknown */
-    bool     known;        /* pos holds the stored or acknowledged position */
-    bool     start;        /* pos is a new app's start, not yet delivered (pub_zk_note_start) */
-    /* The flow FAILED (pub_zk_note_failed): its failure node is written and
-     * the position node watched; a new position there revives it. */
-    bool     failed;
-    bool     failure_written;
-    uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
-    zku_failure *failure;  /* malloc'd; valid while failed */
-    bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived),
-                                or acknowledging again: delete the failure node */
-    bool     acked;          /* the flow acknowledged something in this run */
-} zk_pos;
-
-struct pub_zk {
-    publisher *pub;
-    pthread_t  thread;
-    bool       started;
-    pthread_mutex_t mu;
-    pthread_cond_t  cond;
-    bool       stop;
-    bool       dirty;        /* a watch fired: re-read apps and instances */
-    bool       urgent;       /* a start waits for its write: flush now */
-    bool       expired;
-    zhandle_t *zh;
-    uint64_t   epoch;
-    char       id[ZKU_ID_MAX + 1];
-    /* the shard's paths (protocol/zk_layout.h), built once in pub_zk_new */
-    char       reg_path[ZKU_PATH_MAX];
-    char       epoch_path[ZKU_PATH_MAX];
-    char       publishers_path[ZKU_PATH_MAX];
-    char       apps_path[ZKU_PATH_MAX];
-    int64_t    reg_session;
-
-    /* assignment handed to the loop (under mu) */
-    uint64_t   gen;
-    pub_assign *assign;
-    int        nassign;
-
-    zk_pos    *pos;           /* under mu */
-    int        npos, cappos;
-    char       fatal[1024];   /* under mu */
-    bool       has_fatal;
-    bool       connected;
-};
+#include "publisher/pub_health.h"
+#include "publisher/pub_lease.h"
+#include "publisher/pub_zk_int.h"
 
 /* ---- helpers --------------------------------------------------------------------- */
 
@@ -407,38 +361,6 @@ static int create_registration(pub_zk *z)
                         ZOO_EPHEMERAL, NULL, 0);
     }
     free(data);
-    return rc;
-}
-
-static int zk_register(pub_zk *z, bool first)
-{
-    const pub_config *cfg = &z->pub->cfg;
-    int rc = zku_create_parents(z->zh, z->publishers_path, true);
-    if (rc == ZOK)
-        rc = zku_create_parents(z->zh, z->apps_path, true);
-    if (rc != ZOK)
-        return rc;
-    if (first) {
-        rc = bump_epoch(z);
-        if (rc != ZOK)
-            return rc;
-    } else {
-        uint64_t e;
-        rc = read_epoch(z, &e, false);
-        if (rc != ZOK)
-            return rc;
-        if (e != z->epoch) {
-            zk_set_fatal(z, "fenced: the epoch of shard %s is now %" PRIu64 " (ours is %" PRIu64
-                         "): another publisher took over while our ZooKeeper session was "
-                         "expired", cfg->shard, e, z->epoch);
-            return ZOK;
-        }
-    }
-    rc = create_registration(z);
-    if (rc == ZOK) {
-        z->reg_session = zoo_client_id(z->zh)->client_id;
-        wh_info(WH_AREA_ZK, "registered %s with epoch %" PRIu64, z->reg_path, z->epoch);
-    }
     return rc;
 }
 
@@ -971,7 +893,7 @@ static void *zk_main(void *arg)
 {
     pub_zk *z = arg;
     const pub_config *cfg = &z->pub->cfg;
-    bool first = true, need_register = true;
+    bool need_register = true;
     int64_t last_flush = wh_mono_ms(), down_since = wh_mono_ms(), last_warn = 0;
     int backoff = 200;
 
@@ -981,27 +903,30 @@ static void *zk_main(void *arg)
         z->expired = false;
         pthread_mutex_unlock(&z->mu);
 
+        if (expired && atomic_load(&z->active)) {
+            /* The lease went with the session: the loop stops delivering first. */
+            atomic_store(&z->lease_lost, true);
+            pub_wake(z->pub);
+        }
         if (expired) {
             wh_warn(WH_AREA_ZK, "ZooKeeper %s: session expired; reconnecting and "
-                    "re-registering %s", cfg->zk_connect, z->reg_path);
+                    "registering as a candidate again", cfg->zk_connect);
             zookeeper_close(z->zh);
             zku_quiet();
             z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
             need_register = true;
+            atomic_store(&z->registered, false);
             down_since = wh_mono_ms();
-            /* Versions may have changed while we were away. */
-            pthread_mutex_lock(&z->mu);
-            for (int i = 0; i < z->npos; i++)
-                z->pos[i].version = -2;
-            pthread_mutex_unlock(&z->mu);
         }
         bool up = z->zh && zoo_state(z->zh) == ZOO_CONNECTED_STATE;
         if (up != z->connected) {
             if (up)
                 wh_info(WH_AREA_ZK, "ZooKeeper %s: connected", cfg->zk_connect);
             else
-                wh_warn(WH_AREA_ZK, "ZooKeeper %s: connection lost; delivery goes on, "
-                        "positions are written when it is back", cfg->zk_connect);
+                wh_warn(WH_AREA_ZK, "ZooKeeper %s: connection lost; %s", cfg->zk_connect,
+                        atomic_load(&z->active)
+                            ? "delivery goes on until the fencing bound (docs/FAILOVER.md)"
+                            : "standby");
             z->connected = up;
             if (!up)
                 down_since = wh_mono_ms();
@@ -1012,35 +937,50 @@ static void *zk_main(void *arg)
                     zku_state_name(z->zh ? zoo_state(z->zh) : 0));
             last_warn = wh_mono_ms();
         }
+        bool active = atomic_load(&z->active);
+        if (active && atomic_load(&z->fenced))
+            pub_zk_resolve_fence(z, up);
+        /* Lost while the loop still delivers: nothing else until it has stopped. */
+        bool hold = atomic_load(&z->active) &&
+                    (atomic_load(&z->fenced) || atomic_load(&z->lease_lost));
+        if (up && !hold)
+            pub_zk_lease_ping(z);
         if (up && need_register) {
-            int rc = zk_register(z, first);
+            int rc = pub_zk_register_candidate(z);
             if (rc == ZOK) {
-                first = false;
                 need_register = false;
                 dirty = true;
                 backoff = 200;
             } else {
-                wh_warn(WH_AREA_ZK, "registering publisher in ZooKeeper: %s; retrying",
+                wh_warn(WH_AREA_ZK, "registering as a candidate in ZooKeeper: %s; retrying",
                         zerror(rc));
             }
         }
-        if (up && !need_register && dirty) {
+        if (up && !need_register && !hold && atomic_load(&z->handover) == 2)
+            pub_zk_finish_handover(z);
+        if (up && !need_register && !hold &&
+            (dirty || wh_mono_ms() - z->last_step >= 500 || atomic_load(&z->move_asked))) {
             pthread_mutex_lock(&z->mu);
             z->dirty = false;
             pthread_mutex_unlock(&z->mu);
+            int rc = pub_zk_lease_step(z);
+            bool serve = atomic_load(&z->active) && atomic_load(&z->handover) == 0;
             /* The epoch first: a watch on it is among those that make us dirty. */
-            int rc = check_epoch(z, true, "by its watch");
-            if (rc == ZOK && !z->has_fatal)
+            if (rc == ZOK && serve && dirty && !z->has_fatal)
+                rc = check_epoch(z, true, "by its watch");
+            if (rc == ZOK && serve && dirty && !z->has_fatal)
                 rc = read_assignment(z);
             if (rc != ZOK) {
-                wh_warn(WH_AREA_ZK, "reading subscriber apps: %s; retrying", zerror(rc));
+                wh_warn(WH_AREA_ZK, "reading the shard's candidates and subscriber apps: %s; "
+                        "retrying", zerror(rc));
                 pthread_mutex_lock(&z->mu);
                 z->dirty = true;
                 pthread_mutex_unlock(&z->mu);
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && (urgent || wh_mono_ms() - last_flush >= cfg->flush_ms)) {
+        if (up && !need_register && !hold && atomic_load(&z->active) &&
+            (urgent || wh_mono_ms() - last_flush >= cfg->flush_ms)) {
             pthread_mutex_lock(&z->mu);
             z->urgent = false;
             pthread_mutex_unlock(&z->mu);
@@ -1056,6 +996,8 @@ static void *zk_main(void *arg)
             int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
             if (wait > 200 && (!up || need_register))
                 wait = 200;
+            if (wait > 100)
+                wait = 100;   /* pings, hand-overs and the grace of a vacant lease */
             struct timespec ts = wh_cond_deadline(wait);
             pthread_cond_timedwait(&z->cond, &z->mu, &ts);
         } else if (z->dirty && up && !need_register) {
@@ -1066,6 +1008,33 @@ static void *zk_main(void *arg)
     }
     pthread_mutex_unlock(&z->mu);
     return NULL;
+}
+
+/* ---- what pub_zk_role.c uses (pub_zk_int.h) ----------------------------------------------- */
+
+void pub_zk_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    watcher(zh, type, state, path, ctx);
+}
+
+int pub_zk_bump_epoch(pub_zk *z)
+{
+    return bump_epoch(z);
+}
+
+int pub_zk_create_registration(pub_zk *z)
+{
+    return create_registration(z);
+}
+
+int pub_zk_flush_positions(pub_zk *z)
+{
+    return flush_positions(z);
+}
+
+int pub_zk_read_assignment(pub_zk *z)
+{
+    return read_assignment(z);
 }
 
 /* ---- API ---------------------------------------------------------------------------------------- */
@@ -1108,10 +1077,18 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
                          "longer than %d bytes", p->cfg.zk_root, p->cfg.shard, p->cfg.id,
                          ZKU_PATH_MAX - 1);
     }
+    int rc = pub_lease_new(&p->cfg, z->id, &z->lease, errbuf, errlen);
+    if (rc != WH_OK) {
+        pthread_mutex_destroy(&z->mu);
+        pthread_cond_destroy(&z->cond);
+        free(z);
+        return rc;
+    }
     zku_quiet();
     z->zh = zookeeper_init(p->cfg.zk_connect, watcher, (int)p->cfg.zk_session_ms, NULL, z, 0);
     if (!z->zh) {
         int e = errno;
+        pub_lease_free(z->lease);
         free(z);
         return wh_seterr(errbuf, errlen, WH_ERR_ZK,
                          "zookeeper.connect '%s': cannot create a client: %s", p->cfg.zk_connect,
@@ -1123,6 +1100,9 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
 
 int pub_zk_start(pub_zk *z, char *errbuf, size_t errlen)
 {
+    int rc = pub_health_start(z->pub, pub_zk_health_changed, z, &z->health, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
     if (pthread_create(&z->thread, NULL, zk_main, z) != 0)
         return wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot start the ZooKeeper thread");
     z->started = true;
@@ -1312,8 +1292,10 @@ void pub_zk_free(pub_zk *z)
         pthread_mutex_unlock(&z->mu);
         pthread_join(z->thread, NULL);
     }
+    pub_health_stop(z->health);
     /* Final positions: try for a few seconds if ZooKeeper is reachable. */
-    if (z->zh && z->epoch && !z->has_fatal) {
+    if (z->zh && z->epoch && !z->has_fatal && atomic_load(&z->active) &&
+        !atomic_load(&z->fenced) && !atomic_load(&z->lease_lost)) {
         int64_t deadline = wh_mono_ms() + 3000;
         while (wh_mono_ms() < deadline) {
             if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0)
@@ -1325,7 +1307,8 @@ void pub_zk_free(pub_zk *z)
             zoo_delete(z->zh, z->reg_path, -1);
     }
     if (z->zh)
-        zookeeper_close(z->zh);
+        zookeeper_close(z->zh);   /* our candidate node and the lease go with the session */
+    pub_lease_free(z->lease);
     pub_assign_free(z->assign, z->nassign);
     for (int i = 0; i < z->npos; i++) {
         free(z->pos[i].app);

@@ -21,11 +21,13 @@
  * batch is deep-copied into one of two small carry arenas. */
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -1905,6 +1907,19 @@ err:
     return rc;
 }
 
+/* Healthy when the server (if one is configured) answers and replicates
+ * within the bound, and the binlog index is still there. */
+static int mysql_health(wh_mapper *base, int max_lag_s, char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    if (m->srv)
+        return binlog_server_health(m->srv, max_lag_s, errbuf, errlen);
+    if (access(m->o.binlog_dir, R_OK | X_OK) != 0)
+        return wh_seterr(errbuf, errlen, WH_ERR_IO, "binlog directory %s: %s", m->o.binlog_dir,
+                         strerror(errno));
+    return WH_OK;
+}
+
 const wh_mapper_ops wh_mapper_mysql = {
     .name = "mysql",
     .options = mysql_fields,
@@ -1913,6 +1928,7 @@ const wh_mapper_ops wh_mapper_mysql = {
     .seek_physical = mysql_seek_physical,
     .seek_logical = mysql_seek_logical,
     .next_batch = mysql_next_batch,
+    .health = mysql_health,
     .destroy = mysql_destroy,
     .identify = mysql_identify,
     .has_pos = mysql_has_pos,

@@ -371,3 +371,61 @@ int binlog_server_value(binlog_server *s, const char *query, unsigned col, char 
     mysql_free_result(res);
     return rc;
 }
+
+/* ---- health (the publisher's election, docs/FAILOVER.md) --------------------------------- */
+
+/* One health query on the open connection: WH_OK, or WH_ERR_MYSQL naming
+ * what is wrong. */
+static int query_health(binlog_server *s, int max_lag_s, char *errbuf, size_t errlen)
+{
+    char w[300];
+    MYSQL_RES *res = NULL;
+    if (mysql_query(s->conn, "SHOW SLAVE STATUS") != 0 || !(res = mysql_store_result(s->conn)))
+        return wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "the MySQL server at %s does not "
+                         "answer: %s", where(s, w, sizeof w), mysql_error(s->conn));
+    MYSQL_ROW row = mysql_fetch_row(res);
+    unsigned nf = mysql_num_fields(res);
+    MYSQL_FIELD *fs = mysql_fetch_fields(res);
+    const char *io = NULL, *sql = NULL, *behind = NULL;
+    for (unsigned i = 0; row && i < nf; i++) {
+        if (strcmp(fs[i].name, "Slave_IO_Running") == 0)
+            io = row[i];
+        else if (strcmp(fs[i].name, "Slave_SQL_Running") == 0)
+            sql = row[i];
+        else if (strcmp(fs[i].name, "Seconds_Behind_Master") == 0)
+            behind = row[i];
+    }
+    int rc = WH_OK;
+    if (row && (!io || strcmp(io, "Yes") != 0))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "the replica at %s does not receive from "
+                       "its primary (Slave_IO_Running is %s)", where(s, w, sizeof w),
+                       io ? io : "NULL");
+    else if (row && (!sql || strcmp(sql, "Yes") != 0))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "the replica at %s does not apply what it "
+                       "receives (Slave_SQL_Running is %s)", where(s, w, sizeof w),
+                       sql ? sql : "NULL");
+    else if (row && max_lag_s > 0 && (!behind || atol(behind) > max_lag_s))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "the replica at %s lags %s s behind its "
+                       "primary, more than the bound of %d s", where(s, w, sizeof w),
+                       behind ? behind : "an unknown number of", max_lag_s);
+    mysql_free_result(res);
+    return rc;
+}
+
+int binlog_server_health(binlog_server *s, int max_lag_s, char *errbuf, size_t errlen)
+{
+    int rc = connect_server(s, errbuf, errlen);
+    if (rc == WH_OK && (rc = query_health(s, max_lag_s, errbuf, errlen)) == WH_ERR_MYSQL &&
+        mysql_errno(s->conn) != 0) {
+        /* The connection may have gone stale; try once on a fresh one. */
+        mysql_close(s->conn);
+        s->conn = NULL;
+        if ((rc = connect_server(s, errbuf, errlen)) == WH_OK)
+            rc = query_health(s, max_lag_s, errbuf, errlen);
+    }
+    if (rc != WH_OK && s->conn && mysql_errno(s->conn) != 0) {
+        mysql_close(s->conn);   /* reconnect at the next check */
+        s->conn = NULL;
+    }
+    return rc;
+}

@@ -61,6 +61,12 @@ int binlog_server_columns(binlog_server *s, const char *db, const char *table,
 int binlog_server_value(binlog_server *s, const char *query, unsigned col, char *buf,
                         size_t len, char *errbuf, size_t errlen);
 
+/* Checks that the server answers and, when it replicates (SHOW SLAVE
+ * STATUS has a row), that its IO and SQL threads run and it lags at most
+ * max_lag_s seconds (<= 0: no bound). WH_OK, or WH_ERR_MYSQL with the reason
+ * (a lost connection is retried once on a fresh one). */
+int binlog_server_health(binlog_server *s, int max_lag_s, char *errbuf, size_t errlen);
+
 /* Parses the members of an information_schema COLUMN_TYPE such as
  * "enum('a','it''s')" into a malloc'd array of malloc'd strings (freed by
  * binlog_server_free_members). Exposed for tests. */

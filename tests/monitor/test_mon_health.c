@@ -46,6 +46,17 @@ int main(void)
     expect_parse("{\"pid\":42,\"error\":[]}", WH_ERR_PARSE, "'error'");
     expect_parse("{\"pid\":42", WH_ERR_PARSE, "line 1");
     expect_parse("[42]", WH_ERR_PARSE, "object");
+    /* A publisher's role and epoch (docs/FAILOVER.md). */
+    expect_parse("{\"pid\":42,\"role\":\"active\",\"epoch\":7}", 0, NULL);
+    expect_parse("{\"pid\":42,\"role\":\"standby\",\"epoch\":0}", 0, NULL);
+    expect_parse("{\"pid\":42,\"role\":\"leader\"}", WH_ERR_PARSE, "'role'");
+    expect_parse("{\"pid\":42,\"role\":1}", WH_ERR_PARSE, "'role'");
+    expect_parse("{\"pid\":42,\"epoch\":-1}", WH_ERR_PARSE, "'epoch'");
+    json_t *ex = json_object();
+    CHECK_EQ_INT(status_set_role(ex, "standby", 3), WH_OK);
+    CHECK_EQ_STR(json_string_value(json_object_get(ex, "role")), "standby");
+    CHECK_EQ_INT(json_integer_value(json_object_get(ex, "epoch")), 3);
+    json_decref(ex);
 
     /* status_report writes, mon_health reads: every replacement is a heartbeat. */
     snprintf(path, sizeof path, "%s/status.json", dir);

@@ -17,18 +17,20 @@ Scenarios (each starts its own throwaway servers through tests/harness):
   garbage      an instance that answers with garbage is dropped with a log line naming the
                peer and the cause, retried with backoff, and other apps are not affected
   session_expiry  the publisher's ZooKeeper session expires while it delivers (SIGSTOP past
-               its 2 s session timeout): alone it re-registers with its epoch and goes on;
-               when a second publisher took the shard meanwhile, it is fenced on SIGCONT
-  split_brain  a second publisher starts while the first is alive and connected, three
-               times over: each old one is fenced and none of its writes lands after the
-               epoch moved
+               its 2 s session timeout): alone it fences itself, takes the lease again
+               with a new epoch and goes on; when a second publisher took the shard
+               meanwhile, it is fenced on SIGCONT and stays standby
+  split_brain  a second, preferred publisher starts while the first is alive and
+               connected, three times over: each old one hands the lease over (failback)
+               and none of its writes lands after the epoch moved
   partition    the publisher is cut off from ZooKeeper (a relay the test cuts), not from
-               its subscribers, until its session expires; a second publisher takes the
-               shard: the subscribers refuse the stale one's connections by its older
-               epoch, and it is fenced when the partition heals
+               its subscribers: it fences itself before its session expires; a second
+               publisher takes the shard after the expiry; healed, the old one learns it
+               lost the lease and stays standby (docs/FAILOVER.md)
   chaos        a random schedule of faults (kill -9 and restart of the publisher or of a
                subscriber instance, SIGSTOP of the publisher short or past its session
-               timeout, ZooKeeper restart, stalled subscribers, takeovers) while a workload
+               timeout, ZooKeeper restart, stalled subscribers, takeovers, preferred
+               publishers taking over a live one) while a workload
                writes; WH_SEED replays a schedule, --rounds (or WH_CHAOS_ROUNDS, which
                wins) sets its length (25);
                with --zk ensemble (three nodes), ZooKeeper faults stop or kill one node
@@ -149,7 +151,7 @@ class Env:
     # -- processes --------------------------------------------------------------------------
 
     def publisher(self, options=None, delivery=None, pub_id="pub-test", session_ms=4000,
-                  zk_connect=None):
+                  zk_connect=None, lease=None):
         self.n += 1
         if self.source == "synthetic":
             mapper = {"name": "synthetic", "options": options or {}}
@@ -164,6 +166,8 @@ class Env:
                             "datamarker_interval_ms": 50, "retry_max_ms": 1000},
                "positions": {"flush_interval_ms": 100}}
         cfg["delivery"].update(delivery or {})
+        if lease:
+            cfg["lease"] = lease
         path = self.stack.path("pub%d.json" % self.n)
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -810,12 +814,19 @@ class Pubs:
         self.ids = 0
         self.cur = None
         self.cur_id = None
+        self.priority = 0
 
-    def start(self, pub_id=None):
+    def start(self, pub_id=None, preferred=False):
+        """Starts a publisher (a candidate for s1); preferred gives it a higher priority
+        than every earlier one, so that it takes the shard over from a live active one
+        (failback, docs/FAILOVER.md)."""
         if pub_id is None:
             self.ids += 1
             pub_id = "pub-%d" % self.ids
-        self.cur = self.env.publisher(self.options, pub_id=pub_id, session_ms=2000)
+        if preferred:
+            self.priority += 1
+        self.cur = self.env.publisher(self.options, pub_id=pub_id, session_ms=2000,
+                                      lease={"priority": self.priority})
         self.cur_id = pub_id
         return self.cur
 
@@ -847,7 +858,9 @@ class Pubs:
 
     def takeover(self, old, old_id, new_id=None):
         """old is stopped and its session expired: a new publisher takes the shard; then
-        old is continued and must find itself fenced (exit 1, 'fenced' in its log)."""
+        old is continued and must find itself fenced: it stops delivering at once and
+        drops to standby ('fenced', 'lost the lease' in its log; or exit 1 'fenced', when
+        it noticed a newer epoch first); a standby left over is stopped."""
         e0 = self.logged_epoch(old, old_id)
         new = self.start(new_id)
         wait_until(lambda: self.logged_epoch(new, self.cur_id) is not None, wh.scaled(30),
@@ -856,12 +869,22 @@ class Pubs:
         check(e1 > e0, "%s took over shard s1 with epoch %d (the stopped %s has %d)"
               % (self.cur_id, e1, old_id, e0))
         old.send_signal(signal.SIGCONT)
-        rc = wait_exit(old, 30, "the stale publisher %s" % old_id)
+        wait_until(lambda: old.poll() is not None or "lost the lease" in log_text(old),
+                   wh.scaled(30), "the stale publisher %s to notice" % old_id)
         text = log_text(old)
-        check(rc == 1 and "fenced" in text,
-              "the stale publisher %s stopped with status %d and logged that it was fenced"
-              % (old_id, rc))
+        check("fenced" in text and (old.poll() == 1 or "lost the lease" in text),
+              "the stale publisher %s logged that it was fenced and %s" % (
+                  old_id, "exited 1" if old.poll() is not None else "dropped to standby"))
+        stop_standby(old, old_id)
         return new
+
+
+def stop_standby(p, pub_id):
+    """Stops a publisher that is (or was) a standby; it must stop cleanly."""
+    if p.poll() is None:
+        p.terminate()
+        rc = wait_exit(p, 30, "the standby %s" % pub_id)
+        check(rc == 0, "the standby %s stops cleanly" % pub_id)
 
 
 def received_count(paths):
@@ -905,8 +928,9 @@ def check_two_apps(env, writer, pub, pub_name, full, filtered, watch, apps, what
 
 def sc_session_expiry(env):
     """The publisher's ZooKeeper session expires while it delivers (SIGSTOP for longer
-    than its 2 s session timeout). Alone, it notices, re-registers with its epoch and goes
-    on; when a second publisher took the shard meanwhile, it is fenced by the epoch."""
+    than its 2 s session timeout). Alone, it notices that it lost the lease, stops
+    delivering, takes the lease again with a new epoch and goes on; when a second
+    publisher took the shard meanwhile, it is fenced and stays standby."""
     apps = ["app_e", "app_f"]
     ta = env.tail("app_e")
     tf = env.tail("app_f", 'table = "items"' if env.source == "mariadb" else 'table = "t1"')
@@ -921,8 +945,8 @@ def sc_session_expiry(env):
     writer = Writer(env, seed) if env.source == "mariadb" else None
     wait_until(lambda: count_lines(tf.out) > 100, wh.scaled(60), "the first updates")
 
-    # 1. Nobody else takes over: the publisher notices the expiry, re-registers with the
-    #    same epoch (nobody bumped it) and goes on delivering.
+    # 1. Nobody else takes over: the publisher notices the expiry (its lease went with its
+    #    session), stops delivering, takes the lease again (epoch 2) and goes on.
     pubs.stop_until_expired(a, "pub-a")
     stored = watch.data("/apps/app_e/positions/s1")
     a.send_signal(signal.SIGCONT)
@@ -933,8 +957,8 @@ def sc_session_expiry(env):
     wait_progress(outs, 60, "pub-a's session expiry")
     wait_until(lambda: watch.data("/apps/app_e/positions/s1") != stored, wh.scaled(30),
                "pub-a to record app_e's position after its session expiry")
-    check(a.poll() is None and pubs.epoch() == 1,
-          "pub-a keeps delivering with its epoch (1) after the session expiry")
+    check(a.poll() is None and pubs.epoch() == 2 and "fenced" in log_text(a),
+          "pub-a fenced itself, then took the shard again with epoch 2 and delivers")
 
     # 2. pub-b takes the shard while pub-a is stopped and its lease gone; pub-a, continued,
     #    must be fenced and write no position any more.
@@ -942,19 +966,21 @@ def sc_session_expiry(env):
     b = pubs.takeover(a, "pub-a", "pub-b")
     wait_progress(outs, 60, "the takeover")
     wait_until(lambda: all(json.loads(watch.data("/apps/%s/positions/s1" % x) or "{}")
-                           .get("epoch") == 2 for x in apps), wh.scaled(30),
-               "pub-b to record positions with epoch 2")
-    check(True, "pub-b delivers and records positions with epoch 2")
+                           .get("epoch") == 3 for x in apps), wh.scaled(30),
+               "pub-b to record positions with epoch 3")
+    check(True, "pub-b delivers and records positions with epoch 3")
 
     check_two_apps(env, writer, b, "pub-b", ta, tf, watch, apps,
                    ("app_e", "app_f", "across the expiry and the takeover"))
 
 
 def sc_split_brain(env):
-    """A second publisher for the shard starts while the first one is alive, connected to
-    ZooKeeper and delivering (an overlapping restart, or a publisher on another replica):
-    the first one loses its lease without any session expiry. Three times over: the old
-    one must stop, fenced, and no position it writes once the epoch moved may land."""
+    """A second, preferred publisher for the shard starts while the first one is alive,
+    connected to ZooKeeper and delivering (a publisher on the preferred copy comes
+    back): the first one hands the lease over (failback, docs/FAILOVER.md) without any
+    session expiry. Three times over: the old one must stop delivering and stay standby,
+    the new one takes the next epoch, and no position the old one writes once the epoch
+    moved may land."""
     apps = ["app_s", "app_t"]
     ts = env.tail("app_s")
     tt = env.tail("app_t", 'table = "items"' if env.source == "mariadb" else 'table = "t1"')
@@ -973,12 +999,14 @@ def sc_split_brain(env):
         time.sleep(0.3)
         old_id = pubs.cur_id
         e0 = pubs.logged_epoch(old, old_id)
-        new = pubs.start()
-        rc = wait_exit(old, 30, "the old publisher %s" % old_id)
-        text = log_text(old)
-        check(rc == 1 and "fenced" in text,
-              "%s started while %s was delivering; %s stopped with status %d and logged that "
-              "it was fenced" % (pubs.cur_id, old_id, old_id, rc))
+        new = pubs.start(preferred=True)
+        wait_until(lambda: "standby: handed the lease" in log_text(old) or
+                   old.poll() is not None, wh.scaled(30),
+                   "the old publisher %s to hand the lease over" % old_id)
+        check(old.poll() is None,
+              "%s (preferred) started while %s was delivering; %s handed the lease over and "
+              "stays standby" % (pubs.cur_id, old_id, old_id))
+        stop_standby(old, old_id)
         wait_until(lambda: pubs.logged_epoch(new, pubs.cur_id) is not None, wh.scaled(30),
                    "%s to register" % pubs.cur_id)
         check(pubs.logged_epoch(new, pubs.cur_id) == e0 + 1,
@@ -1066,10 +1094,12 @@ class ZkProxy:
 
 
 def sc_partition(env):
-    """The publisher is cut off from ZooKeeper (not from its subscribers) until its session
-    expires: it goes on delivering with a lease it no longer has. A second publisher takes
-    the shard; both push to the same instances until the partition heals and the old one
-    learns it was fenced. Delivery stays complete and in order; no position moves back."""
+    """The publisher is cut off from ZooKeeper (not from its subscribers): it fences itself
+    (stops delivering) before its session can expire, while ZooKeeper still lists it. A
+    second publisher takes the shard once the session expired; no subscriber accepts the
+    old one after the new one delivers; when the partition heals, the old one learns that
+    it lost the lease and stays standby. Delivery stays complete and in order; no position
+    moves back."""
     apps = ["app_p", "app_q"]
     tp = env.tail("app_p")
     tq = env.tail("app_q", 'table = "items"' if env.source == "mariadb" else 'table = "t1"')
@@ -1088,33 +1118,34 @@ def sc_partition(env):
         wait_until(lambda: pubs.registered("pub-a"), wh.scaled(30), "pub-a to register")
         proxy.cut()
         t0 = time.time()
+        wait_until(lambda: "fenced:" in log_text(a), wh.scaled(30),
+                   "the cut-off pub-a to fence itself")
+        t_fenced = time.time() - t0
+        still = pubs.registered("pub-a")
+        check(still, "pub-a fenced itself %.2f s after the cut, while ZooKeeper still listed "
+              "it (before its session expired)" % t_fenced)
         wait_until(lambda: not pubs.registered("pub-a"), wh.scaled(30),
                    "ZooKeeper to expire the session of the cut-off pub-a")
-        log("pub-a cut off from ZooKeeper; its session expired after %.1f s"
-            % (time.time() - t0))
-        wait_progress(outs, 60, "the partition (pub-a delivers without ZooKeeper)")
-        check(a.poll() is None, "pub-a goes on delivering while cut off from ZooKeeper")
+        log("pub-a cut off from ZooKeeper; fenced after %.2f s, session expired after %.1f s"
+            % (t_fenced, time.time() - t0))
         b = pubs.start("pub-b")
         wait_until(lambda: pubs.logged_epoch(b, "pub-b") is not None, wh.scaled(30),
                    "pub-b to register")
         check(pubs.logged_epoch(b, "pub-b") == 2, "pub-b took the shard with epoch 2")
         wait_progress(outs, 60, "pub-b's takeover while pub-a is still cut off")
-        time.sleep(2)   # pub-a, still cut off, keeps trying to push to the same instances
-        # The subscribers fence it by its older epoch: once pub-b (epoch 2) delivers, a
-        # connection of pub-a (epoch 1) does not replace it (once at most, should pub-b's
-        # connection break for another reason).
+        time.sleep(2)
         for t in (tp, tq):
             text = log_text(t)
             after = text[text.index("(epoch 2)"):]
             back = len(re.findall(r"\(epoch 1\) at \S+ delivers shard s1", after))
-            check(back <= 1, "%s: the stale pub-a took the shard back %d times after pub-b "
-                  "delivered it" % (t.logpath.rsplit("/", 1)[1], back))
+            check(back == 0, "%s: the fenced pub-a delivered %d times after pub-b did"
+                  % (t.logpath.rsplit("/", 1)[1], back))
         proxy.heal()
-        rc = wait_exit(a, 30, "pub-a after the partition healed")
-        check(rc == 1 and "fenced" in log_text(a),
-              "pub-a stopped with status %d once the partition healed and logged that it was "
-              "fenced" % rc)
+        wait_until(lambda: "lost the lease" in log_text(a) or a.poll() is not None,
+                   wh.scaled(30), "pub-a to learn that it lost the lease")
+        check(a.poll() is None, "pub-a, healed, learnt that it lost the lease and stays standby")
         wait_progress(outs, 60, "the partition healed")
+        stop_standby(a, "pub-a")
     finally:
         proxy.close()
     check_two_apps(env, writer, b, "pub-b", tp, tq, watch, apps,
@@ -1283,12 +1314,14 @@ def sc_chaos(env):
             pubs.stop_until_expired(p, pid)
             pubs.takeover(p, pid)
         elif kind == "overlap":
-            # A second publisher while this one is alive and connected: it loses its
-            # lease without any session expiry and must notice.
-            pubs.start()
-            rc = wait_exit(p, 30, "the old publisher %s" % pid)
-            check(rc == 1 and "fenced" in log_text(p),
-                  "%s stopped with status %d and logged that it was fenced" % (pid, rc))
+            # A preferred publisher while this one is alive and connected: it hands the
+            # lease over (failback) without any session expiry and stays standby.
+            pubs.start(preferred=True)
+            wait_until(lambda: "standby: handed the lease" in log_text(p) or
+                       p.poll() is not None, wh.scaled(30), "%s to hand the lease over" % pid)
+            check(p.poll() is None, "%s handed the lease over to the preferred %s"
+                  % (pid, pubs.cur_id))
+            stop_standby(p, pid)
         wait_progress(files, 90, "round %d (%s)" % (r + 1, kind))
         time.sleep(f["then_s"])
     log("faults done after %.0f s" % (time.time() - t_start))

@@ -38,6 +38,14 @@ int main(void)
     CHECK(a.cmd == CTL_GC && a.older_than_s == 3600);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1 --on-purged oldest"), WH_OK);
     CHECK(a.cmd == CTL_POLICY && strcmp(a.on_purged, "oldest") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh move s1"), WH_OK);
+    CHECK(a.cmd == CTL_MOVE && strcmp(a.shard, "s1") == 0 && !a.app && !a.move_to);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh move s1 --to pub-b"), WH_OK);
+    CHECK(a.cmd == CTL_MOVE && strcmp(a.move_to, "pub-b") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh move"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh move s/1"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh move s1 --to"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --to pub-b"), WH_ERR_CONFIG);   /* move only */
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1 --on-purged newest"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --on-purged stop"), WH_ERR_CONFIG);

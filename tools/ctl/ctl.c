@@ -1,8 +1,8 @@
-/* ctl.c -- wormhole-ctl: inspect and repair subscriber apps' positions and failed flows in ZooKeeper.
+/* ctl.c -- wormhole-ctl: inspect and repair subscriber apps' positions and failed flows in ZooKeeper, and move shards.
  *
  * Talks to ZooKeeper only through protocol/zk_layout.h (paths and node
  * formats) and protocol/zk_client.h. Commands: apps, app APP, reset APP
- * SHARD, remove APP, gc (usage() is the manual; docs/RUNBOOK.md "A flow
+ * SHARD, remove APP, gc, move SHARD (usage() is the manual; docs/RUNBOOK.md "A flow
  * failed" the procedure). Exit codes in tools/ctl/ctl_args.h. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +47,13 @@ static void usage(FILE *f)
         "                         the log: stop (the default: the flow FAILS, see reset) or\n"
         "                         resume from the oldest position still there (a WARN names\n"
         "                         the gap); stored in the app node ROOT/apps/APP\n"
+        "    move SHARD [--to PUBLISHER]\n"
+        "                         hands SHARD's lease over cleanly (docs/FAILOVER.md): the\n"
+        "                         active publisher writes its acknowledged positions, stops\n"
+        "                         delivering and releases; PUBLISHER (a healthy candidate),\n"
+        "                         or the best other healthy candidate, takes over. Waits up\n"
+        "                         to --timeout-ms for the new holder; refused (exit 3) when no\n"
+        "                         such candidate is healthy or a move is already pending\n"
         "    gc --older-than S    removes apps that have no instance and whose positions were\n"
         "                         last written more than S seconds ago\n"
         "\n"
@@ -54,6 +61,7 @@ static void usage(FILE *f)
         "    --zk SPEC            ZooKeeper hosts and the layout's root (required)\n"
         "    --json               one JSON document on stdout instead of a table\n"
         "    --force              skip the safety checks of reset and remove\n"
+        "    --to PUBLISHER       move: the candidate to take the shard\n"
         "    --timeout-ms N       how long to try to connect (10000)\n"
         "    --help               this text\n"
         "\n"
@@ -592,6 +600,101 @@ static int cmd_policy(ctl *c)
     return CTL_EXIT_OK;
 }
 
+/* The lease holder of shard (holder "" when vacant). */
+static int lease_holder(ctl *c, const char *path, zku_lease *l)
+{
+    char *data, err[256];
+    struct Stat st;
+    memset(l, 0, sizeof *l);
+    int rc = get_node(c, path, ZKU_ROLE_MAX, &data, &st, err, sizeof err);
+    if (rc == ZNONODE)
+        return ZOK;
+    if (rc != ZOK)
+        return rc;
+    if (zku_lease_from_json(data, strlen(data), l, err, sizeof err) != WH_OK)
+        fprintf(stderr, "wormhole-ctl: %s: %s\n", path, err);
+    free(data);
+    return ZOK;
+}
+
+/* Whether candidate id of shard is registered and healthy (why says otherwise). */
+static bool candidate_healthy(ctl *c, const char *shard, const char *id, char *why, size_t len)
+{
+    char path[ZKU_PATH_MAX], *data, err[256];
+    struct Stat st;
+    zku_candidate cd;
+    if (zku_path_candidate(path, sizeof path, c->root, shard, id) != WH_OK ||
+        get_node(c, path, ZKU_ROLE_MAX, &data, &st, err, sizeof err) != ZOK) {
+        snprintf(why, len, "%s is not a registered candidate of shard %s", id, shard);
+        return false;
+    }
+    int rc = zku_candidate_from_json(data, strlen(data), &cd, err, sizeof err);
+    free(data);
+    if (rc != WH_OK || !cd.healthy) {
+        snprintf(why, len, "candidate %s of shard %s is not healthy: %s", id, shard,
+                 rc != WH_OK ? err : cd.reason);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_move(ctl *c)
+{
+    const char *shard = c->a->shard, *to = c->a->move_to ? c->a->move_to : "";
+    char lpath[ZKU_PATH_MAX], mpath[ZKU_PATH_MAX], why[1024], err[256], *node;
+    zku_lease l;
+    zku_path_lease(lpath, sizeof lpath, c->root, shard);
+    zku_path_move(mpath, sizeof mpath, c->root, shard);
+    int rc = lease_holder(c, lpath, &l);
+    if (rc != ZOK || !l.id[0]) {
+        fprintf(stderr, "wormhole-ctl: shard %s has no active publisher%s%s\n", shard,
+                rc != ZOK ? ": " : "", rc != ZOK ? zerror(rc) : "");
+        return CTL_EXIT_ERROR;
+    }
+    if (*to && strcmp(to, l.id) == 0) {
+        printf("shard %s: %s is already active\n", shard, to);
+        return CTL_EXIT_OK;
+    }
+    if (*to && !candidate_healthy(c, shard, to, why, sizeof why)) {
+        fprintf(stderr, "wormhole-ctl: refused: %s\n", why);
+        return CTL_EXIT_REFUSED;
+    }
+    zku_move m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.from, sizeof m.from, "%s", l.id);
+    snprintf(m.to, sizeof m.to, "%s", to);
+    snprintf(m.by, sizeof m.by, "ctl");
+    if (zku_move_to_json(&m, &node, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s\n", err);
+        return CTL_EXIT_ERROR;
+    }
+    rc = zoo_create(c->zh, mpath, node, (int)strlen(node), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    free(node);
+    if (rc == ZNODEEXISTS) {
+        fprintf(stderr, "wormhole-ctl: refused: a move of shard %s is pending (%s)\n", shard,
+                mpath);
+        return CTL_EXIT_REFUSED;
+    }
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: writing %s: %s\n", mpath, zerror(rc));
+        return CTL_EXIT_ERROR;
+    }
+    int64_t deadline = wh_mono_ms() + c->a->timeout_ms;
+    zku_lease now;
+    while (wh_mono_ms() < deadline) {
+        if (lease_holder(c, lpath, &now) == ZOK && now.id[0] && strcmp(now.id, l.id) != 0 &&
+            (!*to || strcmp(now.id, to) == 0)) {
+            printf("shard %s moved from %s to %s\n", shard, l.id, now.id);
+            return CTL_EXIT_OK;
+        }
+        nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
+    }
+    zoo_delete(c->zh, mpath, -1);
+    fprintf(stderr, "wormhole-ctl: shard %s did not move from %s within %" PRId64 " ms (the "
+            "request is withdrawn; see the publishers' logs)\n", shard, l.id, c->a->timeout_ms);
+    return CTL_EXIT_ERROR;
+}
+
 int main(int argc, char **argv)
 {
     ctl_args a;
@@ -614,6 +717,7 @@ int main(int argc, char **argv)
         case CTL_REMOVE: status = cmd_remove(&c); break;
         case CTL_GC:     status = cmd_gc(&c); break;
         case CTL_POLICY: status = cmd_policy(&c); break;
+        case CTL_MOVE:   status = cmd_move(&c); break;
         default:         status = CTL_EXIT_USAGE; break;
         }
     }

@@ -38,12 +38,18 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
             a->force = true;
         } else if (strcmp(s, "--zk") == 0 || strcmp(s, "--older-than") == 0 ||
                    strcmp(s, "--timeout-ms") == 0 || strcmp(s, "--to-position") == 0 ||
-                   strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0) {
+                   strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0 ||
+                   strcmp(s, "--to") == 0) {
             if (!val)
                 return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s needs a value", s);
             i++;
             if (strcmp(s, "--zk") == 0) {
                 a->zk = val;
+            } else if (strcmp(s, "--to") == 0) {
+                if (strlen(val) > ZKU_ID_MAX)
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--to: a publisher id has "
+                                     "at most %d characters", ZKU_ID_MAX);
+                a->move_to = val;
             } else if (strcmp(s, "--on-purged") == 0) {
                 bool oldest;
                 if (!zku_on_purged_parse(val, &oldest))
@@ -80,10 +86,11 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     }
     if (nwords == 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "no command (apps, app, reset, remove, "
-                         "gc, policy)");
+                         "gc, policy, move)");
     static const struct { const char *name; ctl_cmd cmd; int nargs; } cmds[] = {
         { "apps", CTL_APPS, 0 }, { "app", CTL_APP, 1 }, { "reset", CTL_RESET, 2 },
         { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 }, { "policy", CTL_POLICY, 1 },
+        { "move", CTL_MOVE, 1 },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(words[0], cmds[k].name) == 0) {
@@ -97,7 +104,9 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "unknown command '%s'", words[0]);
     if (!a->zk)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--zk HOST:PORT/ROOT is required");
-    if (nwords > 1)
+    if (nwords > 1 && a->cmd == CTL_MOVE)
+        a->shard = words[1];
+    else if (nwords > 1)
         a->app = words[1];
     if (nwords > 2)
         a->shard = words[2];
@@ -106,6 +115,8 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     if (a->shard && !zku_valid_name(a->shard))
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "'%s' is not a valid shard name",
                          a->shard);
+    if (a->cmd != CTL_MOVE && a->move_to)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--to belongs to move");
     if (a->cmd == CTL_RESET && a->to == CTL_TO_NONE)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "reset needs --to-position, "
                          "--to-logical or --to-oldest");

@@ -1,0 +1,369 @@
+/* pub_lease.c -- a shard's election: the rule that picks the active publisher, and its candidate, lease and move nodes. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/errbuf.h"
+#include "core/log.h"
+#include "protocol/zk_layout.h"
+#include "publisher/pub_lease.h"
+
+/* ---- the rule ----------------------------------------------------------------------------- */
+
+static bool better(const pub_lease_cand *a, const pub_lease_cand *b)
+{
+    return a->priority > b->priority || (a->priority == b->priority && strcmp(a->id, b->id) < 0);
+}
+
+int pub_lease_best(const pub_lease_cand *c, int n, const char *exclude)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (!c[i].healthy || (exclude && *exclude && strcmp(c[i].id, exclude) == 0))
+            continue;
+        if (best < 0 || better(&c[i], &c[best]))
+            best = i;
+    }
+    return best;
+}
+
+static const pub_lease_cand *find(const pub_lease_view *v, const char *id)
+{
+    for (int i = 0; i < v->ncands; i++)
+        if (strcmp(v->cands[i].id, id) == 0)
+            return &v->cands[i];
+    return NULL;
+}
+
+static bool is_self(const pub_lease_view *v, int i)
+{
+    return i >= 0 && strcmp(v->cands[i].id, v->self) == 0;
+}
+
+/* The active's side: hand over, drop an impossible move, or go on. */
+static pub_lease_action decide_active(const pub_lease_view *v)
+{
+    if (!v->self_healthy)
+        return PUB_LEASE_HAND_OVER;
+    if (!v->move || (v->move_from[0] && strcmp(v->move_from, v->self) != 0))
+        return PUB_LEASE_NONE;
+    if (v->move_to[0]) {
+        const pub_lease_cand *t = find(v, v->move_to);
+        if (!t || !t->healthy || strcmp(v->move_to, v->self) == 0)
+            return PUB_LEASE_DROP_MOVE;
+        return PUB_LEASE_HAND_OVER;
+    }
+    return pub_lease_best(v->cands, v->ncands, v->self) >= 0 ? PUB_LEASE_HAND_OVER
+                                                             : PUB_LEASE_DROP_MOVE;
+}
+
+pub_lease_action pub_lease_decide(const pub_lease_view *v)
+{
+    if (v->active)
+        return decide_active(v);
+    if (!v->self_healthy)
+        return PUB_LEASE_NONE;
+    if (v->held) {
+        if (!v->failback || v->move || !v->holder || strcmp(v->holder, v->self) == 0 ||
+            v->self_priority <= v->holder_priority || v->self_since <= v->lease_ctime)
+            return PUB_LEASE_NONE;
+        return is_self(v, pub_lease_best(v->cands, v->ncands, NULL)) ? PUB_LEASE_ASK_FAILBACK
+                                                                     : PUB_LEASE_NONE;
+    }
+    /* Vacant. After the grace anyone healthy takes it (also one in hold-off). */
+    if (v->vacant_ms >= v->grace_ms)
+        return PUB_LEASE_TAKE;
+    if (v->holdoff)
+        return PUB_LEASE_NONE;
+    if (v->move && v->move_to[0]) {
+        const pub_lease_cand *t = find(v, v->move_to);
+        if (t && t->healthy)
+            return strcmp(v->move_to, v->self) == 0 ? PUB_LEASE_TAKE : PUB_LEASE_NONE;
+    }
+    int best = pub_lease_best(v->cands, v->ncands, v->move ? v->move_from : NULL);
+    return is_self(v, best) ? PUB_LEASE_TAKE : PUB_LEASE_NONE;
+}
+
+const char *pub_lease_action_name(pub_lease_action a)
+{
+    switch (a) {
+    case PUB_LEASE_NONE: return "none";
+    case PUB_LEASE_TAKE: return "take";
+    case PUB_LEASE_HAND_OVER: return "hand over";
+    case PUB_LEASE_ASK_FAILBACK: return "ask for failback";
+    case PUB_LEASE_DROP_MOVE: return "drop the move request";
+    }
+    return "?";
+}
+
+/* ---- the ZooKeeper side ------------------------------------------------------------------- */
+
+struct pub_lease {
+    const pub_config *cfg;
+    const char *id;
+    char cands_path[ZKU_PATH_MAX], self_path[ZKU_PATH_MAX];
+    char lease_path[ZKU_PATH_MAX], move_path[ZKU_PATH_MAX];
+    bool    registered_healthy;   /* the health our node holds */
+    char    registered_why[ZKU_HEALTH_REASON_MAX];
+    int64_t self_since;           /* mtime of our node */
+    int64_t vacant_since;         /* mono ms we first saw the lease vacant; 0 held */
+    int64_t released_at;          /* mono ms of our last hand-over; 0 none */
+};
+
+int pub_lease_new(const pub_config *cfg, const char *id, pub_lease **out, char *errbuf,
+                  size_t errlen)
+{
+    pub_lease *l = calloc(1, sizeof *l);
+    if (!l)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    l->cfg = cfg;
+    l->id = id;
+    if (zku_path_candidates(l->cands_path, sizeof l->cands_path, cfg->zk_root, cfg->shard) ||
+        zku_path_candidate(l->self_path, sizeof l->self_path, cfg->zk_root, cfg->shard, id) ||
+        zku_path_lease(l->lease_path, sizeof l->lease_path, cfg->zk_root, cfg->shard) ||
+        zku_path_move(l->move_path, sizeof l->move_path, cfg->zk_root, cfg->shard)) {
+        free(l);
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "zookeeper.root '%s', shard '%s' and id "
+                         "'%s' make ZooKeeper paths longer than %d bytes", cfg->zk_root,
+                         cfg->shard, id, ZKU_PATH_MAX - 1);
+    }
+    *out = l;
+    return WH_OK;
+}
+
+void pub_lease_free(pub_lease *l)
+{
+    free(l);
+}
+
+const char *pub_lease_path(const pub_lease *l)
+{
+    return l->lease_path;
+}
+
+static char *candidate_data(pub_lease *l, bool healthy, const char *why)
+{
+    zku_candidate c = { .priority = l->cfg->lease_priority, .healthy = healthy,
+                        .pid = (int64_t)getpid() };
+    char *data = NULL, err[256];
+    snprintf(c.reason, sizeof c.reason, "%s", healthy ? "" : why);
+    gethostname(c.host, sizeof c.host - 1);
+    if (zku_candidate_to_json(&c, &data, err, sizeof err) != WH_OK)
+        wh_warn(WH_AREA_ZK, "%s", err);
+    return data;
+}
+
+int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *why)
+{
+    int rc = zku_create_parents(zh, l->cands_path, true);
+    char *data = candidate_data(l, healthy, why);
+    if (rc != ZOK || !data) {
+        free(data);
+        return rc != ZOK ? rc : ZSYSTEMERROR;
+    }
+    rc = zoo_create(zh, l->self_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+                    ZOO_EPHEMERAL, NULL, 0);
+    if (rc == ZNODEEXISTS) {
+        /* Ours from an earlier session (or process) with this id. */
+        zoo_delete(zh, l->self_path, -1);
+        rc = zoo_create(zh, l->self_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+                        ZOO_EPHEMERAL, NULL, 0);
+    }
+    free(data);
+    struct Stat st;
+    if (rc == ZOK && (rc = zoo_exists(zh, l->self_path, 0, &st)) == ZOK) {
+        l->registered_healthy = healthy;
+        snprintf(l->registered_why, sizeof l->registered_why, "%s", why);
+        l->self_since = st.mtime;
+        wh_info(WH_AREA_ZK, "registered %s as a candidate with priority %lld (%s%s)",
+                l->self_path, (long long)l->cfg->lease_priority,
+                healthy ? "healthy" : "unhealthy: ", healthy ? "" : why);
+    }
+    return rc;
+}
+
+/* Rewrites our node when our health changed. */
+static int update_health(pub_lease *l, zhandle_t *zh, bool healthy, const char *why)
+{
+    if (healthy == l->registered_healthy &&
+        (healthy || strcmp(why, l->registered_why) == 0))
+        return ZOK;
+    char *data = candidate_data(l, healthy, why);
+    if (!data)
+        return ZSYSTEMERROR;
+    struct Stat st;
+    int rc = zoo_set2(zh, l->self_path, data, (int)strlen(data), -1, &st);
+    free(data);
+    if (rc != ZOK)
+        return rc;
+    if (healthy != l->registered_healthy)
+        wh_info(WH_AREA_ZK, "candidate %s is now %s%s", l->id,
+                healthy ? "healthy" : "unhealthy: ", healthy ? "" : why);
+    l->registered_healthy = healthy;
+    snprintf(l->registered_why, sizeof l->registered_why, "%s", why);
+    if (healthy)
+        l->self_since = st.mtime;
+    return ZOK;
+}
+
+/* Reads every candidate node into c (ids point into names). */
+static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
+                           struct String_vector *names, pub_lease_cand *c, int cap, int *n)
+{
+    int rc = zoo_wget_children(zh, l->cands_path, w, ctx, names);
+    *n = 0;
+    for (int i = 0; rc == ZOK && i < names->count && *n < cap; i++) {
+        char path[ZKU_PATH_MAX], buf[ZKU_ROLE_MAX], err[256];
+        int len = sizeof buf - 1;
+        zku_candidate cd;
+        if (zku_path_candidate(path, sizeof path, l->cfg->zk_root, l->cfg->shard,
+                               names->data[i]) != WH_OK)
+            continue;
+        int r = zoo_get(zh, path, 0, buf, &len, NULL);
+        if (r == ZNONODE)
+            continue;   /* gone meanwhile: the children watch fires */
+        if (r != ZOK)
+            return r;
+        if (zku_candidate_from_json(buf, len < 0 ? 0 : (size_t)len, &cd, err, sizeof err)) {
+            wh_warn(WH_AREA_ZK, "ignoring candidate %s: %s", path, err);
+            continue;
+        }
+        c[*n] = (pub_lease_cand){ names->data[i], cd.priority, cd.healthy };
+        (*n)++;
+    }
+    return rc;
+}
+
+int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool active,
+                   bool healthy, const char *why, pub_lease_action *act, char *holder)
+{
+    enum { CAP = 256 };
+    pub_lease_cand cands[CAP];
+    struct String_vector names = { 0, NULL };
+    char buf[ZKU_ROLE_MAX], err[256];
+    int len, n = 0;
+    struct Stat st;
+    zku_lease lease = { .id = "" };
+    zku_move move = { .from = "" };
+    bool held = false, moving = false;
+    int64_t now = wh_mono_ms(), ctime = 0;
+    *act = PUB_LEASE_NONE;
+    holder[0] = '\0';
+
+    int rc = update_health(l, zh, healthy, why);
+    if (rc == ZOK) {
+        len = sizeof buf - 1;
+        rc = zoo_wget(zh, l->lease_path, w, ctx, buf, &len, &st);
+        if (rc == ZOK) {
+            held = true;
+            ctime = st.ctime;
+            if (zku_lease_from_json(buf, len < 0 ? 0 : (size_t)len, &lease, err, sizeof err))
+                wh_warn(WH_AREA_ZK, "lease node %s: %s", l->lease_path, err);
+        } else if (rc == ZNONODE) {
+            rc = zoo_wexists(zh, l->lease_path, w, ctx, &st);
+            if (rc == ZOK) {
+                held = true;   /* created meanwhile: decide again at its watch */
+                ctime = st.ctime;
+            } else if (rc == ZNONODE) {
+                rc = ZOK;
+            }
+        }
+    }
+    if (rc == ZOK) {
+        len = sizeof buf - 1;
+        rc = zoo_wget(zh, l->move_path, w, ctx, buf, &len, &st);
+        if (rc == ZOK) {
+            moving = zku_move_from_json(buf, len < 0 ? 0 : (size_t)len, &move, err,
+                                        sizeof err) == WH_OK;
+            if (!moving)
+                wh_warn(WH_AREA_ZK, "move request %s: %s; ignored", l->move_path, err);
+        } else if (rc == ZNONODE) {
+            rc = zoo_wexists(zh, l->move_path, w, ctx, &st);
+            rc = rc == ZNONODE ? ZOK : rc;
+        }
+    }
+    if (rc == ZOK)
+        rc = read_candidates(l, zh, w, ctx, &names, cands, CAP, &n);
+    if (rc != ZOK) {
+        deallocate_String_vector(&names);
+        return rc;
+    }
+    if (held)
+        l->vacant_since = 0;
+    else if (!l->vacant_since)
+        l->vacant_since = now;
+    snprintf(holder, ZKU_ID_MAX + 1, "%s", lease.id);
+    pub_lease_view v = {
+        .self = l->id, .self_priority = l->cfg->lease_priority, .self_healthy = healthy,
+        .self_since = l->self_since, .active = active, .held = held, .holder = lease.id,
+        .holder_priority = lease.priority, .lease_ctime = ctime, .cands = cands, .ncands = n,
+        .move = moving, .move_from = move.from, .move_to = move.to,
+        .failback = l->cfg->lease_failback, .vacant_ms = held ? 0 : now - l->vacant_since,
+        .grace_ms = l->cfg->lease_grace_ms,
+        .holdoff = l->released_at && now - l->released_at < l->cfg->lease_grace_ms,
+    };
+    *act = pub_lease_decide(&v);
+    deallocate_String_vector(&names);
+    return ZOK;
+}
+
+int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
+{
+    zku_lease lease = { .priority = l->cfg->lease_priority };
+    char *data = NULL, err[256];
+    snprintf(lease.id, sizeof lease.id, "%s", l->id);
+    if (zku_lease_to_json(&lease, &data, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "%s", err);
+        return ZSYSTEMERROR;
+    }
+    int rc = zoo_create(zh, l->lease_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
+                        ZOO_EPHEMERAL, NULL, 0);
+    free(data);
+    if (rc == ZOK)
+        l->vacant_since = 0;
+    return rc;
+}
+
+int pub_lease_release(pub_lease *l, zhandle_t *zh)
+{
+    struct Stat st;
+    int rc = zoo_exists(zh, l->lease_path, 0, &st);
+    if (rc == ZOK && st.ephemeralOwner == zoo_client_id(zh)->client_id)
+        rc = zoo_delete(zh, l->lease_path, st.version);
+    else if (rc == ZOK || rc == ZNONODE)
+        rc = ZOK;   /* not ours (any more) */
+    if (rc == ZOK)
+        l->released_at = wh_mono_ms();
+    return rc;
+}
+
+int pub_lease_ask_move(pub_lease *l, zhandle_t *zh, const char *from, const char *to,
+                       const char *by)
+{
+    zku_move m;
+    char *data = NULL, err[256];
+    memset(&m, 0, sizeof m);
+    snprintf(m.from, sizeof m.from, "%s", from);
+    snprintf(m.to, sizeof m.to, "%s", to);
+    snprintf(m.by, sizeof m.by, "%s", by);
+    if (zku_move_to_json(&m, &data, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "%s", err);
+        return ZSYSTEMERROR;
+    }
+    int rc = zoo_create(zh, l->move_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                        NULL, 0);
+    free(data);
+    if (rc == ZOK)
+        wh_info(WH_AREA_ZK, "asked shard %s to move from %s to %s (%s)", l->cfg->shard,
+                *from ? from : "its active publisher", *to ? to : "the best other candidate",
+                by);
+    return rc;
+}
+
+int pub_lease_clear_move(pub_lease *l, zhandle_t *zh)
+{
+    int rc = zoo_delete(zh, l->move_path, -1);
+    return rc == ZNONODE ? ZOK : rc;
+}

@@ -1,0 +1,114 @@
+/* pub_lease.h -- a shard's election: candidate nodes, the lease, hand-overs (docs/FAILOVER.md).
+ *
+ * Every publisher started for a shard is a candidate: it keeps an ephemeral
+ * node under shards/SHARD/candidates with its priority and health. The
+ * active one holds the ephemeral lease node; the others are standby. The
+ * rule that picks the holder (pub_lease_decide) is pure, so it is unit
+ * tested; the ZooKeeper side (pub_lease_*) runs on the publisher's
+ * ZooKeeper agent thread only (pub_zk.c), which fences with the epoch
+ * (docs/ZOOKEEPER.md). */
+#ifndef WH_PUB_LEASE_H
+#define WH_PUB_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/zk_client.h"
+
+#include "publisher/pub.h"
+
+/* ---- the rule (pure) ---------------------------------------------------------------------- */
+
+/* One registered candidate as read from its node. */
+typedef struct pub_lease_cand {
+    const char *id;
+    int64_t     priority;
+    bool        healthy;
+} pub_lease_cand;
+
+/* What one candidate knows when it decides. */
+typedef struct pub_lease_view {
+    const char *self;
+    int64_t     self_priority;
+    bool        self_healthy;
+    int64_t     self_since;       /* ZooKeeper mtime of our node: when we last became healthy */
+    bool        active;           /* we hold the lease */
+    bool        held;             /* the lease node exists */
+    const char *holder;           /* its holder's id (when held) */
+    int64_t     holder_priority;
+    int64_t     lease_ctime;      /* ZooKeeper ctime of the lease node */
+    const pub_lease_cand *cands;  /* every registered candidate, ourselves included */
+    int         ncands;
+    bool        move;             /* a move request is pending */
+    const char *move_from;        /* "" any holder */
+    const char *move_to;          /* "" the best other candidate */
+    bool        failback;         /* lease.failback */
+    int64_t     vacant_ms;        /* how long we have seen the lease vacant */
+    int64_t     grace_ms;         /* lease.grace_ms */
+    bool        holdoff;          /* we handed the lease over less than grace_ms ago */
+} pub_lease_view;
+
+typedef enum pub_lease_action {
+    PUB_LEASE_NONE = 0,
+    PUB_LEASE_TAKE,           /* create the lease node, then bump the epoch */
+    PUB_LEASE_HAND_OVER,      /* stop delivering, write positions, delete the lease */
+    PUB_LEASE_ASK_FAILBACK,   /* write a move request to ourselves */
+    PUB_LEASE_DROP_MOVE,      /* the pending move cannot be done: delete its node */
+} pub_lease_action;
+
+/* Index of the candidate that should hold the lease: the healthy one with
+ * the highest priority, ties to the smaller id, never exclude (may be
+ * NULL); -1 when none is healthy. */
+int pub_lease_best(const pub_lease_cand *c, int n, const char *exclude);
+
+/* The rule of docs/FAILOVER.md "Election":
+ *  - the active hands over when it is unhealthy, or when a move request is
+ *    addressed to it (or to any holder) and names a healthy candidate other
+ *    than itself (or, without a name, one exists); an impossible request is
+ *    dropped;
+ *  - a healthy standby takes a vacant lease at once when it is the best
+ *    candidate (the move's target first, the mover excluded), and after
+ *    grace_ms of vacancy in any case (the best may be stuck);
+ *  - a healthy standby asks for failback when failback is on, it is the best
+ *    candidate, its priority is above the holder's, and it became healthy
+ *    after the lease was taken (so a planned move away from it sticks). */
+pub_lease_action pub_lease_decide(const pub_lease_view *v);
+
+/* The action's name for logs. */
+const char *pub_lease_action_name(pub_lease_action a);
+
+/* ---- the ZooKeeper side (the agent thread) ------------------------------------------------- */
+
+typedef struct pub_lease pub_lease;
+
+/* Builds the shard's role paths for candidate id (borrowed, outlives l).
+ * WH_ERR_CONFIG when they do not fit. */
+int  pub_lease_new(const pub_config *cfg, const char *id, pub_lease **out, char *errbuf,
+                   size_t errlen);
+void pub_lease_free(pub_lease *l);
+
+/* Creates our candidate node (again, after a new session) with our health. */
+int  pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *why);
+
+/* Rewrites our candidate node when our health changed, reads the
+ * candidates, the lease and a move request (watching each with w, ctx) and
+ * decides; *act gets the action, *holder (ZKU_ID_MAX + 1 bytes) the lease
+ * holder ("" when vacant). Returns ZOK or the ZooKeeper error. */
+int  pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool active,
+                    bool healthy, const char *why, pub_lease_action *act, char *holder);
+
+/* Creates the lease node for us: ZOK (we hold it), ZNODEEXISTS (another
+ * does) or the error. */
+int  pub_lease_acquire(pub_lease *l, zhandle_t *zh);
+/* Deletes the lease node if it is ours and starts the hold-off. */
+int  pub_lease_release(pub_lease *l, zhandle_t *zh);
+/* Writes a move request from the current holder (from, "" any) to to ("" the
+ * best other candidate); by says who asks. ZNODEEXISTS: one is pending. */
+int  pub_lease_ask_move(pub_lease *l, zhandle_t *zh, const char *from, const char *to,
+                        const char *by);
+/* Deletes a pending move request (the new active, or one that cannot be done). */
+int  pub_lease_clear_move(pub_lease *l, zhandle_t *zh);
+/* The lease node's path (for the agent's ping). */
+const char *pub_lease_path(const pub_lease *l);
+
+#endif

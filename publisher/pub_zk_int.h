@@ -1,0 +1,111 @@
+/* pub_zk_int.h -- the ZooKeeper agent's state, shared by its two files: pub_zk.c (session, positions, assignment) and pub_zk_role.c (the shard's roles).
+ *
+ * Private to the agent: nothing else includes it. Every function here runs
+ * on the agent thread, except the pub_zk.h API that reads the atomics. */
+#ifndef WH_PUB_ZK_INT_H
+#define WH_PUB_ZK_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/zk_client.h"
+#include "protocol/zk_layout.h"
+#include "publisher/pub.h"
+#include "publisher/pub_health.h"
+#include "publisher/pub_lease.h"
+
+typedef struct zk_pos {
+    char    *app;
+    wh_pos   pos;          /* newest acknowledged (from the loop) */
+    uint64_t gen;          /* bumped on each change */
+    uint64_t written_gen;  /* gen last written to ZooKeeper */
+    int      version;      /* znode version for conditional writes; -2 = unknown */
+    bool     known;        /* pos holds the stored or acknowledged position */
+    bool     start;        /* pos is a new app's start, not yet delivered (pub_zk_note_start) */
+    /* The flow FAILED (pub_zk_note_failed): its failure node is written and
+     * the position node watched; a new position there revives it. */
+    bool     failed;
+    bool     failure_written;
+    uint64_t reset_gen;    /* bumped when a failed flow's position was reset */
+    zku_failure *failure;  /* malloc'd; valid while failed */
+    bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived),
+                                or acknowledging again: delete the failure node */
+    bool     acked;          /* the flow acknowledged something in this run */
+} zk_pos;
+
+struct pub_zk {
+    publisher *pub;
+    pthread_t  thread;
+    bool       started;
+    pthread_mutex_t mu;
+    pthread_cond_t  cond;
+    bool       stop;
+    bool       dirty;        /* a watch fired: re-read apps and instances */
+    bool       urgent;       /* a start waits for its write: flush now */
+    bool       expired;
+    zhandle_t *zh;
+    uint64_t   epoch;
+    char       id[ZKU_ID_MAX + 1];
+    /* the shard's paths (protocol/zk_layout.h), built once in pub_zk_new */
+    char       reg_path[ZKU_PATH_MAX];
+    char       epoch_path[ZKU_PATH_MAX];
+    char       publishers_path[ZKU_PATH_MAX];
+    char       apps_path[ZKU_PATH_MAX];
+    int64_t    reg_session;
+
+    /* assignment handed to the loop (under mu) */
+    uint64_t   gen;
+    pub_assign *assign;
+    int        nassign;
+
+    zk_pos    *pos;           /* under mu */
+    int        npos, cappos;
+    char       fatal[1024];   /* under mu */
+    bool       has_fatal;
+    bool       connected;
+
+    /* roles (pub_lease.c, docs/FAILOVER.md) */
+    pub_lease  *lease;
+    pub_health *health;
+    atomic_bool registered;    /* our candidate node exists (written by this thread) */
+    atomic_bool active;        /* we hold the lease (written by this thread) */
+    atomic_int  handover;      /* 0; 1: the loop is asked to stop delivering; 2: it did */
+    atomic_bool move_asked;    /* SIGUSR1: hand the shard over */
+    atomic_bool lease_lost;    /* the lease is gone or not ours: the session expired, or a
+                                * ping found it so; the loop must stop delivering */
+    atomic_bool fenced;        /* the loop stopped delivering (pub_zk_fenced) while active */
+    atomic_llong last_ok;      /* mono ms at which a ping that succeeded was sent */
+    atomic_llong fence_ms;     /* no successful ping for this long: fence (0: not yet known) */
+    int64_t     last_ping, last_step;
+};
+
+/* ---- pub_zk.c, for pub_zk_role.c --------------------------------------------------------------- */
+
+/* The agent's watcher: marks the agent dirty (a watched node changed). */
+void pub_zk_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+/* Takes the shard with a new epoch, claiming the position nodes first. */
+int  pub_zk_bump_epoch(pub_zk *z);
+/* Creates the ephemeral publisher node with our epoch. */
+int  pub_zk_create_registration(pub_zk *z);
+/* Writes every changed position; returns how many are still pending. */
+int  pub_zk_flush_positions(pub_zk *z);
+/* Rebuilds the assignment from ZooKeeper and hands it to the loop. */
+int  pub_zk_read_assignment(pub_zk *z);
+
+/* ---- pub_zk_role.c, for the agent's thread in pub_zk.c ----------------------------------------- */
+
+/* Creates the shard's parents and our candidate node with our health. */
+int  pub_zk_register_candidate(pub_zk *z);
+/* One round of the election: decides and acts (takes, hands over, asks). */
+int  pub_zk_lease_step(pub_zk *z);
+/* While active: pings the lease asynchronously for the fencing bound. */
+void pub_zk_lease_ping(pub_zk *z);
+/* The loop fenced itself: resume (the lease is still ours) or drop it. */
+void pub_zk_resolve_fence(pub_zk *z, bool up);
+/* The loop stopped delivering for a hand-over: write positions, release. */
+void pub_zk_finish_handover(pub_zk *z);
+/* pub_health's callback: our health changed, decide again. */
+void pub_zk_health_changed(void *ctx);
+
+#endif

@@ -1,0 +1,163 @@
+/* test_lease.c -- unit tests of the election rule (publisher/pub_lease.c, pub_lease_decide; docs/FAILOVER.md "Election"). */
+#include <string.h>
+
+#include "publisher/pub_lease.h"
+#include "tests/check.h"
+
+static pub_lease_cand C[] = {
+    { "pub-a", 10, true }, { "pub-b", 0, true }, { "pub-c", 5, true },
+};
+#define NC ((int)(sizeof C / sizeof C[0]))
+
+/* A view of candidate self with the lease vacant and no move pending. */
+static pub_lease_view view(const char *self)
+{
+    pub_lease_view v = { .self = self, .self_healthy = true, .cands = C, .ncands = NC,
+                         .move_from = "", .move_to = "", .holder = "", .failback = true,
+                         .grace_ms = 3000 };
+    for (int i = 0; i < NC; i++)
+        if (strcmp(C[i].id, self) == 0)
+            v.self_priority = C[i].priority;
+    return v;
+}
+
+static void test_best(void)
+{
+    CHECK_EQ_INT(pub_lease_best(C, NC, NULL), 0);
+    CHECK_EQ_INT(pub_lease_best(C, NC, "pub-a"), 2);
+    pub_lease_cand tie[] = { { "z", 1, true }, { "m", 1, true }, { "x", 9, false } };
+    CHECK_EQ_INT(pub_lease_best(tie, 3, NULL), 1);    /* ties: the smaller id */
+    pub_lease_cand sick[] = { { "a", 1, false } };
+    CHECK_EQ_INT(pub_lease_best(sick, 1, NULL), -1);
+    CHECK_EQ_INT(pub_lease_best(NULL, 0, NULL), -1);
+}
+
+static void test_vacant(void)
+{
+    pub_lease_view v = view("pub-a");
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);      /* the best takes it at once */
+    v = view("pub-b");
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);      /* not the best: waits */
+    v.vacant_ms = 3000;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);      /* ...for the grace only */
+    v.self_healthy = false;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);      /* never when unhealthy */
+
+    /* The best is unhealthy: the next best takes it. */
+    pub_lease_cand c2[] = { { "pub-a", 10, false }, { "pub-b", 0, true }, { "pub-c", 5, true } };
+    v = view("pub-c");
+    v.cands = c2;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+    v = view("pub-b");
+    v.cands = c2;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+
+    /* Hold-off after our own hand-over, unless the grace passed. */
+    v = view("pub-a");
+    v.holdoff = true;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.vacant_ms = 5000;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+}
+
+static void test_move_vacant(void)
+{
+    /* pub-a handed over to pub-b: pub-b takes it, pub-a and pub-c do not. */
+    pub_lease_view v = view("pub-b");
+    v.move = true;
+    v.move_from = "pub-a";
+    v.move_to = "pub-b";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+    v = view("pub-c");
+    v.move = true;
+    v.move_from = "pub-a";
+    v.move_to = "pub-b";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    /* Without a target: the best other than the mover. */
+    v.move_to = "";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+    v = view("pub-a");
+    v.move = true;
+    v.move_from = "pub-a";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+}
+
+static void test_active(void)
+{
+    pub_lease_view v = view("pub-a");
+    v.active = v.held = true;
+    v.holder = "pub-a";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.self_healthy = false;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_HAND_OVER);  /* resign */
+    v.self_healthy = true;
+    v.move = true;
+    v.move_from = "pub-a";
+    v.move_to = "pub-b";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_HAND_OVER);
+    v.move_to = "";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_HAND_OVER);
+    v.move_to = "pub-x";                                       /* not a candidate */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_DROP_MOVE);
+    v.move_to = "pub-a";                                       /* ourselves */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_DROP_MOVE);
+    v.move_to = "pub-b";
+    v.move_from = "pub-c";                                     /* addressed to another */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    pub_lease_cand alone[] = { { "pub-a", 10, true }, { "pub-b", 0, false } };
+    v.cands = alone;
+    v.ncands = 2;
+    v.move_from = "";
+    v.move_to = "";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_DROP_MOVE);   /* nobody healthy to take it */
+    v.move_to = "pub-b";
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_DROP_MOVE);
+}
+
+static void test_failback(void)
+{
+    /* pub-b holds the lease since t=1000; preferred pub-a became healthy at t=2000. */
+    pub_lease_view v = view("pub-a");
+    v.held = true;
+    v.holder = "pub-b";
+    v.holder_priority = 0;
+    v.lease_ctime = 1000;
+    v.self_since = 2000;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_ASK_FAILBACK);
+    v.failback = false;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.failback = true;
+    v.self_since = 500;      /* healthy before the lease: a planned move away sticks */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.self_since = 2000;
+    v.move = true;           /* one request at a time */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.move = false;
+    /* Not above the holder, or not the best: no failback. */
+    v = view("pub-b");
+    v.held = true;
+    v.holder = "pub-c";
+    v.holder_priority = 5;
+    v.lease_ctime = 1000;
+    v.self_since = 2000;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v = view("pub-c");
+    v.held = true;
+    v.holder = "pub-b";
+    v.lease_ctime = 1000;
+    v.self_since = 2000;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);    /* pub-a is healthy and better */
+    v.self_healthy = false;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+}
+
+int main(void)
+{
+    test_best();
+    test_vacant();
+    test_move_vacant();
+    test_active();
+    test_failback();
+    CHECK_EQ_STR(pub_lease_action_name(PUB_LEASE_TAKE), "take");
+    return check_done("test_lease");
+}
