@@ -39,6 +39,8 @@ typedef struct pub_config {
     char   *zk_connect;
     char   *zk_root;
     int64_t zk_session_ms;
+    char   *zk_user;          /* ZooKeeper identity, "" none (docs/ZOOKEEPER.md) */
+    char   *zk_secret_file;   /* its password's file */
     int64_t batch_size;
     int64_t window_bytes;
     int64_t marker_updates;

@@ -105,6 +105,15 @@ static int copy_options(wh_subscriber *s, const wh_sub_options *o, char *errbuf,
     s->on_update = o->on_update;
     s->on_notice = o->on_shard_notice;
     s->opaque = o->opaque;
+    int rc = zku_auth_load(&s->auth, o->zk_user, o->zk_secret_file, errbuf, errlen);
+    if (rc != WH_OK) {
+        wh_preferr(errbuf, errlen, rc, "subscriber");
+        return rc;
+    }
+    if (!zku_auth_on(&s->auth))
+        wh_warn(WH_AREA_ZK, "ZooKeeper is unauthenticated (no zk_user): instance node of app "
+                "%s is created open to anyone who reaches %s (docs/SECURITY.md)", s->app,
+                s->zk_connect ? s->zk_connect : "ZooKeeper");
     if (!s->zk_connect || !s->zk_root || !s->app || !s->listen_host)
         return WH_ERR_NOMEM;
     if (!zku_valid_root(s->zk_root))
@@ -289,6 +298,8 @@ static int wait_registered(wh_subscriber *s, char *errbuf, size_t errlen)
         sub_zk_handle_events(s);
         if (s->registered_session)
             return WH_OK;
+        if (s->zk_fatal[0])
+            return wh_seterr(errbuf, errlen, WH_ERR_ZK, "%s", s->zk_fatal);
         if (wh_mono_ms() >= deadline)
             return wh_seterr(errbuf, errlen, WH_ERR_ZK,
                              "ZooKeeper %s: could not register %s within %d ms (session %s)",
@@ -432,6 +443,7 @@ void wh_subscriber_free(wh_subscriber *s)
     free(s->filter_json);
     free(s->node_data);
     free(s->acks);
+    zku_auth_clear(&s->auth);
     wh_arena_free(&s->arena);
     pthread_mutex_destroy(&s->mu);
     free(s);

@@ -36,6 +36,8 @@
 #define ZKF_REG_EXISTS 0x08
 #define ZKF_REG_FAILED 0x10
 #define ZKF_DELETED    0x20
+#define ZKF_ACL_OK     0x40   /* the instances folder's ACL was read (zk_reg_ids) */
+#define ZKF_AUTH_FAILED 0x80
 
 typedef struct sub_marker {
     uint64_t mseq;      /* datamarker sequence number */
@@ -94,10 +96,13 @@ struct wh_subscriber {
     bool reg_inflight;
     int64_t reg_retry_at;
     int  last_zk_state;
+    zku_auth auth;          /* the app's ZooKeeper identity (off: open ACLs) */
+    char zk_fatal[512];     /* before the first registration: why it cannot succeed */
 
     pthread_mutex_t mu;     /* guards zk_flags, zk_reg_rc, acks */
     unsigned zk_flags;
     int      zk_reg_rc;
+    zku_acl_ids zk_reg_ids; /* the ids the app's instances folder grants (ZKF_ACL_OK) */
     struct { uint64_t flow, seq; } *acks;
     uint32_t nacks, capacks;
 

@@ -19,7 +19,7 @@ static void post_zk(wh_subscriber *s, unsigned flag, int rc)
 {
     pthread_mutex_lock(&s->mu);
     s->zk_flags |= flag;
-    if (flag & ZKF_REG_FAILED)
+    if (flag & (ZKF_REG_FAILED | ZKF_AUTH_FAILED))
         s->zk_reg_rc = rc;
     pthread_mutex_unlock(&s->mu);
     sub_wake(s);
@@ -50,6 +50,33 @@ static void reg_done(int rc, const char *value, const void *data)
         post_zk(s, ZKF_REG_EXISTS, 0);
     else
         post_zk(s, ZKF_REG_FAILED, rc);
+}
+
+/* Completion thread: the server's answer to the app's credential. */
+static void auth_done(int rc, const void *data)
+{
+    if (rc != ZOK)
+        post_zk((wh_subscriber *)data, ZKF_AUTH_FAILED, rc);
+}
+
+/* Completion thread: the ACL of the app's instances folder (authentication
+ * on), whose ids the instance node takes. A folder whose ACL is not the
+ * table's (protocol/zk_acl.h) is refused as ZINVALIDACL. */
+static void acl_done(int rc, struct ACL_vector *acl, struct Stat *stat, const void *data)
+{
+    wh_subscriber *s = (wh_subscriber *)data;
+    zku_acl_ids ids;
+    (void)stat;
+    if (rc == ZOK && !zku_acl_match(ZKU_NODE_INSTANCES, acl, &ids))
+        rc = ZINVALIDACL;
+    if (rc != ZOK) {
+        post_zk(s, ZKF_REG_FAILED, rc);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->zk_reg_ids = ids;
+    pthread_mutex_unlock(&s->mu);
+    post_zk(s, ZKF_ACL_OK, 0);
 }
 
 static void parent_done(int rc, const char *value, const void *data)
@@ -99,7 +126,50 @@ int sub_zk_open(wh_subscriber *s)
         return WH_ERR_ZK;
     s->registered_session = 0;
     s->reg_inflight = false;
+    if (zku_auth_on(&s->auth)) {
+        int rc = zku_auth_add(s->zh, &s->auth, auth_done, s);
+        if (rc != ZOK)
+            wh_warn(WH_AREA_ZK, "ZooKeeper %s: cannot send the credential of user %s: %s",
+                    s->zk_connect, s->auth.user, zerror(rc));
+    }
     return WH_OK;
+}
+
+/* With authentication on: the first step of registering, reading the ACL
+ * of the app's instances folder (acl_done); the operator created the folder
+ * (wormhole-ctl add-app), the subscriber creates no folder. */
+static void zk_register_auth(wh_subscriber *s)
+{
+    char path[ZKU_PATH_MAX];
+    int rc = zku_path_instances(path, sizeof path, s->zk_root, s->app) == WH_OK
+                 ? zoo_aget_acl(s->zh, path, acl_done, s) : ZBADARGUMENTS;
+    if (rc != ZOK) {
+        wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
+        s->reg_retry_at = wh_mono_ms() + 1000;
+        return;
+    }
+    s->reg_inflight = true;
+}
+
+/* With authentication on, once the folder's ACL is known: creates the
+ * instance node with the ACL of its kind for those ids. */
+static void zk_create_instance(wh_subscriber *s)
+{
+    zku_acl_ids ids;
+    zku_acl acl;
+    char err[256];
+    pthread_mutex_lock(&s->mu);
+    ids = s->zk_reg_ids;
+    pthread_mutex_unlock(&s->mu);
+    int rc = zku_acl_for(ZKU_NODE_INSTANCE, &ids, &acl, err, sizeof err) == WH_OK
+                 ? zoo_acreate(s->zh, s->node_path, s->node_data, (int)strlen(s->node_data),
+                               zku_acl_vector(&acl), ZOO_EPHEMERAL, reg_done, s)
+                 : ZBADARGUMENTS;
+    if (rc != ZOK) {
+        s->reg_inflight = false;
+        wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
+        s->reg_retry_at = wh_mono_ms() + 1000;
+    }
 }
 
 /* Issues the creates for the node's parents, the app's positions folder and
@@ -107,6 +177,10 @@ int sub_zk_open(wh_subscriber *s)
  * so one completion (the node's) tells the outcome. */
 static void zk_register(wh_subscriber *s)
 {
+    if (zku_auth_on(&s->auth)) {
+        zk_register_auth(s);
+        return;
+    }
     char buf[ZKU_PATH_MAX];
     size_t n = strlen(s->node_path);
     memcpy(buf, s->node_path, n + 1);
@@ -145,6 +219,33 @@ static void note_state(wh_subscriber *s)
     s->last_zk_state = state;
 }
 
+/* Before the first registration, a refusal that retrying will not cure
+ * becomes the start's error (wait_registered in sub.c); later it is only
+ * logged and retried. */
+static void note_refused(wh_subscriber *s, const char *what, int rc)
+{
+    char path[ZKU_PATH_MAX] = "";
+    zku_path_instances(path, sizeof path, s->zk_root, s->app);
+    const char *user = s->auth.user[0] ? s->auth.user : "(none)";
+    if (rc == ZNONODE)
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s: app %s is not set up: %s does "
+                 "not exist (an operator creates it with wormhole-ctl add-app, "
+                 "docs/ZOOKEEPER.md)", s->zk_connect, s->app, path);
+    else if (rc == ZINVALIDACL)
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s: the ACL of %s is not the one "
+                 "of app %s's identity (set it with wormhole-ctl add-app, docs/ZOOKEEPER.md)",
+                 s->zk_connect, path, s->app);
+    else
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s refused %s instance %s of app "
+                 "%s to user %s (%s): a wrong password in the secret file, or not the identity "
+                 "the app was set up for (wormhole-ctl add-app, docs/ZOOKEEPER.md)",
+                 s->zk_connect, what, s->instance, s->app, user, zerror(rc));
+    if (s->registered_session)
+        s->zk_fatal[0] = '\0';
+    else
+        wh_error(WH_AREA_ZK, "%s", s->zk_fatal);
+}
+
 void sub_zk_handle_events(wh_subscriber *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -178,8 +279,14 @@ void sub_zk_handle_events(wh_subscriber *s)
     }
     if (f & ZKF_DELETED)
         zk_register(s);
+    if (f & ZKF_ACL_OK)
+        zk_create_instance(s);
+    if (f & ZKF_AUTH_FAILED)
+        note_refused(s, "the authentication of", reg_rc);
     if (f & ZKF_REG_FAILED) {
         s->reg_inflight = false;
+        if (reg_rc == ZNOAUTH || reg_rc == ZNONODE || reg_rc == ZINVALIDACL)
+            note_refused(s, "registering", reg_rc);
         wh_warn(WH_AREA_ZK, "registering %s failed: %s; retrying", s->node_path,
                 zerror(reg_rc));
         s->reg_retry_at = wh_mono_ms() + 1000;

@@ -100,6 +100,7 @@ static void usage(FILE *f)
         "                     [--shards S1,S2,...] [--instance NAME] [--listen HOST[:PORT]]\n"
         "                     [--advertise HOST] [--max N] [--session-timeout MS] [--debug AREAS]\n"
         "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
+        "                     [--zk-user USER --zk-secret-file FILE]\n"
         "\n"
         "Joins subscriber app NAME as one instance and prints every update it receives\n"
         "as one JSON line (docs/UPDATES.md).\n"
@@ -120,13 +121,15 @@ static void usage(FILE *f)
         "  --debug AREAS      debug logging for areas (subscriber,protocol,zk or all)\n"
         "  --max-update-bytes N  largest update accepted (default 268435456, at least 16384);\n"
         "                     a larger one stops its shard's flow, other shards go on\n"
-        "  --max-frame-bytes N   largest frame accepted (16384..67108864, default 67108864)\n");
+        "  --max-frame-bytes N   largest frame accepted (16384..67108864, default 67108864)\n"
+        "  --zk-user USER     the app's ZooKeeper identity (digest; docs/ZOOKEEPER.md)\n"
+        "  --zk-secret-file FILE  file holding USER's password (mode 0600)\n");
 }
 
 int main(int argc, char **argv)
 {
     enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME,
-           OPT_FILTER_FILE };
+           OPT_FILTER_FILE, OPT_ZK_USER, OPT_ZK_SECRET };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
@@ -141,6 +144,8 @@ int main(int argc, char **argv)
         { "max-update-bytes", required_argument, NULL, OPT_MAX_UPDATE },
         { "filter-file", required_argument, NULL, OPT_FILTER_FILE },
         { "max-frame-bytes", required_argument, NULL, OPT_MAX_FRAME },
+        { "zk-user", required_argument, NULL, OPT_ZK_USER },
+        { "zk-secret-file", required_argument, NULL, OPT_ZK_SECRET },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -161,6 +166,8 @@ int main(int argc, char **argv)
         case 'i': o.instance = optarg; break;
         case 'l': listen = optarg; break;
         case OPT_ADVERTISE: o.advertise_host = optarg; break;
+        case OPT_ZK_USER: o.zk_user = optarg; break;
+        case OPT_ZK_SECRET: o.zk_secret_file = optarg; break;
         case OPT_MAX: {
             char *end;
             out.max = strtoll(optarg, &end, 10);
