@@ -21,11 +21,19 @@ typedef struct acl_rule {
 #define W   2
 #define C   4
 #define D   8
+#define A   16
 #define ALL 31
 
 /* THE table (docs/ZOOKEEPER.md, "Access control", shows it). Within one
  * kind no two rules have the same permissions (zku_acl_match tells the
- * roles apart by them). The admin is ZooKeeper's super user: in no ACL. */
+ * roles apart by them). The admin is ZooKeeper's super user: in no ACL.
+ *
+ * ADMIN (A) on the instances folder and nodes: ZooKeeper shows a node's
+ * digest ids only to a client with ADMIN on it (others read "user:x"); the
+ * app needs the publishers' id to build its instance node's ACL, and the
+ * publisher needs both full ids to check an instance node against its
+ * folder. An app's ADMIN on its folder can harm only itself: a folder whose
+ * ACL is not the table's is refused by the publishers. */
 static const struct {
     const char *name;
     int nrules;
@@ -40,9 +48,9 @@ static const struct {
      * app's positions and failures folders. */
     [ZKU_NODE_APP]        = { "app", 2, { { ROLE_APP, R | W }, { ROLE_PUBLISHER, R | C } } },
     /* Only the app's identity can register (and remove) its instances. */
-    [ZKU_NODE_INSTANCES]  = { "instances", 2, { { ROLE_APP, R | C | D },
-                                                { ROLE_PUBLISHER, R } } },
-    [ZKU_NODE_INSTANCE]   = { "instance", 2, { { ROLE_APP, ALL }, { ROLE_PUBLISHER, R } } },
+    [ZKU_NODE_INSTANCES]  = { "instances", 2, { { ROLE_APP, R | C | D | A },
+                                                { ROLE_PUBLISHER, R | A } } },
+    [ZKU_NODE_INSTANCE]   = { "instance", 2, { { ROLE_APP, ALL }, { ROLE_PUBLISHER, R | A } } },
     /* Positions, failures and everything of a shard: the publishers' alone. */
     [ZKU_NODE_POSITIONS]  = { "positions", 1, { { ROLE_PUBLISHER, ALL } } },
     [ZKU_NODE_POSITION]   = { "position", 1, { { ROLE_PUBLISHER, ALL } } },
@@ -59,6 +67,7 @@ static const struct {
 #undef W
 #undef C
 #undef D
+#undef A
 #undef ALL
 
 static const char *role_name(acl_role r)
@@ -188,6 +197,19 @@ int zku_acl_for_path(const char *root, const char *path, const zku_acl_ids *ids,
     return rc;
 }
 
+/* "user:" and 28 characters of base64 ending in '=': not a redacted
+ * "user:x" (what ZooKeeper shows to a client without ADMIN on the node). */
+static bool valid_digest_id(const char *id)
+{
+    const char *colon = strchr(id, ':');
+    if (!colon || strlen(id) >= ZKU_DIGEST_ID_MAX || strlen(colon + 1) != 28 ||
+        colon[28] != '=')
+        return false;
+    char user[ZKU_USER_MAX + 1];
+    snprintf(user, sizeof user, "%.*s", (int)(colon - id), id);
+    return zku_valid_user(user);
+}
+
 bool zku_acl_match(zku_node_kind kind, const struct ACL_vector *acl, zku_acl_ids *ids)
 {
     memset(ids, 0, sizeof *ids);
@@ -203,8 +225,8 @@ bool zku_acl_match(zku_node_kind kind, const struct ACL_vector *acl, zku_acl_ids
             const struct ACL *e = &acl->data[k];
             if (!used[k] && e->perms == r->perms && e->id.scheme && e->id.id &&
                 strcmp(e->id.scheme, scheme) == 0 &&
-                (r->role != ROLE_WORLD || strcmp(e->id.id, "anyone") == 0) &&
-                strlen(e->id.id) < ZKU_DIGEST_ID_MAX)
+                (r->role == ROLE_WORLD ? strcmp(e->id.id, "anyone") == 0
+                                       : valid_digest_id(e->id.id)))
                 break;
         }
         if (k == acl->count)

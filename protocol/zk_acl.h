@@ -92,8 +92,9 @@ const struct ACL_vector *zku_acl_vector(zku_acl *acl);
 /* True if acl is exactly kind's ACL with authentication on (the same
  * entries, in any order, and no other), for some ids; then fills ids
  * (enabled true, the ids of the roles kind has; the others ""). An open
- * ACL, a world entry the table does not give, a missing or extra entry:
- * false. */
+ * ACL, a world entry the table does not give, a missing or extra entry,
+ * an id that is not a full digest id (ZooKeeper shows "user:x" to a
+ * client without ADMIN on the node): false. */
 bool zku_acl_match(zku_node_kind kind, const struct ACL_vector *acl, zku_acl_ids *ids);
 
 /* True if user can be a ZooKeeper digest user name: 1..ZKU_USER_MAX

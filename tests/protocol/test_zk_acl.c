@@ -122,12 +122,13 @@ static void test_table(void)
             CHECK_EQ_INT(pub, ZOO_PERM_READ | ZOO_PERM_CREATE);
             break;
         case ZKU_NODE_INSTANCES:   /* only the app registers instances */
-            CHECK_EQ_INT(app, ZOO_PERM_READ | ZOO_PERM_CREATE | ZOO_PERM_DELETE);
-            CHECK_EQ_INT(pub, ZOO_PERM_READ);
+            CHECK_EQ_INT(app, ZOO_PERM_READ | ZOO_PERM_CREATE | ZOO_PERM_DELETE |
+                              ZOO_PERM_ADMIN);
+            CHECK_EQ_INT(pub, ZOO_PERM_READ | ZOO_PERM_ADMIN);
             break;
         case ZKU_NODE_INSTANCE:
             CHECK_EQ_INT(app, ZOO_PERM_ALL);
-            CHECK_EQ_INT(pub, ZOO_PERM_READ);
+            CHECK_EQ_INT(pub, ZOO_PERM_READ | ZOO_PERM_ADMIN);
             break;
         case ZKU_NODE_ROOT:
             CHECK_EQ_INT(pub | app, 0);
@@ -177,15 +178,21 @@ static void test_match(void)
     CHECK(!zku_acl_match(ZKU_NODE_INSTANCE, &v, &got));
     v.count = 1;
     CHECK(!zku_acl_match(ZKU_NODE_INSTANCE, &v, &got));
-    struct ACL swapped[2] = { { ZOO_PERM_READ, { (char *)"digest", (char *)APP } },
+    struct ACL swapped[2] = { { ZOO_PERM_READ | ZOO_PERM_ADMIN, { (char *)"digest", (char *)APP } },
                               { ZOO_PERM_ALL, { (char *)"digest", (char *)PUB } } };
     struct ACL_vector sv = { 2, swapped };
     CHECK(zku_acl_match(ZKU_NODE_INSTANCE, &sv, &got));   /* well formed ... */
     CHECK_EQ_STR(got.app, PUB);                            /* ... but names another app id */
     struct ACL ipacl[2] = { { ZOO_PERM_ALL, { (char *)"ip", (char *)"127.0.0.1" } },
-                            { ZOO_PERM_READ, { (char *)"digest", (char *)PUB } } };
+                            { ZOO_PERM_READ | ZOO_PERM_ADMIN, { (char *)"digest", (char *)PUB } } };
     struct ACL_vector iv = { 2, ipacl };
     CHECK(!zku_acl_match(ZKU_NODE_INSTANCE, &iv, &got));
+    /* Ids as ZooKeeper shows them to a client without ADMIN: not usable. */
+    struct ACL redacted[2] = { { ZOO_PERM_ALL, { (char *)"digest", (char *)"app-a:x" } },
+                               { ZOO_PERM_READ | ZOO_PERM_ADMIN,
+                                 { (char *)"digest", (char *)"wh-publisher:x" } } };
+    struct ACL_vector dv = { 2, redacted };
+    CHECK(!zku_acl_match(ZKU_NODE_INSTANCE, &dv, &got));
     /* Order does not matter. */
     struct ACL rev[2] = { acl.entry[1], acl.entry[0] };
     struct ACL_vector rv = { 2, rev };
