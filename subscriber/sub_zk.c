@@ -235,6 +235,11 @@ static void note_refused(wh_subscriber *s, const char *what, int rc)
         snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s: the ACL of %s is not the one "
                  "of app %s's identity (set it with wormhole-ctl add-app, docs/ZOOKEEPER.md)",
                  s->zk_connect, path, s->app);
+    else if (!zku_auth_on(&s->auth))
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s refused %s instance %s of app "
+                 "%s (%s): the app's nodes carry ACLs; give the app's identity (zk_user and "
+                 "zk_secret_file, docs/ZOOKEEPER.md \"Access control\")", s->zk_connect, what,
+                 s->instance, s->app, zerror(rc));
     else
         snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s refused %s instance %s of app "
                  "%s to user %s (%s): a wrong password in the secret file, or not the identity "

@@ -268,9 +268,22 @@ def sc_refusals(env):
           secret_file(env, "wh-publisher", WRONG) in text,
           "the publisher with a wrong password stops at start naming the identity and the "
           "secret file: %s" % [ln for ln in text.splitlines() if "NOAUTH" in ln][:1])
+    # No identity at all against a layout with ACLs: a clear error, not a silent retry.
+    n = env.tail("app_a", instance="in", wait=False)
+    rc = td.wait_exit(n, 30, "wormhole-tail without an identity")
+    text = td.log_text(n)
+    check(rc != 0 and "unauthenticated" in text and "the app's nodes carry ACLs" in text,
+          "wormhole-tail without an identity warns and stops at start: %s"
+          % text.strip().splitlines()[-1:])
+    r = env.publisher({"updates": 10}, pub_id="pub-none")
+    rc = td.wait_exit(r, 30, "publisher without an identity")
+    text = td.log_text(r)
+    check(rc != 0 and "unauthenticated" in text and "set zookeeper.user" in text,
+          "the publisher without an identity warns and stops at start: %s"
+          % [ln for ln in text.splitlines() if "NOAUTH" in ln][:1])
     check(p.poll() is None and a.poll() is None,
           "the real publisher and instance are still running")
-    for proc in (a, b, w, p, q):
+    for proc in (a, b, w, p, q, n, r):
         t = td.log_text(proc)
         check(not any(s in t for s in list(SECRETS.values()) + [WRONG]),
               "no password in %s" % os.path.basename(proc.logpath))
