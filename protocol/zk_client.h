@@ -74,9 +74,11 @@ bool zku_auth_on(const zku_auth *a);
 void zku_auth_clear(zku_auth *a);
 
 /* Queues a's credential on zh with the digest scheme (sent once connected,
- * and again by the client after each reconnect of the same session);
- * done(rc, data) runs on the completion thread when the server answered
- * (ZOK, or ZAUTHFAILED: the session is then unusable). Returns the
+ * and again by the client after each reconnect of the same session, ahead
+ * of any request queued meanwhile); done(rc, data) runs once on the
+ * completion thread: ZOK or ZAUTHFAILED (the session is then unusable) when
+ * the server answered, ZCONNECTIONLOSS or ZCLOSING when the connection went
+ * first (the credential is still sent on the next connection). Returns the
  * zoo_add_auth code. */
 int zku_auth_add(zhandle_t *zh, const zku_auth *a, void_completion_t done, const void *data);
 

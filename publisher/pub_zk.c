@@ -66,6 +66,7 @@ struct pub_zk {
      * this publisher's nodes get in their ACLs (protocol/zk_acl.h). */
     zku_auth    auth;
     zku_acl_ids ids;
+    bool        auth_added;      /* zk thread: the credential is queued on the current handle */
     bool        auth_answered;   /* under mu: the server answered the current handle's auth */
 };
 
@@ -127,11 +128,15 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 
 /* ---- authentication and ACLs (docs/ZOOKEEPER.md, "Access control") ------------------- */
 
-/* Completion thread: the server's answer to our credential. */
+/* Completion thread: the server's answer to our credential, or the loss
+ * of the connection before it (ZCONNECTIONLOSS, ZCLOSING: the client calls
+ * an auth completion once, and sends the credential again first thing on
+ * every reconnect, ahead of any queued request). Only ZAUTHFAILED is a
+ * refusal. */
 static void auth_done(int rc, const void *data)
 {
     pub_zk *z = (pub_zk *)data;
-    if (rc != ZOK) {
+    if (rc == ZAUTHFAILED) {
         zk_set_fatal(z, "ZooKeeper %s refused the authentication of user %s: %s",
                      z->pub->cfg.zk_connect, z->auth.user, zerror(rc));
         return;
@@ -142,18 +147,29 @@ static void auth_done(int rc, const void *data)
     pthread_mutex_unlock(&z->mu);
 }
 
-/* After zookeeper_init: sends our credential (if any) on the new handle. */
-static void zk_authenticate(pub_zk *z)
+/* After zookeeper_init: a new handle has no credential yet. */
+static void zk_auth_reset(pub_zk *z)
 {
     pthread_mutex_lock(&z->mu);
     z->auth_answered = !zku_auth_on(&z->auth);
     pthread_mutex_unlock(&z->mu);
-    if (z->zh && zku_auth_on(&z->auth)) {
-        int rc = zku_auth_add(z->zh, &z->auth, auth_done, z);
-        if (rc != ZOK)
-            zk_set_fatal(z, "ZooKeeper %s: cannot send the credential of user %s: %s",
-                         z->pub->cfg.zk_connect, z->auth.user, zerror(rc));
-    }
+    z->auth_added = !zku_auth_on(&z->auth);
+}
+
+/* Queues our credential on the handle, once. The client refuses it
+ * (ZINVALIDSTATE) while its state is 0, which it is between two connection
+ * attempts: then it is tried again on the next turn of the loop. Nothing is
+ * requested before it is queued (zk_main's "up"). */
+static void zk_authenticate(pub_zk *z)
+{
+    if (z->auth_added || !z->zh)
+        return;
+    int rc = zku_auth_add(z->zh, &z->auth, auth_done, z);
+    if (rc == ZOK)
+        z->auth_added = true;
+    else if (rc != ZINVALIDSTATE)
+        zk_set_fatal(z, "ZooKeeper %s: cannot send the credential of user %s: %s",
+                     z->pub->cfg.zk_connect, z->auth.user, zerror(rc));
 }
 
 /* Creates path (a node of the layout) with data and the ACL of its kind. */
@@ -1016,7 +1032,7 @@ static void *zk_main(void *arg)
             zookeeper_close(z->zh);
             zku_quiet();
             z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
-            zk_authenticate(z);
+            zk_auth_reset(z);
             need_register = true;
             down_since = wh_mono_ms();
             /* Versions may have changed while we were away. */
@@ -1032,8 +1048,9 @@ static void *zk_main(void *arg)
             pthread_mutex_lock(&z->mu);
             break;
         }
+        zk_authenticate(z);
         pthread_mutex_lock(&z->mu);
-        bool authed = z->auth_answered;
+        bool authed = z->auth_added && z->auth_answered;
         pthread_mutex_unlock(&z->mu);
         /* Up once connected and, with an identity, authenticated: nothing is
          * created before the server knows who we are (or it would get an ACL
@@ -1180,7 +1197,7 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
                          "zookeeper.connect '%s': cannot create a client: %s", p->cfg.zk_connect,
                          strerror(e));
     }
-    zk_authenticate(z);
+    zk_auth_reset(z);
     *out = z;
     return WH_OK;
 }

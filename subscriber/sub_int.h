@@ -97,6 +97,7 @@ struct wh_subscriber {
     int64_t reg_retry_at;
     int  last_zk_state;
     zku_auth auth;          /* the app's ZooKeeper identity (off: open ACLs) */
+    bool zk_auth_added;     /* its credential is queued on the current handle */
     char zk_fatal[512];     /* before the first registration: why it cannot succeed */
 
     pthread_mutex_t mu;     /* guards zk_flags, zk_reg_rc, acks */

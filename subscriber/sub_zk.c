@@ -52,10 +52,12 @@ static void reg_done(int rc, const char *value, const void *data)
         post_zk(s, ZKF_REG_FAILED, rc);
 }
 
-/* Completion thread: the server's answer to the app's credential. */
+/* Completion thread: the server's answer to the app's credential. Other
+ * codes than ZAUTHFAILED are a connection lost before the answer: the
+ * client sends the credential again first thing when it reconnects. */
 static void auth_done(int rc, const void *data)
 {
-    if (rc != ZOK)
+    if (rc == ZAUTHFAILED)
         post_zk((wh_subscriber *)data, ZKF_AUTH_FAILED, rc);
 }
 
@@ -126,13 +128,24 @@ int sub_zk_open(wh_subscriber *s)
         return WH_ERR_ZK;
     s->registered_session = 0;
     s->reg_inflight = false;
-    if (zku_auth_on(&s->auth)) {
-        int rc = zku_auth_add(s->zh, &s->auth, auth_done, s);
-        if (rc != ZOK)
-            wh_warn(WH_AREA_ZK, "ZooKeeper %s: cannot send the credential of user %s: %s",
-                    s->zk_connect, s->auth.user, zerror(rc));
-    }
+    s->zk_auth_added = !zku_auth_on(&s->auth);
     return WH_OK;
+}
+
+/* Queues the app's credential on the handle, once; nothing is registered
+ * before. The client refuses it (ZINVALIDSTATE) while its state is 0,
+ * which it is between two connection attempts: then it is tried again on
+ * the loop's next turn. */
+static void zk_authenticate(wh_subscriber *s)
+{
+    if (s->zk_auth_added || !s->zh)
+        return;
+    int rc = zku_auth_add(s->zh, &s->auth, auth_done, s);
+    if (rc == ZOK)
+        s->zk_auth_added = true;
+    else if (rc != ZINVALIDSTATE)
+        wh_warn(WH_AREA_ZK, "ZooKeeper %s: cannot send the credential of user %s: %s",
+                s->zk_connect, s->auth.user, zerror(rc));
 }
 
 /* With authentication on: the first step of registering, reading the ACL
@@ -272,6 +285,7 @@ void sub_zk_handle_events(wh_subscriber *s)
     }
     if (!s->zh)
         return;
+    zk_authenticate(s);
     if (f & ZKF_REG_OK) {
         s->reg_inflight = false;
         s->registered_session = zoo_client_id(s->zh)->client_id;
@@ -296,7 +310,7 @@ void sub_zk_handle_events(wh_subscriber *s)
                 zerror(reg_rc));
         s->reg_retry_at = wh_mono_ms() + 1000;
     }
-    if (zoo_state(s->zh) == ZOO_CONNECTED_STATE && !s->reg_inflight &&
+    if (zoo_state(s->zh) == ZOO_CONNECTED_STATE && !s->reg_inflight && s->zk_auth_added &&
         s->registered_session != zoo_client_id(s->zh)->client_id &&
         wh_mono_ms() >= s->reg_retry_at && !(f & (ZKF_REG_EXISTS | ZKF_DELETED)))
         zk_register(s);

@@ -175,10 +175,11 @@ class Env:
         self.procs.append(p)
         return p
 
-    def tail(self, app, filt=None, instance=None, session_ms=2000, extra=None, wait=True):
+    def tail(self, app, filt=None, instance=None, session_ms=2000, extra=None, wait=True,
+             zk_connect=None):
         self.n += 1
         out = self.stack.path("tail%d.jsonl" % self.n)
-        args = [TAIL, "--zk", self.zk.connect + self.root, "--app", app,
+        args = [TAIL, "--zk", (zk_connect or self.zk.connect) + self.root, "--app", app,
                 "--session-timeout", str(session_ms)]
         if filt:
             args += ["--filter", filt]

@@ -21,6 +21,10 @@ The publisher runs as identity wh-publisher, the apps' instances as app-a / app-
              which fails at start saying so); app-a cannot write a position or the epoch;
              a wrong password makes the publisher and wormhole-tail stop at start with a
              sentence naming the identity and the secret file; no password is ever logged.
+  zk_restart ZooKeeper is unreachable (relays refusing connections) while an
+             authenticated instance and publisher start, then restarted mid-stream: both
+             wait, authenticate when it is back and every update arrives (a connection lost
+             before the server answered the credential is not a refusal).
 
 Prints what it checks; exits 0 on success, 1 on a failed check, 77 (skip) if a source or
 a binary is not available.
@@ -289,7 +293,36 @@ def sc_refusals(env):
               "no password in %s" % os.path.basename(proc.logpath))
 
 
-SCENARIOS = {"delivery": sc_delivery, "refusals": sc_refusals}
+def sc_zk_restart(env):
+    setup(env)
+    # ZooKeeper unreachable while the instance and the publisher start (through relays
+    # that refuse connections until healed: the client retries, its credential's
+    # completion reports a lost connection, not a refusal), then ZooKeeper restarted
+    # mid-stream (sessions may expire: both register again, authenticated).
+    pa, pp = td.ZkProxy(env.zk.port), td.ZkProxy(env.zk.port)
+    pa.cut()
+    pp.cut()
+    a = env.tail("app_a", instance="ia", extra=tail_auth(env, "app-a"), wait=False,
+                 zk_connect=pa.connect)
+    p = env.publisher({"updates": 30000, "tables": 2, "rate": 5000},
+                      zookeeper=pub_zk(env), zk_connect=pp.connect)
+    time.sleep(3)
+    check(a.poll() is None and p.poll() is None,
+          "the instance and the publisher wait for ZooKeeper")
+    pa.heal()
+    pp.heal()
+    env.wait_registered(a)
+    wait_until(lambda: td.count_lines(a.out) >= 5000, 60, "5000 updates at app_a")
+    env.zk.restart()
+    wait_until(lambda: td.distinct([a.out], 30000) >= 30000, 120, "30000 updates at app_a")
+    td.check_stream(read_lines(a.out), td.synth_keys(30000), "app_a across ZooKeeper restarts")
+    check("refused" not in td.log_text(p) + td.log_text(a),
+          "no refusal was reported for a lost connection")
+    pa.close()
+    pp.close()
+
+
+SCENARIOS = {"delivery": sc_delivery, "refusals": sc_refusals, "zk_restart": sc_zk_restart}
 
 
 def main(argv):
