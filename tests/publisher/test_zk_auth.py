@@ -21,6 +21,9 @@ The publisher runs as identity wh-publisher, the apps' instances as app-a / app-
              which fails at start saying so); app-a cannot write a position or the epoch;
              a wrong password makes the publisher and wormhole-tail stop at start with a
              sentence naming the identity and the secret file; no password is ever logged.
+  session_expiry  the instance's, then the publisher's session expires (SIGSTOP past its
+             timeout): each authenticates on its new session, registers again, and every
+             update arrives.
   zk_restart ZooKeeper is unreachable (relays refusing connections) while an
              authenticated instance and publisher start, then restarted mid-stream: both
              wait, authenticate when it is back and every update arrives (a connection lost
@@ -30,6 +33,7 @@ Prints what it checks; exits 0 on success, 1 on a failed check, 77 (skip) if a s
 a binary is not available.
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -322,7 +326,35 @@ def sc_zk_restart(env):
     pp.close()
 
 
-SCENARIOS = {"delivery": sc_delivery, "refusals": sc_refusals, "zk_restart": sc_zk_restart}
+def sc_session_expiry(env):
+    setup(env)
+    a = env.tail("app_a", instance="ia", extra=tail_auth(env, "app-a"))
+    n = 40000
+    p = env.publisher({"updates": n, "tables": 2, "rate": 4000}, zookeeper=pub_zk(env),
+                      session_ms=2000)
+    # The instance's session expires (SIGSTOP past its 2 s timeout), then the publisher's:
+    # each opens a new session, authenticates again and registers again.
+    for proc, what in ((a, "the instance"), (p, "the publisher")):
+        before = td.count_lines(a.out)
+        wait_until(lambda: td.count_lines(a.out) >= before + 2000, 60,
+                   "progress before stopping %s" % what)
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(wh.scaled(6))
+        proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: td.log_text(proc).count("registered ") >= 2, 60,
+                   "%s registered again after its session expired" % what)
+        check("session expired" in td.log_text(proc),
+              "%s's session expired and it registered again, authenticated" % what)
+    wait_until(lambda: td.distinct([a.out], n) >= n, 120, "%d updates at app_a" % n)
+    got = set(td.pos_key(u) for u in read_lines(a.out))
+    check(got == set(td.synth_keys(n)), "app_a received every update across both expiries "
+          "(%d distinct)" % len(got))
+    check(p.poll() is None and "refused" not in td.log_text(p) + td.log_text(a),
+          "nothing was refused")
+
+
+SCENARIOS = {"delivery": sc_delivery, "refusals": sc_refusals, "zk_restart": sc_zk_restart,
+             "session_expiry": sc_session_expiry}
 
 
 def main(argv):
