@@ -1314,6 +1314,11 @@ bool pub_zk_connected(pub_zk *z)
     return z->connected;
 }
 
+const zku_acl_ids *pub_zk_acl_ids(const pub_zk *z)
+{
+    return &z->ids;
+}
+
 void pub_zk_free(pub_zk *z)
 {
     if (!z)
