@@ -24,6 +24,10 @@ The publisher runs as identity wh-publisher, the apps' instances as app-a / app-
   session_expiry  the instance's, then the publisher's session expires (SIGSTOP past its
              timeout): each authenticates on its new session, registers again, and every
              update arrives.
+  convert    a deployment that ran without authentication (open nodes) is converted with
+             wormhole-ctl init and add-app: its existing nodes get the table's ACLs, the
+             publisher and instance restarted with identities resume from the recorded
+             position, and every update arrives.
   zk_restart ZooKeeper is unreachable (relays refusing connections) while an
              authenticated instance and publisher start, then restarted mid-stream: both
              wait, authenticate when it is back and every update arrives (a connection lost
@@ -353,8 +357,43 @@ def sc_session_expiry(env):
           "nothing was refused")
 
 
+def sc_convert(env):
+    """A deployment that ran without authentication, converted as docs/ZOOKEEPER.md says."""
+    n = 20000
+    a = env.tail("app_a", instance="ia")
+    p = env.publisher({"updates": n, "tables": 2, "rate": 4000})
+    wait_until(lambda: td.count_lines(a.out) >= 5000, 60, "5000 updates before converting")
+    for proc in (p, a):
+        proc.terminate()
+        td.wait_exit(proc, 30, "the unauthenticated processes")
+    code, lines = zk_try(env, None, "acl", "/apps/app_a/positions/s1")
+    check(code == "ZOK" and lines == ["world:anyone 31"],
+          "before: the position node is open to anyone (%s)" % lines)
+    setup(env)
+    code, lines = zk_try(env, "super", "acl", "/apps/app_a/positions/s1")
+    check(lines == ["digest:%s 31" % digest("wh-publisher")],
+          "init and add-app set the table's ACL on the existing position node (%s)" % lines)
+    code, lines = zk_try(env, "super", "acl", "/shards/s1/epoch")
+    check(lines == ["digest:%s 31" % digest("wh-publisher")],
+          "... and on the existing epoch node (%s)" % lines)
+    b = env.tail("app_a", instance="ia", extra=tail_auth(env, "app-a"))
+    q = env.publisher({"updates": n, "tables": 2, "rate": 4000}, zookeeper=pub_zk(env),
+                      pub_id="pub-2")
+    wait_until(lambda: td.distinct([a.out, b.out], n) >= n, 120,
+               "%d updates across the conversion" % n)
+    got = set(td.pos_key(u) for u in read_lines(a.out) + read_lines(b.out))
+    check(got == set(td.synth_keys(n)), "every update arrived across the conversion")
+    first_b = td.pos_key(read_lines(b.out)[0])
+    check(first_b[1] > 1, "the converted publisher resumed from the recorded position (%s), "
+          "not from the start" % (first_b,))
+    code, _ = zk_try(env, None, "set", "/apps/app_a/positions/s1", '{"epoch":99}')
+    check(code == "ZNOAUTH", "after: a client without credentials cannot change the position "
+          "(%s)" % code)
+    check(q.poll() is None and "refused" not in td.log_text(q), "nothing was refused")
+
+
 SCENARIOS = {"delivery": sc_delivery, "refusals": sc_refusals, "zk_restart": sc_zk_restart,
-             "session_expiry": sc_session_expiry}
+             "session_expiry": sc_session_expiry, "convert": sc_convert}
 
 
 def main(argv):
