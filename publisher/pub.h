@@ -39,6 +39,8 @@ typedef struct pub_config {
     char   *zk_connect;
     char   *zk_root;
     int64_t zk_session_ms;
+    char   *zk_user;          /* ZooKeeper identity, "" none (docs/ZOOKEEPER.md) */
+    char   *zk_secret_file;   /* its password's file */
     int64_t batch_size;
     int64_t window_bytes;
     int64_t marker_updates;
@@ -109,6 +111,11 @@ void pub_zk_note_revived(pub_zk *z, const char *app);
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);
 bool pub_zk_connected(pub_zk *z);
+/* The ids this publisher's nodes get in their ACLs (protocol/zk_acl.h): a
+ * node under ROOT/shards/SHARD is created with
+ * zku_acl_for_path(cfg.zk_root, path, pub_zk_acl_ids(z), &acl, ...).
+ * Constant after pub_zk_new; any thread. */
+const struct zku_acl_ids *pub_zk_acl_ids(const pub_zk *z);
 /* Writes every pending position now (bounded wait), then stops the thread,
  * deletes the registration and frees. Accepts NULL. */
 void pub_zk_free(pub_zk *z);
