@@ -34,6 +34,8 @@
  * truncated. ZKU_PATH_MAX always suffices for a root of at most
  * ZKU_ROOT_MAX bytes and names of at most ZKU_NAME_MAX.
  *
+ * Who may do what on each of these nodes (their ACLs) is protocol/zk_acl.h.
+ *
  * Module prefix zku_ (shared with protocol/zk_client.h, the helpers that
  * need the ZooKeeper client library; this file does not).
  *

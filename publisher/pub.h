@@ -41,6 +41,8 @@ typedef struct pub_config {
     char   *zk_connect;
     char   *zk_root;
     int64_t zk_session_ms;
+    char   *zk_user;          /* ZooKeeper identity, "" none (docs/ZOOKEEPER.md) */
+    char   *zk_secret_file;   /* its password's file */
     int64_t batch_size;
     int64_t window_bytes;
     int64_t marker_updates;
@@ -148,6 +150,11 @@ bool pub_zk_fence_due(pub_zk *z, int64_t now, char *why, size_t len);
 void pub_zk_fenced(pub_zk *z);
 /* True from pub_zk_fenced until the agent resumed or dropped the lease. */
 bool pub_zk_is_fenced(pub_zk *z);
+/* The ids this publisher's nodes get in their ACLs (protocol/zk_acl.h): a
+ * node under ROOT/shards/SHARD is created with
+ * zku_acl_for_path(cfg.zk_root, path, pub_zk_acl_ids(z), &acl, ...).
+ * Constant after pub_zk_new; any thread. */
+const struct zku_acl_ids *pub_zk_acl_ids(const pub_zk *z);
 /* Writes every pending position now (bounded wait), then stops the thread,
  * deletes the registration and frees. Accepts NULL. */
 void pub_zk_free(pub_zk *z);

@@ -24,6 +24,12 @@ const wh_cfg_field pub_config_fields[] = {
       "Root path of wormhole's znodes."),
     F("zookeeper.session_timeout_ms", WH_CFG_INT, zk_session_ms, "10000", 2000, 120000,
       "ZooKeeper session timeout in milliseconds."),
+    F("zookeeper.user", WH_CFG_STRING, zk_user, "\"\"", 1, 0,
+      "ZooKeeper identity of the publishers (digest scheme, docs/ZOOKEEPER.md \"Access "
+      "control\"); empty: no authentication, every node created open, with a warning."),
+    F("zookeeper.secret_file", WH_CFG_STRING, zk_secret_file, "\"\"", 1, 0,
+      "File holding the password of zookeeper.user (mode 0600 or stricter, owned by the "
+      "publisher's user or root); never logged."),
     F("delivery.batch_size", WH_CFG_INT, batch_size, "1024", 1, 65536,
       "Most updates read from the mapper in one batch (live)."),
     F("delivery.window_bytes", WH_CFG_INT, window_bytes, "4194304", 65536, 1073741824,

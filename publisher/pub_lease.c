@@ -103,6 +103,7 @@ const char *pub_lease_action_name(pub_lease_action a)
 struct pub_lease {
     const pub_config *cfg;
     const char *id;
+    const zku_acl_ids *ids;       /* the ACL ids our nodes get (the agent's, protocol/zk_acl.h) */
     char cands_path[ZKU_PATH_MAX], self_path[ZKU_PATH_MAX];
     char lease_path[ZKU_PATH_MAX], move_path[ZKU_PATH_MAX];
     bool    registered_healthy;   /* the health our node holds */
@@ -112,14 +113,15 @@ struct pub_lease {
     int64_t released_at;          /* mono ms of our last hand-over; 0 none */
 };
 
-int pub_lease_new(const pub_config *cfg, const char *id, pub_lease **out, char *errbuf,
-                  size_t errlen)
+int pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids,
+                  pub_lease **out, char *errbuf, size_t errlen)
 {
     pub_lease *l = calloc(1, sizeof *l);
     if (!l)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     l->cfg = cfg;
     l->id = id;
+    l->ids = ids;
     if (zku_path_candidates(l->cands_path, sizeof l->cands_path, cfg->zk_root, cfg->shard) ||
         zku_path_candidate(l->self_path, sizeof l->self_path, cfg->zk_root, cfg->shard, id) ||
         zku_path_lease(l->lease_path, sizeof l->lease_path, cfg->zk_root, cfg->shard) ||
@@ -155,21 +157,31 @@ static char *candidate_data(pub_lease *l, bool healthy, const char *why)
     return data;
 }
 
+/* Creates path (a node under the shard) with data and the ACL of its kind. */
+static int lease_create(pub_lease *l, zhandle_t *zh, const char *path, const char *data, int mode)
+{
+    zku_acl acl;
+    char err[256];
+    if (zku_acl_for_path(l->cfg->zk_root, path, l->ids, &acl, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "creating %s: %s", path, err);
+        return ZBADARGUMENTS;
+    }
+    return zoo_create(zh, path, data, (int)strlen(data), zku_acl_vector(&acl), mode, NULL, 0);
+}
+
 int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *why)
 {
-    int rc = zku_create_parents(zh, l->cands_path, true);
+    int rc = zku_create_parents(zh, l->cfg->zk_root, l->cands_path, true, l->ids);
     char *data = candidate_data(l, healthy, why);
     if (rc != ZOK || !data) {
         free(data);
         return rc != ZOK ? rc : ZSYSTEMERROR;
     }
-    rc = zoo_create(zh, l->self_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
-                    ZOO_EPHEMERAL, NULL, 0);
+    rc = lease_create(l, zh, l->self_path, data, ZOO_EPHEMERAL);
     if (rc == ZNODEEXISTS) {
         /* Ours from an earlier session (or process) with this id. */
         zoo_delete(zh, l->self_path, -1);
-        rc = zoo_create(zh, l->self_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
-                        ZOO_EPHEMERAL, NULL, 0);
+        rc = lease_create(l, zh, l->self_path, data, ZOO_EPHEMERAL);
     }
     free(data);
     struct Stat st;
@@ -318,8 +330,7 @@ int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
         wh_warn(WH_AREA_ZK, "%s", err);
         return ZSYSTEMERROR;
     }
-    int rc = zoo_create(zh, l->lease_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
-                        ZOO_EPHEMERAL, NULL, 0);
+    int rc = lease_create(l, zh, l->lease_path, data, ZOO_EPHEMERAL);
     free(data);
     if (rc == ZOK)
         l->vacant_since = 0;
@@ -352,8 +363,7 @@ int pub_lease_ask_move(pub_lease *l, zhandle_t *zh, const char *from, const char
         wh_warn(WH_AREA_ZK, "%s", err);
         return ZSYSTEMERROR;
     }
-    int rc = zoo_create(zh, l->move_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
-                        NULL, 0);
+    int rc = lease_create(l, zh, l->move_path, data, 0);
     free(data);
     if (rc == ZOK)
         wh_info(WH_AREA_ZK, "asked shard %s to move from %s to %s (%s)", l->cfg->shard,

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "protocol/zk_acl.h"
 #include "protocol/zk_client.h"
 
 #include "publisher/pub.h"
@@ -81,10 +82,11 @@ const char *pub_lease_action_name(pub_lease_action a);
 
 typedef struct pub_lease pub_lease;
 
-/* Builds the shard's role paths for candidate id (borrowed, outlives l).
+/* Builds the shard's role paths for candidate id; our nodes get the ACL of their kind for
+ * ids (protocol/zk_acl.h). id and ids are borrowed and outlive l.
  * WH_ERR_CONFIG when they do not fit. */
-int  pub_lease_new(const pub_config *cfg, const char *id, pub_lease **out, char *errbuf,
-                   size_t errlen);
+int  pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids,
+                    pub_lease **out, char *errbuf, size_t errlen);
 void pub_lease_free(pub_lease *l);
 
 /* Creates our candidate node (again, after a new session) with our health. */

@@ -110,6 +110,8 @@ static bool needs_restart(const publisher *p, const pub_config *next)
     return strcmp(next->shard, p->cfg.shard) || strcmp(next->mapper_name, p->cfg.mapper_name) ||
            !json_equal(next->mapper_options, p->cfg.mapper_options) ||
            strcmp(next->zk_connect, p->cfg.zk_connect) || strcmp(next->zk_root, p->cfg.zk_root) ||
+           strcmp(next->zk_user, p->cfg.zk_user) ||
+           strcmp(next->zk_secret_file, p->cfg.zk_secret_file) ||
            strcmp(next->id, p->id_configured ? p->id_configured : "");
 }
 

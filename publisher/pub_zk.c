@@ -80,6 +80,80 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
     pthread_mutex_unlock(&z->mu);
 }
 
+/* ---- authentication and ACLs (docs/ZOOKEEPER.md, "Access control") ------------------- */
+
+/* Completion thread: the server's answer to our credential, or the loss
+ * of the connection before it (ZCONNECTIONLOSS, ZCLOSING: the client calls
+ * an auth completion once, and sends the credential again first thing on
+ * every reconnect, ahead of any queued request). Only ZAUTHFAILED is a
+ * refusal. */
+static void auth_done(int rc, const void *data)
+{
+    pub_zk *z = (pub_zk *)data;
+    if (rc == ZAUTHFAILED) {
+        zk_set_fatal(z, "ZooKeeper %s refused the authentication of user %s: %s",
+                     z->pub->cfg.zk_connect, z->auth.user, zerror(rc));
+        return;
+    }
+    pthread_mutex_lock(&z->mu);
+    z->auth_answered = true;
+    pthread_cond_signal(&z->cond);
+    pthread_mutex_unlock(&z->mu);
+}
+
+/* After zookeeper_init: a new handle has no credential yet. */
+static void zk_auth_reset(pub_zk *z)
+{
+    pthread_mutex_lock(&z->mu);
+    z->auth_answered = !zku_auth_on(&z->auth);
+    pthread_mutex_unlock(&z->mu);
+    z->auth_added = !zku_auth_on(&z->auth);
+}
+
+/* Queues our credential on the handle, once. The client refuses it
+ * (ZINVALIDSTATE) while its state is 0, which it is between two connection
+ * attempts: then it is tried again on the next turn of the loop. Nothing is
+ * requested before it is queued (zk_main's "up"). */
+static void zk_authenticate(pub_zk *z)
+{
+    if (z->auth_added || !z->zh)
+        return;
+    int rc = zku_auth_add(z->zh, &z->auth, auth_done, z);
+    if (rc == ZOK)
+        z->auth_added = true;
+    else if (rc != ZINVALIDSTATE)
+        zk_set_fatal(z, "ZooKeeper %s: cannot send the credential of user %s: %s",
+                     z->pub->cfg.zk_connect, z->auth.user, zerror(rc));
+}
+
+/* Creates path (a node of the layout) with data and the ACL of its kind. */
+static int zk_create(pub_zk *z, const char *path, const char *data, int mode)
+{
+    zku_acl acl;
+    char err[256];
+    if (zku_acl_for_path(z->pub->cfg.zk_root, path, &z->ids, &acl, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "creating %s: %s", path, err);
+        return ZBADARGUMENTS;
+    }
+    return zoo_create(z->zh, path, data, data ? (int)strlen(data) : -1, zku_acl_vector(&acl),
+                      mode, NULL, 0);
+}
+
+/* The fatal sentence for NOAUTH on path while registering. */
+static void zk_noauth_fatal(pub_zk *z, const char *what)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    if (zku_auth_on(&z->auth))
+        zk_set_fatal(z, "ZooKeeper %s refused %s to user %s (NOAUTH): the password in %s is "
+                     "wrong, or the layout under %s was not set up for this identity "
+                     "(wormhole-ctl init, docs/ZOOKEEPER.md \"Access control\")",
+                     cfg->zk_connect, what, z->auth.user, cfg->zk_secret_file, cfg->zk_root);
+    else
+        zk_set_fatal(z, "ZooKeeper %s refused %s (NOAUTH): the nodes under %s carry ACLs; set "
+                     "zookeeper.user and zookeeper.secret_file (docs/ZOOKEEPER.md)",
+                     cfg->zk_connect, what, cfg->zk_root);
+}
+
 /* ---- position nodes: wh_pos <-> the node's data (protocol/zk_layout.h) ---------------- */
 
 /* The path of app's position node for our shard; ZBADARGUMENTS when it
@@ -165,7 +239,9 @@ static int app_child_parent(pub_zk *z, const char *app, const char *parent)
     int rc = zoo_exists(z->zh, apath, 0, NULL);
     if (rc != ZOK)
         return rc;
-    rc = zoo_create(z->zh, parent, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    rc = zoo_exists(z->zh, parent, 0, NULL);
+    if (rc == ZNONODE)
+        rc = zk_create(z, parent, NULL, 0);
     return rc == ZNODEEXISTS ? ZOK : rc;
 }
 
@@ -212,8 +288,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         if (st.version == -1) {
             rc = app_child_parent(z, app, parent);
             if (rc == ZOK)
-                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
-                                NULL, 0);
+                rc = zk_create(z, path, data, 0);
         } else {
             struct Stat nst;
             rc = zoo_set2(z->zh, path, data, (int)strlen(data), st.version, &nst);
@@ -301,7 +376,7 @@ static int bump_epoch(pub_zk *z)
             return rc;
         zku_epoch_format(buf, sizeof buf, target);
         if (st.version == -1)
-            rc = zoo_create(z->zh, path, buf, (int)strlen(buf), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+            rc = zk_create(z, path, buf, 0);
         else
             rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
         if (rc == ZOK) {
@@ -352,13 +427,11 @@ static int create_registration(pub_zk *z)
         wh_warn(WH_AREA_ZK, "%s", err);
         return ZSYSTEMERROR;
     }
-    int rc = zoo_create(z->zh, z->reg_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
-                        ZOO_EPHEMERAL, NULL, 0);
+    int rc = zk_create(z, z->reg_path, data, ZOO_EPHEMERAL);
     if (rc == ZNODEEXISTS) {
         /* Our own node from an earlier session (or process) with this id. */
         zoo_delete(z->zh, z->reg_path, -1);
-        rc = zoo_create(z->zh, z->reg_path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE,
-                        ZOO_EPHEMERAL, NULL, 0);
+        rc = zk_create(z, z->reg_path, data, ZOO_EPHEMERAL);
     }
     free(data);
     return rc;
@@ -458,8 +531,7 @@ static int flush_positions(pub_zk *z)
                 goto done;
             }
             if (rc == ZOK)
-                rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
-                                NULL, 0);
+                rc = zk_create(z, path, data, 0);
             if (rc == ZOK)
                 version = 0;
             else if (rc == ZNODEEXISTS)
@@ -556,8 +628,7 @@ static void write_failures(pub_zk *z)
         }
         int rc = app_child_parent(z, app, parent);
         if (rc == ZOK)
-            rc = zoo_create(z->zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL,
-                            0);
+            rc = zk_create(z, path, data, 0);
         if (rc == ZNODEEXISTS)
             rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
         free(data);
@@ -630,11 +701,64 @@ typedef struct inst {
     int64_t czxid;           /* the node's creation: a new one when the instance registers anew */
 } inst;
 
+/* With authentication on, the ids that app's instances folder (path)
+ * grants, in *ids: *ok is false (logged) when its ACL is not the one of
+ * the table (wormhole-ctl add-app), e.g. open from before authentication:
+ * then anyone could have registered an instance and none of the app's is
+ * trusted. Returns ZOK (ZNONODE: *ok false) or the ZooKeeper error. */
+static int instances_acl(pub_zk *z, const char *app, const char *path, zku_acl_ids *ids,
+                         bool *ok)
+{
+    struct ACL_vector acl = { 0, NULL };
+    struct Stat st;
+    *ok = false;
+    int rc = zoo_get_acl(z->zh, path, &acl, &st);
+    if (rc != ZOK)
+        return rc == ZNONODE ? ZOK : rc;
+    *ok = zku_acl_match(ZKU_NODE_INSTANCES, &acl, ids);
+    deallocate_ACL_vector(&acl);
+    if (!*ok)
+        wh_warn(WH_AREA_ZK, "ignoring app %s: the ACL of %s is not the one of its app's "
+                "identity (anyone may have registered its instances); set it up with "
+                "wormhole-ctl add-app (docs/ZOOKEEPER.md \"Access control\")", app, path);
+    return ZOK;
+}
+
+/* With authentication on: true if the instance node at path (whose data
+ * was read with stat st) carries the ACL libwormhole gives it under the
+ * app's identity, the one its folder names (folder): a node planted by
+ * anyone else (with another ACL) is never assigned. Logs why not. *rc is
+ * the ZooKeeper error of the read (ZNONODE: the node left). */
+static bool instance_authorised(pub_zk *z, const char *path, const struct Stat *st,
+                                const zku_acl_ids *folder, int *rc)
+{
+    struct ACL_vector acl = { 0, NULL };
+    struct Stat ast;
+    zku_acl_ids ids;
+    *rc = zoo_get_acl(z->zh, path, &acl, &ast);
+    if (*rc != ZOK)
+        return false;
+    bool ok = zku_acl_match(ZKU_NODE_INSTANCE, &acl, &ids) &&
+              strcmp(ids.app, folder->app) == 0 && strcmp(ids.publisher, folder->publisher) == 0;
+    deallocate_ACL_vector(&acl);
+    if (ast.czxid != st->czxid) {
+        *rc = ZNONODE;   /* replaced between the two reads: the children watch fires */
+        return false;
+    }
+    if (!ok)
+        wh_warn(WH_AREA_ZK, "ignoring instance %s: its ACL is not the one its app's identity "
+                "gives it (docs/ZOOKEEPER.md \"Access control\"): not registered by the app",
+                path);
+    return ok;
+}
+
 /* Reads the instance node name of app. Fills *out when the instance is
- * live and takes our shard (out->name stays NULL otherwise: it left, or its
- * node is not an instance we can use, which is logged). Returns ZOK or the
- * ZooKeeper error. */
-static int read_instance(pub_zk *z, const char *app, const char *name, inst *out)
+ * live, takes our shard and (folder: authentication on) carries its app's
+ * ACL (out->name stays NULL otherwise: it left, or its node is not an
+ * instance we can use, which is logged). Returns ZOK or the ZooKeeper
+ * error. */
+static int read_instance(pub_zk *z, const char *app, const char *name,
+                         const zku_acl_ids *folder, inst *out)
 {
     const pub_config *cfg = &z->pub->cfg;
     char path[ZKU_PATH_MAX], err[512];
@@ -653,6 +777,10 @@ static int read_instance(pub_zk *z, const char *app, const char *name, inst *out
     if (rc != ZOK) {
         free(buf);
         return rc == ZNONODE ? ZOK : rc;   /* ZNONODE: left meanwhile; the children watch fires */
+    }
+    if (folder && !instance_authorised(z, path, &st, folder, &rc)) {
+        free(buf);
+        return rc == ZOK || rc == ZNONODE ? ZOK : rc;
     }
     if (st.dataLength > len) {
         /* libwormhole never writes one (it refuses to start): another writer. */
@@ -771,6 +899,20 @@ static int read_assignment(pub_zk *z)
             continue;
         }
         rc = zoo_wget_children(z->zh, path, watcher, z, &names);
+        if (rc == ZNOAUTH) {
+            wh_warn(WH_AREA_ZK, "ignoring app %s: user %s may not list %s (NOAUTH)", app,
+                    z->auth.user[0] ? z->auth.user : "(none)", path);
+            rc = ZOK;
+            continue;
+        }
+        zku_acl_ids folder;
+        bool folder_ok = true;
+        if (rc == ZOK && z->ids.enabled)
+            rc = instances_acl(z, app, path, &folder, &folder_ok);
+        if (rc == ZOK && !folder_ok) {
+            deallocate_String_vector(&names);
+            continue;
+        }
         if (rc == ZNONODE) {
             /* The app folder exists but no instance ever registered: watch for it. */
             struct Stat st;
@@ -785,7 +927,8 @@ static int read_assignment(pub_zk *z)
         const char **live_names = calloc((size_t)names.count + 1, sizeof *live_names);
         int nlive = 0;
         for (int i = 0; live && live_names && i < names.count; i++) {
-            rc = read_instance(z, app, names.data[i], &live[nlive]);
+            rc = read_instance(z, app, names.data[i], z->ids.enabled ? &folder : NULL,
+                               &live[nlive]);
             if (rc != ZOK)
                 break;
             if (!live[nlive].name)
@@ -914,11 +1057,26 @@ static void *zk_main(void *arg)
             zookeeper_close(z->zh);
             zku_quiet();
             z->zh = zookeeper_init(cfg->zk_connect, watcher, (int)cfg->zk_session_ms, NULL, z, 0);
+            zk_auth_reset(z);
             need_register = true;
             atomic_store(&z->registered, false);
             down_since = wh_mono_ms();
         }
-        bool up = z->zh && zoo_state(z->zh) == ZOO_CONNECTED_STATE;
+        int state = z->zh ? zoo_state(z->zh) : 0;
+        if (state == ZOO_AUTH_FAILED_STATE) {
+            zk_set_fatal(z, "ZooKeeper %s refused the authentication of user %s",
+                         cfg->zk_connect, z->auth.user);
+            pthread_mutex_lock(&z->mu);
+            break;
+        }
+        zk_authenticate(z);
+        pthread_mutex_lock(&z->mu);
+        bool authed = z->auth_added && z->auth_answered;
+        pthread_mutex_unlock(&z->mu);
+        /* Up once connected and, with an identity, authenticated: nothing is
+         * created before the server knows who we are (or it would get an ACL
+         * we cannot use). */
+        bool up = state == ZOO_CONNECTED_STATE && authed;
         if (up != z->connected) {
             if (up)
                 wh_info(WH_AREA_ZK, "ZooKeeper %s: connected", cfg->zk_connect);
@@ -951,6 +1109,8 @@ static void *zk_main(void *arg)
                 need_register = false;
                 dirty = true;
                 backoff = 200;
+            } else if (rc == ZNOAUTH) {
+                zk_noauth_fatal(z, "registering the publisher");
             } else {
                 wh_warn(WH_AREA_ZK, "registering as a candidate in ZooKeeper: %s; retrying",
                         zerror(rc));
@@ -970,7 +1130,9 @@ static void *zk_main(void *arg)
                 rc = check_epoch(z, true, "by its watch");
             if (rc == ZOK && serve && dirty && !z->has_fatal)
                 rc = read_assignment(z);
-            if (rc != ZOK) {
+            if (rc == ZNOAUTH) {
+                zk_noauth_fatal(z, "reading the shard's candidates and subscriber apps");
+            } else if (rc != ZOK) {
                 wh_warn(WH_AREA_ZK, "reading the shard's candidates and subscriber apps: %s; "
                         "retrying", zerror(rc));
                 pthread_mutex_lock(&z->mu);
@@ -1077,23 +1239,44 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
                          "longer than %d bytes", p->cfg.zk_root, p->cfg.shard, p->cfg.id,
                          ZKU_PATH_MAX - 1);
     }
-    int rc = pub_lease_new(&p->cfg, z->id, &z->lease, errbuf, errlen);
+    int rc = zku_auth_load(&z->auth, p->cfg.zk_user, p->cfg.zk_secret_file, errbuf, errlen);
     if (rc != WH_OK) {
+        wh_preferr(errbuf, errlen, rc, "%s: zookeeper.user", p->config_path);
         pthread_mutex_destroy(&z->mu);
         pthread_cond_destroy(&z->cond);
         free(z);
         return rc;
     }
+    rc = pub_lease_new(&p->cfg, z->id, &z->ids, &z->lease, errbuf, errlen);
+    if (rc != WH_OK) {
+        zku_auth_clear(&z->auth);
+        pthread_mutex_destroy(&z->mu);
+        pthread_cond_destroy(&z->cond);
+        free(z);
+        return rc;
+    }
+    zku_auth_ids(&z->auth, true, &z->ids);
+    if (zku_auth_on(&z->auth))
+        wh_info(WH_AREA_ZK, "ZooKeeper identity %s (digest); nodes get the ACLs of "
+                "docs/ZOOKEEPER.md", z->auth.user);
+    else
+        wh_warn(WH_AREA_ZK, "ZooKeeper is unauthenticated (zookeeper.user is not set): every "
+                "node this publisher creates is open to anyone who reaches %s "
+                "(docs/SECURITY.md)", p->cfg.zk_connect);
     zku_quiet();
     z->zh = zookeeper_init(p->cfg.zk_connect, watcher, (int)p->cfg.zk_session_ms, NULL, z, 0);
     if (!z->zh) {
         int e = errno;
         pub_lease_free(z->lease);
+        zku_auth_clear(&z->auth);
+        pthread_mutex_destroy(&z->mu);
+        pthread_cond_destroy(&z->cond);
         free(z);
         return wh_seterr(errbuf, errlen, WH_ERR_ZK,
                          "zookeeper.connect '%s': cannot create a client: %s", p->cfg.zk_connect,
                          strerror(e));
     }
+    zk_auth_reset(z);
     *out = z;
     return WH_OK;
 }
@@ -1281,6 +1464,11 @@ bool pub_zk_connected(pub_zk *z)
     return z->connected;
 }
 
+const zku_acl_ids *pub_zk_acl_ids(const pub_zk *z)
+{
+    return &z->ids;
+}
+
 void pub_zk_free(pub_zk *z)
 {
     if (!z)
@@ -1315,6 +1503,7 @@ void pub_zk_free(pub_zk *z)
         free(z->pos[i].failure);
     }
     free(z->pos);
+    zku_auth_clear(&z->auth);
     pthread_mutex_destroy(&z->mu);
     pthread_cond_destroy(&z->cond);
     free(z);

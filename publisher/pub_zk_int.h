@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "protocol/zk_acl.h"
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "publisher/pub.h"
@@ -64,6 +65,12 @@ struct pub_zk {
     char       fatal[1024];   /* under mu */
     bool       has_fatal;
     bool       connected;
+    /* ZooKeeper identity (zookeeper.user; off: every node open) and the ids
+     * this publisher's nodes get in their ACLs (protocol/zk_acl.h). */
+    zku_auth    auth;
+    zku_acl_ids ids;
+    bool        auth_added;      /* zk thread: the credential is queued on the current handle */
+    bool        auth_answered;   /* under mu: the server answered the current handle's auth */
 
     /* roles (pub_lease.c, docs/FAILOVER.md) */
     pub_lease  *lease;

@@ -17,9 +17,10 @@
 /* Creates the shard's parents and our candidate node with our health. */
 int pub_zk_register_candidate(pub_zk *z)
 {
-    int rc = zku_create_parents(z->zh, z->publishers_path, true);
+    const char *root = z->pub->cfg.zk_root;
+    int rc = zku_create_parents(z->zh, root, z->publishers_path, true, &z->ids);
     if (rc == ZOK)
-        rc = zku_create_parents(z->zh, z->apps_path, true);
+        rc = zku_create_parents(z->zh, root, z->apps_path, true, &z->ids);
     if (rc != ZOK)
         return rc;
     char why[512];

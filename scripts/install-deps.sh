@@ -23,12 +23,13 @@ set -euo pipefail
 # wormhole-cache (apps/cache): libmemcached-dev and libhiredis-dev to build,
 # memcached and redis-server as its tests' and benchmark's throwaway caches
 # (the harness runs them in temp dirs; their system services are never started).
-# libssl-dev: mutual TLS between publishers and subscribers (protocol/wire_tls.c);
+# libssl-dev: mutual TLS between publishers and subscribers (protocol/wire_tls.c) and
+# libcrypto's SHA-1 for ZooKeeper digest ids (protocol/zk_acl.c);
 # openssl (the CLI): scripts/gen-certs.sh, which the TLS tests use.
 # groff-base: the unit test docs_flags renders the manual page wormhole-monitor(8).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
-  libmariadb-dev librocksdb-dev libzookeeper-mt-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
+  libmariadb-dev librocksdb-dev libzookeeper-mt-dev libssl-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
   mariadb-server-core mariadb-client
   libzookeeper-java libslf4j-java default-jre-headless
   postgresql libpq-dev libsqlite3-dev

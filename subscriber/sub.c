@@ -171,6 +171,15 @@ static int copy_options(wh_subscriber *s, const wh_sub_options *o, char *errbuf,
     s->replace_filter = o->replace_filter;
     if (o->dead_letter_path && !(s->dead_letter_path = strdup(o->dead_letter_path)))
         return WH_ERR_NOMEM;
+    int rc = zku_auth_load(&s->auth, o->zk_user, o->zk_secret_file, errbuf, errlen);
+    if (rc != WH_OK) {
+        wh_preferr(errbuf, errlen, rc, "subscriber");
+        return rc;
+    }
+    if (!zku_auth_on(&s->auth))
+        wh_warn(WH_AREA_ZK, "ZooKeeper is unauthenticated (no zk_user): instance node of app "
+                "%s is created open to anyone who reaches %s (docs/SECURITY.md)", s->app,
+                s->zk_connect ? s->zk_connect : "ZooKeeper");
     if (!s->zk_connect || !s->zk_root || !s->app || !s->listen_host)
         return WH_ERR_NOMEM;
     if (!zku_valid_root(s->zk_root))
@@ -389,6 +398,8 @@ static int wait_registered(wh_subscriber *s, char *errbuf, size_t errlen)
             return wh_seterr(errbuf, errlen, s->fatal_rc, "%s", s->fatal);
         if (s->registered_session)
             return WH_OK;
+        if (s->zk_fatal[0])
+            return wh_seterr(errbuf, errlen, WH_ERR_ZK, "%s", s->zk_fatal);
         if (wh_mono_ms() >= deadline)
             return wh_seterr(errbuf, errlen, WH_ERR_ZK,
                              "ZooKeeper %s: could not register %s within %d ms (session %s)",
@@ -541,6 +552,7 @@ void wh_subscriber_free(wh_subscriber *s)
     wire_tls_ctx_free(s->tls);
     free(s->tls_pub_names);
     free(s->acks);
+    zku_auth_clear(&s->auth);
     wh_arena_free(&s->arena);
     pthread_mutex_destroy(&s->mu);
     free(s);

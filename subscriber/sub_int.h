@@ -40,6 +40,8 @@
 #define ZKF_APP_READ   0x40   /* the app node's data arrived (app_read*) */
 #define ZKF_APP_KIDS   0x80   /* the app's instance list arrived (app_others*) */
 #define ZKF_REG_RACE   0x100  /* the app node changed between its read and the registration */
+#define ZKF_ACL_OK     0x200  /* the instances folder's ACL was read (zk_reg_ids) */
+#define ZKF_AUTH_FAILED 0x400
 
 typedef struct sub_marker {
     uint64_t mseq;      /* datamarker sequence number */
@@ -125,6 +127,7 @@ struct wh_subscriber {
     zoo_op_result_t reg_results[2];
     struct Stat     reg_stat;
     char            reg_created[ZKU_PATH_MAX];
+    zku_acl         reg_acl;    /* the create's ACL with authentication on */
     /* unrecoverable (loop thread): the loop ends and run returns fatal_rc */
     bool  has_fatal;
     int   fatal_rc;
@@ -136,6 +139,9 @@ struct wh_subscriber {
     bool reg_inflight;
     int64_t reg_retry_at;
     int  last_zk_state;
+    zku_auth auth;          /* the app's ZooKeeper identity (off: open ACLs) */
+    bool zk_auth_added;     /* its credential is queued on the current handle */
+    char zk_fatal[2048];    /* before the first registration: why it cannot succeed */
 
     pthread_mutex_t mu;     /* guards zk_flags, zk_reg_rc, app_read*, app_others*, acks */
     unsigned zk_flags;
@@ -145,6 +151,7 @@ struct wh_subscriber {
     int      app_others;    /* live instances of the app other than this one, -1 unknown */
     char     app_other[ZKU_NAME_MAX + 1];   /* one of them */
     int      app_kids_rc;
+    zku_acl_ids zk_reg_ids; /* the ids the app's instances folder grants (ZKF_ACL_OK) */
     struct { uint64_t flow, seq; } *acks;
     uint32_t nacks, capacks;
 

@@ -10,9 +10,19 @@
  * with different filters can never both register, whatever the timing.
  * A different filter is refused unless the app has no other live instance
  * (then this instance's filter becomes the app's) or replace_filter is
- * set. Every step is asynchronous; completions and the session watcher run
- * on the client's threads and only post ZKF_* flags (and what they read)
- * under s->mu and wake the loop, which acts on them in
+ * set.
+ *
+ * With ZooKeeper authentication (docs/ZOOKEEPER.md, "Access control") an
+ * operator has created the app's nodes (wormhole-ctl add-app) and the
+ * instance creates none of them: it first reads the ACL of the app's
+ * instances folder (acl_done), whose ids its node's ACL names, then reads
+ * the app node and registers as above, the multi's create carrying the
+ * instance's ACL from the table (protocol/zk_acl.h); the app node's ACL
+ * gives the app write, so the multi may record the filter. A refusal that
+ * retrying cannot cure, before the first registration, fails the start
+ * (note_refused). Every step is asynchronous; completions and the session
+ * watcher run on the client's threads and only post ZKF_* flags (and what
+ * they read) under s->mu and wake the loop, which acts on them in
  * sub_zk_handle_events. */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +41,7 @@ static void post_zk(wh_subscriber *s, unsigned flag, int rc)
 {
     pthread_mutex_lock(&s->mu);
     s->zk_flags |= flag;
-    if (flag & ZKF_REG_FAILED)
+    if (flag & (ZKF_REG_FAILED | ZKF_AUTH_FAILED))
         s->zk_reg_rc = rc;
     pthread_mutex_unlock(&s->mu);
     sub_wake(s);
@@ -50,6 +60,35 @@ static void zk_watcher(zhandle_t *zh, int type, int state, const char *path, voi
         post_zk(s, ZKF_EXPIRED, 0);
     else
         sub_wake(s);
+}
+
+/* Completion thread: the server's answer to the app's credential. Other
+ * codes than ZAUTHFAILED are a connection lost before the answer: the
+ * client sends the credential again first thing when it reconnects. */
+static void auth_done(int rc, const void *data)
+{
+    if (rc == ZAUTHFAILED)
+        post_zk((wh_subscriber *)data, ZKF_AUTH_FAILED, rc);
+}
+
+/* Completion thread: the ACL of the app's instances folder (authentication
+ * on), whose ids the instance node takes. A folder whose ACL is not the
+ * table's (protocol/zk_acl.h) is refused as ZINVALIDACL. */
+static void acl_done(int rc, struct ACL_vector *acl, struct Stat *stat, const void *data)
+{
+    wh_subscriber *s = (wh_subscriber *)data;
+    zku_acl_ids ids;
+    (void)stat;
+    if (rc == ZOK && !zku_acl_match(ZKU_NODE_INSTANCES, acl, &ids))
+        rc = ZINVALIDACL;
+    if (rc != ZOK) {
+        post_zk(s, ZKF_REG_FAILED, rc);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->zk_reg_ids = ids;
+    pthread_mutex_unlock(&s->mu);
+    post_zk(s, ZKF_ACL_OK, 0);
 }
 
 static void parent_done(int rc, const char *value, const void *data)
@@ -160,16 +199,64 @@ int sub_zk_open(wh_subscriber *s)
         return WH_ERR_ZK;
     s->registered_session = 0;
     s->reg_inflight = false;
+    s->zk_auth_added = !zku_auth_on(&s->auth);
     return WH_OK;
+}
+
+/* Queues the app's credential on the handle, once; nothing is registered
+ * before. The client refuses it (ZINVALIDSTATE) while its state is 0,
+ * which it is between two connection attempts: then it is tried again on
+ * the loop's next turn. */
+static void zk_authenticate(wh_subscriber *s)
+{
+    if (s->zk_auth_added || !s->zh)
+        return;
+    int rc = zku_auth_add(s->zh, &s->auth, auth_done, s);
+    if (rc == ZOK)
+        s->zk_auth_added = true;
+    else if (rc != ZINVALIDSTATE)
+        wh_warn(WH_AREA_ZK, "ZooKeeper %s: cannot send the credential of user %s: %s",
+                s->zk_connect, s->auth.user, zerror(rc));
+}
+
+/* With authentication on: the first step of registering, reading the ACL
+ * of the app's instances folder (acl_done, then zk_read_app); the operator
+ * created the app's nodes (wormhole-ctl add-app), the instance creates none. */
+static void zk_register_auth(wh_subscriber *s)
+{
+    int rc = zoo_aget_acl(s->zh, s->instances_path, acl_done, s);
+    if (rc != ZOK) {
+        wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
+        s->reg_retry_at = wh_mono_ms() + 1000;
+        return;
+    }
+    s->reg_inflight = true;
+}
+
+/* Reads the app node (app_read_done, then app_checked). */
+static void zk_read_app(wh_subscriber *s)
+{
+    int rc = zoo_aget(s->zh, s->app_path, 0, app_read_done, s);
+    if (rc != ZOK) {
+        s->reg_inflight = false;
+        wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
+        s->reg_retry_at = wh_mono_ms() + 1000;
+        return;
+    }
+    s->reg_inflight = true;
 }
 
 /* Starts a registration: the creates for the node's parents (the app node
  * with this instance's app record, kept if it exists), the app's positions
  * folder, then the read of the app node. ZooKeeper runs one session's
  * requests in order, so the read sees the app node; its completion goes on
- * in app_checked. */
+ * in app_checked. With authentication on: zk_register_auth instead. */
 static void zk_register(wh_subscriber *s)
 {
+    if (zku_auth_on(&s->auth)) {
+        zk_register_auth(s);
+        return;
+    }
     char buf[ZKU_PATH_MAX];
     size_t n = strlen(s->node_path);
     memcpy(buf, s->node_path, n + 1);
@@ -186,21 +273,29 @@ static void zk_register(wh_subscriber *s)
      * positions (its path is no longer than node_path's, checked at start). */
     if (zku_path_positions(buf, sizeof buf, s->zk_root, s->app) == WH_OK)
         zoo_acreate(s->zh, buf, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, parent_done, s);
-    int rc = zoo_aget(s->zh, s->app_path, 0, app_read_done, s);
-    if (rc != ZOK) {
-        wh_warn(WH_AREA_ZK, "registering %s: %s; retrying", s->node_path, zerror(rc));
-        s->reg_retry_at = wh_mono_ms() + 1000;
-        return;
-    }
-    s->reg_inflight = true;
+    zk_read_app(s);
 }
 
 /* The registration proper: rewrites the app node (its data as read, with
  * this instance's filter; other fields kept) if its version is still
- * version, and creates our ephemeral node, atomically. */
+ * version, and creates our ephemeral node, atomically. The node's ACL is
+ * open without authentication, else the table's for an instance of the
+ * ids the instances folder named (s->reg_acl, kept with the ops). */
 static void zk_register_multi(wh_subscriber *s, const char *read, int len, int version)
 {
     char err[512], *data = NULL;
+    const struct ACL_vector *acl = &ZOO_OPEN_ACL_UNSAFE;
+    if (zku_auth_on(&s->auth)) {
+        pthread_mutex_lock(&s->mu);
+        zku_acl_ids ids = s->zk_reg_ids;
+        pthread_mutex_unlock(&s->mu);
+        if (zku_acl_for(ZKU_NODE_INSTANCE, &ids, &s->reg_acl, err, sizeof err) != WH_OK) {
+            s->reg_inflight = false;
+            sub_fatal(s, WH_ERR_CONFIG, "subscriber: instance node %s: %s", s->node_path, err);
+            return;
+        }
+        acl = zku_acl_vector(&s->reg_acl);
+    }
     if (zku_app_with_filter(read ? read : "", read ? (size_t)len : 0, s->filter_json,
                             s->instance, &data, err, sizeof err) != WH_OK) {
         s->reg_inflight = false;
@@ -212,7 +307,7 @@ static void zk_register_multi(wh_subscriber *s, const char *read, int len, int v
     zoo_set_op_init(&s->reg_ops[0], s->app_path, data, (int)strlen(data), version,
                     &s->reg_stat);
     zoo_create_op_init(&s->reg_ops[1], s->node_path, s->node_data, (int)strlen(s->node_data),
-                       &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, s->reg_created,
+                       acl, ZOO_EPHEMERAL, s->reg_created,
                        sizeof s->reg_created);
     memset(s->reg_results, 0, sizeof s->reg_results);
     int rc = zoo_amulti(s->zh, 2, s->reg_ops, s->reg_results, reg_multi_done, s);
@@ -260,6 +355,36 @@ static void refuse_filter(wh_subscriber *s, const zku_app *app, int others, cons
               others > 1 ? ", ..." : "");
 }
 
+/* Before the first registration, a refusal that retrying will not cure
+ * becomes the start's error (wait_registered in sub.c); later it is only
+ * logged and retried. */
+static void note_refused(wh_subscriber *s, const char *what, int rc)
+{
+    const char *user = s->auth.user[0] ? s->auth.user : "(none)";
+    if (rc == ZNONODE)
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s: app %s is not set up: %s does "
+                 "not exist (an operator creates it with wormhole-ctl add-app, "
+                 "docs/ZOOKEEPER.md)", s->zk_connect, s->app, s->instances_path);
+    else if (rc == ZINVALIDACL)
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s: the ACL of %s is not the one "
+                 "of app %s's identity (set it with wormhole-ctl add-app, docs/ZOOKEEPER.md)",
+                 s->zk_connect, s->instances_path, s->app);
+    else if (!zku_auth_on(&s->auth))
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s refused %s instance %s of app "
+                 "%s (%s): the app's nodes carry ACLs; give the app's identity (zk_user and "
+                 "zk_secret_file, docs/ZOOKEEPER.md \"Access control\")", s->zk_connect, what,
+                 s->instance, s->app, zerror(rc));
+    else
+        snprintf(s->zk_fatal, sizeof s->zk_fatal, "ZooKeeper %s refused %s instance %s of app "
+                 "%s to user %s (%s): a wrong password in the secret file, or not the identity "
+                 "the app was set up for (wormhole-ctl add-app, docs/ZOOKEEPER.md)",
+                 s->zk_connect, what, s->instance, s->app, user, zerror(rc));
+    if (s->registered_session)
+        s->zk_fatal[0] = '\0';
+    else
+        wh_error(WH_AREA_ZK, "%s", s->zk_fatal);
+}
+
 /* The app node's data arrived: register if this instance's filter is the
  * app's (or there is none yet), else find out whether it may replace it. */
 static void app_checked(wh_subscriber *s, bool kids_known)
@@ -280,6 +405,8 @@ static void app_checked(wh_subscriber *s, bool kids_known)
                                             sizeof err) : WH_OK;
     if (rc != ZOK || (kids_known && kids_rc != ZOK)) {
         s->reg_inflight = false;
+        if ((rc != ZOK ? rc : kids_rc) == ZNOAUTH)
+            note_refused(s, "reading the app node for", ZNOAUTH);
         wh_warn(WH_AREA_ZK, "registering %s: reading %s failed: %s; retrying", s->node_path,
                 rc != ZOK ? s->app_path : s->instances_path, zerror(rc != ZOK ? rc : kids_rc));
         s->reg_retry_at = wh_mono_ms() + 1000;
@@ -353,6 +480,7 @@ void sub_zk_handle_events(wh_subscriber *s)
     }
     if (!s->zh)
         return;
+    zk_authenticate(s);
     if (f & ZKF_REG_OK) {
         s->reg_inflight = false;
         s->registered_session = zoo_client_id(s->zh)->client_id;
@@ -374,13 +502,21 @@ void sub_zk_handle_events(wh_subscriber *s)
     }
     if (f & ZKF_DELETED)
         zk_register(s);
+    if (f & ZKF_ACL_OK)
+        zk_read_app(s);
+    if (f & ZKF_AUTH_FAILED)
+        note_refused(s, "the authentication of", reg_rc);
     if (f & ZKF_REG_FAILED) {
         s->reg_inflight = false;
+        if (reg_rc == ZNOAUTH ||
+            (zku_auth_on(&s->auth) && (reg_rc == ZNONODE || reg_rc == ZINVALIDACL)))
+            note_refused(s, "registering", reg_rc);
         wh_warn(WH_AREA_ZK, "registering %s failed: %s; retrying", s->node_path,
                 zerror(reg_rc));
         s->reg_retry_at = wh_mono_ms() + 1000;
     }
     if (zoo_state(s->zh) == ZOO_CONNECTED_STATE && !s->reg_inflight && !s->has_fatal &&
+        s->zk_auth_added &&
         s->registered_session != zoo_client_id(s->zh)->client_id &&
         wh_mono_ms() >= s->reg_retry_at &&
         !(f & (ZKF_REG_EXISTS | ZKF_DELETED | ZKF_REG_RACE)))

@@ -102,6 +102,7 @@ static void usage(FILE *f)
         "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
         "                     [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
         "                     [--tls-publisher-names PATTERNS] [--tls auto|on|off]\n"
+        "                     [--zk-user USER --zk-secret-file FILE]\n"
         "\n"
         "Joins subscriber app NAME as one instance and prints every update it receives\n"
         "as one JSON line (docs/UPDATES.md).\n"
@@ -135,13 +136,16 @@ static void usage(FILE *f)
         "                     the shard it delivers (default publisher.{shard}.wormhole)\n"
         "  --tls MODE         auto (default: TLS when the files are given, else plaintext\n"
         "                     from loopback addresses only), on (TLS required), or off\n"
-        "                     (plaintext, loopback only)\n");
+        "                     (plaintext, loopback only)\n"
+        "  --zk-user USER     the app's ZooKeeper identity (digest; docs/ZOOKEEPER.md)\n"
+        "  --zk-secret-file FILE  file holding USER's password (mode 0600)\n");
 }
 
 int main(int argc, char **argv)
 {
     enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME,
-           OPT_FILTER_FILE, OPT_TLS, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_NAMES, OPT_REPLACE };
+           OPT_FILTER_FILE, OPT_TLS, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_NAMES, OPT_REPLACE,
+           OPT_ZK_USER, OPT_ZK_SECRET };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
@@ -162,6 +166,8 @@ int main(int argc, char **argv)
         { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
         { "tls-key", required_argument, NULL, OPT_TLS_KEY },
         { "tls-publisher-names", required_argument, NULL, OPT_TLS_NAMES },
+        { "zk-user", required_argument, NULL, OPT_ZK_USER },
+        { "zk-secret-file", required_argument, NULL, OPT_ZK_SECRET },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -183,6 +189,8 @@ int main(int argc, char **argv)
         case 'i': o.instance = optarg; break;
         case 'l': listen = optarg; break;
         case OPT_ADVERTISE: o.advertise_host = optarg; break;
+        case OPT_ZK_USER: o.zk_user = optarg; break;
+        case OPT_ZK_SECRET: o.zk_secret_file = optarg; break;
         case OPT_MAX: {
             char *end;
             out.max = strtoll(optarg, &end, 10);

@@ -97,6 +97,7 @@ typedef struct cache_rule {
 typedef struct cache_config {
     /* read by the settings table */
     char    *zk_connect, *zk_root, *app, *instance, *listen, *advertise, *filter;
+    char    *zk_user, *zk_secret_file;   /* the app's ZooKeeper identity, "" none */
     json_t  *shards;
     int64_t  session_ms, zk_wait_ms, heartbeat_timeout_ms;
     char    *tls_mode, *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_publisher_names;

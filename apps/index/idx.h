@@ -38,6 +38,7 @@ typedef struct idx_table {
 typedef struct idx_config {
     /* the settings table (idx_config_fields) */
     char    *zk_connect, *zk_root;
+    char    *zk_user, *zk_secret_file;   /* the app's ZooKeeper identity, "" none */
     int64_t  zk_session_ms, zk_wait_ms;
     char    *app, *instance, *listen_host, *advertise_host;
     int64_t  listen_port, heartbeat_timeout_ms;

@@ -364,6 +364,8 @@ int main(int argc, char **argv)
     wh_sub_options_init(&o);
     o.zk_connect = cfg.zk_connect;
     o.zk_root = cfg.zk_root;
+    o.zk_user = cfg.zk_user[0] ? cfg.zk_user : NULL;
+    o.zk_secret_file = cfg.zk_secret_file[0] ? cfg.zk_secret_file : NULL;
     o.zk_session_timeout_ms = (int)cfg.zk_session_ms;
     o.zk_wait_ms = (int)cfg.zk_wait_ms;
     o.app = cfg.app;

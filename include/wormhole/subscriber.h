@@ -189,6 +189,18 @@ typedef struct wh_sub_options {
                                    "publisher.{shard}.wormhole". The three files are
                                    read again, at the next connection, once one of them
                                    changes (a renewed certificate needs no restart) */
+    /* ZooKeeper authentication (docs/ZOOKEEPER.md, "Access control"), added
+     * after the TLS fields, which keep their offsets: the app's identity,
+     * digest scheme. Both NULL (the default): none, and the
+     * instance node is created open to anyone (a warning says so). With an
+     * identity, the app must have been set up by an operator
+     * (wormhole-ctl add-app): the instance node takes the ACL its app's
+     * instances folder names, and start fails with WH_ERR_ZK naming the
+     * cause if ZooKeeper refuses the identity or the app is not set up. */
+    const char *zk_user;        /* the app's ZooKeeper user name */
+    const char *zk_secret_file; /* file with its password (mode 0600 or stricter,
+                                   owned by this user or root); read at
+                                   wh_subscriber_new, never logged */
 } wh_sub_options;
 
 /* Fills o with the defaults above (all pointers NULL). */

@@ -25,8 +25,10 @@ WH_KEEP_TMP=1 keeps the temporary directory after teardown and prints it.
 """
 
 import atexit
+import base64
 import ctypes
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -39,7 +41,7 @@ import time
 __all__ = [
     "HarnessError", "SqlError", "Stack", "MariaDB", "ZooKeeper", "ZkEnsemble",
     "timeout_scale", "scaled", "free_port", "free_ports", "teardown_all", "live_pids",
-    "pid_alive", "pgroup_alive", "four_letter",
+    "pid_alive", "pgroup_alive", "four_letter", "zk_digest_id",
 ]
 
 
@@ -645,13 +647,28 @@ def four_letter(port, cmd, timeout=2.0):
         return ""
 
 
+def zk_digest_id(user, password):
+    """ZooKeeper's digest id of user:password, "user:" + base64(SHA-1("user:password")),
+    computed independently of protocol/zk_acl.c (hashlib)."""
+    sha = hashlib.sha1(("%s:%s" % (user, password)).encode()).digest()
+    return "%s:%s" % (user, base64.b64encode(sha).decode())
+
+
 class ZooKeeper:
     """One ZooKeeper server (standalone, or node `myid` of an ensemble) run with java.
 
     Attributes: port (client port), connect ("127.0.0.1:port"), datadir, log, pid.
+
+    super_password: run with authentication for the tests of docs/ZOOKEEPER.md ("Access
+    control"): the server's super user ("super", the operators' admin identity, which
+    passes every ACL) gets this password through
+    -Dzookeeper.DigestAuthenticationProvider.superDigest. The digest scheme needs no
+    other server setting: every client may authenticate with it, and the ACLs of the
+    nodes decide the rest.
     """
 
-    def __init__(self, basedir, port=None, myid=None, servers=None, name="zookeeper"):
+    def __init__(self, basedir, port=None, myid=None, servers=None, name="zookeeper",
+                 super_password=None):
         self.name = name
         self.basedir = basedir
         self.datadir = os.path.join(basedir, "data")
@@ -661,6 +678,7 @@ class ZooKeeper:
         self.myid = myid
         self.servers = servers        # list of (id, quorum_port, election_port) or None
         self.proc = None
+        self.super_password = super_password
 
     @property
     def connect(self):
@@ -728,6 +746,9 @@ class ZooKeeper:
                 "-Dzookeeper.admin.enableServer=false",
                 "-Dzookeeper.4lw.commands.whitelist=*",
                 "-Dzookeeper.jmx.log4j.disable=true",
+                ] + ([] if self.super_password is None else [
+                "-Dzookeeper.DigestAuthenticationProvider.superDigest=" +
+                zk_digest_id("super", self.super_password)]) + [
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
                 "-cp", _zk_classpath(),
@@ -902,10 +923,12 @@ class Stack:
         db.replicate_from(primary)
         return db
 
-    def zookeeper(self):
-        """Start a standalone ZooKeeper; returns the ZooKeeper object."""
+    def zookeeper(self, super_password=None):
+        """Start a standalone ZooKeeper (with a super user of that password, see
+        ZooKeeper); returns the ZooKeeper object."""
         self._n_zk += 1
-        zk = ZooKeeper(self.path("zk%d" % self._n_zk), name="zookeeper%d" % self._n_zk)
+        zk = ZooKeeper(self.path("zk%d" % self._n_zk), name="zookeeper%d" % self._n_zk,
+                       super_password=super_password)
         self.servers.append(zk)
         zk.start()
         return zk

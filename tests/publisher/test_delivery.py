@@ -132,10 +132,11 @@ def workload_statements(rng, t, base, count):
 class Env:
     """Servers, processes and files of one scenario."""
 
-    def __init__(self, stack, source, zk="standalone"):
+    def __init__(self, stack, source, zk="standalone", zk_super=None):
         self.stack = stack
         self.source = source
-        self.zk = stack.zk_ensemble(3) if zk == "ensemble" else stack.zookeeper()
+        self.zk = stack.zk_ensemble(3) if zk == "ensemble" else \
+            stack.zookeeper(super_password=zk_super)
         self.db = None
         self.procs = []
         self.root = "/wh"
@@ -151,7 +152,7 @@ class Env:
     # -- processes --------------------------------------------------------------------------
 
     def publisher(self, options=None, delivery=None, pub_id="pub-test", session_ms=4000,
-                  zk_connect=None, lease=None):
+                  zk_connect=None, lease=None, zookeeper=None):
         self.n += 1
         if self.source == "synthetic":
             mapper = {"name": "synthetic", "options": options or {}}
@@ -168,6 +169,7 @@ class Env:
         cfg["delivery"].update(delivery or {})
         if lease:
             cfg["lease"] = lease
+        cfg["zookeeper"].update(zookeeper or {})
         path = self.stack.path("pub%d.json" % self.n)
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -177,21 +179,24 @@ class Env:
         self.procs.append(p)
         return p
 
-    def tail(self, app, filt=None, instance=None, session_ms=2000):
+    def tail(self, app, filt=None, instance=None, session_ms=2000, extra=None, wait=True,
+             zk_connect=None):
         self.n += 1
         out = self.stack.path("tail%d.jsonl" % self.n)
-        args = [TAIL, "--zk", self.zk.connect + self.root, "--app", app,
+        args = [TAIL, "--zk", (zk_connect or self.zk.connect) + self.root, "--app", app,
                 "--session-timeout", str(session_ms)]
         if filt:
             args += ["--filter", filt]
         if instance:
             args += ["--instance", instance]
+        args += extra or []
         logf = open(self.stack.path("tail%d.log" % self.n), "w")
         p = subprocess.Popen(args, stdout=open(out, "w"), stderr=logf)
         p.out = out
         p.logpath = logf.name
         self.procs.append(p)
-        self.wait_registered(p)
+        if wait:
+            self.wait_registered(p)
         return p
 
     def wait_registered(self, p):

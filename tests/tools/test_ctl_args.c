@@ -73,5 +73,24 @@ int main(void)
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --older-than 5"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --bogus"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --timeout-ms 0"), WH_ERR_CONFIG);
+
+    /* ZooKeeper identity and the access-control commands. */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh --zk-user super --zk-secret-file /f apps"), WH_OK);
+    CHECK(strcmp(a.zk_user, "super") == 0 && strcmp(a.zk_secret_file, "/f") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh --zk-user super apps"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh --zk-secret-file /f apps"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh init --publisher-id "
+                           "wh-publisher:OEOxuLvTu8D+jtFmgg2Hw944UDk="), WH_OK);
+    CHECK(a.cmd == CTL_INIT && strcmp(a.publisher_id,
+                                      "wh-publisher:OEOxuLvTu8D+jtFmgg2Hw944UDk=") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh init x"), WH_ERR_CONFIG);        /* extra word */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh add-app a1 --app-id "
+                           "app-a:Z9qqE/HsqP+sNzYgCZhRgoDLP6U="), WH_OK);
+    CHECK(a.cmd == CTL_ADD_APP && strcmp(a.app, "a1") == 0 && a.app_id != NULL);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh add-app"), WH_ERR_CONFIG);       /* missing APP */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh add-app a1 --app-id app-a:secret"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh init --publisher-id nocolon"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --app-id "
+                           "app-a:Z9qqE/HsqP+sNzYgCZhRgoDLP6U="), WH_ERR_CONFIG);
     return check_done("test_ctl_args");
 }

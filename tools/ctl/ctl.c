@@ -56,6 +56,16 @@ static void usage(FILE *f)
         "                         such candidate is healthy or a move is already pending\n"
         "    gc --older-than S    removes apps that have no instance and whose positions were\n"
         "                         last written more than S seconds ago\n"
+        "    init --publisher-id ID\n"
+        "                         creates ROOT, ROOT/apps and ROOT/shards with the ACLs of\n"
+        "                         docs/ZOOKEEPER.md (\"Access control\") for the publishers'\n"
+        "                         identity ID (USER:BASE64SHA1), and sets them on nodes that\n"
+        "                         exist already (shards and everything under them)\n"
+        "    add-app APP --app-id ID [--publisher-id ID]\n"
+        "                         creates the app's node and instances folder with its ACLs:\n"
+        "                         only identity ID may register instances of APP; sets them\n"
+        "                         on its existing nodes (positions, failures) too. The\n"
+        "                         publishers' id defaults to the one init put on ROOT/shards\n"
         "\n"
         "OPTIONS\n"
         "    --zk SPEC            ZooKeeper hosts and the layout's root (required)\n"
@@ -63,6 +73,9 @@ static void usage(FILE *f)
         "    --force              skip the safety checks of reset and remove\n"
         "    --to PUBLISHER       move: the candidate to take the shard\n"
         "    --timeout-ms N       how long to try to connect (10000)\n"
+        "    --zk-user USER       ZooKeeper identity (digest scheme); operators use the\n"
+        "                         ensemble's super user (superDigest, docs/SECURITY.md)\n"
+        "    --zk-secret-file F   the file holding USER's password (mode 0600)\n"
         "    --help               this text\n"
         "\n"
         "EXIT STATUS\n"
@@ -74,6 +87,7 @@ typedef struct ctl {
     const ctl_args *a;
     zhandle_t *zh;
     char root[ZKU_ROOT_MAX + 1];
+    zku_auth auth;
 } ctl;
 
 static void watcher_none(zhandle_t *zh, int type, int state, const char *path, void *ctx)
@@ -97,6 +111,19 @@ static int ctl_connect(ctl *c)
         fprintf(stderr, "wormhole-ctl: ZooKeeper %s: not connected within %" PRId64 " ms\n",
                 hosts, c->a->timeout_ms);
         return CTL_EXIT_ERROR;
+    }
+    char err[512];
+    if (zku_auth_load(&c->auth, c->a->zk_user, c->a->zk_secret_file, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s\n", err);
+        return CTL_EXIT_USAGE;
+    }
+    if (zku_auth_on(&c->auth)) {
+        int rc = zku_auth_add_wait(c->zh, &c->auth, c->a->timeout_ms);
+        if (rc != ZOK) {
+            fprintf(stderr, "wormhole-ctl: ZooKeeper %s refused the authentication of user %s: "
+                    "%s\n", hosts, c->auth.user, zerror(rc));
+            return CTL_EXIT_ERROR;
+        }
     }
     return CTL_EXIT_OK;
 }
@@ -126,6 +153,8 @@ static int get_node(ctl *c, const char *path, size_t max, char **data, struct St
     (*data)[len < 0 ? 0 : len] = '\0';
     return ZOK;
 }
+
+static int ctl_ids(ctl *c, const char *app, zku_acl_ids *ids);
 
 static int strcmp_ptr(const void *a, const void *b)
 {
@@ -414,8 +443,19 @@ static int cmd_reset(ctl *c)
     }
     int rc;
     if (version < 0) {
-        zku_create_parents(c->zh, parent, true);
-        rc = zoo_create(c->zh, ppath, node, (int)strlen(node), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        zku_acl_ids ids;
+        zku_acl acl;
+        rc = ctl_ids(c, a->app, &ids);
+        if (rc == ZOK)
+            rc = zku_create_parents(c->zh, c->root, parent, true, &ids);
+        if (rc == ZOK && zku_acl_for_path(c->root, ppath, &ids, &acl, err, sizeof err) != WH_OK) {
+            fprintf(stderr, "wormhole-ctl: %s (give --publisher-id)\n", err);
+            free(node);
+            return CTL_EXIT_USAGE;
+        }
+        if (rc == ZOK)
+            rc = zoo_create(c->zh, ppath, node, (int)strlen(node), zku_acl_vector(&acl), 0, NULL,
+                            0);
     } else {
         rc = zoo_set(c->zh, ppath, node, (int)strlen(node), version);
     }
@@ -432,6 +472,128 @@ static int cmd_reset(ctl *c)
         printf("{\"app\":\"%s\",\"reset\":true,\"shard\":\"%s\"}\n", a->app, a->shard);
     else
         printf("reset %s of shard %s to %s\n", a->app, a->shard, to);
+    return CTL_EXIT_OK;
+}
+
+/* ---- access control (docs/ZOOKEEPER.md, "Access control") ------------------------------- */
+
+/* The ACL of path's kind as stored, matched against the table: fills ids
+ * from it (ZNONODE, or ZOK and ids->enabled false when it does not match). */
+static int acl_ids_of(ctl *c, const char *path, zku_acl_ids *ids)
+{
+    struct ACL_vector acl = { 0, NULL };
+    struct Stat st;
+    memset(ids, 0, sizeof *ids);
+    int rc = zoo_get_acl(c->zh, path, &acl, &st);
+    if (rc != ZOK)
+        return rc;
+    zku_acl_match(zku_node_kind_of(c->root, path), &acl, ids);
+    deallocate_ACL_vector(&acl);
+    return ZOK;
+}
+
+/* The ids nodes created for app (NULL: none) get: with authentication on,
+ * the publishers' from --publisher-id, else from the ACL of ROOT/shards (init)
+ * or of the app's node; the app's from --app-id, else from its node's ACL.
+ * An id found nowhere stays "": building an ACL that needs it fails then. */
+static int ctl_ids(ctl *c, const char *app, zku_acl_ids *ids)
+{
+    char path[ZKU_PATH_MAX];
+    zku_acl_ids from;
+    memset(ids, 0, sizeof *ids);
+    ids->enabled = zku_auth_on(&c->auth);
+    if (!ids->enabled)
+        return ZOK;
+    if (app && zku_path_app(path, sizeof path, c->root, app) == WH_OK &&
+        acl_ids_of(c, path, &from) == ZOK && from.enabled)
+        *ids = from;
+    if (!ids->publisher[0] && snprintf(path, sizeof path, "%s/shards", c->root) < (int)sizeof path &&
+        acl_ids_of(c, path, &from) == ZOK && from.enabled)
+        snprintf(ids->publisher, sizeof ids->publisher, "%s", from.publisher);
+    if (c->a->publisher_id)
+        snprintf(ids->publisher, sizeof ids->publisher, "%s", c->a->publisher_id);
+    if (c->a->app_id)
+        snprintf(ids->app, sizeof ids->app, "%s", c->a->app_id);
+    ids->enabled = true;
+    return ZOK;
+}
+
+/* Creates path if missing, else sets its ACL to its kind's; then (deep) the
+ * same for its children, except instance nodes (their instances set their
+ * own on registering). Returns a ZooKeeper code; err says which node. */
+static int apply_acl(ctl *c, const char *path, const zku_acl_ids *ids, bool deep, char *err,
+                     size_t errlen)
+{
+    zku_acl acl;
+    zku_node_kind kind = zku_node_kind_of(c->root, path);
+    if (kind == ZKU_NODE_INSTANCE)
+        return ZOK;
+    if (zku_acl_for(kind, ids, &acl, err, errlen) != WH_OK)
+        return ZBADARGUMENTS;
+    int rc = zoo_create(c->zh, path, NULL, -1, zku_acl_vector(&acl), 0, NULL, 0);
+    if (rc == ZNODEEXISTS)
+        rc = zoo_set_acl(c->zh, path, -1, zku_acl_vector(&acl));
+    if (rc != ZOK) {
+        snprintf(err, errlen, "%s: %s", path, zerror(rc));
+        return rc;
+    }
+    struct String_vector v = { 0, NULL };
+    if (deep && (rc = children(c, path, &v)) != ZOK) {
+        snprintf(err, errlen, "%s: %s", path, zerror(rc));
+        return rc;
+    }
+    for (int i = 0; deep && rc == ZOK && i < v.count; i++) {
+        char sub[ZKU_PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", path, v.data[i]) >= (int)sizeof sub)
+            continue;
+        rc = apply_acl(c, sub, ids, true, err, errlen);
+    }
+    deallocate_String_vector(&v);
+    return rc;
+}
+
+static int cmd_init(ctl *c)
+{
+    char path[ZKU_PATH_MAX], err[512] = "";
+    zku_acl_ids ids;
+    int rc = ctl_ids(c, NULL, &ids);
+    /* ROOT's ancestors, ROOT, apps (its apps are add-app's), shards and below. */
+    if (rc == ZOK)
+        rc = zku_create_parents(c->zh, c->root, c->root, false, &ids);
+    if (rc == ZOK)
+        rc = apply_acl(c, c->root, &ids, false, err, sizeof err);
+    if (rc == ZOK && zku_path_apps(path, sizeof path, c->root) == WH_OK)
+        rc = apply_acl(c, path, &ids, false, err, sizeof err);
+    if (rc == ZOK && snprintf(path, sizeof path, "%s/shards", c->root) < (int)sizeof path)
+        rc = apply_acl(c, path, &ids, true, err, sizeof err);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: init: %s\n", err[0] ? err : zerror(rc));
+        return rc == ZBADARGUMENTS ? CTL_EXIT_USAGE : CTL_EXIT_ERROR;
+    }
+    printf(c->a->json ? "{\"init\":true,\"root\":\"%s\"}\n" : "initialised %s\n", c->root);
+    return CTL_EXIT_OK;
+}
+
+static int cmd_add_app(ctl *c)
+{
+    char path[ZKU_PATH_MAX], err[ZKU_PATH_MAX + 256] = "";
+    zku_acl_ids ids;
+    int rc = ctl_ids(c, c->a->app, &ids);
+    if (rc == ZOK && zku_path_app(path, sizeof path, c->root, c->a->app) != WH_OK)
+        rc = ZBADARGUMENTS;
+    char apps[ZKU_PATH_MAX];
+    if (rc == ZOK && zku_path_apps(apps, sizeof apps, c->root) == WH_OK &&
+        (rc = zoo_exists(c->zh, apps, 0, NULL)) == ZNONODE)
+        snprintf(err, sizeof err, "%s does not exist: run wormhole-ctl init first", apps);
+    if (rc == ZOK)
+        rc = apply_acl(c, path, &ids, true, err, sizeof err);
+    if (rc == ZOK && zku_path_instances(path, sizeof path, c->root, c->a->app) == WH_OK)
+        rc = apply_acl(c, path, &ids, false, err, sizeof err);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: add-app %s: %s\n", c->a->app, err[0] ? err : zerror(rc));
+        return rc == ZBADARGUMENTS ? CTL_EXIT_USAGE : CTL_EXIT_ERROR;
+    }
+    printf(c->a->json ? "{\"app\":\"%s\",\"added\":true}\n" : "added app %s\n", c->a->app);
     return CTL_EXIT_OK;
 }
 
@@ -562,11 +724,17 @@ static int cmd_policy(ctl *c)
     zku_app_settings st = { 0 };
     zku_on_purged_parse(c->a->on_purged, &st.on_purged_oldest);
     zku_path_app(path, sizeof path, c->root, c->a->app);
-    zku_create_parents(c->zh, path, true);
+    /* Under authentication the parents take the table's ACLs (the app
+     * node's gives the app rw, so its instances can record the filter). */
+    zku_acl_ids ids;
+    int rc = ctl_ids(c, c->a->app, &ids);
+    if (rc == ZOK)
+        rc = zku_create_parents(c->zh, c->root, path, true, &ids);
     /* The node also holds the app's filter (docs/ZOOKEEPER.md): change only
      * on_purged, conditional on the version read, so that a subscriber
      * registering meanwhile is not overwritten. */
-    int rc = ZBADVERSION;
+    if (rc == ZOK)
+        rc = ZBADVERSION;
     for (int attempt = 0; attempt < 20 && rc == ZBADVERSION; attempt++) {
         char *data = NULL;
         struct Stat stat;
@@ -668,7 +836,16 @@ static int cmd_move(ctl *c)
         fprintf(stderr, "wormhole-ctl: %s\n", err);
         return CTL_EXIT_ERROR;
     }
-    rc = zoo_create(c->zh, mpath, node, (int)strlen(node), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    zku_acl_ids ids;
+    zku_acl acl;
+    rc = ctl_ids(c, NULL, &ids);
+    if (rc == ZOK && zku_acl_for_path(c->root, mpath, &ids, &acl, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s (give --publisher-id)\n", err);
+        free(node);
+        return CTL_EXIT_USAGE;
+    }
+    if (rc == ZOK)
+        rc = zoo_create(c->zh, mpath, node, (int)strlen(node), zku_acl_vector(&acl), 0, NULL, 0);
     free(node);
     if (rc == ZNODEEXISTS) {
         fprintf(stderr, "wormhole-ctl: refused: a move of shard %s is pending (%s)\n", shard,
@@ -718,10 +895,13 @@ int main(int argc, char **argv)
         case CTL_GC:     status = cmd_gc(&c); break;
         case CTL_POLICY: status = cmd_policy(&c); break;
         case CTL_MOVE:   status = cmd_move(&c); break;
+        case CTL_INIT:   status = cmd_init(&c); break;
+        case CTL_ADD_APP: status = cmd_add_app(&c); break;
         default:         status = CTL_EXIT_USAGE; break;
         }
     }
     if (c.zh)
         zookeeper_close(c.zh);
+    zku_auth_clear(&c.auth);
     return status;
 }

@@ -39,7 +39,9 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
         } else if (strcmp(s, "--zk") == 0 || strcmp(s, "--older-than") == 0 ||
                    strcmp(s, "--timeout-ms") == 0 || strcmp(s, "--to-position") == 0 ||
                    strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0 ||
-                   strcmp(s, "--to") == 0) {
+                   strcmp(s, "--to") == 0 ||
+                   strcmp(s, "--zk-user") == 0 || strcmp(s, "--zk-secret-file") == 0 ||
+                   strcmp(s, "--publisher-id") == 0 || strcmp(s, "--app-id") == 0) {
             if (!val)
                 return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s needs a value", s);
             i++;
@@ -50,6 +52,16 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
                     return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--to: a publisher id has "
                                      "at most %d characters", ZKU_ID_MAX);
                 a->move_to = val;
+            } else if (strcmp(s, "--zk-user") == 0) {
+                a->zk_user = val;
+            } else if (strcmp(s, "--zk-secret-file") == 0) {
+                a->zk_secret_file = val;
+            } else if (strcmp(s, "--publisher-id") == 0 || strcmp(s, "--app-id") == 0) {
+                const char *colon = strchr(val, ':');
+                if (!colon || colon == val || strlen(colon + 1) != 28)
+                    return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s: '%s' is not a digest "
+                                     "id USER:BASE64SHA1 (28 characters after the ':')", s, val);
+                *(strcmp(s, "--app-id") == 0 ? &a->app_id : &a->publisher_id) = val;
             } else if (strcmp(s, "--on-purged") == 0) {
                 bool oldest;
                 if (!zku_on_purged_parse(val, &oldest))
@@ -86,11 +98,11 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     }
     if (nwords == 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "no command (apps, app, reset, remove, "
-                         "gc, policy, move)");
+                         "gc, policy, move, init, add-app)");
     static const struct { const char *name; ctl_cmd cmd; int nargs; } cmds[] = {
         { "apps", CTL_APPS, 0 }, { "app", CTL_APP, 1 }, { "reset", CTL_RESET, 2 },
         { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 }, { "policy", CTL_POLICY, 1 },
-        { "move", CTL_MOVE, 1 },
+        { "move", CTL_MOVE, 1 }, { "init", CTL_INIT, 0 }, { "add-app", CTL_ADD_APP, 1 },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(words[0], cmds[k].name) == 0) {
@@ -125,6 +137,11 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     if ((a->cmd == CTL_POLICY) != (a->on_purged != NULL))
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, a->on_purged ? "--on-purged belongs to "
                          "policy" : "policy needs --on-purged stop|oldest");
+    if (!a->zk_user != !a->zk_secret_file)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--zk-user and --zk-secret-file go "
+                         "together");
+    if (a->app_id && a->cmd != CTL_ADD_APP)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--app-id belongs to add-app");
     if (a->cmd == CTL_GC && a->older_than_s < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "gc needs --older-than SECONDS");
     if (a->cmd != CTL_GC && a->older_than_s >= 0)

@@ -21,6 +21,8 @@ typedef enum ctl_cmd {
     CTL_GC,        /* gc --older-than SECONDS */
     CTL_POLICY,    /* policy APP --on-purged stop|oldest */
     CTL_MOVE,      /* move SHARD [--to PUBLISHER] */
+    CTL_INIT,      /* init [--publisher-id ID] */
+    CTL_ADD_APP,   /* add-app APP [--app-id ID] [--publisher-id ID] */
 } ctl_cmd;
 
 typedef enum ctl_reset_to {
@@ -50,6 +52,10 @@ typedef struct ctl_args {
     const char  *move_to;     /* move --to: the candidate to take the shard; NULL the best */
     int64_t      older_than_s;
     int64_t      timeout_ms;  /* connecting to ZooKeeper */
+    const char  *zk_user;     /* ZooKeeper identity (docs/ZOOKEEPER.md), NULL none */
+    const char  *zk_secret_file;
+    const char  *publisher_id;/* init, add-app: the publishers' digest id "USER:HASH" */
+    const char  *app_id;      /* add-app: the app's digest id */
 } ctl_args;
 
 /* Parses argv (options may come before or after the command's words).
