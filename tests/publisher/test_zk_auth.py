@@ -349,11 +349,16 @@ def sc_session_expiry(env):
         before = td.count_lines(a.out)
         wait_until(lambda: td.count_lines(a.out) >= before + 2000, 60,
                    "progress before stopping %s" % what)
+        # Registration lines before the stop (a publisher logs two: its candidate node,
+        # then its publisher node once it holds the lease).
+        regs = td.log_text(proc).count("registered ")
         proc.send_signal(signal.SIGSTOP)
         time.sleep(wh.scaled(6))
         proc.send_signal(signal.SIGCONT)
-        wait_until(lambda: td.log_text(proc).count("registered ") >= 2, 60,
+        wait_until(lambda: td.log_text(proc).count("registered ") > regs, 60,
                    "%s registered again after its session expired" % what)
+        wait_until(lambda: "session expired" in td.log_text(proc), 30,
+                   "%s to log its session expiry" % what)
         check("session expired" in td.log_text(proc),
               "%s's session expired and it registered again, authenticated" % what)
     wait_until(lambda: td.distinct([a.out], n) >= n, 120, "%d updates at app_a" % n)
