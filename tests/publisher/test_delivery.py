@@ -2,7 +2,7 @@
 """Integration tests of wormhole-publisher + libwormhole (wormhole-tail) with a real ZooKeeper.
 
 Usage: python3 tests/publisher/test_delivery.py SCENARIO [--source synthetic|mariadb]
-                                                [--zk standalone|ensemble] [--rounds N]
+                                                [--zk standalone|ensemble] [--rounds N] [--tls]
 
 Scenarios (each starts its own throwaway servers through tests/harness):
   filters      two apps with different filters get exactly their matching updates, in
@@ -43,7 +43,11 @@ Source "synthetic" uses the publisher's generator mapper (no database); "mariadb
 rows into a real MariaDB from several threads and reads its binlog through the mysql
 mapper, and additionally checks that replaying the updates reproduces the tables.
 Prints what it checks; exits 0 on success, 1 on a failed check, 77 (skip) if the source
-is not available. The random workload and the chaos schedule print their seed (WH_SEED
+is not available. With --tls, every publisher and subscriber the scenario starts uses mutual
+TLS (tls mode "on"; a CA and one certificate per shard and app made by scripts/gen-certs.sh
+in the scenario's temp dir), and at the end every subscriber's log must show each
+publisher connection it accepted over TLS with the certificate of publisher.s1.wormhole
+(none in plaintext), so a plaintext fallback cannot pass. The random workload and the chaos schedule print their seed (WH_SEED
 replays it).
 """
 import json
@@ -65,6 +69,7 @@ BUILD = os.environ.get("WH_BUILD_ROOT", os.path.join(ROOT, "build"))
 PUBLISHER = os.path.join(BUILD, "publisher", "wormhole-publisher")
 TAIL = os.path.join(BUILD, "subscriber", "wormhole-tail")
 E2E_SUB = os.path.join(BUILD, "bench", "e2e", "e2e-sub")
+GEN_CERTS = os.path.join(ROOT, "scripts", "gen-certs.sh")
 LOGCAT = os.path.join(BUILD, "tools", "wormhole-logcat")
 ZK_CHECK = os.path.join(BUILD, "tests", "harness", "zk_check")
 ZK_WATCH = os.path.join(BUILD, "tests", "publisher", "zk_watch")
@@ -132,9 +137,10 @@ def workload_statements(rng, t, base, count):
 class Env:
     """Servers, processes and files of one scenario."""
 
-    def __init__(self, stack, source, zk="standalone", zk_super=None):
+    def __init__(self, stack, source, zk="standalone", zk_super=None, tls=False):
         self.stack = stack
         self.source = source
+        self.tls = tls
         self.zk = stack.zk_ensemble(3) if zk == "ensemble" else \
             stack.zookeeper(super_password=zk_super)
         self.db = None
@@ -148,6 +154,52 @@ class Env:
                         "name VARCHAR(64), qty BIGINT, price DECIMAL(10,2))")
             self.db.sql("CREATE TABLE app.audit (id INT AUTO_INCREMENT PRIMARY KEY, "
                         "note VARCHAR(64))")
+
+    # -- mutual TLS (--tls) -----------------------------------------------------------------
+
+    def tls_files(self, kind, name):
+        """(ca, certificate, key) of shard or app NAME (kind "shard" or "app"), issued by
+        scripts/gen-certs.sh from the scenario's CA the first time they are asked for."""
+        d = self.stack.path("certs")
+        base = os.path.join(d, ("publisher-" if kind == "shard" else "subscriber-") + name)
+        if not os.path.exists(base + ".pem"):
+            out = subprocess.run([GEN_CERTS, d, "--" + kind, name], capture_output=True,
+                                 text=True)
+            if out.returncode != 0:
+                raise Failed("gen-certs.sh failed: %s" % out.stderr.strip())
+        return os.path.join(d, "ca.pem"), base + ".pem", base + ".key"
+
+    def tls_args(self, app):
+        """wormhole-tail's and e2e-sub's TLS flags for an instance of APP ([] without --tls)."""
+        if not self.tls:
+            return []
+        ca, cert, key = self.tls_files("app", app)
+        return ["--tls-ca", ca, "--tls-cert", cert, "--tls-key", key]
+
+    def check_tls(self):
+        """--tls: each subscriber accepted its publishers over TLS only, from the shard's
+        certificate, and no publisher delivered in plaintext."""
+        accepted = 0
+        for p in self.procs:
+            path = getattr(p, "logpath", "")
+            base = os.path.basename(path)
+            if not base.startswith(("tail", "sub", "pub")):
+                continue
+            with open(path, errors="replace") as f:
+                text = f.read()
+            if base.startswith("pub"):
+                check("in plaintext" not in text, "%s delivers nothing in plaintext" % base)
+                continue
+            lines = [x for x in text.splitlines() if " delivers shard " in x]
+            plain = [x for x in lines if "over TLS (certificate CN=publisher.s1.wormhole" not in x]
+            check(not plain, "%s: every publisher connection it accepted is TLS with "
+                  "publisher.s1.wormhole's certificate%s" % (base, "" if not plain else
+                                                             ": " + plain[0]))
+            if getattr(p, "out", None) and count_lines(p.out) > 0:
+                check(lines, "%s received %d updates, over TLS" % (base, count_lines(p.out)))
+            accepted += len(lines)
+        check(accepted > 0, "the subscribers accepted %d publisher connections, all over TLS"
+              % accepted)
 
     # -- processes --------------------------------------------------------------------------
 
@@ -170,6 +222,9 @@ class Env:
         if lease:
             cfg["lease"] = lease
         cfg["zookeeper"].update(zookeeper or {})
+        if self.tls:
+            ca, cert, key = self.tls_files("shard", "s1")
+            cfg["tls"] = {"mode": "on", "ca_file": ca, "cert_file": cert, "key_file": key}
         path = self.stack.path("pub%d.json" % self.n)
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -190,6 +245,8 @@ class Env:
         if instance:
             args += ["--instance", instance]
         args += extra or []
+        if self.tls:
+            args += ["--tls", "on"] + self.tls_args(app)
         logf = open(self.stack.path("tail%d.log" % self.n), "w")
         p = subprocess.Popen(args, stdout=open(out, "w"), stderr=logf)
         p.out = out
@@ -210,8 +267,8 @@ class Env:
     def e2e_sub(self, app, extra):
         self.n += 1
         logf = open(self.stack.path("sub%d.log" % self.n), "w")
-        p = subprocess.Popen([E2E_SUB, "--zk", self.zk.connect + self.root, "--app", app] + extra,
-                             stdout=subprocess.PIPE, stderr=logf, text=True)
+        p = subprocess.Popen([E2E_SUB, "--zk", self.zk.connect + self.root, "--app", app] + extra +
+                             self.tls_args(app), stdout=subprocess.PIPE, stderr=logf, text=True)
         p.logpath = logf.name
         self.procs.append(p)
         self.wait_registered(p)
@@ -633,12 +690,17 @@ def sc_garbage(env):
     wait_until(lambda: distinct([t.out], len(want)) >= len(want), 90, "app_good's updates")
     check_stream(read_lines(t.out), want, "the good app next to a garbage-speaking one")
 
+    # Over TLS the garbage never reaches the frame decoder: the publisher's ClientHello is
+    # answered with bytes that are no TLS record, so the handshake fails (the peer is not
+    # a subscriber that could hold the app's certificate) and nothing is decoded as frames.
+    cause = ("TLS handshake failed", "does not speak TLS") if env.tls else ("garbage from the subscriber", "checksum")
+
     def logged():
         with open(p.logpath) as f:
             text = f.read()
         return [line for line in text.splitlines()
-                if "app app_bad" in line and "garbage from the subscriber" in line and
-                "127.0.0.1:%d" % port in line and "checksum" in line]
+                if "app app_bad" in line and cause[0] in line and
+                "127.0.0.1:%d" % port in line and cause[1] in line]
     wait_until(lambda: len(logged()) >= 2, 30, "the publisher to log the garbage twice")
     log(logged()[0][24:])
     check(True, "the publisher dropped the instance, naming the peer and the cause, and "
@@ -1380,12 +1442,15 @@ def main(argv):
     zk = "standalone"
     if "--zk" in argv:
         zk = argv[argv.index("--zk") + 1]
+    tls = "--tls" in argv
     with wh.Stack() as stack:
-        env = Env(stack, source, zk)
+        env = Env(stack, source, zk, tls=tls)
         env.rounds = argv[argv.index("--rounds") + 1] if "--rounds" in argv else "25"
         try:
             SCENARIOS[argv[1]](env)
             env.stop_all()
+            if tls:
+                env.check_tls()
             for name in sorted(os.listdir(stack.tmpdir)):
                 if name.endswith(".log") and not name.startswith(("zk", "m")):
                     with open(stack.path(name), errors="replace") as f:
@@ -1406,7 +1471,7 @@ def main(argv):
             return 1
         finally:
             env.stop_all()
-    print("%s (%s): passed" % (argv[1], source))
+    print("%s (%s%s): passed" % (argv[1], source, ", TLS" if tls else ""))
     return 0
 
 
