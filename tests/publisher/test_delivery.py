@@ -47,8 +47,8 @@ is not available. With --tls, every publisher and subscriber the scenario starts
 TLS (tls mode "on"; a CA and one certificate per shard and app made by scripts/gen-certs.sh
 in the scenario's temp dir), and at the end every subscriber's log must show each
 publisher connection it accepted over TLS with the certificate of publisher.s1.wormhole
-(none in plaintext), so a plaintext fallback cannot pass. The random workload and the chaos schedule print their seed (WH_SEED
-replays it).
+(none in plaintext), so a plaintext fallback cannot pass. The random workload and the
+chaos schedule print their seed (WH_SEED replays it).
 """
 import json
 import os
@@ -693,7 +693,8 @@ def sc_garbage(env):
     # Over TLS the garbage never reaches the frame decoder: the publisher's ClientHello is
     # answered with bytes that are no TLS record, so the handshake fails (the peer is not
     # a subscriber that could hold the app's certificate) and nothing is decoded as frames.
-    cause = ("TLS handshake failed", "does not speak TLS") if env.tls else ("garbage from the subscriber", "checksum")
+    cause = ("TLS handshake failed", "does not speak TLS") if env.tls else \
+        ("garbage from the subscriber", "checksum")
 
     def logged():
         with open(p.logpath) as f:
