@@ -680,9 +680,11 @@ def case_status(e):
     lines = out.splitlines()
     check(lines[0].startswith("monitor pid %d" % e.mon.pid) and lines[1].startswith("NAME"),
           "table header:\n" + out)
-    check(re.search(r"^a +running +%d +\d+s +0 +fake-bin\.000001:\d+ +42ms +-$" % a["pid"], out,
+    # Columns: NAME STATE PID UPTIME RESTARTS ROLE EPOCH POSITION LAG LAST EXIT (the fake
+    # publisher reports no role: "-").
+    check(re.search(r"^a +running +%d +\d+s +0 +- +- +fake-bin\.000001:\d+ +42ms +-$" % a["pid"], out,
                     re.M), "a's row:\n" + out)
-    check(re.search(r"^b +backoff +- +- +0 +- +- +exited with code 4: ERROR zk: gone$", out, re.M),
+    check(re.search(r"^b +backoff +- +- +0 +- +- +- +- +exited with code 4: ERROR zk: gone$", out, re.M),
           "b's row:\n" + out)
     # reload command, unknown command.
     rc, out, _ = e.cli("reload", "--run-dir", e.run)
