@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "publisher/pub.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 
@@ -14,6 +15,11 @@ static bool flow_matches(const pub_flow *f, const pub_assign *a)
     if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0)
         return false;
     if (f->state == FLOW_STOPPED && f->czxid != a->czxid)
+        return false;
+    /* A new bootstrap request (another id) makes a new flow that serves it;
+     * a flow whose bootstrap is done has none and needs no new one. */
+    if (f->boot ? !pub_boot_same_request(f->boot, a->boot_request)
+                : pub_boot_needed(a->boot_request, a->boot_progress))
         return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
@@ -54,6 +60,10 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
             wh_info(WH_AREA_PUBLISHER, "app %s: instance %s registered again: delivering shard "
                     "%s again (the flow was stopped: %s)", as[i].app, as[i].instance,
                     p->cfg.shard, f->stopped_why);
+            as[i].pos = f->acked;   /* newest we know */
+        } else if (f && strcmp(f->instance, as[i].instance) == 0) {
+            wh_info(WH_AREA_PUBLISHER, "app %s: bootstrap request changed: shard %s starts a "
+                    "new flow to instance %s", as[i].app, p->cfg.shard, as[i].instance);
             as[i].pos = f->acked;   /* newest we know */
         } else if (f) {
             wh_info(WH_AREA_PUBLISHER, "app %s: shard %s moves from instance %s to %s",

@@ -26,6 +26,7 @@
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "mappers/mapper.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
 
 typedef struct pub_caravan {
@@ -233,7 +234,8 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
-        rc = pub_flow_encode_locked(f, ups, n, &ready, err, errlen);
+        rc = f->boot ? pub_boot_encode_locked(f, ups, n, &ready, err, errlen)
+                     : pub_flow_encode_locked(f, ups, n, &ready, err, errlen);
         bool stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);
         if (stop)   /* its subscriber cannot take an update: the loop stops the flow */
@@ -247,6 +249,38 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     c->reading = true;
     c->at_head = false;
     c->last_ts = ups[n - 1].ts;
+    return rc;
+}
+
+/* Whether a member's bootstrap chunk waits for the stream: a hint that
+ * shortens the wait for new log data. */
+static bool caravan_boot_waiting(pub_caravan *c)
+{
+    bool any = false;
+    pub_mutex_lock(&c->mu);
+    for (uint32_t k = 0; k < c->nmembers && !any; k++)
+        any = pub_boot_waiting(c->members[k]->boot);
+    pub_mutex_unlock(&c->mu);
+    return any;
+}
+
+/* The reader is at the head of the log (c->mu held): members' bootstrap
+ * chunks read before the read began go out now (pub_boot_idle_locked). */
+static int caravan_boot_idle(pub_caravan *c, int64_t read_start, char *err, size_t errlen)
+{
+    bool ready = false;
+    int rc = WH_OK;
+    for (uint32_t k = 0; k < c->nmembers && rc == WH_OK; k++) {
+        pub_flow *f = c->members[k];
+        if (!pub_boot_waiting(f->boot))
+            continue;
+        pub_mutex_lock(&f->mu);
+        if (!pub_flow_window_full_locked(f))
+            rc = pub_boot_idle_locked(f, read_start, &ready, err, errlen);
+        pub_mutex_unlock(&f->mu);
+    }
+    if (ready)
+        pub_wake(c->set->pub);
     return rc;
 }
 
@@ -278,12 +312,14 @@ static void *caravan_main(void *arg)
         flow_level = seeking && seek_error_is_flow_level(c, rc);
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
-        int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size), 100, err,
-                                   sizeof err);
+        int64_t read_start = wh_mono_ms();
+        int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size),
+                                   caravan_boot_waiting(c) ? 2 : 100, err, sizeof err);
         atomic_store(&c->beat_ms, wh_mono_ms());
         if (n == WH_ERR_AGAIN || n == WH_ERR_EOF) {
             pub_mutex_lock(&c->mu);
             c->at_head = true;
+            rc = caravan_boot_idle(c, read_start, err, sizeof err);
             pub_mutex_unlock(&c->mu);
             if (n == WH_ERR_EOF)
                 nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
@@ -347,13 +383,27 @@ static void caravan_free(pub_caravan *c)
     free(c);
 }
 
+/* Whether a member or leaver of c is bootstrapping (c->mu held): such a
+ * flow reads alone, so that emitting its chunks never delays other flows
+ * (docs/BOOTSTRAP.md); it may share a caravan again once its bootstrap is done. */
+static bool caravan_has_boot(const pub_caravan *c)
+{
+    for (uint32_t k = 0; k < c->nmembers + c->nleavers; k++)
+        if (pub_boot_active(c->members[k]->boot))
+            return true;
+    return false;
+}
+
 /* Takes f in if the caravan stands at f's resume position (a batch boundary). */
 static bool caravan_join(pub_caravan *c, pub_flow *f)
 {
     bool ok = false;
     assert(!f->caravan && f->state == FLOW_STREAMING);
     pub_mutex_lock(&c->mu);
-    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume) && members_reserve(c, 1)) {
+    bool apart = c->nmembers + c->nleavers > 0 &&
+                 (pub_boot_active(f->boot) || caravan_has_boot(c));
+    if (!atomic_load(&c->dead) && !apart && wh_pos_equal(&c->last, &f->resume) &&
+        members_reserve(c, 1)) {
         pub_mutex_lock(&f->mu);
         pub_flow_rewind_locked(f, &f->resume);
         pub_mutex_unlock(&f->mu);
@@ -386,7 +436,8 @@ static uint32_t caravan_merge(pub_caravan *into, pub_caravan *from)
      * what from's members need next. */
     if (atomic_load(&into->dead) || atomic_load(&from->dead) || !into->reading ||
         !from->reading || from->nmembers == 0 || into->nmembers == 0 ||
-        !wh_pos_equal(&into->last, &from->last))
+        !wh_pos_equal(&into->last, &from->last) || caravan_has_boot(into) ||
+        caravan_has_boot(from))
         goto out;
     /* A member still far behind on acknowledgements would only be dropped
      * again: merge once the windows are at most half full. */

@@ -66,6 +66,7 @@ typedef struct pub_marker {
     uint64_t seq;
     uint64_t bytes_end;   /* flow->bytes_total when the marker was queued */
     wh_pos   pos;
+    uint64_t boot;        /* bootstrap chunks emitted before it (f->boot_emitted) */
 } pub_marker;
 
 /* What a HELLO says about this publisher (from its ZooKeeper agent). */
@@ -75,6 +76,7 @@ typedef struct pub_hello {
 } pub_hello;
 
 struct pub_caravan;
+struct pub_boot;
 
 typedef struct pub_flow {
     /* ---- loop thread only */
@@ -103,6 +105,8 @@ typedef struct pub_flow {
     wh_pos  failed_pos;       /* FLOW_FAILED: the position that could not be read */
     int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
     char    failed_why[1024]; /* FLOW_FAILED: the reason */
+    struct pub_boot *boot;    /* its bootstrap (publisher/pub_bootstrap.h), NULL if none; set
+                               * when the flow is made, freed with it */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -123,6 +127,9 @@ typedef struct pub_flow {
     bool     peer_parts;
     bool     stop_pending;    /* the caravan met an update the subscriber cannot take */
     char     stop_why[700];   /* ... and why */
+    uint64_t boot_emitted;    /* bootstrap chunks emitted (pub_bootstrap.c) */
+    uint64_t boot_marked;     /* ... when the newest marker was queued */
+    uint64_t boot_acked;      /* ... before the newest acknowledged marker */
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;

@@ -4,10 +4,14 @@ Given the updates one app received (JSON lines as wormhole-tail prints them, in 
 order, possibly across several instance files), the checker
 
   1. deduplicates them by position (at-least-once: a redelivered update carries the same
-     shard and physical position as the first delivery; the first arrival is kept),
+     shard and physical position as the first delivery; the first arrival is kept);
+     bootstrap rows (op "snapshot", docs/BOOTSTRAP.md) carry the position of the stream
+     where they were inserted and are never dropped: each is the row's state at that
+     point, so a chunk sent again after a kill is replayed again where it arrived,
   2. checks that what remains is in log order per shard (strictly increasing physical
      positions: FILE, OFFSET, INDEX),
-  3. replays it (insert/update/delete by primary key from the row images) into an
+  3. replays it (insert/update/delete by primary key from the row images, snapshot as an
+     upsert of its after image) into an
      in-memory copy of the chosen tables, and
   4. compares that copy with the database's final committed tables (an ordered dump:
      dump_tables() against a live MariaDB, or dumps given by a unit test): a row the
@@ -35,11 +39,19 @@ def pos_key(u):
     return (f, int(off), int(idx))
 
 
+SNAPSHOT_OPS = ("snapshot", "snapshot_begin", "snapshot_end")
+
+
 def dedup(updates):
-    """The updates without redeliveries: the first arrival of each (shard, position)."""
+    """The updates without redeliveries: the first arrival of each (shard, position).
+    Snapshot rows and markers are all kept (they share the position of the stream update
+    before them)."""
     seen = set()
     out = []
     for u in updates:
+        if u.get("op") in SNAPSHOT_OPS:
+            out.append(u)
+            continue
         k = (u.get("shard"), pos_key(u))
         if k in seen:
             continue
@@ -54,6 +66,8 @@ def order_problems(updates):
     last = {}
     problems = []
     for u in updates:
+        if u.get("op") in SNAPSHOT_OPS:
+            continue
         s = u.get("shard")
         k = pos_key(u)
         if s in last and k <= last[s]:
@@ -96,9 +110,12 @@ def replay(updates, tables):
     state = {t.name: {} for t in tables}
     for u in updates:
         t = by_name.get("%s.%s" % (u.get("db"), u.get("table")))
-        if t is None or u["op"] not in ("insert", "update", "delete"):
+        if t is None or u["op"] not in ("insert", "update", "delete", "snapshot"):
             continue
         rows = state[t.name]
+        if u["op"] == "snapshot":
+            rows[t.pk(u["after"])] = t.row(u["after"])
+            continue
         if u["op"] in ("update", "delete") and "before" in u:
             rows.pop(t.pk(u["before"]), None)
         if u["op"] in ("insert", "update"):
