@@ -59,11 +59,7 @@ struct pub_boot {
     wh_pos    emit_pos;      /* the position snapshot updates carry */
     wh_update *out;          /* emission buffer */
     uint32_t  cap_out;
-    uint64_t  retries;
-    /* rate, for the status file (loop thread) */
-    uint64_t  rate_rows;
-    int64_t   rate_ms;
-    double    rate;
+    uint64_t  retries;       /* chunks read again (window overflow, snapshot behind) */
 };
 
 static void prog_clear(boot_prog *p)
@@ -521,30 +517,4 @@ void pub_boot_reset_locked(pub_boot *b)
     prog_copy(&b->emitted, &b->acked);
     prog_copy(&b->cursor, &b->acked);
     pthread_cond_broadcast(&b->cond);
-}
-
-void pub_boot_view_get(pub_flow *f, pub_boot_view *v)
-{
-    pub_boot *b = f->boot;
-    memset(v, 0, sizeof *v);
-    pub_mutex_lock(&f->mu);
-    v->rows = b->acked.rows;
-    v->table_rows = b->acked.table_rows;
-    v->estimate = b->acked.estimate;
-    v->dropped = b->acked.dropped;
-    v->done = b->acked.done;
-    if (!v->done && b->acked.table < b->req.ntables)
-        snprintf(v->table, sizeof v->table, "%s.%s", b->req.db[b->acked.table],
-                 b->req.table[b->acked.table]);
-    pub_mutex_unlock(&f->mu);
-    int64_t now = wh_mono_ms();
-    if (b->rate_ms == 0) {
-        b->rate_ms = now;
-        b->rate_rows = v->rows;
-    } else if (now - b->rate_ms >= 1000) {
-        b->rate = (double)(v->rows - b->rate_rows) * 1000.0 / (double)(now - b->rate_ms);
-        b->rate_ms = now;
-        b->rate_rows = v->rows;
-    }
-    v->rate = b->rate;
 }

@@ -78,15 +78,4 @@ bool pub_boot_waiting(const pub_boot *b);
  * False for NULL. Any thread, without a lock. */
 bool pub_boot_active(const pub_boot *b);
 
-/* Progress for the status file: rows sent and acknowledged, the current
- * table's name ("" when done), its rows and estimate, rows per second.
- * Loop thread. */
-typedef struct pub_boot_view {
-    uint64_t rows, table_rows, estimate, dropped;
-    double   rate;
-    bool     done;
-    char     table[300];
-} pub_boot_view;
-void pub_boot_view_get(struct pub_flow *f, pub_boot_view *v);
-
 #endif

@@ -22,6 +22,12 @@ client app -e "SET SESSION sql_log_bin = 0; INSERT INTO app.big SELECT seq, seq 
     FROM seq_1_to_$rows"
 echo "loaded $rows rows in $(( $(date +%s) - start )) s on $(nproc) cores"
 client -e "SELECT COUNT(*) FROM app.big" >/dev/null   # warm the buffer pool
+echo "uptime: $(uptime)"
+# The reference: the server sending the whole table as text to a client that
+# discards it (one query, no chunks, no conversion): what a reader can at best get.
+start=$(date +%s%N)
+client --quick -e "SELECT * FROM app.big" >/dev/null
+echo "reference: mariadb --quick SELECT * of $rows rows took $(( ($(date +%s%N) - start) / 1000000 )) ms"
 for mode in "" --no-encode; do
     echo "bench_bootstrap --chunk $chunk $mode:"
     "$build/bench/bootstrap/bench_bootstrap" --socket "$WH_MARIADB_SOCKET" --table app.big \
