@@ -52,6 +52,8 @@ typedef struct mysql_snapshot {
     wh_arena arena;           /* the last chunk's updates, values and names */
     wh_buf q;                 /* query text */
     json_t *last_key;
+    wh_update *ups;           /* the last chunk's updates */
+    uint32_t cap_ups;
     uint32_t *key_idx;
     uint32_t cap_key_idx;
 } mysql_snapshot;
@@ -382,12 +384,12 @@ static bool convert(const snap_table *t, const MYSQL_FIELD *f, int col, const ch
 
 /* The key of a row as a JSON array (snapshot.h). */
 static json_t *row_key(const MYSQL_FIELD *fields, const uint32_t *kidx, uint32_t nkey,
-                       MYSQL_ROW row, const unsigned long *lens)
+                       char **row, const unsigned long *lens)
 {
     json_t *a = json_array();
     for (uint32_t k = 0; a && k < nkey; k++) {
-        uint32_t c = kidx[k];
-        const MYSQL_FIELD *f = &fields[c];
+        const MYSQL_FIELD *f = &fields[kidx[k]];
+        uint32_t c = k;   /* row and lens hold the key's parts, in key order */
         bool binary = f->charsetnr == 63 && (f->type == MYSQL_TYPE_STRING ||
                                              f->type == MYSQL_TYPE_VAR_STRING ||
                                              f->type == MYSQL_TYPE_VARCHAR ||
@@ -513,26 +515,32 @@ static int snapshot_pos(mysql_snapshot *s, MYSQL *c, wh_pos *at, char *errbuf, s
     return WH_OK;
 }
 
-static int fill_chunk(mysql_snapshot *s, wh_snapshot_chunk *out, uint32_t limit, char *errbuf,
-                      size_t errlen)
+/* Whether a value's text must outlive the row buffer (mysql_use_result
+ * reuses it): every type that keeps str. */
+static bool keeps_text(const wh_value *v)
+{
+    return v->str != NULL;
+}
+
+/* Converts the rows of the streaming result s->res as they arrive (the
+ * server keeps sending while we convert), copying the texts that values and
+ * the last key keep into the arena. */
+static int fill_chunk(mysql_snapshot *s, MYSQL *c, wh_snapshot_chunk *out, uint32_t limit,
+                      char *errbuf, size_t errlen)
 {
     const snap_table *t = &s->t;
     MYSQL_RES *r = s->res;
     uint32_t ncols = mysql_num_fields(r);
     const MYSQL_FIELD *fields = mysql_fetch_fields(r);
-    uint64_t n = mysql_num_rows(r);
     const char **names = wh_arena_alloc(&s->arena, (ncols ? ncols : 1) * sizeof *names);
     int *mcol = wh_arena_alloc(&s->arena, (ncols ? ncols : 1) * sizeof *mcol);
-    wh_update *ups = wh_arena_alloc(&s->arena, (n ? n : 1) * sizeof *ups);
-    wh_value *vals = wh_arena_alloc(&s->arena, (n ? n : 1) * (ncols ? ncols : 1) * sizeof *vals);
     if (s->cap_key_idx < t->nkeys) {
         free(s->key_idx);
         s->key_idx = malloc(t->nkeys * sizeof *s->key_idx);
         s->cap_key_idx = s->key_idx ? t->nkeys : 0;
     }
-    if (!names || !mcol || !ups || !vals || !s->key_idx)
-        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk of %" PRIu64
-                         " rows", n);
+    if (!names || !mcol || !s->key_idx)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     for (uint32_t i = 0; i < ncols; i++) {
         names[i] = wh_arena_strndup(&s->arena, fields[i].name, fields[i].name_length);
         mcol[i] = member_col(t, fields[i].name);
@@ -548,31 +556,54 @@ static int fill_chunk(mysql_snapshot *s, wh_snapshot_chunk *out, uint32_t limit,
                              "the result", t->db, t->table, t->keys[k]);
         s->key_idx[k] = i;
     }
-    MYSQL_ROW row = NULL;
-    unsigned long *lens = NULL;
-    for (uint64_t j = 0; j < n; j++) {
-        row = mysql_fetch_row(r);
-        lens = mysql_fetch_lengths(r);
-        if (!row || !lens)
-            return wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "%s.%s: row %" PRIu64 " of the "
-                             "chunk is missing", t->db, t->table, j);
-        wh_value *v = vals + j * ncols;
-        for (uint32_t i = 0; i < ncols; i++)
+    /* The last row's key texts, copied (the row buffer does not outlive the next fetch). */
+    char **ktext = wh_arena_alloc(&s->arena, t->nkeys * sizeof *ktext);
+    unsigned long *klen = wh_arena_alloc(&s->arena, t->nkeys * sizeof *klen);
+    if (!ktext || !klen)
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    uint32_t n = 0;
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(r))) {
+        unsigned long *lens = mysql_fetch_lengths(r);
+        if (n == s->cap_ups) {
+            uint32_t cap = s->cap_ups ? s->cap_ups * 2 : 1024;
+            wh_update *u = realloc(s->ups, cap * sizeof *u);
+            if (!u)
+                return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk");
+            s->ups = u;
+            s->cap_ups = cap;
+        }
+        wh_value *v = wh_arena_alloc(&s->arena, (ncols ? ncols : 1) * sizeof *v);
+        if (!v || !lens)
+            return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk");
+        for (uint32_t i = 0; i < ncols; i++) {
             if (!convert(t, &fields[i], mcol[i], row[i], lens[i], &v[i]))
                 return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "%s.%s: column %s: the server "
                                  "sent \"%.*s\", which is not a valid value of its type",
                                  t->db, t->table, names[i], (int)(lens[i] < 64 ? lens[i] : 64),
                                  row[i]);
-        ups[j] = (wh_update){ .shard = s->shard, .op = WH_OP_SNAPSHOT, .db = t->db,
-                              .table = t->table, .has_after = true,
-                              .after = { names, v, ncols }, .txn.last = true };
+            if (keeps_text(&v[i]) && !(v[i].str = wh_arena_strndup(&s->arena, row[i], lens[i])))
+                return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk");
+        }
+        for (uint32_t k = 0; k < t->nkeys; k++) {
+            uint32_t ci = s->key_idx[k];
+            klen[k] = lens[ci];
+            if (!(ktext[k] = wh_arena_strndup(&s->arena, row[ci] ? row[ci] : "", lens[ci])))
+                return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk");
+        }
+        s->ups[n++] = (wh_update){ .shard = s->shard, .op = WH_OP_SNAPSHOT, .db = t->db,
+                                   .table = t->table, .has_after = true,
+                                   .after = { names, v, ncols }, .txn.last = true };
     }
+    if (mysql_errno(c))
+        return wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "reading a chunk of %s.%s: %s", t->db,
+                         t->table, mysql_error(c));
     json_decref(s->last_key);
-    s->last_key = n ? row_key(fields, s->key_idx, t->nkeys, row, lens) : NULL;
+    s->last_key = n ? row_key(fields, s->key_idx, t->nkeys, ktext, klen) : NULL;
     if (n && !s->last_key)
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
-    out->rows = ups;
-    out->n = (uint32_t)n;
+    out->rows = s->ups;
+    out->n = n;
     out->key_idx = s->key_idx;
     out->nkey = t->nkeys;
     out->last_key = s->last_key;
@@ -610,17 +641,20 @@ static int mysql_snap_read(wh_snapshot *base, const char *db, const char *table,
         return rc;
     if ((rc = snapshot_pos(s, c, &out->at, errbuf, errlen)) == WH_OK &&
         (rc = query(s, c, s->q.data, errbuf, errlen)) == WH_OK) {
-        s->res = mysql_store_result(c);
+        s->res = mysql_use_result(c);
         if (!s->res)
             rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "reading a chunk of %s.%s: %s", db,
                            table, mysql_error(c));
     }
     if (rc == WH_OK)
-        rc = query(s, c, "COMMIT", errbuf, errlen);
-    else if (s->srv)
-        binlog_server_disconnect(s->srv);   /* ends the transaction too */
+        rc = fill_chunk(s, c, out, limit ? limit : 1, errbuf, errlen);
+    if (s->res)
+        mysql_free_result(s->res);   /* reads what is left of an abandoned result */
+    s->res = NULL;
     if (rc == WH_OK)
-        rc = fill_chunk(s, out, limit ? limit : 1, errbuf, errlen);
+        rc = query(s, c, "COMMIT", errbuf, errlen);
+    else
+        binlog_server_disconnect(s->srv);   /* ends the transaction too */
     return rc;
 }
 
@@ -684,6 +718,7 @@ static void mysql_snap_close(wh_snapshot *base)
     wh_arena_free(&s->arena);
     wh_buf_free(&s->q);
     json_decref(s->last_key);
+    free(s->ups);
     free(s->key_idx);
     free(s);
 }
