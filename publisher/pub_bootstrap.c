@@ -329,6 +329,16 @@ static void *worker_main(void *arg)
     while (worker_wait(b)) {
         err[0] = '\0';
         int n = worker_chunk(b, err, sizeof err);
+        if (n == WH_ERR_UNSUPPORTED || n == WH_ERR_NOT_FOUND || n == WH_ERR_PARSE) {
+            /* A table without a primary key, a missing one, a stored key
+             * that does not fit the table: retrying cannot help. */
+            wh_error(WH_AREA_PUBLISHER, "app %s: bootstrap %s stops: %s; ask for a new one "
+                     "(wormhole-ctl bootstrap) without that table", f->app, b->req.id,
+                     err[0] ? err : wh_err_str(n));
+            while (!atomic_load(&b->stop))
+                pub_mutex_wait(&f->mu, &b->cond, 1000);
+            break;
+        }
         if (n < 0) {
             pub_mutex_unlock(&f->mu);
             wh_warn(WH_AREA_PUBLISHER, "app %s: bootstrap %s: %s; retrying in %lld ms", f->app,
