@@ -384,15 +384,16 @@ def scenario(stack, t, args):
     t.db.sql("INSERT INTO app.lat (t_ms) VALUES (-1)")
     wait_until(lambda: any('"t_ms":-1' in x for x in open(boots[-1].out)), 120,
                "the boot app to catch up with the last write")
-    ups = read_lines([b.out for b in boots])
+    per_file = [read_lines([b.out]) for b in boots]
+    ups = [u for lines in per_file for u in lines]
     begins = [u for u in ups if u["op"] == "snapshot_begin"]
     ends = [u for u in ups if u["op"] == "snapshot_end"]
     check(len(begins) >= 2 and len(ends) == 2 and ends[-1]["table"] == "big",
           "the app is told where the table's rows begin and end (%d begin, %d end, two "
           "bootstraps)" % (len(begins), len(ends)))
     seen = {}
-    for b, m in zip(boots, mark + [0] * len(boots)):
-        for u in read_lines([b.out])[m:]:
+    for lines, m in zip(per_file, mark + [0] * len(boots)):
+        for u in lines[m:]:
             if u["op"] == "snapshot":
                 seen[u["after"]["id"]] = seen.get(u["after"]["id"], 0) + 1
     twice = sum(n - 1 for n in seen.values())
