@@ -373,6 +373,12 @@ def scenario(stack, t, args):
         kills = 0 if args.no_kills else kill_phase(stack, t, boots)
         prog = wait_done(t, "b2")
         log("bootstrap b2 done: %s; writes meanwhile: %s" % (json.dumps(prog), counts))
+        r = subprocess.run([CTL, "--zk", t.zk.connect + ZROOT, "app", "boot"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        text = r.stdout.decode()
+        check(r.returncode == 0 and "bootstrap b2: done, %d rows" % prog["rows"] in text,
+              "wormhole-ctl app shows the bootstrap's progress: %r"
+              % [x for x in text.splitlines() if "bootstrap" in x])
     finally:
         stop_big.set()
         stop_lat.set()
@@ -422,7 +428,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=int(os.environ.get("WH_BOOT_ROWS", "200000")))
     ap.add_argument("--chunk", type=int, default=5000)
-    ap.add_argument("--rate", type=int, default=20000,
+    ap.add_argument("--rate", type=int, default=10000,
                     help="bootstrap.max_rows_per_sec (0: no cap)")
     ap.add_argument("--no-kills", action="store_true")
     ap.add_argument("--latency-factor", type=float, default=2.0,
