@@ -38,12 +38,17 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
             a->force = true;
         } else if (strcmp(s, "--zk") == 0 || strcmp(s, "--older-than") == 0 ||
                    strcmp(s, "--timeout-ms") == 0 || strcmp(s, "--to-position") == 0 ||
-                   strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0) {
+                   strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0 ||
+                   strcmp(s, "--tables") == 0 || strcmp(s, "--id") == 0) {
             if (!val)
                 return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s needs a value", s);
             i++;
             if (strcmp(s, "--zk") == 0) {
                 a->zk = val;
+            } else if (strcmp(s, "--tables") == 0) {
+                a->tables = val;
+            } else if (strcmp(s, "--id") == 0) {
+                a->boot_id = val;
             } else if (strcmp(s, "--on-purged") == 0) {
                 bool oldest;
                 if (!zku_on_purged_parse(val, &oldest))
@@ -80,10 +85,11 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     }
     if (nwords == 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "no command (apps, app, reset, remove, "
-                         "gc, policy)");
+                         "gc, policy, bootstrap)");
     static const struct { const char *name; ctl_cmd cmd; int nargs; } cmds[] = {
         { "apps", CTL_APPS, 0 }, { "app", CTL_APP, 1 }, { "reset", CTL_RESET, 2 },
         { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 }, { "policy", CTL_POLICY, 1 },
+        { "bootstrap", CTL_BOOTSTRAP, 1 },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(words[0], cmds[k].name) == 0) {
@@ -114,6 +120,11 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     if ((a->cmd == CTL_POLICY) != (a->on_purged != NULL))
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, a->on_purged ? "--on-purged belongs to "
                          "policy" : "policy needs --on-purged stop|oldest");
+    if ((a->cmd == CTL_BOOTSTRAP) != (a->tables != NULL))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, a->tables ? "--tables belongs to "
+                         "bootstrap" : "bootstrap needs --tables db.table[,db.table...]");
+    if (a->boot_id && a->cmd != CTL_BOOTSTRAP)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--id belongs to bootstrap");
     if (a->cmd == CTL_GC && a->older_than_s < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "gc needs --older-than SECONDS");
     if (a->cmd != CTL_GC && a->older_than_s >= 0)

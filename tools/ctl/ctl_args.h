@@ -20,6 +20,7 @@ typedef enum ctl_cmd {
     CTL_REMOVE,    /* remove APP */
     CTL_GC,        /* gc --older-than SECONDS */
     CTL_POLICY,    /* policy APP --on-purged stop|oldest */
+    CTL_BOOTSTRAP, /* bootstrap APP --tables db.t1,db.t2 [--id ID] */
 } ctl_cmd;
 
 typedef enum ctl_reset_to {
@@ -46,6 +47,8 @@ typedef struct ctl_args {
     ctl_reset_to to;
     const char  *to_text;     /* the position text of --to-position / --to-logical */
     const char  *on_purged;   /* policy: "stop" or "oldest" */
+    const char  *tables;      /* bootstrap: "db.t1,db.t2" */
+    const char  *boot_id;     /* bootstrap: the request's id (NULL: the time in ms) */
     int64_t      older_than_s;
     int64_t      timeout_ms;  /* connecting to ZooKeeper */
 } ctl_args;
