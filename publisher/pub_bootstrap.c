@@ -47,6 +47,10 @@ struct pub_boot {
     uint64_t  gen;           /* moves on each reset: a read begun before is dropped */
     boot_prog cursor, emitted, acked;
     uint64_t  emitted_seq, acked_seq;
+    bool      arrived;       /* the flow's reader stands in this copy's log (it delivered a
+                                batch or found the head) since the last reset: a snapshot
+                                read from now on is at or after the flow's position, also
+                                when that position is another copy's (docs/FAILOVER.md) */
     bool      has_ready;
     wh_snapshot_chunk ready; /* points into snap: the worker reads nothing more until taken */
     bool      ready_first;   /* the first chunk of its table: snapshot_begin goes first */
@@ -217,7 +221,7 @@ static bool worker_wait(pub_boot *b)
 {
     pub_flow *f = b->f;
     while (!atomic_load(&b->stop)) {
-        if (!b->has_ready && f->processed.set && b->cursor.table < b->req.ntables)
+        if (!b->has_ready && f->processed.set && b->arrived && b->cursor.table < b->req.ntables)
             return true;
         pub_mutex_wait(&f->mu, &b->cond, 100);
     }
@@ -475,11 +479,22 @@ static bool can_emit(const pub_boot *b)
     return b->has_ready && b->emitted_seq == b->acked_seq;
 }
 
+void pub_boot_arrived_locked(pub_flow *f)
+{
+    pub_boot *b = f->boot;
+    assert(pub_mutex_held(&f->mu));
+    if (!b->arrived) {
+        b->arrived = true;
+        pthread_cond_broadcast(&b->cond);   /* the worker may read */
+    }
+}
+
 int pub_boot_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
                            bool *ready, char *err, size_t errlen)
 {
     pub_boot *b = f->boot;
     assert(pub_mutex_held(&f->mu));
+    pub_boot_arrived_locked(f);
     int start = 0, rc = WH_OK;
     for (int i = 0; i < n && rc == WH_OK; i++) {
         if (can_emit(b) && f->processed.set && boot_pos_reached(&ups[i].pos, &b->ready.at)) {
@@ -541,6 +556,7 @@ void pub_boot_reset_locked(pub_boot *b)
 {
     assert(pub_mutex_held(&b->f->mu));
     b->gen++;
+    b->arrived = false;   /* the flow's next reader seeks again (it may wait: h3's lagging copy) */
     b->has_ready = false;
     atomic_store(&b->waiting, false);
     boot_window_close(&b->win);

@@ -67,6 +67,14 @@ int  pub_boot_encode_locked(struct pub_flow *f, struct pub_schemas *names,
                             const wh_update *ups, int n, bool *ready, char *errbuf,
                             size_t errlen);
 
+/* The flow's reader stands in this copy's log: it delivers a batch (then
+ * pub_boot_encode_locked calls it) or found the head. Only then does the
+ * worker read a chunk: a reader still waiting for its start position to
+ * arrive in a lagging copy's log (pub_caravan.c) would otherwise let it read
+ * a snapshot older than what the app already has. Caravan thread, f->mu
+ * held. */
+void pub_boot_arrived_locked(struct pub_flow *f);
+
 /* The caravan's reader found nothing new in a read that started at
  * read_start_ms (wh_mono_ms): a chunk that was ready before then is emitted
  * now. Caravan thread, f->mu held. */

@@ -334,8 +334,10 @@ static bool caravan_boot_waiting(pub_caravan *c)
     return any;
 }
 
-/* The reader is at the head of the log (c->mu held): members' bootstrap
- * chunks read before the read began go out now (pub_boot_idle_locked); a
+/* The reader is at the head of the log (c->mu held): it stands in this
+ * copy's log (pub_boot_arrived_locked: bootstrapping members' workers may
+ * read) and members' bootstrap chunks read before the read began go out now
+ * (pub_boot_idle_locked); a
  * member whose filter does not fit the chunk's table is dropped, as in
  * caravan_deliver. */
 static int caravan_boot_idle(pub_caravan *c, int64_t read_start, char *err, size_t errlen)
@@ -345,9 +347,10 @@ static int caravan_boot_idle(pub_caravan *c, int64_t read_start, char *err, size
     for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         int stop = 0;
-        if (pub_boot_waiting(f->boot)) {
+        if (pub_boot_active(f->boot)) {
             pub_mutex_lock(&f->mu);
-            if (!pub_flow_window_full_locked(f))
+            pub_boot_arrived_locked(f);
+            if (pub_boot_waiting(f->boot) && !pub_flow_window_full_locked(f))
                 rc = pub_boot_idle_locked(f, c->set->pub->schemas, read_start, &ready, err,
                                           errlen);
             stop = f->stop_pending;
