@@ -16,7 +16,9 @@ bootstrap can deliver them. Then, with the publisher running:
      ZooKeeper is not reset; the rows delivered twice are at most one chunk per kill);
   4. when the progress node says done and the stream has caught up, the app's
      updates (snapshot rows as upserts, the stream deduplicated:
-     tests/harness/stream_check.py) must replay to exactly the table.
+     tests/harness/stream_check.py) must replay to exactly the table;
+  5. an app whose filter tests a column the bootstrapped table lacks fails on the first
+     snapshot row, with the reason in the publisher's log.
 
 Prints what it checks; exits 0 on success, 1 on a failed check, 77 (skip) when MariaDB
 or ZooKeeper is not available.
@@ -108,13 +110,15 @@ class Tail:
     and timed as they arrive; the others go straight to their file (so that reading
     them never competes with the timing for this process)."""
 
-    def __init__(self, stack, zk, app, n, latency=False):
+    def __init__(self, stack, zk, app, n, latency=False, filt=None):
         self.out = stack.path("%s-%d.jsonl" % (app, n))
         self.logpath = stack.path("%s-%d.log" % (app, n))
         self.lat = []          # (commit ms, arrival ms) of app.lat rows
         self.thread = None
         args = [TAIL, "--zk", zk.connect + ZROOT, "--app", app, "--instance", "%s-%d" % (app, n),
                 "--session-timeout", "2000"]
+        if filt:
+            args += ["--filter", filt]
         if latency:
             args += ["--filter", 'table = "lat"']
             self.p = spawn(args, stdout=subprocess.PIPE, stderr=open(self.logpath, "w"))
@@ -414,6 +418,26 @@ def scenario(stack, t, args):
     n = int(t.db.value("SELECT COUNT(*) FROM app.big"))
     check(problems == [], "the app's snapshot rows + stream replay to app.big (%d rows): %s"
           % (n, problems[:5]))
+
+    # 5. A filter testing a column the bootstrapped table lacks (and that the stream never
+    #    writes, so only the snapshot rows meet it): the flow fails on the first row with
+    #    the reason (publisher/pub_schema.h), instead of matching nothing silently.
+    t.db.sql("CREATE TABLE app.quiet (id INT PRIMARY KEY, v INT)")
+    t.db.sql("SET SESSION sql_log_bin = 0; INSERT INTO app.quiet SELECT seq, seq FROM "
+             "seq_1_to_100", db="app")
+    misfit = Tail(stack, t.zk, "misfit", 1, filt='table = "quiet" and colour = 1')
+    t.ctl("bootstrap", "misfit", "--tables", "app.quiet", "--id", "m1")
+    try:
+        wait_until(lambda: "column 'colour' on table app.quiet" in open(t.publog).read(), 60,
+                   "the publisher to fail app misfit's flow on its filter")
+    except Failed:
+        print("".join(x for x in open(t.publog) if "misfit" in x or "quiet" in x)[-4000:])
+        print(open(misfit.logpath).read()[-2000:])
+        raise
+    check("column 'colour' on table app.quiet" in open(t.publog).read(),
+          "a snapshot row is checked against the app's filter: the flow fails naming the "
+          "column and the table")
+    misfit.stop()
     boots[-1].stop()
     other.stop()
     t.pub.terminate()
