@@ -5,7 +5,7 @@
 
 static const char *const op_names[WH_OP__COUNT] = {
     "insert", "update", "delete", "ddl", "put", "delete", "single_delete",
-    "delete_range", "merge",
+    "delete_range", "merge", "snapshot", "snapshot_begin", "snapshot_end",
 };
 
 static const char *const type_names[WH_T__COUNT] = {

@@ -725,7 +725,7 @@ static char *put_row(wh_buf *out, char *p, const char *name, size_t name_len,
 
 int wh_update_to_json(const wh_update *u, wh_buf *out)
 {
-    bool kv = u->op >= WH_OP_PUT;
+    bool kv = u->op >= WH_OP_PUT && u->op <= WH_OP_MERGE;
     size_t start = out->len;
     char *p = begin(out, 512);
     if (!p)

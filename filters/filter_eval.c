@@ -302,8 +302,11 @@ static bool value_in_set(const wh_value *v, const filter_set *set)
 
 /* ---- keys ----------------------------------------------------------------------------------- */
 
-static inline bool op_is_sql(uint8_t op) { return op < WH_OP_PUT; }
-static inline bool op_is_kv(uint8_t op) { return op >= WH_OP_PUT && op < WH_OP__COUNT; }
+static inline bool op_is_sql(uint8_t op)
+{
+    return op < WH_OP_PUT || (op >= WH_OP_SNAPSHOT && op < WH_OP__COUNT);
+}
+static inline bool op_is_kv(uint8_t op) { return op >= WH_OP_PUT && op <= WH_OP_MERGE; }
 
 static inline const char *meta_string(const wh_update *u, uint8_t key)
 {

@@ -16,7 +16,11 @@
 
 #include "filters/filter_int.h"
 
-static inline bool op_is_sql(unsigned op) { return op < WH_OP_PUT; }
+/* SQL row ops, a bootstrap's snapshot ops included (as in filter_eval.c). */
+static inline bool op_is_sql(unsigned op)
+{
+    return op < WH_OP_PUT || (op >= WH_OP_SNAPSHOT && op < WH_OP__COUNT);
+}
 
 /* The metadata string of key for updates like u; anon_table: the table (or
  * column family) is one the filter does not name. */
@@ -127,7 +131,8 @@ int wh_filter_missing_columns(const wh_filter *f, const wh_update *u, wh_filter_
         f->nslots == 0)
         return 0;
     schema_ctx x = { u, op_is_sql(u->op), false, 0 };
-    x.ops = x.sql ? (1u << WH_OP_INSERT | 1u << WH_OP_UPDATE | 1u << WH_OP_DELETE)
+    x.ops = x.sql ? (1u << WH_OP_INSERT | 1u << WH_OP_UPDATE | 1u << WH_OP_DELETE |
+                     1u << WH_OP_SNAPSHOT)
                   : 1u << u->op;
 
     bool *reach = calloc(2 * (size_t)f->nprog, sizeof *reach);

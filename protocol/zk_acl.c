@@ -61,6 +61,10 @@ static const struct {
     [ZKU_NODE_EPOCH]      = { "epoch", 1, { { ROLE_PUBLISHER, ALL } } },
     [ZKU_NODE_PUBLISHERS] = { "publishers", 1, { { ROLE_PUBLISHER, ALL } } },
     [ZKU_NODE_PUBLISHER]  = { "publisher", 1, { { ROLE_PUBLISHER, ALL } } },
+    /* A bootstrap request is the admin's (wormhole-ctl bootstrap): the app reads
+     * it, publishers read it and keep their progress under it, alone. */
+    [ZKU_NODE_BOOTSTRAP]  = { "bootstrap", 2, { { ROLE_APP, R }, { ROLE_PUBLISHER, R | C } } },
+    [ZKU_NODE_BOOT_PROGRESS] = { "bootstrap progress", 1, { { ROLE_PUBLISHER, ALL } } },
 };
 
 #undef R
@@ -126,6 +130,7 @@ zku_node_kind zku_node_kind_of(const char *root, const char *path)
             { "instances", ZKU_NODE_INSTANCES, ZKU_NODE_INSTANCE },
             { "positions", ZKU_NODE_POSITIONS, ZKU_NODE_POSITION },
             { "failures", ZKU_NODE_FAILURES, ZKU_NODE_FAILURE },
+            { "bootstrap", ZKU_NODE_BOOTSTRAP, ZKU_NODE_BOOT_PROGRESS },
         };
         for (size_t k = 0; k < sizeof sub / sizeof sub[0] && depth <= 4; k++)
             if (is(c[2], n[2], sub[k].word))

@@ -51,6 +51,8 @@ typedef enum zku_node_kind {
     ZKU_NODE_EPOCH,       /* ROOT/shards/SHARD/epoch */
     ZKU_NODE_PUBLISHERS,  /* ROOT/shards/SHARD/publishers */
     ZKU_NODE_PUBLISHER,   /* ROOT/shards/SHARD/publishers/ID */
+    ZKU_NODE_BOOTSTRAP,   /* ROOT/apps/APP/bootstrap (a request, docs/BOOTSTRAP.md) */
+    ZKU_NODE_BOOT_PROGRESS, /* ROOT/apps/APP/bootstrap/SHARD */
     ZKU_NODE_KINDS
 } zku_node_kind;
 

@@ -13,6 +13,8 @@
  *   ROOT/apps/APP/positions/SHARD     persistent zku_path_position, zku_position_*
  *   ROOT/apps/APP/failures                       zku_path_failures
  *   ROOT/apps/APP/failures/SHARD      persistent zku_path_failure, zku_failure_*
+ *   ROOT/apps/APP/bootstrap           persistent zku_path_bootstrap (protocol/zk_bootstrap.h)
+ *   ROOT/apps/APP/bootstrap/SHARD     persistent zku_path_boot_progress
  *   ROOT/shards/SHARD                            zku_path_shard
  *   ROOT/shards/SHARD/epoch           persistent zku_path_epoch, zku_epoch_*
  *   ROOT/shards/SHARD/publishers                 zku_path_publishers

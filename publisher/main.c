@@ -23,6 +23,7 @@
 #include "mappers/mapper.h"
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 #include "publisher/pub_schema.h"
@@ -70,6 +71,9 @@ static void flow_outcome(publisher *p, pub_flow *f, int r)
 {
     if (r & PUB_FLOW_ACKED) {
         pub_zk_note_acked(p->zk, f->app, &f->acked);
+        char *boot = f->boot ? pub_boot_acked(f) : NULL;
+        if (boot)
+            pub_zk_note_boot(p->zk, f->app, boot);
         pub_caravan_kick(f);
     } else if (r & PUB_FLOW_TOOK) {
         pub_caravan_nudge(f);

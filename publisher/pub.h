@@ -65,6 +65,9 @@ typedef struct pub_config {
     char   *tls_mode;           /* "auto", "on", "off" (wire_tls.h) */
     char   *tls_ca_file, *tls_cert_file, *tls_key_file;
     char   *tls_subscriber_names;
+    int64_t boot_chunk_rows;
+    int64_t boot_rows_per_sec;
+    int64_t boot_window_keys;
 } pub_config;
 
 extern const wh_cfg_field pub_config_fields[];
@@ -92,6 +95,8 @@ typedef struct pub_assign {
     bool    pos_start;         /* pos is a recorded start, not yet delivered: read it inclusively */
     uint64_t reset_gen;        /* moves when a failed flow's position was reset */
     bool    on_purged_oldest;  /* the app node's "on_purged":"oldest" */
+    char   *boot_request;      /* the app's bootstrap request node data, NULL if none */
+    char   *boot_progress;     /* this shard's progress on it (newest known), NULL if none */
 } pub_assign;
 
 typedef struct pub_zk pub_zk;
@@ -125,6 +130,10 @@ void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
  * position (its subscriber or filter can work now: pub_flow_retry, a new
  * assignment): the agent deletes its failure node. Loop thread. */
 void pub_zk_note_revived(pub_zk *z, const char *app);
+/* Records app's acknowledged bootstrap progress (node data, taken over:
+ * freed by the agent), written to its progress node at the next flush and
+ * handed to a new flow of the app. Loop thread. */
+void pub_zk_note_boot(pub_zk *z, const char *app, char *progress_json);
 /* Non-NULL once the agent met an unrecoverable error (e.g. fenced). */
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);
@@ -193,6 +202,7 @@ typedef struct publisher {
     atomic_int sig_term, sig_hup, sig_move;
     /* live tuning (SIGHUP), read by caravan threads without a lock */
     atomic_llong window_bytes, marker_updates, marker_ms, batch_size, caravan_wait_ms;
+    atomic_llong boot_chunk_rows, boot_rows_per_sec, boot_window_keys;
     atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */
     atomic_bool has_fatal;     /* fatal is written */
     char     fatal[1024];

@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "publisher/pub.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 
@@ -16,9 +17,27 @@ static bool flow_matches(const pub_flow *f, const pub_assign *a)
     if (strcmp(f->instance, a->instance) != 0 || strcmp(f->endpoint, a->endpoint) != 0 ||
         (pub_flow_failed_retryable(f) && f->instance_czxid != a->instance_czxid))
         return false;
+    /* A new bootstrap request (another id) makes a new flow that serves it;
+     * a flow whose bootstrap is done has none and needs no new one. */
+    if (f->boot ? !pub_boot_same_request(f->boot, a->boot_request)
+                : pub_boot_needed(a->boot_request, a->boot_progress))
+        return false;
     if (!f->filter_json || !a->filter_json)
         return !f->filter_json && !a->filter_json;
     return strcmp(f->filter_json, a->filter_json) == 0;
+}
+
+/* Why the same instance gets a new flow (flow_matches said no), for the log. */
+static const char *new_flow_why(const pub_flow *f, const pub_assign *a)
+{
+    if (strcmp(f->endpoint, a->endpoint) != 0)
+        return "moved";
+    if (pub_flow_failed_retryable(f) && f->instance_czxid != a->instance_czxid)
+        return "registered again";
+    bool same_filter = f->filter_json && a->filter_json
+                           ? strcmp(f->filter_json, a->filter_json) == 0
+                           : !f->filter_json && !a->filter_json;
+    return same_filter ? "has a new bootstrap request" : "has a new filter";
 }
 
 /* Closes a flow that is no longer assigned (telling a streaming instance
@@ -70,10 +89,7 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n)
                         as[i].app, p->cfg.shard, f->instance, as[i].instance);
             else
                 wh_info(WH_AREA_PUBLISHER, "app %s: instance %s %s; a new flow of shard %s "
-                        "starts", as[i].app, as[i].instance,
-                        strcmp(f->endpoint, as[i].endpoint) != 0 ? "moved"
-                        : f->state == FLOW_FAILED && f->instance_czxid != as[i].instance_czxid
-                            ? "registered again" : "has a new filter",
+                        "starts", as[i].app, as[i].instance, new_flow_why(f, &as[i]),
                         p->cfg.shard);
             newest_known(f, &as[i]);
         }

@@ -26,6 +26,7 @@
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "mappers/mapper.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
 
 /* How often a caravan whose start position has not reached this copy's log
@@ -358,7 +359,9 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
-        rc = pub_flow_encode_locked(f, c->set->pub->schemas, ups, n, &ready, err, errlen);
+        pub_schemas *names = c->set->pub->schemas;
+        rc = f->boot ? pub_boot_encode_locked(f, names, ups, n, &ready, err, errlen)
+                     : pub_flow_encode_locked(f, names, ups, n, &ready, err, errlen);
         int stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);
         if (stop)   /* it cannot take an update: the loop fails the flow */
@@ -385,6 +388,51 @@ static const char *pos_text(const wh_pos *p, char *buf, size_t len)
     else
         wh_pos_format_physical(p, buf, len);
     return buf;
+}
+
+/* Whether a member's bootstrap chunk waits for the stream: a hint that
+ * shortens the wait for new log data. */
+static bool caravan_boot_waiting(pub_caravan *c)
+{
+    bool any = false;
+    pub_mutex_lock(&c->mu);
+    for (uint32_t k = 0; k < c->nmembers && !any; k++)
+        any = pub_boot_waiting(c->members[k]->boot);
+    pub_mutex_unlock(&c->mu);
+    return any;
+}
+
+/* The reader is at the head of the log (c->mu held): it stands in this
+ * copy's log (pub_boot_arrived_locked: bootstrapping members' workers may
+ * read) and members' bootstrap chunks read before the read began go out now
+ * (pub_boot_idle_locked); a
+ * member whose filter does not fit the chunk's table is dropped, as in
+ * caravan_deliver. */
+static int caravan_boot_idle(pub_caravan *c, int64_t read_start, char *err, size_t errlen)
+{
+    bool ready = false;
+    int rc = WH_OK;
+    for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
+        pub_flow *f = c->members[k];
+        int stop = 0;
+        if (pub_boot_active(f->boot)) {
+            pub_mutex_lock(&f->mu);
+            pub_boot_arrived_locked(f);
+            if (pub_boot_waiting(f->boot) && !pub_flow_window_full_locked(f))
+                rc = pub_boot_idle_locked(f, c->set->pub->schemas, read_start, &ready, err,
+                                          errlen);
+            stop = f->stop_pending;
+            pub_mutex_unlock(&f->mu);
+        }
+        if (stop)
+            caravan_drop(c, k, stop == WH_ERR_CONFIG ? "its filter does not fit a table's schema"
+                                                     : "its subscriber cannot take an update");
+        else
+            k++;
+    }
+    if (ready)
+        pub_wake(c->set->pub);
+    return rc;
 }
 
 static void caravan_died(pub_caravan *c, int rc, bool flow_level, const char *err)
@@ -418,12 +466,14 @@ static void *caravan_main(void *arg)
         flow_level = seeking && seek_error_is_flow_level(c, rc);
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
-        int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size), 100, err,
-                                   sizeof err);
+        int64_t read_start = wh_mono_ms();
+        int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size),
+                                   caravan_boot_waiting(c) ? 2 : 100, err, sizeof err);
         atomic_store(&c->beat_ms, wh_mono_ms());
         if (n == WH_ERR_AGAIN || n == WH_ERR_EOF) {
             pub_mutex_lock(&c->mu);
             c->at_head = true;
+            rc = caravan_boot_idle(c, read_start, err, sizeof err);
             pub_mutex_unlock(&c->mu);
             if (n == WH_ERR_EOF)
                 nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
@@ -493,6 +543,17 @@ static void caravan_free(pub_caravan *c)
     free(c);
 }
 
+/* Whether a member or leaver of c is bootstrapping (c->mu held): such a
+ * flow reads alone, so that emitting its chunks never delays other flows
+ * (docs/BOOTSTRAP.md); it may share a caravan again once its bootstrap is done. */
+static bool caravan_has_boot(const pub_caravan *c)
+{
+    for (uint32_t k = 0; k < c->nmembers + c->nleavers; k++)
+        if (pub_boot_active(c->members[k]->boot))
+            return true;
+    return false;
+}
+
 /* Takes f in if the caravan stands at f's resume position (a batch boundary):
  * the next update both need is the same (a recorded start is read
  * inclusively, so it matches only a caravan that has not read yet). */
@@ -502,7 +563,9 @@ static bool caravan_join(pub_caravan *c, pub_flow *f)
     assert(!f->caravan && f->state == FLOW_STREAMING);
     pub_mutex_lock(&c->mu);
     bool incl = !c->reading && c->start_incl;
-    if (!atomic_load(&c->dead) && wh_pos_equal(&c->last, &f->resume) &&
+    bool apart = c->nmembers + c->nleavers > 0 &&
+                 (pub_boot_active(f->boot) || caravan_has_boot(c));
+    if (!atomic_load(&c->dead) && !apart && wh_pos_equal(&c->last, &f->resume) &&
         incl == f->resume_start && members_reserve(c, 1)) {
         pub_mutex_lock(&f->mu);
         pub_flow_rewind_locked(f, &f->resume, f->resume_start);
@@ -536,7 +599,8 @@ static uint32_t caravan_merge(pub_caravan *into, pub_caravan *from)
      * what from's members need next. */
     if (atomic_load(&into->dead) || atomic_load(&from->dead) || !into->reading ||
         !from->reading || from->nmembers == 0 || into->nmembers == 0 ||
-        !wh_pos_equal(&into->last, &from->last))
+        !wh_pos_equal(&into->last, &from->last) || caravan_has_boot(into) ||
+        caravan_has_boot(from))
         goto out;
     /* A member still far behind on acknowledgements would only be dropped
      * again: merge once the windows are at most half full. */

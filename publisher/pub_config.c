@@ -92,6 +92,14 @@ const wh_cfg_field pub_config_fields[] = {
       "Comma-separated name patterns an instance's certificate (SAN DNS, else CN) must match "
       "to receive an app: {app} stands for the app, * for any run of characters but '.' "
       "(live)."),
+    F("bootstrap.chunk_rows", WH_CFG_INT, boot_chunk_rows, "10000", 1, 1000000,
+      "Rows of a table read per bootstrap chunk, in one short snapshot (docs/BOOTSTRAP.md); "
+      "at most one chunk is sent twice when a publisher or subscriber is killed (live)."),
+    F("bootstrap.max_rows_per_sec", WH_CFG_INT, boot_rows_per_sec, "0", 0, 100000000,
+      "Most rows per second each bootstrapping flow reads from the database; 0: no cap (live)."),
+    F("bootstrap.max_window_keys", WH_CFG_INT, boot_window_keys, "1000000", 1000, 100000000,
+      "Most keys of the table being read that a chunk's watermark window records while the "
+      "chunk is read; beyond that the chunk is read again (live)."),
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_flow.h"
 
 /* Bytes read from a subscriber at a time. */
@@ -60,6 +61,7 @@ void pub_flow_free(pub_flow *f)
     if (!f)
         return;
     assert(!f->caravan);
+    pub_boot_free(f->boot);
     if (f->fd >= 0) {
         epoll_ctl(f->pub->epfd, EPOLL_CTL_DEL, f->fd, NULL);
         close(f->fd);
@@ -123,6 +125,7 @@ pub_flow *pub_flow_new(publisher *p, const pub_assign *a)
     f->state = FLOW_BACKOFF;
     f->backoff_until = 0;
     f->backoff_ms = p->cfg.backoff_min_ms;
+    f->boot = pub_boot_new(f, a->boot_request, a->boot_progress);
     return f;
 }
 
@@ -159,6 +162,9 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     f->needs_start = false;
     f->resume = f->acked;
     f->resume_start = f->acked_start;
+    f->boot_emitted = f->boot_marked = f->boot_acked;
+    if (f->boot)
+        pub_boot_reset_locked(f->boot);
     pub_mutex_unlock(&f->mu);
     wh_buf_free(&f->sending);
     f->sent_off = 0;
@@ -408,6 +414,7 @@ static int flow_ack(pub_flow *f, uint64_t seq)
             found = true;
             f->acked = m->pos;
             f->acked_start = false;
+            f->boot_acked = m->boot;
             f->bytes_acked = m->bytes_end;
         }
         f->headmarker = (f->headmarker + 1) % f->capmarkers;
@@ -622,7 +629,8 @@ void pub_flow_mark_locked(pub_flow *f)
 {
     assert(pub_mutex_held(&f->mu));
     ring_check(f);
-    if (!f->processed.set || wh_pos_equal(&f->processed, &f->marked))
+    if (!f->processed.set ||
+        (wh_pos_equal(&f->processed, &f->marked) && f->boot_emitted == f->boot_marked))
         return;
     if (f->nmarkers == f->capmarkers) {
         uint32_t cap = f->capmarkers ? f->capmarkers * 2 : 16;
@@ -649,8 +657,10 @@ void pub_flow_mark_locked(pub_flow *f)
     m->seq = seq;
     m->bytes_end = f->bytes_total;
     m->pos = f->processed;
+    m->boot = f->boot_emitted;
     f->nmarkers++;
     f->marked = f->processed;
+    f->boot_marked = f->boot_emitted;
     f->since_marker = 0;
     f->bytes_at_marker = f->bytes_total;
     f->last_marker_ms = wh_mono_ms();

@@ -78,6 +78,7 @@ typedef struct pub_marker {
     uint64_t seq;
     uint64_t bytes_end;   /* flow->bytes_total when the marker was queued */
     wh_pos   pos;
+    uint64_t boot;        /* bootstrap chunks emitted before it (f->boot_emitted) */
 } pub_marker;
 
 /* What a HELLO says about this publisher (from its ZooKeeper agent). */
@@ -87,6 +88,7 @@ typedef struct pub_hello {
 } pub_hello;
 
 struct pub_caravan;
+struct pub_boot;
 
 typedef struct pub_flow {
     /* ---- loop thread only */
@@ -119,6 +121,8 @@ typedef struct pub_flow {
                                  the flow stopped */
     int64_t failed_since_ms;  /* FLOW_FAILED: wh_wall_ms() when it failed */
     char    failed_why[1024]; /* FLOW_FAILED: the reason */
+    struct pub_boot *boot;    /* its bootstrap (publisher/pub_bootstrap.h), NULL if none; set
+                               * when the flow is made, freed with it */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -147,6 +151,9 @@ typedef struct pub_flow {
                                  the subscriber takes); 0: none. The caravan drops f, the loop
                                  fails it (pub_flow_stop_pending, pub_flow_fail_for_good) */
     char     stop_why[1200];  /* ... and why */
+    uint64_t boot_emitted;    /* bootstrap chunks emitted (pub_bootstrap.c) */
+    uint64_t boot_marked;     /* ... when the newest marker was queued */
+    uint64_t boot_acked;      /* ... before the newest acknowledged marker */
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;

@@ -36,6 +36,9 @@ void pub_apply_live(publisher *p)
     atomic_store(&p->marker_ms, p->cfg.marker_ms);
     atomic_store(&p->batch_size, p->cfg.batch_size);
     atomic_store(&p->caravan_wait_ms, p->cfg.caravan_wait_ms);
+    atomic_store(&p->boot_chunk_rows, p->cfg.boot_chunk_rows);
+    atomic_store(&p->boot_rows_per_sec, p->cfg.boot_rows_per_sec);
+    atomic_store(&p->boot_window_keys, p->cfg.boot_window_keys);
 }
 
 /* Builds a TLS context from cfg's files into *out (NULL for plaintext). */
@@ -149,6 +152,9 @@ void pub_reload(publisher *p)
     p->cfg.backoff_min_ms = next.backoff_min_ms;
     p->cfg.backoff_max_ms = next.backoff_max_ms;
     p->cfg.flush_ms = next.flush_ms;
+    p->cfg.boot_chunk_rows = next.boot_chunk_rows;
+    p->cfg.boot_rows_per_sec = next.boot_rows_per_sec;
+    p->cfg.boot_window_keys = next.boot_window_keys;
     char *t;
     t = p->cfg.log_level; p->cfg.log_level = next.log_level; next.log_level = t;
     t = p->cfg.log_debug; p->cfg.log_debug = next.log_debug; next.log_debug = t;

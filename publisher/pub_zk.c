@@ -16,6 +16,7 @@
 #include "core/errbuf.h"
 #include "core/log.h"
 #include "mappers/mapper.h"
+#include "protocol/zk_bootstrap.h"
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "publisher/pub.h"
@@ -647,6 +648,107 @@ static void write_failures(pub_zk *z)
     }
 }
 
+/* ---- bootstrap nodes (protocol/zk_bootstrap.h, docs/BOOTSTRAP.md) ---------------------------- */
+
+/* Reads a node's data into a malloc'd string (NULL when it does not exist,
+ * is empty or too large: the last is logged); watched with watch. */
+static char *read_small_node(pub_zk *z, const char *path, bool watch)
+{
+    char *buf = malloc(ZKU_BOOT_MAX);
+    struct Stat st;
+    int len = ZKU_BOOT_MAX - 1;
+    if (!buf)
+        return NULL;
+    int rc = watch ? zoo_wget(z->zh, path, watcher, z, buf, &len, &st)
+                   : zoo_get(z->zh, path, 0, buf, &len, &st);
+    if (rc == ZNONODE && watch)   /* a watch for its creation */
+        zoo_wexists(z->zh, path, watcher, z, &st);
+    if (rc == ZOK && st.dataLength > len)
+        wh_warn(WH_AREA_ZK, "ZooKeeper node %s has %d bytes, more than the limit of %d; "
+                "ignored", path, (int)st.dataLength, ZKU_BOOT_MAX - 1);
+    if (rc != ZOK || len <= 0 || st.dataLength > len) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* app's bootstrap request (watched: a new one re-reads the assignment) and
+ * this shard's progress on it, the newest acknowledged one we know first. */
+static void read_boot(pub_zk *z, const char *app, char **request, char **progress)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    char path[ZKU_PATH_MAX];
+    *request = *progress = NULL;
+    if (zku_path_bootstrap(path, sizeof path, cfg->zk_root, app) != WH_OK)
+        return;
+    *request = read_small_node(z, path, true);
+    if (!*request)
+        return;
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e && e->boot)
+        *progress = strdup(e->boot);
+    pthread_mutex_unlock(&z->mu);
+    if (!*progress && zku_path_boot_progress(path, sizeof path, cfg->zk_root, app,
+                                             cfg->shard) == WH_OK)
+        *progress = read_small_node(z, path, false);
+}
+
+/* Writes the bootstrap progress that changed (create or overwrite: only the
+ * shard's publisher writes it, and a stale copy costs one chunk read again). */
+static void flush_boot(pub_zk *z)
+{
+    const pub_config *cfg = &z->pub->cfg;
+    for (int i = 0;; i++) {
+        pthread_mutex_lock(&z->mu);
+        if (i >= z->npos || z->has_fatal) {
+            pthread_mutex_unlock(&z->mu);
+            break;
+        }
+        zk_pos *e = &z->pos[i];
+        if (!e->boot || e->boot_gen == e->boot_written_gen) {
+            pthread_mutex_unlock(&z->mu);
+            continue;
+        }
+        char *data = strdup(e->boot), app[ZKU_PATH_MAX], path[ZKU_PATH_MAX];
+        uint64_t gen = e->boot_gen;
+        snprintf(app, sizeof app, "%s", e->app);
+        pthread_mutex_unlock(&z->mu);
+        int rc = ZBADARGUMENTS;
+        if (data && zku_path_boot_progress(path, sizeof path, cfg->zk_root, app,
+                                           cfg->shard) == WH_OK) {
+            rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
+            if (rc == ZNONODE)
+                rc = zk_create(z, path, data, 0);
+            if (rc == ZNONODE)   /* the request was deleted: nothing to record */
+                rc = ZOK;
+        }
+        free(data);
+        if (rc != ZOK)
+            wh_debug(WH_AREA_ZK, "writing bootstrap progress of app %s: %s", app, zerror(rc));
+        pthread_mutex_lock(&z->mu);
+        if (rc == ZOK)
+            z->pos[i].boot_written_gen = gen;
+        pthread_mutex_unlock(&z->mu);
+    }
+}
+
+void pub_zk_note_boot(pub_zk *z, const char *app, char *progress_json)
+{
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e) {
+        free(e->boot);
+        e->boot = progress_json;
+        e->boot_gen++;
+        progress_json = NULL;
+    }
+    pthread_mutex_unlock(&z->mu);
+    free(progress_json);
+}
+
 /* A failed flow of app: re-reads its position node (and watches it again);
  * when it no longer holds the position the flow failed at, an operator
  * reset it: the flow is revived from there (reset_gen) and its failure node
@@ -1004,6 +1106,7 @@ static int read_assignment(pub_zk *z)
             e = pos_entry(z, app);
             x->reset_gen = e ? e->reset_gen : 0;
             pthread_mutex_unlock(&z->mu);
+            read_boot(z, app, &x->boot_request, &x->boot_progress);
             nas++;
         }
         for (int i = 0; live && i < nlive; i++) {
@@ -1147,6 +1250,7 @@ static void *zk_main(void *arg)
             z->urgent = false;
             pthread_mutex_unlock(&z->mu);
             flush_positions(z);
+            flush_boot(z);
             write_failures(z);
             last_flush = wh_mono_ms();
         }
@@ -1299,6 +1403,8 @@ void pub_assign_free(pub_assign *a, int n)
         free(a[i].instance);
         free(a[i].endpoint);
         free(a[i].filter_json);
+        free(a[i].boot_request);
+        free(a[i].boot_progress);
     }
     free(a);
 }
@@ -1322,12 +1428,19 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
                 copy[i].pos_start = z->assign[i].pos_start;
                 copy[i].reset_gen = z->assign[i].reset_gen;
                 copy[i].on_purged_oldest = z->assign[i].on_purged_oldest;
+                const char *breq = z->assign[i].boot_request;
+                const char *bprog = z->assign[i].boot_progress;
                 /* Prefer the newest acknowledged position over the snapshot's. */
-                for (int k = 0; k < z->npos; k++)
+                for (int k = 0; k < z->npos; k++) {
                     if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].known) {
                         copy[i].pos = z->pos[k].pos;
                         copy[i].pos_start = z->pos[k].start;
                     }
+                    if (strcmp(z->pos[k].app, copy[i].app) == 0 && z->pos[k].boot)
+                        bprog = z->pos[k].boot;
+                }
+                copy[i].boot_request = breq ? strdup(breq) : NULL;
+                copy[i].boot_progress = breq && bprog ? strdup(bprog) : NULL;
             }
             *out = copy;
             *n = z->nassign;
@@ -1486,8 +1599,10 @@ void pub_zk_free(pub_zk *z)
         !atomic_load(&z->fenced) && !atomic_load(&z->lease_lost)) {
         int64_t deadline = wh_mono_ms() + 3000;
         while (wh_mono_ms() < deadline) {
-            if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0)
+            if (zoo_state(z->zh) == ZOO_CONNECTED_STATE && flush_positions(z) == 0) {
+                flush_boot(z);
                 break;
+            }
             struct timespec ts = { 0, 50 * 1000000 };
             nanosleep(&ts, NULL);
         }
@@ -1501,6 +1616,7 @@ void pub_zk_free(pub_zk *z)
     for (int i = 0; i < z->npos; i++) {
         free(z->pos[i].app);
         free(z->pos[i].failure);
+        free(z->pos[i].boot);
     }
     free(z->pos);
     zku_auth_clear(&z->auth);

@@ -33,6 +33,8 @@ typedef struct zk_pos {
     bool     failure_delete; /* revived otherwise than by a reset (pub_zk_note_revived),
                                 or acknowledging again: delete the failure node */
     bool     acked;          /* the flow acknowledged something in this run */
+    char    *boot;         /* newest acknowledged bootstrap progress (node data), or NULL */
+    uint64_t boot_gen, boot_written_gen;
 } zk_pos;
 
 struct pub_zk {

@@ -578,7 +578,11 @@ int cache_rules_apply(cache_config *c, const wh_update *u, cache_oplist *l, char
 {
     if (u->op == WH_OP_DDL)
         return apply_ddl(c, u, l, errbuf, errlen);
-    if (u->op != WH_OP_INSERT && u->op != WH_OP_UPDATE && u->op != WH_OP_DELETE)
+    /* A bootstrap's snapshot row (docs/BOOTSTRAP.md: an existing row, after
+     * image only) acts as an insert: a set rule sets its keys, a delete rule
+     * invalidates them. Its begin and end markers carry no row. */
+    if (u->op != WH_OP_INSERT && u->op != WH_OP_UPDATE && u->op != WH_OP_DELETE &&
+        u->op != WH_OP_SNAPSHOT)
         return WH_OK;
     if (!u->db || !u->table)
         return WH_OK;

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "wormhole/position.h"
 
 /* ---- values ---------------------------------------------------------------------------- */
 
@@ -526,8 +527,8 @@ static int apply_one(idx_app *app, const wh_update *u, uint64_t *rows, char *err
     idx_backend *be = app->be;
     if (u->op == WH_OP_DDL)
         return apply_ddl(app, u, err, errlen);
-    if (u->op > WH_OP_DELETE)
-        return WH_OK;                      /* key-value ops: not indexed */
+    if (u->op > WH_OP_DELETE && u->op != WH_OP_SNAPSHOT)
+        return WH_OK;                      /* key-value ops, bootstrap markers: not indexed */
     idx_table *t = find_table(app->cfg, u->db, u->table);
     if (!t)
         return WH_OK;
@@ -535,6 +536,7 @@ static int apply_one(idx_app *app, const wh_update *u, uint64_t *rows, char *err
     switch (u->op) {
     case WH_OP_INSERT:
     case WH_OP_UPDATE:
+    case WH_OP_SNAPSHOT:                   /* a bootstrap's existing row: an upsert */
         if (!u->has_after)
             return set_fatal(app, WH_ERR_UNSUPPORTED, "%s %s without an after image",
                              t->source, wh_op_name(u->op));
@@ -570,6 +572,39 @@ static int apply_one(idx_app *app, const wh_update *u, uint64_t *rows, char *err
 }
 
 /* ---- one batch ------------------------------------------------------------------------ */
+
+/* Whether pos is the applied position itself: the same physical text, or
+ * the same logical text as the last applied update's (the first entry of
+ * the stored logical part). */
+static bool at_applied(wh_applied *a, const wh_position *pos)
+{
+    char buf[1024];
+    const char *phys = wh_applied_physical(a), *logical = wh_applied_logical(a);
+    if (phys && pos->log_name && wh_position_physical(pos, buf, sizeof buf) < sizeof buf - 1 &&
+        strcmp(buf, phys) == 0)
+        return true;
+    if (!logical || !pos->logical || !pos->logical[0])
+        return false;
+    size_t n = wh_position_logical(pos, buf, sizeof buf);
+    return n < sizeof buf - 1 && strncmp(logical, buf, n) == 0 &&
+           (logical[n] == '\0' || logical[n] == ',');
+}
+
+/* wh_applied_check for u, with a bootstrap's snapshot rows (docs/BOOTSTRAP.md)
+ * in mind: such a row carries the position of the stream update just before
+ * it, so it is NEW at the applied position too (*advance false: the position
+ * stays); before it, the index already holds a newer state of the row: SEEN. */
+static int applied_check(idx_app *app, const wh_update *u, bool *advance, char *err,
+                         size_t errlen)
+{
+    *advance = true;
+    int r = wh_applied_check(app->pos, &u->pos, err, errlen);
+    if (r == WH_APPLIED_SEEN && u->op == WH_OP_SNAPSHOT && at_applied(app->pos, &u->pos)) {
+        *advance = false;
+        return WH_APPLIED_NEW;
+    }
+    return r;
+}
 
 int idx_app_batch(idx_app *app, const wh_update *ups, size_t n, const char *shard)
 {
@@ -613,7 +648,8 @@ int idx_app_batch(idx_app *app, const wh_update *ups, size_t n, const char *shar
     int64_t ts = 0;
     for (size_t i = 0; i < n; i++) {
         const wh_update *u = &ups[i];
-        int r = wh_applied_check(app->pos, &u->pos, err, sizeof err);
+        bool advance;
+        int r = applied_check(app, u, &advance, err, sizeof err);
         if (r == WH_APPLIED_SEEN) {
             skipped++;
             continue;
@@ -631,7 +667,7 @@ int idx_app_batch(idx_app *app, const wh_update *ups, size_t n, const char *shar
             backend_failed(app, "apply", err);
             goto refuse;
         }
-        if ((rc = wh_applied_advance(app->pos, &u->pos, err, sizeof err))) {
+        if (advance && (rc = wh_applied_advance(app->pos, &u->pos, err, sizeof err))) {
             be->ops->rollback(be);
             return set_fatal(app, rc, "shard %s: %s", shard, err);
         }

@@ -118,6 +118,10 @@ typedef enum wh_op {
     WH_OP_SINGLE_DELETE,
     WH_OP_DELETE_RANGE,
     WH_OP_MERGE,
+    WH_OP_SNAPSHOT,       /* SQL bootstrap: an existing row, read from the table (after only);
+                           * apply it as an upsert by primary key (docs/BOOTSTRAP.md) */
+    WH_OP_SNAPSHOT_BEGIN, /* SQL bootstrap: the rows of db.table start coming (no rows) */
+    WH_OP_SNAPSHOT_END,   /* SQL bootstrap: every row of db.table was sent (no rows) */
     WH_OP__COUNT
 } wh_op;
 
@@ -145,7 +149,9 @@ typedef struct wh_update {
 } wh_update;
 
 /* Names: "insert", "update", "delete", "ddl", "put", "delete" (KV),
- * "single_delete", "delete_range", "merge". Static storage. */
+ * "single_delete", "delete_range", "merge", "snapshot", "snapshot_begin",
+ * "snapshot_end". Static storage. The snapshot ops are SQL ops (they carry
+ * db and table) although their values come after the KV ops. */
 const char *wh_op_name(int op);
 
 /* Inverse of wh_op_name for SQL ops and KV ops. Returns the op or -1.

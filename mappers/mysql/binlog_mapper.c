@@ -1920,6 +1920,40 @@ static int mysql_health(wh_mapper *base, int max_lag_s, char *errbuf, size_t err
     return WH_OK;
 }
 
+int binlog_mapper_server(const json_t *options, binlog_server **out, char *errbuf, size_t errlen)
+{
+    mysql_opts o;
+    bool dml_as_ddl;
+    binlog_ssl_mode ssl_mode;
+    char *password = NULL;
+    memset(&o, 0, sizeof o);
+    *out = NULL;
+    int rc = mysql_read_opts(options, &o, &dml_as_ddl, &ssl_mode, errbuf, errlen);
+    if (rc == WH_OK && !o.host[0] && !o.socket[0])
+        rc = wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "mysql mapper options: a bootstrap reads "
+                       "the tables from the server: set host or socket");
+    if (rc == WH_OK)
+        rc = mysql_password(&o, &password, errbuf, errlen);
+    if (rc == WH_OK) {
+        binlog_server_opts so = {
+            .host = o.host[0] ? o.host : NULL,
+            .port = (unsigned)o.port,
+            .socket = o.socket[0] ? o.socket : NULL,
+            .user = o.user,
+            .password = password,
+            .timeout_s = (unsigned)o.connect_timeout,
+            .ssl_mode = ssl_mode,
+            .ssl_ca = o.ssl_ca[0] ? o.ssl_ca : NULL,
+            .ssl_cert = o.ssl_cert[0] ? o.ssl_cert : NULL,
+            .ssl_key = o.ssl_key[0] ? o.ssl_key : NULL,
+        };
+        rc = binlog_server_new(&so, out, errbuf, errlen);
+    }
+    secret_free(password);
+    wh_config_free(mysql_fields, &o);
+    return rc;
+}
+
 const wh_mapper_ops wh_mapper_mysql = {
     .name = "mysql",
     .options = mysql_fields,

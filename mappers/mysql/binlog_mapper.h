@@ -20,4 +20,12 @@ typedef enum binlog_stmt_kind {
 
 binlog_stmt_kind binlog_classify_statement(const char *q, size_t len);
 
+struct binlog_server;
+/* A server connection (not connected yet) made from the mysql mapper's
+ * options object exactly as the mapper makes its schema connection (host or
+ * socket, user, password source, TLS): for mysql_snapshot.c. Options without
+ * host and socket are WH_ERR_CONFIG (a bootstrap needs the server). */
+int binlog_mapper_server(const json_t *options, struct binlog_server **out, char *errbuf,
+                         size_t errlen);
+
 #endif

@@ -165,6 +165,20 @@ static int connect_server(binlog_server *s, char *errbuf, size_t errlen)
     return WH_OK;
 }
 
+int binlog_server_connection(binlog_server *s, MYSQL **out, char *errbuf, size_t errlen)
+{
+    int rc = connect_server(s, errbuf, errlen);
+    *out = rc == WH_OK ? s->conn : NULL;
+    return rc;
+}
+
+void binlog_server_disconnect(binlog_server *s)
+{
+    if (s->conn)
+        mysql_close(s->conn);
+    s->conn = NULL;
+}
+
 int binlog_server_parse_members(const char *ct, char ***members, uint32_t *n)
 {
     *members = NULL;

@@ -47,6 +47,15 @@ int binlog_server_new(const binlog_server_opts *opts, binlog_server **out,
                       char *errbuf, size_t errlen);
 void binlog_server_free(binlog_server *s);
 
+/* The connection to the server (connected now if it is not yet), owned by
+ * s: for mysql_snapshot.c, which reads table rows over the same settings.
+ * Server trouble is WH_ERR_MYSQL. */
+struct st_mysql;
+int binlog_server_connection(binlog_server *s, struct st_mysql **out, char *errbuf,
+                             size_t errlen);
+/* Closes the connection (the next call connects again): after a query failed. */
+void binlog_server_disconnect(binlog_server *s);
+
 /* Reads the columns of db.table from information_schema.COLUMNS in ordinal
  * order. *cols (n entries) is owned by s and valid until the next call. A
  * missing table is WH_ERR_NOT_FOUND; server trouble WH_ERR_MYSQL. */

@@ -232,6 +232,10 @@ static void test_delete_rules(void)
                  "del user:1; del user:2; del email:a@x; del email:b@x");
     u = mkupdate(WH_OP_DELETE, a, NULL);
     CHECK_EQ_STR(apply(c, &u, &rc, err, sizeof err), "del user:1; del email:a@x");
+    u = mkupdate(WH_OP_SNAPSHOT, NULL, a);     /* a bootstrap's row: invalidated */
+    CHECK_EQ_STR(apply(c, &u, &rc, err, sizeof err), "del user:1; del email:a@x");
+    u = mkupdate(WH_OP_SNAPSHOT_BEGIN, NULL, NULL);   /* markers: nothing */
+    CHECK_EQ_STR(apply(c, &u, &rc, err, sizeof err), "");
     u = mkupdate(WH_OP_INSERT, NULL, a);
     u.table = "orders";                        /* not ruled */
     CHECK_EQ_STR(apply(c, &u, &rc, err, sizeof err), "");
@@ -311,6 +315,10 @@ static void test_set_rules(void)
                  "\"public\"}; del n:1; set n:2=Ann/{x}");
     u = mkupdate(WH_OP_DELETE, a, NULL);
     CHECK_EQ_STR(apply(c, &u, &rc, err, sizeof err), "del u:1; del n:1");
+    u = mkupdate(WH_OP_SNAPSHOT, NULL, a);     /* a bootstrap's row: set like an insert */
+    CHECK_EQ_STR(apply(c, &u, &rc, err, sizeof err),
+                 "set u:1={\"id\":1,\"email\":\"a@x\",\"name\":\"Ann\",\"status\":"
+                 "\"public\"}; set n:1=Ann/{x}");
     CHECK_EQ_INT(c->rules[0].ttl, 60);
     /* Incomplete images: a column missing from both images turns the set into a delete. */
     wh_value pk[4] = { vint(1), vabsent(), vabsent(), vabsent() };

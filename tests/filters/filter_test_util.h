@@ -79,7 +79,8 @@ static inline void tu_init(test_update *t, int op, const char *db, const char *t
     t->u.after.names = t->names;
     t->u.after.values = t->after;
     t->u.has_before = op == WH_OP_UPDATE || op == WH_OP_DELETE || op == WH_OP_KV_DELETE;
-    t->u.has_after = op == WH_OP_INSERT || op == WH_OP_UPDATE || op == WH_OP_PUT;
+    t->u.has_after = op == WH_OP_INSERT || op == WH_OP_UPDATE || op == WH_OP_PUT ||
+                     op == WH_OP_SNAPSHOT;
 }
 
 /* Adds a column with its before and after values (absent where the image

@@ -467,7 +467,8 @@ static const wh_value *ref_column(const wh_update *u, const rnode *n)
 
 static const char *ref_meta(const wh_update *u, int key)
 {
-    bool sql = u->op < WH_OP_PUT, kv = u->op >= WH_OP_PUT && u->op < WH_OP__COUNT;
+    bool sql = u->op < WH_OP_PUT || (u->op >= WH_OP_SNAPSHOT && u->op < WH_OP__COUNT);
+    bool kv = u->op >= WH_OP_PUT && u->op <= WH_OP_MERGE;
     switch (key) {
     case K_DB: return sql ? u->db : NULL;
     case K_TABLE: return sql ? u->table : NULL;

@@ -101,6 +101,11 @@ static void test_scoped(void)
     test_update logs;
     mk(&logs, WH_OP_INSERT, "app", "logs", "id");
     EXPECT("table != \"logs\" and status = 1", &logs, "");
+    /* A bootstrap's snapshot row is a row of the table like an insert. */
+    test_update snap;
+    mk(&snap, WH_OP_SNAPSHOT, "app", "users", "id,name");
+    EXPECT("table = \"users\" and status = \"active\"", &snap, "status:s");
+    EXPECT("op = \"insert\" and table = \"users\" and status = 1", &snap, "status:s");
     /* Every image prefix names the same column of the table. */
     EXPECT("table = \"users\" and before.status = 1 and after.x = 2 and row.id = 3", &users,
            "status:s;x:s");

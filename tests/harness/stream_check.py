@@ -5,10 +5,14 @@ order, possibly across several instance files), the checker
 
   1. deduplicates them by position (at-least-once: a redelivered update carries the same
      shard and physical position as the first delivery; the first arrival is kept; after
-     a failover to another copy of the shard, by logical position: logical_key),
+     a failover to another copy of the shard, by logical position: logical_key);
+     bootstrap rows (op "snapshot", docs/BOOTSTRAP.md) carry the position of the stream
+     where they were inserted and are never dropped: each is the row's state at that
+     point, so a chunk sent again after a kill is replayed again where it arrived,
   2. checks that what remains is in log order per shard (strictly increasing physical
      positions: FILE, OFFSET, INDEX),
-  3. replays it (insert/update/delete by primary key from the row images) into an
+  3. replays it (insert/update/delete by primary key from the row images, snapshot as an
+     upsert of its after image) into an
      in-memory copy of the chosen tables, and
   4. compares that copy with the database's final committed tables (an ordered dump:
      dump_tables() against a live MariaDB, or dumps given by a unit test): a row the
@@ -49,12 +53,20 @@ def logical_key(u):
     return (int(d), int(n), int(idx))
 
 
+SNAPSHOT_OPS = ("snapshot", "snapshot_begin", "snapshot_end")
+
+
 def dedup(updates, key=pos_key):
     """The updates without redeliveries: the first arrival of each (shard, position), the
-    position by key (pos_key: physical, within one log; logical_key: across copies)."""
+    position by key (pos_key: physical, within one log; logical_key: across copies).
+    Snapshot rows and markers are all kept (they share the position of the stream update
+    before them)."""
     seen = set()
     out = []
     for u in updates:
+        if u.get("op") in SNAPSHOT_OPS:
+            out.append(u)
+            continue
         k = (u.get("shard"), key(u))
         if k in seen:
             continue
@@ -70,6 +82,8 @@ def order_problems(updates, key=pos_key):
     last = {}
     problems = []
     for u in updates:
+        if u.get("op") in SNAPSHOT_OPS:
+            continue
         k = key(u)
         s = (u.get("shard"), k[0]) if key is logical_key else u.get("shard")
         if s in last and k <= last[s]:
@@ -113,9 +127,12 @@ def replay(updates, tables):
     state = {t.name: {} for t in tables}
     for u in updates:
         t = by_name.get("%s.%s" % (u.get("db"), u.get("table")))
-        if t is None or u["op"] not in ("insert", "update", "delete"):
+        if t is None or u["op"] not in ("insert", "update", "delete", "snapshot"):
             continue
         rows = state[t.name]
+        if u["op"] == "snapshot":
+            rows[t.pk(u["after"])] = t.row(u["after"])
+            continue
         if u["op"] in ("update", "delete") and "before" in u:
             rows.pop(t.pk(u["before"]), None)
         if u["op"] in ("insert", "update"):

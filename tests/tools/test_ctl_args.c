@@ -49,6 +49,13 @@ int main(void)
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh policy a1 --on-purged newest"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --on-purged stop"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh bootstrap a1 --tables shop.items,shop.stock --id b7"),
+                 WH_OK);
+    CHECK(a.cmd == CTL_BOOTSTRAP && strcmp(a.tables, "shop.items,shop.stock") == 0 &&
+          strcmp(a.boot_id, "b7") == 0 && strcmp(a.app, "a1") == 0);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh bootstrap a1"), WH_ERR_CONFIG);          /* no --tables */
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh apps --tables a.b"), WH_ERR_CONFIG);
+    CHECK_EQ_INT(parse(&a, "--zk h:1/wh app a1 --id b7"), WH_ERR_CONFIG);
     CHECK_EQ_INT(parse(&a, "--help"), WH_OK);
     CHECK(a.cmd == CTL_HELP);
     CHECK_EQ_INT(parse(&a, "apps --help"), WH_OK);

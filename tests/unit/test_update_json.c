@@ -238,6 +238,8 @@ static void test_names(void)
     CHECK_EQ_INT(wh_op_parse("delete", true), WH_OP_KV_DELETE);
     CHECK_EQ_INT(wh_op_parse("merge", true), WH_OP_MERGE);
     CHECK_EQ_INT(wh_op_parse("nope", true), -1);
+    CHECK_EQ_STR(wh_op_name(WH_OP_SNAPSHOT), "snapshot");
+    CHECK_EQ_INT(wh_op_parse("snapshot_end", false), WH_OP_SNAPSHOT_END);
     CHECK_EQ_STR(wh_type_name(WH_T_TIMESTAMP), "timestamp");
     static const char *names[] = { "a", "ab", "abc" };
     wh_value vals[3] = { { 0 } };
@@ -690,7 +692,7 @@ static void ref_put_row(wh_buf *o, const char *name, const wh_row *row)
 static void ref_update(wh_buf *o, const wh_update *u)
 {
     char pos[512];
-    bool kv = u->op >= WH_OP_PUT;
+    bool kv = u->op >= WH_OP_PUT && u->op <= WH_OP_MERGE;
     wh_buf_puts(o, "{\"shard\":");
     ref_put_cstr(o, u->shard);
     wh_buf_printf(o, ",\"op\":\"%s\"", wh_op_name(u->op));

@@ -2,7 +2,8 @@
  *
  * Talks to ZooKeeper only through protocol/zk_layout.h (paths and node
  * formats) and protocol/zk_client.h. Commands: apps, app APP, reset APP
- * SHARD, remove APP, gc, move SHARD (usage() is the manual; docs/RUNBOOK.md "A flow
+ * SHARD, remove APP, gc, policy, move SHARD, bootstrap
+ * APP (usage() is the manual; docs/RUNBOOK.md "A flow
  * failed" the procedure). Exit codes in tools/ctl/ctl_args.h. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/errbuf.h"
+#include "protocol/zk_bootstrap.h"
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "tools/ctl/ctl_args.h"
@@ -54,6 +56,12 @@ static void usage(FILE *f)
         "                         or the best other healthy candidate, takes over. Waits up\n"
         "                         to --timeout-ms for the new holder; refused (exit 3) when no\n"
         "                         such candidate is healthy or a move is already pending\n"
+        "    bootstrap APP --tables DB.TABLE[,DB.TABLE...] [--id ID]\n"
+        "                         asks every shard's publisher to send APP the rows these\n"
+        "                         tables hold now (op snapshot), then go on with the stream\n"
+        "                         (docs/BOOTSTRAP.md); stored in ROOT/apps/APP/bootstrap. A\n"
+        "                         new ID (default: the time in ms) starts over; progress per\n"
+        "                         shard shows in app APP\n"
         "    gc --older-than S    removes apps that have no instance and whose positions were\n"
         "                         last written more than S seconds ago\n"
         "    init --publisher-id ID\n"
@@ -72,6 +80,8 @@ static void usage(FILE *f)
         "    --json               one JSON document on stdout instead of a table\n"
         "    --force              skip the safety checks of reset and remove\n"
         "    --to PUBLISHER       move: the candidate to take the shard\n"
+        "    --tables LIST        bootstrap: the tables, db.table separated by commas\n"
+        "    --id ID              bootstrap: the request's id\n"
         "    --timeout-ms N       how long to try to connect (10000)\n"
         "    --zk-user USER       ZooKeeper identity (digest scheme); operators use the\n"
         "                         ensemble's super user (superDigest, docs/SECURITY.md)\n"
@@ -183,6 +193,46 @@ static bool has_child(const struct String_vector *v, const char *name)
 }
 
 /* One shard of an app as JSON: position, when it was written, failure. */
+/* A shard's bootstrap progress (null when none): rows, the table being
+ * read, its estimate, the rate since the start and an ETA for that table. */
+static json_t *boot_json(ctl *c, const char *app, const char *shard, int64_t now_ms)
+{
+    char path[ZKU_PATH_MAX], err[512], *data;
+    struct Stat st;
+    zku_boot_progress pr;
+    zku_boot_request rq = { 0 };
+    if (zku_path_boot_progress(path, sizeof path, c->root, app, shard) != WH_OK ||
+        get_node(c, path, ZKU_BOOT_MAX, &data, &st, err, sizeof err) != ZOK)
+        return json_null();
+    int rc = zku_boot_progress_from_json(data, strlen(data), &pr, err, sizeof err);
+    free(data);
+    if (rc != WH_OK)
+        return json_pack("{s:s}", "error", err);
+    zku_path_bootstrap(path, sizeof path, c->root, app);
+    if (get_node(c, path, ZKU_BOOT_MAX, &data, &st, err, sizeof err) == ZOK) {
+        zku_boot_request_from_json(data, strlen(data), &rq, err, sizeof err);
+        free(data);
+    }
+    double secs = (double)(pr.updated_ms - pr.started_ms) / 1000.0;
+    double rate = secs > 0 ? (double)pr.rows / secs : 0;
+    json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:f,s:I}", "id", pr.id, "done", pr.done,
+                          "rows", (json_int_t)pr.rows, "table_rows", (json_int_t)pr.table_rows,
+                          "estimate", (json_int_t)pr.estimate,
+                          "dropped", (json_int_t)pr.dropped, "rows_per_sec", rate,
+                          "updated_ago_ms", (json_int_t)(now_ms - pr.updated_ms));
+    if (!pr.done && pr.table < rq.ntables && strcmp(rq.id, pr.id) == 0) {
+        char t[600];
+        snprintf(t, sizeof t, "%s.%s", rq.db[pr.table], rq.table[pr.table]);
+        json_object_set_new(o, "table", json_string(t));
+        if (rate > 0 && pr.estimate > pr.table_rows)
+            json_object_set_new(o, "eta_s", json_real((double)(pr.estimate - pr.table_rows) /
+                                                      rate));
+    }
+    zku_boot_request_free(&rq);
+    zku_boot_progress_free(&pr);
+    return o;
+}
+
 static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t now_ms)
 {
     char path[ZKU_PATH_MAX], err[512], *data;
@@ -226,6 +276,7 @@ static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t no
         free(data);
     }
     json_object_set_new(o, "failure", fail);
+    json_object_set_new(o, "bootstrap", boot_json(c, app, shard, now_ms));
     return o;
 }
 
@@ -319,6 +370,18 @@ static void print_table(const json_t *apps, bool reasons)
                    str_or(sh, "shard", "?"), pos, ago, state);
             if (reasons && json_is_object(f))
                 printf("    reason: %s\n", str_or(f, "reason", ""));
+            json_t *b = json_object_get(sh, "bootstrap");
+            if (json_is_object(b) && json_is_true(json_object_get(b, "done")))
+                printf("    bootstrap %s: done, %lld rows\n", str_or(b, "id", "?"),
+                       (long long)json_integer_value(json_object_get(b, "rows")));
+            else if (json_is_object(b))
+                printf("    bootstrap %s: %s %lld of ~%lld rows, %lld in all, %.0f rows/s, "
+                       "ETA %.0f s\n", str_or(b, "id", "?"), str_or(b, "table", "?"),
+                       (long long)json_integer_value(json_object_get(b, "table_rows")),
+                       (long long)json_integer_value(json_object_get(b, "estimate")),
+                       (long long)json_integer_value(json_object_get(b, "rows")),
+                       json_real_value(json_object_get(b, "rows_per_sec")),
+                       json_real_value(json_object_get(b, "eta_s")));
         }
     }
 }
@@ -872,6 +935,55 @@ static int cmd_move(ctl *c)
     return CTL_EXIT_ERROR;
 }
 
+static int cmd_bootstrap(ctl *c)
+{
+    char path[ZKU_PATH_MAX], err[512], id[32], *node = NULL, *list = strdup(c->a->tables);
+    const char *tables[ZKU_BOOT_TABLES];
+    uint32_t n = 0;
+    for (char *save = NULL, *t = list ? strtok_r(list, ",", &save) : NULL; t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (n == ZKU_BOOT_TABLES) {
+            fprintf(stderr, "wormhole-ctl: at most %d tables in one bootstrap\n",
+                    ZKU_BOOT_TABLES);
+            free(list);
+            return CTL_EXIT_USAGE;
+        }
+        tables[n++] = t;
+    }
+    snprintf(id, sizeof id, "%lld", (long long)wh_wall_ms());
+    if (zku_boot_request_to_json(c->a->boot_id ? c->a->boot_id : id, tables, n, &node, err,
+                                 sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s\n", err);
+        free(list);
+        return CTL_EXIT_USAGE;
+    }
+    free(list);
+    zku_path_bootstrap(path, sizeof path, c->root, c->a->app);
+    zku_acl_ids ids;
+    zku_acl acl;
+    int rc = ctl_ids(c, c->a->app, &ids);
+    if (rc == ZOK)
+        rc = zku_create_parents(c->zh, c->root, path, false, &ids);
+    if (rc == ZOK)
+        rc = zoo_set(c->zh, path, node, (int)strlen(node), -1);
+    if (rc == ZNONODE && zku_acl_for_path(c->root, path, &ids, &acl, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "wormhole-ctl: %s (give --publisher-id and --app-id)\n", err);
+        free(node);
+        return CTL_EXIT_USAGE;
+    }
+    if (rc == ZNONODE)
+        rc = zoo_create(c->zh, path, node, (int)strlen(node), zku_acl_vector(&acl), 0, NULL, 0);
+    if (rc != ZOK) {
+        fprintf(stderr, "wormhole-ctl: writing %s: %s\n", path, zerror(rc));
+        free(node);
+        return CTL_EXIT_ERROR;
+    }
+    printf(c->a->json ? "%s\n" : "app %s: bootstrap requested: %s\n",
+           c->a->json ? node : c->a->app, node);
+    free(node);
+    return CTL_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     ctl_args a;
@@ -897,6 +1009,7 @@ int main(int argc, char **argv)
         case CTL_MOVE:   status = cmd_move(&c); break;
         case CTL_INIT:   status = cmd_init(&c); break;
         case CTL_ADD_APP: status = cmd_add_app(&c); break;
+        case CTL_BOOTSTRAP: status = cmd_bootstrap(&c); break;
         default:         status = CTL_EXIT_USAGE; break;
         }
     }

@@ -41,7 +41,8 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
                    strcmp(s, "--to-logical") == 0 || strcmp(s, "--on-purged") == 0 ||
                    strcmp(s, "--to") == 0 ||
                    strcmp(s, "--zk-user") == 0 || strcmp(s, "--zk-secret-file") == 0 ||
-                   strcmp(s, "--publisher-id") == 0 || strcmp(s, "--app-id") == 0) {
+                   strcmp(s, "--publisher-id") == 0 || strcmp(s, "--app-id") == 0 ||
+                   strcmp(s, "--tables") == 0 || strcmp(s, "--id") == 0) {
             if (!val)
                 return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s needs a value", s);
             i++;
@@ -62,6 +63,10 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
                     return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "%s: '%s' is not a digest "
                                      "id USER:BASE64SHA1 (28 characters after the ':')", s, val);
                 *(strcmp(s, "--app-id") == 0 ? &a->app_id : &a->publisher_id) = val;
+            } else if (strcmp(s, "--tables") == 0) {
+                a->tables = val;
+            } else if (strcmp(s, "--id") == 0) {
+                a->boot_id = val;
             } else if (strcmp(s, "--on-purged") == 0) {
                 bool oldest;
                 if (!zku_on_purged_parse(val, &oldest))
@@ -98,11 +103,12 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
     }
     if (nwords == 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "no command (apps, app, reset, remove, "
-                         "gc, policy, move, init, add-app)");
+                         "gc, policy, move, init, add-app, bootstrap)");
     static const struct { const char *name; ctl_cmd cmd; int nargs; } cmds[] = {
         { "apps", CTL_APPS, 0 }, { "app", CTL_APP, 1 }, { "reset", CTL_RESET, 2 },
         { "remove", CTL_REMOVE, 1 }, { "gc", CTL_GC, 0 }, { "policy", CTL_POLICY, 1 },
         { "move", CTL_MOVE, 1 }, { "init", CTL_INIT, 0 }, { "add-app", CTL_ADD_APP, 1 },
+        { "bootstrap", CTL_BOOTSTRAP, 1 },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (strcmp(words[0], cmds[k].name) == 0) {
@@ -142,6 +148,11 @@ int ctl_args_parse(ctl_args *a, int argc, char **argv, char *errbuf, size_t errl
                          "together");
     if (a->app_id && a->cmd != CTL_ADD_APP)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--app-id belongs to add-app");
+    if ((a->cmd == CTL_BOOTSTRAP) != (a->tables != NULL))
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, a->tables ? "--tables belongs to "
+                         "bootstrap" : "bootstrap needs --tables db.table[,db.table...]");
+    if (a->boot_id && a->cmd != CTL_BOOTSTRAP)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "--id belongs to bootstrap");
     if (a->cmd == CTL_GC && a->older_than_s < 0)
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG, "gc needs --older-than SECONDS");
     if (a->cmd != CTL_GC && a->older_than_s >= 0)

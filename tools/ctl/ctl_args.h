@@ -23,6 +23,7 @@ typedef enum ctl_cmd {
     CTL_MOVE,      /* move SHARD [--to PUBLISHER] */
     CTL_INIT,      /* init [--publisher-id ID] */
     CTL_ADD_APP,   /* add-app APP [--app-id ID] [--publisher-id ID] */
+    CTL_BOOTSTRAP, /* bootstrap APP --tables db.t1,db.t2 [--id ID] */
 } ctl_cmd;
 
 typedef enum ctl_reset_to {
@@ -50,6 +51,8 @@ typedef struct ctl_args {
     const char  *to_text;     /* the position text of --to-position / --to-logical */
     const char  *on_purged;   /* policy: "stop" or "oldest" */
     const char  *move_to;     /* move --to: the candidate to take the shard; NULL the best */
+    const char  *tables;      /* bootstrap: "db.t1,db.t2" */
+    const char  *boot_id;     /* bootstrap: the request's id (NULL: the time in ms) */
     int64_t      older_than_s;
     int64_t      timeout_ms;  /* connecting to ZooKeeper */
     const char  *zk_user;     /* ZooKeeper identity (docs/ZOOKEEPER.md), NULL none */

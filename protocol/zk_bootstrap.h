@@ -1,0 +1,70 @@
+/* zk_bootstrap.h -- the bootstrap nodes in ZooKeeper: an app's request and each shard's progress (paths and codecs).
+ *
+ *   ROOT/apps/APP/bootstrap          persistent  the request: {"id":ID,"tables":["db.t",...]}
+ *   ROOT/apps/APP/bootstrap/SHARD    persistent  progress of shard SHARD's publisher
+ *
+ * The request is written by wormhole-ctl (or anyone); a publisher watches
+ * it and serves the request to that app's flow. A request with a new id
+ * starts over; progress of another id is ignored. Progress is written by the
+ * shard's publisher after the app acknowledged a chunk (docs/ZOOKEEPER.md,
+ * docs/BOOTSTRAP.md). Module prefix zku_ (protocol/zk_layout.h). */
+#ifndef WH_ZK_BOOTSTRAP_H
+#define WH_ZK_BOOTSTRAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "wormhole/error.h"
+
+#define ZKU_BOOT_MAX      16384   /* bytes of a request or progress node */
+#define ZKU_BOOT_ID_MAX   64      /* characters of a request id */
+#define ZKU_BOOT_TABLES   256     /* tables in one request */
+
+int zku_path_bootstrap(char *buf, size_t len, const char *root, const char *app);
+int zku_path_boot_progress(char *buf, size_t len, const char *root, const char *app,
+                           const char *shard);
+
+/* An app's request. */
+typedef struct zku_boot_request {
+    char     id[ZKU_BOOT_ID_MAX + 1];
+    char   **db, **table;     /* malloc'd: table i is db[i].table[i] */
+    uint32_t ntables;
+} zku_boot_request;
+
+/* Writes a request's node data (malloc'd in *out) for tables given as
+ * "db.table" texts. WH_ERR_PARSE (errbuf) for an empty id, a name without
+ * a '.', or too many tables. */
+int  zku_boot_request_to_json(const char *id, const char *const *tables, uint32_t n,
+                              char **out, char *errbuf, size_t errlen);
+/* Parses a request; WH_ERR_PARSE with errbuf. Free with zku_boot_request_free
+ * (also after a failure). */
+int  zku_boot_request_from_json(const char *data, size_t len, zku_boot_request *out,
+                                char *errbuf, size_t errlen);
+void zku_boot_request_free(zku_boot_request *r);
+
+/* A shard's progress on a request. */
+typedef struct zku_boot_progress {
+    char     id[ZKU_BOOT_ID_MAX + 1];  /* the request it belongs to */
+    uint32_t table;        /* index of the table being read (ntables: all done) */
+    json_t  *key;          /* last key of that table the app acknowledged; NULL: from its start */
+    uint64_t rows;         /* snapshot rows acknowledged, all tables */
+    uint64_t table_rows;   /* ... of the current table */
+    uint64_t estimate;     /* the server's estimate of the current table's rows */
+    uint64_t dropped;      /* chunk rows dropped because the stream carried them (windows) */
+    bool     done;         /* every table was sent and acknowledged */
+    int64_t  started_ms;   /* wall clock: the bootstrap started */
+    int64_t  updated_ms;   /* wall clock: this progress was acknowledged */
+} zku_boot_progress;
+
+int  zku_boot_progress_to_json(const zku_boot_progress *p, char **out, char *errbuf,
+                               size_t errlen);
+/* Parses progress; WH_ERR_PARSE with errbuf. out->key is a new reference
+ * (free with zku_boot_progress_free, also after a failure). */
+int  zku_boot_progress_from_json(const char *data, size_t len, zku_boot_progress *out,
+                                 char *errbuf, size_t errlen);
+void zku_boot_progress_free(zku_boot_progress *p);
+
+#endif
