@@ -43,6 +43,8 @@ static void test_kinds(void)
         { "/wh/apps/a/positions/s1", ZKU_NODE_POSITION },
         { "/wh/apps/a/failures", ZKU_NODE_FAILURES },
         { "/wh/apps/a/failures/s1", ZKU_NODE_FAILURE },
+        { "/wh/apps/a/bootstrap", ZKU_NODE_BOOTSTRAP },
+        { "/wh/apps/a/bootstrap/s1", ZKU_NODE_BOOT_PROGRESS },
         { "/wh/shards", ZKU_NODE_SHARDS },
         { "/wh/shards/s1", ZKU_NODE_SHARD },
         { "/wh/shards/s1/epoch", ZKU_NODE_EPOCH },
@@ -57,6 +59,7 @@ static void test_kinds(void)
         { "/whx/apps", ZKU_NODE_NONE },
         { "/wh/apps/a/other", ZKU_NODE_NONE },
         { "/wh/apps/a/instances/i/x", ZKU_NODE_NONE },
+        { "/wh/apps/a/bootstrap/s1/x", ZKU_NODE_NONE },
         { "/wh//apps", ZKU_NODE_NONE },
         { "/elsewhere", ZKU_NODE_NONE },
         { "wh/apps", ZKU_NODE_NONE },
@@ -133,7 +136,13 @@ static void test_table(void)
         case ZKU_NODE_ROOT:
             CHECK_EQ_INT(pub | app, 0);
             break;
-        default:   /* positions, failures, shards, epochs, publishers: publishers' only */
+        case ZKU_NODE_BOOTSTRAP:   /* the admin's request: the app reads it, publishers
+                                    * read it and keep their progress under it */
+            CHECK_EQ_INT(app, ZOO_PERM_READ);
+            CHECK_EQ_INT(pub, ZOO_PERM_READ | ZOO_PERM_CREATE);
+            break;
+        default:   /* positions, failures, shards, epochs, publishers, bootstrap progress:
+                    * publishers' only */
             CHECK_EQ_INT(pub, ZOO_PERM_ALL);
             CHECK_EQ_INT(app, 0);
             CHECK_EQ_INT(zku_acl_vector(&acl)->count, 1);
