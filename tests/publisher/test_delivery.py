@@ -137,6 +137,8 @@ def workload_statements(rng, t, base, count):
 class Env:
     """Servers, processes and files of one scenario."""
 
+    tls = False   # subclasses that do not call Env.__init__ (BigEnv, FaultEnv) run plaintext
+
     def __init__(self, stack, source, zk="standalone", zk_super=None, tls=False):
         self.stack = stack
         self.source = source

@@ -421,10 +421,19 @@ def scenario_monitor(env):
     # The monitor restarts cand-a at once; once the killed one's session expired, the
     # best healthy candidate takes the lease: the restarted cand-a if it registered by
     # then, else cand-b and then cand-a by failback.
-    td.wait_until(lambda: roles().get("cand-a", (None, 0, 0))[0] == "active" and
-                  roles()["cand-a"][2] != old_pid, wh.scaled(60),
-                  "the restarted cand-a to serve the shard again")
-    r = roles()
+    # One snapshot of the status decides (two reads could see two moments, and a
+    # report written before the epoch is known has none).
+    seen = {}
+
+    def restarted_serves():
+        r = roles()
+        a = r.get("cand-a", (None, None, 0))
+        if a[0] == "active" and a[2] != old_pid and a[1] is not None:
+            seen.update(r)
+            return True
+        return False
+    td.wait_until(restarted_serves, wh.scaled(60), "the restarted cand-a to serve the shard again")
+    r = seen
     check(r["cand-a"][1] > e and r["cand-b"][0] == "standby",
           "the monitor restarted cand-a (pid %d, was %d), which serves the shard with epoch %d "
           "> %d; cand-b standby (%s)" % (r["cand-a"][2], old_pid, r["cand-a"][1], e, r))
