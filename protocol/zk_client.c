@@ -30,10 +30,23 @@ void zku_quiet(void)
         zoo_set_debug_level((ZooLogLevel)0);
 }
 
+int zku_create(zhandle_t *zh, const char *root, const char *path, const char *data, int mode,
+               const zku_acl_ids *ids)
+{
+    zku_acl acl;
+    char err[256];
+    if (zku_acl_for_path(root, path, ids, &acl, err, sizeof err) != WH_OK) {
+        wh_warn(WH_AREA_ZK, "creating %s: %s", path, err);
+        return ZBADARGUMENTS;
+    }
+    return zoo_create(zh, path, data, data ? (int)strlen(data) : -1, zku_acl_vector(&acl), mode,
+                      NULL, 0);
+}
+
 int zku_create_parents(zhandle_t *zh, const char *root, const char *path, bool include_last,
                        const zku_acl_ids *ids)
 {
-    char buf[1024], err[256];
+    char buf[1024];
     size_t n = strlen(path);
     if (n >= sizeof buf || path[0] != '/')
         return ZBADARGUMENTS;
@@ -45,16 +58,9 @@ int zku_create_parents(zhandle_t *zh, const char *root, const char *path, bool i
             break;
         char save = buf[i];
         buf[i] = '\0';
-        zku_acl acl;
         int rc = zoo_exists(zh, buf, 0, NULL);
-        if (rc == ZNONODE) {
-            if (zku_acl_for_path(root, buf, ids, &acl, err, sizeof err) != WH_OK) {
-                wh_warn(WH_AREA_ZK, "creating %s: %s", buf, err);
-                buf[i] = save;
-                return ZBADARGUMENTS;
-            }
-            rc = zoo_create(zh, buf, NULL, -1, zku_acl_vector(&acl), 0, NULL, 0);
-        }
+        if (rc == ZNONODE)
+            rc = zku_create(zh, root, buf, NULL, 0, ids);
         buf[i] = save;
         if (rc != ZOK && rc != ZNODEEXISTS)
             return rc;

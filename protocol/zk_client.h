@@ -38,6 +38,12 @@ const char *zku_state_name(int state);
  * the state changes ourselves). Call before zookeeper_init. */
 void zku_quiet(void);
 
+/* Creates path (a node of the layout under root) with data (NULL: none) and
+ * mode, carrying the ACL of its kind for ids (protocol/zk_acl.h). The
+ * ZooKeeper result; ZBADARGUMENTS, with a warning, when path has no ACL. */
+int zku_create(zhandle_t *zh, const char *root, const char *path, const char *data, int mode,
+               const zku_acl_ids *ids);
+
 /* Creates every missing component of path as a persistent, empty znode
  * (ZNODEEXISTS is fine); the last component too when include_last. Each
  * node created takes the ACL of its kind (zk_acl.h) built from ids under

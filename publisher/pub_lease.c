@@ -157,18 +157,6 @@ static char *candidate_data(pub_lease *l, bool healthy, const char *why)
     return data;
 }
 
-/* Creates path (a node under the shard) with data and the ACL of its kind. */
-static int lease_create(pub_lease *l, zhandle_t *zh, const char *path, const char *data, int mode)
-{
-    zku_acl acl;
-    char err[256];
-    if (zku_acl_for_path(l->cfg->zk_root, path, l->ids, &acl, err, sizeof err) != WH_OK) {
-        wh_warn(WH_AREA_ZK, "creating %s: %s", path, err);
-        return ZBADARGUMENTS;
-    }
-    return zoo_create(zh, path, data, (int)strlen(data), zku_acl_vector(&acl), mode, NULL, 0);
-}
-
 int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *why)
 {
     int rc = zku_create_parents(zh, l->cfg->zk_root, l->cands_path, true, l->ids);
@@ -177,11 +165,11 @@ int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *wh
         free(data);
         return rc != ZOK ? rc : ZSYSTEMERROR;
     }
-    rc = lease_create(l, zh, l->self_path, data, ZOO_EPHEMERAL);
+    rc = zku_create(zh, l->cfg->zk_root, l->self_path, data, ZOO_EPHEMERAL, l->ids);
     if (rc == ZNODEEXISTS) {
         /* Ours from an earlier session (or process) with this id. */
         zoo_delete(zh, l->self_path, -1);
-        rc = lease_create(l, zh, l->self_path, data, ZOO_EPHEMERAL);
+        rc = zku_create(zh, l->cfg->zk_root, l->self_path, data, ZOO_EPHEMERAL, l->ids);
     }
     free(data);
     struct Stat st;
@@ -330,7 +318,7 @@ int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
         wh_warn(WH_AREA_ZK, "%s", err);
         return ZSYSTEMERROR;
     }
-    int rc = lease_create(l, zh, l->lease_path, data, ZOO_EPHEMERAL);
+    int rc = zku_create(zh, l->cfg->zk_root, l->lease_path, data, ZOO_EPHEMERAL, l->ids);
     free(data);
     if (rc == ZOK)
         l->vacant_since = 0;
@@ -363,7 +351,7 @@ int pub_lease_ask_move(pub_lease *l, zhandle_t *zh, const char *from, const char
         wh_warn(WH_AREA_ZK, "%s", err);
         return ZSYSTEMERROR;
     }
-    int rc = lease_create(l, zh, l->move_path, data, 0);
+    int rc = zku_create(zh, l->cfg->zk_root, l->move_path, data, 0, l->ids);
     free(data);
     if (rc == ZOK)
         wh_info(WH_AREA_ZK, "asked shard %s to move from %s to %s (%s)", l->cfg->shard,

@@ -130,14 +130,7 @@ static void zk_authenticate(pub_zk *z)
 /* Creates path (a node of the layout) with data and the ACL of its kind. */
 static int zk_create(pub_zk *z, const char *path, const char *data, int mode)
 {
-    zku_acl acl;
-    char err[256];
-    if (zku_acl_for_path(z->pub->cfg.zk_root, path, &z->ids, &acl, err, sizeof err) != WH_OK) {
-        wh_warn(WH_AREA_ZK, "creating %s: %s", path, err);
-        return ZBADARGUMENTS;
-    }
-    return zoo_create(z->zh, path, data, data ? (int)strlen(data) : -1, zku_acl_vector(&acl),
-                      mode, NULL, 0);
+    return zku_create(z->zh, z->pub->cfg.zk_root, path, data, mode, &z->ids);
 }
 
 /* The fatal sentence for NOAUTH on path while registering. */
