@@ -203,6 +203,7 @@ typedef struct publisher {
     /* live tuning (SIGHUP), read by caravan threads without a lock */
     atomic_llong window_bytes, marker_updates, marker_ms, batch_size, caravan_wait_ms;
     atomic_llong boot_chunk_rows, boot_rows_per_sec, boot_window_keys;
+    atomic_llong flush_ms;       /* positions.flush_interval_ms, read by the ZooKeeper agent */
     atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */
     atomic_bool has_fatal;     /* fatal is written */
     char     fatal[1024];

@@ -39,6 +39,7 @@ void pub_apply_live(publisher *p)
     atomic_store(&p->boot_chunk_rows, p->cfg.boot_chunk_rows);
     atomic_store(&p->boot_rows_per_sec, p->cfg.boot_rows_per_sec);
     atomic_store(&p->boot_window_keys, p->cfg.boot_window_keys);
+    atomic_store(&p->flush_ms, p->cfg.flush_ms);
 }
 
 /* Builds a TLS context from cfg's files into *out (NULL for plaintext). */

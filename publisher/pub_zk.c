@@ -1238,7 +1238,7 @@ static void *zk_main(void *arg)
             }
         }
         if (up && !need_register && !hold && atomic_load(&z->active) &&
-            (urgent || wh_mono_ms() - last_flush >= cfg->flush_ms)) {
+            (urgent || wh_mono_ms() - last_flush >= atomic_load(&z->pub->flush_ms))) {
             pthread_mutex_lock(&z->mu);
             z->urgent = false;
             pthread_mutex_unlock(&z->mu);
@@ -1252,7 +1252,7 @@ static void *zk_main(void *arg)
         if (z->stop || z->has_fatal)
             break;
         if (!z->expired && !((z->dirty || z->urgent) && up && !need_register)) {
-            int64_t wait = (need_register || !up) ? backoff : cfg->flush_ms;
+            int64_t wait = (need_register || !up) ? backoff : atomic_load(&z->pub->flush_ms);
             if (wait > 200 && (!up || need_register))
                 wait = 200;
             if (wait > 100)

@@ -48,7 +48,7 @@ struct pub_zk {
     bool       urgent;       /* a start waits for its write: flush now */
     bool       expired;
     zhandle_t *zh;
-    uint64_t   epoch;
+    _Atomic uint64_t epoch;  /* written by the agent, read by the loop (pub_zk_epoch) */
     char       id[ZKU_ID_MAX + 1];
     /* the shard's paths (protocol/zk_layout.h), built once in pub_zk_new */
     char       reg_path[ZKU_PATH_MAX];
@@ -66,7 +66,7 @@ struct pub_zk {
     int        npos, cappos;
     char       fatal[1024];   /* under mu */
     bool       has_fatal;
-    bool       connected;
+    atomic_bool connected;
     /* ZooKeeper identity (zookeeper.user; off: every node open) and the ids
      * this publisher's nodes get in their ACLs (protocol/zk_acl.h). */
     zku_auth    auth;

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "apps/app_tls.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "filters/filter.h"
@@ -100,7 +101,7 @@ typedef struct cache_config {
     char    *zk_user, *zk_secret_file;   /* the app's ZooKeeper identity, "" none */
     json_t  *shards;
     int64_t  session_ms, zk_wait_ms, heartbeat_timeout_ms;
-    char    *tls_mode, *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_publisher_names;
+    app_tls_config tls;   /* subscriber.tls.* (apps/app_tls.h) */
     json_t  *caches_json, *rules_json;
     int64_t  group_ops, max_pending_bytes, retry_min_ms, retry_max_ms, redelete_ms;
     int64_t  stats_interval_ms, status_interval_ms;

@@ -847,11 +847,7 @@ int main(int argc, char **argv)
     o.advertise_host = cfg->advertise[0] ? cfg->advertise : NULL;
     o.manual_ack = true;
     o.heartbeat_timeout_ms = (int)cfg->heartbeat_timeout_ms;
-    o.tls_mode = cfg->tls_mode;
-    o.tls_ca_file = cfg->tls_ca_file;
-    o.tls_cert_file = cfg->tls_cert_file;
-    o.tls_key_file = cfg->tls_key_file;
-    o.tls_publisher_names = cfg->tls_publisher_names;
+    app_tls_options(&cfg->tls, &o);
     o.on_batch = on_batch;
     o.on_shard_notice = on_notice;
     int rc = wh_subscriber_new(&o, &app.sub, err, sizeof err);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "apps/app_tls.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "wormhole/applied.h"
@@ -42,7 +43,7 @@ typedef struct idx_config {
     int64_t  zk_session_ms, zk_wait_ms;
     char    *app, *instance, *listen_host, *advertise_host;
     int64_t  listen_port, heartbeat_timeout_ms;
-    char    *tls_mode, *tls_ca_file, *tls_cert_file, *tls_key_file, *tls_publisher_names;
+    app_tls_config tls;   /* subscriber.tls.* (apps/app_tls.h) */
     json_t  *shards_json;
     char    *backend;
     int64_t  retry_min_ms, retry_max_ms;

@@ -39,21 +39,7 @@ const wh_cfg_field idx_config_fields[] = {
       "Host name publishers connect to; empty means the listen host."),
     F("subscriber.heartbeat_timeout_ms", WH_CFG_INT, heartbeat_timeout_ms, "10000", 200, 600000,
       "Drop a publisher connection that sent nothing for this long."),
-    F("subscriber.tls.mode", WH_CFG_STRING, tls_mode, "\"auto\"", 1, 0,
-      "Mutual TLS with publishers: auto (TLS when the three files are set, else plaintext "
-      "from loopback publishers only), on (required), off (plaintext, loopback only); "
-      "docs/SECURITY.md."),
-    F("subscriber.tls.ca_file", WH_CFG_STRING, tls_ca_file, "\"\"", 1, 0,
-      "PEM CA that publishers' certificates must chain to."),
-    F("subscriber.tls.cert_file", WH_CFG_STRING, tls_cert_file, "\"\"", 1, 0,
-      "PEM certificate of this instance; publishers deliver the app only to a certificate "
-      "named for it (by default subscriber.APP.wormhole)."),
-    F("subscriber.tls.key_file", WH_CFG_STRING, tls_key_file, "\"\"", 1, 0,
-      "Its PEM private key (mode 0600 or stricter). The three files are read again when "
-      "they change."),
-    F("subscriber.tls.publisher_names", WH_CFG_STRING, tls_publisher_names,
-      "\"publisher.{shard}.wormhole\"", 1, 0,
-      "Comma-separated name patterns a publisher's certificate must match for its shard."),
+    APP_TLS_CONFIG_FIELDS(idx_config, tls),
     F("backend.type", WH_CFG_STRING, backend, "\"sqlite\"", 1, 0,
       "Where the index lives: sqlite (an FTS5 file) or postgresql (tsvector + GIN)."),
     F("backend.retry_min_ms", WH_CFG_INT, retry_min_ms, "100", 10, 600000,
