@@ -17,51 +17,15 @@ a failed check, 77 (skip) when MariaDB or the programs are not available.
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_delivery as td  # noqa: E402
-from test_delivery import check, count_lines, log, read_lines, wait_until  # noqa: E402
+from test_delivery import check, count_lines, log, wait_until  # noqa: E402
 
-CTL = os.path.join(td.BUILD, "tools", "wormhole-ctl")
-
-
-def ctl(env, *args, expect=0):
-    r = subprocess.run([CTL, "--zk", env.zk.connect + env.root] + list(args),
-                       capture_output=True, text=True, timeout=60)
-    check(r.returncode == expect, "wormhole-ctl %s exits %d (got %d: %s%s)" %
-          (" ".join(args), expect, r.returncode, r.stdout[-500:], r.stderr[-500:]))
-    return r.stdout
-
-
-def insert(env, start, n):
-    env.db.sql_script("".join("INSERT INTO app.items VALUES (%d, 1, 'n%d', %d, 1.50);\n" %
-                              (i, i, i) for i in range(start, start + n)))
-
-
-def ids(path):
-    return set(u["after"]["id"] for u in read_lines(path)
-               if u.get("table") == "items" and u.get("op") in ("insert", "INSERT") and
-               u.get("after"))
-
-
-def wait_ids(path, want, what, timeout=60):
-    wait_until(lambda: want <= ids(path), timeout, what)
-
-
-def purge_all_but_newest(env):
-    env.db.flush_logs()
-    newest = os.path.basename(env.db.binlog_files()[-1])
-    # The server keeps a file until its binlog checkpoint is written: retry.
-    t0 = time.time()
-    while len(env.db.binlog_files()) > 1 and time.time() - t0 < 30:
-        env.db.sql("PURGE BINARY LOGS TO '%s'" % newest)
-        time.sleep(0.3)
-    check(len(env.db.binlog_files()) == 1, "binlogs before %s purged: %s" %
-          (newest, env.db.binlog_files()))
+from flow_util import CTL, ctl, ids, insert, purge_to_newest, wait_ids  # noqa: E402
 
 
 def status_failed(path):
@@ -90,7 +54,7 @@ def scenario(env, stack):
     insert(env, 21, 20)
     wait_ids(ta.out, set(range(21, 41)), "app_a gets rows while app_b is stopped")
     log("app_b's position: %s" % ctl(env, "--json", "app", "app_b").strip())
-    purge_all_but_newest(env)
+    purge_to_newest(env, flush=True)
     insert(env, 41, 10)
     wait_ids(ta.out, set(range(41, 51)), "app_a gets rows after the purge")
 
@@ -150,7 +114,7 @@ def scenario(env, stack):
     tb2.wait(timeout=15)
     insert(env, 76, 5)
     wait_ids(ta.out, set(range(76, 81)), "app_a gets rows while app_b is stopped again")
-    purge_all_but_newest(env)
+    purge_to_newest(env, flush=True)
     insert(env, 81, 5)
     tb2 = env.tail("app_b")
     wait_ids(tb2.out, set(range(81, 86)), "app_b resumes from the oldest position (policy)")

@@ -27,7 +27,6 @@ available.
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -36,36 +35,13 @@ sys.path.insert(0, HERE)
 import test_delivery as td  # noqa: E402
 from test_delivery import check, count_lines, log, read_lines, wait_until  # noqa: E402
 
-CTL = os.path.join(td.BUILD, "tools", "wormhole-ctl")
-
-
-def ctl(env, *args, expect=0):
-    r = subprocess.run([CTL, "--zk", env.zk.connect + env.root] + list(args),
-                       capture_output=True, text=True, timeout=60)
-    check(r.returncode == expect, "wormhole-ctl %s exits %d (got %d: %s%s)" %
-          (" ".join(args), expect, r.returncode, r.stdout[-500:], r.stderr[-500:]))
-    return r.stdout
+from flow_util import CTL, ctl, ids, insert, purge_to_newest, wait_ids  # noqa: E402
 
 
 def shard(env, app):
     """app's shard s1 as wormhole-ctl --json app shows it, or {}."""
     shards = json.loads(ctl(env, "--json", "app", app))["shards"]
     return shards[0] if shards else {}
-
-
-def insert(env, start, n):
-    env.db.sql_script("".join("INSERT INTO app.items VALUES (%d, 1, 'n%d', %d, 1.50);\n" %
-                              (i, i, i) for i in range(start, start + n)))
-
-
-def ids(path):
-    return set(u["after"]["id"] for u in read_lines(path)
-               if u.get("table") == "items" and u.get("op") in ("insert", "INSERT") and
-               u.get("after"))
-
-
-def wait_ids(path, want, what, timeout=60):
-    wait_until(lambda: want <= ids(path), td.wh.scaled(timeout), what)
 
 
 def stalled(p):
@@ -76,19 +52,6 @@ def stalled(p):
 def kill(p):
     p.send_signal(signal.SIGKILL)
     p.wait()
-
-
-def purge_to_newest(env):
-    """Purges every binlog but the newest (no FLUSH: the apps that acknowledge have their
-    positions in the newest file)."""
-    newest = os.path.basename(env.db.binlog_files()[-1])
-    t0 = time.time()   # the server keeps a file until its binlog checkpoint is written: retry
-    while len(env.db.binlog_files()) > 1 and time.time() - t0 < td.wh.scaled(30):
-        env.db.sql("PURGE BINARY LOGS TO '%s'" % newest)
-        time.sleep(0.3)
-    check(len(env.db.binlog_files()) == 1, "binlogs before %s purged: %s" %
-          (newest, env.db.binlog_files()))
-    return newest
 
 
 def failed_lines(pub, app):
