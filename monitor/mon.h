@@ -111,6 +111,8 @@ typedef struct mon_monitor {
 
     mon_client *clients;             /* linked list */
     unsigned    nclients;
+    int64_t     refused_logged_ms;   /* when a control-socket refusal was last logged */
+    uint64_t    refused_unlogged;    /* refusals since then, logged with the next line */
 
     bool     loading;                /* startup: specs are stored, nothing is started */
     bool     rescan_pending;

@@ -24,6 +24,8 @@
 #define A WH_AREA_MONITOR
 #define CLIENT_MAX      32
 #define CLIENT_TIMEOUT  5000
+/* At most one log line per this many ms about refused control-socket peers. */
+#define REFUSAL_LOG_MS  10000
 #define REQUEST_MAX     256
 
 struct mon_client {
@@ -372,9 +374,20 @@ void mon_status_accept(mon_monitor *m)
             static const char refusal[] =
                 "{\"ok\":false,\"error\":\"permission denied: this user may not use the "
                 "monitor's control socket\"}\n";
-            wh_warn(A, "control socket: refused a connection from uid %d pid %d (allowed: root, "
-                    "uid %d%s)", (int)cr.uid, (int)cr.pid, (int)geteuid(),
-                    m->has_group ? " and the control group" : "");
+            /* A local user can connect in a loop: one line per REFUSAL_LOG_MS,
+             * with the count of the refusals not logged since the last one. */
+            int64_t now = wh_mono_ms();
+            if (m->refused_logged_ms && now - m->refused_logged_ms < REFUSAL_LOG_MS) {
+                m->refused_unlogged++;
+            } else {
+                wh_warn(A, "control socket: refused a connection from uid %d pid %d (allowed: "
+                        "root, uid %d%s); %llu more refused since the last such line",
+                        (int)cr.uid, (int)cr.pid, (int)geteuid(),
+                        m->has_group ? " and the control group" : "",
+                        (unsigned long long)m->refused_unlogged);
+                m->refused_logged_ms = now;
+                m->refused_unlogged = 0;
+            }
             if (send(fd, refusal, sizeof refusal - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
                 wh_debug(A, "control socket: refusal not sent: %s", strerror(errno));
             close(fd);

@@ -886,6 +886,11 @@ def case_socket(e):
           "nobody must be refused: %r" % (res,))
     e.wait_for(lambda: re.search(r"refused a connection from uid 65534 pid \d+", e.log()), 5,
                "the refusal's warning")
+    # A local user connecting in a loop gets one line per 10 s, not one per connection.
+    for _ in range(20):
+        check(connect_as(sock, nobody, nogroup)[0] == "reply", "refused again with a reply")
+    lines = re.findall(r"refused a connection from uid 65534", e.log())
+    check(len(lines) == 1, "21 refusals in a burst log one line, not %d" % len(lines))
     check(e.status().get("instances") is not None, "root is still served")
     check(e.stop_monitor() == 0, "the monitor's exit status")
 
