@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Caravans: one log read for apps in sync, the cap on caravans and the catch-up read-rate cap.
+
+Usage: python3 tests/publisher/test_caravan_start.py SCENARIO [options]
+
+Scenarios (each starts a throwaway MariaDB and ZooKeeper; the publisher reads the binlog
+through the mysql mapper and writes its status file, whose cumulative "log_bytes_read" and
+"readers_started" the checks use):
+  start_together  --apps N --runs R: R times, N new apps (one multi_sub process, one
+                  libwormhole instance per app) start together at the oldest position of
+                  a modest binlog that does not change; each time exactly one reader must
+                  start and it must read the log exactly once (log_bytes_read grows by the
+                  binlog's size), and every app must receive every update. With --gather 0
+                  (delivery.caravan_gather_ms 0, the placement before the fix) the test
+                  counts the runs that formed more than one reader instead and fails if
+                  any did (--expect-race turns that into the expected outcome).
+  catch_up        a lead app in sync and an app that recovers from far behind: while it
+                  catches up the publisher reads at most 2x the log it covers, the
+                  catch-up reader stays under delivery.catchup_read_bytes_per_s over every
+                  2 s window while the lead, uncapped, takes a burst faster than the cap
+                  allows; afterwards the two caravans merge and new writes are read once.
+  cap             delivery.max_caravans 2 with a lead and two apps behind it at different
+                  positions: the second one waits (status "waiting_for_caravan", a WARN),
+                  gets a reader once the first has caught up and merged, and all three
+                  apps receive everything; never more than 2 readers run.
+
+Exits 0 on success, 1 on a failed check, 77 (skip) if something needed is not built.
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_delivery as td  # noqa: E402
+
+MULTI_SUB = os.path.join(td.BUILD, "tests", "publisher", "multi_sub")
+SCALE = float(os.environ.get("WH_TIMEOUT_SCALE", "1"))
+
+
+class Pub:
+    """The publisher with a status file, and its counters."""
+
+    def __init__(self, env, delivery):
+        self.env = env
+        self.status = env.stack.path("pub-status.json")
+        os.environ["WORMHOLE_STATUS_FILE"] = self.status
+        os.environ["WORMHOLE_STATUS_INTERVAL_MS"] = "100"
+        try:
+            self.p = env.publisher(None, delivery)
+        finally:
+            del os.environ["WORMHOLE_STATUS_FILE"]
+            del os.environ["WORMHOLE_STATUS_INTERVAL_MS"]
+        self.cfg = env.stack.path("pub%d.json" % env.n)
+
+    def read(self):
+        try:
+            with open(self.status) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def fresh(self):
+        """A status written after this call."""
+        t = time.time() * 1000
+        st = {}
+
+        def newer():
+            st["s"] = self.read()
+            return st["s"] is not None and st["s"].get("ts", 0) > t + 50 and \
+                "log_bytes_read" in st["s"]
+        td.wait_until(newer, 30 * SCALE, "a fresh status file")
+        return st["s"]
+
+    def counters(self):
+        s = self.fresh()
+        return s["log_bytes_read"], s["readers_started"]
+
+    def log(self):
+        with open(self.p.logpath, errors="replace") as f:
+            return f.read()
+
+
+def binlog_size(env):
+    d = env.db.env("X")["X_BINLOG_DIR"]
+    return sum(os.path.getsize(f) for f in glob.glob(os.path.join(d, "*.[0-9]*")))
+
+
+def multi_sub(env, prefix, apps, count, wait=True):
+    env.n += 1
+    logf = open(env.stack.path("multi%d.log" % env.n), "w")
+    args = [MULTI_SUB, "--zk", env.zk.connect + env.root, "--prefix", prefix,
+            "--apps", str(apps), "--timeout", str(int(300 * SCALE))]
+    if count is not None:
+        args += ["--count", str(count)]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=logf, text=True)
+    p.logpath = logf.name
+    env.procs.append(p)
+    if wait:
+        td.wait_until(lambda: "registered" in open(p.logpath).read(), 60 * SCALE,
+                      "%d instances to register" % apps)
+    return p
+
+
+def finish(p, what):
+    out, _ = p.communicate(timeout=400 * SCALE)
+    td.check(p.returncode == 0, "%s: every app received everything (%s)" % (what, out.strip()))
+    return json.loads(out)
+
+
+def log_updates(env):
+    return len(env.expected())
+
+
+def sc_start_together(env, argv):
+    napps = int(argv[argv.index("--apps") + 1])
+    runs = int(argv[argv.index("--runs") + 1])
+    gather = int(argv[argv.index("--gather") + 1]) if "--gather" in argv else None
+    expect_race = "--expect-race" in argv
+    env.write_workload(400, threads=4, seed=17)
+    total = log_updates(env)
+    size = binlog_size(env)
+    td.log("binlog: %d bytes, %d updates" % (size, total))
+    delivery = {"window_bytes": 1 << 20}
+    if gather is not None:
+        delivery["caravan_gather_ms"] = gather
+    pub = Pub(env, delivery)
+    env.wait_registered_pub = None
+    b0, r0 = pub.counters()
+    raced = []
+    for run in range(runs):
+        p = multi_sub(env, "r%d_" % run, napps, total, wait=False)
+        finish(p, "run %d (%d apps)" % (run, napps))
+        b1, r1 = pub.counters()
+        readers, ratio = r1 - r0, (b1 - b0) / size
+        td.log("run %d: %d apps, %d reader(s) started, log bytes read %d = %.2fx the log" %
+               (run, napps, readers, b1 - b0, ratio))
+        if readers != 1 or b1 - b0 != size:
+            raced.append((run, readers, ratio))
+        b0, r0 = b1, r1
+        if size != binlog_size(env):
+            raise td.Failed("the binlog changed during the test")
+    td.log("%d of %d runs formed more than one reader or read the log more than once: %s" %
+           (len(raced), runs, raced))
+    if expect_race:
+        td.check(raced, "the placement without gathering races (%d of %d runs read the log "
+                 "more than once)" % (len(raced), runs))
+    else:
+        td.check(not raced, "every run of %d apps started together started exactly one reader "
+                 "and read the log exactly once (%d runs)" % (napps, runs))
+    td.check(pub.p.poll() is None, "the publisher is still running")
+
+
+def rate_windows(samples, window_ms):
+    """The largest read rate (bytes/s) over any window of at least window_ms in the
+    (ts_ms, bytes) samples."""
+    best = 0.0
+    for i, (t0, b0) in enumerate(samples):
+        for t1, b1 in samples[i + 1:]:
+            if t1 - t0 >= window_ms:
+                best = max(best, (b1 - b0) * 1000.0 / (t1 - t0))
+                break
+    return best
+
+
+def sample_until(pub, done, timeout, what):
+    samples = []
+    t_end = time.time() + timeout * SCALE
+    while not done():
+        s = pub.read()
+        if s and "log_bytes_read" in s and (not samples or s["ts"] > samples[-1][0]):
+            samples.append((s["ts"], s["log_bytes_read"]))
+        if time.time() > t_end:
+            raise td.Failed("timed out waiting for " + what)
+        time.sleep(0.05)
+    return samples
+
+
+def sc_catch_up(env, argv):
+    cap = 256 * 1024
+    env.write_workload(200, seed=1)
+    pub = Pub(env, {"window_bytes": 1 << 20, "catchup_read_bytes_per_s": cap})
+    n = log_updates(env)
+    lead = multi_sub(env, "lead", 1, None)
+    rec = multi_sub(env, "rec", 1, None)
+    td.wait_until(lambda: pub.fresh()["log_bytes_read"] >= binlog_size(env), 60 * SCALE,
+                  "both apps to read the first writes")
+    time.sleep(1)   # the acknowledged positions reach ZooKeeper (flush_interval_ms 100)
+    rec.terminate()
+    finish(rec, "the recovering app, stopped")
+    # Far behind: about 1.5 MB of binlog that only the lead reads as it comes.
+    size0 = binlog_size(env)
+    env.write_workload(3000, seed=2)
+    n = log_updates(env)
+    size1 = binlog_size(env)
+    td.wait_until(lambda: pub.fresh()["log_bytes_read"] >= size1, 60 * SCALE,
+                  "the lead to read the new writes")
+    b0, r0 = pub.counters()
+    behind = size1 - size0
+    td.log("the recovering app is %d bytes of binlog behind the lead" % behind)
+    rec = multi_sub(env, "rec", 1, None)
+    # While it catches up, a burst only the lead reads (it is at the head): uncapped, the
+    # lead takes it faster than the cap would allow.
+    time.sleep(1.0)
+    t0 = time.time()
+    env.write_workload(1500, seed=3)
+    size2 = binlog_size(env)
+    lead_log = size2 - size1
+    merged = lambda: "merges into caravan" in pub.log()  # noqa: E731
+    samples = sample_until(pub, merged, 300, "the recovering app's caravan to merge")
+    t_merge = time.time() - t0
+    b1, r1 = pub.counters()
+    covered = behind + lead_log
+    td.log("catch-up: %d bytes read for %d bytes of log covered (%.2fx), %d reader(s) "
+           "started, merged after %.1f s" % (b1 - b0, covered, (b1 - b0) / covered, r1 - r0,
+                                            t_merge))
+    td.check(b1 - b0 <= 2 * covered, "while the app caught up the publisher read at most 2x "
+             "the log it covered (%.2fx)" % ((b1 - b0) / covered))
+    td.check(r1 - r0 == 1, "one reader started for the recovering app")
+    # The catch-up reader's rate: the lead reads only the burst (lead_log bytes), the rest
+    # is the catch-up reader, so over any window total - burst bounds it; check the total
+    # outside the burst's seconds, and the whole catch-up's average.
+    quiet = [s for s in samples if s[0] / 1000.0 > t0 + 10 * SCALE] or samples
+    peak = rate_windows(quiet, 2000)
+    avg = (b1 - b0 - lead_log) / max(t_merge, 0.001)
+    td.log("catch-up reader: peak %.0f B/s over 2 s windows after the burst, %.0f B/s on "
+           "average; cap %d B/s" % (peak, avg, cap))
+    td.check(peak <= cap * 1.25 + 64 * 1024 / 2.0, "the catch-up reader stays under the cap "
+             "over every 2 s window (peak %.0f B/s, cap %d)" % (peak, cap))
+    td.check(t_merge >= behind / cap * 0.8, "the catch-up took at least the time the cap "
+             "allows (%.1f s for %d bytes at %d B/s)" % (t_merge, behind, cap))
+    # One reader again: new writes are read once.
+    b2, _ = pub.counters()
+    s_before = binlog_size(env)
+    env.write_workload(300, seed=4)
+    grow = binlog_size(env) - s_before
+    td.wait_until(lambda: pub.fresh()["log_bytes_read"] >= b2 + grow, 60 * SCALE,
+                  "the new writes to be read")
+    time.sleep(0.5)
+    b3, r3 = pub.counters()
+    td.check(b3 - b2 == grow and r3 == r1, "after the merge the new writes are read once "
+             "(%d bytes read for %d written) by the one reader left" % (b3 - b2, grow))
+    n = log_updates(env)
+    for p, what in ((lead, "lead"), (rec, "recovering app")):
+        p.terminate()
+        out = finish(p, what)
+        td.check(out["min"] >= n if what == "lead" else out["min"] > 0,
+                 "%s received its updates (%d of %d)" % (what, out["min"], n))
+
+
+def sc_cap(env, argv):
+    raise td.Skip()
+
+
+SCENARIOS = {"start_together": sc_start_together, "catch_up": sc_catch_up, "cap": sc_cap}
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in SCENARIOS:
+        print(__doc__)
+        return 2
+    if not os.path.exists(MULTI_SUB):
+        print("skip: %s is not built" % MULTI_SUB)
+        return td.SKIP
+    name = argv[1]
+    td.SCENARIOS[name] = lambda env: SCENARIOS[name](env, argv)
+    return td.main([argv[0], name, "--source", "mariadb"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
