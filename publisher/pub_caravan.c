@@ -476,6 +476,23 @@ static int64_t caravan_account(pub_caravan *c, const wh_mapper *m, uint64_t *see
     return pub_read_rate_take(rr, n, rate, wh_mono_ms());
 }
 
+/* The most updates to read in one batch: delivery.batch_size, and for a
+ * capped caravan no more than about a tenth of a second of its rate (by the
+ * last batch's bytes per update), so that its reading is smooth rather
+ * than a large batch and a long pause. */
+static int caravan_batch_max(pub_caravan *c, uint64_t bytes_per_update)
+{
+    int64_t max = atomic_load(&c->set->pub->batch_size);
+    int64_t rate = atomic_load(&c->capped) ? atomic_load(&c->set->pub->catchup_read_bytes_per_s)
+                                           : 0;
+    if (rate > 0 && bytes_per_update > 0) {
+        int64_t fit = rate / 10 / (int64_t)bytes_per_update;
+        if (fit < max)
+            max = fit < 1 ? 1 : fit;
+    }
+    return (int)max;
+}
+
 /* Sleeps ms (the read-rate cap) without c->mu, in slices that keep the
  * heartbeat going; ends early on stop or once the caravan leads. */
 static void caravan_pause(pub_caravan *c, int64_t ms)
@@ -495,7 +512,6 @@ static void caravan_pause(pub_caravan *c, int64_t ms)
 static void *caravan_main(void *arg)
 {
     pub_caravan *c = arg;
-    publisher *p = c->set->pub;
     wh_mapper *m = NULL;
     char err[1024] = "";
     bool seeking, flow_level = false;
@@ -506,16 +522,21 @@ static void *caravan_main(void *arg)
         flow_level = seeking && seek_error_is_flow_level(c, rc);
     uint64_t seen = 0;   /* m->log_bytes accounted; the seek's reading counts too */
     int64_t pause = 0;
+    uint64_t bytes_per_update = 0;   /* of the last batch: sizes capped batches */
     pub_read_rate rr;
     pub_read_rate_init(&rr, wh_mono_ms());
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
         caravan_pause(c, pause);
         int64_t read_start = wh_mono_ms();
-        int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size),
-                                   caravan_boot_waiting(c) ? 2 : 100, err, sizeof err);
+        uint64_t before = seen;
+        int max = caravan_batch_max(c, bytes_per_update);
+        int n = m->ops->next_batch(m, &ups, max, caravan_boot_waiting(c) ? 2 : 100, err,
+                                   sizeof err);
         atomic_store(&c->beat_ms, wh_mono_ms());
         pause = caravan_account(c, m, &seen, &rr);
+        if (n > 0 && seen > before)
+            bytes_per_update = (seen - before) / (uint64_t)n + 1;
         if (n == WH_ERR_AGAIN || n == WH_ERR_EOF) {
             pub_mutex_lock(&c->mu);
             c->at_head = true;
