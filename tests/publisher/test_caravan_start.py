@@ -257,6 +257,42 @@ def sc_catch_up(env, argv):
     stop_sub(rec, "the recovering app")
 
 
+def sc_catch_up_busy(env, argv):
+    """A recovering app catches up while writes never stop: the caravans must still meet
+    and merge (neither is ever idle at the head with the other at the same position)."""
+    env.write_workload(200, seed=1)
+    pub = Pub(env, {"window_bytes": 1 << 20})
+    lead = multi_sub(env, "lead", 1, None)
+    rec = multi_sub(env, "rec", 1, None)
+    wait_read(pub, binlog_size(env), "both apps to read the first writes")
+    time.sleep(1)
+    stop_sub(rec, "the recovering app")
+    env.write_workload(3000, seed=2)
+    wait_read(pub, binlog_size(env), "the lead to read the new writes")
+    writer = td.Writer(env, 5, threads=3, batch=20, pause=0.01)
+    try:
+        time.sleep(1)
+        _, r0 = pub.counters()
+        rec = multi_sub(env, "rec", 1, None)
+        td.wait_until(lambda: "merges into caravan" in pub.log(), 60 * SCALE,
+                      "the caravans to merge while writes go on")
+        td.check(True, "the recovering app's caravan merged into the lead's while writes went on")
+        time.sleep(0.5)
+        b1, r1 = pub.counters()
+        s1 = binlog_size(env)
+        time.sleep(3)
+        b2, r2 = pub.counters()
+        s2 = binlog_size(env)
+    finally:
+        writer.stop()
+    td.log("after the merge: %d bytes read while the log grew by %d" % (b2 - b1, s2 - s1))
+    td.check(r1 - r0 == 1 and r2 == r1, "one reader started for the recovering app, none since")
+    td.check(b2 - b1 <= (s2 - s1) * 1.2 + 65536, "after the merge one reader reads the new "
+             "writes (%d bytes read, the log grew by %d)" % (b2 - b1, s2 - s1))
+    stop_sub(rec, "the recovering app")
+    stop_sub(lead, "the lead")
+
+
 def sc_cap(env, argv):
     env.write_workload(200, seed=1)
     pub = Pub(env, {"window_bytes": 1 << 20, "max_caravans": 2})
@@ -308,7 +344,8 @@ def sc_cap(env, argv):
     stop_sub(b, "app b0")
 
 
-SCENARIOS = {"start_together": sc_start_together, "catch_up": sc_catch_up, "cap": sc_cap}
+SCENARIOS = {"start_together": sc_start_together, "catch_up": sc_catch_up,
+             "catch_up_busy": sc_catch_up_busy, "cap": sc_cap}
 
 
 def main(argv):
