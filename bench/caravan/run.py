@@ -81,12 +81,12 @@ def recovering(env, td, tc, pub, statements):
     s1 = tc.binlog_size(env)
     time.sleep(2)
     b0, r0 = pub.counters()
-    merges = pub.log().count("merges into caravan")
+    merges = pub.merges()
     rec = tc.multi_sub(env, "rec", 1, None)
     t0 = time.time()
     env.write_workload(statements // 2, seed=3)
     s2 = tc.binlog_size(env)
-    td.wait_until(lambda: pub.log().count("merges into caravan") > merges, 600,
+    td.wait_until(lambda: pub.merges() > merges, 600,
                   "the caravans to merge")
     t1 = time.time()
     time.sleep(0.5)

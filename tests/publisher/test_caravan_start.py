@@ -82,6 +82,9 @@ class Pub:
         with open(self.p.logpath, errors="replace") as f:
             return f.read()
 
+    def merges(self):
+        return self.log().count("merges into caravan")
+
 
 def binlog_size(env):
     d = env.db.env("X")["X_BINLOG_DIR"]
@@ -205,6 +208,7 @@ def sc_catch_up(env, argv):
     b0, r0 = pub.counters()
     behind = size1 - size0
     td.log("the recovering app is %d bytes of binlog behind the lead" % behind)
+    merges = pub.merges()
     rec = multi_sub(env, "rec", 1, None)
     t0 = time.time()
     time.sleep(1.0)
@@ -222,7 +226,7 @@ def sc_catch_up(env, argv):
     td.check(lead_s < burst / cap / 2, "the lead is not capped: it read the burst in %.1f s, "
              "under half the %.1f s the cap needs" % (lead_s, burst / cap))
     t_quiet = time.time() * 1000
-    merged = lambda: "merges into caravan" in pub.log()  # noqa: E731
+    merged = lambda: pub.merges() > merges  # noqa: E731
     samples = sample_until(pub, merged, 300, "the recovering app's caravan to merge")
     t_merge = time.time() - t0
     b1, r1 = pub.counters()
@@ -233,6 +237,9 @@ def sc_catch_up(env, argv):
     td.check(b1 - b0 <= 2 * covered, "while the app caught up the publisher read at most 2x "
              "the log it covered (%.2fx)" % ((b1 - b0) / covered))
     td.check(r1 - r0 == 1, "one reader started for the recovering app")
+    for line in pub.log().splitlines()[-400:]:
+        if "merges into caravan" in line:
+            td.log(line.split("] ", 1)[-1])
     # Once the lead has the burst, only the catch-up reader reads.
     quiet = [x for x in samples if x[0] >= t_quiet]
     peak = rate_windows(quiet, 2000)
@@ -269,14 +276,18 @@ def sc_catch_up_busy(env, argv):
     stop_sub(rec, "the recovering app")
     env.write_workload(3000, seed=2)
     wait_read(pub, binlog_size(env), "the lead to read the new writes")
-    writer = td.Writer(env, 5, threads=3, batch=20, pause=0.01)
+    writer = td.Writer(env, 5, threads=4, batch=50, pause=0)
     try:
         time.sleep(1)
         _, r0 = pub.counters()
+        merges = pub.merges()
         rec = multi_sub(env, "rec", 1, None)
-        td.wait_until(lambda: "merges into caravan" in pub.log(), 60 * SCALE,
+        td.wait_until(lambda: pub.merges() > merges, 60 * SCALE,
                       "the caravans to merge while writes go on")
         td.check(True, "the recovering app's caravan merged into the lead's while writes went on")
+        for line in pub.log().splitlines():
+            if "merges into caravan" in line:
+                td.log(line.split("] ", 1)[-1])
         time.sleep(0.5)
         b1, r1 = pub.counters()
         s1 = binlog_size(env)
@@ -309,6 +320,7 @@ def sc_cap(env, argv):
     env.write_workload(1000, seed=3)
     wait_read(pub, binlog_size(env), "the lead to read")
     _, r0 = pub.counters()
+    merges = pub.merges()
     # Both come back at once, at two positions behind the lead: one caravan free.
     a = multi_sub(env, "a", 1, None, wait=False)
     b = multi_sub(env, "b", 1, None, wait=False)
@@ -323,7 +335,7 @@ def sc_cap(env, argv):
     td.check(seen.get("w") and len(seen["w"]) == 1, "one app waited for a caravan, listed in the "
              "status file: %s" % seen.get("w"))
     td.check("waits for a reader" in pub.log(), "the waiting app was logged (WARN)")
-    td.wait_until(lambda: pub.log().count("merges into caravan") >= 2, 120 * SCALE,
+    td.wait_until(lambda: pub.merges() >= merges + 2, 120 * SCALE,
                   "both apps to catch up and merge")
     _, r1 = pub.counters()
     td.check(r1 - r0 == 2, "two readers started one after the other for the two apps (%d)" %
