@@ -14,21 +14,25 @@ through the mysql mapper and writes its status file, whose cumulative "log_bytes
                   (delivery.caravan_gather_ms 0, the placement before the fix) the test
                   counts the runs that formed more than one reader instead and fails if
                   any did (--expect-race turns that into the expected outcome).
-  catch_up        a lead app in sync and an app that recovers from far behind: while it
+  catch_up        a lead app in sync and an app that recovers from far behind (the cap set
+                  by SIGHUP, live): while it
                   catches up the publisher reads at most 2x the log it covers, the
                   catch-up reader stays under delivery.catchup_read_bytes_per_s over every
                   2 s window while the lead, uncapped, takes a burst faster than the cap
                   allows; afterwards the two caravans merge and new writes are read once.
   cap             delivery.max_caravans 2 with a lead and two apps behind it at different
                   positions: the second one waits (status "waiting_for_caravan", a WARN),
-                  gets a reader once the first has caught up and merged, and all three
-                  apps receive everything; never more than 2 readers run.
+                  gets a reader once the first has caught up and merged (two readers
+                  start, one after the other), and then one reader serves all three.
+  catch_up_busy   a recovering app catches up while writers never pause: the caravans
+                  still merge, and one reader reads the new writes after that.
 
 Exits 0 on success, 1 on a failed check, 77 (skip) if something needed is not built.
 """
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,6 +85,18 @@ class Pub:
     def log(self):
         with open(self.p.logpath, errors="replace") as f:
             return f.read()
+
+    def reload(self, delivery):
+        """Changes delivery settings in the config file and sends SIGHUP."""
+        with open(self.cfg) as f:
+            cfg = json.load(f)
+        cfg["delivery"].update(delivery)
+        with open(self.cfg, "w") as f:
+            json.dump(cfg, f)
+        n = self.log().count("SIGHUP: configuration reloaded")
+        self.p.send_signal(signal.SIGHUP)
+        td.wait_until(lambda: self.log().count("SIGHUP: configuration reloaded") > n,
+                      30 * SCALE, "the publisher to reload its configuration")
 
     def merges(self):
         return self.log().count("merges into caravan")
@@ -194,7 +210,7 @@ def wait_read(pub, upto, what):
 def sc_catch_up(env, argv):
     cap = 64 * 1024
     env.write_workload(200, seed=1)
-    pub = Pub(env, {"window_bytes": 1 << 20, "catchup_read_bytes_per_s": cap})
+    pub = Pub(env, {"window_bytes": 1 << 20})
     lead = env.tail("lead")
     rec = multi_sub(env, "rec", 1, None)
     wait_read(pub, binlog_size(env), "both apps to read the first writes")
@@ -205,6 +221,7 @@ def sc_catch_up(env, argv):
     env.write_workload(3000, seed=2)
     size1 = binlog_size(env)
     wait_read(pub, size1, "the lead to read the new writes")
+    pub.reload({"catchup_read_bytes_per_s": cap})   # live: SIGHUP
     b0, r0 = pub.counters()
     behind = size1 - size0
     td.log("the recovering app is %d bytes of binlog behind the lead" % behind)
