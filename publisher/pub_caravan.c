@@ -11,7 +11,10 @@
  * resume position equals a caravan's current position join it, and two
  * caravans that stand at the same position merge: that is how a flow that
  * split off comes back once it has caught up, at the latest at the head of
- * the log where both wait.
+ * the log where both wait. A new caravan gathers its flows before its first
+ * read (delivery.caravan_gather_ms, pub_caravans_place), so that flows that
+ * start together share it; caravans that are not the lead read under
+ * delivery.catchup_read_bytes_per_s (pub_read_rate.h).
  *
  * A caravan keeps its flows in one array: members[0, nmembers) are fed,
  * members[nmembers, nmembers + nleavers) were dropped by the thread and wait
@@ -1126,6 +1129,8 @@ bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v)
     v->at_head = c->at_head;
     v->last_ts = c->last_ts;
     v->last = c->last;
+    v->bytes_read = atomic_load(&c->bytes_read);
+    v->capped = atomic_load(&c->capped);
     v->waiting_since_ms = c->waiting_since_ms;
     snprintf(v->waiting_why, sizeof v->waiting_why, "%s", c->waiting_why);
     pub_mutex_unlock(&c->mu);

@@ -102,6 +102,8 @@ typedef struct pub_caravan_view {
     bool     at_head;     /* the last read found nothing new */
     int64_t  last_ts;     /* event time of the last update read (seconds; 0 unknown) */
     wh_pos   last;        /* position of the last update read (unset until then) */
+    uint64_t bytes_read;  /* log bytes its reader has read (mappers that count them) */
+    bool     capped;      /* a catch-up caravan: delivery.catchup_read_bytes_per_s applies */
     int64_t  waiting_since_ms; /* wall ms since its start position is awaited (it is not in
                                 * this copy's log yet: WH_ERR_NOT_YET); 0 when not waiting */
     char     waiting_why[512]; /* ... and the sentence saying which GTID is missing */
