@@ -107,6 +107,11 @@ typedef struct wh_mapper_ops {
 struct wh_mapper {
     const wh_mapper_ops *ops;
     bool follow;                     /* tail the live log instead of stopping at its end */
+    uint64_t log_bytes;              /* bytes of the log this mapper has read past so far
+                                      * (events, and a file's header when it reads the file
+                                      * from its start); kept by mappers that read a log
+                                      * file (mysql), 0 in the others. Written by next_batch,
+                                      * read by the thread that calls it. */
 };
 
 /* Looks a mapper up by name; NULL if there is none. */

@@ -168,6 +168,32 @@ int status_set_role(json_t *extra, const char *role, uint64_t epoch)
     return WH_OK;
 }
 
+int status_set_reading(json_t *extra, uint64_t log_bytes_read, uint64_t readers_started)
+{
+    if (json_object_set_new(extra, "log_bytes_read", json_integer((json_int_t)log_bytes_read)) ||
+        json_object_set_new(extra, "readers_started",
+                            json_integer((json_int_t)readers_started)))
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
+int status_add_waiting_flow(json_t *extra, const char *app, const char *position,
+                            int64_t since_ms)
+{
+    json_t *list = json_object_get(extra, "waiting_for_caravan");
+    if (!list) {
+        list = json_array();
+        if (!list || json_object_set_new(extra, "waiting_for_caravan", list) != 0)
+            return WH_ERR_NOMEM;
+    }
+    json_t *o = json_pack("{s:s,s:o,s:I}", "app", app,
+                          "position", position && position[0] ? json_string(position) : json_null(),
+                          "since_ms", (json_int_t)since_ms);
+    if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
 void status_report_exiting(status_report *rep, const char *reason)
 {
     if (!rep)

@@ -100,6 +100,20 @@ int status_add_failed_flow(json_t *extra, const char *app, const char *code, con
  * WH_ERR_NOMEM. */
 int status_set_role(json_t *extra, const char *role, uint64_t epoch);
 
+/* Sets a publisher's cumulative reading counters in extra (top-level fields,
+ * docs/MONITOR.md): "log_bytes_read", the bytes of log read by all its
+ * readers since it started (N apps in one caravan read the log once), and
+ * "readers_started", the readers (caravans) it started since then. Returns
+ * WH_OK or WH_ERR_NOMEM. */
+int status_set_reading(json_t *extra, uint64_t log_bytes_read, uint64_t readers_started);
+
+/* Appends one flow that waits for a reader because the cap on caravans is
+ * reached (delivery.max_caravans) to extra's "waiting_for_caravan" array
+ * (created when absent): {"app":A,"position":P|null,"since_ms":T}, P null for
+ * the oldest position. Returns WH_OK or WH_ERR_NOMEM. */
+int status_add_waiting_flow(json_t *extra, const char *app, const char *position,
+                            int64_t since_ms);
+
 /* ---- reading (the monitor) ---------------------------------------------------------------- */
 
 /* Validates one status document (len bytes of a file's text) for pid. On

@@ -53,6 +53,9 @@ typedef struct pub_config {
     int64_t backoff_min_ms;
     int64_t backoff_max_ms;
     int64_t caravan_wait_ms;
+    int64_t caravan_gather_ms;
+    int64_t max_caravans;
+    int64_t catchup_read_bytes_per_s;
     int64_t frame_bytes;
     int64_t flush_ms;
     int64_t lease_priority;
@@ -202,6 +205,7 @@ typedef struct publisher {
     atomic_int sig_term, sig_hup, sig_move;
     /* live tuning (SIGHUP), read by caravan threads without a lock */
     atomic_llong window_bytes, marker_updates, marker_ms, batch_size, caravan_wait_ms;
+    atomic_llong caravan_gather_ms, max_caravans, catchup_read_bytes_per_s;
     atomic_llong boot_chunk_rows, boot_rows_per_sec, boot_window_keys;
     atomic_llong flush_ms;       /* positions.flush_interval_ms, read by the ZooKeeper agent */
     atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */

@@ -11,7 +11,10 @@
  * resume position equals a caravan's current position join it, and two
  * caravans that stand at the same position merge: that is how a flow that
  * split off comes back once it has caught up, at the latest at the head of
- * the log where both wait.
+ * the log where both wait. A new caravan gathers its flows before its first
+ * read (delivery.caravan_gather_ms, pub_caravans_place), so that flows that
+ * start together share it; caravans that are not the lead read under
+ * delivery.catchup_read_bytes_per_s (pub_read_rate.h).
  *
  * A caravan keeps its flows in one array: members[0, nmembers) are fed,
  * members[nmembers, nmembers + nleavers) were dropped by the thread and wait
@@ -28,6 +31,7 @@
 #include "mappers/mapper.h"
 #include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
+#include "publisher/pub_read_rate.h"
 
 /* How often a caravan whose start position has not reached this copy's log
  * yet seeks again (caravan_wait_arrival). */
@@ -58,6 +62,10 @@ typedef struct pub_caravan {
     pub_schema_seen schemas;   /* the thread's: schema_ids whose names are in pub->schemas */
     char       err[1024];
     uint64_t   id;
+    int64_t    created_ms;     /* loop thread: wh_mono_ms() when made (gathering, place) */
+    int64_t    joined_ms;      /* loop thread: when a flow last joined */
+    atomic_bool capped;        /* a catch-up caravan: the read-rate cap applies (loop writes) */
+    atomic_ullong bytes_read;  /* log bytes its mapper read (its thread writes) */
 } pub_caravan;
 
 struct pub_caravans {
@@ -65,6 +73,8 @@ struct pub_caravans {
     pub_caravan *list;         /* newest first */
     uint64_t     next_id;
     atomic_bool  leavers;      /* a caravan thread dropped a member: collect */
+    atomic_ullong log_bytes_read;  /* log bytes read by every reader since start */
+    atomic_ullong readers_started; /* caravan threads started since start */
 };
 
 /* ---- the member array (c->mu held) ---------------------------------------------------------- */
@@ -452,10 +462,59 @@ static void caravan_died(pub_caravan *c, int rc, bool flow_level, const char *er
     pub_wake(c->set->pub);
 }
 
+/* Adds the log bytes the mapper read since the last call (*seen) to the
+ * counters, and returns how long a catch-up caravan pauses before its next
+ * read under delivery.catchup_read_bytes_per_s (0 for the lead). */
+static int64_t caravan_account(pub_caravan *c, const wh_mapper *m, uint64_t *seen,
+                               pub_read_rate *rr)
+{
+    uint64_t n = m->log_bytes >= *seen ? m->log_bytes - *seen : 0;
+    *seen = m->log_bytes;
+    if (n) {
+        atomic_fetch_add(&c->set->log_bytes_read, n);
+        atomic_fetch_add(&c->bytes_read, n);
+    }
+    int64_t rate = atomic_load(&c->capped) ? atomic_load(&c->set->pub->catchup_read_bytes_per_s)
+                                           : 0;
+    return pub_read_rate_take(rr, n, rate, wh_mono_ms());
+}
+
+/* The most updates to read in one batch: delivery.batch_size, and for a
+ * capped caravan no more than about a tenth of a second of its rate (by the
+ * last batch's bytes per update), so that its reading is smooth rather
+ * than a large batch and a long pause. */
+static int caravan_batch_max(pub_caravan *c, uint64_t bytes_per_update)
+{
+    int64_t max = atomic_load(&c->set->pub->batch_size);
+    int64_t rate = atomic_load(&c->capped) ? atomic_load(&c->set->pub->catchup_read_bytes_per_s)
+                                           : 0;
+    if (rate > 0 && bytes_per_update > 0) {
+        int64_t fit = rate / 10 / (int64_t)bytes_per_update;
+        if (fit < max)
+            max = fit < 1 ? 1 : fit;
+    }
+    return (int)max;
+}
+
+/* Sleeps ms (the read-rate cap) without c->mu, in slices that keep the
+ * heartbeat going; ends early on stop or once the caravan leads. */
+static void caravan_pause(pub_caravan *c, int64_t ms)
+{
+    int64_t until = wh_mono_ms() + ms;
+    while (ms > 0 && !atomic_load(&c->stop) && atomic_load(&c->capped)) {
+        int64_t left = until - wh_mono_ms();
+        if (left <= 0)
+            break;
+        if (left > 50)
+            left = 50;
+        nanosleep(&(struct timespec){ left / 1000, (left % 1000) * 1000000 }, NULL);
+        atomic_store(&c->beat_ms, wh_mono_ms());
+    }
+}
+
 static void *caravan_main(void *arg)
 {
     pub_caravan *c = arg;
-    publisher *p = c->set->pub;
     wh_mapper *m = NULL;
     char err[1024] = "";
     bool seeking, flow_level = false;
@@ -464,12 +523,23 @@ static void *caravan_main(void *arg)
         rc = caravan_wait_arrival(c, m, rc, err, sizeof err);
     if (rc != WH_OK)
         flow_level = seeking && seek_error_is_flow_level(c, rc);
+    uint64_t seen = 0;   /* m->log_bytes accounted; the seek's reading counts too */
+    int64_t pause = 0;
+    uint64_t bytes_per_update = 0;   /* of the last batch: sizes capped batches */
+    pub_read_rate rr;
+    pub_read_rate_init(&rr, wh_mono_ms());
     while (rc == WH_OK && !atomic_load(&c->stop)) {
         const wh_update *ups;
+        caravan_pause(c, pause);
         int64_t read_start = wh_mono_ms();
-        int n = m->ops->next_batch(m, &ups, (int)atomic_load(&p->batch_size),
-                                   caravan_boot_waiting(c) ? 2 : 100, err, sizeof err);
+        uint64_t before = seen;
+        int max = caravan_batch_max(c, bytes_per_update);
+        int n = m->ops->next_batch(m, &ups, max, caravan_boot_waiting(c) ? 2 : 100, err,
+                                   sizeof err);
         atomic_store(&c->beat_ms, wh_mono_ms());
+        pause = caravan_account(c, m, &seen, &rr);
+        if (n > 0 && seen > before)
+            bytes_per_update = (seen - before) / (uint64_t)n + 1;
         if (n == WH_ERR_AGAIN || n == WH_ERR_EOF) {
             pub_mutex_lock(&c->mu);
             c->at_head = true;
@@ -515,6 +585,9 @@ static pub_caravan *caravan_new(pub_caravans *s, const wh_pos *start, bool start
     c->start_incl = start_incl;
     c->last = *start;
     c->id = ++s->next_id;
+    c->created_ms = c->joined_ms = wh_mono_ms();
+    atomic_init(&c->capped, false);
+    atomic_init(&c->bytes_read, 0);
     atomic_init(&c->stop, false);
     atomic_init(&c->dead, false);
     atomic_init(&c->beat_ms, wh_mono_ms());
@@ -572,6 +645,7 @@ static bool caravan_join(pub_caravan *c, pub_flow *f)
         pub_mutex_unlock(&f->mu);
         members_add(c, f);
         f->caravan = c;
+        c->joined_ms = wh_mono_ms();
         ok = true;
     }
     pub_mutex_unlock(&c->mu);
@@ -638,6 +712,8 @@ pub_caravans *pub_caravans_new(publisher *p)
         return NULL;
     s->pub = p;
     atomic_init(&s->leavers, false);
+    atomic_init(&s->log_bytes_read, 0);
+    atomic_init(&s->readers_started, 0);
     return s;
 }
 
@@ -653,15 +729,21 @@ void pub_caravans_free(pub_caravans *s)
     free(s);
 }
 
-/* Finds or creates a caravan for f; a new one is not started yet. */
-static void place_one(pub_caravans *s, pub_flow *f)
+/* Puts f in a caravan standing at its resume position; false if none. */
+static bool place_join(pub_caravans *s, pub_flow *f)
 {
     for (pub_caravan *c = s->list; c; c = c->next)
         if (caravan_join(c, f)) {
             wh_debug(WH_AREA_CARAVAN, "app %s joins caravan %llu", f->app,
                      (unsigned long long)c->id);
-            return;
+            return true;
         }
+    return false;
+}
+
+/* Creates a caravan at f's resume position, with f; it is not started yet. */
+static void place_new(pub_caravans *s, pub_flow *f)
+{
     pub_caravan *c = caravan_new(s, &f->resume, f->resume_start);
     if (!c || !caravan_join(c, f)) {
         caravan_free(c);
@@ -673,16 +755,113 @@ static void place_one(pub_caravans *s, pub_flow *f)
     wh_debug(WH_AREA_CARAVAN, "app %s starts caravan %llu", f->app, (unsigned long long)c->id);
 }
 
+static uint32_t caravans_count(const pub_caravans *s)
+{
+    uint32_t n = 0;
+    for (const pub_caravan *c = s->list; c; c = c->next)
+        n++;
+    return n;
+}
+
+/* Whether f still needs a caravan. */
+static bool unplaced(const pub_flow *f)
+{
+    return f->state == FLOW_STREAMING && !f->caravan;
+}
+
+/* The unplaced flow that has waited longest for a caravan (then list order). */
+static pub_flow *longest_waiting(pub_flow *flows)
+{
+    pub_flow *best = NULL;
+    for (pub_flow *f = flows; f; f = f->next)
+        if (unplaced(f) && (!best || (f->caravan_waiting_ms && (!best->caravan_waiting_ms ||
+                                      f->caravan_waiting_ms < best->caravan_waiting_ms))))
+            best = f;
+    return best;
+}
+
+/* delivery.max_caravans is reached: f waits for a caravan, first come first
+ * served (said once, and listed in the status file). */
+static void place_wait(pub_caravans *s, pub_flow *f, uint32_t count)
+{
+    if (f->caravan_waiting_ms)
+        return;
+    f->caravan_waiting_ms = wh_wall_ms();
+    char at[WH_POS_LOGICAL_TEXT_MAX] = "the oldest position";
+    if (f->resume.set)
+        wh_pos_format_physical(&f->resume, at, sizeof at);
+    wh_warn(WH_AREA_CARAVAN, "app %s waits for a reader: no caravan stands at its position %s "
+            "and %u caravans run, the cap delivery.max_caravans (%lld); it gets the next one "
+            "that ends, in the order flows began to wait", f->app, at, count,
+            (long long)atomic_load(&s->pub->max_caravans));
+}
+
+/* Whether f is about to stream from where a new caravan starts: connecting
+ * for the first time (not after a failure), at the same resume position. */
+static bool flow_coming(const pub_flow *f, const pub_caravan *c)
+{
+    bool coming = f->state == FLOW_CONNECTING || f->state == FLOW_HELLO ||
+                  (f->state == FLOW_BACKOFF && f->backoff_until == 0);
+    return coming && f->resume_start == c->start_incl && wh_pos_equal(&f->resume, &c->start);
+}
+
+/* Whether the new caravan c may start reading: it has gathered the flows
+ * that start with it. It waits delivery.caravan_gather_ms after the last
+ * flow joined, and while a flow at its start position is still connecting,
+ * but at most ten times that long after it was made. */
+static bool caravan_gathered(pub_caravans *s, pub_caravan *c, pub_flow *flows, int64_t now)
+{
+    int64_t g = atomic_load(&s->pub->caravan_gather_ms);
+    if (g <= 0 || now - c->created_ms >= 10 * g)
+        return true;
+    if (now - c->joined_ms < g)
+        return false;
+    for (pub_flow *f = flows; f; f = f->next)
+        if (flow_coming(f, c))
+            return false;
+    return true;
+}
+
 void pub_caravans_place(pub_caravans *s, pub_flow *flows)
 {
+    /* First every flow that finds a caravan at its position (one not
+     * reading yet included), then new caravans for the others, those that
+     * have waited longest first, up to the cap. */
     for (pub_flow *f = flows; f; f = f->next)
-        if (f->state == FLOW_STREAMING && !f->caravan)
-            place_one(s, f);
-    /* Only now: a caravan that read before the others were placed would
-     * have left its start position, and flows at the same position would
-     * start a second reader there. */
+        if (unplaced(f) && place_join(s, f) && f->caravan_waiting_ms) {
+            wh_info(WH_AREA_CARAVAN, "app %s has a reader after waiting %lld ms for one",
+                    f->app, (long long)(wh_wall_ms() - f->caravan_waiting_ms));
+            f->caravan_waiting_ms = 0;
+        }
+    int64_t cap = atomic_load(&s->pub->max_caravans);
+    uint32_t count = caravans_count(s);
+    pub_flow *f;
+    while ((f = longest_waiting(flows)) != NULL && (cap <= 0 || count < (uint64_t)cap)) {
+        if (f->caravan_waiting_ms)
+            wh_info(WH_AREA_CARAVAN, "app %s has a reader after waiting %lld ms for one",
+                    f->app, (long long)(wh_wall_ms() - f->caravan_waiting_ms));
+        f->caravan_waiting_ms = 0;
+        place_new(s, f);
+        if (atomic_load(&s->pub->has_fatal))
+            return;
+        count++;
+        /* The others at the same position join it. */
+        for (pub_flow *g = flows; g; g = g->next)
+            if (unplaced(g) && place_join(s, g))
+                g->caravan_waiting_ms = 0;
+    }
+    for (f = flows; f; f = f->next)
+        if (unplaced(f))
+            place_wait(s, f, count);
+    /* Start the caravans that have gathered their flows: one that read
+     * before the others were placed would have left its start position,
+     * and flows at the same position would start a second reader there. */
+    int64_t now = wh_mono_ms();
     for (pub_caravan *c = s->list; c; c = c->next) {
         if (c->started)
+            continue;
+        atomic_store(&c->beat_ms, now);   /* gathering, not stuck */
+        if (!caravan_gathered(s, c, flows, now))
             continue;
         if (pthread_create(&c->thread, NULL, caravan_main, c) != 0) {
             pub_fatal(s->pub, "cannot start a reader thread for app %s",
@@ -690,6 +869,9 @@ void pub_caravans_place(pub_caravans *s, pub_flow *flows)
             return;
         }
         c->started = true;
+        atomic_fetch_add(&s->readers_started, 1);
+        wh_debug(WH_AREA_CARAVAN, "caravan %llu starts reading with %u flow%s",
+                 (unsigned long long)c->id, c->nmembers, c->nmembers == 1 ? "" : "s");
     }
 }
 
@@ -749,8 +931,74 @@ void pub_caravan_nudge(pub_flow *f)
     pub_mutex_unlock(&c->mu);
 }
 
+/* Orders two positions of the same log: < 0 when a comes before b, 0 equal,
+ * > 0 after; *known false when they cannot be compared (one has a file
+ * name and the other not, or only logical parts). Unset means the oldest
+ * position. File names compare by length first, then bytes: binlog names
+ * end in a counter that grows a digit past .999999. */
+static int pos_order(const wh_pos *a, const wh_pos *b, bool *known)
+{
+    *known = true;
+    if (!a->set || !b->set)
+        return (int)a->set - (int)b->set;
+    if (a->has_log_name != b->has_log_name || (!a->has_log_name && a->has_logical)) {
+        *known = false;
+        return 0;
+    }
+    if (a->has_log_name) {
+        size_t la = strlen(a->log_name), lb = strlen(b->log_name);
+        if (la != lb)
+            return la < lb ? -1 : 1;
+        int c = strcmp(a->log_name, b->log_name);
+        if (c)
+            return c;
+    }
+    if (a->offset != b->offset)
+        return a->offset < b->offset ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Marks the catch-up caravans, to which delivery.catchup_read_bytes_per_s
+ * applies: every started caravan but the lead (the one furthest ahead) and
+ * those at the head of the log. When two positions cannot be ordered no
+ * caravan is capped. */
+static void caravans_mark_lead(pub_caravans *s)
+{
+    pub_caravan *lead = NULL;
+    wh_pos lead_pos;
+    bool known = true;
+    for (pub_caravan *c = s->list; c && known; c = c->next) {
+        if (!c->started)
+            continue;
+        pub_mutex_lock(&c->mu);
+        wh_pos at = c->last;
+        pub_mutex_unlock(&c->mu);
+        if (!lead || pos_order(&at, &lead_pos, &known) > 0) {
+            lead = c;
+            lead_pos = at;
+        }
+    }
+    for (pub_caravan *c = s->list; c; c = c->next) {
+        pub_mutex_lock(&c->mu);
+        bool capped = known && c->started && c != lead && !c->at_head;
+        pub_mutex_unlock(&c->mu);
+        if (capped != atomic_load(&c->capped))
+            wh_debug(WH_AREA_CARAVAN, "caravan %llu is %s", (unsigned long long)c->id,
+                     capped ? "a catch-up caravan: its read rate is capped"
+                            : "the lead or at the head: its read rate is not capped");
+        atomic_store(&c->capped, capped);
+    }
+}
+
+void pub_caravans_counters(pub_caravans *s, uint64_t *log_bytes_read, uint64_t *readers_started)
+{
+    *log_bytes_read = atomic_load(&s->log_bytes_read);
+    *readers_started = atomic_load(&s->readers_started);
+}
+
 void pub_caravans_merge(pub_caravans *s)
 {
+    caravans_mark_lead(s);
     for (pub_caravan *a = s->list; a; a = a->next)
         for (pub_caravan *b = a->next; b; b = b->next) {
             /* the older caravan stays: its members are the majority as a rule */
@@ -881,6 +1129,8 @@ bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v)
     v->at_head = c->at_head;
     v->last_ts = c->last_ts;
     v->last = c->last;
+    v->bytes_read = atomic_load(&c->bytes_read);
+    v->capped = atomic_load(&c->capped);
     v->waiting_since_ms = c->waiting_since_ms;
     snprintf(v->waiting_why, sizeof v->waiting_why, "%s", c->waiting_why);
     pub_mutex_unlock(&c->mu);

@@ -32,10 +32,18 @@ pub_caravans *pub_caravans_new(publisher *p);
 void pub_caravans_free(pub_caravans *s);
 
 /* Gives every streaming flow of the list flows that has no caravan one: a
- * caravan standing at the flow's resume position (a batch boundary), or a
- * new caravan starting there. New caravans start reading only once the
- * whole list is placed, so flows placed in one call at the same position
- * share one caravan. A failure to start a reader is fatal (pub_fatal). */
+ * caravan standing at the flow's resume position (a batch boundary, or the
+ * start of a caravan that has not read yet), or a new caravan starting
+ * there. A new caravan gathers before it reads: it starts reading only
+ * delivery.caravan_gather_ms after its last flow joined and once no flow
+ * at its start position is still connecting (at most ten times that long
+ * after it was made), so flows that start together at one position share
+ * one reader however their connections and ZooKeeper's news of them are
+ * spread; call this at every tick so that gathered caravans start. With
+ * delivery.max_caravans reached, a flow with no caravan at its position
+ * waits (f->caravan_waiting_ms, logged once); waiting flows get new
+ * caravans first come first served. A failure to start a reader is fatal
+ * (pub_fatal). */
 void pub_caravans_place(pub_caravans *s, pub_flow *flows);
 
 /* Hands the leavers back: each flow that a caravan dropped gets no caravan
@@ -54,10 +62,18 @@ void pub_caravan_kick(pub_flow *f);
  * its lock is free at once (else it retries within a millisecond anyway). */
 void pub_caravan_nudge(pub_flow *f);
 
-/* Merges caravans that have read up to the same position, so that flows
- * that split off share one reader again once they have caught up. Skips a
- * caravan that is busy delivering (the next call tries again). */
+/* Marks which caravans catch up (all but the lead, the one furthest ahead,
+ * and those at the head): their read rate is capped by
+ * delivery.catchup_read_bytes_per_s. Then merges caravans that have read
+ * up to the same position, so that flows that split off share one reader
+ * again once they have caught up. Skips a caravan that is busy delivering
+ * (the next call tries again). */
 void pub_caravans_merge(pub_caravans *s);
+
+/* Log bytes read by every reader (mapper), and readers (caravan threads)
+ * started, since the publisher started: the status file's "log_bytes_read"
+ * and "readers_started" (docs/MONITOR.md). */
+void pub_caravans_counters(pub_caravans *s, uint64_t *log_bytes_read, uint64_t *readers_started);
 
 /* Stops and frees caravans that have no member and no leaver left. */
 void pub_caravans_reap(pub_caravans *s);
@@ -86,6 +102,8 @@ typedef struct pub_caravan_view {
     bool     at_head;     /* the last read found nothing new */
     int64_t  last_ts;     /* event time of the last update read (seconds; 0 unknown) */
     wh_pos   last;        /* position of the last update read (unset until then) */
+    uint64_t bytes_read;  /* log bytes its reader has read (mappers that count them) */
+    bool     capped;      /* a catch-up caravan: delivery.catchup_read_bytes_per_s applies */
     int64_t  waiting_since_ms; /* wall ms since its start position is awaited (it is not in
                                 * this copy's log yet: WH_ERR_NOT_YET); 0 when not waiting */
     char     waiting_why[512]; /* ... and the sentence saying which GTID is missing */

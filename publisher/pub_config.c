@@ -51,6 +51,18 @@ const wh_cfg_field pub_config_fields[] = {
     F("delivery.caravan_wait_ms", WH_CFG_INT, caravan_wait_ms, "100", 0, 60000,
       "How long a shared reader waits for a full window before the slow flow leaves "
       "the caravan and gets a reader of its own (live)."),
+    F("delivery.caravan_gather_ms", WH_CFG_INT, caravan_gather_ms, "200", 0, 10000,
+      "A new caravan waits this long after its last flow joined, and while a flow at its "
+      "start position is still connecting (at most 10 times this long in all), before it "
+      "reads: flows that start together share one reader (live)."),
+    F("delivery.max_caravans", WH_CFG_INT, max_caravans, "0", 0, 100000,
+      "Most caravans (log readers) at once, 0: no cap; at least 2 otherwise (the lead and "
+      "one catch-up). A flow that finds no caravan at its position and no free one waits, "
+      "first come first served, and is listed in the status file (live)."),
+    F("delivery.catchup_read_bytes_per_s", WH_CFG_INT, catchup_read_bytes_per_s, "0", 0,
+      1099511627776, "Most bytes of log per second that each catch-up caravan (every caravan "
+      "but the lead, the one furthest ahead) reads, 0: no cap; the lead is never capped. "
+      "Mappers that count the log bytes they read (mysql) only (live)."),
     F("delivery.max_frame_bytes", WH_CFG_INT, frame_bytes, "1048576", 16384, 67108864,
       "Largest frame sent (also within the limit each subscriber announces); a batch is "
       "split into frames of at most this size, and an update larger than one frame is sent "
@@ -120,6 +132,13 @@ int pub_config_check(const pub_config *cfg, const char *where, char *errbuf, siz
                          "%s: keys 'delivery.retry_min_ms' (%lld) and 'delivery.retry_max_ms' "
                          "(%lld): the first reconnect delay is longer than the longest one",
                          where, (long long)cfg->backoff_min_ms, (long long)cfg->backoff_max_ms);
+    /* One caravan could only be the lead: an app behind it would never
+     * get a reader and never catch up. */
+    if (cfg->max_caravans == 1)
+        return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
+                         "%s: key 'delivery.max_caravans' (1): the cap must be 0 (none) or at "
+                         "least 2, the lead caravan and one for apps that catch up, or an app "
+                         "behind the lead would never get a reader", where);
     return WH_OK;
 }
 

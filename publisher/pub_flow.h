@@ -109,6 +109,9 @@ typedef struct pub_flow {
     /* The caravan the flow is a member or a leaver of; written by the
      * caravan module on the loop thread only (pub_caravan.h). */
     struct pub_caravan *caravan;
+    int64_t caravan_waiting_ms; /* wall ms since it waits for a caravan of its own
+                                 * (delivery.max_caravans reached), 0: not waiting;
+                                 * the caravan module's, loop thread */
     wh_pos  resume;           /* where this flow's next reader starts */
     bool    resume_start;     /* resume is a recorded start: the reader seeks to it inclusively */
     char    why[1200];        /* reason of the last PUB_FLOW_FAILED */

@@ -36,6 +36,9 @@ void pub_apply_live(publisher *p)
     atomic_store(&p->marker_ms, p->cfg.marker_ms);
     atomic_store(&p->batch_size, p->cfg.batch_size);
     atomic_store(&p->caravan_wait_ms, p->cfg.caravan_wait_ms);
+    atomic_store(&p->caravan_gather_ms, p->cfg.caravan_gather_ms);
+    atomic_store(&p->max_caravans, p->cfg.max_caravans);
+    atomic_store(&p->catchup_read_bytes_per_s, p->cfg.catchup_read_bytes_per_s);
     atomic_store(&p->boot_chunk_rows, p->cfg.boot_chunk_rows);
     atomic_store(&p->boot_rows_per_sec, p->cfg.boot_rows_per_sec);
     atomic_store(&p->boot_window_keys, p->cfg.boot_window_keys);
@@ -147,6 +150,9 @@ void pub_reload(publisher *p)
     p->cfg.marker_updates = next.marker_updates;
     p->cfg.marker_ms = next.marker_ms;
     p->cfg.caravan_wait_ms = next.caravan_wait_ms;
+    p->cfg.caravan_gather_ms = next.caravan_gather_ms;
+    p->cfg.max_caravans = next.max_caravans;
+    p->cfg.catchup_read_bytes_per_s = next.catchup_read_bytes_per_s;
     p->cfg.heartbeat_ms = next.heartbeat_ms;
     p->cfg.heartbeat_timeout_ms = next.heartbeat_timeout_ms;
     p->cfg.connect_timeout_ms = next.connect_timeout_ms;

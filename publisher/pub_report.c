@@ -110,6 +110,20 @@ void pub_report_tick(publisher *p, int64_t now)
             status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
                                    at, f->failed_since_ms);
     }
+    /* Log bytes read and readers started, and flows waiting for a reader
+     * (delivery.max_caravans). */
+    uint64_t bytes_read, started;
+    pub_caravans_counters(p->caravans, &bytes_read, &started);
+    if (extra)
+        status_set_reading(extra, bytes_read, started);
+    for (pub_flow *f = p->flows; f && extra; f = f->next) {
+        if (f->state != FLOW_STREAMING || f->caravan || !f->caravan_waiting_ms)
+            continue;
+        char at[800] = "";
+        if (f->resume.set)
+            wh_pos_format_physical(&f->resume, at, sizeof at);
+        status_add_waiting_flow(extra, f->app, at, f->caravan_waiting_ms);
+    }
     /* Readers waiting for their start position to reach this copy's log. */
     pub_caravan_view v;
     for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {

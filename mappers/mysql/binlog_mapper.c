@@ -1509,8 +1509,8 @@ static int keep_inflated_rows(mysql_mapper *m)
  * without follow, WH_ERR_EOF comes with a sentence in errbuf when the log
  * ends inside a transaction that is not committed (yet), and with errbuf
  * untouched otherwise. */
-static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
-                            int timeout_ms, char *errbuf, size_t errlen)
+static int next_batch_read(wh_mapper *base, const wh_update **updates, int max,
+                           int timeout_ms, char *errbuf, size_t errlen)
 {
     mysql_mapper *m = (mysql_mapper *)base;
     if (!updates || max <= 0)
@@ -1598,6 +1598,17 @@ static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
 nomem:
     m->failed = true;
     return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory in the mysql mapper");
+}
+
+/* ... and the count of log bytes read (wh_mapper.log_bytes). */
+static int mysql_next_batch(wh_mapper *base, const wh_update **updates, int max,
+                            int timeout_ms, char *errbuf, size_t errlen)
+{
+    mysql_mapper *m = (mysql_mapper *)base;
+    int n = next_batch_read(base, updates, max, timeout_ms, errbuf, errlen);
+    if (m->rd)
+        base->log_bytes = binlog_reader_consumed(m->rd);
+    return n;
 }
 
 /* ---- seeking --------------------------------------------------------------------------- */

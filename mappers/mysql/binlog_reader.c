@@ -67,6 +67,7 @@ struct binlog_reader {
     size_t scan_len;
     size_t scan_hits;             /* lookups the chunk served */
     bool scan_small;              /* read small pieces: events are large */
+    uint64_t consumed;            /* bytes moved past (binlog_reader_consumed) */
 };
 
 /* Beyond the buffered bytes, peeks read a 64 KiB chunk, or only 1 KiB when
@@ -447,6 +448,7 @@ void binlog_reader_free(binlog_reader *r)
 void binlog_reader_set_mmap(binlog_reader *r, bool on) { r->use_mmap = on; }
 const char *binlog_reader_cur_file(const binlog_reader *r) { return r->cur; }
 uint64_t binlog_reader_next_offset(const binlog_reader *r) { return r->buf_off + r->pos; }
+uint64_t binlog_reader_consumed(const binlog_reader *r) { return r->consumed; }
 uint64_t binlog_reader_event_offset(const binlog_reader *r) { return r->ev_off; }
 const binlog_fde *binlog_reader_fde(const binlog_reader *r) { return &r->fde; }
 uint64_t binlog_reader_file_seq(const binlog_reader *r) { return r->file_seq; }
@@ -614,6 +616,8 @@ int binlog_reader_open(binlog_reader *r, const char *name, uint64_t offset,
         r->len = r->pos = 0;
     }
     r->ev_off = start;
+    if (offset <= BINLOG_MAGIC_LEN)
+        r->consumed += start;   /* the magic number and the format description */
     r->need = 0;
     r->finished = false;
     r->check_first = offset > BINLOG_MAGIC_LEN;
@@ -655,12 +659,14 @@ int binlog_reader_next(binlog_reader *r, binlog_event *ev, char *errbuf, size_t 
                 return wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64, r->cur, off);
             r->fde = fde;
             r->pos += ev->length;
+            r->consumed += ev->length;
             continue;
         }
         if ((rc = binlog_event_frame(p, &r->fde, true, ev, errbuf, errlen)) != WH_OK)
             return wh_preferr(errbuf, errlen, rc, "%s:%" PRIu64, r->cur, off);
         r->ev_off = off;
         r->pos += ev->length;
+        r->consumed += ev->length;
         r->check_first = false;
         if (ev->type == BE_ROTATE) {
             /* position(8) then the next file's name */
@@ -903,6 +909,7 @@ uint64_t binlog_reader_file_size(binlog_reader *r)
 void binlog_reader_skip_to(binlog_reader *r, uint64_t off)
 {
     assert(r->fd >= 0 && off >= r->buf_off + r->pos && !r->finished);
+    r->consumed += off - (r->buf_off + r->pos);
     if (r->map && off <= r->map_len) {
         r->pos = (size_t)off;
         if (r->len < r->pos)

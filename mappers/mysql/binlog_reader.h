@@ -85,6 +85,11 @@ const char *binlog_reader_cur_file(const binlog_reader *r);
 uint64_t binlog_reader_next_offset(const binlog_reader *r);
 uint64_t binlog_reader_event_offset(const binlog_reader *r);
 
+/* Bytes of the log the reader has moved past since binlog_reader_new: the
+ * events returned or skipped, and the magic number and format description
+ * of each file opened at its start (so a file read whole counts its size). */
+uint64_t binlog_reader_consumed(const binlog_reader *r);
+
 /* The current file's format description. */
 const binlog_fde *binlog_reader_fde(const binlog_reader *r);
 

@@ -481,6 +481,134 @@ static void test_waits_for_loop(void)
     close_all(s, f);
 }
 
+static uint64_t readers_started(pub_caravans *s)
+{
+    uint64_t bytes, started;
+    pub_caravans_counters(s, &bytes, &started);
+    return started;
+}
+
+/* Drains every flow of the list that has a caravan (as if sent and
+ * acknowledged) until each processed offset last. */
+static void drain_all(pub_flow *flows, uint64_t last)
+{
+    int64_t deadline = wh_mono_ms() + 20000;
+    for (bool done = false; !done && wh_mono_ms() < deadline;) {
+        done = true;
+        for (pub_flow *f = flows; f; f = f->next) {
+            if (!f->caravan)
+                continue;
+            drop_output(f, true);
+            done &= processed_offset(f) >= last;
+        }
+        sleep_ms(1);
+    }
+}
+
+/* Issue 17, the start-up race: without gathering (caravan_gather_ms 0), a
+ * caravan starts reading at once, and a flow at the same position whose
+ * HELLO_OK comes once it has delivered a batch starts a second reader. With
+ * gathering the caravan waits for it: a flow still connecting at its start
+ * position holds the start, one that streams then joins, and the caravan
+ * reads only once nobody joined for caravan_gather_ms. */
+static void test_gather(void)
+{
+    const uint64_t n = 2000;
+    setup((int64_t)n, 4 << 20);
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *late = streaming_flow("late", NULL), *first = streaming_flow("first", late);
+    late->state = FLOW_HELLO;
+    pub_caravans_place(s, first);
+    CHECK(first->caravan != NULL && late->caravan == NULL);
+    CHECK_EQ_INT(readers_started(s), 1);
+    drain_all(first, 1);
+    late->state = FLOW_STREAMING;
+    pub_caravans_place(s, first);
+    CHECK(late->caravan != NULL && late->caravan != first->caravan);   /* the race */
+    CHECK_EQ_INT(readers_started(s), 2);
+    drain_all(first, n);
+    pub_caravans_merge(s);   /* both at the end of the log: they merge */
+    CHECK(late->caravan == first->caravan);
+    close_all(s, first);
+
+    setup((int64_t)n, 4 << 20);
+    P.cfg.caravan_gather_ms = 100;
+    pub_apply_live(&P);
+    s = pub_caravans_new(&P);
+    late = streaming_flow("late", NULL);
+    first = streaming_flow("first", late);
+    late->state = FLOW_HELLO;
+    late->backoff_until = 0;
+    pub_caravans_place(s, first);
+    CHECK(first->caravan != NULL && late->caravan == NULL);
+    sleep_ms(150);
+    pub_caravans_place(s, first);   /* late is still connecting: no start */
+    CHECK_EQ_INT(readers_started(s), 0);
+    late->state = FLOW_STREAMING;
+    pub_caravans_place(s, first);
+    CHECK(late->caravan == first->caravan);
+    CHECK_EQ_INT(readers_started(s), 0);   /* it just joined */
+    sleep_ms(150);
+    pub_caravans_place(s, first);
+    CHECK_EQ_INT(readers_started(s), 1);
+    drain_all(first, n);
+    CHECK_EQ_INT(processed_offset(first), n);
+    CHECK_EQ_INT(processed_offset(late), n);
+    close_all(s, first);
+
+    /* A flow that never comes holds the start ten times caravan_gather_ms at most. */
+    setup((int64_t)n, 4 << 20);
+    P.cfg.caravan_gather_ms = 20;
+    pub_apply_live(&P);
+    s = pub_caravans_new(&P);
+    late = streaming_flow("late", NULL);
+    first = streaming_flow("first", late);
+    late->state = FLOW_CONNECTING;
+    pub_caravans_place(s, first);
+    sleep_ms(100);
+    pub_caravans_place(s, first);
+    CHECK_EQ_INT(readers_started(s), 0);
+    sleep_ms(150);
+    pub_caravans_place(s, first);
+    CHECK_EQ_INT(readers_started(s), 1);
+    late->state = FLOW_STREAMING;   /* close_all expects no other state */
+    close_all(s, first);
+}
+
+/* delivery.max_caravans: flows at three positions with a cap of two: the
+ * third waits (caravan_waiting_ms), flows at a caravan's position still
+ * join it, and a freed place goes to the flow that has waited longest. */
+static void test_cap(void)
+{
+    const uint64_t n = 100000;
+    setup((int64_t)n, 4 << 20);
+    P.cfg.max_caravans = 2;
+    P.cfg.caravan_gather_ms = 10000;   /* the caravans stay at their start positions */
+    pub_apply_live(&P);
+    pub_caravans *s = pub_caravans_new(&P);
+    pub_flow *c = flow_at("c", 300, false, NULL), *b = flow_at("b", 200, false, c),
+             *a = flow_at("a", 100, false, b);
+    pub_caravans_place(s, a);
+    CHECK(a->caravan != NULL && b->caravan != NULL && a->caravan != b->caravan);
+    CHECK(c->caravan == NULL && c->caravan_waiting_ms > 0);
+    CHECK(a->caravan_waiting_ms == 0 && b->caravan_waiting_ms == 0);
+    /* A flow at a's position is never kept waiting; d, at a new one, waits after c. */
+    pub_flow *d = flow_at("d", 400, false, NULL), *a2 = flow_at("a2", 100, false, d);
+    c->next = a2;
+    sleep_ms(5);
+    pub_caravans_place(s, a);
+    CHECK(a2->caravan == a->caravan);
+    CHECK(d->caravan == NULL && d->caravan_waiting_ms > c->caravan_waiting_ms);
+    /* b's caravan ends: c (waiting longer) gets the place, d waits on. */
+    pub_caravan_leave(s, b);
+    pub_caravans_reap(s);
+    pub_caravans_place(s, a);
+    CHECK(c->caravan != NULL && c->caravan_waiting_ms == 0);
+    CHECK(d->caravan == NULL && d->caravan_waiting_ms > 0);
+    pub_caravans_check(s, a);
+    close_all(s, a);
+}
+
 int main(void)
 {
     test_place_deliver_ack();
@@ -488,6 +616,8 @@ int main(void)
     test_slow_member_leaves();
     test_filter_misfit();
     test_waits_for_loop();
+    test_gather();
+    test_cap();
     json_decref(P.cfg.mapper_options);
     close(P.efd);
     close(P.epfd);
