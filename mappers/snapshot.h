@@ -32,7 +32,8 @@
 typedef struct wh_snapshot wh_snapshot;
 
 /* One chunk. Everything it points to is owned by the reader and valid until
- * the next wh_snapshot_read or wh_snapshot_close. */
+ * the next wh_snapshot_read, a wh_snapshot_keys or wh_snapshot_estimate of
+ * another table, or wh_snapshot_close. */
 typedef struct wh_snapshot_chunk {
     const wh_update *rows;     /* op WH_OP_SNAPSHOT, db, table, after image only */
     uint32_t n;
