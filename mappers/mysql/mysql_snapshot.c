@@ -981,6 +981,46 @@ static int mysql_snap_estimate(wh_snapshot *base, const char *db, const char *ta
     return rc;
 }
 
+/* BINLOG_GTID_POS(file, offset): MariaDB reads that binlog file up to the
+ * offset (a cost of one file's scan: it is asked only for the first chunks
+ * after a resume on another copy). */
+static int mysql_snap_gtid_state(wh_snapshot *base, const wh_pos *at, char *out, size_t outlen,
+                                 char *errbuf, size_t errlen)
+{
+    mysql_snapshot *s = (mysql_snapshot *)base;
+    MYSQL *c;
+    out[0] = '\0';
+    if (!at->set || !at->has_log_name)
+        return wh_seterr(errbuf, errlen, WH_ERR_INVALID, "no binlog position to map to GTIDs");
+    int rc = binlog_server_connection(s->srv, &c, errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    wh_buf *b = &s->q;
+    wh_buf_reset(b);
+    wh_buf_puts(b, "SELECT BINLOG_GTID_POS(");
+    put_literal(b, c, at->log_name, strlen(at->log_name));
+    wh_buf_printf(b, ", %" PRIu64 ")", at->offset);
+    wh_buf_putc(b, '\0');
+    if (!wh_buf_ok(b))
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    if ((rc = query(s, c, b->data, errbuf, errlen)) != WH_OK)
+        return rc;
+    MYSQL_RES *r = mysql_store_result(c);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (!row || !row[0])
+        rc = wh_seterr(errbuf, errlen, WH_ERR_MYSQL, "BINLOG_GTID_POS('%s', %" PRIu64 ") gave "
+                       "no GTID state%s%s", at->log_name, at->offset, r ? "" : ": ",
+                       r ? "" : mysql_error(c));
+    else if (strlen(row[0]) >= outlen)
+        rc = wh_seterr(errbuf, errlen, WH_ERR_LIMIT, "the GTID state at %s:%" PRIu64 " is "
+                       "longer than %zu bytes", at->log_name, at->offset, outlen);
+    else
+        memcpy(out, row[0], strlen(row[0]) + 1);
+    if (r)
+        mysql_free_result(r);
+    return rc;
+}
+
 static void mysql_snap_close(wh_snapshot *base)
 {
     mysql_snapshot *s = (mysql_snapshot *)base;
@@ -999,6 +1039,7 @@ static const wh_snapshot_ops mysql_snapshot_ops = {
     .keys = mysql_snap_keys,
     .estimate = mysql_snap_estimate,
     .close = mysql_snap_close,
+    .gtid_state = mysql_snap_gtid_state,
 };
 
 int mysql_snapshot_open(const json_t *options, const char *shard, wh_snapshot **out,
