@@ -116,11 +116,13 @@ static void stmts_clear(snap_stmts *st)
     memset(st, 0, sizeof *st);
 }
 
-/* The connection broke or a query failed: the statements go with it. */
+/* The connection broke or a query failed: the statements go with it. The
+ * connection is closed first (that detaches its statements), so that
+ * closing a statement never waits for the rest of an abandoned result. */
 static void snap_disconnect(mysql_snapshot *s)
 {
-    stmts_clear(&s->st);
     binlog_server_disconnect(s->srv);
+    stmts_clear(&s->st);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */

@@ -9,7 +9,8 @@ at the seam); (2) chunked reads over primary keys of every key type
 DATETIME(3), text, ENUM and SET in member order, DOUBLE, FLOAT, DECIMAL(40,30)
 values that a double cannot tell apart): chunks of 1, 7 and all rows give the
 same rows in the same order, each once; (3) a read resumed after a stored key
-gives exactly the rest.
+gives exactly the rest; (4) the reader's connection killed between chunks: it
+connects and prepares again, and no row is lost or repeated.
 
 usage: test_mysql_snapshot.py SNAPSHOT_DUMP"""
 
@@ -23,11 +24,13 @@ from test_mysql_types import COLUMNS, ROWS, UPDATES
 DUMP = sys.argv[1] if len(sys.argv) > 1 else None
 
 
-def dump(db, table, chunk, after=None):
+def dump(db, table, chunk, after=None, kill=False):
     """Rows and chunk lines of snapshot_dump over db.table."""
     argv = [DUMP, "--socket", db.socket, "--table", table, "--chunk", str(chunk)]
     if after is not None:
         argv += ["--after", json.dumps(after)]
+    if kill:
+        argv.append("--kill-between")
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=wh.scaled(120))
     if r.returncode != 0:
@@ -137,6 +140,15 @@ def keys(db):
                       "%s: resumed after %s: %d rows, %d expected" %
                       (table, mid["last_key"], len(rest), n - done_before))
         print("keys: %s, %d rows checked in chunks of 1, 7 and all" % (table, n), flush=True)
+    # The reader's connection killed between chunks: the next read fails, the one after
+    # connects and prepares its statements again, and goes on after the same key.
+    whole, _ = dump(db, "wt.ck", 100000)
+    rows, chunks = dump(db, "wt.ck", 40, kill=True)
+    check([u["after"] for u in rows] == [u["after"] for u in whole] and
+          chunks and chunks[-1]["retries"] >= len(chunks) - 1,
+          "ck read again after each kill of the reader's connection: %d rows of %d, %d "
+          "retries over %d chunks" % (len(rows), len(whole), chunks[-1]["retries"] if chunks
+                                      else -1, len(chunks)))
     # A key stored by an earlier version (text forms) resumes the same way.
     rest, _ = dump(db, "wt.ik", 50, after=["150"])
     check(len(rest) == 249 + 1 and rest[0]["after"]["i"] == 151,
