@@ -2,9 +2,10 @@
 # workload.sh -- runs inside tests/harness/run.py for bench/bootstrap/run.sh:
 # loads the table on the harness MariaDB, then times bench_bootstrap over it
 # beside the stock clients reading the same table.
-# usage: workload.sh BUILD_DIR [--rows N] [--chunk N]... [--compare BUILD_DIR2]
+# usage: workload.sh BUILD_DIR [--rows N] [--chunk N]... [--compare BUILD_DIR2] [--repeat N]
 # (--chunk again: one run per chunk size; --compare: also the bench_bootstrap
-# of another build, e.g. of an earlier commit, in the same run.)
+# of another build, e.g. of an earlier commit, in the same run; --repeat: every
+# run N times, interleaved, for a machine whose load moves.)
 #
 # Each run prints its wall time, its rows/s, and the CPU seconds it cost
 # the client process and the server (mariadbd's user + system time from
@@ -13,13 +14,15 @@
 set -eu
 build=$1
 shift
-rows=1000000 chunks= compare=
+rows=1000000 chunks= compare= repeat=1
 while [ $# -gt 0 ]; do
     case $1 in
     --rows) rows=$2; shift 2 ;;
     --chunk) chunks="$chunks $2"; shift 2 ;;
     --compare) compare=$2; shift 2 ;;
-    *) echo "usage: run.sh [--rows N] [--chunk N]... [--compare BUILD_DIR]" >&2; exit 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    *) echo "usage: run.sh [--rows N] [--chunk N]... [--compare BUILD_DIR] [--repeat N]" >&2
+       exit 2 ;;
     esac
 done
 chunks=${chunks:-10000}
@@ -65,19 +68,23 @@ PY
 echo "uptime: $(uptime)"
 # The references: the server sending the whole table to a stock client that
 # discards it (one query, no chunks, no snapshots, no conversion).
-run "mariadb --quick (text, one query)" mariadb --no-defaults --user=root \
-    --socket="$WH_MARIADB_SOCKET" --quick -e "SELECT * FROM app.big"
-run "mariadb-dump --quick" mariadb-dump --no-defaults --user=root \
-    --socket="$WH_MARIADB_SOCKET" --quick --single-transaction app big
-for chunk in $chunks; do
-    for mode in "" --no-encode; do
-        if [ -n "$compare" ]; then
-            run "bench_bootstrap (compared) --chunk $chunk $mode" \
-                "$compare/bench/bootstrap/bench_bootstrap" --socket "$WH_MARIADB_SOCKET" \
-                --table app.big --chunk "$chunk" $mode
-        fi
-        run "bench_bootstrap --chunk $chunk $mode" "$build/bench/bootstrap/bench_bootstrap" \
-            --socket "$WH_MARIADB_SOCKET" --table app.big --chunk "$chunk" $mode
+i=0
+while [ $i -lt "$repeat" ]; do
+    i=$((i + 1))
+    run "mariadb --quick (text, one query)" mariadb --no-defaults --user=root \
+        --socket="$WH_MARIADB_SOCKET" --quick -e "SELECT * FROM app.big"
+    run "mariadb-dump --quick" mariadb-dump --no-defaults --user=root \
+        --socket="$WH_MARIADB_SOCKET" --quick --single-transaction app big
+    for chunk in $chunks; do
+        for mode in "" --no-encode; do
+            if [ -n "$compare" ]; then
+                run "bench_bootstrap (compared) --chunk $chunk $mode" \
+                    "$compare/bench/bootstrap/bench_bootstrap" --socket "$WH_MARIADB_SOCKET" \
+                    --table app.big --chunk "$chunk" $mode
+            fi
+            run "bench_bootstrap --chunk $chunk $mode" "$build/bench/bootstrap/bench_bootstrap" \
+                --socket "$WH_MARIADB_SOCKET" --table app.big --chunk "$chunk" $mode
+        done
     done
 done
 echo "uptime: $(uptime)"
