@@ -984,8 +984,9 @@ static int mysql_snap_estimate(wh_snapshot *base, const char *db, const char *ta
 }
 
 /* BINLOG_GTID_POS(file, offset): MariaDB reads that binlog file up to the
- * offset (a cost of one file's scan: it is asked only for the first chunks
- * after a resume on another copy). */
+ * offset (up to one file's scan per call: it is asked only for chunks read
+ * after a resume on another copy, until the flow delivers an update from
+ * this copy; on a table nobody writes that is every chunk). */
 static int mysql_snap_gtid_state(wh_snapshot *base, const wh_pos *at, char *out, size_t outlen,
                                  char *errbuf, size_t errlen)
 {
