@@ -32,6 +32,15 @@ int wh_snapshot_estimate(wh_snapshot *s, const char *db, const char *table, uint
     return s->ops->estimate(s, db, table, rows, errbuf, errlen);
 }
 
+int wh_snapshot_gtid_state(wh_snapshot *s, const wh_pos *at, char *out, size_t outlen,
+                           char *errbuf, size_t errlen)
+{
+    if (!s->ops->gtid_state)
+        return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED, "this snapshot reader has no "
+                         "GTID state");
+    return s->ops->gtid_state(s, at, out, outlen, errbuf, errlen);
+}
+
 void wh_snapshot_close(wh_snapshot *s)
 {
     if (s)

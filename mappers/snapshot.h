@@ -32,7 +32,8 @@
 typedef struct wh_snapshot wh_snapshot;
 
 /* One chunk. Everything it points to is owned by the reader and valid until
- * the next wh_snapshot_read or wh_snapshot_close. */
+ * the next wh_snapshot_read, a wh_snapshot_keys or wh_snapshot_estimate of
+ * another table, or wh_snapshot_close. */
 typedef struct wh_snapshot_chunk {
     const wh_update *rows;     /* op WH_OP_SNAPSHOT, db, table, after image only */
     uint32_t n;
@@ -69,6 +70,15 @@ int  wh_snapshot_keys(wh_snapshot *s, const char *db, const char *table,
 int  wh_snapshot_estimate(wh_snapshot *s, const char *db, const char *table, uint64_t *rows,
                           char *errbuf, size_t errlen);
 
+/* The GTID state of this copy's log at the physical position at (a
+ * chunk's): the newest GTID of each domain before it, "D-S-N[,D-S-N...]"
+ * into out (outlen bytes). For a chunk whose window opened at a position
+ * known only in its logical form (a flow resumed on another copy of the
+ * shard, docs/BOOTSTRAP.md "Resuming"). WH_ERR_UNSUPPORTED when the
+ * datastore has no GTIDs; errors otherwise as wh_snapshot_read. */
+int  wh_snapshot_gtid_state(wh_snapshot *s, const wh_pos *at, char *out, size_t outlen,
+                            char *errbuf, size_t errlen);
+
 /* Closes the connection and frees. Accepts NULL. */
 void wh_snapshot_close(wh_snapshot *s);
 
@@ -82,6 +92,9 @@ typedef struct wh_snapshot_ops {
     int  (*estimate)(wh_snapshot *s, const char *db, const char *table, uint64_t *rows,
                      char *errbuf, size_t errlen);
     void (*close)(wh_snapshot *s);
+    /* optional (NULL: WH_ERR_UNSUPPORTED) */
+    int  (*gtid_state)(wh_snapshot *s, const wh_pos *at, char *out, size_t outlen,
+                       char *errbuf, size_t errlen);
 } wh_snapshot_ops;
 
 /* Every reader starts with this header. */

@@ -239,6 +239,32 @@ static void duration(char *buf, size_t n, int64_t ms)
         snprintf(buf, n, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 }
 
+/* The bootstraps an instance's report shows ("bootstraps", protocol/status_file.h),
+ * one line each under the instance. */
+static void print_bootstraps(FILE *out, const json_t *report)
+{
+    size_t i;
+    const json_t *b;
+    json_array_foreach(json_object_get(report, "bootstraps"), i, b) {
+        const char *table = json_string_value(json_object_get(b, "table"));
+        long long est = (long long)json_integer_value(json_object_get(b, "estimate"));
+        const json_t *eta = json_object_get(b, "eta_s");
+        char etabuf[32] = "-";
+        if (json_is_integer(eta))
+            duration(etabuf, sizeof etabuf, json_integer_value(eta) * 1000);
+        fprintf(out, "    bootstrap %s %s: %s %lld of ~%lld rows (table %lld of %lld), "
+                "%lld rows in all (%lld acknowledged), %.0f rows/s, ETA %s\n",
+                json_string_value(json_object_get(b, "app")),
+                json_string_value(json_object_get(b, "id")), table ? table : "(all sent)",
+                (long long)json_integer_value(json_object_get(b, "table_rows")), est,
+                (long long)json_integer_value(json_object_get(b, "table_index")) + 1,
+                (long long)json_integer_value(json_object_get(b, "tables")),
+                (long long)json_integer_value(json_object_get(b, "rows")),
+                (long long)json_integer_value(json_object_get(b, "rows_acked")),
+                json_number_value(json_object_get(b, "rows_per_sec")), etabuf);
+    }
+}
+
 void mon_status_print(FILE *out, const json_t *status)
 {
     const json_t *mon = json_object_get(status, "monitor");
@@ -297,6 +323,7 @@ void mon_status_print(FILE *out, const json_t *status)
         const char *cerr = json_string_value(json_object_get(in, "config_error"));
         if (cerr)
             fprintf(out, "    config error: %s\n", cerr);
+        print_bootstraps(out, json_object_get(in, "report"));
     }
 }
 

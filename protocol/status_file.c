@@ -194,6 +194,30 @@ int status_add_waiting_flow(json_t *extra, const char *app, const char *position
     return WH_OK;
 }
 
+int status_add_bootstrap(json_t *extra, const status_bootstrap *b)
+{
+    json_t *list = json_object_get(extra, "bootstraps");
+    if (!list) {
+        list = json_array();
+        if (!list || json_object_set_new(extra, "bootstraps", list) != 0)
+            return WH_ERR_NOMEM;
+    }
+    json_t *o = json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:o,s:I}",
+                          "app", b->app, "id", b->id,
+                          "table", b->table ? json_string(b->table) : json_null(),
+                          "table_index", (json_int_t)b->table_index,
+                          "tables", (json_int_t)b->tables, "rows", (json_int_t)b->rows,
+                          "rows_acked", (json_int_t)b->rows_acked,
+                          "table_rows", (json_int_t)b->table_rows,
+                          "estimate", (json_int_t)b->estimate, "rows_per_sec", b->rows_per_sec,
+                          "eta_s", b->eta_s >= 0 ? json_integer((json_int_t)b->eta_s)
+                                                 : json_null(),
+                          "reread", (json_int_t)b->reread);
+    if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
 void status_report_exiting(status_report *rep, const char *reason)
 {
     if (!rep)
@@ -203,6 +227,23 @@ void status_report_exiting(status_report *rep, const char *reason)
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */
+
+/* The "bootstraps" array (status_add_bootstrap): NULL when it is well formed. */
+static const char *check_bootstraps(const json_t *v)
+{
+    size_t i;
+    json_t *b;
+    if (!json_is_array(v))
+        return "field 'bootstraps' is not an array";
+    json_array_foreach(v, i, b)
+        if (!json_is_object(b) || !json_is_string(json_object_get(b, "app")) ||
+            !json_is_string(json_object_get(b, "id")) ||
+            !json_is_integer(json_object_get(b, "rows")) ||
+            json_integer_value(json_object_get(b, "rows")) < 0)
+            return "an entry of 'bootstraps' is not an object with strings app and id and "
+                   "a count of rows";
+    return NULL;
+}
 
 int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *errbuf,
                  size_t errlen)
@@ -250,6 +291,8 @@ int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *er
                     bad = "an entry of 'failed_flows' is not an object with strings app and "
                           "reason";
     }
+    if (!bad && (v = json_object_get(o, "bootstraps")))
+        bad = check_bootstraps(v);
     if (!bad && (v = json_object_get(o, "role")) &&
         !(json_is_string(v) && (strcmp(json_string_value(v), "active") == 0 ||
                                 strcmp(json_string_value(v), "standby") == 0)))

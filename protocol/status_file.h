@@ -113,6 +113,28 @@ int status_set_reading(json_t *extra, uint64_t log_bytes_read, uint64_t readers_
  * the oldest position. Returns WH_OK or WH_ERR_NOMEM. */
 int status_add_waiting_flow(json_t *extra, const char *app, const char *position,
                             int64_t since_ms);
+/* One running bootstrap of a flow (docs/BOOTSTRAP.md), as the status file's
+ * "bootstraps" array shows it. Strings are borrowed for the call. */
+typedef struct status_bootstrap {
+    const char *app;
+    const char *id;          /* the request's id */
+    const char *table;       /* "db.table" being read; NULL once all were sent */
+    uint32_t    table_index; /* of the request's tables, from 0 */
+    uint32_t    tables;
+    uint64_t    rows;        /* snapshot rows sent, in all tables */
+    uint64_t    rows_acked;  /* ... of them acknowledged by the app */
+    uint64_t    table_rows;  /* rows of the current table sent */
+    uint64_t    estimate;    /* the server's row estimate of the current table (0: none) */
+    double      rows_per_sec;/* since this publisher began serving it */
+    int64_t     eta_s;       /* until the current table is sent; < 0: unknown */
+    uint64_t    reread;      /* chunks read again (snapshot behind the stream, window full) */
+} status_bootstrap;
+
+/* Appends one running bootstrap to extra's "bootstraps" array (created when
+ * absent): {"app","id","table"|null,"table_index","tables","rows",
+ * "rows_acked","table_rows","estimate","rows_per_sec","eta_s"|null,
+ * "reread"} (docs/MONITOR.md). Returns WH_OK or WH_ERR_NOMEM. */
+int status_add_bootstrap(json_t *extra, const status_bootstrap *b);
 
 /* ---- reading (the monitor) ---------------------------------------------------------------- */
 

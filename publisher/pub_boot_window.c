@@ -52,6 +52,58 @@ bool boot_snapshot_covers(const wh_pos *low, const wh_pos *at)
                         at->has_log_name ? at->log_name : NULL, at->offset) < 0;
 }
 
+/* The sequence of domain d in a GTID list "D-S-N[,D-S-N...]": 1 found, 0
+ * absent, -1 malformed. */
+static int gtid_seq(const char *list, uint64_t d, uint64_t *seq)
+{
+    const char *p = list;
+    while (*p) {
+        char *end;
+        uint64_t dom = strtoull(p, &end, 10);
+        if (end == p || *end != '-')
+            return -1;
+        p = end + 1;
+        strtoull(p, &end, 10);
+        if (end == p || *end != '-')
+            return -1;
+        p = end + 1;
+        uint64_t n = strtoull(p, &end, 10);
+        if (end == p || (*end != ',' && *end != '\0'))
+            return -1;
+        if (dom == d) {
+            *seq = n;
+            return 1;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int boot_snapshot_covers_gtid(const wh_pos *low, const char *state)
+{
+    if (!low->has_logical || !low->logical[0] || gtid_seq(state, UINT64_MAX, &(uint64_t){ 0 }) < 0)
+        return -1;
+    const char *p = low->logical;
+    while (*p) {
+        char *end;
+        uint64_t dom = strtoull(p, &end, 10);
+        if (end == p || *end != '-')
+            return -1;
+        const char *seqp = strchr(end + 1, '-');
+        if (!seqp)
+            return -1;
+        uint64_t n = strtoull(seqp + 1, &end, 10);
+        if (end == seqp + 1 || (*end != ',' && *end != '\0'))
+            return -1;
+        uint64_t have = 0;
+        int found = gtid_seq(state, dom, &have);
+        if (found <= 0 || have < n)
+            return found < 0 ? -1 : 0;
+        p = *end ? end + 1 : end;
+    }
+    return 1;
+}
+
 /* ---- keys ----------------------------------------------------------------------------------- */
 
 static void put_u64(wh_buf *b, char tag, uint64_t v)

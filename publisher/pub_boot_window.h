@@ -37,6 +37,14 @@ bool boot_pos_reached(const wh_position *u, const wh_pos *at);
  * processed yet since a resume by logical position) is accepted. */
 bool boot_snapshot_covers(const wh_pos *low, const wh_pos *at);
 
+/* The same for a low known only in its logical form (a flow resumed on
+ * another copy of the shard: "D-S-N[,D-S-N...]", MariaDB GTIDs) against the
+ * GTID state at the snapshot (wh_snapshot_gtid_state): 1 when every GTID of
+ * low is in that state (its domain's newest sequence there is at least
+ * low's), 0 when one is not, -1 when either text is not a list of MariaDB
+ * GTIDs (then the positions cannot be compared). */
+int  boot_snapshot_covers_gtid(const wh_pos *low, const char *state);
+
 /* Appends the canonical bytes of the key columns names[0..nkey) of row to
  * out: equal for equal values whether they came from the binlog or from a
  * SELECT. Returns false when a key column is absent from the row. */

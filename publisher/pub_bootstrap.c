@@ -64,6 +64,8 @@ struct pub_boot {
     wh_update *out;          /* emission buffer */
     uint32_t  cap_out;
     uint64_t  retries;       /* chunks read again (window overflow, snapshot behind) */
+    int64_t   view_t0_ms;    /* status: when this publisher began serving it (wh_mono_ms) */
+    uint64_t  view_rows0;    /* ... and the rows acknowledged then */
 };
 
 static void prog_clear(boot_prog *p)
@@ -122,6 +124,8 @@ pub_boot *pub_boot_new(pub_flow *f, const char *request_json, const char *progre
         goto none;
     prog_copy(&b->emitted, &b->acked);
     prog_copy(&b->cursor, &b->acked);
+    b->view_t0_ms = wh_mono_ms();
+    b->view_rows0 = b->acked.rows;
     pthread_cond_init(&b->cond, NULL);
     atomic_init(&b->stop, false);
     atomic_init(&b->waiting, false);
@@ -228,6 +232,35 @@ static bool worker_wait(pub_boot *b)
     return false;
 }
 
+/* ---- a window opened at a logical position (worker, f->mu not held) ------------------------ */
+
+/* Whether the snapshot at `at` holds the transaction at low when low is
+ * known only in its logical form: the flow resumed on another copy of the
+ * shard (docs/FAILOVER.md "Positions across copies") and has delivered
+ * nothing from this copy yet, so boot_snapshot_covers cannot compare it
+ * with this copy's binlog position. The GTID state at `at` says it
+ * (docs/BOOTSTRAP.md "Resuming"). True also when the positions cannot be
+ * compared at all (no GTIDs: a copy without them cannot be taken over). */
+static bool logical_low_covered(pub_boot *b, const wh_pos *low, const wh_pos *at)
+{
+    char state[WH_POS_LOGICAL_MAX * 4], err[512];
+    if (!low->set || low->has_log_name || !at->has_log_name || !low->has_logical)
+        return true;
+    int rc = wh_snapshot_gtid_state(b->snap, at, state, sizeof state, err, sizeof err);
+    if (rc == WH_ERR_UNSUPPORTED)
+        return true;
+    if (rc != WH_OK) {
+        wh_warn(WH_AREA_PUBLISHER, "app %s: bootstrap %s: %s; the chunk is read again",
+                b->f->app, b->req.id, err);
+        return false;
+    }
+    int covers = boot_snapshot_covers_gtid(low, state);
+    wh_debug(WH_AREA_PUBLISHER, "app %s: bootstrap chunk at %s:%" PRIu64 " (GTID state %s) "
+             "against the logical position %s: %s", b->f->app, at->log_name, at->offset, state,
+             low->logical, covers > 0 ? "holds it" : covers == 0 ? "lacks it" : "not comparable");
+    return covers != 0;
+}
+
 /* Reads one chunk and makes it ready, or drops it (reset meanwhile, or its
  * snapshot older than the window). Called and returns with f->mu held;
  * releases it while it reads. Returns the rows read, or a negative error. */
@@ -273,10 +306,12 @@ static int worker_chunk(pub_boot *b, char *err, size_t errlen)
     /* The window opens where the flow stands now, before the snapshot. */
     boot_window_open(&b->win, &f->processed, db, table, keys, nkey,
                      (uint64_t)atomic_load(&p->boot_window_keys));
+    wh_pos low = f->processed;
     pub_mutex_unlock(&f->mu);
 
     wh_snapshot_chunk c;
     rc = wh_snapshot_read(b->snap, db, table, cur.key, limit, &c, err, errlen);
+    bool covered = rc != WH_OK || logical_low_covered(b, &low, &c.at);
 
     pub_mutex_lock(&f->mu);
     if (rc != WH_OK || gen != b->gen || !b->win.open) {
@@ -285,7 +320,7 @@ static int worker_chunk(pub_boot *b, char *err, size_t errlen)
         prog_clear(&cur);
         return rc;
     }
-    if (!boot_snapshot_covers(&b->win.low, &c.at) || b->win.overflow) {
+    if (!covered || !boot_snapshot_covers(&b->win.low, &c.at) || b->win.overflow) {
         /* The flow passed a transaction the snapshot lacks (it was in the
          * binlog, not yet committed in the engine), or the stream changed
          * more keys than the window holds: read the chunk again. */
@@ -564,4 +599,36 @@ void pub_boot_reset_locked(pub_boot *b)
     prog_copy(&b->emitted, &b->acked);
     prog_copy(&b->cursor, &b->acked);
     pthread_cond_broadcast(&b->cond);
+}
+
+/* ---- progress for the status file (loop thread) ----------------------------------------------- */
+
+bool pub_boot_view_get(pub_flow *f, pub_boot_view *v)
+{
+    pub_boot *b = f->boot;
+    memset(v, 0, sizeof *v);
+    if (!pub_boot_active(b))
+        return false;
+    pub_mutex_lock(&f->mu);
+    const boot_prog *e = &b->emitted;
+    snprintf(v->id, sizeof v->id, "%s", b->req.id);
+    if (e->table < b->req.ntables)
+        snprintf(v->table, sizeof v->table, "%s.%s", b->req.db[e->table],
+                 b->req.table[e->table]);
+    v->table_index = e->table;
+    v->tables = b->req.ntables;
+    v->rows = e->rows;
+    v->rows_acked = b->acked.rows;
+    v->table_rows = e->table_rows;
+    v->estimate = e->estimate;
+    v->reread = b->retries;
+    double secs = (double)(wh_mono_ms() - b->view_t0_ms) / 1000.0;
+    v->rows_per_sec = secs > 0.5 && e->rows > b->view_rows0 ? (double)(e->rows - b->view_rows0) /
+                                                              secs : 0;
+    v->eta_s = -1;
+    if (v->rows_per_sec > 0 && v->table[0])
+        v->eta_s = e->estimate > e->table_rows
+                       ? (int64_t)((double)(e->estimate - e->table_rows) / v->rows_per_sec) : 0;
+    pub_mutex_unlock(&f->mu);
+    return true;
 }

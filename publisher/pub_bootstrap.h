@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "protocol/zk_bootstrap.h"
 #include "publisher/pub.h"
 
 struct pub_flow;
@@ -88,5 +89,21 @@ bool pub_boot_waiting(const pub_boot *b);
 /* The bootstrap is not done yet (its flow reads alone, pub_caravan.c).
  * False for NULL. Any thread, without a lock. */
 bool pub_boot_active(const pub_boot *b);
+
+/* ---- progress for the status file (protocol/status_file.h "bootstraps") ---- */
+
+/* What a running bootstrap has done, for pub_report.c. */
+typedef struct pub_boot_view {
+    char     id[ZKU_BOOT_ID_MAX + 1];
+    char     table[400];      /* "db.table" being read; "" once all were sent */
+    uint32_t table_index, tables;
+    uint64_t rows, rows_acked, table_rows, estimate, reread;
+    double   rows_per_sec;    /* rows sent since this publisher began serving it */
+    int64_t  eta_s;           /* until the current table is sent; -1: unknown */
+} pub_boot_view;
+
+/* Fills v for flow f's bootstrap; false when it has none or it is done.
+ * Takes f->mu. Loop thread. */
+bool pub_boot_view_get(struct pub_flow *f, pub_boot_view *v);
 
 #endif

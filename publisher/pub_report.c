@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
+#include "publisher/pub_bootstrap.h"
 #include "publisher/pub_caravan.h"
 #include "publisher/pub_flow.h"
 #include "protocol/zk_layout.h"
@@ -76,6 +77,20 @@ void pub_report_write(publisher *p, const char *state, const char *position, int
     }
 }
 
+/* The flow's running bootstrap, if any, into extra's "bootstraps". */
+static void report_bootstrap(pub_flow *f, json_t **extra)
+{
+    pub_boot_view v;
+    if (!f->boot || !pub_boot_view_get(f, &v) || (!*extra && !(*extra = json_object())))
+        return;
+    status_bootstrap sb = { .app = f->app, .id = v.id, .table = v.table[0] ? v.table : NULL,
+                            .table_index = v.table_index, .tables = v.tables, .rows = v.rows,
+                            .rows_acked = v.rows_acked, .table_rows = v.table_rows,
+                            .estimate = v.estimate, .rows_per_sec = v.rows_per_sec,
+                            .eta_s = v.eta_s, .reread = v.reread };
+    status_add_bootstrap(*extra, &sb);
+}
+
 void pub_report_tick(publisher *p, int64_t now)
 {
     /* Report at every interval, and at once when the state changes to
@@ -124,6 +139,9 @@ void pub_report_tick(publisher *p, int64_t now)
             wh_pos_format_physical(&f->resume, at, sizeof at);
         status_add_waiting_flow(extra, f->app, at, f->caravan_waiting_ms);
     }
+    /* Bootstraps being served (docs/BOOTSTRAP.md). */
+    for (pub_flow *f = p->flows; f; f = f->next)
+        report_bootstrap(f, &extra);
     /* Readers waiting for their start position to reach this copy's log. */
     pub_caravan_view v;
     for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {

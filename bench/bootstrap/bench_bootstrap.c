@@ -5,13 +5,15 @@
  * consistent-snapshot transaction per chunk, the binlog position of each),
  * encodes every chunk into UPDATES frames (protocol/wire_batch.h) unless
  * --no-encode, and prints one JSON object: rows, chunks, seconds, rows/s,
- * encoded MB. The figure is what one publisher flow can read and frame; the
+ * encoded MB, and the CPU seconds this process used (user + system: what
+ * the reader costs, whatever the machine's load). The figure is what one publisher flow can read and frame; the
  * network and the subscriber come on top (tests/publisher/test_bootstrap.py
  * measures end to end). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 
@@ -90,9 +92,14 @@ int main(int argc, char **argv)
             break;
     }
     double secs = (double)(wh_mono_ns() - t0) / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     printf("{\"rows\":%llu,\"chunks\":%llu,\"chunk_rows\":%ld,\"seconds\":%.3f,"
-           "\"rows_per_sec\":%.0f,\"encoded_mb\":%.1f}\n", (unsigned long long)rows,
-           (unsigned long long)chunks, chunk, secs, rows / secs, bytes / 1e6);
+           "\"rows_per_sec\":%.0f,\"encoded_mb\":%.1f,\"cpu_sec\":%.3f}\n",
+           (unsigned long long)rows, (unsigned long long)chunks, chunk, secs, rows / secs,
+           bytes / 1e6, cpu);
     json_decref(after);
     json_decref(o);
     wh_buf_free(&out);

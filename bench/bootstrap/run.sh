@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh -- bootstrap read throughput from MariaDB, in one command:
-#   bench/bootstrap/run.sh [--rows N] [--chunk N]
+#   bench/bootstrap/run.sh [--rows N] [--chunk N]... [--compare BUILD_DIR] [--repeat N]
 # Builds a release build ($WH_BENCH_BUILD, default build-release at the source
 # root), starts a throwaway MariaDB through the test harness, loads a table of
 # N rows (default 1000000; id, grp, name, qty, price, at: the shape of

@@ -1,5 +1,6 @@
 /* test_mon_health.c -- the status channel end to end (protocol/status_file.c writes and parses, mon_health reads), exit records, run-dir records and spawn helpers. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include "monitor/mon_health.h"
 #include "monitor/mon_rundir.h"
 #include "monitor/mon_spawn.h"
+#include "monitor/mon_status.h"
 #include "protocol/status_file.h"
 
 static void expect_parse(const char *text, int want, const char *msg)
@@ -26,6 +28,53 @@ static void expect_parse(const char *text, int want, const char *msg)
     }
     CHECK((rc == 0) == (o != NULL));
     json_decref(o);
+}
+
+/* A running bootstrap in the status file (status_add_bootstrap), read back
+ * (status_parse) and printed by `wormhole-monitor status` (mon_status_print). */
+static void test_bootstraps(void)
+{
+    char err[256], *text = NULL, *printed = NULL;
+    size_t plen = 0;
+    json_t *ex = json_object(), *got = NULL;
+    status_bootstrap b = { .app = "index", .id = "b7", .table = "shop.items", .table_index = 0,
+                           .tables = 2, .rows = 320000, .rows_acked = 310000,
+                           .table_rows = 320000, .estimate = 1000000, .rows_per_sec = 61000.4,
+                           .eta_s = 11, .reread = 1 };
+    CHECK_EQ_INT(status_add_bootstrap(ex, &b), WH_OK);
+    b = (status_bootstrap){ .app = "cache", .id = "c1", .tables = 1, .rows = 5, .eta_s = -1 };
+    CHECK_EQ_INT(status_add_bootstrap(ex, &b), WH_OK);
+    json_object_set_new(ex, "pid", json_integer(getpid()));
+    CHECK((text = json_dumps(ex, JSON_COMPACT)) != NULL);
+    CHECK_EQ_INT(status_parse(text, strlen(text), getpid(), &got, err, sizeof err), WH_OK);
+    const json_t *list = json_object_get(got, "bootstraps");
+    CHECK_EQ_INT(json_array_size(list), 2);
+    const json_t *b0 = json_array_get(list, 0), *b1 = json_array_get(list, 1);
+    CHECK_EQ_STR(json_string_value(json_object_get(b0, "table")), "shop.items");
+    CHECK_EQ_INT(json_integer_value(json_object_get(b0, "estimate")), 1000000);
+    CHECK_EQ_INT(json_integer_value(json_object_get(b0, "eta_s")), 11);
+    CHECK(json_is_null(json_object_get(b1, "table")) && json_is_null(json_object_get(b1, "eta_s")));
+    /* What `wormhole-monitor status` prints under the instance. */
+    json_t *doc = json_pack("{s:n,s:[{s:s,s:s,s:O}]}", "monitor", "instances", "name", "pub1",
+                            "state", "running", "report", got);
+    FILE *mem = open_memstream(&printed, &plen);
+    CHECK(doc && mem);
+    mon_status_print(mem, doc);
+    fclose(mem);
+    CHECK(strstr(printed, "    bootstrap index b7: shop.items 320000 of ~1000000 rows (table 1 "
+                          "of 2), 320000 rows in all (310000 acknowledged), 61000 rows/s, "
+                          "ETA 11s\n") != NULL);
+    CHECK(strstr(printed, "    bootstrap cache c1: (all sent) 0 of ~0 rows (table 1 of 1), 5 "
+                          "rows in all (0 acknowledged), 0 rows/s, ETA -\n") != NULL);
+    free(printed);
+    json_decref(doc);
+    json_decref(got);
+    free(text);
+    /* A malformed entry is refused. */
+    expect_parse("{\"pid\":42,\"bootstraps\":{}}", WH_ERR_PARSE, "'bootstraps'");
+    expect_parse("{\"pid\":42,\"bootstraps\":[{\"app\":\"a\",\"id\":\"b\"}]}",
+                 WH_ERR_PARSE, "'bootstraps'");
+    json_decref(ex);
 }
 
 int main(void)
@@ -57,6 +106,7 @@ int main(void)
     CHECK_EQ_STR(json_string_value(json_object_get(ex, "role")), "standby");
     CHECK_EQ_INT(json_integer_value(json_object_get(ex, "epoch")), 3);
     json_decref(ex);
+    test_bootstraps();
 
     /* status_report writes, mon_health reads: every replacement is a heartbeat. */
     snprintf(path, sizeof path, "%s/status.json", dir);

@@ -67,6 +67,27 @@ static void test_positions(void)
     CHECK(boot_snapshot_covers(&unset, &at));
 }
 
+/* A low known only by its GTID (a flow resumed on another copy) against the
+ * GTID state at the snapshot (BINLOG_GTID_POS of the chunk's position). */
+static void test_covers_gtid(void)
+{
+    wh_pos low = { .set = true, .has_logical = true, .logical = "0-1-500" };
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, "0-1-500"), 1);
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, "0-2-501"), 1);   /* promoted copy, same domain */
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, "0-1-499"), 0);   /* logged, not yet committed */
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, "1-1-900"), 0);   /* its domain is absent */
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, ""), 0);
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, "1-1-900,0-1-700"), 1);
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&low, "x"), -1);
+    wh_pos multi = { .set = true, .has_logical = true, .logical = "0-1-500,3-1-7" };
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&multi, "3-1-7,0-1-600"), 1);
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&multi, "3-1-6,0-1-600"), 0);
+    wh_pos uuid = { .set = true, .has_logical = true, .logical = "3E11FA47-71CA:23" };
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&uuid, "0-1-5"), -1);
+    wh_pos none = { .set = true };
+    CHECK_EQ_INT(boot_snapshot_covers_gtid(&none, "0-1-5"), -1);
+}
+
 static void test_keys(void)
 {
     wh_buf a = { 0 }, b = { 0 };
@@ -153,6 +174,7 @@ static void test_window(void)
 int main(void)
 {
     test_positions();
+    test_covers_gtid();
     test_keys();
     test_keyset();
     test_window();
