@@ -203,6 +203,10 @@ typedef struct publisher {
     /* live tuning (SIGHUP), read by caravan threads without a lock */
     atomic_llong window_bytes, marker_updates, marker_ms, batch_size, caravan_wait_ms;
     atomic_llong boot_chunk_rows, boot_rows_per_sec, boot_window_keys;
+    /* counters for the status file (cumulative, relaxed atomics) */
+    atomic_ullong zk_writes;        /* creates and sets sent to ZooKeeper (pub_zk.c) */
+    atomic_ullong updates_decoded;  /* updates the mappers returned to caravans */
+    atomic_ullong batches_decoded;  /* ... in this many batches */
     atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */
     atomic_bool has_fatal;     /* fatal is written */
     char     fatal[1024];

@@ -85,6 +85,7 @@ typedef struct pub_caravan_view {
     bool     reading;     /* has read at least one batch */
     bool     at_head;     /* the last read found nothing new */
     int64_t  last_ts;     /* event time of the last update read (seconds; 0 unknown) */
+    uint32_t members;     /* flows it feeds (leavers not counted) */
     wh_pos   last;        /* position of the last update read (unset until then) */
     int64_t  waiting_since_ms; /* wall ms since its start position is awaited (it is not in
                                 * this copy's log yet: WH_ERR_NOT_YET); 0 when not waiting */
@@ -93,5 +94,10 @@ typedef struct pub_caravan_view {
 
 /* Fills v with the i-th caravan's progress; false when there are at most i. */
 bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v);
+
+/* Whether f is a member of a caravan whose reader has read and found
+ * nothing new at its last read (the flow has been handed the head of the
+ * log). Takes the caravan's mu; loop thread (f->caravan is the loop's). */
+bool pub_caravan_flow_at_head(const pub_flow *f);
 
 #endif

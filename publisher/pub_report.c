@@ -50,6 +50,74 @@ static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
     return lag;
 }
 
+static const char *flow_state_name(pub_flow_state st)
+{
+    switch (st) {
+    case FLOW_BACKOFF:    return "backoff";
+    case FLOW_CONNECTING: return "connecting";
+    case FLOW_HELLO:      return "hello";
+    case FLOW_STREAMING:  return "streaming";
+    case FLOW_FAILED:     return "failed";
+    }
+    return "unknown";
+}
+
+/* One flow's figures (docs/MONITOR.md, "Metrics"). Lag by event time: 0
+ * when everything the flow's reader handed it is acknowledged and that
+ * reader stands at the head of the log; else how old the acknowledged
+ * position's event is (unknown until the first acknowledgement of this
+ * run carries an event time). Loop thread; takes f->mu, then the
+ * caravan's mu (not both at once). */
+static int add_flow(publisher *p, json_t *extra, pub_flow *f, int64_t wall)
+{
+    char at[WH_POS_PHYSICAL_TEXT_MAX] = "";
+    status_flow fl = { .app = f->app, .state = flow_state_name(f->state), .lag_s = -1,
+                       .behind_bytes = -1, .retained_bytes = -1, .reconnects = f->reconnects,
+                       .last_error = f->last_error,
+                       .window_bytes = (uint64_t)atomic_load(&p->window_bytes) };
+    pub_mutex_lock(&f->mu);
+    fl.delivered_updates = f->delivered_updates;
+    fl.delivered_bytes = f->delivered_bytes;
+    fl.in_flight_bytes = pub_flow_unacked_bytes_locked(f);
+    fl.acked_ts = f->acked_ts > 0 ? f->acked_ts : -1;
+    bool drained = f->nmarkers == 0 && wh_pos_equal(&f->processed, &f->acked) && f->out.len == 0;
+    if (f->acked.set && !f->acked_start)
+        wh_pos_format_physical(&f->acked, at, sizeof at);
+    pub_mutex_unlock(&f->mu);
+    fl.acked_position = at;
+    if (f->state == FLOW_STREAMING && drained && pub_caravan_flow_at_head(f))
+        fl.lag_s = 0;
+    else if (fl.acked_ts > 0)
+        fl.lag_s = wall / 1000 > fl.acked_ts ? wall / 1000 - fl.acked_ts : 0;
+    if (f->state == FLOW_FAILED) {
+        fl.failure_code = zku_failure_code(f->failed_rc);
+        fl.failure_reason = f->failed_why;
+    }
+    return status_add_flow(extra, &fl);
+}
+
+/* Every flow, every caravan and the publisher's counters (loop thread). */
+static void add_figures(publisher *p, json_t *extra)
+{
+    int64_t wall = wh_wall_ms();
+    status_counters c = {
+        .shard = p->cfg.shard, .mapper = p->cfg.mapper_name,
+        .updates_decoded = atomic_load_explicit(&p->updates_decoded, memory_order_relaxed),
+        .batches_decoded = atomic_load_explicit(&p->batches_decoded, memory_order_relaxed),
+        .zk_writes = atomic_load_explicit(&p->zk_writes, memory_order_relaxed),
+    };
+    status_set_counters(extra, &c);
+    for (pub_flow *f = p->flows; f; f = f->next)
+        add_flow(p, extra, f, wall);
+    pub_caravan_view v;
+    for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {
+        char at[WH_POS_PHYSICAL_TEXT_MAX] = "";
+        if (v.last.set)
+            wh_pos_format_physical(&v.last, at, sizeof at);
+        status_add_caravan(extra, v.id, at, v.members, v.reading && v.at_head);
+    }
+}
+
 void pub_report_write(publisher *p, const char *state, const char *position, int64_t lag_ms,
                       const json_t *extra)
 {
@@ -110,6 +178,8 @@ void pub_report_tick(publisher *p, int64_t now)
             status_add_failed_flow(extra, f->app, zku_failure_code(f->failed_rc), f->failed_why,
                                    at, f->failed_since_ms);
     }
+    if (extra)
+        add_figures(p, extra);
     /* Readers waiting for their start position to reach this copy's log. */
     pub_caravan_view v;
     for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {
