@@ -9,8 +9,9 @@ subscriber (wormhole-tail, app "app_m", filter: table items). Checks:
           wormhole_flow_delivered_updates_total grew by exactly N (and its bytes counter
           grew), and `wormhole-monitor status` shows the flow (table and --json);
   lag     while rows keep coming, the subscriber is SIGSTOPped: the flow's
-          wormhole_flow_lag_seconds rises (two scrapes apart, and past 4 s); after SIGCONT
-          it falls back to at most 2 s;
+          wormhole_flow_lag_seconds rises (past 4 s, then 2 s more) and so does
+          wormhole_flow_behind_bytes (binlog bytes after its acknowledged position); after
+          SIGCONT both fall back (lag to at most 2 s);
   auth    no token -> 401, a wrong token -> 401, the right one -> 200; a monitor asked to
           listen on 0.0.0.0 without a token file refuses to start.
 Exits 0 on success, 1 on a failed check, 77 (skip) without the servers or binaries.
@@ -184,6 +185,11 @@ def check_lag(env, port, tail):
     try:
         td.wait_until(lambda: flow_value(port, "wormhole_flow_lag_seconds", 99) <= 2,
                       30 * SCALE, "a small lag while the subscriber keeps up")
+        b0 = flow_value(port, "wormhole_flow_behind_bytes")
+        r0 = flow_value(port, "wormhole_flow_retained_bytes")
+        td.check(b0 is not None and r0 is not None and r0 > 0,
+                 "the flow reports the log bytes behind its position (%s) and retained before "
+                 "it (%s)" % (b0, r0))
         os.kill(tail.pid, signal.SIGSTOP)
         td.wait_until(lambda: flow_value(port, "wormhole_flow_lag_seconds", 0) >= 4,
                       30 * SCALE, "the lag to rise while the subscriber is stopped")
@@ -194,9 +200,14 @@ def check_lag(env, port, tail):
         l2 = flow_value(port, "wormhole_flow_lag_seconds")
         td.check(l2 >= l1 + 2, "the flow's lag keeps rising while the subscriber is stopped "
                  "(%s s, then %s s)" % (l1, l2))
+        b1 = flow_value(port, "wormhole_flow_behind_bytes")
+        td.check(b1 > b0 + 2000, "the log bytes behind the flow's position grew while the "
+                 "subscriber was stopped (%d -> %d)" % (b0, b1))
         os.kill(tail.pid, signal.SIGCONT)
         td.wait_until(lambda: flow_value(port, "wormhole_flow_lag_seconds", 99) <= 2,
                       60 * SCALE, "the lag to fall back once the subscriber resumes")
+        td.wait_until(lambda: flow_value(port, "wormhole_flow_behind_bytes", b1) < b1 - 2000,
+                      30 * SCALE, "the bytes behind to fall once the subscriber resumes")
         td.check(True, "the flow's lag fell back to %s s after the subscriber resumed (peak %s s)"
                  % (flow_value(port, "wormhole_flow_lag_seconds"), l2))
     finally:
