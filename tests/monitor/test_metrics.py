@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -123,6 +124,27 @@ def check_auth(env, port):
     status, body = scrape(port)
     td.check(status == 200 and "wormhole_publisher_up" in body,
              "a scrape with the right token is served (%d)" % status)
+    # A hostile client cannot stall supervision: 20 connections that send half a request
+    # (the endpoint takes 16 and closes idle ones after 10 s); the control socket answers.
+    held = []
+    for _ in range(20):
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+            held.append(c)
+        except OSError:
+            pass
+    t0 = time.monotonic()
+    out = subprocess.run([MONITOR, "status", "--json", "--run-dir", env.stack.path("monitor-run")],
+                         capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - t0
+    td.check(out.returncode == 0 and json.loads(out.stdout)["monitor"] and took < 5,
+             "with %d idle HTTP connections held open, wormhole-monitor status answers in "
+             "%.2f s" % (len(held), took))
+    for c in held:
+        c.close()
+    td.wait_until(lambda: scrape(port)[0] == 200, 30 * SCALE,
+                  "the endpoint to serve again once the idle connections are gone")
     # Off loopback without a token: refused at start.
     conf = env.stack.path("empty.d")
     os.makedirs(conf, exist_ok=True)
@@ -245,9 +267,20 @@ def main(argv):
             m = parse(body)
             up = [v for (n, lb), v in m.items() if n == "wormhole_publisher_up"]
             td.check(up == [1.0], "wormhole_publisher_up is 1 (%s)" % up)
-            for name in ("wormhole_zk_writes_total", "wormhole_mapper_updates_decoded_total",
-                         "wormhole_caravan_members", "wormhole_publisher_restarts_total"):
+            for name in ("wormhole_caravan_members", "wormhole_publisher_restarts_total",
+                         "wormhole_flow_window_fill_ratio", "wormhole_flow_reconnects_total"):
                 td.check(any(n == name for n, _ in m), "the scrape has %s" % name)
+
+            def one(name):
+                return sum(v for (n, _), v in m.items() if n == name)
+            delivered = one("wormhole_flow_delivered_updates_total")
+            td.check(one("wormhole_mapper_updates_decoded_total") >= delivered > 0,
+                     "the mapper decoded at least what was delivered (%d >= %d)"
+                     % (one("wormhole_mapper_updates_decoded_total"), delivered))
+            td.check(one("wormhole_zk_writes_total") > 0, "ZooKeeper writes are counted (%d)"
+                     % one("wormhole_zk_writes_total"))
+            td.check(one("wormhole_publisher_active") == 1 and one("wormhole_flow_failed") == 0,
+                     "the publisher is active and no flow failed")
         except td.Failed as e:
             print("FAILED: %s" % e, flush=True)
             for name in sorted(os.listdir(stack.tmpdir)):
