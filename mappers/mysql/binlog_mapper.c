@@ -1966,6 +1966,8 @@ static int mysql_log_span(const json_t *options, const wh_pos *const *pos, size_
     }
     free(sizes);
     binlog_reader_free(rd);
+    if (o.password)   /* an inline password: its copy goes like the mapper's */
+        wh_secret_wipe(o.password, strlen(o.password));
     wh_config_free(mysql_fields, &o);
     return rc;
 }
