@@ -281,6 +281,13 @@ def main(argv):
                      % one("wormhole_zk_writes_total"))
             td.check(one("wormhole_publisher_active") == 1 and one("wormhole_flow_failed") == 0,
                      "the publisher is active and no flow failed")
+            env.stop_all()
+            for name in sorted(os.listdir(stack.tmpdir)):
+                if name.endswith(".log"):
+                    with open(stack.path(name), errors="replace") as f:
+                        text = f.read()
+                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+                        td.check(bad not in text, "%s has no %s report" % (name, bad))
         except td.Failed as e:
             print("FAILED: %s" % e, flush=True)
             for name in sorted(os.listdir(stack.tmpdir)):
