@@ -1,4 +1,4 @@
-/* pub_report.c -- the publisher's heartbeats to its monitor: state, position, lag and stopped flows in the status file. */
+/* pub_report.c -- the publisher's heartbeats to its monitor: state, position, lag, stopped flows and the figures of every flow in the status file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +94,9 @@ static int add_flow(publisher *p, json_t *extra, pub_flow *f, int64_t wall, int6
         if (fl.behind_bytes > 0)   /* it has everything: the span counts from its last
                                     * transaction's start (a position's offset) */
             fl.behind_bytes = 0;
-    }
-    else if (fl.acked_ts > 0)
+    } else if (fl.acked_ts > 0) {
         fl.lag_s = wall / 1000 > fl.acked_ts ? wall / 1000 - fl.acked_ts : 0;
+    }
     if (f->state == FLOW_FAILED) {
         fl.failure_code = zku_failure_code(f->failed_rc);
         fl.failure_reason = f->failed_why;
