@@ -247,7 +247,9 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n);
 
 /* Writes the monitor's status file when its interval has passed, or at once
  * when the publisher has just become running (loop thread). The flows
- * stopped for good are listed in it ("failed_flows"). */
+ * stopped for good are listed in it ("failed_flows"), and the figures of
+ * every flow, caravan and counter ("flows", "caravans", ...: docs/MONITOR.md
+ * "Metrics"). */
 void pub_report_tick(publisher *p, int64_t now);
 
 /* Writes one status (status_report_write) and reports a failure: logged as
