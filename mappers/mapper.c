@@ -51,6 +51,18 @@ int wh_mapper_check(const char *name, const json_t *options, char *errbuf, size_
     return ops->check(options, errbuf, errlen);
 }
 
+int wh_mapper_log_span(const char *name, const json_t *options, const wh_pos *const *pos,
+                       size_t n, int64_t *behind, int64_t *retained, char *errbuf, size_t errlen)
+{
+    const wh_mapper_ops *ops = wh_mapper_find(name);
+    if (!ops)
+        return unknown_mapper(name, errbuf, errlen);
+    if (!ops->log_span)
+        return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED, "mapper %s cannot tell how much "
+                         "log lies behind a position", name);
+    return ops->log_span(options, pos, n, behind, retained, errbuf, errlen);
+}
+
 int wh_mapper_create(const char *name, const json_t *options, const char *shard,
                      bool follow, wh_mapper **out, char *errbuf, size_t errlen)
 {

@@ -98,6 +98,16 @@ typedef struct wh_mapper_ops {
      * in errbuf for each but WH_OK. Reads the log, never the server; cheap
      * when called again (only what the log grew by). NULL: cannot tell. */
     int (*has_pos)(wh_mapper *m, const wh_pos *pos, char *errbuf, size_t errlen);
+
+    /* Optional (NULL: cannot tell). For a log made of files, from the
+     * options alone (no mapper object, no server: it lists the log's files
+     * and their sizes; any thread): for each of pos[0..n), the bytes of log
+     * from it to the head (behind[i]) and from the start of the oldest file
+     * still kept to it (retained[i]); -1 for an unset position or one whose
+     * file is not listed. Approximate: sizes are taken one file at a time
+     * while the log grows (docs/MONITOR.md "Metrics"). */
+    int (*log_span)(const json_t *options, const wh_pos *const *pos, size_t n, int64_t *behind,
+                    int64_t *retained, char *errbuf, size_t errlen);
 } wh_mapper_ops;
 
 /* Buffer size of a copy identity, NUL included. */
@@ -128,6 +138,12 @@ int wh_mapper_check(const char *name, const json_t *options, char *errbuf, size_
  * the list of known names in errbuf. */
 int wh_mapper_create(const char *name, const json_t *options, const char *shard,
                      bool follow, wh_mapper **out, char *errbuf, size_t errlen);
+
+/* Finds by name and calls ops->log_span (see there). WH_ERR_UNSUPPORTED
+ * (nothing filled) for a mapper without one; WH_ERR_CONFIG for an unknown
+ * name. */
+int wh_mapper_log_span(const char *name, const json_t *options, const wh_pos *const *pos,
+                       size_t n, int64_t *behind, int64_t *retained, char *errbuf, size_t errlen);
 
 /* ---- positions across copies (mapper_copy.c, docs/FAILOVER.md) ---- */
 

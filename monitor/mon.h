@@ -91,6 +91,7 @@ typedef struct mon_instance {
 } mon_instance;
 
 typedef struct mon_client mon_client;
+struct mon_http;
 
 typedef struct mon_monitor {
     char    *config_dir;
@@ -109,6 +110,8 @@ typedef struct mon_monitor {
     mon_instance **inst;
     size_t   ninst, capinst;
 
+    struct mon_http *http;           /* the /metrics endpoint (mon_http.h), NULL when off */
+    int64_t  metrics_at;             /* monotonic ms of the last rendering it serves */
     mon_client *clients;             /* linked list */
     unsigned    nclients;
     int64_t     refused_logged_ms;   /* when a control-socket refusal was last logged */

@@ -24,6 +24,7 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: wormhole-monitor --config-dir DIR [--run-dir DIR] [--rescan-interval-ms N]\n"
         "                        [--control-group GROUP] [--log-level LEVEL] [--debug AREAS]\n"
+        "                        [--metrics-listen ADDRESS:PORT [--metrics-token-file FILE]]\n"
         "       wormhole-monitor status [--json] [--run-dir DIR]\n"
         "       wormhole-monitor rolling-restart [--wait] [--run-dir DIR]\n"
         "       wormhole-monitor reload [--run-dir DIR]\n"
@@ -38,6 +39,10 @@ static void usage(FILE *out)
         "  --rescan-interval-ms N  periodic rescan of the config directory (default 10000)\n"
         "  --control-group GROUP   members of GROUP may use the control socket (mode 0660);\n"
         "                          default: only root and this user (mode 0600)\n"
+        "  --metrics-listen A:P    serve Prometheus metrics at http://A:P/metrics (off by\n"
+        "                          default; a non-loopback address needs a token file)\n"
+        "  --metrics-token-file F  scrapers must send \"Authorization: Bearer TOKEN\" (F holds\n"
+        "                          TOKEN, mode 0600)\n"
         "  --log-level LEVEL       error, warn, info (default) or debug\n"
         "  --debug AREAS           debug logging for areas (monitor, ... or all)\n"
         "  --json                  status: print the JSON document\n"
@@ -200,12 +205,15 @@ static int cmd_check_config(const char *dir)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_RUN_DIR = 256, OPT_RESCAN, OPT_LEVEL, OPT_DEBUG, OPT_JSON, OPT_WAIT, OPT_GROUP };
+    enum { OPT_RUN_DIR = 256, OPT_RESCAN, OPT_LEVEL, OPT_DEBUG, OPT_JSON, OPT_WAIT, OPT_GROUP,
+           OPT_METRICS_LISTEN, OPT_METRICS_TOKEN };
     static const struct option longopts[] = {
         { "config-dir", required_argument, NULL, 'c' },
         { "run-dir", required_argument, NULL, OPT_RUN_DIR },
         { "rescan-interval-ms", required_argument, NULL, OPT_RESCAN },
         { "control-group", required_argument, NULL, OPT_GROUP },
+        { "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
+        { "metrics-token-file", required_argument, NULL, OPT_METRICS_TOKEN },
         { "log-level", required_argument, NULL, OPT_LEVEL },
         { "debug", required_argument, NULL, OPT_DEBUG },
         { "json", no_argument, NULL, OPT_JSON },
@@ -233,6 +241,12 @@ int main(int argc, char **argv)
             break;
         case OPT_GROUP:
             opt.control_group = optarg;
+            break;
+        case OPT_METRICS_LISTEN:
+            opt.metrics_listen = optarg;
+            break;
+        case OPT_METRICS_TOKEN:
+            opt.metrics_token_file = optarg;
             break;
         case OPT_RESCAN: {
             char *end;

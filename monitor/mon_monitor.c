@@ -24,6 +24,9 @@
 #include "core/clock.h"
 #include "core/errbuf.h"
 #include "core/log.h"
+#include "core/buf.h"
+#include "monitor/mon_http.h"
+#include "monitor/mon_metrics.h"
 #include "monitor/mon_monitor.h"
 #include "monitor/mon_rundir.h"
 #include "monitor/mon_spawn.h"
@@ -35,6 +38,7 @@
 #define DEBOUNCE_MS        100    /* inotify bursts are handled with one scan */
 #define REMOVE_GRACE_MS    500    /* a file must stay missing this long (editors rename) */
 #define PERSIST_EVERY_MS   1000
+#define METRICS_EVERY_MS   250    /* the /metrics text is rendered at most this often */
 #define SHUTDOWN_EXTRA_MS  5000   /* after the longest stop timeout */
 
 static mon_instance *find(mon_monitor *m, const char *name)
@@ -636,14 +640,38 @@ static int setup(mon_monitor *m, const mon_options *opt)
         fprintf(stderr, "wormhole-monitor: %s\n", err);
         return -1;
     }
+    /* After the signals are blocked: libmicrohttpd's thread inherits the mask. */
+    if (opt->metrics_listen &&
+        mon_http_start(opt->metrics_listen, opt->metrics_token_file, &m->http, err, sizeof err)) {
+        fprintf(stderr, "wormhole-monitor: %s\n", err);
+        return -1;
+    }
+    if (m->http)
+        wh_info(A, "metrics: serving http://%s/metrics%s", opt->metrics_listen,
+                opt->metrics_token_file ? " (bearer token required)" : "");
     return 0;
 sys:
     fprintf(stderr, "wormhole-monitor: setup failed: %s\n", strerror(errno));
     return -1;
 }
 
+/* Renders the metrics for the endpoint, at most every METRICS_EVERY_MS. */
+static void refresh_metrics(mon_monitor *m, int64_t now)
+{
+    if (!m->http || now - m->metrics_at < METRICS_EVERY_MS)
+        return;
+    wh_buf b = WH_BUF_INIT;
+    mon_metrics_render(m, now, &b);
+    if (wh_buf_ok(&b))
+        mon_http_publish(m->http, b.data ? b.data : "", b.len);
+    wh_buf_free(&b);
+    m->metrics_at = now;
+}
+
 static void teardown(mon_monitor *m)
 {
+    mon_http_free(m->http);   /* first: its thread stops before anything else goes */
+    m->http = NULL;
     for (size_t i = 0; i < m->ninst; i++) {
         mon_instance *in = m->inst[i];
         if (in->log_offset_dirty || m->detach)
@@ -763,6 +791,7 @@ int mon_monitor_run(const mon_options *opt)
             m->next_persist = now + PERSIST_EVERY_MS;
         }
         sweep(m);
+        refresh_metrics(m, now);
         if (m->shutting_down) {
             if (!anything_running(m)) {
                 wh_info(A, "every publisher has stopped; exiting");

@@ -13,6 +13,8 @@ typedef struct mon_options {
     const char *run_dir;
     int64_t     rescan_ms;       /* periodic rescan of the config directory */
     const char *control_group;   /* NULL, or a group whose members may use the socket */
+    const char *metrics_listen;  /* NULL: no metrics endpoint; else ADDRESS:PORT (mon_http.h) */
+    const char *metrics_token_file; /* NULL, or the bearer token scrapers must send */
 } mon_options;
 
 /* Runs the monitor until SIGTERM/SIGINT (stop every publisher, then

@@ -56,6 +56,25 @@ static void role_fields(json_t *o, const json_t *report)
     json_object_set_new(o, "epoch", json_is_integer(epoch) ? json_incref(epoch) : json_null());
 }
 
+/* The publisher's flows from its report (docs/MONITOR.md "Metrics"), each
+ * as the report has it plus "shard": an empty array for a process that
+ * does not report them. */
+static void flow_fields(json_t *o, const json_t *report)
+{
+    json_t *flows = json_array();
+    const char *shard = json_string_value(json_object_get(report, "shard"));
+    size_t i;
+    const json_t *fl;
+    json_array_foreach(report ? json_object_get(report, "flows") : NULL, i, fl) {
+        json_t *c = json_copy((json_t *)fl);
+        if (c && shard)
+            json_object_set_new(c, "shard", json_string(shard));
+        if (c)
+            json_array_append_new(flows, c);
+    }
+    json_object_set_new(o, "flows", flows ? flows : json_null());
+}
+
 static json_t *instance_json(const mon_instance *in, int64_t now)
 {
     json_t *o = json_object();
@@ -82,6 +101,7 @@ static json_t *instance_json(const mon_instance *in, int64_t now)
     json_object_set_new(o, "position", live && pos ? json_string(pos) : json_null());
     json_object_set_new(o, "lag_ms", int_or_null(live && lag >= 0, lag));
     role_fields(o, live ? h->report : NULL);
+    flow_fields(o, live ? h->report : NULL);
     json_object_set_new(o, "report", live && h->report ? json_incref(h->report) : json_null());
     json_object_set_new(o, "stop_reason",
                         in->state == MON_STOPPING ? json_string(in->stop_reason) : json_null());
@@ -265,6 +285,43 @@ static void print_bootstraps(FILE *out, const json_t *report)
     }
 }
 
+/* The flows of every instance, one row each: shard, app, publisher,
+ * state, lag, delivered updates and the last error (a failure's reason, or
+ * the last reconnect's). */
+static void print_flows(FILE *out, const json_t *status)
+{
+    size_t i, j;
+    const json_t *in, *fl;
+    bool header = false;
+    json_array_foreach(json_object_get(status, "instances"), i, in) {
+        json_array_foreach(json_object_get(in, "flows"), j, fl) {
+            if (!header)
+                fprintf(out, "\n%-16s %-20s %-20s %-10s %-8s %-12s %s\n", "SHARD", "APP",
+                        "PUBLISHER", "STATE", "LAG", "DELIVERED", "LAST ERROR");
+            header = true;
+            char lag[32], error[256];
+            const json_t *v = json_object_get(fl, "lag_s");
+            snprintf(lag, sizeof lag, json_is_integer(v) ? "%llds" : "-",
+                     (long long)json_integer_value(v));
+            const json_t *fail = json_object_get(fl, "failure");
+            const char *last = json_string_value(json_object_get(fl, "last_error"));
+            if (json_is_object(fail))
+                snprintf(error, sizeof error, "%s: %s",
+                         json_string_value(json_object_get(fail, "code")),
+                         json_string_value(json_object_get(fail, "reason")));
+            else
+                snprintf(error, sizeof error, "%s", last ? last : "-");
+            const char *shard = json_string_value(json_object_get(fl, "shard"));
+            fprintf(out, "%-16s %-20s %-20s %-10s %-8s %-12lld %s\n", shard ? shard : "-",
+                    json_string_value(json_object_get(fl, "app")),
+                    json_string_value(json_object_get(in, "name")),
+                    json_string_value(json_object_get(fl, "state")), lag,
+                    (long long)json_integer_value(json_object_get(fl, "delivered_updates")),
+                    error);
+        }
+    }
+}
+
 void mon_status_print(FILE *out, const json_t *status)
 {
     const json_t *mon = json_object_get(status, "monitor");
@@ -325,6 +382,7 @@ void mon_status_print(FILE *out, const json_t *status)
             fprintf(out, "    config error: %s\n", cerr);
         print_bootstraps(out, json_object_get(in, "report"));
     }
+    print_flows(out, status);
 }
 
 /* ---- server ---------------------------------------------------------------- */

@@ -82,6 +82,24 @@ static int replace_file(status_report *rep, const char *text, char *errbuf, size
     return rc ? wh_preferr(errbuf, errlen, rc, "status file") : WH_OK;
 }
 
+/* Drops listed flows from the end of o's "flows" (counting them in
+ * "flows_unlisted") until o's text fits STATUS_FILE_MAX; returns the text. */
+static char *dump_bounded(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_t *flows = json_object_get(o, "flows");
+    while (text && strlen(text) >= STATUS_FILE_MAX && json_array_size(flows) > 0) {
+        size_t n = json_array_size(flows), drop = n / 4 ? n / 4 : 1;
+        for (size_t i = 0; i < drop; i++)
+            json_array_remove(flows, json_array_size(flows) - 1);
+        json_int_t had = json_integer_value(json_object_get(o, "flows_unlisted"));
+        json_object_set_new(o, "flows_unlisted", json_integer(had + (json_int_t)drop));
+        free(text);
+        text = json_dumps(o, JSON_COMPACT);
+    }
+    return text;
+}
+
 static int write_status(status_report *rep, const char *state, const char *error,
                         const json_t *extra, char *errbuf, size_t errlen)
 {
@@ -90,6 +108,9 @@ static int write_status(status_report *rep, const char *state, const char *error
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: out of memory");
     if (extra && json_is_object(extra))
         json_object_update(o, (json_t *)extra);
+    json_t *flows = json_object_get(o, "flows");
+    if (flows)   /* a copy: dump_bounded may shorten it, extra is the caller's */
+        json_object_set_new(o, "flows", json_copy(flows));
     json_object_set_new(o, "pid", json_integer((json_int_t)getpid()));
     json_object_set_new(o, "ts", json_integer((json_int_t)wh_wall_ms()));
     json_object_set_new(o, "state", json_string(state ? state : "running"));
@@ -101,7 +122,7 @@ static int write_status(status_report *rep, const char *state, const char *error
         json_object_set_new(o, "error", json_string(error));
     if (rep->failures)
         json_object_set_new(o, "write_failures", json_integer((json_int_t)rep->failures));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = dump_bounded(o);
     json_decref(o);
     int rc = text ? replace_file(rep, text, errbuf, errlen)
                   : wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "status file: cannot encode the status");
@@ -156,6 +177,98 @@ int status_add_waiting_reader(json_t *extra, const char *position, const char *r
     json_t *o = json_pack("{s:s,s:s,s:I}", "position", position, "reason", reason, "since_ms",
                           (json_int_t)since_ms);
     if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
+/* Adds one to extra's integer field key. */
+static int count_unlisted(json_t *extra, const char *key)
+{
+    json_int_t had = json_integer_value(json_object_get(extra, key));
+    return json_object_set_new(extra, key, json_integer(had + 1)) ? WH_ERR_NOMEM : WH_OK;
+}
+
+/* extra's array field key, created when absent; NULL on out of memory. */
+static json_t *array_field(json_t *extra, const char *key)
+{
+    json_t *list = json_object_get(extra, key);
+    if (!list && (!(list = json_array()) || json_object_set_new(extra, key, list) != 0))
+        return NULL;
+    return list;
+}
+
+/* s cut to STATUS_TEXT_MAX bytes (at a UTF-8 character boundary). */
+static json_t *short_string(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > STATUS_TEXT_MAX) {
+        n = STATUS_TEXT_MAX;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return json_stringn(s, n);
+}
+
+static void set_known(json_t *o, const char *key, int64_t v)
+{
+    if (v >= 0)
+        json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+int status_add_flow(json_t *extra, const status_flow *fl)
+{
+    json_t *list = array_field(extra, "flows");
+    if (!list)
+        return WH_ERR_NOMEM;
+    if (json_array_size(list) >= STATUS_FLOWS_MAX)
+        return count_unlisted(extra, "flows_unlisted");
+    json_t *o = json_pack("{s:o,s:s,s:I,s:I,s:o,s:I,s:I,s:I}", "app", short_string(fl->app),
+                          "state", fl->state, "delivered_updates",
+                          (json_int_t)fl->delivered_updates, "delivered_bytes",
+                          (json_int_t)fl->delivered_bytes, "acked_position",
+                          fl->acked_position && fl->acked_position[0]
+                              ? json_string(fl->acked_position) : json_null(),
+                          "in_flight_bytes", (json_int_t)fl->in_flight_bytes, "window_bytes",
+                          (json_int_t)fl->window_bytes, "reconnects", (json_int_t)fl->reconnects);
+    if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    set_known(o, "acked_ts", fl->acked_ts);
+    set_known(o, "lag_s", fl->lag_s);
+    set_known(o, "behind_bytes", fl->behind_bytes);
+    set_known(o, "retained_bytes", fl->retained_bytes);
+    if (fl->last_error && fl->last_error[0])
+        json_object_set_new(o, "last_error", short_string(fl->last_error));
+    if (fl->failure_code)
+        json_object_set_new(o, "failure",
+                            json_pack("{s:s,s:o}", "code", fl->failure_code, "reason",
+                                      short_string(fl->failure_reason ? fl->failure_reason : "")));
+    return WH_OK;
+}
+
+int status_add_caravan(json_t *extra, uint64_t id, const char *position, uint32_t members,
+                       bool at_head)
+{
+    json_t *list = array_field(extra, "caravans");
+    if (!list)
+        return WH_ERR_NOMEM;
+    if (json_array_size(list) >= STATUS_CARAVANS_MAX)
+        return count_unlisted(extra, "caravans_unlisted");
+    json_t *o = json_pack("{s:I,s:o,s:I,s:b}", "id", (json_int_t)id, "position",
+                          position && position[0] ? json_string(position) : json_null(),
+                          "members", (json_int_t)members, "at_head", at_head);
+    if (!o || json_array_append_new(list, o) != 0)
+        return WH_ERR_NOMEM;
+    return WH_OK;
+}
+
+int status_set_counters(json_t *extra, const status_counters *c)
+{
+    json_t *dec = json_pack("{s:s,s:I,s:I}", "mapper", c->mapper ? c->mapper : "",
+                            "updates", (json_int_t)c->updates_decoded, "batches",
+                            (json_int_t)c->batches_decoded);
+    if (!dec || json_object_set_new(extra, "decoded", dec) != 0 ||
+        json_object_set_new(extra, "zk_writes", json_integer((json_int_t)c->zk_writes)) != 0 ||
+        (c->shard && json_object_set_new(extra, "shard", json_string(c->shard)) != 0))
         return WH_ERR_NOMEM;
     return WH_OK;
 }
@@ -293,6 +406,17 @@ int status_parse(const char *text, size_t len, pid_t pid, json_t **out, char *er
     }
     if (!bad && (v = json_object_get(o, "bootstraps")))
         bad = check_bootstraps(v);
+    if (!bad && (v = json_object_get(o, "flows"))) {
+        size_t i;
+        json_t *fl;
+        if (!json_is_array(v))
+            bad = "field 'flows' is not an array";
+        else
+            json_array_foreach(v, i, fl)
+                if (!json_is_object(fl) || !json_is_string(json_object_get(fl, "app")) ||
+                    !json_is_string(json_object_get(fl, "state")))
+                    bad = "an entry of 'flows' is not an object with strings app and state";
+    }
     if (!bad && (v = json_object_get(o, "role")) &&
         !(json_is_string(v) && (strcmp(json_string_value(v), "active") == 0 ||
                                 strcmp(json_string_value(v), "standby") == 0)))

@@ -23,6 +23,7 @@
 #ifndef WH_STATUS_FILE_H
 #define WH_STATUS_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -135,6 +136,59 @@ typedef struct status_bootstrap {
  * "rows_acked","table_rows","estimate","rows_per_sec","eta_s"|null,
  * "reread"} (docs/MONITOR.md). Returns WH_OK or WH_ERR_NOMEM. */
 int status_add_bootstrap(json_t *extra, const status_bootstrap *b);
+/* Per-flow and per-publisher figures (docs/MONITOR.md, "Metrics"). The
+ * file stays under STATUS_FILE_MAX: at most STATUS_FLOWS_MAX flows and
+ * STATUS_CARAVANS_MAX caravans are listed (the others are counted in
+ * "flows_unlisted" / "caravans_unlisted"), strings are cut to
+ * STATUS_TEXT_MAX bytes, and status_report_write drops listed flows from
+ * the end (counting them too) if the document would still be larger. */
+#define STATUS_FLOWS_MAX    128
+#define STATUS_CARAVANS_MAX 32
+#define STATUS_TEXT_MAX     200
+
+/* One flow's figures. Counters are cumulative over the flow's life in this
+ * process; a negative int64_t means unknown (omitted). */
+typedef struct status_flow {
+    const char *app;
+    const char *state;            /* backoff, connecting, hello, streaming, failed */
+    uint64_t    delivered_updates; /* acknowledged by the subscriber */
+    uint64_t    delivered_bytes;   /* frame bytes acknowledged */
+    const char *acked_position;   /* NULL or "": none yet */
+    int64_t     acked_ts;         /* event time (s) of acked_position; < 0 unknown */
+    int64_t     lag_s;            /* seconds behind the head by event time; < 0 unknown */
+    int64_t     behind_bytes;     /* log bytes between acked_position and the head; < 0 unknown */
+    int64_t     retained_bytes;   /* log bytes between the oldest kept and acked_position */
+    uint64_t    in_flight_bytes;  /* sent and not acknowledged */
+    uint64_t    window_bytes;     /* the window (delivery.window_bytes) */
+    uint64_t    reconnects;
+    const char *last_error;       /* the last reconnect's reason, NULL: none */
+    const char *failure_code;     /* state failed: its code (zku_failure_code) */
+    const char *failure_reason;
+} status_flow;
+
+/* Appends one flow to extra's "flows" array (created when absent), or past
+ * STATUS_FLOWS_MAX counts it in "flows_unlisted". Returns WH_OK or
+ * WH_ERR_NOMEM. */
+int status_add_flow(json_t *extra, const status_flow *fl);
+
+/* Appends one caravan (a shared reader) to extra's "caravans" array:
+ * {"id","position","members","at_head"}; past STATUS_CARAVANS_MAX counts it
+ * in "caravans_unlisted". Returns WH_OK or WH_ERR_NOMEM. */
+int status_add_caravan(json_t *extra, uint64_t id, const char *position, uint32_t members,
+                       bool at_head);
+
+/* A publisher's cumulative counters. */
+typedef struct status_counters {
+    const char *shard;
+    const char *mapper;            /* the mapper's name ("mysql", ...) */
+    uint64_t    updates_decoded;   /* updates the mapper returned */
+    uint64_t    batches_decoded;
+    uint64_t    zk_writes;         /* creates and sets sent to ZooKeeper */
+} status_counters;
+
+/* Sets "shard", "zk_writes" and "decoded":{"mapper","updates","batches"}
+ * in extra. Returns WH_OK or WH_ERR_NOMEM. */
+int status_set_counters(json_t *extra, const status_counters *c);
 
 /* ---- reading (the monitor) ---------------------------------------------------------------- */
 

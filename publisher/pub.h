@@ -208,6 +208,10 @@ typedef struct publisher {
     atomic_llong caravan_gather_ms, max_caravans, catchup_read_bytes_per_s;
     atomic_llong boot_chunk_rows, boot_rows_per_sec, boot_window_keys;
     atomic_llong flush_ms;       /* positions.flush_interval_ms, read by the ZooKeeper agent */
+    /* counters for the status file (cumulative, relaxed atomics) */
+    atomic_ullong zk_writes;        /* creates and sets sent to ZooKeeper (pub_zk.c) */
+    atomic_ullong updates_decoded;  /* updates the mappers returned to caravans */
+    atomic_ullong batches_decoded;  /* ... in this many batches */
     atomic_bool fatal_claimed; /* the first pub_fatal caller writes fatal */
     atomic_bool has_fatal;     /* fatal is written */
     char     fatal[1024];
@@ -248,7 +252,9 @@ void pub_assign_apply(publisher *p, pub_assign *as, int n);
 
 /* Writes the monitor's status file when its interval has passed, or at once
  * when the publisher has just become running (loop thread). The flows
- * stopped for good are listed in it ("failed_flows"). */
+ * stopped for good are listed in it ("failed_flows"), and the figures of
+ * every flow, caravan and counter ("flows", "caravans", ...: docs/MONITOR.md
+ * "Metrics"). */
 void pub_report_tick(publisher *p, int64_t now);
 
 /* Writes one status (status_report_write) and reports a failure: logged as

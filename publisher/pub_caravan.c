@@ -515,6 +515,7 @@ static void caravan_pause(pub_caravan *c, int64_t ms)
 static void *caravan_main(void *arg)
 {
     pub_caravan *c = arg;
+    publisher *p = c->set->pub;
     wh_mapper *m = NULL;
     char err[1024] = "";
     bool seeking, flow_level = false;
@@ -557,6 +558,9 @@ static void *caravan_main(void *arg)
             pub_mutex_unlock(&c->mu);
             break;
         }
+        atomic_fetch_add_explicit(&p->updates_decoded, (unsigned long long)n,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->batches_decoded, 1, memory_order_relaxed);
         pub_mutex_lock(&c->mu);
         caravan_wait_windows(c);
         caravan_wait_loop(c);
@@ -1128,6 +1132,7 @@ bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v)
     v->reading = c->reading;
     v->at_head = c->at_head;
     v->last_ts = c->last_ts;
+    v->members = c->nmembers;
     v->last = c->last;
     v->bytes_read = atomic_load(&c->bytes_read);
     v->capped = atomic_load(&c->capped);
@@ -1135,4 +1140,15 @@ bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v)
     snprintf(v->waiting_why, sizeof v->waiting_why, "%s", c->waiting_why);
     pub_mutex_unlock(&c->mu);
     return true;
+}
+
+bool pub_caravan_flow_at_head(const pub_flow *f)
+{
+    pub_caravan *c = f->caravan;
+    if (!c)
+        return false;
+    pub_mutex_lock(&c->mu);
+    bool at_head = c->reading && c->at_head;
+    pub_mutex_unlock(&c->mu);
+    return at_head;
 }

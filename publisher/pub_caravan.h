@@ -101,6 +101,7 @@ typedef struct pub_caravan_view {
     bool     reading;     /* has read at least one batch */
     bool     at_head;     /* the last read found nothing new */
     int64_t  last_ts;     /* event time of the last update read (seconds; 0 unknown) */
+    uint32_t members;     /* flows it feeds (leavers not counted) */
     wh_pos   last;        /* position of the last update read (unset until then) */
     uint64_t bytes_read;  /* log bytes its reader has read (mappers that count them) */
     bool     capped;      /* a catch-up caravan: delivery.catchup_read_bytes_per_s applies */
@@ -111,5 +112,10 @@ typedef struct pub_caravan_view {
 
 /* Fills v with the i-th caravan's progress; false when there are at most i. */
 bool pub_caravans_view(pub_caravans *s, uint32_t i, pub_caravan_view *v);
+
+/* Whether f is a member of a caravan whose reader has read and found
+ * nothing new at its last read (the flow has been handed the head of the
+ * log). Takes the caravan's mu; loop thread (f->caravan is the loop's). */
+bool pub_caravan_flow_at_head(const pub_flow *f);
 
 #endif

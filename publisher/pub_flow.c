@@ -133,6 +133,10 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
 {
     publisher *p = f->pub;
     assert(!f->caravan);   /* no caravan thread may touch f any more */
+    if (why) {
+        f->reconnects++;
+        snprintf(f->last_error, sizeof f->last_error, "%s", why);
+    }
     if (why)
         wh_warn(WH_AREA_PUBLISHER, "app %s: subscriber instance %s at %s: %s; retrying in "
                 "%lld ms from %s", f->app, f->instance, f->endpoint, why,
@@ -156,8 +160,10 @@ void pub_flow_reset(pub_flow *f, const char *why, bool retry_soon)
     f->bytes_total = f->bytes_acked = f->bytes_at_marker = 0;
     f->nmarkers = f->headmarker = 0;
     f->processed = f->acked;
+    f->processed_ts = f->acked_ts;
     f->processed_start = f->acked_start;
     f->marked = f->acked;
+    f->sent_acked = f->n_sent;   /* what was sent and not acknowledged is sent again */
     f->since_marker = 0;
     f->needs_start = false;
     f->resume = f->acked;
@@ -415,6 +421,11 @@ static int flow_ack(pub_flow *f, uint64_t seq)
             f->acked = m->pos;
             f->acked_start = false;
             f->boot_acked = m->boot;
+            if (m->ts > 0)
+                f->acked_ts = m->ts;
+            f->delivered_bytes += m->bytes_end - f->bytes_acked;
+            f->delivered_updates += m->sent_end - f->sent_acked;
+            f->sent_acked = m->sent_end;
             f->bytes_acked = m->bytes_end;
         }
         f->headmarker = (f->headmarker + 1) % f->capmarkers;
@@ -620,6 +631,7 @@ void pub_flow_rewind_locked(pub_flow *f, const wh_pos *pos, bool start)
     assert(pub_mutex_held(&f->mu));
     assert(!start || pos->set);
     f->processed = *pos;
+    f->processed_ts = 0;
     f->processed_start = start;
     f->marked = *pos;
     f->needs_start = !pos->set;
@@ -658,6 +670,8 @@ void pub_flow_mark_locked(pub_flow *f)
     m->bytes_end = f->bytes_total;
     m->pos = f->processed;
     m->boot = f->boot_emitted;
+    m->sent_end = f->n_sent;
+    m->ts = f->processed_ts;
     f->nmarkers++;
     f->marked = f->processed;
     f->boot_marked = f->boot_emitted;
@@ -761,6 +775,8 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
     if (!wh_pos_from_view(&f->processed, &ups[n - 1].pos))
         return wh_seterr(err, errlen, WH_ERR_LIMIT, "position of an update is too long");
     f->processed_start = false;
+    if (ups[n - 1].ts > 0)
+        f->processed_ts = ups[n - 1].ts;
     f->since_marker += (uint64_t)n;
     if (f->since_marker >= (uint64_t)atomic_load(&p->marker_updates) ||
         f->bytes_total - f->bytes_at_marker >= (uint64_t)atomic_load(&p->window_bytes) / 4)

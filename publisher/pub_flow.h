@@ -79,6 +79,8 @@ typedef struct pub_marker {
     uint64_t bytes_end;   /* flow->bytes_total when the marker was queued */
     wh_pos   pos;
     uint64_t boot;        /* bootstrap chunks emitted before it (f->boot_emitted) */
+    uint64_t sent_end;    /* flow->n_sent when the marker was queued */
+    int64_t  ts;          /* event time at pos (seconds; 0 unknown) */
 } pub_marker;
 
 /* What a HELLO says about this publisher (from its ZooKeeper agent). */
@@ -126,6 +128,8 @@ typedef struct pub_flow {
     char    failed_why[1024]; /* FLOW_FAILED: the reason */
     struct pub_boot *boot;    /* its bootstrap (publisher/pub_bootstrap.h), NULL if none; set
                                * when the flow is made, freed with it */
+    uint64_t reconnects;      /* connections reset after a failure (pub_flow_reset with a why) */
+    char    last_error[256];  /* the last such failure's reason, "" if none (status file) */
 
     /* ---- shared with the caravan thread: under mu */
     pub_mutex mu;
@@ -157,12 +161,19 @@ typedef struct pub_flow {
     uint64_t boot_emitted;    /* bootstrap chunks emitted (pub_bootstrap.c) */
     uint64_t boot_marked;     /* ... when the newest marker was queued */
     uint64_t boot_acked;      /* ... before the newest acknowledged marker */
+    int64_t  processed_ts;    /* event time of the processed position (s; 0 unknown) */
+    int64_t  acked_ts;        /* event time of the acknowledged position (s; 0 unknown) */
+    uint64_t sent_acked;      /* n_sent up to the newest acknowledged marker */
+    uint64_t delivered_updates; /* updates acknowledged by the subscriber, over every
+                                 * connection of this flow (a re-sent one counts again) */
+    uint64_t delivered_bytes; /* frame bytes acknowledged, likewise */
 
     /* ---- the caravan thread only while a member */
     wh_filter *filter;
     pub_schema_seen schemas;  /* schema_ids its filter was checked against (pub_schema.h) */
     wire_enc   enc;
-    uint64_t   n_sent, n_filtered, n_frames;   /* approximate when read elsewhere */
+    uint64_t   n_sent, n_filtered, n_frames;   /* approximate when read elsewhere; n_sent is
+                                                * written under mu (markers copy it) */
 } pub_flow;
 
 /* ---- the loop thread ---------------------------------------------------------- */

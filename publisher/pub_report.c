@@ -1,9 +1,11 @@
-/* pub_report.c -- the publisher's heartbeats to its monitor: state, position, lag and stopped flows in the status file. */
+/* pub_report.c -- the publisher's heartbeats to its monitor: state, position, lag, stopped flows and the figures of every flow in the status file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "mappers/mapper.h"
 #include "protocol/status_file.h"
 #include "publisher/pub.h"
 #include "publisher/pub_bootstrap.h"
@@ -49,6 +51,104 @@ static int64_t readers_lag(publisher *p, char *pos, size_t poslen)
             lag = wall - v.last_ts * 1000;
     }
     return lag;
+}
+
+static const char *flow_state_name(pub_flow_state st)
+{
+    switch (st) {
+    case FLOW_BACKOFF:    return "backoff";
+    case FLOW_CONNECTING: return "connecting";
+    case FLOW_HELLO:      return "hello";
+    case FLOW_STREAMING:  return "streaming";
+    case FLOW_FAILED:     return "failed";
+    }
+    return "unknown";
+}
+
+/* One flow's figures (docs/MONITOR.md, "Metrics"). Lag by event time: 0
+ * when everything the flow's reader handed it is acknowledged and that
+ * reader stands at the head of the log; else how old the acknowledged
+ * position's event is (unknown until the first acknowledgement of this
+ * run carries an event time). Loop thread; takes f->mu, then the
+ * caravan's mu (not both at once). */
+static int add_flow(publisher *p, json_t *extra, pub_flow *f, int64_t wall, int64_t behind,
+                    int64_t retained)
+{
+    char at[WH_POS_PHYSICAL_TEXT_MAX] = "";
+    status_flow fl = { .app = f->app, .state = flow_state_name(f->state), .lag_s = -1,
+                       .behind_bytes = behind, .retained_bytes = retained,
+                       .reconnects = f->reconnects,
+                       .last_error = f->last_error,
+                       .window_bytes = (uint64_t)atomic_load(&p->window_bytes) };
+    pub_mutex_lock(&f->mu);
+    fl.delivered_updates = f->delivered_updates;
+    fl.delivered_bytes = f->delivered_bytes;
+    fl.in_flight_bytes = pub_flow_unacked_bytes_locked(f);
+    fl.acked_ts = f->acked_ts > 0 ? f->acked_ts : -1;
+    bool drained = f->nmarkers == 0 && wh_pos_equal(&f->processed, &f->acked) && f->out.len == 0;
+    if (f->acked.set && !f->acked_start)
+        wh_pos_format_physical(&f->acked, at, sizeof at);
+    pub_mutex_unlock(&f->mu);
+    fl.acked_position = at;
+    if (f->state == FLOW_STREAMING && drained && pub_caravan_flow_at_head(f)) {
+        fl.lag_s = 0;
+        if (fl.behind_bytes > 0)   /* it has everything: the span counts from its last
+                                    * transaction's start (a position's offset) */
+            fl.behind_bytes = 0;
+    } else if (fl.acked_ts > 0) {
+        fl.lag_s = wall / 1000 > fl.acked_ts ? wall / 1000 - fl.acked_ts : 0;
+    }
+    if (f->state == FLOW_FAILED) {
+        fl.failure_code = zku_failure_code(f->failed_rc);
+        fl.failure_reason = f->failed_why;
+    }
+    return status_add_flow(extra, &fl);
+}
+
+/* Every flow, every caravan and the publisher's counters (loop thread). */
+static void add_figures(publisher *p, json_t *extra)
+{
+    int64_t wall = wh_wall_ms();
+    status_counters c = {
+        .shard = p->cfg.shard, .mapper = p->cfg.mapper_name,
+        .updates_decoded = atomic_load_explicit(&p->updates_decoded, memory_order_relaxed),
+        .batches_decoded = atomic_load_explicit(&p->batches_decoded, memory_order_relaxed),
+        .zk_writes = atomic_load_explicit(&p->zk_writes, memory_order_relaxed),
+    };
+    status_set_counters(extra, &c);
+    /* The log between each flow's acknowledged position and the head, and
+     * from the oldest file kept to it (mappers whose log is made of files). */
+    size_t n = 0, k = 0;
+    for (pub_flow *f = p->flows; f; f = f->next)
+        n++;
+    wh_pos *acked = n ? malloc(n * sizeof *acked) : NULL;
+    const wh_pos **ptrs = n ? malloc(n * sizeof *ptrs) : NULL;
+    int64_t *spans = n ? malloc(2 * n * sizeof *spans) : NULL;
+    bool spanned = false;
+    if (acked && ptrs && spans) {
+        for (pub_flow *f = p->flows; f; f = f->next, k++) {
+            pub_mutex_lock(&f->mu);
+            acked[k] = f->acked;
+            pub_mutex_unlock(&f->mu);
+            ptrs[k] = &acked[k];
+        }
+        char err[512];
+        spanned = wh_mapper_log_span(p->cfg.mapper_name, p->cfg.mapper_options, ptrs, n, spans,
+                                     spans + n, err, sizeof err) == WH_OK;
+    }
+    k = 0;
+    for (pub_flow *f = p->flows; f; f = f->next, k++)
+        add_flow(p, extra, f, wall, spanned ? spans[k] : -1, spanned ? spans[n + k] : -1);
+    free(acked);
+    free(ptrs);
+    free(spans);
+    pub_caravan_view v;
+    for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {
+        char at[WH_POS_PHYSICAL_TEXT_MAX] = "";
+        if (v.last.set)
+            wh_pos_format_physical(&v.last, at, sizeof at);
+        status_add_caravan(extra, v.id, at, v.members, v.reading && v.at_head);
+    }
 }
 
 void pub_report_write(publisher *p, const char *state, const char *position, int64_t lag_ms,
@@ -142,6 +242,8 @@ void pub_report_tick(publisher *p, int64_t now)
     /* Bootstraps being served (docs/BOOTSTRAP.md). */
     for (pub_flow *f = p->flows; f; f = f->next)
         report_bootstrap(f, &extra);
+    if (extra)
+        add_figures(p, extra);
     /* Readers waiting for their start position to reach this copy's log. */
     pub_caravan_view v;
     for (uint32_t i = 0; pub_caravans_view(p->caravans, i, &v); i++) {

@@ -127,9 +127,16 @@ static void zk_authenticate(pub_zk *z)
                      z->pub->cfg.zk_connect, z->auth.user, zerror(rc));
 }
 
+/* Counts one write to ZooKeeper (publisher.zk_writes, the status file). */
+static void zk_count_write(pub_zk *z)
+{
+    atomic_fetch_add_explicit(&z->pub->zk_writes, 1, memory_order_relaxed);
+}
+
 /* Creates path (a node of the layout) with data and the ACL of its kind. */
 static int zk_create(pub_zk *z, const char *path, const char *data, int mode)
 {
+    zk_count_write(z);
     return zku_create(z->zh, z->pub->cfg.zk_root, path, data, mode, &z->ids);
 }
 
@@ -285,6 +292,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
                 rc = zk_create(z, path, data, 0);
         } else {
             struct Stat nst;
+            zk_count_write(z);
             rc = zoo_set2(z->zh, path, data, (int)strlen(data), st.version, &nst);
             if (rc == ZOK)
                 version = nst.version;
@@ -371,8 +379,10 @@ static int bump_epoch(pub_zk *z)
         zku_epoch_format(buf, sizeof buf, target);
         if (st.version == -1)
             rc = zk_create(z, path, buf, 0);
-        else
+        else {
+            zk_count_write(z);
             rc = zoo_set(z->zh, path, buf, (int)strlen(buf), st.version);
+        }
         if (rc == ZOK) {
             z->epoch = target;
             return ZOK;
@@ -531,6 +541,7 @@ static int flush_positions(pub_zk *z)
             else if (rc == ZNODEEXISTS)
                 version = -2;
         } else {
+            zk_count_write(z);
             rc = zoo_set2(z->zh, path, data, (int)strlen(data), version, &st);
             if (rc == ZOK) {
                 version = st.version;
@@ -623,8 +634,10 @@ static void write_failures(pub_zk *z)
         int rc = app_child_parent(z, app, parent);
         if (rc == ZOK)
             rc = zk_create(z, path, data, 0);
-        if (rc == ZNODEEXISTS)
+        if (rc == ZNODEEXISTS) {
+            zk_count_write(z);
             rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
+        }
         free(data);
         if (rc == ZOK)
             rc = zoo_wexists(z->zh, ppath, watcher, z, &st);
@@ -712,6 +725,7 @@ static void flush_boot(pub_zk *z)
         int rc = ZBADARGUMENTS;
         if (data && zku_path_boot_progress(path, sizeof path, cfg->zk_root, app,
                                            cfg->shard) == WH_OK) {
+            zk_count_write(z);
             rc = zoo_set(z->zh, path, data, (int)strlen(data), -1);
             if (rc == ZNONODE)
                 rc = zk_create(z, path, data, 0);

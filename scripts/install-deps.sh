@@ -26,6 +26,7 @@ set -euo pipefail
 # libssl-dev: mutual TLS between publishers and subscribers (protocol/wire_tls.c) and
 # libcrypto's SHA-1 for ZooKeeper digest ids (protocol/zk_acl.c);
 # openssl (the CLI): scripts/gen-certs.sh, which the TLS tests use.
+# libmicrohttpd-dev: the monitor's Prometheus /metrics endpoint (monitor/mon_http.c).
 # groff-base: the unit test docs_flags renders the manual page wormhole-monitor(8).
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
@@ -36,6 +37,7 @@ PACKAGES=(
   sysbench python3 procps groff-base
   libmemcached-dev libhiredis-dev memcached redis-server
   libssl-dev openssl
+  libmicrohttpd-dev
 )
 
 missing=()

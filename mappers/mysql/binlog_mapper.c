@@ -23,10 +23,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -1931,6 +1933,56 @@ static int mysql_health(wh_mapper *base, int max_lag_s, char *errbuf, size_t err
     return WH_OK;
 }
 
+/* The binlog files' sizes (the index's files, oldest first; a file that
+ * cannot be stat'ed counts 0) and each position's distance to the head and
+ * to the start of the oldest file (wh_mapper_ops.log_span). */
+static int mysql_log_span(const json_t *options, const wh_pos *const *pos, size_t n,
+                          int64_t *behind, int64_t *retained, char *errbuf, size_t errlen)
+{
+    mysql_opts o;
+    bool dml_as_ddl;
+    binlog_ssl_mode ssl_mode;
+    binlog_reader *rd = NULL;
+    int64_t *sizes = NULL;
+    memset(&o, 0, sizeof o);
+    for (size_t i = 0; i < n; i++)
+        behind[i] = retained[i] = -1;
+    int rc = mysql_read_opts(options, &o, &dml_as_ddl, &ssl_mode, errbuf, errlen);
+    if (rc == WH_OK)
+        rc = binlog_reader_new(o.binlog_dir, o.index_file[0] ? o.index_file : NULL, 4096, 0, &rd,
+                               errbuf, errlen);
+    size_t nf = rd ? binlog_reader_nfiles(rd) : 0;
+    if (rc == WH_OK && nf && !(sizes = calloc(nf, sizeof *sizes)))
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    int64_t total = 0;
+    for (size_t k = 0; rc == WH_OK && k < nf; k++) {
+        char path[PATH_MAX];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", o.binlog_dir, binlog_reader_file(rd, k));
+        sizes[k] = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+        total += sizes[k];
+    }
+    for (size_t i = 0; rc == WH_OK && i < n; i++) {
+        int k = pos[i] && pos[i]->set && pos[i]->has_log_name
+                    ? binlog_reader_file_index(rd, pos[i]->log_name) : -1;
+        if (k < 0)
+            continue;
+        int64_t before = 0;
+        for (int j = 0; j < k; j++)
+            before += sizes[j];
+        int64_t at = before + (int64_t)(pos[i]->offset < (uint64_t)sizes[k] ? pos[i]->offset
+                                                                            : (uint64_t)sizes[k]);
+        retained[i] = at;
+        behind[i] = total - at;
+    }
+    free(sizes);
+    binlog_reader_free(rd);
+    if (o.password)   /* an inline password: its copy goes like the mapper's */
+        wh_secret_wipe(o.password, strlen(o.password));
+    wh_config_free(mysql_fields, &o);
+    return rc;
+}
+
 int binlog_mapper_server(const json_t *options, binlog_server **out, char *errbuf, size_t errlen)
 {
     mysql_opts o;
@@ -1977,4 +2029,5 @@ const wh_mapper_ops wh_mapper_mysql = {
     .destroy = mysql_destroy,
     .identify = mysql_identify,
     .has_pos = mysql_has_pos,
+    .log_span = mysql_log_span,
 };
