@@ -81,7 +81,7 @@ static int become_active(pub_zk *z, bool moving)
     if (rc == ZOK) {
         if (!moving)
             pub_lease_clear_move_async(z->lease, z->zh);
-        activated(z, t0, "one multi, prepared while standby");
+        activated(z, t0, "one multi prepared while standby");
         return ZOK;
     }
     rc = pub_lease_acquire(z->lease, z->zh);
