@@ -362,7 +362,7 @@ int pub_takeover_commit(pub_takeover *t, pub_zk *z, bool moving)
         if (f == 0 && m.res[0].err == ZNODEEXISTS)
             rc = ZNODEEXISTS;   /* another candidate holds the lease */
         else
-            wh_debug(WH_AREA_ZK, "prepared takeover of shard %s: %s%s%s; taking it the slow way",
+            wh_debug(WH_AREA_ZK, "the takeover multi of shard %s failed: %s%s%s",
                      z->pub->cfg.shard, zerror(f >= 0 ? m.res[f].err : rc),
                      f >= 0 ? " at " : "", f >= 0 ? m.paths[f] : "");
         forget_claims(t);
@@ -383,7 +383,7 @@ int pub_takeover_commit(pub_takeover *t, pub_zk *z, bool moving)
                 t->assign[k].pos_start = a->start;
             }
     }
-    wh_debug(WH_AREA_ZK, "prepared takeover of shard %s: %d ops in one multi, %lld ms",
+    wh_debug(WH_AREA_ZK, "took shard %s in one multi of %d ops, %lld ms",
              z->pub->cfg.shard, m.n, (long long)(wh_mono_ms() - t0));
     multi_free(&m);
     free(claim_op);

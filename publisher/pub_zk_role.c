@@ -49,7 +49,8 @@ static void forget_locked(pub_zk *z, bool empty_assignment)
     }
 }
 
-/* We hold the lease, the epoch and the publisher node since t0. */
+/* We hold the lease, the epoch and the publisher node (the round that
+ * decided so began at t0). */
 static void activated(pub_zk *z, int64_t t0, const char *how)
 {
     z->reg_session = zoo_client_id(z->zh)->client_id;
@@ -66,22 +67,28 @@ static void activated(pub_zk *z, int64_t t0, const char *how)
 
 /* Takes the lease, the epoch (claiming the positions first) and the
  * publisher node: in one multi from what was prepared while standby
- * (pub_takeover.c), which also hands the loop the assignment; else the
- * slow way, step by step, the assignment following. A failure gives the
- * lease back. */
+ * (pub_takeover.c), which also hands the loop the assignment, or from what
+ * it reads now when that fails; else the slow way, step by step, the
+ * assignment following. A failure gives the lease back. */
 static int become_active(pub_zk *z, bool moving)
 {
-    int64_t t0 = wh_mono_ms();
+    int64_t t0 = z->last_step;   /* the round that decided: its reads count */
     pthread_mutex_lock(&z->mu);
     forget_locked(z, false);
     pthread_mutex_unlock(&z->mu);
     int rc = pub_takeover_commit(z->takeover, z, moving);
+    if (rc != ZOK && rc != ZNODEEXISTS && !z->has_fatal &&
+        pub_takeover_prepare(z->takeover, z, false) == ZOK) {
+        /* Not prepared, or something moved since (a planned move: the old
+         * publisher wrote its positions last): read again, one more multi. */
+        rc = pub_takeover_commit(z->takeover, z, moving);
+    }
     if (rc == ZNODEEXISTS)
         return ZOK;   /* another candidate won: its lease watch makes us decide again */
     if (rc == ZOK) {
         if (!moving)
             pub_lease_clear_move_async(z->lease, z->zh);
-        activated(z, t0, "one multi prepared while standby");
+        activated(z, t0, "one multi");
         return ZOK;
     }
     rc = pub_lease_acquire(z->lease, z->zh);
