@@ -138,6 +138,10 @@ struct pub_lease {
     bool    registered_starting;
     char    registered_why[ZKU_HEALTH_REASON_MAX];
     bool    wait_logged;          /* the wait for a starting candidate is logged (this vacancy) */
+    /* What the last round saw, for pub_lease_quick_take. */
+    bool    last_quick;           /* next in line, no move, no hold-off, none starting better */
+    char  **last_names;           /* the candidates' ids */
+    int     nlast;
     int64_t self_since;           /* mtime of our node */
     int64_t vacant_since;         /* mono ms we first saw the lease vacant; 0 held */
     int64_t released_at;          /* mono ms of our last hand-over; 0 none */
@@ -165,14 +169,69 @@ int pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids,
     return WH_OK;
 }
 
+static void forget_names(pub_lease *l)
+{
+    for (int i = 0; i < l->nlast; i++)
+        free(l->last_names[i]);
+    free(l->last_names);
+    l->last_names = NULL;
+    l->nlast = 0;
+}
+
 void pub_lease_free(pub_lease *l)
 {
+    if (!l)
+        return;
+    forget_names(l);
     free(l);
 }
 
 const char *pub_lease_path(const pub_lease *l)
 {
     return l->lease_path;
+}
+
+const char *pub_lease_cands_path(const pub_lease *l)
+{
+    return l->cands_path;
+}
+
+/* Keeps the round's view for pub_lease_quick_take. */
+static void remember(pub_lease *l, const pub_lease_view *v, const struct String_vector *names)
+{
+    forget_names(l);
+    l->last_quick = pub_lease_next(v) && v->held && !v->move && !v->holdoff &&
+                    pub_lease_better_starting(v, NULL) < 0;
+    if (!l->last_quick || !(l->last_names = calloc((size_t)names->count + 1, sizeof(char *)))) {
+        l->last_quick = false;
+        return;
+    }
+    for (int i = 0; i < names->count; i++)
+        if (!(l->last_names[l->nlast++] = strdup(names->data[i]))) {
+            l->last_quick = false;
+            return;
+        }
+}
+
+bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy)
+{
+    if (!l->last_quick || !healthy || healthy != l->registered_healthy)
+        return false;
+    l->last_quick = false;   /* once: the next round decides afresh */
+    struct String_vector names = { 0, NULL };
+    if (zoo_wget_children(zh, l->cands_path, w, ctx, &names) != ZOK)
+        return false;
+    bool same = true;
+    for (int i = 0; same && i < names.count; i++) {
+        int k = 0;
+        while (k < l->nlast && strcmp(l->last_names[k], names.data[i]) != 0)
+            k++;
+        same = k < l->nlast;   /* a newcomer may be better: a round decides */
+    }
+    deallocate_String_vector(&names);
+    if (same && !l->vacant_since)
+        l->vacant_since = wh_mono_ms();
+    return same;
 }
 
 static char *candidate_data(pub_lease *l, const pub_lease_health *h)
@@ -364,6 +423,7 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
     seen->moving = moving;
     seen->next = pub_lease_next(&v);
     log_wait(l, &v, seen->act);
+    remember(l, &v, &names);
     deallocate_String_vector(&names);
     return ZOK;
 }

@@ -145,7 +145,17 @@ int  pub_lease_clear_move(pub_lease *l, zhandle_t *zh);
 /* The same without waiting for the answer (a new active whose takeover did not
  * see one: a request made meanwhile is stale). */
 void pub_lease_clear_move_async(pub_lease *l, zhandle_t *zh);
-/* The lease node's path (for the agent's ping). */
+/* The lease node's path (for the agent's ping and watcher). Any thread. */
 const char *pub_lease_path(const pub_lease *l);
+/* The candidates' folder (for the agent's watcher). Any thread. */
+const char *pub_lease_cands_path(const pub_lease *l);
+
+/* The quick round, when the only news since the last round is that the
+ * lease node was deleted (and maybe that candidates left): true when the
+ * last round found us next in line (pub_lease_next), with no move pending,
+ * no hold-off and no better candidate starting, we are healthy, and the
+ * candidates are the same or fewer (one read, re-arming their watch): then
+ * we take the lease without the round's other reads. False: run a round. */
+bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy);
 
 #endif

@@ -67,15 +67,21 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 {
     pub_zk *z = ctx;
     (void)zh;
-    (void)path;
     pthread_mutex_lock(&z->mu);
     if (type == ZOO_SESSION_EVENT) {
         if (state == ZOO_EXPIRED_SESSION_STATE)
             z->expired = true;
         if (state == ZOO_CONNECTED_STATE)
             z->dirty = true;   /* watches may have been missed while away */
+        z->other_event = true;
     } else {
         z->dirty = true;
+        /* The lease deleted, the candidates changed, or anything else: what a
+         * quick takeover may rely on (pub_zk_lease_step). */
+        if (type == ZOO_DELETED_EVENT && path && strcmp(path, pub_lease_path(z->lease)) == 0)
+            z->vacated = true;
+        else if (!path || strcmp(path, pub_lease_cands_path(z->lease)) != 0)
+            z->other_event = true;
     }
     pthread_cond_signal(&z->cond);
     pthread_mutex_unlock(&z->mu);

@@ -241,6 +241,21 @@ int pub_zk_lease_step(pub_zk *z, bool dirty)
     bool ok = pub_health_ok(z->health, why, sizeof why);
     pub_lease_health h = { ok, !pub_health_checked(z->health), why };
     z->last_step = wh_mono_ms();
+    pthread_mutex_lock(&z->mu);
+    bool quick = z->vacated && !z->other_event;
+    z->vacated = z->other_event = false;
+    pthread_mutex_unlock(&z->mu);
+    if (quick && !active && !atomic_load(&z->move_asked) &&
+        pub_lease_quick_take(z->lease, z->zh, pub_zk_watcher, z, ok)) {
+        /* The lease was deleted and nothing else changed since the last round,
+         * which found us next in line: take it now. A full round follows. */
+        wh_debug(WH_AREA_ZK, "election: take (the lease was deleted; quick round)");
+        int rc = become_active(z, false);
+        pthread_mutex_lock(&z->mu);
+        z->dirty = true;
+        pthread_mutex_unlock(&z->mu);
+        return rc;
+    }
     int rc = pub_lease_step(z->lease, z->zh, pub_zk_watcher, z, active, &h, &seen);
     if (rc != ZOK)
         return rc;
