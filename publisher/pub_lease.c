@@ -371,7 +371,15 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
     if (rc == ZOK) {
         len = sizeof buf - 1;
         rc = zoo_wget(zh, l->lease_path, w, ctx, buf, &len, &st);
-        if (rc == ZOK) {
+        if (rc == ZOK && !active && st.ephemeralOwner == zoo_client_id(zh)->client_id) {
+            /* Ours while we are standby: a takeover whose answer was lost (the
+             * connection dropped while the server applied it). Give it back: its
+             * deletion's watch runs the election again. */
+            wh_warn(WH_AREA_ZK, "the lease node %s is held by our session although we are "
+                    "standby (a takeover whose answer was lost); deleting it", l->lease_path);
+            rc = zoo_delete(zh, l->lease_path, st.version);
+            return rc == ZNONODE || rc == ZBADVERSION ? ZOK : rc;   /* seen: none */
+        } else if (rc == ZOK) {
             held = true;
             ctime = st.ctime;
             if (zku_lease_from_json(buf, len < 0 ? 0 : (size_t)len, &lease, err, sizeof err))
