@@ -1,4 +1,4 @@
-/* pub_takeover.c -- a standby's prepared takeover: what the next candidate in line reads while standby, so that taking the shard is one ZooKeeper multi (docs/FAILOVER.md "Takeover time").
+/* pub_takeover.c -- a prepared takeover: the standby next in line reads what taking the shard needs, so that taking it is one ZooKeeper multi.
  *
  * The slow way (pub_zk_role.c become_active) takes the lease, then bumps
  * the epoch (reading the epoch node and every position node, claiming each
