@@ -111,7 +111,8 @@ bool pub_lease_next(const pub_lease_view *v)
 {
     if (v->active || !v->self_healthy)
         return false;
-    return is_self(v, pub_lease_best(v->cands, v->ncands, v->held ? v->holder : NULL));
+    bool gone = v->held && !v->holder_restarted;   /* the holder leaves with its lease */
+    return is_self(v, pub_lease_best(v->cands, v->ncands, gone ? v->holder : NULL));
 }
 
 const char *pub_lease_action_name(pub_lease_action a)
@@ -142,6 +143,7 @@ struct pub_lease {
     bool    last_quick;           /* next in line, no move, no hold-off, none starting better */
     char  **last_names;           /* the candidates' ids */
     int     nlast;
+    int32_t cands_cversion;       /* the candidates folder's child version, as last read */
     int64_t self_since;           /* mtime of our node */
     int64_t vacant_since;         /* mono ms we first saw the lease vacant; 0 held */
     int64_t released_at;          /* mono ms of our last hand-over; 0 none */
@@ -219,9 +221,13 @@ bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, 
         return false;
     l->last_quick = false;   /* once: the next round decides afresh */
     struct String_vector names = { 0, NULL };
-    if (zoo_wget_children(zh, l->cands_path, w, ctx, &names) != ZOK)
+    struct Stat pst;
+    int32_t before = l->cands_cversion;
+    if (zoo_wget_children2(zh, l->cands_path, w, ctx, &names, &pst) != ZOK)
         return false;
-    bool same = true;
+    /* Only departures since the last round: every child change was one of
+     * them (a candidate that registered again, after a restart, counts two). */
+    bool same = before >= 0 && pst.cversion - before == l->nlast - names.count;
     for (int i = 0; same && i < names.count; i++) {
         int k = 0;
         while (k < l->nlast && strcmp(l->last_names[k], names.data[i]) != 0)
@@ -309,9 +315,12 @@ static int update_health(pub_lease *l, zhandle_t *zh, const pub_lease_health *h)
 
 /* Reads every candidate node into c (ids point into names). */
 static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
-                           struct String_vector *names, pub_lease_cand *c, int cap, int *n)
+                           struct String_vector *names, pub_lease_cand *c, int64_t *owner,
+                           int cap, int *n)
 {
-    int rc = zoo_wget_children(zh, l->cands_path, w, ctx, names);
+    struct Stat pst;
+    int rc = zoo_wget_children2(zh, l->cands_path, w, ctx, names, &pst);
+    l->cands_cversion = rc == ZOK ? pst.cversion : -1;
     *n = 0;
     for (int i = 0; rc == ZOK && i < names->count && *n < cap; i++) {
         char path[ZKU_PATH_MAX], buf[ZKU_ROLE_MAX], err[256];
@@ -320,7 +329,8 @@ static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
         if (zku_path_candidate(path, sizeof path, l->cfg->zk_root, l->cfg->shard,
                                names->data[i]) != WH_OK)
             continue;
-        int r = zoo_get(zh, path, 0, buf, &len, NULL);
+        struct Stat st;
+        int r = zoo_get(zh, path, 0, buf, &len, &st);
         if (r == ZNONODE)
             continue;   /* gone meanwhile: the children watch fires */
         if (r != ZOK)
@@ -330,6 +340,7 @@ static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
             continue;
         }
         c[*n] = (pub_lease_cand){ names->data[i], cd.priority, cd.healthy, cd.starting };
+        owner[*n] = st.ephemeralOwner;
         (*n)++;
     }
     return rc;
@@ -357,6 +368,7 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
     bool healthy = h->healthy;
     enum { CAP = 256 };
     pub_lease_cand cands[CAP];
+    int64_t owners[CAP], lease_owner = 0;
     struct String_vector names = { 0, NULL };
     char buf[ZKU_ROLE_MAX], err[256];
     int len, n = 0;
@@ -366,6 +378,7 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
     bool held = false, moving = false;
     int64_t now = wh_mono_ms(), ctime = 0;
     memset(seen, 0, sizeof *seen);
+    l->last_quick = false;   /* a complete round sets it again (remember) */
 
     int rc = update_health(l, zh, h);
     if (rc == ZOK) {
@@ -382,6 +395,7 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
         } else if (rc == ZOK) {
             held = true;
             ctime = st.ctime;
+            lease_owner = st.ephemeralOwner;
             if (zku_lease_from_json(buf, len < 0 ? 0 : (size_t)len, &lease, err, sizeof err))
                 wh_warn(WH_AREA_ZK, "lease node %s: %s", l->lease_path, err);
         } else if (rc == ZNONODE) {
@@ -408,7 +422,7 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
         }
     }
     if (rc == ZOK)
-        rc = read_candidates(l, zh, w, ctx, &names, cands, CAP, &n);
+        rc = read_candidates(l, zh, w, ctx, &names, cands, owners, CAP, &n);
     if (rc != ZOK) {
         deallocate_String_vector(&names);
         return rc;
@@ -418,10 +432,16 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
     else if (!l->vacant_since)
         l->vacant_since = now;
     snprintf(seen->holder, sizeof seen->holder, "%s", lease.id);
+    /* The holder's id registered by another session than the lease's: it
+     * restarted, and stays a candidate when the old lease goes. */
+    bool restarted = false;
+    for (int i = 0; held && i < n; i++)
+        restarted |= strcmp(cands[i].id, lease.id) == 0 && owners[i] != lease_owner;
     pub_lease_view v = {
         .self = l->id, .self_priority = l->cfg->lease_priority, .self_healthy = healthy,
         .self_since = l->self_since, .active = active, .held = held, .holder = lease.id,
-        .holder_priority = lease.priority, .lease_ctime = ctime, .cands = cands, .ncands = n,
+        .holder_priority = lease.priority, .holder_restarted = restarted,
+        .lease_ctime = ctime, .cands = cands, .ncands = n,
         .move = moving, .move_from = move.from, .move_to = move.to,
         .failback = l->cfg->lease_failback, .vacant_ms = held ? 0 : now - l->vacant_since,
         .grace_ms = l->cfg->lease_grace_ms,

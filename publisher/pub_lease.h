@@ -39,6 +39,8 @@ typedef struct pub_lease_view {
     bool        held;             /* the lease node exists */
     const char *holder;           /* its holder's id (when held) */
     int64_t     holder_priority;
+    bool        holder_restarted; /* the holder's id is registered by another session than
+                                   * the lease's (it restarted): it stays when the lease goes */
     int64_t     lease_ctime;      /* ZooKeeper ctime of the lease node */
     const pub_lease_cand *cands;  /* every registered candidate, ourselves included */
     int         ncands;
@@ -84,8 +86,9 @@ int pub_lease_better_starting(const pub_lease_view *v, const char *exclude);
 pub_lease_action pub_lease_decide(const pub_lease_view *v);
 
 /* True when we are a healthy standby that would take the lease at once if
- * it fell vacant now: the best healthy candidate with the holder left out.
- * Such a standby prepares its takeover (pub_takeover.c). */
+ * it fell vacant now: the best healthy candidate with the holder left out
+ * (unless it restarted: its new candidate node stays). Such a standby
+ * prepares its takeover (pub_takeover.c). */
 bool pub_lease_next(const pub_lease_view *v);
 
 /* The action's name for logs. */

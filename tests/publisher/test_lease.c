@@ -219,6 +219,13 @@ static void test_next(void)
     CHECK(!pub_lease_next(&v));                               /* the holder itself */
     v = view("pub-a");
     CHECK(pub_lease_next(&v));                                /* vacant: the best */
+    /* pub-a holds the lease from its old session and registered again after a
+     * restart: when the old lease goes, pub-a (10) is still the best, not pub-c. */
+    v = view("pub-c");
+    v.held = true;
+    v.holder = "pub-a";
+    v.holder_restarted = true;
+    CHECK(!pub_lease_next(&v));
 }
 
 int main(void)
