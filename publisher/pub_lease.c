@@ -215,10 +215,15 @@ static void remember(pub_lease *l, const pub_lease_view *v, const struct String_
         }
 }
 
-bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy)
+bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy,
+                          bool vacated)
 {
-    if (!l->last_quick || !healthy || healthy != l->registered_healthy)
+    if (!l->last_quick || !healthy || healthy != l->registered_healthy) {
+        if (vacated)
+            wh_debug(WH_AREA_ZK, "the lease was deleted; the last round did not find us next "
+                     "in line: a full round");
         return false;
+    }
     l->last_quick = false;   /* once: the next round decides afresh */
     struct String_vector names = { 0, NULL };
     struct Stat pst;
@@ -234,7 +239,15 @@ bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, 
             k++;
         same = k < l->nlast;   /* a newcomer may be better: a round decides */
     }
+    if (!same)
+        wh_debug(WH_AREA_ZK, "the lease was deleted, and candidates registered since the last "
+                 "round (child version %d, was %d): a full round", (int)pst.cversion,
+                 (int)before);
     deallocate_String_vector(&names);
+    if (same && !vacated) {
+        struct Stat st;
+        same = zoo_wexists(zh, l->lease_path, w, ctx, &st) == ZNONODE;   /* still held: a round */
+    }
     if (same && !l->vacant_since)
         l->vacant_since = wh_mono_ms();
     return same;

@@ -154,11 +154,13 @@ const char *pub_lease_path(const pub_lease *l);
 const char *pub_lease_cands_path(const pub_lease *l);
 
 /* The quick round, when the only news since the last round is that the
- * lease node was deleted (and maybe that candidates left): true when the
- * last round found us next in line (pub_lease_next), with no move pending,
- * no hold-off and no better candidate starting, we are healthy, and the
- * candidates are the same or fewer (one read, re-arming their watch): then
- * we take the lease without the round's other reads. False: run a round. */
-bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy);
+ * lease node was deleted (vacated) or that the candidates changed: true when
+ * the last round found us next in line (pub_lease_next), with no move
+ * pending, no hold-off and no better candidate starting, we are healthy, the
+ * candidates only left since (one read, re-arming their watch) and the lease
+ * is vacant (vacated, or one more read, re-arming its watch): then we take the
+ * lease without the round's other reads. False: run a round. */
+bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy,
+                          bool vacated);
 
 #endif

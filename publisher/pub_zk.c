@@ -80,7 +80,9 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
          * quick takeover may rely on (pub_zk_lease_step). */
         if (type == ZOO_DELETED_EVENT && path && strcmp(path, pub_lease_path(z->lease)) == 0)
             z->vacated = true;
-        else if (!path || strcmp(path, pub_lease_cands_path(z->lease)) != 0)
+        else if (path && strcmp(path, pub_lease_cands_path(z->lease)) == 0)
+            z->cands_event = true;
+        else
             z->other_event = true;
     }
     pthread_cond_signal(&z->cond);

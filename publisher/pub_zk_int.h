@@ -50,7 +50,8 @@ struct pub_zk {
     bool       urgent;       /* a start waits for its write: flush now */
     bool       expired;
     bool       vacated;      /* the lease node's deletion was notified (since the last round) */
-    bool       other_event;  /* another notification than that or the candidates' */
+    bool       cands_event;  /* the candidates' folder changed (since the last round) */
+    bool       other_event;  /* another notification than those */
     zhandle_t *zh;
     uint64_t   epoch;
     char       id[ZKU_ID_MAX + 1];

@@ -242,14 +242,19 @@ int pub_zk_lease_step(pub_zk *z, bool dirty)
     pub_lease_health h = { ok, !pub_health_checked(z->health), why };
     z->last_step = wh_mono_ms();
     pthread_mutex_lock(&z->mu);
-    bool quick = z->vacated && !z->other_event;
-    z->vacated = z->other_event = false;
+    /* The lease deleted, or candidates changed (the old holder's node goes
+     * with its session, and may be notified before the lease), and nothing else. */
+    bool vacated = z->vacated;
+    bool quick = (vacated || z->cands_event) && !z->other_event;
+    if (vacated && z->other_event && !active)
+        wh_debug(WH_AREA_ZK, "the lease was deleted, and other nodes changed: a full round");
+    z->vacated = z->cands_event = z->other_event = false;
     pthread_mutex_unlock(&z->mu);
     if (quick && !active && !atomic_load(&z->move_asked) &&
-        pub_lease_quick_take(z->lease, z->zh, pub_zk_watcher, z, ok)) {
-        /* The lease was deleted and nothing else changed since the last round,
+        pub_lease_quick_take(z->lease, z->zh, pub_zk_watcher, z, ok, vacated)) {
+        /* The lease is vacant and nothing else changed since the last round,
          * which found us next in line: take it now. A full round follows. */
-        wh_debug(WH_AREA_ZK, "election: take (the lease was deleted; quick round)");
+        wh_debug(WH_AREA_ZK, "election: take (the lease is vacant; quick round)");
         int rc = become_active(z, false);
         pthread_mutex_lock(&z->mu);
         z->dirty = true;
