@@ -666,6 +666,7 @@ int zku_candidate_to_json(const zku_candidate *c, char **out, char *errbuf, size
     if (o) {
         json_object_set_new(o, "priority", json_integer((json_int_t)c->priority));
         json_object_set_new(o, "healthy", json_boolean(c->healthy));
+        json_object_set_new(o, "starting", json_boolean(c->starting));
         json_object_set_new(o, "reason", json_string(c->reason));
         json_object_set_new(o, "host", json_string(c->host));
         json_object_set_new(o, "pid", json_integer((json_int_t)c->pid));
@@ -681,16 +682,19 @@ int zku_candidate_from_json(const char *data, size_t len, zku_candidate *out, ch
     if (!o)
         return WH_ERR_PARSE;
     json_t *pr = json_object_get(o, "priority"), *he = json_object_get(o, "healthy"),
-           *pid = json_object_get(o, "pid");
+           *pid = json_object_get(o, "pid"), *st = json_object_get(o, "starting");
     int rc = WH_OK;
     if (!json_is_integer(pr) || !json_is_boolean(he) || (pid && !json_is_integer(pid)) ||
+        (st && !json_is_boolean(st)) ||
         !cut_text(o, "reason", out->reason, sizeof out->reason) ||
         !cut_text(o, "host", out->host, sizeof out->host)) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "candidate: priority must be an integer, "
-                       "healthy a boolean, pid an integer and reason and host strings");
+                       "healthy and starting booleans, pid an integer and reason and host "
+                       "strings");
     } else {
         out->priority = (int64_t)json_integer_value(pr);
         out->healthy = json_is_true(he);
+        out->starting = st && json_is_true(st);
         out->pid = pid ? (int64_t)json_integer_value(pid) : 0;
     }
     json_decref(o);

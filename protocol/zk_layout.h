@@ -359,17 +359,20 @@ int zku_path_move(char *buf, size_t len, const char *root, const char *shard);
 typedef struct zku_candidate {
     int64_t priority;                     /* higher is preferred */
     bool    healthy;                      /* its datastore can serve the shard */
+    bool    starting;                     /* its first health check has not ended yet (then
+                                           * not healthy); false in nodes of older publishers */
     char    reason[ZKU_HEALTH_REASON_MAX]; /* why not healthy; "" when healthy */
     char    host[128];
     int64_t pid;
 } zku_candidate;
 
 /* Writes a candidate node's data into *out (malloc'd, caller frees):
- *   {"healthy":B,"host":H,"pid":N,"priority":P,"reason":R}
+ *   {"healthy":B,"host":H,"pid":N,"priority":P,"reason":R,"starting":S}
  * Returns WH_OK, WH_ERR_LIMIT or WH_ERR_NOMEM with a sentence in errbuf. */
 int zku_candidate_to_json(const zku_candidate *c, char **out, char *errbuf, size_t errlen);
 /* Parses a candidate node's data: an object with an integer "priority" and
- * a boolean "healthy"; the rest is optional (a reason too long is cut).
+ * a boolean "healthy"; the rest is optional (a reason too long is cut; no
+ * "starting": false).
  * Returns WH_OK or WH_ERR_PARSE (errbuf). */
 int zku_candidate_from_json(const char *data, size_t len, zku_candidate *out, char *errbuf,
                             size_t errlen);

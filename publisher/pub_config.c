@@ -76,8 +76,9 @@ const wh_cfg_field pub_config_fields[] = {
       "When this candidate becomes healthy and its priority is above the active one's, ask "
       "for the shard to move back to it; false: it stays standby until a move or a fault."),
     F("lease.grace_ms", WH_CFG_INT, lease_grace_ms, "3000", 0, 600000,
-      "A vacant lease is taken at once by the best healthy candidate, and by any healthy "
-      "candidate once vacant this long."),
+      "A vacant lease is taken at once by the best healthy candidate (which waits for a "
+      "better one whose first health check has not ended), and by any healthy candidate "
+      "once vacant this long."),
     F("health.interval_ms", WH_CFG_INT, health_interval_ms, "1000", 100, 600000,
       "Check this often, through the mapper, that this copy of the shard can serve it."),
     F("health.max_replica_lag_s", WH_CFG_INT, health_max_lag_s, "60", 0, 86400,

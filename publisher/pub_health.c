@@ -95,6 +95,14 @@ bool pub_health_ok(pub_health *h, char *why, size_t len)
     return ok;
 }
 
+bool pub_health_checked(pub_health *h)
+{
+    pthread_mutex_lock(&h->mu);
+    bool checked = h->checked;
+    pthread_mutex_unlock(&h->mu);
+    return checked;
+}
+
 void pub_health_stop(pub_health *h)
 {
     if (!h)

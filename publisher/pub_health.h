@@ -22,6 +22,9 @@ int  pub_health_start(publisher *p, void (*changed)(void *ctx), void *ctx, pub_h
 /* True when the last check passed (false before the first one ends); why
  * gets the last failure's sentence (or ""). Any thread. */
 bool pub_health_ok(pub_health *h, char *why, size_t len);
+/* True once the first check has ended (the candidate node's "starting" is
+ * its negation). Any thread. */
+bool pub_health_checked(pub_health *h);
 /* Stops the thread (waiting for a check under way) and frees. Accepts NULL. */
 void pub_health_stop(pub_health *h);
 

@@ -82,8 +82,37 @@ pub_lease_action pub_lease_decide(const pub_lease_view *v)
         if (t && t->healthy)
             return strcmp(v->move_to, v->self) == 0 ? PUB_LEASE_TAKE : PUB_LEASE_NONE;
     }
-    int best = pub_lease_best(v->cands, v->ncands, v->move ? v->move_from : NULL);
-    return is_self(v, best) ? PUB_LEASE_TAKE : PUB_LEASE_NONE;
+    const char *mover = v->move ? v->move_from : NULL;
+    if (!is_self(v, pub_lease_best(v->cands, v->ncands, mover)))
+        return PUB_LEASE_NONE;
+    /* Start-up: a better candidate registered but not checked yet may well be
+     * healthy in a moment; wait for it (within the grace above). */
+    return pub_lease_better_starting(v, mover) >= 0 ? PUB_LEASE_NONE : PUB_LEASE_TAKE;
+}
+
+/* True when we are the best healthy candidate (the mover left out). */
+static bool pub_lease_best_is_self(const pub_lease_view *v)
+{
+    return is_self(v, pub_lease_best(v->cands, v->ncands, v->move ? v->move_from : NULL));
+}
+
+int pub_lease_better_starting(const pub_lease_view *v, const char *exclude)
+{
+    pub_lease_cand self = { v->self, v->self_priority, true, false };
+    for (int i = 0; i < v->ncands; i++)
+        if (v->cands[i].starting && !v->cands[i].healthy && !is_self(v, i) &&
+            !(exclude && *exclude && strcmp(v->cands[i].id, exclude) == 0) &&
+            better(&v->cands[i], &self))
+            return i;
+    return -1;
+}
+
+bool pub_lease_next(const pub_lease_view *v)
+{
+    if (v->active || !v->self_healthy)
+        return false;
+    bool gone = v->held && !v->holder_restarted;   /* the holder leaves with its lease */
+    return is_self(v, pub_lease_best(v->cands, v->ncands, gone ? v->holder : NULL));
 }
 
 const char *pub_lease_action_name(pub_lease_action a)
@@ -107,7 +136,14 @@ struct pub_lease {
     char cands_path[ZKU_PATH_MAX], self_path[ZKU_PATH_MAX];
     char lease_path[ZKU_PATH_MAX], move_path[ZKU_PATH_MAX];
     bool    registered_healthy;   /* the health our node holds */
+    bool    registered_starting;
     char    registered_why[ZKU_HEALTH_REASON_MAX];
+    bool    wait_logged;          /* the wait for a starting candidate is logged (this vacancy) */
+    /* What the last round saw, for pub_lease_quick_take. */
+    bool    last_quick;           /* next in line, no move, no hold-off, none starting better */
+    char  **last_names;           /* the candidates' ids */
+    int     nlast;
+    int32_t cands_cversion;       /* the candidates folder's child version, as last read */
     int64_t self_since;           /* mtime of our node */
     int64_t vacant_since;         /* mono ms we first saw the lease vacant; 0 held */
     int64_t released_at;          /* mono ms of our last hand-over; 0 none */
@@ -135,8 +171,20 @@ int pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids,
     return WH_OK;
 }
 
+static void forget_names(pub_lease *l)
+{
+    for (int i = 0; i < l->nlast; i++)
+        free(l->last_names[i]);
+    free(l->last_names);
+    l->last_names = NULL;
+    l->nlast = 0;
+}
+
 void pub_lease_free(pub_lease *l)
 {
+    if (!l)
+        return;
+    forget_names(l);
     free(l);
 }
 
@@ -145,22 +193,92 @@ const char *pub_lease_path(const pub_lease *l)
     return l->lease_path;
 }
 
-static char *candidate_data(pub_lease *l, bool healthy, const char *why)
+const char *pub_lease_cands_path(const pub_lease *l)
 {
-    zku_candidate c = { .priority = l->cfg->lease_priority, .healthy = healthy,
-                        .pid = (int64_t)getpid() };
+    return l->cands_path;
+}
+
+/* Keeps the round's view for pub_lease_quick_take. */
+static void remember(pub_lease *l, const pub_lease_view *v, const struct String_vector *names)
+{
+    forget_names(l);
+    l->last_quick = pub_lease_next(v) && v->held && !v->move && !v->holdoff &&
+                    pub_lease_better_starting(v, NULL) < 0;
+    if (!l->last_quick || !(l->last_names = calloc((size_t)names->count + 1, sizeof(char *)))) {
+        l->last_quick = false;
+        return;
+    }
+    for (int i = 0; i < names->count; i++)
+        if (!(l->last_names[l->nlast++] = strdup(names->data[i]))) {
+            l->last_quick = false;
+            return;
+        }
+}
+
+bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy,
+                          bool vacated)
+{
+    if (!l->last_quick || !healthy || healthy != l->registered_healthy) {
+        if (vacated)
+            wh_debug(WH_AREA_ZK, "the lease was deleted; the last round did not find us next "
+                     "in line: a full round");
+        return false;
+    }
+    l->last_quick = false;   /* once: the next round decides afresh */
+    struct String_vector names = { 0, NULL };
+    struct Stat pst;
+    int32_t before = l->cands_cversion;
+    if (zoo_wget_children2(zh, l->cands_path, w, ctx, &names, &pst) != ZOK)
+        return false;
+    /* Only departures since the last round: every child change was one of
+     * them (a candidate that registered again, after a restart, counts two). */
+    bool same = before >= 0 && pst.cversion - before == l->nlast - names.count;
+    for (int i = 0; same && i < names.count; i++) {
+        int k = 0;
+        while (k < l->nlast && strcmp(l->last_names[k], names.data[i]) != 0)
+            k++;
+        same = k < l->nlast;   /* a newcomer may be better: a round decides */
+    }
+    if (!same)
+        wh_debug(WH_AREA_ZK, "the lease was deleted, and candidates registered since the last "
+                 "round (child version %d, was %d): a full round", (int)pst.cversion,
+                 (int)before);
+    deallocate_String_vector(&names);
+    if (same && !vacated) {
+        struct Stat st;
+        same = zoo_wexists(zh, l->lease_path, w, ctx, &st) == ZNONODE;   /* still held: a round */
+    }
+    if (same && !l->vacant_since)
+        l->vacant_since = wh_mono_ms();
+    return same;
+}
+
+static char *candidate_data(pub_lease *l, const pub_lease_health *h)
+{
+    zku_candidate c = { .priority = l->cfg->lease_priority, .healthy = h->healthy,
+                        .starting = !h->healthy && h->starting, .pid = (int64_t)getpid() };
     char *data = NULL, err[256];
-    snprintf(c.reason, sizeof c.reason, "%s", healthy ? "" : why);
+    snprintf(c.reason, sizeof c.reason, "%s", h->healthy ? "" : h->why);
     gethostname(c.host, sizeof c.host - 1);
     if (zku_candidate_to_json(&c, &data, err, sizeof err) != WH_OK)
         wh_warn(WH_AREA_ZK, "%s", err);
     return data;
 }
 
-int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *why)
+/* Records the health our node now holds. */
+static void registered(pub_lease *l, const pub_lease_health *h)
 {
+    l->registered_healthy = h->healthy;
+    l->registered_starting = !h->healthy && h->starting;
+    snprintf(l->registered_why, sizeof l->registered_why, "%s", h->why);
+}
+
+int pub_lease_register(pub_lease *l, zhandle_t *zh, const pub_lease_health *h)
+{
+    bool healthy = h->healthy;
+    const char *why = h->why;
     int rc = zku_create_parents(zh, l->cfg->zk_root, l->cands_path, true, l->ids);
-    char *data = candidate_data(l, healthy, why);
+    char *data = candidate_data(l, h);
     if (rc != ZOK || !data) {
         free(data);
         return rc != ZOK ? rc : ZSYSTEMERROR;
@@ -174,8 +292,7 @@ int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *wh
     free(data);
     struct Stat st;
     if (rc == ZOK && (rc = zoo_exists(zh, l->self_path, 0, &st)) == ZOK) {
-        l->registered_healthy = healthy;
-        snprintf(l->registered_why, sizeof l->registered_why, "%s", why);
+        registered(l, h);
         l->self_since = st.mtime;
         wh_info(WH_AREA_ZK, "registered %s as a candidate with priority %lld (%s%s)",
                 l->self_path, (long long)l->cfg->lease_priority,
@@ -185,12 +302,14 @@ int pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *wh
 }
 
 /* Rewrites our node when our health changed. */
-static int update_health(pub_lease *l, zhandle_t *zh, bool healthy, const char *why)
+static int update_health(pub_lease *l, zhandle_t *zh, const pub_lease_health *h)
 {
-    if (healthy == l->registered_healthy &&
-        (healthy || strcmp(why, l->registered_why) == 0))
+    bool healthy = h->healthy;
+    const char *why = h->why;
+    if (healthy == l->registered_healthy && (healthy || strcmp(why, l->registered_why) == 0) &&
+        (healthy || h->starting == l->registered_starting))
         return ZOK;
-    char *data = candidate_data(l, healthy, why);
+    char *data = candidate_data(l, h);
     if (!data)
         return ZSYSTEMERROR;
     struct Stat st;
@@ -201,8 +320,7 @@ static int update_health(pub_lease *l, zhandle_t *zh, bool healthy, const char *
     if (healthy != l->registered_healthy)
         wh_info(WH_AREA_ZK, "candidate %s is now %s%s", l->id,
                 healthy ? "healthy" : "unhealthy: ", healthy ? "" : why);
-    l->registered_healthy = healthy;
-    snprintf(l->registered_why, sizeof l->registered_why, "%s", why);
+    registered(l, h);
     if (healthy)
         l->self_since = st.mtime;
     return ZOK;
@@ -210,9 +328,12 @@ static int update_health(pub_lease *l, zhandle_t *zh, bool healthy, const char *
 
 /* Reads every candidate node into c (ids point into names). */
 static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
-                           struct String_vector *names, pub_lease_cand *c, int cap, int *n)
+                           struct String_vector *names, pub_lease_cand *c, int64_t *owner,
+                           int cap, int *n)
 {
-    int rc = zoo_wget_children(zh, l->cands_path, w, ctx, names);
+    struct Stat pst;
+    int rc = zoo_wget_children2(zh, l->cands_path, w, ctx, names, &pst);
+    l->cands_cversion = rc == ZOK ? pst.cversion : -1;
     *n = 0;
     for (int i = 0; rc == ZOK && i < names->count && *n < cap; i++) {
         char path[ZKU_PATH_MAX], buf[ZKU_ROLE_MAX], err[256];
@@ -221,7 +342,8 @@ static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
         if (zku_path_candidate(path, sizeof path, l->cfg->zk_root, l->cfg->shard,
                                names->data[i]) != WH_OK)
             continue;
-        int r = zoo_get(zh, path, 0, buf, &len, NULL);
+        struct Stat st;
+        int r = zoo_get(zh, path, 0, buf, &len, &st);
         if (r == ZNONODE)
             continue;   /* gone meanwhile: the children watch fires */
         if (r != ZOK)
@@ -230,17 +352,36 @@ static int read_candidates(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx,
             wh_warn(WH_AREA_ZK, "ignoring candidate %s: %s", path, err);
             continue;
         }
-        c[*n] = (pub_lease_cand){ names->data[i], cd.priority, cd.healthy };
+        c[*n] = (pub_lease_cand){ names->data[i], cd.priority, cd.healthy, cd.starting };
+        owner[*n] = st.ephemeralOwner;
         (*n)++;
     }
     return rc;
 }
 
-int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool active,
-                   bool healthy, const char *why, pub_lease_action *act, char *holder)
+/* Logs, once per vacancy, that we wait for a better candidate's first check. */
+static void log_wait(pub_lease *l, const pub_lease_view *v, pub_lease_action act)
 {
+    int i = act == PUB_LEASE_NONE && !v->held && !v->active && v->self_healthy
+                ? pub_lease_better_starting(v, v->move ? v->move_from : NULL) : -1;
+    if (v->held || act == PUB_LEASE_TAKE)
+        l->wait_logged = false;
+    if (i < 0 || l->wait_logged || !pub_lease_best_is_self(v))
+        return;
+    l->wait_logged = true;
+    wh_info(WH_AREA_ZK, "the lease of shard %s is vacant; waiting for candidate %s (priority "
+            "%lld), whose first health check has not ended, for at most lease.grace_ms "
+            "(%lld ms) of vacancy", l->cfg->shard, v->cands[i].id,
+            (long long)v->cands[i].priority, (long long)v->grace_ms);
+}
+
+int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool active,
+                   const pub_lease_health *h, pub_lease_seen *seen)
+{
+    bool healthy = h->healthy;
     enum { CAP = 256 };
     pub_lease_cand cands[CAP];
+    int64_t owners[CAP], lease_owner = 0;
     struct String_vector names = { 0, NULL };
     char buf[ZKU_ROLE_MAX], err[256];
     int len, n = 0;
@@ -249,16 +390,25 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
     zku_move move = { .from = "" };
     bool held = false, moving = false;
     int64_t now = wh_mono_ms(), ctime = 0;
-    *act = PUB_LEASE_NONE;
-    holder[0] = '\0';
+    memset(seen, 0, sizeof *seen);
+    l->last_quick = false;   /* a complete round sets it again (remember) */
 
-    int rc = update_health(l, zh, healthy, why);
+    int rc = update_health(l, zh, h);
     if (rc == ZOK) {
         len = sizeof buf - 1;
         rc = zoo_wget(zh, l->lease_path, w, ctx, buf, &len, &st);
-        if (rc == ZOK) {
+        if (rc == ZOK && !active && st.ephemeralOwner == zoo_client_id(zh)->client_id) {
+            /* Ours while we are standby: a takeover whose answer was lost (the
+             * connection dropped while the server applied it). Give it back: its
+             * deletion's watch runs the election again. */
+            wh_warn(WH_AREA_ZK, "the lease node %s is held by our session although we are "
+                    "standby (a takeover whose answer was lost); deleting it", l->lease_path);
+            rc = zoo_delete(zh, l->lease_path, st.version);
+            return rc == ZNONODE || rc == ZBADVERSION ? ZOK : rc;   /* seen: none */
+        } else if (rc == ZOK) {
             held = true;
             ctime = st.ctime;
+            lease_owner = st.ephemeralOwner;
             if (zku_lease_from_json(buf, len < 0 ? 0 : (size_t)len, &lease, err, sizeof err))
                 wh_warn(WH_AREA_ZK, "lease node %s: %s", l->lease_path, err);
         } else if (rc == ZNONODE) {
@@ -285,7 +435,7 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
         }
     }
     if (rc == ZOK)
-        rc = read_candidates(l, zh, w, ctx, &names, cands, CAP, &n);
+        rc = read_candidates(l, zh, w, ctx, &names, cands, owners, CAP, &n);
     if (rc != ZOK) {
         deallocate_String_vector(&names);
         return rc;
@@ -294,34 +444,58 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
         l->vacant_since = 0;
     else if (!l->vacant_since)
         l->vacant_since = now;
-    snprintf(holder, ZKU_ID_MAX + 1, "%s", lease.id);
+    snprintf(seen->holder, sizeof seen->holder, "%s", lease.id);
+    /* The holder's id registered by another session than the lease's: it
+     * restarted, and stays a candidate when the old lease goes. */
+    bool restarted = false;
+    for (int i = 0; held && i < n; i++)
+        restarted |= strcmp(cands[i].id, lease.id) == 0 && owners[i] != lease_owner;
     pub_lease_view v = {
         .self = l->id, .self_priority = l->cfg->lease_priority, .self_healthy = healthy,
         .self_since = l->self_since, .active = active, .held = held, .holder = lease.id,
-        .holder_priority = lease.priority, .lease_ctime = ctime, .cands = cands, .ncands = n,
+        .holder_priority = lease.priority, .holder_restarted = restarted,
+        .lease_ctime = ctime, .cands = cands, .ncands = n,
         .move = moving, .move_from = move.from, .move_to = move.to,
         .failback = l->cfg->lease_failback, .vacant_ms = held ? 0 : now - l->vacant_since,
         .grace_ms = l->cfg->lease_grace_ms,
         .holdoff = l->released_at && now - l->released_at < l->cfg->lease_grace_ms,
     };
-    *act = pub_lease_decide(&v);
+    seen->act = pub_lease_decide(&v);
+    seen->moving = moving;
+    seen->next = pub_lease_next(&v);
+    log_wait(l, &v, seen->act);
+    remember(l, &v, &names);
     deallocate_String_vector(&names);
     return ZOK;
 }
 
-int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
+char *pub_lease_data(pub_lease *l)
 {
     zku_lease lease = { .priority = l->cfg->lease_priority };
     char *data = NULL, err[256];
     snprintf(lease.id, sizeof lease.id, "%s", l->id);
     if (zku_lease_to_json(&lease, &data, err, sizeof err) != WH_OK) {
         wh_warn(WH_AREA_ZK, "%s", err);
-        return ZSYSTEMERROR;
+        return NULL;
     }
+    return data;
+}
+
+void pub_lease_took(pub_lease *l)
+{
+    l->vacant_since = 0;
+    l->wait_logged = false;
+}
+
+int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
+{
+    char *data = pub_lease_data(l);
+    if (!data)
+        return ZSYSTEMERROR;
     int rc = zku_create(zh, l->cfg->zk_root, l->lease_path, data, ZOO_EPHEMERAL, l->ids);
     free(data);
     if (rc == ZOK)
-        l->vacant_since = 0;
+        pub_lease_took(l);
     return rc;
 }
 
@@ -364,4 +538,15 @@ int pub_lease_clear_move(pub_lease *l, zhandle_t *zh)
 {
     int rc = zoo_delete(zh, l->move_path, -1);
     return rc == ZNONODE ? ZOK : rc;
+}
+
+static void cleared(int rc, const void *data)
+{
+    (void)rc;
+    (void)data;
+}
+
+void pub_lease_clear_move_async(pub_lease *l, zhandle_t *zh)
+{
+    zoo_adelete(zh, l->move_path, -1, cleared, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include "protocol/zk_acl.h"
 #include "protocol/zk_client.h"
+#include "protocol/zk_layout.h"
 
 #include "publisher/pub.h"
 
@@ -25,6 +26,7 @@ typedef struct pub_lease_cand {
     const char *id;
     int64_t     priority;
     bool        healthy;
+    bool        starting;         /* its first health check has not ended (not healthy yet) */
 } pub_lease_cand;
 
 /* What one candidate knows when it decides. */
@@ -37,6 +39,8 @@ typedef struct pub_lease_view {
     bool        held;             /* the lease node exists */
     const char *holder;           /* its holder's id (when held) */
     int64_t     holder_priority;
+    bool        holder_restarted; /* the holder's id is registered by another session than
+                                   * the lease's (it restarted): it stays when the lease goes */
     int64_t     lease_ctime;      /* ZooKeeper ctime of the lease node */
     const pub_lease_cand *cands;  /* every registered candidate, ourselves included */
     int         ncands;
@@ -62,18 +66,30 @@ typedef enum pub_lease_action {
  * NULL); -1 when none is healthy. */
 int pub_lease_best(const pub_lease_cand *c, int n, const char *exclude);
 
+/* Index of a starting candidate (first health check not ended) that would be
+ * better than self if it turned out healthy, never exclude (may be NULL); -1
+ * when none. A best candidate waits for it before taking a vacant lease. */
+int pub_lease_better_starting(const pub_lease_view *v, const char *exclude);
+
 /* The rule of docs/FAILOVER.md "Election":
  *  - the active hands over when it is unhealthy, or when a move request is
  *    addressed to it (or to any holder) and names a healthy candidate other
  *    than itself (or, without a name, one exists); an impossible request is
  *    dropped;
  *  - a healthy standby takes a vacant lease at once when it is the best
- *    candidate (the move's target first, the mover excluded), and after
+ *    candidate (the move's target first, the mover excluded) and no better
+ *    candidate is still starting (pub_lease_better_starting), and after
  *    grace_ms of vacancy in any case (the best may be stuck);
  *  - a healthy standby asks for failback when failback is on, it is the best
  *    candidate, its priority is above the holder's, and it became healthy
  *    after the lease was taken (so a planned move away from it sticks). */
 pub_lease_action pub_lease_decide(const pub_lease_view *v);
+
+/* True when we are a healthy standby that would take the lease at once if
+ * it fell vacant now: the best healthy candidate with the holder left out
+ * (unless it restarted: its new candidate node stays). Such a standby
+ * prepares its takeover (pub_takeover.c). */
+bool pub_lease_next(const pub_lease_view *v);
 
 /* The action's name for logs. */
 const char *pub_lease_action_name(pub_lease_action a);
@@ -89,19 +105,38 @@ int  pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids
                     pub_lease **out, char *errbuf, size_t errlen);
 void pub_lease_free(pub_lease *l);
 
+/* Our health as the candidate node shows it. */
+typedef struct pub_lease_health {
+    bool        healthy;
+    bool        starting;     /* the first check has not ended (then not healthy) */
+    const char *why;          /* why not healthy */
+} pub_lease_health;
+
 /* Creates our candidate node (again, after a new session) with our health. */
-int  pub_lease_register(pub_lease *l, zhandle_t *zh, bool healthy, const char *why);
+int  pub_lease_register(pub_lease *l, zhandle_t *zh, const pub_lease_health *h);
+
+/* What one round of the election saw and decided. */
+typedef struct pub_lease_seen {
+    pub_lease_action act;
+    char holder[ZKU_ID_MAX + 1];  /* the lease holder; "" when vacant */
+    bool moving;                  /* a move request is pending */
+    bool next;                    /* pub_lease_next: we would take a vacant lease at once */
+} pub_lease_seen;
 
 /* Rewrites our candidate node when our health changed, reads the
  * candidates, the lease and a move request (watching each with w, ctx) and
- * decides; *act gets the action, *holder (ZKU_ID_MAX + 1 bytes) the lease
- * holder ("" when vacant). Returns ZOK or the ZooKeeper error. */
+ * decides into *seen. Returns ZOK or the ZooKeeper error. */
 int  pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool active,
-                    bool healthy, const char *why, pub_lease_action *act, char *holder);
+                    const pub_lease_health *h, pub_lease_seen *seen);
 
 /* Creates the lease node for us: ZOK (we hold it), ZNODEEXISTS (another
  * does) or the error. */
 int  pub_lease_acquire(pub_lease *l, zhandle_t *zh);
+/* The lease node's data for us (malloc'd; NULL on failure, logged), for a
+ * takeover that creates it in a multi (pub_takeover.c); pub_lease_took
+ * when that multi succeeded. */
+char *pub_lease_data(pub_lease *l);
+void  pub_lease_took(pub_lease *l);
 /* Deletes the lease node if it is ours and starts the hold-off. */
 int  pub_lease_release(pub_lease *l, zhandle_t *zh);
 /* Writes a move request from the current holder (from, "" any) to to ("" the
@@ -110,7 +145,22 @@ int  pub_lease_ask_move(pub_lease *l, zhandle_t *zh, const char *from, const cha
                         const char *by);
 /* Deletes a pending move request (the new active, or one that cannot be done). */
 int  pub_lease_clear_move(pub_lease *l, zhandle_t *zh);
-/* The lease node's path (for the agent's ping). */
+/* The same without waiting for the answer (a new active whose takeover did not
+ * see one: a request made meanwhile is stale). */
+void pub_lease_clear_move_async(pub_lease *l, zhandle_t *zh);
+/* The lease node's path (for the agent's ping and watcher). Any thread. */
 const char *pub_lease_path(const pub_lease *l);
+/* The candidates' folder (for the agent's watcher). Any thread. */
+const char *pub_lease_cands_path(const pub_lease *l);
+
+/* The quick round, when the only news since the last round is that the
+ * lease node was deleted (vacated) or that the candidates changed: true when
+ * the last round found us next in line (pub_lease_next), with no move
+ * pending, no hold-off and no better candidate starting, we are healthy, the
+ * candidates only left since (one read, re-arming their watch) and the lease
+ * is vacant (vacated, or one more read, re-arming its watch): then we take the
+ * lease without the round's other reads. False: run a round. */
+bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool healthy,
+                          bool vacated);
 
 #endif

@@ -67,15 +67,23 @@ static void watcher(zhandle_t *zh, int type, int state, const char *path, void *
 {
     pub_zk *z = ctx;
     (void)zh;
-    (void)path;
     pthread_mutex_lock(&z->mu);
     if (type == ZOO_SESSION_EVENT) {
         if (state == ZOO_EXPIRED_SESSION_STATE)
             z->expired = true;
         if (state == ZOO_CONNECTED_STATE)
             z->dirty = true;   /* watches may have been missed while away */
+        z->other_event = true;
     } else {
         z->dirty = true;
+        /* The lease deleted, the candidates changed, or anything else: what a
+         * quick takeover may rely on (pub_zk_lease_step). */
+        if (type == ZOO_DELETED_EVENT && path && strcmp(path, pub_lease_path(z->lease)) == 0)
+            z->vacated = true;
+        else if (path && strcmp(path, pub_lease_cands_path(z->lease)) == 0)
+            z->cands_event = true;
+        else
+            z->other_event = true;
     }
     pthread_cond_signal(&z->cond);
     pthread_mutex_unlock(&z->mu);
@@ -423,14 +431,23 @@ static int check_epoch(pub_zk *z, bool watch, const char *when)
     return rc;
 }
 
-static int create_registration(pub_zk *z)
+/* Our publisher node's data with epoch (malloc'd), or NULL (logged). */
+static char *registration_data(pub_zk *z, uint64_t epoch)
 {
     char host[128] = "", err[256], *data;
     gethostname(host, sizeof host - 1);
-    if (zku_publisher_to_json(z->epoch, host, (long)getpid(), &data, err, sizeof err) != WH_OK) {
+    if (zku_publisher_to_json(epoch, host, (long)getpid(), &data, err, sizeof err) != WH_OK) {
         wh_warn(WH_AREA_ZK, "%s", err);
-        return ZSYSTEMERROR;
+        return NULL;
     }
+    return data;
+}
+
+static int create_registration(pub_zk *z)
+{
+    char *data = registration_data(z, z->epoch);
+    if (!data)
+        return ZSYSTEMERROR;
     int rc = zk_create(z, z->reg_path, data, ZOO_EPHEMERAL);
     if (rc == ZNODEEXISTS) {
         /* Our own node from an earlier session (or process) with this id. */
@@ -982,14 +999,19 @@ static int read_app_node(pub_zk *z, const char *app, char **filter_json, bool *r
     return ZOK;
 }
 
-/* Rebuilds the assignment from ZooKeeper, setting watches. */
-static int read_assignment(pub_zk *z)
+/* Reads the assignment from ZooKeeper into *out, *n (malloc'd), setting
+ * watches. standby: for a takeover prepared while standby (pub_takeover.c):
+ * the positions are left out (the takeover's claims give them) and nothing
+ * of ours is read or changed but the entries' existence. */
+static int build_assignment(pub_zk *z, bool standby, pub_assign **out, int *n)
 {
     const pub_config *cfg = &z->pub->cfg;
     char path[ZKU_PATH_MAX];
     struct String_vector apps = { 0, NULL };
     pub_assign *as = NULL;
     int nas = 0, rc;
+    *out = NULL;
+    *n = 0;
     rc = zoo_wget_children(z->zh, z->apps_path, watcher, z, &apps);
     if (rc != ZOK)
         return rc;
@@ -1072,7 +1094,7 @@ static int read_assignment(pub_zk *z)
             /* Start position: the newest we know, else what ZooKeeper has. */
             pthread_mutex_lock(&z->mu);
             zk_pos *e = pos_entry(z, app);
-            bool known = e && e->known, failed = e && e->failed;
+            bool known = !standby && e && e->known, failed = !standby && e && e->failed;
             if (known) {
                 x->pos = e->pos;
                 x->pos_start = e->start;
@@ -1088,7 +1110,7 @@ static int read_assignment(pub_zk *z)
                 x->pos_start = e->start;
                 pthread_mutex_unlock(&z->mu);
             }
-            if (!known && e && rc == ZOK) {
+            if (!standby && !known && e && rc == ZOK) {
                 wh_pos p;
                 bool start;
                 int version;
@@ -1130,14 +1152,32 @@ static int read_assignment(pub_zk *z)
         pub_assign_free(as, nas);
         return rc;
     }
+    *out = as;
+    *n = nas;
+    return ZOK;
+}
+
+/* Hands the loop the assignment as, n (taken). */
+static void publish_assignment(pub_zk *z, pub_assign *as, int n)
+{
     pthread_mutex_lock(&z->mu);
     pub_assign_free(z->assign, z->nassign);
     z->assign = as;
-    z->nassign = nas;
+    z->nassign = n;
     z->gen++;
     pthread_mutex_unlock(&z->mu);
     pub_wake(z->pub);
-    return ZOK;
+}
+
+/* Rebuilds the assignment from ZooKeeper, setting watches. */
+static int read_assignment(pub_zk *z)
+{
+    pub_assign *as;
+    int n;
+    int rc = build_assignment(z, false, &as, &n);
+    if (rc == ZOK)
+        publish_assignment(z, as, n);
+    return rc;
 }
 
 /* ---- the thread ------------------------------------------------------------------------------ */
@@ -1233,7 +1273,7 @@ static void *zk_main(void *arg)
             pthread_mutex_lock(&z->mu);
             z->dirty = false;
             pthread_mutex_unlock(&z->mu);
-            int rc = pub_zk_lease_step(z);
+            int rc = pub_zk_lease_step(z, dirty);
             bool serve = atomic_load(&z->active) && atomic_load(&z->handover) == 0;
             /* The epoch first: a watch on it is among those that make us dirty. */
             if (rc == ZOK && serve && dirty && !z->has_fatal)
@@ -1310,6 +1350,53 @@ int pub_zk_read_assignment(pub_zk *z)
     return read_assignment(z);
 }
 
+/* ---- what pub_takeover.c uses (pub_zk_int.h) ---------------------------------------------- */
+
+int pub_zk_build_assignment(pub_zk *z, pub_assign **out, int *n)
+{
+    return build_assignment(z, true, out, n);
+}
+
+void pub_zk_publish_assignment(pub_zk *z, pub_assign *as, int n)
+{
+    publish_assignment(z, as, n);
+}
+
+int pub_zk_pos_path(pub_zk *z, const char *app, char *buf, size_t len)
+{
+    return app_fits(z, app) ? pos_path(z, app, buf, len) : ZBADARGUMENTS;
+}
+
+int pub_zk_pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, bool *start,
+                         uint64_t *epoch, char *errbuf, size_t errlen)
+{
+    return pos_from_node(z, data, len, out, start, epoch, errbuf, errlen);
+}
+
+char *pub_zk_pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch)
+{
+    return pos_to_node(z, p, start, epoch);
+}
+
+char *pub_zk_registration_data(pub_zk *z, uint64_t epoch)
+{
+    return registration_data(z, epoch);
+}
+
+void pub_zk_note_claim(pub_zk *z, const char *app, const wh_pos *pos, bool start, int version)
+{
+    pthread_mutex_lock(&z->mu);
+    zk_pos *e = pos_entry(z, app);
+    if (e) {
+        e->pos = *pos;
+        e->start = start;
+        e->known = true;
+        e->version = version;
+        e->written_gen = e->gen;
+    }
+    pthread_mutex_unlock(&z->mu);
+}
+
 /* ---- API ---------------------------------------------------------------------------------------- */
 
 int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
@@ -1359,6 +1446,10 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
         return rc;
     }
     rc = pub_lease_new(&p->cfg, z->id, &z->ids, &z->lease, errbuf, errlen);
+    if (rc == WH_OK && !(z->takeover = pub_takeover_new())) {
+        pub_lease_free(z->lease);
+        rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
+    }
     if (rc != WH_OK) {
         zku_auth_clear(&z->auth);
         pthread_mutex_destroy(&z->mu);
@@ -1378,6 +1469,7 @@ int pub_zk_new(publisher *p, pub_zk **out, char *errbuf, size_t errlen)
     z->zh = zookeeper_init(p->cfg.zk_connect, watcher, (int)p->cfg.zk_session_ms, NULL, z, 0);
     if (!z->zh) {
         int e = errno;
+        pub_takeover_free(z->takeover);
         pub_lease_free(z->lease);
         zku_auth_clear(&z->auth);
         pthread_mutex_destroy(&z->mu);
@@ -1618,6 +1710,7 @@ void pub_zk_free(pub_zk *z)
     }
     if (z->zh)
         zookeeper_close(z->zh);   /* our candidate node and the lease go with the session */
+    pub_takeover_free(z->takeover);
     pub_lease_free(z->lease);
     pub_assign_free(z->assign, z->nassign);
     for (int i = 0; i < z->npos; i++) {

@@ -16,6 +16,8 @@
 #include "publisher/pub_health.h"
 #include "publisher/pub_lease.h"
 
+typedef struct pub_takeover pub_takeover;
+
 typedef struct zk_pos {
     char    *app;
     wh_pos   pos;          /* newest acknowledged (from the loop) */
@@ -47,6 +49,9 @@ struct pub_zk {
     bool       dirty;        /* a watch fired: re-read apps and instances */
     bool       urgent;       /* a start waits for its write: flush now */
     bool       expired;
+    bool       vacated;      /* the lease node's deletion was notified (since the last round) */
+    bool       cands_event;  /* the candidates' folder changed (since the last round) */
+    bool       other_event;  /* another notification than those */
     zhandle_t *zh;
     _Atomic uint64_t epoch;  /* written by the agent, read by the loop (pub_zk_epoch) */
     char       id[ZKU_ID_MAX + 1];
@@ -87,6 +92,7 @@ struct pub_zk {
     atomic_llong last_ok;      /* mono ms at which a ping that succeeded was sent */
     atomic_llong fence_ms;     /* no successful ping for this long: fence (0: not yet known) */
     int64_t     last_ping, last_step;
+    pub_takeover *takeover;    /* prepared while standby and next in line */
 };
 
 /* ---- pub_zk.c, for pub_zk_role.c --------------------------------------------------------------- */
@@ -102,12 +108,53 @@ int  pub_zk_flush_positions(pub_zk *z);
 /* Rebuilds the assignment from ZooKeeper and hands it to the loop. */
 int  pub_zk_read_assignment(pub_zk *z);
 
+/* ---- pub_zk.c, for pub_takeover.c ---------------------------------------------------------------- */
+
+/* The assignment as ZooKeeper has it, without positions (a standby's
+ * takeover claims them), watched; *out is malloc'd (pub_assign_free). */
+int   pub_zk_build_assignment(pub_zk *z, pub_assign **out, int *n);
+/* Hands the loop the assignment as, n (taken). */
+void  pub_zk_publish_assignment(pub_zk *z, pub_assign *as, int n);
+/* app's position node path; ZBADARGUMENTS when the app's paths do not fit. */
+int   pub_zk_pos_path(pub_zk *z, const char *app, char *buf, size_t len);
+/* A position node's data parsed and localized (pos_from_node in pub_zk.c). */
+int   pub_zk_pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, bool *start,
+                           uint64_t *epoch, char *errbuf, size_t errlen);
+/* A position node's data for p with our copy and epoch (malloc'd), or NULL. */
+char *pub_zk_pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch);
+/* Our publisher node's data with epoch (malloc'd), or NULL. */
+char *pub_zk_registration_data(pub_zk *z, uint64_t epoch);
+/* Records app's position as claimed (written) at the node's version. */
+void  pub_zk_note_claim(pub_zk *z, const char *app, const wh_pos *pos, bool start, int version);
+
+/* ---- pub_takeover.c: a takeover prepared while standby ------------------------------------------- */
+
+pub_takeover *pub_takeover_new(void);
+void pub_takeover_free(pub_takeover *t);
+/* Forgets what was read (e.g. we are no longer next in line). */
+void pub_takeover_forget(pub_takeover *t);
+/* While standby and next in line (pub_lease_next): reads the shard's epoch,
+ * the apps' position nodes (their versions) and whether our publisher node
+ * exists, at most every 250 ms; and the assignment (watched) when reread or
+ * not read yet. Reads only. Returns ZOK or the ZooKeeper error (then
+ * nothing prepared is used). */
+int  pub_takeover_prepare(pub_takeover *t, pub_zk *z, bool reread);
+/* Takes the shard in one multi from what was prepared: the lease node, every
+ * app's position claimed with the new epoch (each conditional on the version
+ * read), the epoch node (conditional), our publisher node, and the move node
+ * deleted when moving; then hands the loop the prepared assignment with the
+ * claimed positions. ZOK: we are active with z->epoch; ZNODEEXISTS: another
+ * candidate holds the lease; any other code: nothing was changed (not
+ * prepared, or something moved since it was read): take the slow way. */
+int  pub_takeover_commit(pub_takeover *t, pub_zk *z, bool moving);
+
 /* ---- pub_zk_role.c, for the agent's thread in pub_zk.c ----------------------------------------- */
 
 /* Creates the shard's parents and our candidate node with our health. */
 int  pub_zk_register_candidate(pub_zk *z);
-/* One round of the election: decides and acts (takes, hands over, asks). */
-int  pub_zk_lease_step(pub_zk *z);
+/* One round of the election: decides and acts (takes, hands over, asks);
+ * a standby next in line prepares its takeover (dirty: a watch fired). */
+int  pub_zk_lease_step(pub_zk *z, bool dirty);
 /* While active: pings the lease asynchronously for the fencing bound. */
 void pub_zk_lease_ping(pub_zk *z);
 /* The loop fenced itself: resume (the lease is still ours) or drop it. */

@@ -25,7 +25,8 @@ int pub_zk_register_candidate(pub_zk *z)
         return rc;
     char why[512];
     bool ok = pub_health_ok(z->health, why, sizeof why);
-    rc = pub_lease_register(z->lease, z->zh, ok, why);
+    pub_lease_health h = { ok, !pub_health_checked(z->health), why };
+    rc = pub_lease_register(z->lease, z->zh, &h);
     if (rc == ZOK)
         atomic_store(&z->registered, true);
     return rc;
@@ -48,20 +49,53 @@ static void forget_locked(pub_zk *z, bool empty_assignment)
     }
 }
 
-/* Takes the lease, then the epoch (bump_epoch claims the positions first)
- * and the publisher node; the assignment follows (dirty). A failure gives
- * the lease back. */
-static int become_active(pub_zk *z)
+/* We hold the lease, the epoch and the publisher node (the round that
+ * decided so began at t0). */
+static void activated(pub_zk *z, int64_t t0, const char *how)
 {
-    int64_t t0 = wh_mono_ms();
-    int rc = pub_lease_acquire(z->lease, z->zh);
-    if (rc == ZNODEEXISTS)
-        return ZOK;   /* another candidate won: its lease watch makes us decide again */
-    if (rc != ZOK)
-        return rc;
+    z->reg_session = zoo_client_id(z->zh)->client_id;
+    atomic_store(&z->last_ok, t0);
+    atomic_store(&z->lease_lost, false);
+    atomic_store(&z->active, true);
+    pthread_mutex_lock(&z->mu);
+    z->dirty = true;
+    pthread_mutex_unlock(&z->mu);
+    wh_info(WH_AREA_ZK, "active: took the lease of shard %s; registered %s with epoch %" PRIu64
+            " (%s, %lld ms)", z->pub->cfg.shard, z->reg_path, z->epoch, how,
+            (long long)(wh_mono_ms() - t0));
+}
+
+/* Takes the lease, the epoch (claiming the positions first) and the
+ * publisher node: in one multi from what was prepared while standby
+ * (pub_takeover.c), which also hands the loop the assignment, or from what
+ * it reads now when that fails; else the slow way, step by step, the
+ * assignment following. A failure gives the lease back. */
+static int become_active(pub_zk *z, bool moving)
+{
+    int64_t t0 = z->last_step;   /* the round that decided: its reads count */
     pthread_mutex_lock(&z->mu);
     forget_locked(z, false);
     pthread_mutex_unlock(&z->mu);
+    int rc = pub_takeover_commit(z->takeover, z, moving);
+    if (rc != ZOK && rc != ZNODEEXISTS && !z->has_fatal &&
+        pub_takeover_prepare(z->takeover, z, false) == ZOK) {
+        /* Not prepared, or something moved since (a planned move: the old
+         * publisher wrote its positions last): read again, one more multi. */
+        rc = pub_takeover_commit(z->takeover, z, moving);
+    }
+    if (rc == ZNODEEXISTS)
+        return ZOK;   /* another candidate won: its lease watch makes us decide again */
+    if (rc == ZOK) {
+        if (!moving)
+            pub_lease_clear_move_async(z->lease, z->zh);
+        activated(z, t0, "one multi");
+        return ZOK;
+    }
+    rc = pub_lease_acquire(z->lease, z->zh);
+    if (rc == ZNODEEXISTS)
+        return ZOK;
+    if (rc != ZOK)
+        return rc;
     rc = pub_zk_bump_epoch(z);
     if (rc == ZOK && !z->has_fatal)
         rc = pub_zk_create_registration(z);
@@ -69,17 +103,20 @@ static int become_active(pub_zk *z)
         pub_lease_release(z->lease, z->zh);
         return rc;
     }
-    z->reg_session = zoo_client_id(z->zh)->client_id;
     pub_lease_clear_move(z->lease, z->zh);
-    atomic_store(&z->last_ok, t0);
-    atomic_store(&z->lease_lost, false);
-    atomic_store(&z->active, true);
+    activated(z, t0, "step by step");
+    /* The assignment at once (the epoch is ours: no check needed), so that the
+     * takeover does not wait for another round of the election. */
     pthread_mutex_lock(&z->mu);
-    z->dirty = true;
+    z->dirty = false;
     pthread_mutex_unlock(&z->mu);
-    wh_info(WH_AREA_ZK, "active: took the lease of shard %s; registered %s with epoch %" PRIu64,
-            z->pub->cfg.shard, z->reg_path, z->epoch);
-    return ZOK;
+    rc = pub_zk_read_assignment(z);
+    if (rc != ZOK) {
+        pthread_mutex_lock(&z->mu);
+        z->dirty = true;
+        pthread_mutex_unlock(&z->mu);
+    }
+    return rc;
 }
 
 /* The loop stopped delivering (handover 2): writes the positions it had
@@ -194,39 +231,58 @@ void pub_zk_resolve_fence(pub_zk *z, bool up)
     }
 }
 
-/* One round of the election: decides and acts. */
-int pub_zk_lease_step(pub_zk *z)
+/* One round of the election: decides and acts. dirty: a watch fired since
+ * the last round (a prepared assignment is read again). */
+int pub_zk_lease_step(pub_zk *z, bool dirty)
 {
-    char why[512], holder[ZKU_ID_MAX + 1];
-    pub_lease_action act;
+    char why[512];
+    pub_lease_seen seen;
     bool active = atomic_load(&z->active);
     bool ok = pub_health_ok(z->health, why, sizeof why);
+    pub_lease_health h = { ok, !pub_health_checked(z->health), why };
     z->last_step = wh_mono_ms();
-    int rc = pub_lease_step(z->lease, z->zh, pub_zk_watcher, z, active, ok, why, &act, holder);
+    pthread_mutex_lock(&z->mu);
+    /* The lease deleted, or candidates changed (the old holder's node goes
+     * with its session, and may be notified before the lease), and nothing else. */
+    bool vacated = z->vacated;
+    bool quick = (vacated || z->cands_event) && !z->other_event;
+    if (vacated && z->other_event && !active)
+        wh_debug(WH_AREA_ZK, "the lease was deleted, and other nodes changed: a full round");
+    z->vacated = z->cands_event = z->other_event = false;
+    pthread_mutex_unlock(&z->mu);
+    if (quick && !active && !atomic_load(&z->move_asked) &&
+        pub_lease_quick_take(z->lease, z->zh, pub_zk_watcher, z, ok, vacated)) {
+        /* The lease is vacant and nothing else changed since the last round,
+         * which found us next in line: take it now. A full round follows. */
+        wh_debug(WH_AREA_ZK, "election: take (the lease is vacant; quick round)");
+        int rc = become_active(z, false);
+        pthread_mutex_lock(&z->mu);
+        z->dirty = true;
+        pthread_mutex_unlock(&z->mu);
+        return rc;
+    }
+    int rc = pub_lease_step(z->lease, z->zh, pub_zk_watcher, z, active, &h, &seen);
     if (rc != ZOK)
         return rc;
+    pub_lease_action act = seen.act;
+    const char *holder = seen.holder;
     if (act != PUB_LEASE_NONE)
         wh_debug(WH_AREA_ZK, "election: %s (holder %s)", pub_lease_action_name(act),
                  holder[0] ? holder : "none");
     if (active && atomic_exchange(&z->move_asked, false))
         rc = pub_lease_ask_move(z->lease, z->zh, z->id, "", "signal");
+    if (act == PUB_LEASE_NONE && seen.next && !active) {
+        /* Next in line: read now what taking the shard needs. */
+        int r = pub_takeover_prepare(z->takeover, z, dirty);
+        if (r != ZOK)
+            wh_debug(WH_AREA_ZK, "preparing the takeover of shard %s: %s", z->pub->cfg.shard,
+                     zerror(r));
+    } else if (act != PUB_LEASE_TAKE) {
+        pub_takeover_forget(z->takeover);
+    }
     switch (act) {
     case PUB_LEASE_TAKE:
-        rc = become_active(z);
-        /* The assignment at once (the epoch is ours: no check needed), so that the
-         * takeover does not wait for another round of the election. */
-        if (rc == ZOK && atomic_load(&z->active) && !z->has_fatal) {
-            pthread_mutex_lock(&z->mu);
-            z->dirty = false;
-            pthread_mutex_unlock(&z->mu);
-            rc = pub_zk_read_assignment(z);
-            if (rc != ZOK) {
-                pthread_mutex_lock(&z->mu);
-                z->dirty = true;
-                pthread_mutex_unlock(&z->mu);
-            }
-        }
-        return rc;
+        return become_active(z, seen.moving);
     case PUB_LEASE_HAND_OVER:
         if (atomic_load(&z->handover) == 0) {
             wh_info(WH_AREA_ZK, "handing shard %s over: %s", z->pub->cfg.shard,

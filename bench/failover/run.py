@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Takeover benchmark: how long a shard goes undelivered when its active publisher fails.
 
-Usage: python3 bench/failover/run.py [--build DIR] [--trials N] [--session-ms MS] [--debug AREAS]
+Usage: python3 bench/failover/run.py [--build DIR] [--trials N] [--session-ms MS]
+                                     [--zk-tick-ms MS] [--debug AREAS]
        (or bench/failover/run.sh, which makes a release build first)
 
 Starts a throwaway MariaDB and ZooKeeper (tests/harness), two candidate publishers of
@@ -19,10 +20,17 @@ and measures, at the subscriber, the time from the fault to the first update del
 by the new publisher (the first update written by wormhole-tail after it accepted the
 new publisher's connection), and the updates redelivered by the takeover (received
 minus distinct positions). A killed publisher is then restarted as the standby.
-Prints one line per trial and a summary per fault with the targets of issue 13:
-kill < session timeout + 1 s, partition < session timeout + 2 s.
+Each trial also says when the new publisher logged that it held the lease and the
+epoch (from its log's timestamps) and how it took them (one prepared multi, or step by
+step) and the load average. Prints one line per trial and a summary per fault with the
+targets of issue 13: kill < session timeout + 1 s, partition < session timeout + 2 s.
+
+--zk-tick-ms sets the ZooKeeper server's tickTime (the harness's 500 by default): the
+server expires sessions on tick boundaries, so the expiry comes up to one tick after
+the session timeout (docs/FAILOVER.md "Takeover time").
 """
 import argparse
+import calendar
 import json
 import os
 import re
@@ -50,10 +58,23 @@ def read_lines(path):
         return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
 
+def took_lease(p, since):
+    """(seconds after since, how, ms) of p's last "took the lease" line, or None."""
+    with open(p.logpath, errors="replace") as f:
+        found = re.findall(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z .*active: took the "
+                           r"lease of shard s1; registered \S+ with epoch \d+ \((.+), (\d+) ms\)",
+                           f.read(), re.M)
+    if not found:
+        return None
+    day, ms, how, took = found[-1]
+    t = calendar.timegm(time.strptime(day, "%Y-%m-%dT%H:%M:%S")) + int(ms) / 1000
+    return t - since, how, int(took)
+
+
 class Bench:
-    def __init__(self, stack, build, session_ms):
+    def __init__(self, stack, build, session_ms, tick_ms):
         self.stack, self.build, self.session_ms = stack, build, session_ms
-        self.zk = stack.zookeeper()
+        self.zk = stack.zookeeper(tick_ms=tick_ms)
         self.db = stack.mariadb()
         self.db.sql("CREATE DATABASE app")
         self.db.sql("CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
@@ -181,9 +202,13 @@ class Bench:
         dup0 = len(lines0) - len(sc.dedup(lines0))
         dup1 = len(lines1) - len(sc.dedup(lines1))
         took = t_first - t0
+        lease = took_lease(new, t0)
         print("%-9s %s -> %s: first update from the new publisher after %.3f s "
-              "(connection accepted at %.3f s), %d redelivered"
-              % (fault, old.pub_id, new.pub_id, took, t_accept - t0, dup1 - dup0), flush=True)
+              "(lease and epoch held at %s, connection accepted at %.3f s), %d redelivered; "
+              "load average %.2f"
+              % (fault, old.pub_id, new.pub_id, took,
+                 "%.3f s (%s, %d ms)" % lease if lease else "?", t_accept - t0, dup1 - dup0,
+                 os.getloadavg()[0]), flush=True)
         if fault == "kill":
             old.wait()
             self.publisher(old.pub_id)   # back as the standby
@@ -198,11 +223,16 @@ def main():
                                                       os.path.join(ROOT, "build")))
     ap.add_argument("--trials", type=int, default=3)
     ap.add_argument("--session-ms", type=int, default=4000)
+    ap.add_argument("--zk-tick-ms", type=int, default=500,
+                    help="the ZooKeeper server's tickTime (default: the harness's 500)")
     ap.add_argument("--debug", help="debug areas of the publishers' logs (e.g. zk), to see "
                     "where a takeover spends its time (WH_KEEP_TMP=1 keeps the logs)")
     args = ap.parse_args()
     with wh.Stack() as stack:
-        b = Bench(stack, os.path.abspath(args.build), args.session_ms)
+        b = Bench(stack, os.path.abspath(args.build), args.session_ms, args.zk_tick_ms)
+        print("# build %s, session timeout %d ms, ZooKeeper tickTime %d ms, load average "
+              "%.2f %.2f %.2f" % ((args.build, args.session_ms, args.zk_tick_ms) +
+                                  os.getloadavg()), flush=True)
         b.debug = args.debug
         stop = threading.Event()
         try:
@@ -225,11 +255,11 @@ def main():
                 target = args.session_ms / 1000 + bound
                 print("%-9s takeover (fault to first update of the new publisher): min %.3f s, "
                       "median %.3f s, max %.3f s over %d trials; target < %.1f s "
-                      "(session %d ms + %.0f s): %s; redelivered: %s"
+                      "(session %d ms + %.0f s): %s; redelivered: %s; load average %.2f"
                       % (fault, min(took), sorted(took)[len(took) // 2], max(took), len(took),
                          target, args.session_ms, bound,
                          "met" if max(took) < target else "MISSED",
-                         ", ".join(str(r) for r in red)), flush=True)
+                         ", ".join(str(r) for r in red), os.getloadavg()[0]), flush=True)
         finally:
             stop.set()
             for p in b.procs:

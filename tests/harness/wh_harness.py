@@ -665,10 +665,14 @@ class ZooKeeper:
     -Dzookeeper.DigestAuthenticationProvider.superDigest. The digest scheme needs no
     other server setting: every client may authenticate with it, and the ACLs of the
     nodes decide the rest.
+
+    tick_ms: the server's tickTime (500 by default). Sessions expire on tick boundaries,
+    so an expiry comes up to one tick after the session timeout (docs/FAILOVER.md,
+    "Takeover time"); bench/failover/run.py --zk-tick-ms measures other values.
     """
 
     def __init__(self, basedir, port=None, myid=None, servers=None, name="zookeeper",
-                 super_password=None):
+                 super_password=None, tick_ms=500):
         self.name = name
         self.basedir = basedir
         self.datadir = os.path.join(basedir, "data")
@@ -679,6 +683,7 @@ class ZooKeeper:
         self.servers = servers        # list of (id, quorum_port, election_port) or None
         self.proc = None
         self.super_password = super_password
+        self.tick_ms = tick_ms
 
     @property
     def connect(self):
@@ -691,7 +696,7 @@ class ZooKeeper:
     def _write_cfg(self):
         os.makedirs(self.datadir, exist_ok=True)
         lines = [
-            "tickTime=500",
+            "tickTime=%d" % self.tick_ms,
             "initLimit=20",
             "syncLimit=10",
             "dataDir=%s" % self.datadir,
@@ -923,12 +928,12 @@ class Stack:
         db.replicate_from(primary)
         return db
 
-    def zookeeper(self, super_password=None):
-        """Start a standalone ZooKeeper (with a super user of that password, see
-        ZooKeeper); returns the ZooKeeper object."""
+    def zookeeper(self, super_password=None, tick_ms=500):
+        """Start a standalone ZooKeeper (with a super user of that password, and that
+        tickTime, see ZooKeeper); returns the ZooKeeper object."""
         self._n_zk += 1
         zk = ZooKeeper(self.path("zk%d" % self._n_zk), name="zookeeper%d" % self._n_zk,
-                       super_password=super_password)
+                       super_password=super_password, tick_ms=tick_ms)
         self.servers.append(zk)
         zk.start()
         return zk

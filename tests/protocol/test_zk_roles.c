@@ -25,16 +25,16 @@ static void test_paths(void)
 static void test_candidate(void)
 {
     char *data = NULL, err[256];
-    zku_candidate c = { .priority = -7, .healthy = false, .pid = 42 };
+    zku_candidate c = { .priority = -7, .healthy = false, .starting = true, .pid = 42 };
     snprintf(c.reason, sizeof c.reason, "the replica lags \"9\" s");
     snprintf(c.host, sizeof c.host, "h1");
     CHECK_EQ_INT(zku_candidate_to_json(&c, &data, err, sizeof err), WH_OK);
     CHECK_EQ_STR(data, "{\"healthy\":false,\"host\":\"h1\",\"pid\":42,\"priority\":-7,"
-                       "\"reason\":\"the replica lags \\\"9\\\" s\"}");
+                       "\"reason\":\"the replica lags \\\"9\\\" s\",\"starting\":true}");
     zku_candidate got;
     CHECK_EQ_INT(zku_candidate_from_json(data, strlen(data), &got, err, sizeof err), WH_OK);
     CHECK_EQ_INT(got.priority, -7);
-    CHECK(!got.healthy);
+    CHECK(!got.healthy && got.starting);
     CHECK_EQ_INT(got.pid, 42);
     CHECK_EQ_STR(got.reason, "the replica lags \"9\" s");
     CHECK_EQ_STR(got.host, "h1");
@@ -44,9 +44,11 @@ static void test_candidate(void)
     const char *min = "{\"priority\":3,\"healthy\":true}";
     CHECK_EQ_INT(zku_candidate_from_json(min, strlen(min), &got, err, sizeof err), WH_OK);
     CHECK(got.healthy && got.priority == 3 && got.reason[0] == '\0');
+    CHECK(!got.starting);   /* an older publisher's node: not starting */
     const char *bad[] = { "{\"healthy\":true}", "{\"priority\":1}", "{\"priority\":\"1\","
                           "\"healthy\":true}", "{\"priority\":1,\"healthy\":1}",
-                          "{\"priority\":1,\"healthy\":true,\"reason\":5}", "[]", "nope" };
+                          "{\"priority\":1,\"healthy\":true,\"reason\":5}",
+                          "{\"priority\":1,\"healthy\":false,\"starting\":1}", "[]", "nope" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(zku_candidate_from_json(bad[i], strlen(bad[i]), &got, err, sizeof err),
                      WH_ERR_PARSE);

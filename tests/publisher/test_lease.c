@@ -5,7 +5,7 @@
 #include "tests/check.h"
 
 static pub_lease_cand C[] = {
-    { "pub-a", 10, true }, { "pub-b", 0, true }, { "pub-c", 5, true },
+    { "pub-a", 10, true, false }, { "pub-b", 0, true, false }, { "pub-c", 5, true, false },
 };
 #define NC ((int)(sizeof C / sizeof C[0]))
 
@@ -25,9 +25,10 @@ static void test_best(void)
 {
     CHECK_EQ_INT(pub_lease_best(C, NC, NULL), 0);
     CHECK_EQ_INT(pub_lease_best(C, NC, "pub-a"), 2);
-    pub_lease_cand tie[] = { { "z", 1, true }, { "m", 1, true }, { "x", 9, false } };
+    pub_lease_cand tie[] = { { "z", 1, true, false }, { "m", 1, true, false },
+                             { "x", 9, false, false } };
     CHECK_EQ_INT(pub_lease_best(tie, 3, NULL), 1);    /* ties: the smaller id */
-    pub_lease_cand sick[] = { { "a", 1, false } };
+    pub_lease_cand sick[] = { { "a", 1, false, false } };
     CHECK_EQ_INT(pub_lease_best(sick, 1, NULL), -1);
     CHECK_EQ_INT(pub_lease_best(NULL, 0, NULL), -1);
 }
@@ -44,7 +45,8 @@ static void test_vacant(void)
     CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);      /* never when unhealthy */
 
     /* The best is unhealthy: the next best takes it. */
-    pub_lease_cand c2[] = { { "pub-a", 10, false }, { "pub-b", 0, true }, { "pub-c", 5, true } };
+    pub_lease_cand c2[] = { { "pub-a", 10, false, false }, { "pub-b", 0, true, false },
+                            { "pub-c", 5, true, false } };
     v = view("pub-c");
     v.cands = c2;
     CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
@@ -104,7 +106,7 @@ static void test_active(void)
     v.move_to = "pub-b";
     v.move_from = "pub-c";                                     /* addressed to another */
     CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
-    pub_lease_cand alone[] = { { "pub-a", 10, true }, { "pub-b", 0, false } };
+    pub_lease_cand alone[] = { { "pub-a", 10, true, false }, { "pub-b", 0, false, false } };
     v.cands = alone;
     v.ncands = 2;
     v.move_from = "";
@@ -151,6 +153,81 @@ static void test_failback(void)
     CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
 }
 
+static void test_startup(void)
+{
+    /* Started together: pub-a (10) registered but its first check has not
+     * ended; pub-c (5) and pub-b (0) are healthy. */
+    pub_lease_cand st[] = { { "pub-a", 10, false, true }, { "pub-b", 0, true, false },
+                            { "pub-c", 5, true, false } };
+    pub_lease_view v = view("pub-c");
+    v.cands = st;
+    CHECK_EQ_INT(pub_lease_better_starting(&v, NULL), 0);
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);     /* waits for pub-a's check */
+    v.vacant_ms = 3000;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);     /* ...for the grace only */
+    v = view("pub-b");
+    v.cands = st;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);     /* not the best anyway */
+    /* pub-a's check ended unhealthy: not starting any more, pub-c takes it. */
+    st[0].starting = false;
+    v = view("pub-c");
+    v.cands = st;
+    CHECK_EQ_INT(pub_lease_better_starting(&v, NULL), -1);
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+    /* A starting candidate below us, or the mover, is not waited for. */
+    pub_lease_cand low[] = { { "pub-a", 10, true, false }, { "pub-b", 0, false, true } };
+    v = view("pub-a");
+    v.cands = low;
+    v.ncands = 2;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+    pub_lease_cand mv[] = { { "pub-a", 10, false, true }, { "pub-c", 5, true, false } };
+    v = view("pub-c");
+    v.cands = mv;
+    v.ncands = 2;
+    v.move = true;
+    v.move_from = "pub-a";
+    CHECK_EQ_INT(pub_lease_better_starting(&v, "pub-a"), -1);
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_TAKE);
+    /* Equal priority: the smaller id is better, so it is waited for. */
+    pub_lease_cand eq[] = { { "pub-a", 5, false, true }, { "pub-c", 5, true, false } };
+    v = view("pub-c");
+    v.cands = eq;
+    v.ncands = 2;
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+}
+
+static void test_next(void)
+{
+    /* pub-a (10) holds the lease: pub-c (5) is next in line, pub-b (0) is not. */
+    pub_lease_view v = view("pub-c");
+    v.held = true;
+    v.holder = "pub-a";
+    CHECK(pub_lease_next(&v));
+    v = view("pub-b");
+    v.held = true;
+    v.holder = "pub-a";
+    CHECK(!pub_lease_next(&v));
+    v = view("pub-c");
+    v.held = true;
+    v.holder = "pub-a";
+    v.self_healthy = false;
+    CHECK(!pub_lease_next(&v));                               /* unhealthy: never */
+    v = view("pub-a");
+    v.held = true;
+    v.holder = "pub-a";
+    v.active = true;
+    CHECK(!pub_lease_next(&v));                               /* the holder itself */
+    v = view("pub-a");
+    CHECK(pub_lease_next(&v));                                /* vacant: the best */
+    /* pub-a holds the lease from its old session and registered again after a
+     * restart: when the old lease goes, pub-a (10) is still the best, not pub-c. */
+    v = view("pub-c");
+    v.held = true;
+    v.holder = "pub-a";
+    v.holder_restarted = true;
+    CHECK(!pub_lease_next(&v));
+}
+
 int main(void)
 {
     test_best();
@@ -158,6 +235,8 @@ int main(void)
     test_move_vacant();
     test_active();
     test_failback();
+    test_startup();
+    test_next();
     CHECK_EQ_STR(pub_lease_action_name(PUB_LEASE_TAKE), "take");
     return check_done("test_lease");
 }

@@ -31,6 +31,11 @@ Scenarios:
   replica_health  one candidate on a replica: its SQL thread stopped, it resigns (no
              candidate is healthy, nothing is delivered); started again, it takes the lease
              back; exact replay against the replica's tables
+  startup    the start-up race: preferred pub-a registered, its first health check slow
+             (its database relay holds that connection 3 s); pub-b, healthy at once, waits
+             for it instead of taking the vacant lease (docs/FAILOVER.md "Election"):
+             pub-a takes epoch 1, pub-b never held the lease (failback off for both, so a
+             lease taken by pub-b would have stayed with it)
   monitor    two candidates as instances of wormhole-monitor: `status` shows role and
              epoch; the active (preferred) one SIGKILLed, the monitor restarts it and it
              serves the shard again with a newer epoch, with no gap
@@ -42,8 +47,10 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -470,10 +477,89 @@ def scenario_replica_health(env):
     s.finish("replica health", db=rep_db)
 
 
+class HoldOne(tcp_proxy.TcpProxy):
+    """A relay that holds its connection number `which` (0-based) for hold_s seconds
+    before relaying it; the others relay at once."""
+
+    def __init__(self, target_port, which, hold_s):
+        self.which, self.hold_s, self.n = which, hold_s, 0
+        super().__init__(target_port)
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            hold = self.hold_s if self.n == self.which else 0
+            self.n += 1
+            threading.Thread(target=self._relay, args=(c, hold), daemon=True).start()
+
+    def _relay(self, c, hold):
+        time.sleep(hold)
+        try:
+            u = socket.create_connection(self.target, timeout=5)
+            u.settimeout(None)
+        except OSError:
+            c.close()
+            return
+        with self.lock:
+            self.conns.append((c, u))
+        for a, b in ((c, u), (u, c)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+
+def scenario_startup(env):
+    """Preferred pub-a is registered but its first health check has not ended (its
+    database relay holds the check's connection: the first is the settings check at
+    start, the second the health thread's); pub-b, healthy at once, must wait for it
+    (within lease.grace_ms) instead of taking the vacant lease."""
+    s = Shard(env)
+    relay = HoldOne(env.db.port, 1, 3.0)
+    procs = {}
+    for pub_id, prio, port in (("pub-a", 10, relay.port), ("pub-b", 0, None)):
+        cfg = s.publisher_config(pub_id, prio, db_port=port, failback=False)
+        cfg["lease"]["grace_ms"] = 15000
+        cfg["mapper"]["options"]["connect_timeout"] = 20
+        path = env.stack.path("%s.json" % pub_id)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        env.n += 1
+        logf = open(env.stack.path("%s-%d.log" % (pub_id, env.n)), "w")
+        status = env.stack.path("%s.status" % pub_id)
+        p = subprocess.Popen([td.PUBLISHER, "--config", path], stderr=logf,
+                             env=dict(os.environ, WORMHOLE_STATUS_FILE=status,
+                                      WORMHOLE_STATUS_INTERVAL_MS="200"))
+        p.logpath, p.status, p.pub_id = logf.name, status, pub_id
+        env.procs.append(p)
+        s.pubs[pub_id] = procs[pub_id] = p
+        if pub_id == "pub-a":
+            td.wait_until(lambda: "registered /" in td.log_text(p) and
+                          "candidates/pub-a" in td.log_text(p), wh.scaled(30),
+                          "pub-a to register as a candidate")
+            check("first health check has not ended" in td.log_text(p),
+                  "pub-a registered before its first health check ended")
+    a, b = procs["pub-a"], procs["pub-b"]
+    s.wait_role(a, "active", 40, "pub-a, preferred, to take the lease once healthy")
+    s.wait_role(b, "standby", 10)
+    check(s.role(a)[1] == 1, "pub-a holds the shard's first epoch (%s)" % s.role(a)[1])
+    check(not s.active_since(b), "pub-b never took the lease")
+    check("waiting for candidate pub-a" in td.log_text(b),
+          "pub-b logged that it waits for pub-a's first health check")
+    s.start_writes()
+    s.progress("the start")
+    for app in s.apps:
+        seen = {pid for pid, _ in s.accepted(app)}
+        check(seen == {"pub-a"}, "%s: only pub-a ever delivered (saw %s)" % (app, sorted(seen)))
+    s.finish("startup")
+    relay.close()
+
+
 SCENARIOS = {"standby": scenario_standby, "kill": scenario_kill,
              "partition": scenario_partition, "dbdown": scenario_dbdown,
              "move": scenario_move, "move_signal": scenario_move_signal,
-             "monitor": scenario_monitor, "replica_health": scenario_replica_health}
+             "monitor": scenario_monitor, "replica_health": scenario_replica_health,
+             "startup": scenario_startup}
 
 
 def main(argv):
