@@ -355,8 +355,11 @@ int pub_takeover_commit(pub_takeover *t, pub_zk *z, bool moving)
     if (rc == ZOK)
         rc = build_ops(&m, t, z, epoch, moving, claim_op);
     int64_t t0 = wh_mono_ms();
-    if (rc == ZOK)
+    if (rc == ZOK) {
+        atomic_fetch_add_explicit(&z->pub->zk_writes, (unsigned long long)m.n,
+                                  memory_order_relaxed);
         rc = zoo_multi(z->zh, m.n, m.ops, m.res);
+    }
     if (rc != ZOK) {
         int f = claim_op ? failed_op(&m) : -1;
         if (f == 0 && m.res[0].err == ZNODEEXISTS)
