@@ -206,6 +206,15 @@ class Shard(roles.Shard):
             check(self.role(p)[0] == "standby", "%s stays standby" % p.pub_id)
         return took
 
+    def planned(self, before, what):
+        """A planned hand-over (move, failback, resignation) redelivered at most one
+        datamarker interval per app since the redelivered counts before."""
+        after = roles.redelivered(self)
+        for app in self.apps:
+            n = after[app] - before[app]
+            check(n <= roles.MARKER_UPDATES, "%s: %d updates redelivered by %s (at most one "
+                  "datamarker interval: %d)" % (app, n, what, roles.MARKER_UPDATES))
+
     def stays_out(self, p, since_epochs):
         """p took the lease no more times than the epochs it had taken before."""
         n = len(self.active_since(p))
@@ -314,11 +323,15 @@ def sc_partition(st):
           "pub-primary stays up delivering nothing, pub-replica2 stays standby")
     sh.progress("the takeover on replica 1")
     roles.no_interleaving(sh, "pub-primary", "pub-replica1")
+    time.sleep(1)
+    before = roles.redelivered(sh)
     proxy.heal()
     sh.wait_role(a, "active", 30, "pub-primary to take the shard back after the partition")
     check("lost the lease" in log_text(a), "pub-primary logged that it had lost the lease")
     sh.wait_role(b, "standby", 10)
     sh.progress("the failback after the partition")
+    time.sleep(1)
+    sh.planned(before, "the failback to the primary once the partition healed")
     sh.settle(sh.primary, "after the partition healed")
     proxy.close()
 
@@ -343,12 +356,8 @@ def sc_failback(st):
     sh.wait_role(b, "standby", 10)
     sh.progress("the failback")
     time.sleep(1)
-    after = roles.redelivered(sh)
+    sh.planned(before, "the failback from replica 1 to the primary")
     for app in sh.apps:
-        n = after[app] - before[app]
-        check(n <= roles.MARKER_UPDATES, "%s: %d updates redelivered by the failback from "
-              "replica 1 to the primary (at most one datamarker interval: %d)"
-              % (app, n, roles.MARKER_UPDATES))
         seq = [pid for pid, _ in sh.accepted(app)]
         check(seq[-2:] == ["pub-replica1", "pub-primary"] and seq.count("pub-replica1") == 1,
               "%s: delivered by pub-primary, pub-replica1, then pub-primary again (%s)"
@@ -380,12 +389,16 @@ def replica_fault(st, name, health, fault_on, fault_off, why):
     time.sleep(1)
     sh.stays_out(b, 0)
     log("pub-replica1 declined the lease while its copy could not serve (%s)" % name)
+    before = roles.redelivered(sh)
     fault_off(rep1)
     sh.wait_role(b, "active", 40, "pub-replica1 to take the shard back once healthy")
     check("asked shard s1 to move from pub-replica2 to pub-replica1" in log_text(b),
           "pub-replica1, healthy again and preferred, asked for the shard (failback)")
     sh.wait_role(c, "standby", 10)
     sh.progress("the failback to replica 1")
+    time.sleep(1)
+    sh.planned(before, "the failback to replica 1")
+    before = roles.redelivered(sh)
     fault_on(rep1)
     sh.wait_role(c, "active", 40, "pub-replica2 to take over when pub-replica1 resigns")
     sh.wait_role(b, "standby", 10)
@@ -393,6 +406,7 @@ def replica_fault(st, name, health, fault_on, fault_off, why):
           "pub-replica1 resigned the lease (%s) and stays up as a standby" % name)
     sh.progress("the resignation of pub-replica1")
     time.sleep(1)
+    sh.planned(before, "pub-replica1's resignation")
     sh.stays_out(b, 1)
     for app in sh.apps:
         seq = [pid for pid, _ in sh.accepted(app)]
