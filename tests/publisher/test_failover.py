@@ -215,6 +215,15 @@ class Shard(roles.Shard):
             check(n <= roles.MARKER_UPDATES, "%s: %d updates redelivered by %s (at most one "
                   "datamarker interval: %d)" % (app, n, what, roles.MARKER_UPDATES))
 
+    def servers(self, app):
+        """The publishers app accepted, in order, a reconnection to the same one not
+        repeated."""
+        seq = []
+        for pid, _ in self.accepted(app):
+            if not seq or seq[-1] != pid:
+                seq.append(pid)
+        return seq
+
     def stays_out(self, p, since_epochs):
         """p took the lease no more times than the epochs it had taken before."""
         n = len(self.active_since(p))
@@ -242,7 +251,8 @@ def sc_kill_pub(st, same_names=False):
     sh.progress("the takeover on replica 1")
     roles.no_interleaving(sh, "pub-primary", "pub-replica1")
     want, ups = sh.settle(rep1, "after the takeover on replica 1")
-    check(len(ups) > 1500, "replica 1's binlog holds the whole load (%d updates)" % len(ups))
+    check(len(ups) > 800, "replica 1's binlog holds the whole load (%d updates, more than the "
+          "800 delivered before the kill)" % len(ups))
     pwant, _ = sh.expected(sh.primary)
     check(pwant == want, "the primary's log and replica 1's hold the same logical stream")
     n = sh.from_copy("app_full", rep1, sh.primary)
@@ -358,8 +368,8 @@ def sc_failback(st):
     time.sleep(1)
     sh.planned(before, "the failback from replica 1 to the primary")
     for app in sh.apps:
-        seq = [pid for pid, _ in sh.accepted(app)]
-        check(seq[-2:] == ["pub-replica1", "pub-primary"] and seq.count("pub-replica1") == 1,
+        seq = sh.servers(app)
+        check(seq == ["pub-primary", "pub-replica1", "pub-primary"],
               "%s: delivered by pub-primary, pub-replica1, then pub-primary again (%s)"
               % (app, ", ".join(seq)))
     sh.settle(sh.primary, "after the failback")
@@ -409,7 +419,7 @@ def replica_fault(st, name, health, fault_on, fault_off, why):
     sh.planned(before, "pub-replica1's resignation")
     sh.stays_out(b, 1)
     for app in sh.apps:
-        seq = [pid for pid, _ in sh.accepted(app)]
+        seq = sh.servers(app)
         check(seq == ["pub-primary", "pub-replica2", "pub-replica1", "pub-replica2"],
               "%s: delivered by pub-primary, pub-replica2, pub-replica1, pub-replica2 (%s)"
               % (app, ", ".join(seq)))
