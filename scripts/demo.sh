@@ -3,18 +3,22 @@
 #
 # Installs the dependencies (scripts/install-deps.sh), builds a release build
 # in build-demo (unless --no-build; WH_DEMO_BUILD names another build dir),
-# starts a private MariaDB, ZooKeeper, memcached and Redis on loopback
-# (tests/harness/run.py: temp dirs, no system service touched), starts two
-# subscriber apps with wormhole-tail (one taking everything, one with a
-# filter) and a wormhole-publisher for the database, writes rows, and shows
-# the updates arriving at each app. Then it kills the publisher with SIGKILL,
-# writes more rows, restarts it, and shows that delivery resumes from the
-# position recorded in ZooKeeper. Then wormhole-cache: a key filled from the
+# starts a private MariaDB primary and a replica of it, ZooKeeper, memcached
+# and Redis on loopback (tests/harness/run.py: temp dirs, no system service
+# touched), starts two subscriber apps with wormhole-tail (one taking
+# everything, one with a filter) and a wormhole-publisher next to each copy
+# of the database (the primary's is preferred and active, the replica's
+# stands by: docs/FAILOVER.md), writes rows, and shows the updates arriving
+# at each app. Then it kills the active publisher with SIGKILL, writes more
+# rows, restarts it, and shows that delivery resumes from the position
+# recorded in ZooKeeper. Then wormhole-cache: a key filled from the
 # database as a read-through cache does is deleted from memcached when its
 # row changes (and a Redis key set from the row follows it); and
 # wormhole-index: a full-text query on a SQLite FTS5 index follows an
-# insert, an update and a delete. Everything started is torn down at the
-# end, also on Ctrl-C.
+# insert, an update and a delete. Last, a failover: the active publisher is
+# killed for good and the replica's publisher takes the shard over; the
+# apps keep receiving, from the replica's binlog. Everything started is
+# torn down at the end, also on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${WH_DEMO_BUILD:-build-demo}
@@ -31,12 +35,13 @@ if [ "${1:-}" != "--inside-harness" ]; then
     echo "== building ($BUILD)"
     ninja -C "$BUILD" >/dev/null
   fi
-  echo "== starting a throwaway MariaDB, ZooKeeper, memcached and Redis"
-  exec python3 tests/harness/run.py --mariadb --zk --memcached --redis -- bash "$0" --inside-harness
+  echo "== starting a throwaway MariaDB primary and replica, ZooKeeper, memcached and Redis"
+  exec python3 tests/harness/run.py --mariadb --replica --zk --memcached --redis -- \
+    bash "$0" --inside-harness
 fi
 
-# --- from here on we run under the harness, with WH_MARIADB_*, WH_ZK_CONNECT, WH_MEMCACHED_*
-# and WH_REDIS_* set ---
+# --- from here on we run under the harness, with WH_MARIADB_*, WH_REPLICA_*, WH_ZK_CONNECT,
+# WH_MEMCACHED_* and WH_REDIS_* set ---
 declare -A PIDS=()   # pid -> name of each program started here (SIGTERM stops each cleanly)
 cleanup() {
   local p rc
@@ -74,6 +79,15 @@ wait_lines() {   # wait_lines FILE N: until FILE has N lines (30 s at most)
   return 1
 }
 
+wait_count() {   # wait_count FILE TEXT N: until FILE says TEXT N times (30 s at most)
+  for _ in $(seq 1 150); do
+    [ "$(grep -cF "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+    sleep 0.2
+  done
+  echo "demo: $1 does not say '$2' $3 times" >&2
+  return 1
+}
+
 wait_log() {   # wait_log FILE TEXT: until the app's log FILE says TEXT (30 s at most)
   for _ in $(seq 1 150); do
     grep -qF "$2" "$1" 2>/dev/null && return 0
@@ -97,16 +111,34 @@ PIDS[$!]="wormhole-tail --app audit"
   --filter 'table = "orders" and status = "paid"' > "$T/shipping.jsonl" 2> "$T/shipping.log" &
 PIDS[$!]="wormhole-tail --app shipping"
 
-cat > "$T/publisher.json" <<EOF
-{"shard": "shop-1",
- "mapper": {"name": "mysql", "options": {"binlog_dir": "$WH_MARIADB_BINLOG_DIR"}},
- "zookeeper": {"connect": "$WH_ZK_CONNECT", "root": "/wormhole-demo"},
+publisher_config() {   # publisher_config ID PRIORITY PREFIX: a candidate next to one copy
+  local dir=${3}_BINLOG_DIR sock=${3}_SOCKET user=${3}_USER
+  cat <<EOF
+{"shard": "shop-1", "id": "$1",
+ "mapper": {"name": "mysql",
+            "options": {"binlog_dir": "${!dir}",
+                        "socket": "${!sock}", "user": "${!user}"}},
+ "zookeeper": {"connect": "$WH_ZK_CONNECT", "root": "/wormhole-demo",
+               "session_timeout_ms": 4000},
+ "lease": {"priority": $2},
  "positions": {"flush_interval_ms": 200}}
 EOF
-echo "== starting wormhole-publisher --config $T/publisher.json"
+}
+publisher_config pub-primary 10 WH_MARIADB > "$T/publisher.json"
+publisher_config pub-replica 0 WH_REPLICA > "$T/publisher-replica.json"
+echo "== starting wormhole-publisher --config $T/publisher.json (next to the primary, preferred)"
+sed 's/^/   /' "$T/publisher.json"
 "$BUILD/publisher/wormhole-publisher" --config "$T/publisher.json" 2> "$T/publisher.log" &
 PUB=$!
-PIDS[$PUB]=wormhole-publisher
+PIDS[$PUB]="wormhole-publisher pub-primary"
+wait_log "$T/publisher.log" "active: took the lease"
+echo "== starting wormhole-publisher --config $T/publisher-replica.json (next to the replica)"
+"$BUILD/publisher/wormhole-publisher" --config "$T/publisher-replica.json" \
+  2> "$T/publisher-replica.log" &
+PIDS[$!]="wormhole-publisher pub-replica"
+wait_log "$T/publisher-replica.log" "registered "
+echo "   pub-replica stands by: $(grep -o 'registered .* as a candidate.*' \
+  "$T/publisher-replica.log" | head -1 | cut -c1-120)"
 
 echo "== writing rows"
 sql "INSERT INTO shop.orders VALUES (1, 'ada', 19.99, 'new', '2024-05-01 10:00:00.123456'),
@@ -120,14 +152,16 @@ show "$T/audit.jsonl" "audit"
 show "$T/shipping.jsonl" "shipping"
 
 sleep 1   # positions are written to ZooKeeper every 200 ms (positions.flush_interval_ms)
-echo "== kill -9 the publisher, write more rows, restart it: delivery resumes from ZooKeeper"
+echo "== kill -9 the active publisher, write more rows, restart it: delivery resumes from"
+echo "   ZooKeeper (the restarted one is preferred: it takes the lease when the old session ends)"
 kill -9 "$PUB"
 wait "$PUB" 2>/dev/null || true
 unset "PIDS[$PUB]"
 sql "INSERT INTO shop.orders VALUES (3, 'linus', 42.00, 'paid', NOW(6))"
 sql "UPDATE shop.orders SET status = 'shipped' WHERE id = 1"
 "$BUILD/publisher/wormhole-publisher" --config "$T/publisher.json" 2>> "$T/publisher.log" &
-PIDS[$!]="wormhole-publisher"
+PUB=$!
+PIDS[$PUB]="wormhole-publisher pub-primary"
 wait_lines "$T/audit.jsonl" 7   # at least once: a few may come twice
 wait_lines "$T/shipping.jsonl" 2
 show "$T/audit.jsonl" "audit"
@@ -204,6 +238,20 @@ peek fts "$T/search.db" products copper
 sent=$(date +%s%N)
 sql "DELETE FROM shop.products WHERE id = 2"
 peek wait-fts "$T/search.db" products lamp 0 30 "$sent"
+
+echo
+echo "== failover: kill -9 the active publisher for good; the replica's publisher takes over"
+wait_count "$T/publisher.log" "active: took the lease" 2   # the restarted one serves
+killed=$(date +%s%N)
+kill -9 "$PUB"
+wait "$PUB" 2>/dev/null || true
+unset "PIDS[$PUB]"
+sql "INSERT INTO shop.orders VALUES (7, 'margaret', 7.00, 'paid', NOW(6))"
+peek wait-takeover orders 7 30 "$killed" "$T/audit.jsonl" "$T/audit.log" \
+  "$T/shipping.jsonl" "$T/shipping.log"
+echo "-- the replica's publisher's log:"
+grep -E "copy of shard|active: took the lease" "$T/publisher-replica.log" | cut -c1-200 \
+  | sed 's/^/   /'
 
 echo
 echo "== done; tearing everything down"

@@ -22,9 +22,16 @@ answer on stdout; wait commands exit 1 with a message on stderr on timeout.
   demo_peek.py wait-fts DB TABLE QUERY N SECS [SENT_NS]
                                              until QUERY matches exactly N rows; prints them
                                              (and how long after SENT_NS)
+  demo_peek.py wait-takeover TABLE ID SECS KILLED_NS JSONL LOG [JSONL LOG...]
+                                             until each wormhole-tail output JSONL has the insert
+                                             of row ID into TABLE; prints for each app how long
+                                             after the publisher's kill (KILLED_NS, date +%s%N)
+                                             it arrived, which publisher (and epoch) the app's
+                                             LOG last accepted and the update's binlog position
 """
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -160,6 +167,48 @@ def wait_fts(db, table, query, n, secs, sent_ns=None):
     _print_fts(table, query, rows, since(sent_ns))
 
 
+def _inserted(jsonl, table, row_id):
+    """The update inserting row_id into table from wormhole-tail's output, or None."""
+    try:
+        with open(jsonl) as f:
+            lines = [l for l in f if l.endswith("\n")]
+    except OSError:
+        return None
+    for line in lines:
+        u = json.loads(line)
+        if u.get("table") == table and u.get("op") == "insert" and \
+                str((u.get("after") or {}).get("id")) == row_id:
+            return u
+    return None
+
+
+def wait_takeover(table, row_id, secs, killed_ns, *files):
+    """files: pairs of an app's wormhole-tail output (JSONL) and log."""
+    pending = dict(zip(files[0::2], files[1::2]))
+    order = list(pending)
+    arrived = {}
+    t0 = time.monotonic()
+    while pending:
+        for jsonl in list(pending):
+            u = _inserted(jsonl, table, row_id)
+            if u is not None:
+                arrived[jsonl] = (u, (time.time_ns() - int(killed_ns)) / 1e9, pending.pop(jsonl))
+        if pending and time.monotonic() - t0 > float(secs):
+            sys.exit("demo_peek: %s has no insert of %s id %s after %s s"
+                     % (", ".join(pending), table, row_id, secs))
+        time.sleep(0.01)
+    for jsonl in order:
+        u, took, log = arrived[jsonl]
+        with open(log, errors="replace") as f:
+            pubs = re.findall(r"publisher (\S+) \(epoch (\d+)\) at \S+ delivers shard (\S+)",
+                              f.read())
+        pub, epoch, shard = pubs[-1] if pubs else ("?", "?", u.get("shard"))
+        app = os.path.basename(jsonl).rsplit(".", 1)[0]
+        print("-- %s: publisher %s (epoch %s) took over shard %s in %.1f s; %s id %s delivered "
+              "by it from binlog position %s" % (app, pub, epoch, shard, took, table, row_id,
+                                                 u["pos"]["physical"]))
+
+
 def mc_set(port, key, value):
     whc.MemcacheClient(int(port)).set(key, value)
 
@@ -171,7 +220,8 @@ COMMANDS = {"mc-get": (lambda port, *keys: mc_get(port, keys), 2, None),
             "wait-mc-gone": (wait_mc_gone, 3, 4),
             "wait-cache-idle": (wait_cache_idle, 3, 3),
             "fts": (fts, 3, 3),
-            "wait-fts": (wait_fts, 5, 6)}
+            "wait-fts": (wait_fts, 5, 6),
+            "wait-takeover": (wait_takeover, 6, None)}
 
 
 def main(argv):

@@ -9,7 +9,12 @@ output: the two wormhole-tail apps received the updates before and after the
 publisher's kill -9 and restart; wormhole-cache deleted the read-through key
 order:1 from memcached when its row changed, left order:3 alone, and set the
 Redis key order-json:1 to the new row; wormhole-index's FTS5 query followed
-an insert, an update and a delete; at the end every program it started
+an insert, an update and a delete; the failover: after the active
+publisher's kill -9, both apps received the next order from pub-replica, the
+standby next to the replica, with a newer epoch, at a position in the
+replica's binlog (replica-bin), within the session timeout and a few
+seconds, and that publisher's log says it took the lease; at the end every
+program it started
 stopped with status 0 (the demo names any that did not, e.g. a sanitizer
 report at exit). Then nothing the demo started may be left:
 no process of its session, no process naming its temp dir, no temp dir.
@@ -80,6 +85,29 @@ def after(out, marker):
     return out[i:] if i >= 0 else ""
 
 
+def check_failover(out):
+    """The last section: the replica's publisher took the shard over and delivered."""
+    fo = after(out, "== failover:")
+    check(fo != "", "the demo has a failover section", out)
+    fo = fo[:fo.find("\n== done")]
+    for app in ("audit", "shipping"):
+        m = re.search(r"^-- %s: publisher (\S+) \(epoch (\d+)\) took over shard shop-1 in "
+                      r"([\d.]+) s; orders id 7 delivered by it from binlog position "
+                      r"(\S+)$" % app, fo, re.M)
+        check(m is not None, "%s received order 7 after the active publisher's kill -9" % app,
+              out)
+        pub, epoch, took, pos = m.group(1), int(m.group(2)), float(m.group(3)), m.group(4)
+        check(pub == "pub-replica" and epoch >= 2 and pos.startswith("replica-bin."),
+              "%s: order 7 came from pub-replica (epoch %d), the standby next to the replica, "
+              "from the replica's binlog (%s)" % (app, epoch, pos), out)
+        check(took < wh.scaled(15), "%s: the takeover and the delivery took %.1f s after the "
+              "kill (session timeout 4 s)" % (app, took), out)
+    check(re.search(r"^ +\S+ wormhole-publisher INFO +\[zk\] active: took the lease of shard "
+                    r"shop-1; registered \S+/publishers/pub-replica with epoch \d+", fo,
+                    re.M) is not None,
+          "the replica's publisher logged that it took the lease", out)
+
+
 def check_output(out):
     received = [int(n) for n in re.findall(r"^-- audit received (\d+) updates:", out, re.M)]
     check(len(received) == 2 and received[0] >= 5 and received[1] >= 7,
@@ -132,6 +160,7 @@ def check_output(out):
         m = re.search(pattern, rest)
         check(m is not None, "the index, in order: %s" % what, out)
         rest = rest[m.end():]
+    check_failover(out)
     check("== done; tearing everything down" in out, "the demo ends with its teardown line", out)
     bad = re.findall(r"^demo: .* exited with status \d+$", out, re.M)
     check(bad == [], "every program the demo started stopped with status 0 at its SIGTERM: %s"

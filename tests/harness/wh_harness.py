@@ -521,6 +521,13 @@ class MariaDB:
         """Run a large SQL script (fed on stdin); return rows like sql()."""
         return self.sql(text, db=db, timeout=timeout)
 
+    def session(self):
+        """A client session fed on stdin, for statements whose effect lasts as long as the
+        session (a lock): write statements ending in ";\n" to its stdin (text) and flush;
+        close stdin and wait() to end it. Returns the subprocess.Popen."""
+        return subprocess.Popen(self._client_argv(), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
     def value(self, query, db=None):
         """Return the first column of the first row of `query` (None if no row)."""
         rows = self.sql(query, db)

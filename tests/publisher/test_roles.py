@@ -75,7 +75,11 @@ Failed = td.Failed
 
 
 class Shard:
-    """The candidates of shard s1, the apps and the write load of one scenario."""
+    """The candidates of shard s1, the apps and the write load of one scenario. key orders
+    and deduplicates the streams: physical positions here (one database), logical ones
+    where copies of the shard take turns (test_failover.py)."""
+
+    key = staticmethod(sc.pos_key)
 
     def __init__(self, env):
         self.env = env
@@ -84,7 +88,8 @@ class Shard:
                      "app_items": [env.tail("app_items", 'table = "items"')]}
         self.writer = None
 
-    def publisher_config(self, pub_id, priority, zk=None, db_port=None, failback=True, db=None):
+    def publisher_config(self, pub_id, priority, zk=None, db_port=None, failback=True, db=None,
+                         health=None):
         env = self.env
         db = db or env.db
         return {"shard": "s1", "id": pub_id,
@@ -99,12 +104,13 @@ class Shard:
                             "datamarker_updates": MARKER_UPDATES, "retry_max_ms": 1000},
                "positions": {"flush_interval_ms": 100},
                "lease": {"priority": priority, "failback": failback, "grace_ms": 3000},
-               "health": {"interval_ms": 300, "max_replica_lag_s": 30}}
+               "health": dict({"interval_ms": 300, "max_replica_lag_s": 30}, **(health or {}))}
 
-    def publisher(self, pub_id, priority, zk=None, db_port=None, failback=True, db=None):
+    def publisher(self, pub_id, priority, zk=None, db_port=None, failback=True, db=None,
+                  health=None):
         env = self.env
         env.n += 1
-        cfg = self.publisher_config(pub_id, priority, zk, db_port, failback, db)
+        cfg = self.publisher_config(pub_id, priority, zk, db_port, failback, db, health)
         path = env.stack.path("%s.json" % pub_id)
         with open(path, "w") as f:
             json.dump(cfg, f)
@@ -158,13 +164,13 @@ class Shard:
         for app, tails in self.apps.items():
             def clean():
                 lines = [u for t in tails for u in td.read_lines(t.out)]
-                return not sc.check_app(lines, TABLES[app], want[app])[0]
+                return not sc.check_app(lines, TABLES[app], want[app], key=self.key)[0]
             try:
                 td.wait_until(clean, wh.scaled(60), "%s to catch up" % app)
             except Failed:
                 pass   # reported below with the problems
             lines = [u for t in tails for u in td.read_lines(t.out)]
-            problems, stats = sc.check_app(lines, TABLES[app], want[app])
+            problems, stats = sc.check_app(lines, TABLES[app], want[app], key=self.key)
             check(not problems, "%s: %s: the deduplicated stream (%d updates, %d redelivered) "
                   "replays to the final tables, in log order%s"
                   % (what, app, stats["received"], stats["duplicates"],
@@ -176,7 +182,7 @@ class Shard:
         n, last = 0, None
         for t in self.apps[app]:
             for u in td.read_lines(t.out):
-                k = sc.pos_key(u)
+                k = self.key(u)
                 if last is not None and k <= last:
                     n += 1
                 last = k
@@ -213,7 +219,7 @@ def watch_takeover(shard, old, new, timeout):
 
 
 def redelivered(shard):
-    return {a: len(ls) - len(sc.dedup(ls)) for a, ls in
+    return {a: len(ls) - len(sc.dedup(ls, shard.key)) for a, ls in
             ((a, [u for t in ts for u in td.read_lines(t.out)]) for a, ts in shard.apps.items())}
 
 
