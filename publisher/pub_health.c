@@ -22,6 +22,29 @@ struct pub_health {
     char why[512];        /* under mu */
 };
 
+/* Whether two reasons say the same thing apart from their figures ("lags 107 s"
+ * and "lags 108 s"): a growing lag is not a new reason to log or to rewrite the
+ * candidate node for. */
+static bool same_reason(const char *a, const char *b)
+{
+    for (;;) {
+        bool da = *a >= '0' && *a <= '9', db = *b >= '0' && *b <= '9';
+        if (da && db) {
+            while (*a >= '0' && *a <= '9')
+                a++;
+            while (*b >= '0' && *b <= '9')
+                b++;
+            continue;
+        }
+        if (*a != *b)
+            return false;
+        if (!*a)
+            return true;
+        a++;
+        b++;
+    }
+}
+
 static void *health_main(void *arg)
 {
     pub_health *h = arg;
@@ -35,7 +58,7 @@ static void *health_main(void *arg)
             snprintf(why, sizeof why, "the mapper's health check failed (%s)", wh_err_name(rc));
         pthread_mutex_lock(&h->mu);
         bool change = !h->checked || h->ok != (rc == WH_OK) ||
-                      (rc != WH_OK && strcmp(h->why, why) != 0);
+                      (rc != WH_OK && !same_reason(h->why, why));
         if (change && rc != WH_OK)
             wh_warn(WH_AREA_PUBLISHER, "shard %s: this copy cannot serve it: %s", cfg->shard,
                     why);
