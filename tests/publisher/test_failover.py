@@ -310,15 +310,17 @@ def sc_settings(st):
           "checked, and it says so")
 
 
-def domain_writer(db, domain, rounds, per_round, seed, group, go, errors):
+def domain_writer(db, domain, rounds, per_round, seed, group, go, busy, errors):
     """One client session per round writing with gtid_domain_id = domain: per_round
     statements of td.workload_statements (keys of its own range, so that the domains'
     rows never meet) in transactions of group = (min, max) statements; before each round
-    it waits for the event go."""
+    it waits for the event go (busy[domain] says whether a round runs)."""
     rng = td.random.Random(seed * 100 + domain)
     try:
         for r in range(rounds):
+            busy[domain] = False
             go.wait()
+            busy[domain] = True
             stmts = td.workload_statements(rng, domain, r * per_round, per_round)
             script = ["SET SESSION gtid_domain_id = %d" % domain]
             while stmts:
@@ -329,6 +331,7 @@ def domain_writer(db, domain, rounds, per_round, seed, group, go, errors):
             db.sql_script(";\n".join(script) + ";\n")
     except Exception as e:  # noqa: BLE001 - reported by the caller
         errors.append(e)
+    busy[domain] = False
 
 
 def txn_order(ups):
@@ -375,10 +378,11 @@ def sc_domains(st):
     go_light.set()
     # Domain 0 writes transactions of 4 to 8 statements without a break; domains 1 and 2
     # single statements, in short rounds that pause while go_light is clear.
+    busy = {}
     ts = [threading.Thread(target=domain_writer,
-                           args=(sh.primary, 0, 30, 100, seed, (4, 8), go_all, errors))]
+                           args=(sh.primary, 0, 30, 100, seed, (4, 8), go_all, busy, errors))]
     ts += [threading.Thread(target=domain_writer,
-                            args=(sh.primary, d, 60, 20, seed, (1, 1), go_light, errors))
+                            args=(sh.primary, d, 60, 20, seed, (1, 1), go_light, busy, errors))
            for d in (1, 2)]
     for t in ts:
         t.start()
@@ -388,17 +392,37 @@ def sc_domains(st):
     # pause, so the primary's publisher acknowledges positions in domain 0 only, and is
     # killed; the light domains go on, and replica 2 logs what they write before domain
     # 0's backlog, which the primary logged first.
-    locker = threading.Thread(target=rep2.sql, args=(
-        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN; "
-        "SELECT COUNT(*) FROM app.items WHERE id < 1000000 FOR UPDATE; "
-        "SELECT SLEEP(%d); COMMIT" % wh.scaled(6),))
+    def lock():
+        try:
+            rep2.sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN; "
+                     "SELECT COUNT(*) FROM app.items WHERE id < 1000000 FOR UPDATE; "
+                     "SELECT SLEEP(%d); COMMIT" % wh.scaled(100), timeout=wh.scaled(100) + 60)
+        except wh.SqlError:
+            pass   # KILL QUERY ended it: the session closes, the lock goes with it
+
+    def sleeper():
+        rows = rep2.sql("SELECT ID FROM information_schema.PROCESSLIST "
+                        "WHERE INFO LIKE 'SELECT SLEEP(%'")
+        return rows[0][0] if rows else None
+
+    locker = threading.Thread(target=lock)
     locker.start()
-    time.sleep(0.5)
+    wait_until(lambda: sleeper() is not None, wh.scaled(30),
+               "replica 2's local session to lock domain 0's rows")
     go_light.clear()
-    time.sleep(1.5)
+    wait_until(lambda: not busy.get(1) and not busy.get(2), wh.scaled(60),
+               "domains 1 and 2 to pause")
+    pos = dict((int(g.split("-")[0]), int(g.split("-")[2]))
+               for g in sh.primary.value("SELECT @@gtid_binlog_pos").split(","))
+    wait_until(lambda: any(k[0] == 0 and k[1] >= pos[0] for k in
+                           (sc.logical_key(u) for u in sh.received("app_full"))),
+               wh.scaled(60), "the primary's publisher to deliver domain 0 up to %d" % pos[0])
+    time.sleep(0.5)   # acknowledged and written to ZooKeeper (flush 100 ms)
     kill(a, "the primary's publisher (after %d updates to app_full)"
          % td.count_lines(sh.tails["app_full"].out))
     go_light.set()
+    time.sleep(2)     # domains 1 and 2 go on; replica 2 logs them before domain 0's backlog
+    rep2.sql("KILL QUERY %s" % sleeper())
     for t in ts:
         t.join()
     locker.join()
