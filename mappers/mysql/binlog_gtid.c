@@ -440,19 +440,28 @@ static uint32_t run_find(const binlog_gtid_run *r, const binlog_gtid *g, bool *f
 
 /* Puts g in r: replaces its stream's entry (keep_max: only by a larger seq)
  * or inserts it. False when a new stream finds r full. */
+static void run_set(binlog_gtid_run *r, uint32_t at, const binlog_gtid *g)
+{
+    r->g[at] = *g;
+    r->len[at] = (uint8_t)binlog_gtid_format(g, r->text[at], sizeof r->text[at]);
+}
+
 static bool run_put(binlog_gtid_run *r, const binlog_gtid *g, bool keep_max)
 {
     bool found;
     uint32_t at = run_find(r, g, &found);
     if (found) {
         if (!keep_max || g->seq > r->g[at].seq)
-            r->g[at] = *g;
+            run_set(r, at, g);
         return true;
     }
     if (r->n >= BINLOG_POS_MAX_GTIDS)
         return false;
-    memmove(&r->g[at + 1], &r->g[at], (r->n - at) * sizeof r->g[0]);
-    r->g[at] = *g;
+    uint32_t k = r->n - at;
+    memmove(&r->g[at + 1], &r->g[at], k * sizeof r->g[0]);
+    memmove(&r->text[at + 1], &r->text[at], k * sizeof r->text[0]);
+    memmove(&r->len[at + 1], &r->len[at], k * sizeof r->len[0]);
+    run_set(r, at, g);
     r->n++;
     return true;
 }
@@ -510,10 +519,12 @@ size_t binlog_gtid_run_format(const binlog_gtid_run *r, const binlog_gtid *own, 
     for (uint32_t i = 0; i < r->n; i++) {
         if (binlog_gtid_same_stream(&r->g[i], own))
             continue;
-        if (n + 1 + BINLOG_GTID_TEXT_MAX > buflen)
-            break;   /* cannot happen with the documented size; asserted by callers */
+        if (n + 1 + r->len[i] >= buflen)
+            break;   /* cannot happen with the documented size */
         buf[n++] = ',';
-        n += binlog_gtid_format(&r->g[i], buf + n, buflen - n);
+        memcpy(buf + n, r->text[i], r->len[i]);
+        n += r->len[i];
     }
+    buf[n] = '\0';
     return n;
 }

@@ -147,6 +147,8 @@ int binlog_logical_pos_from(binlog_logical_pos *out, const wh_pos *pos, char *er
  * copy with '='. */
 typedef struct binlog_gtid_run {
     binlog_gtid g[BINLOG_POS_MAX_GTIDS];
+    char text[BINLOG_POS_MAX_GTIDS][BINLOG_GTID_TEXT_MAX];   /* g[i] as text, NUL-ended */
+    uint8_t len[BINLOG_POS_MAX_GTIDS];                       /* ... and its length */
     uint32_t n;
 } binlog_gtid_run;
 
@@ -166,7 +168,8 @@ int binlog_gtid_run_add(binlog_gtid_run *r, const binlog_gtid *g, const char *at
  * records): own's GTID first, then the last GTID of every other stream of
  * r, comma-separated ("1-1-57,0-1-100,2-3-9"), NUL-terminated. Returns the
  * length; buf must hold BINLOG_POS_MAX_GTIDS * BINLOG_GTID_TEXT_MAX bytes
- * (WH_POS_LOGICAL_MAX does). Allocation-free: called once per transaction. */
+ * (WH_POS_LOGICAL_MAX does). Allocation-free, copies of the GTIDs' texts
+ * kept since each was recorded: called once per transaction. */
 size_t binlog_gtid_run_format(const binlog_gtid_run *r, const binlog_gtid *own, char *buf,
                               size_t buflen);
 
