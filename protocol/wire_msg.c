@@ -17,7 +17,16 @@ void wire_put_pos(wh_buf *b, const wh_position *p)
     mp_put_array(b, 4);
     mp_put_cstr(b, p->log_name);
     mp_put_uint(b, p->offset);
-    mp_put_cstr(b, p->logical);
+    if (p->logical) {
+        /* The update's own GTID only: a MariaDB position's GTID state
+         * ("0-1-9,1-1-4": the other domains' last GTIDs) stays with the
+         * publisher, which stores it; subscribers compare by GTID
+         * (wormhole/applied.h), and no update carries the state's bytes. */
+        const char *comma = strchr(p->logical, ',');
+        mp_put_str(b, p->logical, comma ? (size_t)(comma - p->logical) : strlen(p->logical));
+    } else {
+        mp_put_nil(b);
+    }
     mp_put_uint(b, p->index);
 }
 

@@ -126,6 +126,16 @@ static bool parse_mysql_src(const char *s, size_t n, gtid *g)
     return true;
 }
 
+/* The update's own logical id in an update position's logical text: all of it, or its
+ * first GTID when the text carries a MariaDB GTID state ("0-1-9,1-1-4": the mapper's form,
+ * docs/UPDATES.md; the wire carries the first GTID only). A text that ends with the
+ * comma has no valid state: its length is kept, so the parse fails. */
+static size_t own_len(const char *s)
+{
+    size_t n = strcspn(s, ",");
+    return s[n] == ',' && s[n + 1] == '\0' ? n + 1 : n;
+}
+
 /* One logical id (no index) from s[0..n): its kind in *kind, or false if it is none of them. */
 static bool gtid_parse(const char *s, size_t n, gtid *g, lkind *kind)
 {
@@ -515,7 +525,7 @@ int wh_applied_check(const wh_applied *a, const wh_position *p, char *errbuf, si
         return WH_APPLIED_NEW;
     gtid g;
     lkind k = LK_NONE;
-    if (p->logical && !gtid_parse(p->logical, strlen(p->logical), &g, &k)) {
+    if (p->logical && !gtid_parse(p->logical, own_len(p->logical), &g, &k)) {
         pos_describe(pd, sizeof pd, p);
         return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
                          "update position %s: the logical id is not a GTID "
@@ -560,7 +570,7 @@ int wh_applied_advance(wh_applied *a, const wh_position *p, char *errbuf, size_t
     gtid g;
     lkind k = LK_NONE;
     char pd[512];
-    if (p->logical && !gtid_parse(p->logical, strlen(p->logical), &g, &k)) {
+    if (p->logical && !gtid_parse(p->logical, own_len(p->logical), &g, &k)) {
         pos_describe(pd, sizeof pd, p);
         return wh_seterr(errbuf, errlen, WH_ERR_PARSE,
                          "update position %s: the logical id is not a GTID "

@@ -25,8 +25,11 @@
  *    uuid; RocksDB sequence numbers as numbers. The stored logical part
  *    keeps the last applied update of every domain (or uuid) seen, so
  *    several domains, which a replica may interleave differently, compare
- *    correctly. An update of a domain the stored position does not list is
- *    NEW.
+ *    correctly: an update is SEEN iff the stored GTID state covers it. An
+ *    update of a domain the stored position does not list is NEW. An update
+ *    position whose logical text carries a GTID state ("1-1-57,0-1-100", the
+ *    mapper's form; the wire carries the first GTID only) is compared by its
+ *    first GTID.
  *  - Physically otherwise, within one publisher's log: binlog positions
  *    "FILE:OFFSET/INDEX" compare when both files have the same base name
  *    ("binlog.000009" < "binlog.000010": base name, then the file's

@@ -397,3 +397,134 @@ int binlog_logical_pos_from(binlog_logical_pos *out, const wh_pos *pos, char *er
     out->index = pos->index;
     return WH_OK;
 }
+
+bool binlog_logical_pos_covers(const binlog_logical_pos *lp, const binlog_gtid *g)
+{
+    for (uint32_t i = 0; i < lp->n; i++)
+        if (binlog_gtid_same_stream(&lp->gtids[i], g))
+            return g->seq <= lp->gtids[i].seq;
+    return false;
+}
+
+/* ---- the GTID state of a point in the log ---------------------------------- */
+
+/* Stream order: MariaDB by domain, MySQL by uuid bytes. */
+static int stream_cmp(const binlog_gtid *a, const binlog_gtid *b)
+{
+    if (a->mysql != b->mysql)
+        return a->mysql ? 1 : -1;
+    if (a->mysql)
+        return memcmp(a->uuid, b->uuid, 16);
+    return a->domain < b->domain ? -1 : a->domain > b->domain;
+}
+
+/* Where g's stream is in r (*found), or where it would be inserted. */
+static uint32_t run_find(const binlog_gtid_run *r, const binlog_gtid *g, bool *found)
+{
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = stream_cmp(&r->g[mid], g);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* Puts g in r: replaces its stream's entry (keep_max: only by a larger seq)
+ * or inserts it. False when a new stream finds r full. */
+static void run_set(binlog_gtid_run *r, uint32_t at, const binlog_gtid *g)
+{
+    r->g[at] = *g;
+    r->len[at] = (uint8_t)binlog_gtid_format(g, r->text[at], sizeof r->text[at]);
+}
+
+static bool run_put(binlog_gtid_run *r, const binlog_gtid *g, bool keep_max)
+{
+    bool found;
+    uint32_t at = run_find(r, g, &found);
+    if (found) {
+        if (!keep_max || g->seq > r->g[at].seq)
+            run_set(r, at, g);
+        return true;
+    }
+    if (r->n >= BINLOG_POS_MAX_GTIDS)
+        return false;
+    uint32_t k = r->n - at;
+    memmove(&r->g[at + 1], &r->g[at], k * sizeof r->g[0]);
+    memmove(&r->text[at + 1], &r->text[at], k * sizeof r->text[0]);
+    memmove(&r->len[at + 1], &r->len[at], k * sizeof r->len[0]);
+    run_set(r, at, g);
+    r->n++;
+    return true;
+}
+
+int binlog_gtid_run_from_head(binlog_gtid_run *r, const binlog_gtid_state *s,
+                              const char *file, char *errbuf, size_t errlen)
+{
+    r->n = 0;
+    bool ok = true;
+    if (!s->mysql) {
+        for (uint32_t i = 0; ok && i < s->n_list; i++)
+            ok = run_put(r, &s->list[i], true);
+    } else {
+        for (uint32_t i = 0; ok && i < s->n_sets; i++) {
+            const binlog_uuid_set *u = &s->sets[i];
+            if (u->n_ranges == 0)
+                continue;
+            binlog_gtid g = { .mysql = true };
+            memcpy(g.uuid, u->uuid, 16);
+            for (uint32_t k = 0; k < u->n_ranges; k++)
+                if (u->ranges[k].end - 1 > g.seq)
+                    g.seq = u->ranges[k].end - 1;
+            ok = run_put(r, &g, true);
+        }
+    }
+    if (ok)
+        return WH_OK;
+    r->n = 0;
+    return wh_seterr(errbuf, errlen, WH_ERR_LIMIT,
+                     "%s: the GTID state at the head of the file lists more than %d %s; a "
+                     "position holds at most %d (docs/FAILOVER.md \"Positions across copies\")",
+                     file, BINLOG_POS_MAX_GTIDS,
+                     s->mysql ? "source uuids" : "replication domains", BINLOG_POS_MAX_GTIDS);
+}
+
+int binlog_gtid_run_add(binlog_gtid_run *r, const binlog_gtid *g, const char *at,
+                        char *errbuf, size_t errlen)
+{
+    if (run_put(r, g, false))
+        return WH_OK;
+    char t[BINLOG_GTID_TEXT_MAX];
+    binlog_gtid_format(g, t, sizeof t);
+    return wh_seterr(errbuf, errlen, WH_ERR_LIMIT,
+                     "%s: GTID %s opens a %s beyond the %d a position can hold (docs/"
+                     "FAILOVER.md \"Positions across copies\")", at, t,
+                     g->mysql ? "source uuid" : "replication domain", BINLOG_POS_MAX_GTIDS);
+}
+
+size_t binlog_gtid_run_format(const binlog_gtid_run *r, const binlog_gtid *own, char *buf,
+                              size_t buflen)
+{
+    if (buflen == 0)
+        return 0;
+    size_t n = binlog_gtid_format(own, buf, buflen);
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (binlog_gtid_same_stream(&r->g[i], own))
+            continue;
+        if (n + 1 + r->len[i] >= buflen)
+            break;   /* cannot happen with the documented size */
+        buf[n++] = ',';
+        memcpy(buf + n, r->text[i], r->len[i]);
+        n += r->len[i];
+    }
+    buf[n] = '\0';
+    return n;
+}

@@ -110,13 +110,24 @@ void binlog_gtid_state_format(const binlog_gtid_state *s, char *buf, size_t bufl
 
 /* A logical position: the GTIDs of wh_pos.logical ("GTID[,GTID...]") and
  * its index. The first GTID names the transaction the index refers to; the
- * others are the last transaction seen in their own domain (MariaDB
- * multi-domain positions). */
+ * others are the last transaction of every other stream (MariaDB domain,
+ * MySQL uuid) at that point: together the GTID state of the position. Every
+ * transaction the state covers (binlog_logical_pos_covers) was delivered,
+ * the first one up to the index; no other was. A one-GTID position is the
+ * state of a log with one stream. */
 typedef struct binlog_logical_pos {
     binlog_gtid gtids[BINLOG_POS_MAX_GTIDS];
     uint32_t n;
     uint32_t index;
 } binlog_logical_pos;
+
+/* Whether the transaction g is covered by the position lp, read as a GTID
+ * state: lp lists a GTID of g's stream (MariaDB domain, MySQL uuid) whose
+ * seq is at least g's. This is the rule of a multi-domain position (docs/
+ * FAILOVER.md "Positions across copies"): a transaction is already delivered
+ * iff covered (the position's own transaction, lp->gtids[0], only up to
+ * lp->index). A stream lp does not list covers nothing. */
+bool binlog_logical_pos_covers(const binlog_logical_pos *lp, const binlog_gtid *g);
 
 /* Reads pos's logical part: the comma-separated GTIDs of pos->logical (a
  * space may follow a comma; at most BINLOG_POS_MAX_GTIDS, at most one per
@@ -125,5 +136,41 @@ typedef struct binlog_logical_pos {
  * logical part, WH_ERR_PARSE naming the GTID that is wrong. */
 int binlog_logical_pos_from(binlog_logical_pos *out, const wh_pos *pos, char *errbuf,
                             size_t errlen);
+
+/* ---- the GTID state of a point in the log ---------------------------------- */
+
+/* The last GTID of each stream (MariaDB domain, MySQL uuid) at a point in
+ * the binlog, kept while reading: the file's head state (Gtid_list,
+ * Previous_gtids), then each transaction's GTID. Streams are kept sorted
+ * (domain; uuid bytes), at most BINLOG_POS_MAX_GTIDS of them: a log with
+ * more is refused (WH_ERR_LIMIT), never cut. Plain data: zero it to start,
+ * copy with '='. */
+typedef struct binlog_gtid_run {
+    binlog_gtid g[BINLOG_POS_MAX_GTIDS];
+    char text[BINLOG_POS_MAX_GTIDS][BINLOG_GTID_TEXT_MAX];   /* g[i] as text, NUL-ended */
+    uint8_t len[BINLOG_POS_MAX_GTIDS];                       /* ... and its length */
+    uint32_t n;
+} binlog_gtid_run;
+
+/* Replaces r with the newest GTID of each stream of the head state s
+ * (MariaDB: the largest seq among the domain's servers; MySQL: the largest
+ * gno of the uuid's intervals). WH_ERR_LIMIT with a sentence naming where
+ * (file) when s has more than BINLOG_POS_MAX_GTIDS streams. */
+int binlog_gtid_run_from_head(binlog_gtid_run *r, const binlog_gtid_state *s,
+                              const char *file, char *errbuf, size_t errlen);
+
+/* Records g as the last GTID of its stream. WH_ERR_LIMIT when g opens a
+ * stream beyond BINLOG_POS_MAX_GTIDS (at names where, for the message). */
+int binlog_gtid_run_add(binlog_gtid_run *r, const binlog_gtid *g, const char *at,
+                        char *errbuf, size_t errlen);
+
+/* The logical text of a position inside transaction own (which r already
+ * records): own's GTID first, then the last GTID of every other stream of
+ * r, comma-separated ("1-1-57,0-1-100,2-3-9"), NUL-terminated. Returns the
+ * length; buf must hold BINLOG_POS_MAX_GTIDS * BINLOG_GTID_TEXT_MAX bytes
+ * (WH_POS_LOGICAL_MAX does). Allocation-free, copies of the GTIDs' texts
+ * kept since each was recorded: called once per transaction. */
+size_t binlog_gtid_run_format(const binlog_gtid_run *r, const binlog_gtid *own, char *buf,
+                              size_t buflen);
 
 #endif

@@ -1,4 +1,5 @@
 /* binlog_gtid_seek.c -- a logical position in this copy's binlog: where to start scanning, and whether it is there yet (see binlog_gtid_seek.h). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,4 +213,66 @@ int binlog_gtid_find_start(binlog_reader *rd, const binlog_logical_pos *lp,
                      "logical position %s has been purged: the oldest binlog %s already "
                      "starts after GTID state %s", pos_text, binlog_reader_file(rd, 0),
                      oldest_state[0] ? oldest_state : "(unknown)");
+}
+
+/* ---- the GTID state at an offset ------------------------------------------------------------ */
+
+typedef struct run_walk {
+    binlog_gtid_run *run;
+    const char *file;
+    uint64_t off;        /* where the event the walk is at starts */
+    uint64_t stop;
+    int rc;
+    char *errbuf;
+    size_t errlen;
+} run_walk;
+
+static int run_event(void *ctx, const binlog_event *ev, const binlog_fde *fde)
+{
+    run_walk *w = ctx;
+    if (!fde) {
+        if (w->off >= w->stop)
+            return BINLOG_WALK_STOP;
+        w->off += ev->length;
+        return ev->type == BE_MARIA_GTID || ev->type == BE_GTID ? BINLOG_WALK_BODY
+                                                                 : BINLOG_WALK_SKIP;
+    }
+    binlog_gtid g;
+    char err[256], at[WH_POS_LOG_NAME_MAX + 32];
+    bool anonymous = false;
+    uint8_t flags;
+    int rc = ev->type == BE_MARIA_GTID
+                 ? binlog_maria_gtid_parse(ev, &g, &flags, err, sizeof err)
+                 : binlog_mysql_gtid_parse(ev, &g, &anonymous, err, sizeof err);
+    if (rc != WH_OK || anonymous)
+        return WH_OK;   /* the reader reports a bad event where it reads it */
+    snprintf(at, sizeof at, "%s:%" PRIu64, w->file, w->off - ev->length);
+    return binlog_gtid_run_add(w->run, &g, at, w->errbuf, w->errlen);
+}
+
+int binlog_gtid_run_at(binlog_reader *rd, const char *file, uint64_t off,
+                       binlog_gtid_run *run, char *errbuf, size_t errlen)
+{
+    binlog_gtid_state st = { 0 };
+    binlog_fde fde;
+    uint8_t type, *body = NULL;
+    size_t len;
+    run->n = 0;
+    int rc = binlog_reader_head_gtids(rd, file, &fde, &type, &body, &len, errbuf, errlen);
+    if (rc == WH_OK && body) {
+        binlog_event ev = { .type = type, .body = body, .body_len = len };
+        rc = type == BE_GTID_LIST ? binlog_gtid_list_parse(&ev, &st, errbuf, errlen)
+                                  : binlog_previous_gtids_parse(&ev, &st, errbuf, errlen);
+        if (rc == WH_OK)
+            rc = binlog_gtid_run_from_head(run, &st, file, errbuf, errlen);
+        else
+            rc = wh_preferr(errbuf, errlen, rc, "%s", file);
+    }
+    free(body);
+    binlog_gtid_state_free(&st);
+    if (rc != WH_OK)
+        return rc;
+    run_walk w = { run, file, BINLOG_MAGIC_LEN, off, WH_OK, errbuf, errlen };
+    uint64_t end;
+    return binlog_reader_walk(rd, file, BINLOG_MAGIC_LEN, run_event, &w, &end, errbuf, errlen);
 }

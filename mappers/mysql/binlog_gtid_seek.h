@@ -52,4 +52,13 @@ int binlog_gtid_find_start(binlog_reader *rd, const binlog_logical_pos *lp,
                            const char *pos_text, const char *dir, size_t *start,
                            char *errbuf, size_t errlen);
 
+/* The GTID state just before offset off of binlog file `file` (the start
+ * of an event): the file's head state and every GTID event before off,
+ * into *run. For a physical seek, whose first transaction's positions
+ * then carry the state like any later one's.
+ * Errors: read errors, WH_ERR_LIMIT beyond BINLOG_POS_MAX_GTIDS streams.
+ * Cost: one walk of the file's event headers up to off. */
+int binlog_gtid_run_at(binlog_reader *rd, const char *file, uint64_t off,
+                       binlog_gtid_run *run, char *errbuf, size_t errlen);
+
 #endif

@@ -175,6 +175,9 @@ typedef struct mysql_mapper {
     uint32_t txn_index;
     const char *txn_id_a;        /* copies in the batch arena */
     const char *logical_a;
+    binlog_gtid_run run;         /* the GTID state: the last GTID of each stream read */
+    bool state_text;             /* logical_text holds the transaction's state (several streams) */
+    char logical_text[WH_POS_LOGICAL_MAX];  /* its GTID, then the other streams' last ones */
     bool skip_all;
     uint32_t skip_below;
 
@@ -497,6 +500,10 @@ static int logical_filter(mysql_mapper *m, char *errbuf, size_t errlen)
         m->skip_all = !m->lp.found;
         return WH_OK;
     }
+    /* The position is a GTID state (binlog_gtid.h): a transaction it
+     * covers was delivered, any other was not, whatever the order of the
+     * streams in this copy's log. Its own transaction (gtids[0]) is found
+     * to skip its first updates, and checked to be the same transaction. */
     if (!m->lp.found) {
         if (binlog_gtid_equal(g, &lp->gtids[0]) && !g->mysql &&
             g->server_id != lp->gtids[0].server_id) {
@@ -530,13 +537,25 @@ static int logical_filter(mysql_mapper *m, char *errbuf, size_t errlen)
             return WH_OK;
         }
     }
-    for (uint32_t i = m->lp.found ? 0 : 1; i < lp->n; i++) {
-        if (binlog_gtid_same_stream(g, &lp->gtids[i])) {
-            m->skip_all = g->seq <= lp->gtids[i].seq;
-            return WH_OK;
-        }
-    }
-    m->skip_all = !m->lp.found;   /* a stream the position does not list */
+    m->skip_all = binlog_logical_pos_covers(lp, g);
+    return WH_OK;
+}
+
+/* Records the transaction's GTID in the state and, when it is delivered
+ * and the state has other streams, writes the state's text for its
+ * positions (once per transaction; its updates all point to it). */
+static int track_state(mysql_mapper *m, char *errbuf, size_t errlen)
+{
+    char w[400];
+    int rc = binlog_gtid_run_add(&m->run, &m->gtid, here(m, w, sizeof w), errbuf, errlen);
+    if (rc != WH_OK)
+        return rc;
+    m->state_text = m->run.n > 1;
+    if (!m->state_text || m->skip_all)
+        return WH_OK;
+    binlog_gtid_run_format(&m->run, &m->gtid, m->logical_text, sizeof m->logical_text);
+    if (!(m->logical_a = arena_str(&m->arena, m->logical_text)))
+        return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     return WH_OK;
 }
 
@@ -574,6 +593,8 @@ static int start_txn(mysql_mapper *m, txn_mode mode, bool has_gtid, const binlog
         m->skip_below = m->phys.skip_below;
     }
     int rc = logical_filter(m, errbuf, errlen);
+    if (rc == WH_OK && has_gtid)
+        rc = track_state(m, errbuf, errlen);
     if (m->sc.tail) {
         /* The uncommitted end of the log (no follow): decoded, counted,
          * never delivered. */
@@ -850,6 +871,22 @@ static int handle_query(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
     return WH_OK;
 }
 
+/* A file's head state (Gtid_list, Previous_gtids) becomes the GTID state:
+ * what the log held before the file (the same as read so far, unless this
+ * is the first file read). */
+static int take_head_state(mysql_mapper *m, const binlog_event *ev, char *errbuf, size_t errlen)
+{
+    if (m->ev_inner)
+        return WH_OK;
+    binlog_gtid_state st = { 0 };
+    int rc = ev->type == BE_GTID_LIST ? binlog_gtid_list_parse(ev, &st, errbuf, errlen)
+                                      : binlog_previous_gtids_parse(ev, &st, errbuf, errlen);
+    if (rc == WH_OK)
+        rc = binlog_gtid_run_from_head(&m->run, &st, m->ev_file, errbuf, errlen);
+    binlog_gtid_state_free(&st);
+    return rc == WH_OK ? WH_OK : fail_here(m, rc, errbuf, errlen);
+}
+
 static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, size_t errlen)
 {
     int rc = WH_OK;
@@ -920,7 +957,10 @@ static int handle_event(mysql_mapper *m, const binlog_event *ev, char *errbuf, s
     case BE_START_ENCRYPTION:
         return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED,
                          "the binlog is encrypted (encrypt_binlog=ON), which is not supported");
-    case BE_ROTATE: case BE_STOP: case BE_GTID_LIST: case BE_PREVIOUS_GTIDS:
+    case BE_GTID_LIST:
+    case BE_PREVIOUS_GTIDS:
+        return take_head_state(m, ev, errbuf, errlen);
+    case BE_ROTATE: case BE_STOP:
     case BE_BINLOG_CHECKPOINT: case BE_ANNOTATE_ROWS: case BE_ROWS_QUERY: case BE_IGNORABLE:
     case BE_HEARTBEAT: case BE_HEARTBEAT_V2: case BE_TRANSACTION_CONTEXT: case BE_VIEW_CHANGE:
     case BE_INTVAR: case BE_RAND: case BE_USER_VAR: case BE_BEGIN_LOAD_QUERY:
@@ -1550,6 +1590,9 @@ static int next_batch_read(wh_mapper *base, const wh_update **updates, int max,
         if (!(m->txn_id_a = arena_str(&m->arena, m->txn_id)))
             goto nomem;
         m->logical_a = m->has_gtid ? m->txn_id_a : NULL;   /* the same text */
+        if (m->has_gtid && m->state_text && !m->skip_all &&
+            !(m->logical_a = arena_str(&m->arena, m->logical_text)))
+            goto nomem;
     }
 
     rc = run(m, max, timeout_ms, errbuf, errlen);
@@ -1631,6 +1674,8 @@ static void reset_stream(mysql_mapper *m)
     memset(&m->phys, 0, sizeof m->phys);
     memset(&m->lp, 0, sizeof m->lp);
     memset(&m->sc, 0, sizeof m->sc);
+    m->run.n = 0;
+    m->state_text = false;
     binlog_payload_end(m->pl);
     binlog_table_cache_end_txn(m->tc);
     wh_arena_reset(&m->arena);
@@ -1667,7 +1712,13 @@ static int mysql_seek_physical(wh_mapper *base, const wh_pos *pos, bool inclusiv
                              "the binlog index of %s lists no files", m->o.binlog_dir);
         snprintf(file, sizeof file, "%s", binlog_reader_file(m->rd, 0));
     }
+    /* Inside a file: the GTID state there, which the file's head and the
+     * transactions before the offset make (a seek to the file's start
+     * reads its head state like any later file's). */
     if ((rc = binlog_reader_open(m->rd, file, offset, errbuf, errlen)) != WH_OK)
+        return rc;
+    if (offset > BINLOG_MAGIC_LEN &&
+        (rc = binlog_gtid_run_at(m->rd, file, offset, &m->run, errbuf, errlen)) != WH_OK)
         return rc;
     m->file_seq = binlog_reader_file_seq(m->rd);
     if (offset > BINLOG_MAGIC_LEN) {

@@ -5,6 +5,9 @@
  * file is followed by an empty one, so a torn end is the end of a finished
  * file.
  *
+ * The bytes (after the first) are also parsed as a DDL statement and as the
+ * logical text of a stored position (a GTID state).
+ *
  * The first input byte picks the framing: 0 the bytes are the whole file;
  * 1/2 a MySQL/MariaDB format description without checksums comes first;
  * 3 a MySQL format description with CRC32, and the harness fixes the CRC of
@@ -28,6 +31,7 @@
 #include "core/update_json.h"
 #include "mappers/mapper.h"
 #include "mappers/mysql/binlog_ddl.h"
+#include "mappers/mysql/binlog_gtid.h"
 #include "mappers/mysql/binlog_value.h"
 #include "wormhole/position.h"
 #include "tests/fuzz_replay.h"
@@ -131,6 +135,52 @@ static void drain(const char *logical, bool second_file, bool uncommitted)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The bytes as the logical text of a stored position too (a ZooKeeper node's
+ * "logical", docs/FAILOVER.md): what parses is a GTID state of at most
+ * BINLOG_POS_MAX_GTIDS streams, one GTID each, that covers its own GTIDs and
+ * nothing after them, and formats (binlog_gtid_run_format) to a text that
+ * parses to the same state. */
+static void fuzz_logical(const uint8_t *data, size_t size)
+{
+    static wh_pos p, q;
+    static binlog_logical_pos lp, lq;
+    static binlog_gtid_run run;
+    static char text[WH_POS_LOGICAL_MAX];
+    char err[1024];
+    if (wh_pos_parse_logical(&p, (const char *)data, size, err, sizeof err) != WH_OK)
+        return;
+    int rc = binlog_logical_pos_from(&lp, &p, err, sizeof err);
+    if (rc != WH_OK) {
+        if ((rc != WH_ERR_PARSE && rc != WH_ERR_LIMIT) || !strstr(err, "logical position"))
+            abort();
+        return;
+    }
+    if (lp.n < 1 || lp.n > BINLOG_POS_MAX_GTIDS || lp.index != p.index)
+        abort();
+    run.n = 0;
+    for (uint32_t i = 0; i < lp.n; i++) {
+        binlog_gtid g = lp.gtids[i];
+        if (!binlog_logical_pos_covers(&lp, &g))
+            abort();
+        if (g.seq < UINT64_MAX) {
+            g.seq++;
+            if (binlog_logical_pos_covers(&lp, &g))
+                abort();
+        }
+        if (binlog_gtid_run_add(&run, &lp.gtids[i], "fuzz", err, sizeof err) != WH_OK)
+            abort();
+    }
+    size_t n = binlog_gtid_run_format(&run, &lp.gtids[0], text, sizeof text);
+    if (n != strlen(text) ||
+        wh_pos_parse_logical(&q, text, n, err, sizeof err) != WH_OK ||
+        binlog_logical_pos_from(&lq, &q, err, sizeof err) != WH_OK || lq.n != lp.n ||
+        !binlog_gtid_equal(&lq.gtids[0], &lp.gtids[0]))
+        abort();
+    for (uint32_t i = 0; i < lp.n; i++)
+        if (!binlog_logical_pos_covers(&lq, &lp.gtids[i]))
+            abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     setup();
@@ -149,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         wh_arena_free(&a);
     }
+    fuzz_logical(data, size);
     wh_buf b = WH_BUF_INIT;
     if (mode == 0) {
         wh_buf_append(&b, data, size);

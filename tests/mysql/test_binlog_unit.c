@@ -457,28 +457,35 @@ static void test_mariadb_files(void)
     CHECK_EQ_STR(r1.out.data, r.out.data);
     tu_free(&r1);
     char line[2048], f[256];
+    /* the update's GTID, then the GTID state's other domains */
     CHECK_EQ_STR(tu_field(tu_line(r.out.data, 9, line, sizeof line), "pos.logical", f, sizeof f),
-                 "\"0-1-4/1\"");
+                 "\"0-1-4,1-1-2/1\"");
     CHECK_EQ_STR(tu_field(line, "txn.last", f, sizeof f), "true");
     CHECK_EQ_STR(tu_field(line, "after.id", f, sizeof f), "8");
+    CHECK_EQ_STR(tu_field(tu_line(r.out.data, 0, line, sizeof line), "pos.logical", f, sizeof f),
+                 "\"0-1-1/0\"");   /* one domain so far: the GTID alone */
 
     /* logical positions resume across files and domains */
     tu_run s;
+    /* (a one-domain state: domain 1 had nothing delivered, so 1-1-1 comes) */
     tu_collect(&s, dir, NULL, NULL, "0-1-3/1", true, 100);
     CHECK_EQ_INT(s.rc, WH_ERR_EOF);
-    CHECK_EQ_INT(s.n, 2 + 1 + 2 + 1);  /* 0-1-3 rows 1,2; 1-1-2; 0-1-4 x2; 0-1-5 */
-    CHECK_EQ_STR(tu_field(tu_line(s.out.data, 0, line, sizeof line), "after.id", f, sizeof f), "5");
+    CHECK_EQ_INT(s.n, 1 + 2 + 1 + 2 + 1);  /* 1-1-1; 0-1-3 rows 1,2; 1-1-2; 0-1-4 x2; 0-1-5 */
+    CHECK_EQ_STR(tu_field(tu_line(s.out.data, 0, line, sizeof line), "after.id", f, sizeof f),
+                 "100");
+    CHECK_EQ_STR(tu_field(tu_line(s.out.data, 1, line, sizeof line), "after.id", f, sizeof f), "5");
     tu_free(&s);
     /* two domains: domain 1 done up to 1-1-1, domain 0 resumes after 0-1-2 */
     tu_collect(&s, dir, NULL, NULL, "0-1-2,1-1-1/0", false, 100);
     CHECK_EQ_INT(s.rc, WH_ERR_EOF);
     CHECK_EQ_INT(s.n, 3 + 1 + 2 + 1);
     CHECK_EQ_STR(tu_field(tu_line(s.out.data, 3, line, sizeof line), "pos.logical", f, sizeof f),
-                 "\"1-1-2/0\"");
+                 "\"1-1-2,0-1-3/0\"");
     tu_free(&s);
-    /* domain 1 not listed: its transactions before 0-1-3 are not delivered */
+    /* domain 1 not listed: nothing of it was delivered, all of it comes (the
+     * state's positions carry domain 0's last GTID) */
     tu_collect(&s, dir, NULL, NULL, "0-1-3/0", true, 100);
-    CHECK(strstr(s.out.data, "\"1-1-1/0\"") == NULL && strstr(s.out.data, "\"1-1-2/0\""));
+    CHECK(strstr(s.out.data, "\"1-1-1,0-1-2/0\"") && strstr(s.out.data, "\"1-1-2,0-1-3/0\""));
     tu_free(&s);
     /* a GTID this binlog skips over */
     tu_collect(&s, dir, NULL, NULL, "0-1-2/0", true, 100);
@@ -504,7 +511,7 @@ static void test_mariadb_files(void)
     tu_free(&s);
     tu_collect(&s, dir, NULL, NULL, "0-1-4/1", true, 10);   /* still there */
     CHECK_EQ_INT(s.rc, WH_ERR_EOF);
-    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.n, 3);   /* 1-1-2 (domain 1 not listed), 0-1-4 row 2, 0-1-5 */
     tu_free(&s);
     /* a GTID that a later one of its domain proves missing */
     tu_collect(&s, dir, NULL, NULL, "1-1-1/0", true, 10);
@@ -515,6 +522,202 @@ static void test_mariadb_files(void)
     tbw_free(&b);
     tbw_free(&c);
     tu_rmdir(dir);
+}
+
+/* ---- several domains: the GTID state of positions -------------------------------- */
+
+static void test_gtid_run(void)
+{
+    char err[512], buf[WH_POS_LOGICAL_MAX];
+    binlog_gtid_run r = { .n = 0 };
+    binlog_gtid g1 = { .domain = 1, .server_id = 1, .seq = 57 };
+    binlog_gtid g0 = { .domain = 0, .server_id = 2, .seq = 100 };
+    binlog_gtid g2 = { .domain = 2, .server_id = 1, .seq = 9 };
+    CHECK_EQ_INT(binlog_gtid_run_add(&r, &g1, "here", err, sizeof err), WH_OK);
+    CHECK_EQ_INT((int)binlog_gtid_run_format(&r, &g1, buf, sizeof buf), 6);
+    CHECK_EQ_STR(buf, "1-1-57");   /* one domain: the GTID alone, as before */
+    CHECK_EQ_INT(binlog_gtid_run_add(&r, &g2, "here", err, sizeof err), WH_OK);
+    CHECK_EQ_INT(binlog_gtid_run_add(&r, &g0, "here", err, sizeof err), WH_OK);
+    binlog_gtid_run_format(&r, &g1, buf, sizeof buf);
+    CHECK_EQ_STR(buf, "1-1-57,0-2-100,2-1-9");   /* own first, then by domain */
+    g1.seq = 58;
+    CHECK_EQ_INT(binlog_gtid_run_add(&r, &g1, "here", err, sizeof err), WH_OK);
+    binlog_gtid_run_format(&r, &g0, buf, sizeof buf);
+    CHECK_EQ_STR(buf, "0-2-100,1-1-58,2-1-9");
+    CHECK_EQ_INT((int)r.n, 3);
+
+    /* The text is a position the parser reads back, and the covered-by rule. */
+    wh_pos p;
+    binlog_logical_pos lp;
+    CHECK_EQ_INT(wh_pos_parse_logical(&p, "0-2-100,1-1-58,2-1-9/3", 22, err, sizeof err), 0);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &p, err, sizeof err), WH_OK);
+    CHECK(lp.n == 3 && lp.index == 3 && lp.gtids[0].domain == 0 && lp.gtids[0].seq == 100);
+    binlog_gtid t = { .domain = 1, .server_id = 7, .seq = 58 };
+    CHECK(binlog_logical_pos_covers(&lp, &t));            /* <= its domain's seq */
+    t.seq = 59;
+    CHECK(!binlog_logical_pos_covers(&lp, &t));           /* after it */
+    t.domain = 2, t.seq = 1;
+    CHECK(binlog_logical_pos_covers(&lp, &t));
+    t.domain = 3;
+    CHECK(!binlog_logical_pos_covers(&lp, &t));           /* an unlisted domain: nothing */
+    t.domain = 0, t.seq = 100;
+    CHECK(binlog_logical_pos_covers(&lp, &t));            /* its own (up to the index) */
+    /* a one-GTID position (older nodes) is a one-domain state */
+    CHECK_EQ_INT(wh_pos_parse_logical(&p, "0-1-42/2", 8, err, sizeof err), 0);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &p, err, sizeof err), WH_OK);
+    t.domain = 0, t.seq = 42;
+    CHECK(lp.n == 1 && binlog_logical_pos_covers(&lp, &t));
+    t.domain = 1, t.seq = 1;
+    CHECK(!binlog_logical_pos_covers(&lp, &t));
+
+    /* The bound: 64 domains; the 65th fails loudly, naming where. */
+    binlog_gtid_run big = { .n = 0 };
+    for (uint32_t d = 0; d < BINLOG_POS_MAX_GTIDS; d++) {
+        binlog_gtid g = { .domain = 1000000 + d * 7919, .server_id = 4294967295u,
+                          .seq = UINT64_MAX - d };
+        CHECK_EQ_INT(binlog_gtid_run_add(&big, &g, "x", err, sizeof err), WH_OK);
+    }
+    binlog_gtid extra = { .domain = 5, .server_id = 1, .seq = 1 };
+    CHECK_EQ_INT(binlog_gtid_run_add(&big, &extra, "mysql-bin.000002:1234", err, sizeof err),
+                 WH_ERR_LIMIT);
+    CHECK(strstr(err, "mysql-bin.000002:1234: GTID 5-1-1 opens a replication domain beyond "
+                      "the 64") != NULL);
+    size_t n = binlog_gtid_run_format(&big, &big.g[10], buf, sizeof buf);
+    CHECK(n < WH_POS_LOGICAL_MAX && strlen(buf) == n);   /* the longest state fits */
+    CHECK_EQ_INT(wh_pos_parse_logical(&p, buf, n, err, sizeof err), 0);
+    CHECK_EQ_INT(binlog_logical_pos_from(&lp, &p, err, sizeof err), WH_OK);
+    CHECK_EQ_INT((int)lp.n, BINLOG_POS_MAX_GTIDS);
+
+    /* A head state (Gtid_list) of several servers per domain: the largest seq. */
+    binlog_gtid list[] = { { .domain = 0, .server_id = 1, .seq = 5 },
+                           { .domain = 0, .server_id = 2, .seq = 9 },
+                           { .domain = 3, .server_id = 1, .seq = 4 } };
+    binlog_gtid_state st = { .mysql = false, .list = list, .n_list = 3 };
+    CHECK_EQ_INT(binlog_gtid_run_from_head(&r, &st, "f", err, sizeof err), WH_OK);
+    binlog_gtid_run_format(&r, &list[2], buf, sizeof buf);
+    CHECK_EQ_STR(buf, "3-1-4,0-2-9");
+}
+
+/* The same transactions of three domains in two copies' orders (each domain's
+ * own order kept, as replication does): every position the mapper gives on
+ * copy A, sought on copy B, delivers exactly the updates A has after it,
+ * wherever B has them; inside a transaction too. Sought on A itself,
+ * logically and physically, it gives A's own lines after it, with the same
+ * state texts. */
+static void domain_copy(const char *dir, const char *base, const int *order, int n, int rot)
+{
+    static const struct { uint32_t d; uint64_t seq; int rows; } T[] = {
+        { 0, 1, 3 }, { 1, 1, 1 }, { 0, 2, 2 }, { 2, 1, 2 }, { 1, 2, 1 }, { 0, 3, 3 },
+        { 2, 2, 1 }, { 1, 3, 2 }, { 0, 4, 1 }, { 2, 3, 3 }, { 1, 4, 1 },
+    };
+    tbw w;
+    char name[64];
+    const char *files[3] = { name, NULL, NULL };
+    static char name2[64];
+    uint64_t last[3] = { 0, 0, 0 };
+    snprintf(name, sizeof name, "%s.000001", base);
+    snprintf(name2, sizeof name2, "%s.000002", base);
+    tbw_init(&w, true, true);
+    tbw_gtid_list(&w, NULL, 0);
+    for (int i = 0; i < n; i++) {
+        if (i == rot) {
+            tbw_rotate(&w, name2);
+            CHECK_EQ_INT(tbw_save(&w, dir, name), 0);
+            tbw_free(&w);
+            uint64_t l[3][3];
+            uint32_t k = 0;
+            for (uint32_t d = 0; d < 3; d++)
+                if (last[d]) {
+                    l[k][0] = d, l[k][1] = 1, l[k][2] = last[d];
+                    k++;
+                }
+            tbw_init(&w, true, true);
+            tbw_gtid_list(&w, (const uint64_t (*)[3])l, k);
+            files[1] = name2;
+        }
+        int t = order[i];
+        maria_txn(&w, T[t].d, T[t].seq, (uint32_t)(100 * T[t].d + 10 * T[t].seq),
+                  T[t].rows);
+        last[T[t].d] = T[t].seq;
+    }
+    CHECK_EQ_INT(tbw_save(&w, dir, files[1] ? name2 : name), 0);
+    tbw_free(&w);
+    char index[80];
+    snprintf(index, sizeof index, "%s.index", base);
+    CHECK_EQ_INT(tbw_index(dir, index, files), 0);
+}
+
+/* The updates of a run as sorted "GTID/INDEX" keys (the own GTID of the
+ * logical text), one a line, from its line from on. */
+static void own_keys(const char *out, int from, wh_buf *keys)
+{
+    char line[4096], f[4096], *k[64];
+    int n = 0;
+    for (int i = from; *tu_line(out, i, line, sizeof line) && n < 64; i++) {
+        tu_field(line, "pos.logical", f, sizeof f);
+        char *s = f + 1, *slash = strrchr(s, '/'), *comma = strchr(s, ',');
+        *strrchr(s, '"') = '\0';
+        if (comma)
+            memmove(comma, slash, strlen(slash) + 1);
+        k[n++] = strdup(s);
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(k[j - 1], k[j]) > 0; j--) {
+            char *x = k[j];
+            k[j] = k[j - 1];
+            k[j - 1] = x;
+        }
+    wh_buf_reset(keys);
+    for (int i = 0; i < n; i++) {
+        wh_buf_printf(keys, "%s\n", k[i]);
+        free(k[i]);
+    }
+    wh_buf_puts(keys, "");
+}
+
+static void test_domain_copies(void)
+{
+    char *da = tu_tmpdir(), *db = tu_tmpdir();
+    static const int A[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+    static const int B[] = { 1, 4, 3, 0, 6, 7, 2, 10, 9, 5, 8 };   /* domains reordered */
+    domain_copy(da, "a-bin", A, 11, 6);
+    domain_copy(db, "b-bin", B, 11, 5);
+    tu_run ra, s;
+    tu_collect(&ra, da, NULL, NULL, NULL, true, 1000);
+    CHECK_EQ_INT(ra.rc, WH_ERR_EOF);
+    CHECK_EQ_INT(ra.n, 20);
+    wh_buf want = WH_BUF_INIT, got = WH_BUF_INIT;
+    char line[4096], logi[4096], phys[512];
+    for (int k = 0; k < ra.n; k++) {
+        tu_field(tu_line(ra.out.data, k, line, sizeof line), "pos.logical", logi, sizeof logi);
+        tu_field(line, "pos.physical", phys, sizeof phys);
+        *strrchr(logi, '"') = '\0';
+        *strrchr(phys, '"') = '\0';
+        own_keys(ra.out.data, k + 1, &want);
+        /* copy B, by the state */
+        tu_collect(&s, db, NULL, NULL, logi + 1, false, 3);
+        CHECK_EQ_INT(s.rc, WH_ERR_EOF);
+        own_keys(s.out.data, 0, &got);
+        if (strcmp(got.data, want.data) != 0)
+            fprintf(stderr, "after A's update %d (%s) B gave:\n%s\nwant:\n%s\n", k, logi + 1,
+                    got.data, want.data);
+        CHECK_EQ_STR(got.data, want.data);
+        tu_free(&s);
+        /* copy A itself, logically and physically: its own lines, state texts and all */
+        const char *rest = k + 1 < ra.n ? strstr(ra.out.data, tu_line(ra.out.data, k + 1, line,
+                                                                       sizeof line)) : "";
+        tu_collect(&s, da, NULL, NULL, logi + 1, false, 2);
+        CHECK_EQ_STR(s.out.data ? s.out.data : "", rest);
+        tu_free(&s);
+        tu_collect(&s, da, NULL, phys + 1, NULL, false, 1000);
+        CHECK_EQ_STR(s.out.data ? s.out.data : "", rest);
+        tu_free(&s);
+    }
+    wh_buf_free(&want);
+    wh_buf_free(&got);
+    tu_free(&ra);
+    tu_rmdir(da);
+    tu_rmdir(db);
 }
 
 /* ---- corrupt and truncated files, unknown events ------------------------------------ */
@@ -1898,6 +2101,8 @@ int main(void)
     test_table_map();
     test_mysql_basic();
     test_mariadb_files();
+    test_gtid_run();
+    test_domain_copies();
     test_corrupt();
     test_images();
     test_payload();

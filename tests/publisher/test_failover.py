@@ -46,6 +46,9 @@ replicas' stand by.
                acknowledged positions reached its binlog: its readers wait (status file
                waiting_readers, one WARN each), deliver nothing, then continue exactly from
                the position when it arrives
+  domains      three replication domains written at once; replica 2 (parallel replication)
+               interleaves them otherwise than the primary; the primary's publisher is
+               SIGKILLed and the standby on replica 2 continues by the positions' GTID state
   lagging      replica 1's SQL thread is stopped while the primary's publisher delivers past
                it; a publisher started on replica 1 declines the lease (unhealthy) or waits,
                delivers nothing, and catches up exactly once replication resumes
@@ -61,6 +64,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -626,10 +630,178 @@ def sc_settings(st):
           "checked, and it says so")
 
 
+def domain_writer(db, domain, rounds, per_round, seed, group, go, busy, errors):
+    """One client session per round writing with gtid_domain_id = domain: per_round
+    statements of td.workload_statements (keys of its own range, so that the domains'
+    rows never meet) in transactions of group = (min, max) statements; before each round
+    it waits for the event go (busy[domain] says whether a round runs)."""
+    rng = td.random.Random(seed * 100 + domain)
+    try:
+        for r in range(rounds):
+            busy[domain] = False
+            go.wait()
+            busy[domain] = True
+            stmts = td.workload_statements(rng, domain, r * per_round, per_round)
+            script = ["SET SESSION gtid_domain_id = %d" % domain]
+            while stmts:
+                k = rng.randrange(group[0], group[1] + 1)
+                txn, stmts = stmts[:k], stmts[k:]
+                script.append("BEGIN; " + "; ".join(txn) + "; COMMIT" if len(txn) > 1
+                              else txn[0])
+            db.sql_script(";\n".join(script) + ";\n")
+    except Exception as e:  # noqa: BLE001 - reported by the caller
+        errors.append(e)
+    busy[domain] = False
+
+
+def txn_order(ups):
+    """The transactions of a log's updates, (domain, seq) in the log's order."""
+    out = []
+    for u in ups:
+        k = sc.logical_key(u)[:2]
+        if not out or out[-1] != k:
+            out.append(k)
+    return out
+
+
+def crossing(a, b, g):
+    """The transactions of other domains than g's that order a has after g and order b
+    before it: what a takeover from g on b's copy must not skip."""
+    ia, ib = a.index(g), b.index(g)
+    before_b = set(b[:ib])
+    return [k for k in a[ia + 1:] if k[0] != g[0] and k in before_b]
+
+
+def sc_domains(st):
+    """Three replication domains written at once (a client session each, SET SESSION
+    gtid_domain_id); replica 2 applies them with parallel replication, one domain at a
+    time held back by a local lock, so its binlog interleaves them otherwise than the
+    primary's. The primary's publisher is SIGKILLed mid-load and the standby on replica 2
+    takes over from its positions: mapped to replica 2's order by their GTID state
+    (docs/FAILOVER.md "Positions across copies"), every app gets every transaction, none
+    of another domain that the primary had after the position and replica 2 before it is
+    skipped (a position naming one GTID skips them)."""
+    sh = Shard(st, replicas=1)
+    rep2 = st.replica(sh.primary, name="replica2", binlog_basename="rep2-bin",
+                      options={"slave_parallel_threads": "8",
+                               "slave_domain_parallel_threads": "2",
+                               "slave_parallel_mode": "optimistic"})
+    rep2.flush_logs()
+    watch = sh.env.zk_watch(["data:/apps/%s/positions/s1" % app for app in APPS])
+    a = sh.candidate(sh.primary, "pub-primary", 10)
+    sh.wait_role(a, "active", 30)
+    b = sh.candidate(rep2, "pub-replica2", 5)
+    sh.wait_role(b, "standby", 30)
+    seed = int(os.environ.get("WH_SEED", time.time()))
+    log("domain workload seed %d (WH_SEED=%d replays it)" % (seed, seed))
+    errors = []
+    go_all, go_light = threading.Event(), threading.Event()
+    go_all.set()
+    go_light.set()
+    # Domain 0 writes transactions of 4 to 8 statements without a break; domains 1 and 2
+    # single statements, in short rounds that pause while go_light is clear.
+    busy = {}
+    ts = [threading.Thread(target=domain_writer,
+                           args=(sh.primary, 0, 30, 100, seed, (4, 8), go_all, busy, errors))]
+    ts += [threading.Thread(target=domain_writer,
+                            args=(sh.primary, d, 60, 20, seed, (1, 1), go_light, busy, errors))
+           for d in (1, 2)]
+    for t in ts:
+        t.start()
+    wait_until(lambda: td.count_lines(sh.tails["app_full"].out) > 800, wh.scaled(90),
+               "the first updates from the primary's publisher")
+    # Replica 2 holds domain 0 back (a local session locks its rows); the light domains
+    # pause, so the primary's publisher acknowledges positions in domain 0 only, and is
+    # killed; the light domains go on, and replica 2 logs what they write before domain
+    # 0's backlog, which the primary logged first.
+    def lock():
+        try:
+            rep2.sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; BEGIN; "
+                     "SELECT COUNT(*) FROM app.items WHERE id < 1000000 FOR UPDATE; "
+                     "SELECT SLEEP(%d); COMMIT" % wh.scaled(100), timeout=wh.scaled(100) + 60)
+        except wh.SqlError:
+            pass   # KILL QUERY ended it: the session closes, the lock goes with it
+
+    def sleeper():
+        rows = rep2.sql("SELECT ID FROM information_schema.PROCESSLIST "
+                        "WHERE INFO LIKE 'SELECT SLEEP(%'")
+        return rows[0][0] if rows else None
+
+    locker = threading.Thread(target=lock)
+    locker.start()
+    wait_until(lambda: sleeper() is not None, wh.scaled(30),
+               "replica 2's local session to lock domain 0's rows")
+    go_light.clear()
+    wait_until(lambda: not busy.get(1) and not busy.get(2), wh.scaled(60),
+               "domains 1 and 2 to pause")
+    pos = dict((int(g.split("-")[0]), int(g.split("-")[2]))
+               for g in sh.primary.value("SELECT @@gtid_binlog_pos").split(","))
+    wait_until(lambda: any(k[0] == 0 and k[1] >= pos[0] for k in
+                           (sc.logical_key(u) for u in sh.received("app_full"))),
+               wh.scaled(60), "the primary's publisher to deliver domain 0 up to %d" % pos[0])
+    time.sleep(0.5)   # acknowledged and written to ZooKeeper (flush 100 ms)
+    kill(a, "the primary's publisher (after %d updates to app_full)"
+         % td.count_lines(sh.tails["app_full"].out))
+    go_light.set()
+    time.sleep(2)     # domains 1 and 2 go on; replica 2 logs them before domain 0's backlog
+    rep2.sql("KILL QUERY %s" % sleeper())
+    for t in ts:
+        t.join()
+    locker.join()
+    if errors:
+        raise Failed("workload failed: %s" % errors[0])
+    rep2.wait_caught_up(sh.primary)
+    want, ups = sh.expected(rep2)
+    _, pups = sh.expected(sh.primary)
+    ra, rb = txn_order(pups), txn_order(ups)
+    check(len(set(k[0] for k in ra)) == 3, "the load wrote three domains")
+    check(sorted(ra) == sorted(rb), "both logs hold the same transactions (%d)" % len(ra))
+    check(ra != rb, "replica 2's binlog interleaves the domains otherwise than the primary's")
+    # Where the standby took over: each app's last position from the primary's publisher.
+    for app in APPS:
+        mine = [json.loads(e["data"]) for e in watch.events("/apps/%s/positions/s1" % app)
+                if e["data"]]
+        mine = [d for d in mine if d.get("publisher") == "pub-primary" and d.get("logical")]
+        check(mine, "%s: the primary's publisher stored positions" % app)
+        text = mine[-1]["logical"]
+        g = sc.logical_key({"pos": {"logical": text}})[:2]
+        cross = crossing(ra, rb, g)
+        check(cross, "%s: replica 2 logs %d transactions of other domains before the takeover "
+              "position %s that the primary logs after it (e.g. %s): what a takeover by one "
+              "GTID skips" % (app, len(cross), text, cross[:3]))
+    # Wait for the last transaction of each domain, then tell what is missing.
+    last = {}
+    for k in want["app_full"]:
+        last[k[0]] = max(last.get(k[0], k), k)
+    wait_until(lambda: set(last.values()) <= set(sc.logical_key(u)
+                                                 for u in sh.received("app_full")),
+               wh.scaled(120), "the last update of each domain at app_full")
+    time.sleep(1)
+    for app in APPS:
+        got = set(sc.logical_key(u) for u in sh.received(app))
+        missing = sorted(set(want[app]) - got)
+        check(not missing, "%s received every update of replica 2's log (%d missing: %s)"
+              % (app, len(missing), missing[:5]))
+    sh.stream_check(rep2, want)
+    check(sh.from_copy("app_full", rep2, sh.primary) > 0,
+          "replica 2's publisher delivered at its own binlog's positions")
+    stored = [e["data"] for app in APPS
+              for e in watch.events("/apps/%s/positions/s1" % app) if e["data"]]
+    states = [json.loads(d)["logical"] for d in stored]
+    multi = [l for l in states if l and "," in l.rsplit("/", 1)[0]]
+    inside = [l for l in states if l and not l.endswith("/0")]
+    check(multi, "stored positions list the GTID state of several domains (%d of %d, e.g. %s)"
+          % (len(multi), len(states), multi[:1]))
+    log("%d stored positions inside a transaction (index > 0), e.g. %s"
+        % (len(inside), inside[:2]))
+    check(b.poll() is None, "replica 2's publisher still runs")
+
+
 SCENARIOS = {"settings": sc_settings, "kill_pub": sc_kill_pub,
              "kill_pub_same_names": sc_kill_pub_same_names, "promote": sc_promote,
              "partition": sc_partition, "failback": sc_failback, "io_stopped": sc_io_stopped,
-             "lag_bound": sc_lag_bound, "delay_wait": sc_delay_wait, "lagging": sc_lagging}
+             "lag_bound": sc_lag_bound, "delay_wait": sc_delay_wait, "lagging": sc_lagging,
+             "domains": sc_domains}
 
 
 def main(argv):

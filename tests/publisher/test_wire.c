@@ -394,6 +394,25 @@ static int write_corpus(const char *dir)
     return 0;
 }
 
+/* A position's logical text with a MariaDB GTID state ("own,other domains' last")
+ * goes on the wire as the update's own GTID only; a plain GTID as it is. */
+static void test_pos_state(void)
+{
+    wh_buf b = WH_BUF_INIT;
+    wh_position p = { "mysql-bin.000002", 4567, "1-1-57,0-1-100,2-3-9", 2 };
+    wh_position q = { "mysql-bin.000002", 4600, "0-1-101", 0 };
+    wire_put_pos(&b, &p);
+    wire_put_pos(&b, &q);
+    wire_put_pos(&b, NULL);
+    mp_reader r = { (const uint8_t *)b.data, (const uint8_t *)b.data + b.len };
+    wire_pos w;
+    CHECK(wire_get_pos(&r, &w) && w.present && w.index == 2 && w.offset == 4567);
+    CHECK(w.logical_len == 6 && memcmp(w.logical, "1-1-57", 6) == 0);
+    CHECK(wire_get_pos(&r, &w) && w.logical_len == 7 && memcmp(w.logical, "0-1-101", 7) == 0);
+    CHECK(wire_get_pos(&r, &w) && !w.present);
+    wh_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
@@ -403,5 +422,6 @@ int main(int argc, char **argv)
     test_msgpack_ints();
     test_batches();
     test_timestamps();
+    test_pos_state();
     return check_done("test_wire");
 }
