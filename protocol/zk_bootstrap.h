@@ -27,16 +27,18 @@ int zku_path_bootstrap(char *buf, size_t len, const char *root, const char *app)
 int zku_path_boot_progress(char *buf, size_t len, const char *root, const char *app,
                            const char *shard);
 
-/* An app's request. */
+/* An app's request. A table is "db.table" (SQL), or a key-value store's
+ * table without a db, a RocksDB column family: "name" (no '.'), or ".name"
+ * when the name holds dots. */
 typedef struct zku_boot_request {
     char     id[ZKU_BOOT_ID_MAX + 1];
-    char   **db, **table;     /* malloc'd: table i is db[i].table[i] */
+    char   **db, **table;     /* malloc'd: table i is db[i].table[i]; db[i] "" for a column family */
     uint32_t ntables;
 } zku_boot_request;
 
 /* Writes a request's node data (malloc'd in *out) for tables given as
- * "db.table" texts. WH_ERR_PARSE (errbuf) for an empty id, a name without
- * a '.', or too many tables. */
+ * texts of the forms above. WH_ERR_PARSE (errbuf) for an empty id, a name
+ * of none of the forms ("a.b.c", "a.", ""), or too many tables. */
 int  zku_boot_request_to_json(const char *id, const char *const *tables, uint32_t n,
                               char **out, char *errbuf, size_t errlen);
 /* Parses a request; WH_ERR_PARSE with errbuf. Free with zku_boot_request_free
