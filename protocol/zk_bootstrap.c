@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "protocol/zk_bootstrap.h"
 #include "protocol/zk_layout.h"
@@ -90,6 +91,31 @@ int zku_boot_request_to_json(const char *id, const char *const *tables, uint32_t
     }
     return dump(json_pack("{s:s,s:o}", "id", id, "tables", a), out, "bootstrap request",
                 errbuf, errlen);
+}
+
+int zku_boot_node_make(const char *root, const char *app, const char *id,
+                       const char *const *tables, uint32_t n, const zku_acl_ids *ids,
+                       zku_boot_node *out, char *errbuf, size_t errlen)
+{
+    char now[32];
+    memset(out, 0, sizeof *out);
+    if (!id) {
+        snprintf(now, sizeof now, "%lld", (long long)wh_wall_ms());
+        id = now;
+    }
+    if (zku_path_bootstrap(out->path, sizeof out->path, root, app) != WH_OK)
+        return wh_seterr(errbuf, errlen, WH_ERR_LIMIT, "bootstrap request of app %s: the path "
+                         "is too long", app);
+    int rc = zku_boot_request_to_json(id, tables, n, &out->data, errbuf, errlen);
+    if (rc == WH_OK)
+        rc = zku_acl_for(ZKU_NODE_BOOTSTRAP, ids, &out->acl, errbuf, errlen);
+    return rc;
+}
+
+void zku_boot_node_free(zku_boot_node *n)
+{
+    free(n->data);
+    n->data = NULL;
 }
 
 void zku_boot_request_free(zku_boot_request *r)

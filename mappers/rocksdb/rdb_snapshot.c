@@ -9,13 +9,14 @@
  *
  *   rocksdb_try_catch_up_with_primary        -- the WAL as it is now
  *   S = rocksdb_get_latest_sequence_number    -- every operation <= S is in
- *   snapshot; iterator on the column family; seek past the last key; read
- *   `limit` keys in the column family's order
+ *   iterator on the column family (it reads at S); seek past the last key;
+ *   read `limit` keys in the column family's order
  *
- * Only this reader's thread moves the secondary (catch-up), so the
- * snapshot taken after reading S holds exactly the operations with
- * sequence <= S: whole write batches, as the secondary replays whole WAL
- * records. The chunk's position is S + 1 (no file name): the chunk belongs
+ * A secondary has no explicit snapshots; an iterator reads at the
+ * instance's last sequence when it is made, and only this reader's thread
+ * moves the secondary (catch-up), so the iterator holds exactly the
+ * operations with sequence <= S: whole write batches, as the secondary
+ * replays whole WAL records. The chunk's position is S + 1 (no file name): the chunk belongs
  * just before the first update whose batch sequence is S + 1 or more, which
  * is how the publisher's window compares RocksDB positions
  * (publisher/pub_boot_window.h: offsets are sequence numbers).
@@ -57,8 +58,7 @@ typedef struct rdb_snapshot {
     size_t ncf;
     rocksdb_column_family_handle_t **cfh;
     wh_arena arena;           /* the last chunk's keys, values and JSON rows */
-    wh_update *ups;
-    wh_value *vals;           /* 2 per update */
+    wh_update *ups;           /* their values are in the arena (ups moves as it grows) */
     uint32_t cap;
     json_t *last_key;
 } rdb_snapshot;
@@ -223,13 +223,9 @@ static int grow(rdb_snapshot *s, uint32_t n)
     if (n <= s->cap)
         return WH_OK;
     wh_update *u = realloc(s->ups, n * sizeof *u);
-    if (u)
-        s->ups = u;
-    wh_value *v = realloc(s->vals, 2 * (size_t)n * sizeof *v);
-    if (v)
-        s->vals = v;
-    if (!u || !v)
+    if (!u)
         return WH_ERR_NOMEM;
+    s->ups = u;
     s->cap = n;
     return WH_OK;
 }
@@ -251,12 +247,13 @@ static int fill(rdb_snapshot *s, rocksdb_iterator_t *it, const char *cf, uint32_
                              "over 4 GiB", cf);
         const uint8_t *kc = (const uint8_t *)wh_arena_strndup(&s->arena, k, klen);
         const uint8_t *vc = (const uint8_t *)wh_arena_strndup(&s->arena, v, vlen);
-        if (!kc || !vc)
+        wh_value *vals = wh_arena_alloc(&s->arena, 2 * sizeof *vals);
+        if (!kc || !vc || !vals)
             return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk");
         wh_update *u = &s->ups[n];
         *u = (wh_update){ .shard = s->shard, .op = WH_OP_SNAPSHOT, .table = cf,
                           .has_after = true, .txn.last = true };
-        if (rdb_row_put(&s->arena, u, &s->vals[2 * n], kc, (uint32_t)klen, vc, (uint32_t)vlen,
+        if (rdb_row_put(&s->arena, u, vals, kc, (uint32_t)klen, vc, (uint32_t)vlen,
                         s->json, false) != 0)
             return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory for a chunk");
         k = (const char *)kc;
@@ -306,11 +303,12 @@ static int rdb_snap_read(wh_snapshot *base, const char *db, const char *table,
         db_close(s);   /* the next read opens it afresh */
         return rc;
     }
-    /* Nothing moves the secondary between here and the snapshot but this thread. */
+    /* A secondary instance has no explicit snapshots ("not supported in
+     * secondary mode"): an iterator reads at the instance's last sequence
+     * when it is created. Only this thread moves the secondary (catch-up),
+     * so that is the S read here. */
     uint64_t seq = rocksdb_get_latest_sequence_number(s->db);
-    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->db);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    rocksdb_readoptions_set_snapshot(ro, snap);
     rocksdb_readoptions_set_fill_cache(ro, 0);
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, cf);
     if (key) {
@@ -328,7 +326,6 @@ static int rdb_snap_read(wh_snapshot *base, const char *db, const char *table,
               : wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    rocksdb_release_snapshot(s->db, snap);
     if (rc != WH_OK)
         return rc;
     out->rows = s->ups;
@@ -396,7 +393,6 @@ static void rdb_snap_close(wh_snapshot *base)
     wh_arena_free(&s->arena);
     json_decref(s->last_key);
     free(s->ups);
-    free(s->vals);
     free(s);
 }
 
