@@ -30,6 +30,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -182,6 +183,19 @@ def read_lines(paths):
     return out
 
 
+KEY = re.compile(rb"k(\d{8})$")
+
+
+def range_keys(state, begin, end):
+    """The keys of state in [begin, end) (bytewise). The load's keys are k%08d: a short
+    range is enumerated; other ranges are looked for in the whole state."""
+    mb, me = KEY.match(begin), KEY.match(end)
+    if mb and me and int(me.group(1)) - int(mb.group(1)) <= 1000:
+        cand = (b"k%08d" % i for i in range(int(mb.group(1)), int(me.group(1))))
+        return [x for x in cand if x in state]
+    return [x for x in state if begin <= x < end]
+
+
 def replay(ups, cf):
     """The state of column family cf after applying ups in arrival order: snapshot rows
     as upserts, the stream's put, delete, single_delete, delete_range. Updates a
@@ -197,7 +211,7 @@ def replay(ups, cf):
                 state[k] = base64.b64decode(u["after"]["value"])
             elif op == "delete_range":
                 end = base64.b64decode(u["after"]["end_key"])
-                for x in [x for x in state if k <= x < end]:
+                for x in range_keys(state, k, end):
                     del state[x]
             else:
                 state.pop(k, None)
