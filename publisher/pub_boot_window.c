@@ -261,8 +261,9 @@ static void note_range(boot_window *w, const wh_row *row)
     put_part(&w->ranges, b, bn);
     put_part(&w->ranges, e, en);
     if (!wh_buf_ok(&w->ranges))
-        w->overflow = true;
-    w->nranges++;
+        w->overflow = true;   /* the chunk is read again; ranges is not read before that */
+    else
+        w->nranges++;
 }
 
 /* Bytewise order of two byte strings (RocksDB's default comparator). */
