@@ -59,9 +59,9 @@ static const wh_cfg_field rdb_fields[] = {
     { "poll_interval_ms", WH_CFG_INT, offsetof(rdb_opts, poll_interval_ms), "50", 1, 10000,
       "How often to look for new WAL data when inotify is not available." },
     { "secondary_dir", WH_CFG_STRING, offsetof(rdb_opts, secondary_dir), "\"\"", 1, 0,
-      "Bootstrap only: the directory of the secondary instance through which column "
-      "families are read (its info log); empty means a new temporary directory, removed "
-      "when the reader closes (docs/BOOTSTRAP.md)." },
+      "Bootstrap only: where the secondary instance through which column families are "
+      "read gets a directory of its own (wh-rdb-secondary-XXXXXX, its info log; removed "
+      "when the reader closes); empty means $TMPDIR or /tmp (docs/BOOTSTRAP.md)." },
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
 

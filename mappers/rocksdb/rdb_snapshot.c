@@ -4,8 +4,10 @@
  * The live database is read without disturbing its writer through a
  * secondary instance (rocksdb_open_as_secondary_column_families): it opens
  * the primary's files read-only, keeps its own info log in a directory of
- * its own (option secondary_dir, or a temporary one removed at close), and
- * follows the primary by replaying its MANIFEST and WAL. For each chunk:
+ * its own, and
+ * follows the primary by replaying its MANIFEST and WAL. Its directory is
+ * a new wh-rdb-secondary-XXXXXX in secondary_dir (default $TMPDIR or /tmp),
+ * removed at close. For each chunk:
  *
  *   rocksdb_try_catch_up_with_primary        -- the WAL as it is now
  *   S = rocksdb_get_latest_sequence_number    -- every operation <= S is in
@@ -417,19 +419,16 @@ int rdb_snapshot_open(const json_t *options, const char *shard, wh_snapshot **ou
     json_decref(tmp);
     if (rc != WH_OK)
         goto fail;
-    if (s->opt.secondary_dir[0]) {
-        s->sec_dir = strdup(s->opt.secondary_dir);
+    /* A directory of its own per reader (two flows may bootstrap at once). */
+    const char *t = s->opt.secondary_dir[0] ? s->opt.secondary_dir : getenv("TMPDIR");
+    if (asprintf(&s->sec_dir, "%s/wh-rdb-secondary-XXXXXX", t && t[0] ? t : "/tmp") < 0) {
+        s->sec_dir = NULL;
+    } else if (!mkdtemp(s->sec_dir)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot make a directory for the "
+                       "secondary instance (%s): %s", s->sec_dir, strerror(errno));
+        goto fail;
     } else {
-        const char *t = getenv("TMPDIR");
-        if (asprintf(&s->sec_dir, "%s/wh-rdb-secondary-XXXXXX", t && t[0] ? t : "/tmp") < 0)
-            s->sec_dir = NULL;
-        else if (!mkdtemp(s->sec_dir)) {
-            rc = wh_seterr(errbuf, errlen, WH_ERR_IO, "cannot make a directory for the "
-                           "secondary instance (%s): %s", s->sec_dir, strerror(errno));
-            goto fail;
-        } else {
-            s->sec_tmp = true;
-        }
+        s->sec_tmp = true;
     }
     if (!s->sec_dir || !(s->dbopt = rocksdb_options_create())) {
         rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
