@@ -313,7 +313,8 @@ static inline const char *meta_string(const wh_update *u, uint8_t key)
     switch ((filter_key_kind)key) {
     case FK_DB: return op_is_sql(u->op) ? u->db : NULL;
     case FK_TABLE: return op_is_sql(u->op) ? u->table : NULL;
-    case FK_CF: return op_is_kv(u->op) ? u->table : NULL;
+    /* A RocksDB bootstrap's snapshot ops (no db) name their column family too. */
+    case FK_CF: return op_is_kv(u->op) || (u->op >= WH_OP_SNAPSHOT && !u->db) ? u->table : NULL;
     case FK_SHARD: return u->shard;
     case FK_OP:
     case FK_COLUMN:

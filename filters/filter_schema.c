@@ -39,7 +39,9 @@ static const char *ctx_meta(const schema_ctx *x, uint8_t key, bool *anon)
         return x->sql ? x->u->db : NULL;
     case FK_TABLE:
     case FK_CF:
-        if ((key == FK_TABLE) != x->sql || !x->u->table)
+        /* A RocksDB bootstrap's snapshot rows (no db) answer to cf too (filter_eval.c). */
+        if (((key == FK_TABLE) != x->sql && !(key == FK_CF && !x->u->db &&
+                                              x->u->op >= WH_OP_SNAPSHOT)) || !x->u->table)
             return NULL;
         *anon = x->anon_table;
         return x->u->table;

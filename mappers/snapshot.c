@@ -10,8 +10,11 @@ int wh_snapshot_open(const char *mapper, const json_t *options, const char *shar
     *out = NULL;
     if (strcmp(mapper, "mysql") == 0)
         return mysql_snapshot_open(options, shard, out, errbuf, errlen);
+    if (strcmp(mapper, "rocksdb") == 0)
+        return rdb_snapshot_open(options, shard, out, errbuf, errlen);
     return wh_seterr(errbuf, errlen, WH_ERR_UNSUPPORTED, "mapper %s has no snapshot reader: "
-                     "a bootstrap is only available from MariaDB (mapper mysql)", mapper);
+                     "a bootstrap is available from MariaDB (mapper mysql) and RocksDB "
+                     "(mapper rocksdb)", mapper);
 }
 
 int wh_snapshot_read(wh_snapshot *s, const char *db, const char *table, const json_t *after,

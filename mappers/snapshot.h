@@ -12,7 +12,9 @@
  *
  * Keys travel as JSON arrays (stored in ZooKeeper with a bootstrap's
  * progress): one element per primary-key column, the column's value in the
- * server's text form, or {"hex": "..."} for a binary string.
+ * server's text form, or {"hex": "..."} for a binary string. RocksDB (a
+ * column family is the table, db is "", the key is the one column "key"):
+ * [TEXT] for a key of printable ASCII bytes, else [{"hex": "..."}].
  *
  * Threads: a snapshot reader is used by one thread at a time (the flow's
  * bootstrap worker); it is not the mapper's thread. */
@@ -105,5 +107,8 @@ struct wh_snapshot {
 /* mappers/mysql/mysql_snapshot.c */
 int mysql_snapshot_open(const json_t *options, const char *shard, wh_snapshot **out,
                         char *errbuf, size_t errlen);
+/* mappers/rocksdb/rdb_snapshot.c: a "table" is a column family, db is "". */
+int rdb_snapshot_open(const json_t *options, const char *shard, wh_snapshot **out,
+                      char *errbuf, size_t errlen);
 
 #endif

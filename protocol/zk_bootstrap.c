@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/errbuf.h"
 #include "protocol/zk_bootstrap.h"
 #include "protocol/zk_layout.h"
@@ -46,13 +47,24 @@ static bool valid_id(const char *id)
     return true;
 }
 
-/* "db.table" with both parts non-empty and no further '.'. */
-static bool split_table(const char *s, size_t *dot)
+/* "db.table" with both parts non-empty and no further '.' (*dot: the
+ * db's length); a key-value store's table without a db (a RocksDB column
+ * family): "name" without a '.', or ".name" where name may hold dots (*dot
+ * 0, *skip where the name starts). */
+static bool split_table(const char *s, size_t *dot, size_t *skip)
 {
-    const char *d = s ? strchr(s, '.') : NULL;
-    if (!d || d == s || !d[1] || strchr(d + 1, '.'))
+    if (!s || !s[0])
+        return false;
+    const char *d = strchr(s, '.');
+    if (!d || d == s) {
+        *dot = 0;
+        *skip = d ? 1 : 0;
+        return s[*skip] != '\0';
+    }
+    if (!d[1] || strchr(d + 1, '.'))
         return false;
     *dot = (size_t)(d - s);
+    *skip = *dot + 1;
     return true;
 }
 
@@ -60,7 +72,7 @@ int zku_boot_request_to_json(const char *id, const char *const *tables, uint32_t
                              char **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    size_t dot;
+    size_t dot, skip;
     if (!valid_id(id))
         return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "bootstrap request: the id must be 1 to "
                          "%d printable characters without spaces or quotes", ZKU_BOOT_ID_MAX);
@@ -69,15 +81,41 @@ int zku_boot_request_to_json(const char *id, const char *const *tables, uint32_t
                          ZKU_BOOT_TABLES);
     json_t *a = json_array();
     for (uint32_t i = 0; i < n; i++) {
-        if (!split_table(tables[i], &dot)) {
+        if (!split_table(tables[i], &dot, &skip)) {
             json_decref(a);
             return wh_seterr(errbuf, errlen, WH_ERR_PARSE, "bootstrap request: table \"%s\" is "
-                             "not of the form db.table", tables[i]);
+                             "neither db.table nor a column family name (name, or .name "
+                             "for a name with dots)", tables[i]);
         }
         json_array_append_new(a, json_string(tables[i]));
     }
     return dump(json_pack("{s:s,s:o}", "id", id, "tables", a), out, "bootstrap request",
                 errbuf, errlen);
+}
+
+int zku_boot_node_make(const char *root, const char *app, const char *id,
+                       const char *const *tables, uint32_t n, const zku_acl_ids *ids,
+                       zku_boot_node *out, char *errbuf, size_t errlen)
+{
+    char now[32];
+    memset(out, 0, sizeof *out);
+    if (!id) {
+        snprintf(now, sizeof now, "%lld", (long long)wh_wall_ms());
+        id = now;
+    }
+    if (zku_path_bootstrap(out->path, sizeof out->path, root, app) != WH_OK)
+        return wh_seterr(errbuf, errlen, WH_ERR_LIMIT, "bootstrap request of app %s: the path "
+                         "is too long", app);
+    int rc = zku_boot_request_to_json(id, tables, n, &out->data, errbuf, errlen);
+    if (rc == WH_OK)
+        rc = zku_acl_for(ZKU_NODE_BOOTSTRAP, ids, &out->acl, errbuf, errlen);
+    return rc;
+}
+
+void zku_boot_node_free(zku_boot_node *n)
+{
+    free(n->data);
+    n->data = NULL;
 }
 
 void zku_boot_request_free(zku_boot_request *r)
@@ -99,7 +137,7 @@ int zku_boot_request_from_json(const char *data, size_t len, zku_boot_request *o
     json_t *o = json_loadb(data, len, 0, &je);
     json_t *id = json_object_get(o, "id"), *tables = json_object_get(o, "tables");
     int rc = WH_OK;
-    size_t dot;
+    size_t dot, skip;
     if (!json_is_object(o) || !json_is_string(id) || !valid_id(json_string_value(id)) ||
         !json_is_array(tables) || json_array_size(tables) == 0 ||
         json_array_size(tables) > ZKU_BOOT_TABLES) {
@@ -118,13 +156,13 @@ int zku_boot_request_from_json(const char *data, size_t len, zku_boot_request *o
     }
     for (size_t i = 0; i < n; i++) {
         const char *t = json_string_value(json_array_get(tables, i));
-        if (!split_table(t, &dot)) {
-            rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "bootstrap request: table %zu is not "
-                           "a \"db.table\" text", i);
+        if (!split_table(t, &dot, &skip)) {
+            rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE, "bootstrap request: table %zu is "
+                           "neither a \"db.table\" text nor a column family name", i);
             goto out;
         }
         out->db[i] = strndup(t, dot);
-        out->table[i] = strdup(t + dot + 1);
+        out->table[i] = strdup(t + skip);
         out->ntables++;
         if (!out->db[i] || !out->table[i]) {
             rc = wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "protocol/zk_acl.h"
+#include "protocol/zk_layout.h"
 #include "wormhole/error.h"
 
 #define ZKU_BOOT_MAX      16384   /* bytes of a request or progress node */
@@ -27,16 +29,18 @@ int zku_path_bootstrap(char *buf, size_t len, const char *root, const char *app)
 int zku_path_boot_progress(char *buf, size_t len, const char *root, const char *app,
                            const char *shard);
 
-/* An app's request. */
+/* An app's request. A table is "db.table" (SQL), or a key-value store's
+ * table without a db, a RocksDB column family: "name" (no '.'), or ".name"
+ * when the name holds dots. */
 typedef struct zku_boot_request {
     char     id[ZKU_BOOT_ID_MAX + 1];
-    char   **db, **table;     /* malloc'd: table i is db[i].table[i] */
+    char   **db, **table;     /* malloc'd: table i is db[i].table[i]; db[i] "" for a column family */
     uint32_t ntables;
 } zku_boot_request;
 
 /* Writes a request's node data (malloc'd in *out) for tables given as
- * "db.table" texts. WH_ERR_PARSE (errbuf) for an empty id, a name without
- * a '.', or too many tables. */
+ * texts of the forms above. WH_ERR_PARSE (errbuf) for an empty id, a name
+ * of none of the forms ("a.b.c", "a.", ""), or too many tables. */
 int  zku_boot_request_to_json(const char *id, const char *const *tables, uint32_t n,
                               char **out, char *errbuf, size_t errlen);
 /* Parses a request; WH_ERR_PARSE with errbuf. Free with zku_boot_request_free
@@ -44,6 +48,26 @@ int  zku_boot_request_to_json(const char *id, const char *const *tables, uint32_
 int  zku_boot_request_from_json(const char *data, size_t len, zku_boot_request *out,
                                 char *errbuf, size_t errlen);
 void zku_boot_request_free(zku_boot_request *r);
+
+/* The request node as it is written, by wormhole-ctl bootstrap and by the
+ * library's bootstrap option (wh_sub_options.bootstrap_tables) alike: its
+ * path, data and ACL. */
+typedef struct zku_boot_node {
+    char    path[ZKU_PATH_MAX];
+    char   *data;              /* malloc'd */
+    zku_acl acl;               /* of kind bootstrap for ids (open when ids->enabled is false) */
+} zku_boot_node;
+
+/* Builds the request node of app under root for tables (forms above) with
+ * request id id (NULL: the wall clock in milliseconds, what makes a new
+ * request). WH_ERR_PARSE (bad id or table), WH_ERR_LIMIT (path too long),
+ * with errbuf; WH_ERR_CONFIG when the ACL needs an id ids lacks (path and
+ * data are made: an existing node can still be rewritten). Free with
+ * zku_boot_node_free (also after a failure). */
+int  zku_boot_node_make(const char *root, const char *app, const char *id,
+                        const char *const *tables, uint32_t n, const zku_acl_ids *ids,
+                        zku_boot_node *out, char *errbuf, size_t errlen);
+void zku_boot_node_free(zku_boot_node *n);
 
 /* A shard's progress on a request. */
 typedef struct zku_boot_progress {

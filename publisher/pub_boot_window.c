@@ -259,6 +259,8 @@ void boot_window_open(boot_window *w, const wh_pos *low, const char *db, const c
                       const char *const *keys, uint32_t nkey, uint64_t max_keys)
 {
     boot_keyset_clear(&w->seen);
+    wh_buf_reset(&w->ranges);
+    w->nranges = 0;
     w->open = true;
     w->low = *low;
     w->db = db;
@@ -279,13 +281,95 @@ static void note_row(boot_window *w, const wh_row *row)
         w->overflow = true;
 }
 
+/* The bytes of the row's first key column (a key-value store's key). */
+static bool key_column(const wh_row *row, const char *name, const char **p, uint32_t *n)
+{
+    int i = wh_row_find(row, name, strlen(name));
+    if (i < 0 || (row->values[i].type != WH_T_BYTES && row->values[i].type != WH_T_STRING))
+        return false;
+    *p = row->values[i].str ? row->values[i].str : "";
+    *n = row->values[i].len;
+    return true;
+}
+
+static void put_part(wh_buf *b, const char *p, uint32_t n)
+{
+    wh_buf_append(b, &n, sizeof n);
+    wh_buf_append(b, p, n);
+}
+
+/* A range delete [key, end_key) of a key-value store. */
+static void note_range(boot_window *w, const wh_row *row)
+{
+    const char *b, *e;
+    uint32_t bn, en;
+    if (w->nkey != 1 || !key_column(row, w->keys[0], &b, &bn) ||
+        !key_column(row, "end_key", &e, &en))
+        return;
+    if (w->seen.count + w->nranges >= w->max_keys) {
+        w->overflow = true;
+        return;
+    }
+    put_part(&w->ranges, b, bn);
+    put_part(&w->ranges, e, en);
+    if (!wh_buf_ok(&w->ranges))
+        w->overflow = true;   /* the chunk is read again; ranges is not read before that */
+    else
+        w->nranges++;
+}
+
+/* Bytewise order of two byte strings (RocksDB's default comparator). */
+static int bytes_cmp(const char *a, uint32_t an, const char *b, uint32_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : an < bn ? -1 : an > bn;
+}
+
+static bool in_ranges(const boot_window *w, const char *k, uint32_t kn)
+{
+    const unsigned char *p = (const unsigned char *)w->ranges.data;
+    for (uint32_t i = 0; i < w->nranges; i++) {
+        uint32_t bn, en;
+        memcpy(&bn, p, sizeof bn);
+        const char *b = (const char *)p + sizeof bn;
+        p += sizeof bn + bn;
+        memcpy(&en, p, sizeof en);
+        const char *e = (const char *)p + sizeof en;
+        p += sizeof en + en;
+        if (bytes_cmp(b, bn, k, kn) <= 0 && bytes_cmp(k, kn, e, en) < 0)
+            return true;
+    }
+    return false;
+}
+
+/* The update's table is the window's: db.table, or for a key-value store
+ * (no db) the column family. */
+static bool same_table(const boot_window *w, const wh_update *u)
+{
+    if (!u->table || strcmp(u->table, w->table) != 0)
+        return false;
+    bool u_nodb = !u->db || !u->db[0], w_nodb = !w->db || !w->db[0];
+    return u_nodb || w_nodb ? u_nodb && w_nodb : strcmp(u->db, w->db) == 0;
+}
+
 void boot_window_note(boot_window *w, const wh_update *u)
 {
-    if (!w->open || w->overflow || !u->table || !u->db || strcmp(u->table, w->table) != 0 ||
-        strcmp(u->db, w->db) != 0)
+    if (!w->open || w->overflow || !same_table(w, u))
         return;
-    if (u->op != WH_OP_INSERT && u->op != WH_OP_UPDATE && u->op != WH_OP_DELETE)
+    switch (u->op) {
+    case WH_OP_INSERT: case WH_OP_UPDATE: case WH_OP_DELETE:
+    case WH_OP_PUT: case WH_OP_KV_DELETE: case WH_OP_SINGLE_DELETE:
+        break;
+    case WH_OP_DELETE_RANGE:
+        if (u->has_after)
+            note_range(w, &u->after);
         return;
+    case WH_OP_MERGE:
+        w->overflow = true;
+        return;
+    default:
+        return;
+    }
     if (u->has_before)
         note_row(w, &u->before);
     if (u->has_after)
@@ -295,6 +379,11 @@ void boot_window_note(boot_window *w, const wh_update *u)
 bool boot_window_drops(boot_window *w, const wh_row *row)
 {
     assert(w->open);
+    const char *k;
+    uint32_t kn;
+    if (w->nranges && w->nkey == 1 && key_column(row, w->keys[0], &k, &kn) &&
+        in_ranges(w, k, kn))
+        return true;
     if (!w->seen.count)
         return false;
     wh_buf_reset(&w->scratch);
@@ -307,11 +396,15 @@ void boot_window_close(boot_window *w)
 {
     w->open = false;
     boot_keyset_clear(&w->seen);
+    wh_buf_reset(&w->ranges);
+    w->nranges = 0;
 }
 
 void boot_window_free(boot_window *w)
 {
     boot_keyset_free(&w->seen);
+    wh_buf_free(&w->ranges);
+    w->nranges = 0;
     wh_buf_free(&w->scratch);
     w->open = false;
 }

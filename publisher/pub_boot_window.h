@@ -72,6 +72,8 @@ typedef struct boot_window {
     const char *const *keys; /* borrowed: its primary key columns */
     uint32_t     nkey;
     boot_keyset  seen;       /* keys the stream carried since low */
+    wh_buf       ranges;     /* RocksDB range deletes since low: [u32 len, begin, u32 len, end]... */
+    uint32_t     nranges;
     uint64_t     max_keys;   /* more than this: overflowed (the chunk is read again) */
     bool         overflow;
     wh_buf       scratch;
@@ -82,10 +84,16 @@ typedef struct boot_window {
 void boot_window_open(boot_window *w, const wh_pos *low, const char *db, const char *table,
                       const char *const *keys, uint32_t nkey, uint64_t max_keys);
 /* Records the keys (before and after images) of an update of the window's
- * table; other updates are ignored. */
+ * table; other updates are ignored. SQL tables: insert, update, delete.
+ * Key-value stores (db "" or NULL: a RocksDB column family, key column
+ * "key"): put, delete and single delete record the key; a range delete
+ * records its range [key, end_key) (bytewise, RocksDB's default
+ * comparator); a merge overflows the window (the chunk is read again: a
+ * merge operand is not the key's state, so neither keeping nor dropping the
+ * row would be right). */
 void boot_window_note(boot_window *w, const wh_update *u);
 /* Whether a chunk row (its after image) must be dropped: the stream
- * carried its key inside the window. */
+ * carried its key (or a range delete over it) inside the window. */
 bool boot_window_drops(boot_window *w, const wh_row *row);
 void boot_window_close(boot_window *w);
 void boot_window_free(boot_window *w);

@@ -413,8 +413,10 @@ static void *worker_main(void *arg)
 
 static wh_update marker(pub_boot *b, int op, uint32_t table, const wh_position *pos)
 {
+    /* A RocksDB column family has no db (""): none, as on its stream's updates. */
+    const char *db = b->req.db[table][0] ? b->req.db[table] : NULL;
     return (wh_update){ .shard = b->f->pub->cfg.shard, .op = (uint8_t)op, .pos = *pos,
-                        .ts = wh_wall_ms() / 1000, .txn.last = true, .db = b->req.db[table],
+                        .ts = wh_wall_ms() / 1000, .txn.last = true, .db = db,
                         .table = b->req.table[table] };
 }
 
@@ -452,6 +454,17 @@ static int emit_locked(pub_flow *f, pub_schemas *names, bool *ready, char *err, 
     pub_boot *b = f->boot;
     assert(b->has_ready && b->emitted_seq == b->acked_seq);
     const wh_snapshot_chunk *c = &b->ready;
+    if (b->win.overflow) {
+        /* The window stopped recording keys while the chunk waited (more keys
+         * than it holds, or a RocksDB merge): read the chunk again. */
+        b->retries++;
+        b->has_ready = false;
+        atomic_store(&b->waiting, false);
+        boot_window_close(&b->win);
+        prog_copy(&b->cursor, &b->emitted);
+        pthread_cond_broadcast(&b->cond);
+        return WH_OK;
+    }
     if (b->cap_out < c->n) {
         wh_update *o = realloc(b->out, c->n * sizeof *o);
         if (!o)

@@ -28,6 +28,7 @@ set -euo pipefail
 # openssl (the CLI): scripts/gen-certs.sh, which the TLS tests use.
 # libmicrohttpd-dev: the monitor's Prometheus /metrics endpoint (monitor/mon_http.c).
 # groff-base: the unit test docs_flags renders the manual page wormhole-monitor(8).
+# rocksdb-tools: ldb, the reference scan beside bench/bootstrap/run_rocksdb.sh.
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev clang libclang-rt-14-dev
   libmariadb-dev librocksdb-dev libzookeeper-mt-dev libssl-dev libjansson-dev libmsgpack-dev libzstd-dev zlib1g-dev
@@ -35,6 +36,7 @@ PACKAGES=(
   libzookeeper-java libslf4j-java default-jre-headless
   postgresql libpq-dev libsqlite3-dev
   sysbench python3 procps groff-base
+  rocksdb-tools
   libmemcached-dev libhiredis-dev memcached redis-server
   libssl-dev openssl
   libmicrohttpd-dev

@@ -143,6 +143,30 @@ static int check_options(const wh_sub_options *o, char *errbuf, size_t errlen)
     return WH_OK;
 }
 
+/* The bootstrap option: copies the tables and checks their names with the
+ * request's codec (protocol/zk_bootstrap.h). */
+static int copy_boot_tables(wh_subscriber *s, const wh_sub_options *o, char *errbuf,
+                            size_t errlen)
+{
+    uint32_t n = 0;
+    while (o->bootstrap_tables && o->bootstrap_tables[n])
+        n++;
+    if (n == 0)
+        return WH_OK;
+    char *check = NULL;
+    int rc = zku_boot_request_to_json("check", o->bootstrap_tables, n, &check, errbuf, errlen);
+    free(check);
+    if (rc != WH_OK)
+        return wh_preferr(errbuf, errlen, WH_ERR_CONFIG, "subscriber: bootstrap_tables");
+    if (!(s->boot_tables = calloc(n + 1, sizeof *s->boot_tables)))
+        return WH_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        if (!(s->boot_tables[i] = strdup(o->bootstrap_tables[i])))
+            return WH_ERR_NOMEM;
+    s->nboot_tables = n;
+    return WH_OK;
+}
+
 /* Copies the options into s. */
 static int copy_options(wh_subscriber *s, const wh_sub_options *o, char *errbuf, size_t errlen)
 {
@@ -185,6 +209,8 @@ static int copy_options(wh_subscriber *s, const wh_sub_options *o, char *errbuf,
     if (!zku_valid_root(s->zk_root))
         return wh_seterr(errbuf, errlen, WH_ERR_CONFIG,
                          "subscriber: zk_root '%s' is not an absolute path", s->zk_root);
+    if ((rc = copy_boot_tables(s, o, errbuf, errlen)) != WH_OK)
+        return rc;
     if (!o->shards)
         return WH_OK;
     size_t n = 0;
@@ -548,6 +574,10 @@ void wh_subscriber_free(wh_subscriber *s)
     free(s->reg_app_data);
     free(s->app_read);
     free(s->dead_letter_path);
+    for (uint32_t i = 0; s->boot_tables && i < s->nboot_tables; i++)
+        free(s->boot_tables[i]);
+    free(s->boot_tables);
+    zku_boot_node_free(&s->boot_node);
     sub_deliver_free(s);
     wire_tls_ctx_free(s->tls);
     free(s->tls_pub_names);

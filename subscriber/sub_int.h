@@ -18,6 +18,7 @@
 #include "core/arena.h"
 #include "protocol/wire.h"
 #include "protocol/wire_tls.h"
+#include "protocol/zk_bootstrap.h"
 #include "protocol/zk_client.h"
 #include "protocol/zk_layout.h"
 #include "wormhole/subscriber.h"
@@ -42,6 +43,7 @@
 #define ZKF_REG_RACE   0x100  /* the app node changed between its read and the registration */
 #define ZKF_ACL_OK     0x200  /* the instances folder's ACL was read (zk_reg_ids) */
 #define ZKF_AUTH_FAILED 0x400
+#define ZKF_BOOT_DONE  0x800  /* the bootstrap request's create completed (boot_rc) */
 
 typedef struct sub_marker {
     uint64_t mseq;      /* datamarker sequence number */
@@ -107,6 +109,12 @@ struct wh_subscriber {
     char *dead_letter_path;
     int   dead_fd;          /* open with O_APPEND, or -1 */
     bool  replace_filter;
+    /* the bootstrap option (sub_zk.c): the tables (NULL-terminated, copies) and
+     * the request node being created; boot_asked once ZooKeeper answered */
+    char **boot_tables;
+    uint32_t nboot_tables;
+    zku_boot_node boot_node;
+    bool  boot_inflight, boot_asked;
 
     /* loop thread: callbacks that fail (sub_deliver.c) */
     sub_failing *failing;
@@ -152,6 +160,7 @@ struct wh_subscriber {
     char     app_other[ZKU_NAME_MAX + 1];   /* one of them */
     int      app_kids_rc;
     zku_acl_ids zk_reg_ids; /* the ids the app's instances folder grants (ZKF_ACL_OK) */
+    int      boot_rc;       /* the bootstrap request's create (ZKF_BOOT_DONE) */
     struct { uint64_t flow, seq; } *acks;
     uint32_t nacks, capacks;
 

@@ -91,6 +91,17 @@ static void acl_done(int rc, struct ACL_vector *acl, struct Stat *stat, const vo
     post_zk(s, ZKF_ACL_OK, 0);
 }
 
+/* Completion thread: the create of the app's bootstrap request node. */
+static void boot_done(int rc, const char *value, const void *data)
+{
+    wh_subscriber *s = (wh_subscriber *)data;
+    (void)value;
+    pthread_mutex_lock(&s->mu);
+    s->boot_rc = rc;
+    pthread_mutex_unlock(&s->mu);
+    post_zk(s, ZKF_BOOT_DONE, rc);
+}
+
 static void parent_done(int rc, const char *value, const void *data)
 {
     (void)rc;
@@ -459,6 +470,62 @@ static void note_state(wh_subscriber *s)
     s->last_zk_state = state;
 }
 
+/* The bootstrap option (wh_sub_options.bootstrap_tables), once registered:
+ * creates the app's request node, the node wormhole-ctl bootstrap writes
+ * (zku_boot_node_make), if the app has none. Only a create: an existing
+ * request (running, finished, or asked by an operator) is left alone, so an
+ * instance that restarts never restarts a bootstrap. */
+static void zk_ask_bootstrap(wh_subscriber *s)
+{
+    char err[512];
+    if (!s->nboot_tables || s->boot_asked || s->boot_inflight)
+        return;
+    pthread_mutex_lock(&s->mu);
+    zku_acl_ids ids = s->zk_reg_ids;
+    pthread_mutex_unlock(&s->mu);
+    if (!zku_auth_on(&s->auth))
+        ids.enabled = false;
+    zku_boot_node_free(&s->boot_node);
+    int rc = zku_boot_node_make(s->zk_root, s->app, NULL, (const char *const *)s->boot_tables,
+                                s->nboot_tables, &ids, &s->boot_node, err, sizeof err);
+    if (rc != WH_OK) {
+        s->boot_asked = true;
+        wh_warn(WH_AREA_ZK, "app %s: cannot ask for a bootstrap: %s", s->app, err);
+        return;
+    }
+    rc = zoo_acreate(s->zh, s->boot_node.path, s->boot_node.data,
+                     (int)strlen(s->boot_node.data), zku_acl_vector(&s->boot_node.acl), 0,
+                     boot_done, s);
+    s->boot_inflight = rc == ZOK;
+    if (rc != ZOK)
+        wh_warn(WH_AREA_ZK, "app %s: asking for a bootstrap: %s; trying again at the next "
+                "registration", s->app, zerror(rc));
+}
+
+static void boot_answered(wh_subscriber *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->boot_rc;
+    pthread_mutex_unlock(&s->mu);
+    s->boot_inflight = false;
+    if (rc == ZOK) {
+        s->boot_asked = true;
+        wh_info(WH_AREA_ZK, "app %s: bootstrap requested: %s", s->app, s->boot_node.data);
+    } else if (rc == ZNODEEXISTS) {
+        s->boot_asked = true;
+        wh_info(WH_AREA_ZK, "app %s has a bootstrap request already (%s): not asked again; "
+                "wormhole-ctl bootstrap asks for a new one", s->app, s->boot_node.path);
+    } else if (rc == ZNOAUTH || rc == ZINVALIDACL) {
+        s->boot_asked = true;
+        wh_warn(WH_AREA_ZK, "app %s: ZooKeeper refuses this instance the bootstrap request %s "
+                "(%s): with access control an operator asks for it (wormhole-ctl bootstrap)",
+                s->app, s->boot_node.path, zerror(rc));
+    } else {
+        wh_warn(WH_AREA_ZK, "app %s: asking for a bootstrap: %s; trying again at the next "
+                "registration", s->app, zerror(rc));
+    }
+}
+
 void sub_zk_handle_events(wh_subscriber *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -485,7 +552,10 @@ void sub_zk_handle_events(wh_subscriber *s)
         s->reg_inflight = false;
         s->registered_session = zoo_client_id(s->zh)->client_id;
         wh_info(WH_AREA_ZK, "registered %s (endpoint %s)", s->node_path, s->endpoint);
+        zk_ask_bootstrap(s);
     }
+    if (f & ZKF_BOOT_DONE)
+        boot_answered(s);
     if (f & ZKF_REG_EXISTS) {
         /* Left over from an earlier session of the same instance name. */
         wh_info(WH_AREA_ZK, "%s exists from an earlier session; replacing it", s->node_path);

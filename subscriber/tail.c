@@ -102,7 +102,7 @@ static void usage(FILE *f)
         "                     [--max-update-bytes N] [--max-frame-bytes N]\n"
         "                     [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
         "                     [--tls-publisher-names PATTERNS] [--tls auto|on|off]\n"
-        "                     [--zk-user USER --zk-secret-file FILE]\n"
+        "                     [--zk-user USER --zk-secret-file FILE] [--bootstrap TABLES]\n"
         "\n"
         "Joins subscriber app NAME as one instance and prints every update it receives\n"
         "as one JSON line (docs/UPDATES.md).\n"
@@ -138,14 +138,44 @@ static void usage(FILE *f)
         "                     from loopback addresses only), on (TLS required), or off\n"
         "                     (plaintext, loopback only)\n"
         "  --zk-user USER     the app's ZooKeeper identity (digest; docs/ZOOKEEPER.md)\n"
-        "  --zk-secret-file FILE  file holding USER's password (mode 0600)\n");
+        "  --zk-secret-file FILE  file holding USER's password (mode 0600)\n"
+        "  --bootstrap TABLES comma-separated tables (db.table, or a RocksDB column family)\n"
+        "                     whose existing rows the app gets first: asked at registration\n"
+        "                     when the app has no bootstrap request (docs/BOOTSTRAP.md)\n");
+}
+
+/* "a,b,c" as a NULL-terminated array of copies (free with free_list); NULL
+ * when out of memory. */
+static char **split_list(const char *list)
+{
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    char **arr = calloc(n + 1, sizeof *arr), *copy = strdup(list), *save = NULL;
+    size_t k = 0;
+    for (char *t = arr && copy ? strtok_r(copy, ",", &save) : NULL; t;
+         t = strtok_r(NULL, ",", &save))
+        arr[k++] = strdup(t);
+    free(copy);
+    if (!copy) {
+        free(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+static void free_list(char **list)
+{
+    for (char **p = list; p && *p; p++)
+        free(*p);
+    free(list);
 }
 
 int main(int argc, char **argv)
 {
     enum { OPT_DEBUG = 256, OPT_ADVERTISE, OPT_MAX, OPT_SESSION, OPT_MAX_UPDATE, OPT_MAX_FRAME,
            OPT_FILTER_FILE, OPT_TLS, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_NAMES, OPT_REPLACE,
-           OPT_ZK_USER, OPT_ZK_SECRET };
+           OPT_ZK_USER, OPT_ZK_SECRET, OPT_BOOTSTRAP };
     static const struct option longopts[] = {
         { "zk", required_argument, NULL, 'z' },
         { "app", required_argument, NULL, 'a' },
@@ -168,12 +198,14 @@ int main(int argc, char **argv)
         { "tls-publisher-names", required_argument, NULL, OPT_TLS_NAMES },
         { "zk-user", required_argument, NULL, OPT_ZK_USER },
         { "zk-secret-file", required_argument, NULL, OPT_ZK_SECRET },
+        { "bootstrap", required_argument, NULL, OPT_BOOTSTRAP },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *zk = NULL, *listen = NULL;
     char hosts[1024], root[512], listen_host[256] = "127.0.0.1", *shard_list = NULL;
-    char **shards = NULL, errbuf[1024], *filter_text = NULL;
+    char **shards = NULL, **boot = NULL, errbuf[1024], *filter_text = NULL;
+    const char *boot_list = NULL;
     wh_sub_options o;
     int c, status = 2;
 
@@ -191,6 +223,7 @@ int main(int argc, char **argv)
         case OPT_ADVERTISE: o.advertise_host = optarg; break;
         case OPT_ZK_USER: o.zk_user = optarg; break;
         case OPT_ZK_SECRET: o.zk_secret_file = optarg; break;
+        case OPT_BOOTSTRAP: boot_list = optarg; break;
         case OPT_MAX: {
             char *end;
             out.max = strtoll(optarg, &end, 10);
@@ -272,18 +305,14 @@ int main(int argc, char **argv)
     }
     o.listen_host = listen_host;
     if (shard_list) {
-        size_t n = 1;
-        for (const char *p = shard_list; *p; p++)
-            n += *p == ',';
-        shards = calloc(n + 1, sizeof *shards);
-        char *copy = strdup(shard_list), *save = NULL;
-        if (!shards || !copy)
+        if (!(shards = split_list(shard_list)))
             return 1;
-        size_t k = 0;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            shards[k++] = strdup(t);
-        free(copy);
         o.shards = (const char *const *)shards;
+    }
+    if (boot_list) {
+        if (!(boot = split_list(boot_list)))
+            return 1;
+        o.bootstrap_tables = (const char *const *)boot;
     }
     o.on_batch = on_batch;
     o.on_shard_notice = on_notice;
@@ -306,11 +335,8 @@ int main(int argc, char **argv)
     status = out.failed ? 1 : 0;
 out:
     wh_subscriber_free(the_sub);
-    if (shards) {
-        for (char **p = shards; *p; p++)
-            free(*p);
-        free(shards);
-    }
+    free_list(shards);
+    free_list(boot);
     wh_buf_free(&out.line);
     free(filter_text);
     return status;

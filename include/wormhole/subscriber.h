@@ -201,6 +201,19 @@ typedef struct wh_sub_options {
     const char *zk_secret_file; /* file with its password (mode 0600 or stricter,
                                    owned by this user or root); read at
                                    wh_subscriber_new, never logged */
+    /* Bootstrap (docs/BOOTSTRAP.md, "Asking for one"), added after the
+     * ZooKeeper identity, which keeps its offsets: the tables whose existing
+     * rows the app wants before the stream, NULL-terminated ("db.table"; a
+     * RocksDB column family by its name). At registration the instance
+     * writes the app's request node ROOT/apps/APP/bootstrap, the one
+     * wormhole-ctl bootstrap writes, only when the app has none: a running or
+     * finished bootstrap is never restarted because an instance (re)starts,
+     * and the tables of an existing request win over these. A new bootstrap
+     * is asked with wormhole-ctl bootstrap (a new id). With ZooKeeper
+     * authentication the app may not create the node (docs/ZOOKEEPER.md):
+     * a warning says so and the operator asks instead. NULL (the default):
+     * none. Names are checked at wh_subscriber_new (WH_ERR_CONFIG). */
+    const char *const *bootstrap_tables;
 } wh_sub_options;
 
 /* Fills o with the defaults above (all pointers NULL). */

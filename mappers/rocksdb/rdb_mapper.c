@@ -37,18 +37,10 @@
 #include "mappers/rocksdb/rdb_batch.h"
 #include "mappers/rocksdb/rdb_manifest.h"
 #include "mappers/rocksdb/rdb_mapper.h"
+#include "mappers/rocksdb/rdb_row.h"
 #include "mappers/rocksdb/rdb_wal.h"
 
 /* ---- options -------------------------------------------------------------- */
-
-typedef struct rdb_opts {
-    char   *db;
-    char   *wal_dir;
-    char   *value_format;
-    int64_t max_batch_bytes;
-    int64_t read_buffer_bytes;
-    int64_t poll_interval_ms;
-} rdb_opts;
 
 static const wh_cfg_field rdb_fields[] = {
     { "db", WH_CFG_STRING, offsetof(rdb_opts, db), NULL, 1, 0,
@@ -66,6 +58,10 @@ static const wh_cfg_field rdb_fields[] = {
       "Size of the window through which WAL files are read." },
     { "poll_interval_ms", WH_CFG_INT, offsetof(rdb_opts, poll_interval_ms), "50", 1, 10000,
       "How often to look for new WAL data when inotify is not available." },
+    { "secondary_dir", WH_CFG_STRING, offsetof(rdb_opts, secondary_dir), "\"\"", 1, 0,
+      "Bootstrap only: where the secondary instance through which column families are "
+      "read gets a directory of its own (wh-rdb-secondary-XXXXXX, its info log; removed "
+      "when the reader closes); empty means $TMPDIR or /tmp (docs/BOOTSTRAP.md)." },
     { NULL, 0, 0, NULL, 0, 0, NULL },
 };
 
@@ -134,26 +130,6 @@ typedef struct rdb_mapper {
     size_t      ups_cap;
 } rdb_mapper;
 
-static const char *const names_kv[] = { "key", "value" };
-static const char *const names_k[] = { "key" };
-static const char *const names_range[] = { "key", "end_key" };
-static uint64_t schema_kv, schema_k, schema_range;
-
-/* schema_id of a names array: 64-bit FNV-1a over the names, each followed
- * by a NUL, never 0. Rows with the same names in the same order share it. */
-static uint64_t names_hash(const char *const *names, uint32_t count)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (uint32_t i = 0; i < count; i++) {
-        for (const unsigned char *p = (const unsigned char *)names[i];; p++) {
-            h ^= *p;
-            h *= 0x100000001b3ull;
-            if (!*p)
-                break;
-        }
-    }
-    return h ? h : 1;
-}
 
 /* ---- directory --------------------------------------------------------------- */
 
@@ -385,100 +361,6 @@ static const char *cf_name(rdb_mapper *m, uint32_t id)
     return name;
 }
 
-/* ---- values -------------------------------------------------------------------- */
-
-static inline void set_bytes(wh_value *v, const uint8_t *p, uint32_t n)
-{
-    v->type = WH_T_BYTES;
-    v->scale = 0;
-    v->flags = 0;
-    v->len = n;
-    v->str = (const char *)p;
-}
-
-/* Turns a JSON object value into the row: "key" then one key per field.
- * Returns 1 if the value was an object (row filled), 0 if it is not (the
- * caller delivers it raw), or WH_ERR_NOMEM. */
-static int json_row(rdb_mapper *m, wh_update *u, const rdb_entry *e)
-{
-    json_error_t jerr;
-    json_t *doc = json_loadb((const char *)e->val, e->val_len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                             &jerr);
-    if (!doc || !json_is_object(doc)) {
-        json_decref(doc);
-        return 0;
-    }
-    size_t k = json_object_size(doc);
-    const char **names = wh_arena_alloc(&m->arena, (k + 1) * sizeof *names);
-    wh_value *vals = wh_arena_alloc(&m->arena, (k + 1) * sizeof *vals);
-    if (!names || !vals)
-        goto nomem;
-    names[0] = "key";
-    memset(vals, 0, (k + 1) * sizeof *vals);
-    set_bytes(&vals[0], e->key, e->key_len);
-    uint32_t i = 1;
-    const char *field;
-    json_t *jv;
-    json_object_foreach(doc, field, jv) {
-        /* "key" is the RocksDB key; a document field of that name is
-         * delivered as "value.key". */
-        const char *name = strcmp(field, "key") == 0 ? "value.key"
-                         : wh_arena_strndup(&m->arena, field, strlen(field));
-        if (!name)
-            goto nomem;
-        wh_value *v = &vals[i];
-        switch (json_typeof(jv)) {
-        case JSON_STRING: {
-            size_t n = json_string_length(jv);
-            v->type = WH_T_STRING;
-            v->str = wh_arena_strndup(&m->arena, json_string_value(jv), n);
-            v->len = (uint32_t)n;
-            if (!v->str)
-                goto nomem;
-            break;
-        }
-        case JSON_INTEGER:
-            v->type = WH_T_INT;
-            v->n.i = (int64_t)json_integer_value(jv);
-            break;
-        case JSON_REAL:
-            v->type = WH_T_FLOAT;
-            v->n.d = json_real_value(jv);
-            break;
-        case JSON_TRUE:
-        case JSON_FALSE:
-            v->type = WH_T_INT;
-            v->n.i = json_is_true(jv) ? 1 : 0;
-            break;
-        case JSON_NULL:
-            v->type = WH_T_NULL;
-            break;
-        default: {
-            char *s = json_dumps(jv, JSON_COMPACT | JSON_ENCODE_ANY);
-            if (!s)
-                goto nomem;
-            size_t n = strlen(s);
-            v->type = WH_T_JSON;
-            v->str = wh_arena_strndup(&m->arena, s, n);
-            v->len = (uint32_t)n;
-            free(s);
-            if (!v->str)
-                goto nomem;
-        }
-        }
-        names[i++] = name;
-    }
-    json_decref(doc);
-    u->after.names = names;
-    u->after.values = vals;
-    u->after.count = i;
-    u->schema_id = names_hash(names, i);
-    return 1;
-nomem:
-    json_decref(doc);
-    return WH_ERR_NOMEM;
-}
-
 /* ---- batches ------------------------------------------------------------------- */
 
 /* The batch's sequence number as text, in the arena (once per batch). */
@@ -536,30 +418,22 @@ static int emit(rdb_mapper *m, int *n, int max, char *errbuf, size_t errlen)
         u->statement = NULL;
         u->has_before = false;
         u->has_after = true;
-        set_bytes(&v[0], e.key, e.key_len);
+        rdb_set_bytes(&v[0], e.key, e.key_len);
         switch (e.kind) {
         case WH_OP_KV_DELETE:
         case WH_OP_SINGLE_DELETE:
-            u->after = (wh_row){ names_k, v, 1 };
-            u->schema_id = schema_k;
+            u->after = (wh_row){ rdb_names_k, v, 1 };
+            u->schema_id = rdb_schema_k();
             break;
         case WH_OP_DELETE_RANGE:
-            set_bytes(&v[1], e.val, e.val_len);
-            u->after = (wh_row){ names_range, v, 2 };
-            u->schema_id = schema_range;
+            rdb_set_bytes(&v[1], e.val, e.val_len);
+            u->after = (wh_row){ rdb_names_range, v, 2 };
+            u->schema_id = rdb_schema_range();
             break;
-        default: {
-            int jr = 0;
-            if (m->json && !e.entity && (jr = json_row(m, u, &e)) < 0)
+        default:
+            if (rdb_row_put(&m->arena, u, v, e.key, e.key_len, e.val, e.val_len, m->json,
+                            e.entity) != 0)
                 return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
-            if (jr == 0) {
-                set_bytes(&v[1], e.val, e.val_len);
-                u->after = (wh_row){ names_kv, v, 2 };
-                u->schema_id = schema_kv;
-                if (m->json || e.entity)
-                    u->flags |= WH_UF_RAW_VALUE;
-            }
-        }
         }
         (*n)++;
     }
@@ -999,10 +873,12 @@ static void rdb_destroy(wh_mapper *base)
     free(m);
 }
 
-/* Reads the options object into o and checks what the table cannot. On
- * failure o may hold some settings: free it with wh_config_free either way. */
-static int rdb_read_opts(const json_t *options, rdb_opts *o, bool *json, char *errbuf,
-                         size_t errlen)
+void rdb_opts_free(rdb_opts *o)
+{
+    wh_config_free(rdb_fields, o);
+}
+
+int rdb_opts_read(const json_t *options, rdb_opts *o, bool *json, char *errbuf, size_t errlen)
 {
     int rc = wh_config_apply(options, "rocksdb mapper options", rdb_fields, o, errbuf, errlen);
     if (rc != 0)
@@ -1026,7 +902,7 @@ static int rdb_check(const json_t *options, char *errbuf, size_t errlen)
     if (!options && !(options = tmp = json_object()))
         return wh_seterr(errbuf, errlen, WH_ERR_NOMEM, "out of memory");
     memset(&o, 0, sizeof o);
-    int rc = rdb_read_opts(options, &o, &json, errbuf, errlen);
+    int rc = rdb_opts_read(options, &o, &json, errbuf, errlen);
     wh_config_free(rdb_fields, &o);
     json_decref(tmp);
     return rc;
@@ -1050,7 +926,7 @@ static int rdb_create(const json_t *options, const char *shard, wh_mapper **out,
     m->shard = shard;
     m->ino_fd = -1;
     m->ino_archive_wd = -1;
-    rc = rdb_read_opts(options, &m->opt, &m->json, errbuf, errlen);
+    rc = rdb_opts_read(options, &m->opt, &m->json, errbuf, errlen);
     json_decref(tmp);
     if (rc != 0)
         goto err;
@@ -1088,11 +964,6 @@ static int rdb_create(const json_t *options, const char *shard, wh_mapper **out,
     rc = scan_dir(m, errbuf, errlen);
     if (rc != 0)
         goto err;
-    if (!schema_kv) {
-        schema_kv = names_hash(names_kv, 2);
-        schema_k = names_hash(names_k, 1);
-        schema_range = names_hash(names_range, 2);
-    }
     setup_inotify(m);
     *out = &m->base;
     return 0;

@@ -472,7 +472,8 @@ static const char *ref_meta(const wh_update *u, int key)
     switch (key) {
     case K_DB: return sql ? u->db : NULL;
     case K_TABLE: return sql ? u->table : NULL;
-    case K_CF: return kv ? u->table : NULL;
+    /* A RocksDB bootstrap's snapshot ops (no db) name their column family too. */
+    case K_CF: return kv || (u->op >= WH_OP_SNAPSHOT && !u->db) ? u->table : NULL;
     case K_SHARD: return u->shard;
     }
     return NULL;

@@ -20,6 +20,10 @@
  *   batch begin | batch commit    group the operations between into one batch
  *   flush [CF]                    flush memtables (all column families)
  *   random SEED N [MAXBATCH]      N random operations over the open families
+ *   load CF N VLEN                keys k00000000... with VLEN-byte values, batched, no
+ *                                 line per operation (prints {"event":"load"})
+ *   churn CF SEED N KEYSPACE      N puts, deletes, range deletes on keys k%08u
+ *   dump CF FILE                  CF's keys and values as "KEYHEX VALUEHEX" lines
  *   sleep MS | reopen | echo TEXT | # comment
  *
  * Options: --wal-ttl-seconds N, --wal-size-limit-mb N, --max-total-wal-size N,
@@ -323,6 +327,99 @@ static void random_ops(writer *w, uint64_t seed, long n, long maxbatch)
     }
 }
 
+/* load CF N VLEN: keys k00000000.. in order, values of VLEN bytes, in
+ * batches of 1000, without a line per operation (a bulk load). */
+static void load(writer *w, const char *cfname, long n, long vlen)
+{
+    rocksdb_column_family_handle_t *cf = w->cf[find_cf(w, cfname)];
+    char k[32], v[256];
+    if (vlen < 10 || vlen > (long)sizeof v)
+        die("load", "VLEN must be 10..256");
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    for (long i = 0; i < n; i++) {
+        int kn = snprintf(k, sizeof k, "k%08ld", i);
+        int vn = snprintf(v, sizeof v, "v%08ld-", i);
+        for (long j = vn; j < vlen; j++)
+            v[j] = (char)('a' + (i + j) % 26);
+        rocksdb_writebatch_put_cf(b, cf, k, (size_t)kn, v, (size_t)vlen);
+        if (rocksdb_writebatch_count(b) == 1000 || i + 1 == n) {
+            char *err = NULL;
+            rocksdb_write(w->db, w->wopts, b, &err);
+            if (err)
+                die("load", err);
+            rocksdb_writebatch_clear(b);
+        }
+    }
+    rocksdb_writebatch_destroy(b);
+    printf("{\"event\":\"load\",\"n\":%ld,\"last_seq\":%" PRIu64 "}\n", n,
+           rocksdb_get_latest_sequence_number(w->db));
+}
+
+/* churn CF SEED N KEYSPACE: N puts, deletes and short range deletes on keys
+ * k%08u below KEYSPACE plus a tenth past it (new keys), in batches of 1..4. */
+static void churn(writer *w, const char *cf, uint64_t seed, long n, unsigned space)
+{
+    w->rng = seed * 0x9e3779b97f4a7c15ull + 7;
+    unsigned span = space + space / 10 + 1;
+    for (long left = n; left > 0;) {
+        long bn = 1 + (long)(rnd(w) % 4);
+        bn = bn > left ? left : bn;
+        if (bn > 1)
+            w->batch = rocksdb_writebatch_create();
+        for (long i = 0; i < bn; i++) {
+            unsigned r = (unsigned)(rnd(w) % 10), a = (unsigned)(rnd(w) % span);
+            char k[32], v[80];
+            size_t kn = (size_t)snprintf(k, sizeof k, "k%08u", a), vn;
+            if (r < 6) {
+                vn = (size_t)snprintf(v, sizeof v, "c%" PRIu64, rnd(w) % 1000000);
+                do_op(w, "put", cf, k, kn, v, vn);
+            } else if (r < 9) {
+                do_op(w, "delete", cf, k, kn, NULL, 0);
+            } else {
+                vn = (size_t)snprintf(v, sizeof v, "k%08u", a + 1 + (unsigned)(rnd(w) % 20));
+                do_op(w, "delete_range", cf, k, kn, v, vn);
+            }
+        }
+        if (bn > 1) {
+            write_batch(w, w->batch);
+            rocksdb_writebatch_destroy(w->batch);
+            w->batch = NULL;
+        }
+        left -= bn;
+    }
+}
+
+/* dump CF FILE: every key and value of CF, in order, as "KEYHEX VALUEHEX" lines. */
+static void dump(writer *w, const char *cfname, const char *path)
+{
+    rocksdb_column_family_handle_t *cf = w->cf[find_cf(w, cfname)];
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die("dump", strerror(errno));
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(w->db, ro, cf);
+    long n = 0;
+    char *kh = NULL, *vh = NULL;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it), n++) {
+        size_t kn, vn;
+        const char *k = rocksdb_iter_key(it, &kn), *v = rocksdb_iter_value(it, &vn);
+        kh = realloc(kh, 2 * kn + 1);
+        vh = realloc(vh, 2 * vn + 1);
+        if (!kh || !vh)
+            die("dump", "out of memory");
+        hex(kh, k, kn);
+        hex(vh, v, vn);
+        fprintf(f, "%s %s\n", kh, vh);
+    }
+    free(kh);
+    free(vh);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    if (fclose(f) != 0)
+        die("dump", strerror(errno));
+    printf("{\"event\":\"dump\",\"cf\":\"%s\",\"n\":%ld}\n", cfname, n);
+}
+
 static void flush(writer *w)
 {
     char *err = NULL;
@@ -409,6 +506,13 @@ static void run_line(writer *w, char *line)
     } else if (strcmp(c, "random") == 0 && (nt == 3 || nt == 4)) {
         random_ops(w, strtoull(tok[1], NULL, 10), strtol(tok[2], NULL, 10),
                    nt == 4 ? strtol(tok[3], NULL, 10) : 1);
+    } else if (strcmp(c, "load") == 0 && nt == 4) {
+        load(w, tok[1], strtol(tok[2], NULL, 10), strtol(tok[3], NULL, 10));
+    } else if (strcmp(c, "churn") == 0 && nt == 5) {
+        churn(w, tok[1], strtoull(tok[2], NULL, 10), strtol(tok[3], NULL, 10),
+              (unsigned)strtoul(tok[4], NULL, 10));
+    } else if (strcmp(c, "dump") == 0 && nt == 3) {
+        dump(w, tok[1], tok[2]);
     } else if (strcmp(c, "sleep") == 0 && nt == 2) {
         long ms = strtol(tok[1], NULL, 10);
         struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };

@@ -29,15 +29,28 @@ static void test_request(void)
     CHECK_EQ_STR(r.table[1], "stock");
     zku_boot_request_free(&r);
     free(j);
-    const char *bad[] = { "items" };
+    const char *bad[] = { "shop.items.x" };
     CHECK_EQ_INT(zku_boot_request_to_json("b1", bad, 1, &j, err, sizeof err), WH_ERR_PARSE);
-    CHECK(strstr(err, "items") != NULL);
+    CHECK(strstr(err, "shop.items.x") != NULL);
+    /* Column families: a bare name, or .name for one with dots; no db. */
+    const char *cfs[] = { "default", ".my.cf" };
+    CHECK_EQ_INT(zku_boot_request_to_json("b2", cfs, 2, &j, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(zku_boot_request_from_json(j, strlen(j), &r, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(r.ntables, 2);
+    CHECK_EQ_STR(r.db[0], "");
+    CHECK_EQ_STR(r.table[0], "default");
+    CHECK_EQ_STR(r.db[1], "");
+    CHECK_EQ_STR(r.table[1], "my.cf");
+    zku_boot_request_free(&r);
+    free(j);
     CHECK_EQ_INT(zku_boot_request_to_json("has space", tables, 1, &j, err, sizeof err),
                  WH_ERR_PARSE);
     CHECK_EQ_INT(zku_boot_request_to_json("b1", tables, 0, &j, err, sizeof err), WH_ERR_PARSE);
     static const char *const invalid[] = {
         "", "[]", "{\"id\":\"b1\"}", "{\"id\":\"b1\",\"tables\":[]}",
         "{\"id\":\"b1\",\"tables\":[\"a.b.c\"]}", "{\"id\":7,\"tables\":[\"a.b\"]}",
+        "{\"id\":\"b1\",\"tables\":[\"a.\"]}", "{\"id\":\"b1\",\"tables\":[\".\"]}",
+        "{\"id\":\"b1\",\"tables\":[\"\"]}",
     };
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         CHECK_EQ_INT(zku_boot_request_from_json(invalid[i], strlen(invalid[i]), &r, err,

@@ -171,6 +171,72 @@ static void test_window(void)
     boot_window_free(&w);
 }
 
+/* A RocksDB column family's window: no db, the key column "key" (BYTES),
+ * positions are sequence numbers. */
+static wh_row kv(int k, const char *key, const char *second, const char *second_name)
+{
+    static wh_value vals[8][2];
+    static const char *nm[8][2];
+    vals[k][0] = (wh_value){ .type = WH_T_BYTES, .str = key, .len = (uint32_t)strlen(key) };
+    nm[k][0] = "key";
+    if (!second)
+        return (wh_row){ nm[k], vals[k], 1 };
+    vals[k][1] = (wh_value){ .type = WH_T_BYTES, .str = second, .len = (uint32_t)strlen(second) };
+    nm[k][1] = second_name;
+    return (wh_row){ nm[k], vals[k], 2 };
+}
+
+static void test_window_kv(void)
+{
+    static const char *const kkey[] = { "key" };
+    boot_window w = { 0 };
+    wh_pos low = { .set = true, .offset = 100 };
+    boot_window_open(&w, &low, "", "big", kkey, 1, 1000);
+    wh_row put = kv(0, "k05", "v", "value"), del = kv(1, "k07", NULL, NULL);
+    wh_row rng = kv(2, "k10", "k13", "end_key"), other = kv(3, "k20", "v", "value");
+    wh_update u_put = { .op = WH_OP_PUT, .table = "big", .has_after = true, .after = put };
+    wh_update u_del = { .op = WH_OP_KV_DELETE, .table = "big", .has_after = true, .after = del };
+    wh_update u_rng = { .op = WH_OP_DELETE_RANGE, .table = "big", .has_after = true,
+                        .after = rng };
+    wh_update u_other = { .op = WH_OP_PUT, .table = "lat", .has_after = true, .after = other };
+    boot_window_note(&w, &u_put);
+    boot_window_note(&w, &u_del);
+    boot_window_note(&w, &u_rng);
+    boot_window_note(&w, &u_other);
+    wh_row c[7] = { kv(4, "k05", "old", "value"), kv(5, "k07", "old", "value"),
+                    kv(6, "k10", "old", "value"), kv(7, "k12zz", "old", "value"),
+                    kv(0, "k13", "old", "value"), kv(1, "k20", "old", "value"),
+                    kv(3, "k09", "old", "value") };
+    CHECK(boot_window_drops(&w, &c[0]));    /* put in the window */
+    CHECK(boot_window_drops(&w, &c[1]));    /* deleted in the window */
+    CHECK(boot_window_drops(&w, &c[2]));    /* a range delete's begin (inclusive) */
+    CHECK(boot_window_drops(&w, &c[3]));    /* inside [k10, k13) bytewise */
+    CHECK(!boot_window_drops(&w, &c[4]));   /* the range's end is exclusive */
+    CHECK(!boot_window_drops(&w, &c[5]));   /* changed in another column family only */
+    CHECK(!boot_window_drops(&w, &c[6]));   /* untouched */
+    CHECK(!w.overflow);
+    /* A merge operand is not the key's state: the chunk is read again. */
+    wh_update u_merge = { .op = WH_OP_MERGE, .table = "big", .has_after = true, .after = put };
+    boot_window_note(&w, &u_merge);
+    CHECK(w.overflow);
+    boot_window_close(&w);
+    /* A SQL table of the same name is another table. */
+    boot_window_open(&w, &low, "", "big", kkey, 1, 1000);
+    wh_update sql = u_put;
+    sql.db = "app";
+    boot_window_note(&w, &sql);
+    CHECK(!boot_window_drops(&w, &c[0]));
+    /* RocksDB positions: the chunk of a snapshot at S goes before batch S + 1. */
+    wh_pos at = { .set = true, .offset = 151 };
+    wh_position u150 = { .offset = 150 }, u151 = { .offset = 151 };
+    CHECK(!boot_pos_reached(&u150, &at));
+    CHECK(boot_pos_reached(&u151, &at));
+    CHECK(boot_snapshot_covers(&low, &at));
+    wh_pos late = { .set = true, .offset = 151 };
+    CHECK(!boot_snapshot_covers(&late, &at));
+    boot_window_free(&w);
+}
+
 int main(void)
 {
     test_positions();
@@ -178,5 +244,6 @@ int main(void)
     test_keys();
     test_keyset();
     test_window();
+    test_window_kv();
     return check_done("test_boot_window");
 }

@@ -937,7 +937,7 @@ static int cmd_move(ctl *c)
 
 static int cmd_bootstrap(ctl *c)
 {
-    char path[ZKU_PATH_MAX], err[512], id[32], *node = NULL, *list = strdup(c->a->tables);
+    char err[512], *list = strdup(c->a->tables);
     const char *tables[ZKU_BOOT_TABLES];
     uint32_t n = 0;
     for (char *save = NULL, *t = list ? strtok_r(list, ",", &save) : NULL; t;
@@ -950,37 +950,44 @@ static int cmd_bootstrap(ctl *c)
         }
         tables[n++] = t;
     }
-    snprintf(id, sizeof id, "%lld", (long long)wh_wall_ms());
-    if (zku_boot_request_to_json(c->a->boot_id ? c->a->boot_id : id, tables, n, &node, err,
-                                 sizeof err) != WH_OK) {
-        fprintf(stderr, "wormhole-ctl: %s\n", err);
+    zku_acl_ids ids;
+    zku_boot_node bn;
+    int rc = ctl_ids(c, c->a->app, &ids);
+    if (rc != ZOK) {
         free(list);
+        fprintf(stderr, "wormhole-ctl: reading the ACL ids of app %s: %s\n", c->a->app,
+                zerror(rc));
+        return CTL_EXIT_ERROR;
+    }
+    /* The same node as the library's bootstrap option writes (protocol/zk_bootstrap.h). */
+    int mk = zku_boot_node_make(c->root, c->a->app, c->a->boot_id, tables, n, &ids, &bn, err,
+                                sizeof err);
+    free(list);
+    /* Without the ids the ACL needs, an existing node can still be rewritten. */
+    if (mk != WH_OK && mk != WH_ERR_CONFIG) {
+        fprintf(stderr, "wormhole-ctl: %s\n", err);
+        zku_boot_node_free(&bn);
         return CTL_EXIT_USAGE;
     }
-    free(list);
-    zku_path_bootstrap(path, sizeof path, c->root, c->a->app);
-    zku_acl_ids ids;
-    zku_acl acl;
-    int rc = ctl_ids(c, c->a->app, &ids);
+    rc = zku_create_parents(c->zh, c->root, bn.path, false, &ids);
     if (rc == ZOK)
-        rc = zku_create_parents(c->zh, c->root, path, false, &ids);
-    if (rc == ZOK)
-        rc = zoo_set(c->zh, path, node, (int)strlen(node), -1);
-    if (rc == ZNONODE && zku_acl_for_path(c->root, path, &ids, &acl, err, sizeof err) != WH_OK) {
+        rc = zoo_set(c->zh, bn.path, bn.data, (int)strlen(bn.data), -1);
+    if (rc == ZNONODE && mk == WH_ERR_CONFIG) {
         fprintf(stderr, "wormhole-ctl: %s (give --publisher-id and --app-id)\n", err);
-        free(node);
+        zku_boot_node_free(&bn);
         return CTL_EXIT_USAGE;
     }
     if (rc == ZNONODE)
-        rc = zoo_create(c->zh, path, node, (int)strlen(node), zku_acl_vector(&acl), 0, NULL, 0);
+        rc = zoo_create(c->zh, bn.path, bn.data, (int)strlen(bn.data), zku_acl_vector(&bn.acl),
+                        0, NULL, 0);
     if (rc != ZOK) {
-        fprintf(stderr, "wormhole-ctl: writing %s: %s\n", path, zerror(rc));
-        free(node);
+        fprintf(stderr, "wormhole-ctl: writing %s: %s\n", bn.path, zerror(rc));
+        zku_boot_node_free(&bn);
         return CTL_EXIT_ERROR;
     }
     printf(c->a->json ? "%s\n" : "app %s: bootstrap requested: %s\n",
-           c->a->json ? node : c->a->app, node);
-    free(node);
+           c->a->json ? bn.data : c->a->app, bn.data);
+    zku_boot_node_free(&bn);
     return CTL_EXIT_OK;
 }
 
