@@ -199,22 +199,6 @@ static bool get_n(const mp_reader *r, int width, uint64_t *v)
     return true;
 }
 
-bool mp_get_nil(mp_reader *r)
-{
-    if (r->p >= r->end || *r->p != 0xc0)
-        return false;
-    r->p++;
-    return true;
-}
-
-bool mp_get_bool(mp_reader *r, bool *v)
-{
-    if (r->p >= r->end || (*r->p != 0xc2 && *r->p != 0xc3))
-        return false;
-    *v = *r->p++ == 0xc3;
-    return true;
-}
-
 /* Reads any integer as a sign flag and magnitude bits. */
 static bool get_integer(mp_reader *r, bool *neg, uint64_t *bits)
 {

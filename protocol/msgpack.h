@@ -124,8 +124,6 @@ mp_kind mp_peek(const mp_reader *r);
 /* Each reader returns true and advances on success, false (not advancing)
  * if the next object is of another kind or is truncated. Strings and bins
  * point into the input (not NUL-terminated). */
-bool mp_get_nil(mp_reader *r);
-bool mp_get_bool(mp_reader *r, bool *v);
 bool mp_get_uint(mp_reader *r, uint64_t *v);     /* any non-negative integer */
 bool mp_get_int(mp_reader *r, int64_t *v);       /* any integer fitting int64 */
 bool mp_get_double(mp_reader *r, double *v);     /* float32 or float64 */
@@ -136,5 +134,81 @@ bool mp_get_map(mp_reader *r, uint32_t *n);      /* 2n <= bytes remaining */
 bool mp_get_ext(mp_reader *r, int8_t *type, const uint8_t **p, uint32_t *len);
 /* Skips one object (nesting at most depth levels). */
 bool mp_skip(mp_reader *r, int depth);
+
+/* The short forms are read inline (a subscriber decodes mostly those); the
+ * functions above read every form. */
+static inline bool mp_get_nil(mp_reader *r)
+{
+    if (r->p >= r->end || *r->p != 0xc0)
+        return false;
+    r->p++;
+    return true;
+}
+
+static inline bool mp_get_bool(mp_reader *r, bool *v)
+{
+    if (r->p >= r->end || (*r->p != 0xc2 && *r->p != 0xc3))
+        return false;
+    *v = *r->p++ == 0xc3;
+    return true;
+}
+
+static inline bool mp_get_fixuint(mp_reader *r, uint64_t *v)
+{
+    if (r->p < r->end && *r->p <= 0x7f) {
+        *v = *r->p++;
+        return true;
+    }
+    return mp_get_uint(r, v);
+}
+
+static inline bool mp_get_fixint(mp_reader *r, int64_t *v)
+{
+    if (r->p < r->end && (*r->p <= 0x7f || *r->p >= 0xe0)) {
+        *v = (int8_t)*r->p++;
+        return true;
+    }
+    return mp_get_int(r, v);
+}
+
+static inline bool mp_get_fixstr(mp_reader *r, const char **s, uint32_t *len)
+{
+    if (r->p < r->end && (*r->p & 0xe0) == 0xa0) {
+        uint32_t n = *r->p & 0x1f;
+        if ((size_t)(r->end - r->p) - 1 < n)
+            return false;
+        *s = (const char *)r->p + 1;
+        *len = n;
+        r->p += 1 + n;
+        return true;
+    }
+    return mp_get_str(r, s, len);
+}
+
+static inline bool mp_get_fixarray(mp_reader *r, uint32_t *n)
+{
+    if (r->p < r->end && (*r->p & 0xf0) == 0x90) {
+        uint32_t k = *r->p & 0x0f;
+        if ((size_t)(r->end - r->p) - 1 < k)
+            return false;
+        *n = k;
+        r->p++;
+        return true;
+    }
+    return mp_get_array(r, n);
+}
+
+static inline bool mp_get_fixmap(mp_reader *r, uint32_t *n)
+{
+    if (r->p < r->end && (*r->p & 0xf0) == 0x80) {
+        uint32_t k = *r->p & 0x0f;
+        if (((size_t)(r->end - r->p) - 1) / 2 < k)
+            return false;
+        *n = k;
+        r->p++;
+        return true;
+    }
+    return mp_get_map(r, n);
+}
 
 #endif
