@@ -4,6 +4,7 @@ server's own dump protocol over the same log, in the same run.
 
 Usage: python3 bench/pipeline/run.py [--build DIR] [--tables N] [--table-size N]
                                     [--write-seconds S] [--rounds N] [--regenerate]
+                                    [--apps N] [--perf DIR] [--publisher-json JSON]
 
 The first run writes a sysbench log (oltp_insert prepare: TABLES x TABLE_SIZE inserted
 rows, default 4 x 300000; then oltp_write_only for WRITE_SECONDS, default 0) on a
@@ -15,7 +16,9 @@ whole log, from the page cache, twice:
   pipeline   a new app from its oldest position: the publisher's mysql mapper reads the
              binlog files, one subscriber (bench/e2e/e2e-sub, libwormhole with a counting
              callback) takes every update
-and prints row changes/s and MB/s of binlog for both, and their ratio. The subscriber's
+and prints row changes/s and MB/s of binlog for both, and their ratio. With --apps N it
+then reads the log for 1 app and for N apps at once (one reader) and prints the
+publisher CPU each extra app costs per row change. The subscriber's
 rate is from its first to its last callback; "wall" adds the start-up (publisher start,
 ZooKeeper, connect, recording the app's start). CPU is user+system seconds.
 """
@@ -117,14 +120,16 @@ def dump(db, files, rows, size, tmp):
     return rows / wall
 
 
-def pipeline(build, stack, zk, db, rnd, rows, updates, size, extra, perf=None):
+def pipeline(build, stack, zk, db, rnd, rows, updates, size, extra, perf=None, napps=1):
     root = "/pipe%d" % rnd
-    sub_log = open(stack.path("sub%d.log" % rnd), "w")
-    sub = subprocess.Popen([os.path.join(build, "bench", "e2e", "e2e-sub"), "--zk",
-                            zk.connect + root, "--app", "bench", "--count", str(updates),
-                            "--latency-column", ""],
-                           stdout=subprocess.PIPE, stderr=sub_log, text=True)
-    time.sleep(0.5)
+    subs = []
+    for i in range(napps):
+        sub_log = open(stack.path("sub%d-%d.log" % (rnd, i)), "w")
+        subs.append(subprocess.Popen([os.path.join(build, "bench", "e2e", "e2e-sub"), "--zk",
+                                      zk.connect + root, "--app", "bench%02d" % i, "--count",
+                                      str(updates), "--latency-column", ""],
+                                     stdout=subprocess.PIPE, stderr=sub_log, text=True))
+    time.sleep(0.5 + napps / 20)   # every instance registered before the publisher starts
     cfg = {"shard": "s1", "mapper": {"name": "mysql", "options": {"binlog_dir": db.binlog_dir}},
            "zookeeper": {"connect": zk.connect, "root": root}}
     cfg.update(extra)
@@ -137,34 +142,34 @@ def pipeline(build, stack, zk, db, rnd, rows, updates, size, extra, perf=None):
                            [os.path.join(build, "publisher", "wormhole-publisher"), "--config",
                             path], stderr=open(stack.path("pub%d.log" % rnd), "w"))
     c0, t0 = children_cpu(), time.time()
-    perfs = [subprocess.Popen(["perf", "record", "-g", "-o", os.path.join(perf, "%s%d.data"
-                                                                          % (who, rnd)),
-                               "-p", str(p.pid)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-             for who, p in (("sub", sub),)] if perf else []
+    perfs = [subprocess.Popen(["perf", "record", "-g", "-o", os.path.join(perf, "sub%d.data"
+                                                                          % rnd),
+                               "-p", str(subs[0].pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)] if perf else []
     try:
-        out, _ = sub.communicate(timeout=900)
+        outs = [s.communicate(timeout=900)[0] for s in subs]
+        wall = time.time() - t0
         for p in perfs:
             p.send_signal(2)
             p.wait()
-        wall = time.time() - t0
-        sub_cpu = children_cpu() - c0
+        sub_cpu = (children_cpu() - c0) / napps
         pub_cpu = proc_cpu(pub.pid)   # with --perf: perf's and the publisher's
     finally:
         pub.send_signal(2 if perf else 15)
         pub.wait(timeout=30)
-    res = json.loads(out.strip().splitlines()[-1])
-    secs = res["seconds"]
+    res = [json.loads(out.strip().splitlines()[-1]) for out in outs]
+    secs = max(r["seconds"] for r in res)
+    got = min(r["updates"] for r in res)
     rate = rows / secs if secs else 0
-    print("pipeline: %d updates (%d row changes) delivered in %.2f s (wall %.2f s): %.2f M row "
+    print("pipeline: %s%d updates (%d row changes) delivered in %.2f s (wall %.2f s): %.2f M row "
           "changes/s, %.0f MB/s of binlog, %.1f MB on the wire; CPU publisher %.2f s, "
           "subscriber %.2f s (%.2f and %.2f us per row change)"
-          % (res["updates"], rows, secs, wall, rate / 1e6, size / secs / 1e6 if secs else 0,
-             res["bytes"] / 1e6, pub_cpu, sub_cpu, pub_cpu * 1e6 / rows, sub_cpu * 1e6 / rows),
-          flush=True)
-    if res["updates"] < updates:
-        print("pipeline: INCOMPLETE: %d of %d updates" % (res["updates"], updates))
-    return rate
+          % ("%d apps x " % napps if napps > 1 else "", got, rows, secs, wall, rate / 1e6,
+             size / secs / 1e6 if secs else 0, res[0]["bytes"] / 1e6, pub_cpu, sub_cpu,
+             pub_cpu * 1e6 / rows, sub_cpu * 1e6 / rows), flush=True)
+    if got < updates:
+        print("pipeline: INCOMPLETE: %d of %d updates" % (got, updates))
+    return rate, pub_cpu * 1e6 / rows
 
 
 def main():
@@ -175,6 +180,9 @@ def main():
     ap.add_argument("--table-size", type=int, default=300000)
     ap.add_argument("--write-seconds", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--apps", type=int, default=0,
+                    help="also read the log for 1 and for this many apps at once and print "
+                         "the publisher CPU each extra app costs per row change")
     ap.add_argument("--regenerate", action="store_true", help="write the log again")
     ap.add_argument("--perf", metavar="DIR",
                     help="record perf profiles of the publisher and the subscriber into DIR")
@@ -198,11 +206,20 @@ def main():
                  " ".join("%.2f" % x for x in os.getloadavg())), flush=True)
         best_dump = best_pipe = 0
         try:
+            extra = json.loads(args.publisher_json)
             for rnd in range(args.rounds):
                 best_dump = max(best_dump, dump(db, files, rows, size, stack.tmpdir))
                 best_pipe = max(best_pipe, pipeline(build, stack, zk, db, rnd, rows, updates,
-                                                    size, json.loads(args.publisher_json),
-                                                    args.perf))
+                                                    size, extra, args.perf)[0])
+            if args.apps > 1:
+                # One reader for all (a member the machine's load slows waits, not leaves).
+                extra.setdefault("delivery", {})["caravan_wait_ms"] = 60000
+                one = pipeline(build, stack, zk, db, 100, rows, updates, size, extra)[1]
+                many = pipeline(build, stack, zk, db, 101, rows, updates, size, extra,
+                                napps=args.apps)[1]
+                print("pipeline: each extra app costs %.3f us of publisher CPU per row change "
+                      "(%d apps against 1, one reader)" % ((many - one) / (args.apps - 1),
+                                                           args.apps))
         finally:
             db.stop()   # cleanly: the cached data directory is used again
         print("pipeline/dump: best of %d: pipeline %.2f M row changes/s, dump %.2f M row "
