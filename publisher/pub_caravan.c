@@ -357,13 +357,16 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     bool ready = false;
     int rc = WH_OK;
     caravan_note_schemas(c, ups, n);
-    pub_shared_enc_begin(&c->shared, ups, n);
+    /* Encoded once for all members; a lone member encodes for itself (no copy kept). */
+    pub_shared_enc *shared = c->nmembers > 1 ? &c->shared : NULL;
+    if (shared)
+        pub_shared_enc_begin(shared, ups, n);
     for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
         pub_schemas *names = c->set->pub->schemas;
         rc = f->boot ? pub_boot_encode_locked(f, names, ups, n, &ready, err, errlen)
-                     : pub_flow_encode_shared_locked(f, names, ups, n, &c->shared, &ready, err,
+                     : pub_flow_encode_shared_locked(f, names, ups, n, shared, &ready, err,
                                                      errlen);
         int stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);

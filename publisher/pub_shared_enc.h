@@ -14,8 +14,10 @@
  * holds exactly the bytes one member queues for the batch, so they are
  * bounded by the batch (delivery.batch_size updates, each within its
  * mapper's event limit), and a buffer that grew past PUB_SHARED_ENC_KEEP
- * bytes is freed when the next batch begins. The selection bitmap holds
- * one bit per update of the batch.
+ * bytes is freed when the next batch begins: between batches at most
+ * PUB_SHARED_ENC_MAX x PUB_SHARED_ENC_KEEP bytes (8 MiB) stay allocated.
+ * The selection bitmaps hold one bit per update of the batch. A caravan
+ * with one member does not use it (nothing to share, no copy kept).
  *
  * Threads: one caravan thread owns a pub_shared_enc; nothing else touches
  * it. */
@@ -32,7 +34,7 @@
 /* Encodings kept per batch: distinct filter results among a caravan's members. */
 #define PUB_SHARED_ENC_MAX 8
 /* A buffer above this capacity is freed at the next batch (memory a large batch took). */
-#define PUB_SHARED_ENC_KEEP (4u << 20)
+#define PUB_SHARED_ENC_KEEP (1u << 20)
 
 typedef struct pub_shared_entry {
     int       n;            /* updates of the batch processed: the batch's n, or fewer */
