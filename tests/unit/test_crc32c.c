@@ -63,7 +63,7 @@ static void test_paths(void)
         x = x * 1103515245u + 12345u;
         buf[i] = (uint8_t)(x >> 16);
     }
-    static const size_t longs[] = { 1535, 1536, 1537, 1543, 1568, 3071, 3072, 3073, 4100 };
+    static const size_t longs[] = { 1535, 1536, 1537, 1543, 1568, 3071, 3072, 3073, 4096 };
     int bad_long = 0;
     for (size_t off = 0; off < 8; off++)
         for (size_t k = 0; k < sizeof longs / sizeof longs[0]; k++)
