@@ -33,10 +33,7 @@ static inline void put_tag64(wh_buf *b, uint8_t tag, uint64_t v)
     wh_buf_append(b, t, 9);
 }
 
-void mp_put_nil(wh_buf *b) { put1(b, 0xc0); }
-void mp_put_bool(wh_buf *b, bool v) { put1(b, v ? 0xc3 : 0xc2); }
-
-void mp_put_uint(wh_buf *b, uint64_t v)
+void mp_put_uint_any(wh_buf *b, uint64_t v)
 {
     if (v < 128) {
         put1(b, (uint8_t)v);
@@ -52,7 +49,7 @@ void mp_put_uint(wh_buf *b, uint64_t v)
     }
 }
 
-void mp_put_int(wh_buf *b, int64_t v)
+void mp_put_int_any(wh_buf *b, int64_t v)
 {
     if (v >= 0) {
         mp_put_uint(b, (uint64_t)v);
@@ -99,7 +96,7 @@ static void put_len(wh_buf *b, uint32_t n, uint8_t fix, uint32_t fixmax, uint8_t
     }
 }
 
-void mp_put_str(wh_buf *b, const char *s, size_t len)
+void mp_put_str_any(wh_buf *b, const char *s, size_t len)
 {
     put_len(b, (uint32_t)len, 0xa0, 31, 0xd9, 0xda, 0xdb);
     wh_buf_append(b, s, len);
@@ -124,7 +121,7 @@ void mp_put_bin(wh_buf *b, const void *p, size_t len)
     wh_buf_append(b, p, len);
 }
 
-void mp_put_array(wh_buf *b, uint32_t n) { put_len(b, n, 0x90, 15, 0, 0xdc, 0xdd); }
+void mp_put_array_any(wh_buf *b, uint32_t n) { put_len(b, n, 0x90, 15, 0, 0xdc, 0xdd); }
 
 size_t mp_put_array32(wh_buf *b, uint32_t n)
 {
@@ -138,7 +135,7 @@ void mp_patch_array32(wh_buf *b, size_t at, uint32_t n)
     assert(wh_buf_ok(b) && at + 5 <= b->len && (uint8_t)b->data[at] == 0xdd);
     wh_put_be32((uint8_t *)b->data + at + 1, n);
 }
-void mp_put_map(wh_buf *b, uint32_t n) { put_len(b, n, 0x80, 15, 0, 0xde, 0xdf); }
+void mp_put_map_any(wh_buf *b, uint32_t n) { put_len(b, n, 0x80, 15, 0, 0xde, 0xdf); }
 
 void mp_put_ext(wh_buf *b, int8_t type, const void *p, uint32_t len)
 {
@@ -199,22 +196,6 @@ static bool get_n(const mp_reader *r, int width, uint64_t *v)
     for (int i = 0; i < width; i++)
         x = x << 8 | p[i];
     *v = x;
-    return true;
-}
-
-bool mp_get_nil(mp_reader *r)
-{
-    if (r->p >= r->end || *r->p != 0xc0)
-        return false;
-    r->p++;
-    return true;
-}
-
-bool mp_get_bool(mp_reader *r, bool *v)
-{
-    if (r->p >= r->end || (*r->p != 0xc2 && *r->p != 0xc3))
-        return false;
-    *v = *r->p++ == 0xc3;
     return true;
 }
 

@@ -416,7 +416,7 @@ static bool get_cstr(dec *d, const char **out)
         *out = NULL;
         return true;
     }
-    if (!mp_get_str(&d->r, &s, &len))
+    if (!mp_get_fixstr(&d->r, &s, &len))
         return false;
     *out = wh_arena_strndup(d->arena, s, len);
     return *out != NULL;
@@ -512,16 +512,16 @@ static bool get_value(dec *d, wh_value *v, uint8_t desc, uint8_t scale)
     case WH_T_NULL:
         return mp_get_nil(r);
     case WH_T_INT:
-        return mp_get_int(r, &v->n.i);
+        return mp_get_fixint(r, &v->n.i);
     case WH_T_UINT:
     case WH_T_YEAR:
-        return mp_get_uint(r, &v->n.u);
+        return mp_get_fixuint(r, &v->n.u);
     case WH_T_FLOAT:
         return mp_get_double(r, &v->n.d);
     case WH_T_DECIMAL:
     case WH_T_STRING:
     case WH_T_JSON:
-        return mp_get_str(r, &v->str, &v->len);
+        return mp_get_fixstr(r, &v->str, &v->len);
     case WH_T_BYTES: {
         const uint8_t *p;
         if (!mp_get_bin(r, &p, &v->len))
@@ -532,8 +532,8 @@ static bool get_value(dec *d, wh_value *v, uint8_t desc, uint8_t scale)
     case WH_T_ENUM:
     case WH_T_SET:
         if (mp_peek(r) == MP_STR)
-            return mp_get_str(r, &v->str, &v->len);
-        return mp_get_uint(r, &v->n.u);
+            return mp_get_fixstr(r, &v->str, &v->len);
+        return mp_get_fixuint(r, &v->n.u);
     case WH_T_DATE:
     case WH_T_TIME:
     case WH_T_DATETIME:
@@ -551,8 +551,8 @@ static int get_row(dec *d, wh_row *row, row_fix *fix, const char *which)
     uint64_t ref;
     const uint8_t *desc;
     uint32_t dlen;
-    if (!mp_get_array(&d->r, &n) || n != 3 || !mp_get_uint(&d->r, &ref) || ref >= UINT32_MAX ||
-        !mp_get_bin(&d->r, &desc, &dlen) || !mp_get_array(&d->r, &cols) || dlen != 2 * cols)
+    if (!mp_get_fixarray(&d->r, &n) || n != 3 || !mp_get_fixuint(&d->r, &ref) || ref >= UINT32_MAX ||
+        !mp_get_bin(&d->r, &desc, &dlen) || !mp_get_fixarray(&d->r, &cols) || dlen != 2 * cols)
         return bad(d, which);
     wh_value *vals = cols ? wh_arena_alloc(d->arena, cols * sizeof *vals) : NULL;
     if (cols && !vals)
@@ -576,21 +576,21 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
     uint64_t x;
     int rc;
     memset(u, 0, sizeof *u);
-    if (!mp_get_map(&d->r, &n))
+    if (!mp_get_fixmap(&d->r, &n))
         return bad(d, "the update map");
     bool have_op = false, have_pos = false;
     for (uint32_t k = 0; k < n; k++) {
-        if (!mp_get_uint(&d->r, &x))
+        if (!mp_get_fixuint(&d->r, &x))
             return bad(d, "a key");
         switch (x) {
         case UK_OP:
-            if (!mp_get_uint(&d->r, &x) || x >= WH_OP__COUNT)
+            if (!mp_get_fixuint(&d->r, &x) || x >= WH_OP__COUNT)
                 return bad(d, "op");
             u->op = (uint8_t)x;
             have_op = true;
             break;
         case UK_FLAGS:
-            if (!mp_get_uint(&d->r, &x) || x > 0xff)
+            if (!mp_get_fixuint(&d->r, &x) || x > 0xff)
                 return bad(d, "flags");
             u->flags = (uint8_t)x;
             break;
@@ -611,12 +611,12 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
             break;
         }
         case UK_TS:
-            if (!mp_get_int(&d->r, &u->ts))
+            if (!mp_get_fixint(&d->r, &u->ts))
                 return bad(d, "ts");
             break;
         case UK_TXN: {
             uint32_t an;
-            if (!mp_get_array(&d->r, &an) || an != 2 || !get_cstr(d, &u->txn.id) ||
+            if (!mp_get_fixarray(&d->r, &an) || an != 2 || !get_cstr(d, &u->txn.id) ||
                 !mp_get_bool(&d->r, &u->txn.last))
                 return bad(d, "txn");
             break;
@@ -630,7 +630,7 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
                 return bad(d, "table");
             break;
         case UK_SCHEMA:
-            if (!mp_get_uint(&d->r, &u->schema_id))
+            if (!mp_get_fixuint(&d->r, &u->schema_id))
                 return bad(d, "schema_id");
             break;
         case UK_STATEMENT:
@@ -671,16 +671,16 @@ int wire_batch_decode(const uint8_t *payload, size_t len, wh_arena *arena, wire_
     bool have_updates = false, have_tables = false;
     uint64_t key;
     memset(out, 0, sizeof *out);
-    if (!mp_get_map(&d.r, &n))
+    if (!mp_get_fixmap(&d.r, &n))
         return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "UPDATES payload is not a map");
     for (uint32_t k = 0; k < n; k++) {
-        if (!mp_get_uint(&d.r, &key))
+        if (!mp_get_fixuint(&d.r, &key))
             return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "UPDATES payload: bad key");
         if (key == BK_SHARD) {
             if (!get_cstr(&d, &out->shard) || !out->shard)
                 return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "UPDATES payload: bad shard");
         } else if (key == BK_UPDATES && !have_updates) {
-            if (!mp_get_array(&d.r, &count))
+            if (!mp_get_fixarray(&d.r, &count))
                 return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL,
                                  "UPDATES payload: updates is not an array");
             /* count <= bytes left, so these allocations are bounded by the frame. */
@@ -695,7 +695,7 @@ int wire_batch_decode(const uint8_t *payload, size_t len, wh_arena *arena, wire_
             }
             have_updates = true;
         } else if (key == BK_NAMES && !have_tables) {
-            if (!mp_get_array(&d.r, &ntables))
+            if (!mp_get_fixarray(&d.r, &ntables))
                 return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL,
                                  "UPDATES payload: names is not an array");
             tables = ntables ? wh_arena_alloc(arena, ntables * sizeof *tables) : NULL;
@@ -703,7 +703,7 @@ int wire_batch_decode(const uint8_t *payload, size_t len, wh_arena *arena, wire_
                 return WH_ERR_NOMEM;
             for (uint32_t t = 0; t < ntables; t++) {
                 uint32_t cols;
-                if (!mp_get_array(&d.r, &cols))
+                if (!mp_get_fixarray(&d.r, &cols))
                     return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL,
                                      "UPDATES payload: names table %u is not an array", t);
                 tables[t].count = cols;
@@ -713,7 +713,7 @@ int wire_batch_decode(const uint8_t *payload, size_t len, wh_arena *arena, wire_
                 for (uint32_t c = 0; c < cols; c++) {
                     const char *s;
                     uint32_t sl;
-                    if (!mp_get_str(&d.r, &s, &sl))
+                    if (!mp_get_fixstr(&d.r, &s, &sl))
                         return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL,
                                          "UPDATES payload: names table %u entry %u is not a "
                                          "string", t, c);

@@ -37,7 +37,7 @@ static bool get_opt_str(mp_reader *r, const char **s, uint32_t *len)
         *len = 0;
         return true;
     }
-    return mp_get_str(r, s, len);
+    return mp_get_fixstr(r, s, len);
 }
 
 bool wire_get_pos(mp_reader *r, wire_pos *p)
@@ -47,9 +47,9 @@ bool wire_get_pos(mp_reader *r, wire_pos *p)
     memset(p, 0, sizeof *p);
     if (mp_get_nil(r))
         return true;
-    if (!mp_get_array(r, &n) || n != 4 || !get_opt_str(r, &p->log_name, &p->log_name_len) ||
-        !mp_get_uint(r, &p->offset) || !get_opt_str(r, &p->logical, &p->logical_len) ||
-        !mp_get_uint(r, &idx) || idx > UINT32_MAX)
+    if (!mp_get_fixarray(r, &n) || n != 4 || !get_opt_str(r, &p->log_name, &p->log_name_len) ||
+        !mp_get_fixuint(r, &p->offset) || !get_opt_str(r, &p->logical, &p->logical_len) ||
+        !mp_get_fixuint(r, &idx) || idx > UINT32_MAX)
         return false;
     p->index = (uint32_t)idx;
     p->present = true;

@@ -60,6 +60,7 @@ typedef struct pub_caravan {
     int        rc;             /* written before dead: the error's WH_ERR_* */
     atomic_llong beat_ms;      /* last time the thread came back from its mapper */
     pub_schema_seen schemas;   /* the thread's: schema_ids whose names are in pub->schemas */
+    pub_shared_enc shared;     /* the thread's: the batch encoded once for its members */
     char       err[1024];
     uint64_t   id;
     int64_t    created_ms;     /* loop thread: wh_mono_ms() when made (gathering, place) */
@@ -366,12 +367,17 @@ static int caravan_deliver(pub_caravan *c, const wh_update *ups, int n, char *er
     bool ready = false;
     int rc = WH_OK;
     caravan_note_schemas(c, ups, n);
+    /* Encoded once for all members; a lone member encodes for itself (no copy kept). */
+    pub_shared_enc *shared = c->nmembers > 1 ? &c->shared : NULL;
+    if (shared)
+        pub_shared_enc_begin(shared, ups, n);
     for (uint32_t k = 0; k < c->nmembers && rc == WH_OK;) {
         pub_flow *f = c->members[k];
         pub_mutex_lock(&f->mu);
         pub_schemas *names = c->set->pub->schemas;
         rc = f->boot ? pub_boot_encode_locked(f, names, ups, n, &ready, err, errlen)
-                     : pub_flow_encode_locked(f, names, ups, n, &ready, err, errlen);
+                     : pub_flow_encode_shared_locked(f, names, ups, n, shared, &ready, err,
+                                                     errlen);
         int stop = f->stop_pending;
         pub_mutex_unlock(&f->mu);
         if (stop)   /* it cannot take an update: the loop fails the flow */
@@ -597,6 +603,7 @@ static pub_caravan *caravan_new(pub_caravans *s, const wh_pos *start, bool start
     atomic_init(&c->beat_ms, wh_mono_ms());
     pub_mutex_init(&c->mu);
     pthread_cond_init(&c->cond, NULL);
+    pub_shared_enc_init(&c->shared);
     return c;
 }
 
@@ -614,6 +621,7 @@ static void caravan_free(pub_caravan *c)
     }
     assert(c->nmembers == 0 && c->nleavers == 0);
     pub_schema_seen_free(&c->schemas);
+    pub_shared_enc_free(&c->shared);
     pub_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cond);
     free(c->members);

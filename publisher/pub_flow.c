@@ -701,18 +701,139 @@ static int schema_fits(pub_flow *f, pub_schemas *names, const wh_update *u, bool
     return WH_OK;
 }
 
+/* Whether f takes ups[i]: 1 yes, 0 filtered out, -1 its filter does not fit
+ * the update's table (stop_pending is set: f stops just before it), -2 out
+ * of memory checking that. */
+static int flow_takes(pub_flow *f, pub_schemas *names, const wh_update *u)
+{
+    if (!f->filter)
+        return 1;
+    if (names && (u->has_before || u->has_after)) {
+        bool fits;
+        if (schema_fits(f, names, u, &fits) != WH_OK)
+            return -2;
+        if (!fits)
+            return -1;
+    }
+    return wh_filter_match(f->filter, u) ? 1 : 0;
+}
+
+/* How flow_filter_encode and flow_shared_encode went. */
+typedef struct flow_enc_result {
+    int      rc;          /* 0 or the encoder's error (WH_ERR_LIMIT: at update at) */
+    int      at;          /* with rc: the update it failed on */
+    bool     check_oom;   /* out of memory checking the filter (rc is WH_ERR_NOMEM) */
+    uint32_t sent;        /* updates queued */
+} flow_enc_result;
+
+/* Filters ups[0..*n) and encodes those f takes into f->out in one pass
+ * (the unshared form); *n becomes the index of an update whose table f's
+ * filter does not fit. */
+static void flow_filter_encode(pub_flow *f, pub_schemas *names, const wh_update *ups, int *n,
+                               const uint64_t *sel, flow_enc_result *r)
+{
+    bool open = false;
+    int i;
+    for (i = 0; i < *n; i++) {
+        int takes = sel ? (int)(sel[i >> 6] >> (i & 63) & 1) : flow_takes(f, names, &ups[i]);
+        if (takes == -2) {
+            r->rc = WH_ERR_NOMEM;
+            r->check_oom = true;
+            break;
+        }
+        if (takes == -1) {
+            *n = i;
+            break;
+        }
+        if (!takes)
+            continue;
+        if (!open) {
+            wire_enc_begin(&f->enc, &f->out, f->pub->cfg.shard);
+            open = true;
+        }
+        if ((r->rc = wire_enc_add(&f->enc, &ups[i])) != WH_OK)
+            break;
+        r->sent++;
+    }
+    r->at = i;
+    if (open) {
+        int erc = wire_enc_end(&f->enc);
+        if (r->rc == WH_OK)
+            r->rc = erc;
+    }
+}
+
+/* Filters ups[0..*n) for f and queues the frames of those it takes through
+ * the caravan's shared encodings (pub_shared_enc.h): copied when a member
+ * before f had the same selection and limits, else encoded by f and offered
+ * to the members after it. */
+static void flow_shared_encode(pub_flow *f, pub_schemas *names, const wh_update *ups, int *n,
+                               pub_shared_enc *shared, flow_enc_result *r)
+{
+    uint64_t *sel = pub_shared_enc_selection(shared, *n);
+    uint32_t picked = 0;
+    if (!sel) {
+        flow_filter_encode(f, names, ups, n, NULL, r);
+        return;
+    }
+    for (int i = 0; i < *n; i++) {
+        int takes = flow_takes(f, names, &ups[i]);
+        if (takes == -2) {
+            r->rc = WH_ERR_NOMEM;
+            r->check_oom = true;
+            return;
+        }
+        if (takes == -1) {
+            *n = i;
+            break;
+        }
+        if (takes) {
+            sel[i >> 6] |= 1ull << (i & 63);
+            picked++;
+        }
+    }
+    bool all = picked == (uint32_t)*n;
+    const pub_shared_entry *e = pub_shared_enc_find(shared, *n, all, sel, picked,
+                                                    f->enc.frame_max, f->enc.parts);
+    if (e) {
+        wh_buf_append(&f->out, e->bytes.data, e->bytes.len);
+        if (!wh_buf_ok(&f->out)) {
+            r->rc = WH_ERR_NOMEM;
+            r->at = 0;
+            return;
+        }
+        f->enc.frames += e->frames;
+        f->enc.splits += e->splits;
+        r->sent = e->sent;
+        return;
+    }
+    size_t before = f->out.len;
+    uint64_t frames = f->enc.frames, splits = f->enc.splits;
+    flow_filter_encode(f, names, ups, n, sel, r);
+    if (r->rc == WH_OK)
+        pub_shared_enc_put(shared, *n, all, sel, picked, f->enc.frame_max, f->enc.parts,
+                           f->out.data + before, f->out.len - before, f->enc.frames - frames,
+                           f->enc.splits - splits);
+}
+
 int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
                            bool *ready, char *err, size_t errlen)
 {
+    return pub_flow_encode_shared_locked(f, names, ups, n, NULL, ready, err, errlen);
+}
+
+int pub_flow_encode_shared_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
+                                  pub_shared_enc *shared, bool *ready, char *err, size_t errlen)
+{
     publisher *p = f->pub;
-    bool open = false, was_empty = f->out.len == 0;
+    bool was_empty = f->out.len == 0;
     size_t before = f->out.len;
     uint64_t frames = f->enc.frames;
-    uint32_t sent = 0;
-    int rc = WH_OK, i;
+    flow_enc_result r = { 0 };
     assert(pub_mutex_held(&f->mu));
     assert(n > 0);
     assert(!f->needs_start);   /* the caravan records the start first */
+    assert(!shared || (shared->ups == ups && shared->nups >= n));
     if (f->stop_pending)
         return WH_OK;   /* the caravan drops it next */
     /* Frames within the smaller of our target and the subscriber's limit;
@@ -720,34 +841,15 @@ int pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups
      * splits one that does not fit alone (if the subscriber takes parts). */
     wire_msg peer = { .max_frame = f->peer_frame_max, .max_update = f->peer_parts };
     wire_enc_peer(&f->enc, (uint32_t)p->cfg.frame_bytes, &peer);
-    for (i = 0; i < n; i++) {
-        if (f->filter && names && (ups[i].has_before || ups[i].has_after)) {
-            bool fits;
-            if (schema_fits(f, names, &ups[i], &fits) != WH_OK)
-                return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory checking the filter "
-                                 "of app %s", f->app);
-            if (!fits) {
-                /* Stop just before this update: it and what follows stay unprocessed. */
-                n = i;
-                break;
-            }
-        }
-        if (f->filter && !wh_filter_match(f->filter, &ups[i]))
-            continue;
-        if (!open) {
-            wire_enc_begin(&f->enc, &f->out, p->cfg.shard);
-            open = true;
-        }
-        rc = wire_enc_add(&f->enc, &ups[i]);
-        if (rc != WH_OK)
-            break;
-        sent++;
-    }
-    if (open) {
-        int erc = wire_enc_end(&f->enc);
-        if (rc == WH_OK)
-            rc = erc;
-    }
+    if (shared)
+        flow_shared_encode(f, names, ups, &n, shared, &r);
+    else
+        flow_filter_encode(f, names, ups, &n, NULL, &r);
+    if (r.check_oom)
+        return wh_seterr(err, errlen, WH_ERR_NOMEM, "out of memory checking the filter "
+                         "of app %s", f->app);
+    int rc = r.rc, i = r.at;
+    uint32_t sent = r.sent;
     f->bytes_total += f->out.len - before;
     f->n_frames += f->enc.frames - frames;
     f->n_sent += sent;

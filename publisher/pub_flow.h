@@ -43,6 +43,7 @@
 #include "publisher/pub.h"
 #include "publisher/pub_mutex.h"
 #include "publisher/pub_schema.h"
+#include "publisher/pub_shared_enc.h"
 #include "wormhole/position.h"
 #include "protocol/wire.h"
 #include "protocol/wire_tls.h"
@@ -259,6 +260,16 @@ void pub_flow_mark_locked(pub_flow *f);
  * the loop). Returns 0, or a fatal error described in errbuf. */
 int  pub_flow_encode_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
                             bool *ready, char *errbuf, size_t errlen);
+
+/* pub_flow_encode_locked through a caravan's shared encodings of the batch
+ * ups[0..n) (pub_shared_enc.h; pub_shared_enc_begin called for this batch,
+ * by the caravan thread that owns shared): f's filter runs as above, and
+ * when a member before f selected the same updates with the same frame
+ * limit, its frames are copied instead of encoded again. The bytes queued
+ * are the same as pub_flow_encode_locked's. shared NULL: no sharing. */
+int  pub_flow_encode_shared_locked(pub_flow *f, pub_schemas *names, const wh_update *ups, int n,
+                                   pub_shared_enc *shared, bool *ready, char *errbuf,
+                                   size_t errlen);
 
 /* Bytes queued and not acknowledged (the window in use). */
 uint64_t pub_flow_unacked_bytes_locked(pub_flow *f);

@@ -3,7 +3,9 @@
  * Inserts rows into bench.lat at a fixed rate, each row carrying commit_ns:
  * the CLOCK_REALTIME nanoseconds just before its statement is sent (with
  * autocommit, the statement is its commit). e2e-sub --latency-column
- * commit_ns measures from there to its callback. Prints one JSON object. */
+ * commit_ns measures from there to its callback. Prints one JSON object,
+ * with the percentiles of the statements' own round trips (commit_ms: what
+ * MariaDB takes to commit, which commit-to-callback includes). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,18 @@
 #include <time.h>
 
 #include <mysql.h>
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile of sorted v[0..n), in ms. */
+static double pct_ms(const long long *v, long long n, double p)
+{
+    return n ? (double)v[(long long)(p / 100.0 * (double)(n - 1))] / 1e6 : 0;
+}
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -59,6 +73,11 @@ int main(int argc, char **argv)
         }
     wh_buf q = WH_BUF_INIT;
     long long total = rate * seconds, done = 0, start = wh_mono_ns(), stmts = 0;
+    long long *rtt = malloc((size_t)(total / rows + 2) * sizeof *rtt);
+    if (!rtt) {
+        fprintf(stderr, "e2e-load: out of memory\n");
+        return 1;
+    }
     while (done < total) {
         long long due = (long long)((double)(wh_mono_ns() - start) * (double)rate / 1e9);
         if (due - done < rows && due < total) {
@@ -72,16 +91,22 @@ int main(int argc, char **argv)
         long long t = wh_wall_ns();
         for (long long i = 0; i < k; i++)
             wh_buf_printf(&q, "%s(%lld,'load-%lld')", i ? "," : "", t, done + i);
+        long long sent = wh_mono_ns();
         if (mysql_real_query(db, q.data, q.len)) {
             fprintf(stderr, "e2e-load: insert: %s\n", mysql_error(db));
             return 1;
         }
+        rtt[stmts] = wh_mono_ns() - sent;
         done += k;
         stmts++;
     }
     double secs = (double)(wh_mono_ns() - start) / 1e9;
-    printf("{\"rows\":%lld,\"statements\":%lld,\"seconds\":%.2f,\"rows_per_s\":%.0f}\n", done,
-           stmts, secs, (double)done / secs);
+    qsort(rtt, (size_t)stmts, sizeof *rtt, cmp_ll);
+    printf("{\"rows\":%lld,\"statements\":%lld,\"seconds\":%.2f,\"rows_per_s\":%.0f,"
+           "\"commit_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p999\":%.3f,\"max\":%.3f}}\n", done,
+           stmts, secs, (double)done / secs, pct_ms(rtt, stmts, 50), pct_ms(rtt, stmts, 99),
+           pct_ms(rtt, stmts, 99.9), pct_ms(rtt, stmts, 100));
+    free(rtt);
     wh_buf_free(&q);
     mysql_close(db);
     return 0;

@@ -6,7 +6,8 @@
  * or a commit time written by the load generator) to the callback. Prints
  * one JSON object at the end. --stall-after N makes the callback block after
  * N updates (a stalled subscriber, for tests); --manual-ack acknowledges
- * each batch through wh_subscriber_ack instead of automatically. */
+ * each batch through wh_subscriber_ack instead of automatically. An empty
+ * --latency-column only counts (bench/pipeline: no per-row lookup). */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ static int on_batch(void *opaque, const wh_update *ups, size_t n, const wh_sub_d
     long long wall = wh_wall_ns();
     if (!first_ns)
         first_ns = wh_mono_ns();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; *lat_col && i < n; i++) {
         const wh_row *r = &ups[i].after;
         int k = ups[i].has_after ? wh_row_find(r, lat_col, strlen(lat_col)) : -1;
         if (k >= 0 && r->values[k].type == WH_T_INT) {

@@ -2,13 +2,17 @@
 """End-to-end benchmark of wormhole's publisher, push protocol and subscriber library.
 
 Usage: python3 bench/e2e/run.py [--build DIR] [--quick] [--mariadb | --only-mariadb]
-                               [--tls | --only-tls]
+                               [--tls | --only-tls] [--apps | --only-apps]
 
 Starts a throwaway ZooKeeper (tests/harness), a wormhole-publisher and
 measuring subscribers (e2e-sub) on loopback, and prints one line per figure:
   throughput   updates/s delivered to one subscriber (synthetic mapper, no rate limit)
   latency      generation-to-callback percentiles at a steady 20k updates/s
   flows50      publisher RSS and CPU with 50 apps (flows) at 20k updates/s
+  apps         (with --apps or --only-apps) publisher CPU per update with 1, 10 and 50
+               in-sync apps (no filter) reading the same updates as fast as they take
+               them, and the CPU each extra app costs per update (issue 17's target:
+               <= 0.05 us)
   mariadb      (with --mariadb) commit-to-callback percentiles of rows written to
                MariaDB at a steady rate, through the mysql binlog mapper
   tls          (with --tls) throughput to one subscriber in plaintext and over mutual
@@ -44,6 +48,14 @@ def proc_stats(pid):
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1]) / 1024
     return cpu, hwm, rss
+
+
+def proc_user_system(pid):
+    """(user, system) cpu seconds of a live process: the kernel's share is mostly sending."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 class Run:
@@ -147,6 +159,41 @@ def flows(r, nflows, rate, secs):
                                       max(peak, hwm), cpu))
 
 
+def apps_cpu(r, counts, n):
+    """Publisher CPU per update with each number of in-sync apps reading n updates from
+    the start as fast as they take them (one caravan reads for all: caravan_wait_ms is
+    long, so a member the machine's load slows down waits rather than leaves), and the
+    slope: CPU per update per extra app."""
+    per = {}
+    for napps in counts:
+        root = "/apps%d" % napps
+        subs = [r.subscriber(root, "app%02d" % i, ["--count", str(n)]) for i in range(napps)]
+        time.sleep(1.0 + napps / 50)   # every instance registered before the publisher starts
+        pub = r.publisher("synthetic", {"updates": n}, root,
+                          {"delivery": {"caravan_wait_ms": 60000}})
+        log = r.stack.path("pub%d.log" % r.n)
+        t0 = time.time()
+        got = [result(s, 600)["updates"] for s in subs]
+        wall = time.time() - t0
+        cpu, _, _ = proc_stats(pub.pid)
+        user, system = proc_user_system(pub.pid)
+        r.stop_all()
+        with open(log) as f:
+            left = f.read().count("leaves caravan")
+        per[napps] = (cpu * 1e6 / n, user * 1e6 / n, system * 1e6 / n)
+        print("apps%d: %d apps x %d updates: all complete: %s in %.1f s; members that left "
+              "the caravan: %d; publisher CPU %.2f s = %.3f us per update (user %.3f, "
+              "system %.3f)" % (napps, napps, n, all(g >= n for g in got), wall, left, cpu,
+                                per[napps][0], per[napps][1], per[napps][2]), flush=True)
+    one = min(counts)
+    for napps in counts:
+        if napps != one:
+            d = [(per[napps][k] - per[one][k]) / (napps - one) for k in range(3)]
+            print("apps: each extra app costs %.3f us of publisher CPU per update (user %.3f, "
+                  "system %.3f; %d apps against %d; target <= 0.05)"
+                  % (d[0], d[1], d[2], napps, one))
+
+
 def mariadb_latency(r, db, rate, secs):
     n = rate * secs
     warm = rate  # the first second is warm-up
@@ -236,6 +283,9 @@ def main():
     ap.add_argument("--tls", action="store_true",
                     help="also measure throughput over TLS against plaintext")
     ap.add_argument("--only-tls", action="store_true", help="only the TLS figure")
+    ap.add_argument("--apps", action="store_true",
+                    help="also measure publisher CPU per update per extra in-sync app")
+    ap.add_argument("--only-apps", action="store_true", help="only the apps figure")
     ap.add_argument("--tls-rounds", type=int, default=0,
                     help="rounds of plaintext and TLS runs (default 3, 2 with --quick)")
     args = ap.parse_args()
@@ -243,7 +293,8 @@ def main():
         zk = stack.zookeeper()
         r = Run(os.path.abspath(args.build), stack, zk)
         try:
-            if not args.only_mariadb and not args.only_tls:
+            only = args.only_mariadb or args.only_tls or args.only_apps
+            if not only:
                 throughput(r, 500000 if args.quick else 3000000)
                 latency(r, 20000, 5 if args.quick else 15)
                 flows(r, 50, 20000, 5 if args.quick else 10)
@@ -253,6 +304,8 @@ def main():
             if args.tls or args.only_tls:
                 tls_throughput(r, 500000 if args.quick else 2000000,
                                args.tls_rounds or (2 if args.quick else 3))
+            if args.apps or args.only_apps:
+                apps_cpu(r, (1, 10, 50), 100000 if args.quick else 300000)
         finally:
             r.stop_all()
 

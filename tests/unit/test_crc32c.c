@@ -56,6 +56,19 @@ static void test_paths(void)
     CHECK_EQ_INT(bad_hw, 0);
     CHECK_EQ_INT(bad_sw, 0);
     CHECK_EQ_INT(wh_crc32c(0, buf + 3, 4096), crc_ref(buf + 3, 4096));
+    /* Around the three-stream blocks of the hardware path (3 x 512 bytes), on
+     * bytes without a period (so that swapped streams would show). */
+    uint32_t x = 12345;
+    for (size_t i = 0; i < 4096 + 8; i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(x >> 16);
+    }
+    static const size_t longs[] = { 1535, 1536, 1537, 1543, 1568, 3071, 3072, 3073, 4096 };
+    int bad_long = 0;
+    for (size_t off = 0; off < 8; off++)
+        for (size_t k = 0; k < sizeof longs / sizeof longs[0]; k++)
+            bad_long += wh_crc32c(0, buf + off, longs[k]) != crc_ref(buf + off, longs[k]);
+    CHECK_EQ_INT(bad_long, 0);
     CHECK_EQ_INT(wh_crc32c_portable(0, buf + 5, 4096), crc_ref(buf + 5, 4096));
     printf("# crc32c path: %s\n", wh_crc32c_hw() ? "sse4.2" : "table");
     free(buf);
