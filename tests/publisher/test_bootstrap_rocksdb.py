@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -43,49 +42,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import wh_harness as wh  # noqa: E402
 
-BUILD = os.environ.get("WH_BUILD_ROOT", os.path.join(ROOT, "build"))
-PUBLISHER = os.path.join(BUILD, "publisher", "wormhole-publisher")
-TAIL = os.path.join(BUILD, "subscriber", "wormhole-tail")
-CTL = os.path.join(BUILD, "tools", "wormhole-ctl")
-SKIP = 77
-ZROOT = "/wh"
-PROCS = []   # every process this test starts: killed at the end whatever happens
-
-
-def spawn(argv, **kw):
-    p = subprocess.Popen(argv, **kw)
-    PROCS.append(p)
-    return p
-
-
-def kill_all():
-    for p in PROCS:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-class Failed(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Failed(what)
-    print("ok: %s" % what, flush=True)
-
-
-def log(msg):
-    print("# %s" % msg, flush=True)
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.time() + wh.scaled(timeout)
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise Failed("timed out waiting for %s" % what)
+# The paths, process list and check/log/wait helpers are test_bootstrap's (one copy).
+from test_bootstrap import (CTL, PUBLISHER, SKIP, TAIL, ZROOT, Failed,  # noqa: E402,F401
+                            check, check_other_latency, kill_all, latency_ms, log,
+                            spawn, wait_until)
 
 
 class Writer:
@@ -275,11 +235,6 @@ class Test:
         return None
 
 
-def latency_ms(pairs):
-    lats = [max(0.0, a - c) for c, a in pairs]
-    return statistics.median(lats) if lats else None, len(lats)
-
-
 def lat_writer(w, stop, every=0.05):
     n = 0
     while not stop.is_set():
@@ -392,10 +347,8 @@ def scenario(stack, t, args):
             % (took, args.keys / took, json.dumps(prog)))
         log("other app: median put-to-callback %.1f ms during the bootstrap (%d samples)"
             % (during, nduring))
-        f = args.latency_factor
-        check(nduring >= 10 and during <= f * base + 2,
-              "the other app's latency during the bootstrap (%.1f ms) is within %gx of it "
-              "without (%.1f ms; + 2 ms of timer resolution)" % (during, f, base))
+        check_other_latency(other, base, during, nduring, args.latency_factor,
+                            "put-to-callback")
 
         # 3. bootstrap b2 with kill -9 of the publisher and of the subscriber mid-way.
         mark = [sum(1 for _ in open(b.out)) for b in boots]
