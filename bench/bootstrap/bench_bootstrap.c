@@ -17,10 +17,7 @@
 
 #include <jansson.h>
 
-#include "core/buf.h"
-#include "core/clock.h"
-#include "mappers/snapshot.h"
-#include "protocol/wire.h"
+#include "bench/bootstrap/bench_snapshot.h"
 
 int main(int argc, char **argv)
 {
@@ -60,38 +57,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_bootstrap: %s\n", err);
         return 1;
     }
-    wire_enc enc;
-    wire_enc_init(&enc);
-    wh_buf out = { 0 };
-    json_t *after = NULL;
-    uint64_t rows = 0, chunks = 0, bytes = 0;
-    int64_t t0 = wh_mono_ns();
-    for (;;) {
-        wh_snapshot_chunk ch;
-        if (wh_snapshot_read(s, db, dot + 1, after, (uint32_t)chunk, &ch, err, sizeof err) !=
-            WH_OK) {
-            fprintf(stderr, "bench_bootstrap: %s\n", err);
-            return 1;
-        }
-        rows += ch.n;
-        chunks++;
-        if (encode && ch.n) {
-            wh_buf_reset(&out);
-            wire_enc_begin(&enc, &out, "s1");
-            for (uint32_t i = 0; i < ch.n; i++)
-                if (wire_enc_add(&enc, &ch.rows[i]) != WH_OK) {
-                    fprintf(stderr, "bench_bootstrap: encoding failed\n");
-                    return 1;
-                }
-            wire_enc_end(&enc);
-            bytes += out.len;
-        }
-        json_decref(after);
-        after = ch.last_key ? json_deep_copy(ch.last_key) : NULL;
-        if (ch.done)
-            break;
+    bench_snapshot_totals t;
+    if (bench_snapshot_read_all(s, db, dot + 1, chunk, encode, &t, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "bench_bootstrap: %s\n", err);
+        return 1;
     }
-    double secs = (double)(wh_mono_ns() - t0) / 1e9;
+    uint64_t rows = t.rows, chunks = t.chunks, bytes = t.bytes;
+    double secs = t.seconds;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
@@ -100,10 +72,7 @@ int main(int argc, char **argv)
            "\"rows_per_sec\":%.0f,\"encoded_mb\":%.1f,\"cpu_sec\":%.3f}\n",
            (unsigned long long)rows, (unsigned long long)chunks, chunk, secs, rows / secs,
            bytes / 1e6, cpu);
-    json_decref(after);
     json_decref(o);
-    wh_buf_free(&out);
-    wire_enc_free(&enc);
     wh_snapshot_close(s);
     return 0;
 }

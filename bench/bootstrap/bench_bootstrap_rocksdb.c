@@ -15,10 +15,7 @@
 
 #include <jansson.h>
 
-#include "core/buf.h"
-#include "core/clock.h"
-#include "mappers/snapshot.h"
-#include "protocol/wire.h"
+#include "bench/bootstrap/bench_snapshot.h"
 
 int main(int argc, char **argv)
 {
@@ -54,44 +51,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_bootstrap_rocksdb: %s\n", err);
         return 1;
     }
-    wire_enc enc;
-    wire_enc_init(&enc);
-    wh_buf out = { 0 };
-    json_t *after = NULL;
-    uint64_t keys = 0, chunks = 0, bytes = 0;
-    int64_t t0 = wh_mono_ns();
-    for (;;) {
-        wh_snapshot_chunk ch;
-        if (wh_snapshot_read(s, "", cf, after, (uint32_t)chunk, &ch, err, sizeof err) != WH_OK) {
-            fprintf(stderr, "bench_bootstrap_rocksdb: %s\n", err);
-            return 1;
-        }
-        keys += ch.n;
-        chunks++;
-        if (encode && ch.n) {
-            wh_buf_reset(&out);
-            wire_enc_begin(&enc, &out, "s1");
-            for (uint32_t i = 0; i < ch.n; i++)
-                if (wire_enc_add(&enc, &ch.rows[i]) != WH_OK) {
-                    fprintf(stderr, "bench_bootstrap_rocksdb: encoding failed\n");
-                    return 1;
-                }
-            wire_enc_end(&enc);
-            bytes += out.len;
-        }
-        json_decref(after);
-        after = ch.last_key ? json_deep_copy(ch.last_key) : NULL;
-        if (ch.done)
-            break;
+    bench_snapshot_totals t;
+    if (bench_snapshot_read_all(s, "", cf, chunk, encode, &t, err, sizeof err) != WH_OK) {
+        fprintf(stderr, "bench_bootstrap_rocksdb: %s\n", err);
+        return 1;
     }
-    double secs = (double)(wh_mono_ns() - t0) / 1e9;
+    uint64_t keys = t.rows, chunks = t.chunks, bytes = t.bytes;
+    double secs = t.seconds;
     printf("{\"keys\":%llu,\"chunks\":%llu,\"chunk_keys\":%ld,\"seconds\":%.3f,"
            "\"keys_per_sec\":%.0f,\"encoded_mb\":%.1f}\n", (unsigned long long)keys,
            (unsigned long long)chunks, chunk, secs, keys / secs, bytes / 1e6);
-    json_decref(after);
     json_decref(o);
-    wh_buf_free(&out);
-    wire_enc_free(&enc);
     wh_snapshot_close(s);
     return 0;
 }
