@@ -1,4 +1,5 @@
 /* zk_layout.c -- ZooKeeper paths, names, node data and the rendezvous rule (see zk_layout.h). */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,6 +426,21 @@ int zku_position_start_to_json(const char *physical, const char *logical, const 
     return dump_node(o, ZKU_POSITION_MAX, "position node", out, errbuf, errlen);
 }
 
+int zku_position_add_event_ms(char **node, int64_t event_ms, char *errbuf, size_t errlen)
+{
+    assert(*node);
+    if (event_ms <= 0)
+        return WH_OK;
+    json_t *o = json_loads(*node, 0, NULL);
+    free(*node);
+    *node = NULL;
+    if (o && json_object_set_new(o, "event_ms", json_integer((json_int_t)event_ms)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return dump_node(o, ZKU_POSITION_MAX, "position node", node, errbuf, errlen);
+}
+
 int zku_position_from_json(const char *data, size_t len, zku_position *out, char *errbuf,
                            size_t errlen)
 {
@@ -456,6 +472,14 @@ int zku_position_from_json(const char *data, size_t len, zku_position *out, char
         goto out;
     }
     out->start = json_is_true(st);
+    json_t *ev = json_object_get(o, "event_ms");
+    if (ev && !json_is_null(ev) && (!json_is_integer(ev) || json_integer_value(ev) < 0)) {
+        rc = wh_seterr(errbuf, errlen, WH_ERR_PARSE,
+                       "position: event_ms must be an integer >= 0 (ms since the epoch)");
+        goto out;
+    }
+    if (json_is_integer(ev))
+        out->event_ms = (int64_t)json_integer_value(ev);
     if (ep)
         out->epoch = (uint64_t)json_integer_value(ep);
     if (!copy_text(out->physical, sizeof out->physical, json_string_value(ph)) ||

@@ -176,6 +176,14 @@ int zku_position_start_to_json(const char *physical, const char *logical, const 
                                uint64_t epoch, const char *publisher, char **out, char *errbuf,
                                size_t errlen);
 
+/* Adds "event_ms":event_ms to the position node data in *node (written by
+ * zku_position_to_json; replaced, the old buffer freed): the log's event
+ * time of the acknowledged position, in milliseconds since the Unix epoch
+ * (docs/ZOOKEEPER.md, "Position nodes"). event_ms <= 0 (unknown) leaves the
+ * node as it is. Returns WH_OK, WH_ERR_LIMIT or WH_ERR_NOMEM (*node NULL
+ * then), with a sentence in errbuf. */
+int zku_position_add_event_ms(char **node, int64_t event_ms, char *errbuf, size_t errlen);
+
 /* A position node's data as read: text forms, "" where the node has null,
  * "" or nothing. */
 typedef struct zku_position {
@@ -188,11 +196,14 @@ typedef struct zku_position {
                                            * delivered; false (absent, as in every node
                                            * written before it existed): acknowledged up
                                            * to and including the position */
+    int64_t  event_ms;                    /* "event_ms": the log's event time of the position,
+                                           * ms since the Unix epoch; 0 if absent (unknown,
+                                           * a start, or an older writer) */
 } zku_position;
 
 /* Parses a position node's data (len bytes, no NUL needed). physical,
  * logical and copy must be strings or null, epoch an integer >= 0, start (if
- * there) true or false. The text forms
+ * there) true or false, event_ms (if there) an integer >= 0 or null. The text forms
  * are returned as they are; checking their syntax is the caller's (the
  * publisher's pub_pos_parse). Returns WH_OK or WH_ERR_PARSE (errbuf names
  * the problem; a text form or publisher id too long for its buffer is one). */

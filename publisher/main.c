@@ -70,7 +70,7 @@ static void usage(FILE *f)
 static void flow_outcome(publisher *p, pub_flow *f, int r)
 {
     if (r & PUB_FLOW_ACKED) {
-        pub_zk_note_acked(p->zk, f->app, &f->acked);
+        pub_zk_note_acked(p->zk, f->app, &f->acked, f->acked_ts);
         char *boot = f->boot ? pub_boot_acked(f) : NULL;
         if (boot)
             pub_zk_note_boot(p->zk, f->app, boot);

@@ -111,8 +111,10 @@ int  pub_zk_start(pub_zk *z, char *errbuf, size_t errlen);
  * returns true and sets out and n (caller frees with pub_assign_free). */
 bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n);
 void pub_assign_free(pub_assign *a, int n);
-/* Records a newly acknowledged position of app's flow (written in batches). */
-void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos);
+/* Records a newly acknowledged position of app's flow (written in batches)
+ * and the log's event time there (seconds since the epoch, 0 unknown:
+ * "event_ms" of its node, wormhole-ctl's lag). */
+void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos, int64_t event_s);
 /* Records pos as the start of app's flow, which has no position yet: the
  * position of the first update it will get, marked as not yet delivered
  * (docs/ZOOKEEPER.md, "A new app's start"); written at once. Returns the

@@ -28,6 +28,7 @@ typedef struct tk_app {
     wh_pos   pos;         /* the node's position as this copy may use it (localized) */
     bool     start;
     uint64_t epoch;       /* the epoch the node carries */
+    int64_t  event_ms;    /* the node's event time (kept by the claim; 0 unknown) */
 } tk_app;
 
 struct pub_takeover {
@@ -104,8 +105,8 @@ static int read_app(pub_zk *z, const char *app, tk_app *a)
     if (st.dataLength > len)
         return ZBADARGUMENTS;
     a->version = st.version;
-    if (len > 0 && pub_zk_pos_from_node(z, buf, (size_t)len, &a->pos, &a->start, &a->epoch, err,
-                                        sizeof err) != WH_OK)
+    if (len > 0 && pub_zk_pos_from_node(z, buf, (size_t)len, &a->pos, &a->start, &a->epoch,
+                                        &a->event_ms, err, sizeof err) != WH_OK)
         return ZBADARGUMENTS;
     return ZOK;
 }
@@ -281,7 +282,7 @@ static int build_ops(tk_multi *m, pub_takeover *t, pub_zk *z, uint64_t epoch, bo
                    : ZSYSTEMERROR;
     for (int i = 0; rc == ZOK && i < t->napps; i++) {
         tk_app *a = &t->apps[i];
-        char *data = pub_zk_pos_to_node(z, &a->pos, a->start, epoch);
+        char *data = pub_zk_pos_to_node(z, &a->pos, a->start, epoch, a->event_ms);
         if (!data || pub_zk_pos_path(z, a->app, path, sizeof path) != ZOK) {
             free(data);
             return ZSYSTEMERROR;

@@ -181,15 +181,18 @@ static bool app_fits(pub_zk *z, const char *app)
 }
 
 /* The data of a position node holding p with epoch (malloc'd), or NULL; with
- * start, marked as a start not yet delivered. */
-static char *pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch)
+ * start, marked as a start not yet delivered; else with event_ms, the log's
+ * event time at p (0 unknown: left out). */
+static char *pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch,
+                         int64_t event_ms)
 {
     char phys[ZKU_POS_TEXT_MAX], logi[ZKU_POS_TEXT_MAX], err[256], *data;
     wh_pos_format_physical(p, phys, sizeof phys);
     wh_pos_format_logical(p, logi, sizeof logi);
     if ((start ? zku_position_start_to_json : zku_position_to_json)(phys, logi, z->pub->copy_id,
                                                                     epoch, z->id, &data, err,
-                                                                    sizeof err) != WH_OK) {
+                                                                    sizeof err) != WH_OK ||
+        (!start && zku_position_add_event_ms(&data, event_ms, err, sizeof err) != WH_OK)) {
         wh_warn(WH_AREA_ZK, "%s", err);
         return NULL;
     }
@@ -197,12 +200,13 @@ static char *pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch)
 }
 
 /* Parses a position node's data into out (unset when the node holds
- * neither part), whether it is a start (NULL: not asked) and its epoch, keeping of the position what this copy may
+ * neither part), whether it is a start (NULL: not asked), its epoch and its
+ * event time (NULL: not asked; 0 unknown), keeping of the position what this copy may
  * use (wh_mapper_localize: another copy's physical part is dropped).
  * Returns 0, WH_ERR_PARSE, or WH_ERR_INVALID for another copy's position
  * without a logical part (errbuf says why; *epoch is set for both). */
 static int pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, bool *start,
-                         uint64_t *epoch, char *errbuf, size_t errlen)
+                         uint64_t *epoch, int64_t *event_ms, char *errbuf, size_t errlen)
 {
     zku_position zp;
     wh_pos stored;
@@ -214,6 +218,8 @@ static int pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, b
     *epoch = zp.epoch;
     if (start)
         *start = zp.start;
+    if (event_ms)
+        *event_ms = zp.event_ms;
     if (!zp.physical[0] && !zp.logical[0])
         return WH_OK;
     rc = wh_pos_parse(&stored, zp.physical[0] ? zp.physical : NULL,
@@ -274,6 +280,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         wh_pos pos;
         bool start = false;   /* a start stays one: it was not delivered */
         uint64_t pe = 0;
+        int64_t event_ms = 0;   /* the claim keeps the node's event time */
         memset(&pos, 0, sizeof pos);
         rc = zoo_get(z->zh, path, 0, buf, &len, &st);
         if (rc == ZNONODE) {
@@ -283,14 +290,14 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         } else if (st.dataLength > len) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, pos_too_large(&st, err, sizeof err));
             return ZOK;
-        } else if (len > 0 && pos_from_node(z, buf, (size_t)len, &pos, &start, &pe, err, sizeof err) !=
-                   WH_OK) {
+        } else if (len > 0 && pos_from_node(z, buf, (size_t)len, &pos, &start, &pe, &event_ms,
+                                            err, sizeof err) != WH_OK) {
             zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
             return ZOK;
         }
         if (pe >= epoch)
             return ZBADVERSION;
-        char *data = pos_to_node(z, &pos, start, epoch);
+        char *data = pos_to_node(z, &pos, start, epoch, event_ms);
         if (!data)
             return ZSYSTEMERROR;
         int version = 0;
@@ -316,6 +323,7 @@ static int claim_position(pub_zk *z, const char *app, uint64_t epoch)
         zk_pos *e = pos_entry(z, app);
         if (e) {
             e->pos = pos;
+            e->event_ms = event_ms;
             e->start = start;
             e->known = true;
             e->version = version;
@@ -369,7 +377,8 @@ static int bump_epoch(pub_zk *z)
             int r = zoo_get(z->zh, ppath, 0, pbuf, &plen, NULL);
             /* Its epoch counts even when its position is not ours to use. */
             if (r == ZOK && plen > 0 &&
-                (pos_from_node(z, pbuf, (size_t)plen, &pos, NULL, &pe, err, sizeof err), pe >= target))
+                (pos_from_node(z, pbuf, (size_t)plen, &pos, NULL, &pe, NULL, err, sizeof err),
+                 pe >= target))
                 target = pe + 1;
             else if (r != ZOK && r != ZNONODE)
                 rc = r;
@@ -483,7 +492,8 @@ static int read_position(pub_zk *z, const char *app, wh_pos *pos, bool *start, i
         return ZOK;
     }
     uint64_t epoch = 0;
-    if (len > 0 && pos_from_node(z, buf, (size_t)len, pos, start, &epoch, err, sizeof err) != WH_OK) {
+    if (len > 0 && pos_from_node(z, buf, (size_t)len, pos, start, &epoch, NULL, err, sizeof err) !=
+        WH_OK) {
         zk_set_fatal(z, "ZooKeeper node %s: %s", path, err);
         return ZOK;
     }
@@ -520,12 +530,13 @@ static int flush_positions(pub_zk *z)
         snprintf(app, sizeof app, "%s", e->app);
         wh_pos pos = e->pos;
         bool start = e->start;
+        int64_t event_ms = e->event_ms;
         uint64_t gen = e->gen;
         int version = e->version;
         pthread_mutex_unlock(&z->mu);
 
         char path[ZKU_PATH_MAX], parent[ZKU_PATH_MAX];
-        char *data = pos_to_node(z, &pos, start, z->epoch);
+        char *data = pos_to_node(z, &pos, start, z->epoch, event_ms);
         if (!data || pos_path(z, app, path, sizeof path) != ZOK ||
             zku_path_positions(parent, sizeof parent, z->pub->cfg.zk_root, app) != WH_OK) {
             free(data);
@@ -1368,14 +1379,15 @@ int pub_zk_pos_path(pub_zk *z, const char *app, char *buf, size_t len)
 }
 
 int pub_zk_pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, bool *start,
-                         uint64_t *epoch, char *errbuf, size_t errlen)
+                         uint64_t *epoch, int64_t *event_ms, char *errbuf, size_t errlen)
 {
-    return pos_from_node(z, data, len, out, start, epoch, errbuf, errlen);
+    return pos_from_node(z, data, len, out, start, epoch, event_ms, errbuf, errlen);
 }
 
-char *pub_zk_pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch)
+char *pub_zk_pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch,
+                         int64_t event_ms)
 {
-    return pos_to_node(z, p, start, epoch);
+    return pos_to_node(z, p, start, epoch, event_ms);
 }
 
 char *pub_zk_registration_data(pub_zk *z, uint64_t epoch)
@@ -1552,12 +1564,13 @@ bool pub_zk_take_assignment(pub_zk *z, uint64_t *gen, pub_assign **out, int *n)
     return fresh;
 }
 
-void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos)
+void pub_zk_note_acked(pub_zk *z, const char *app, const wh_pos *pos, int64_t event_s)
 {
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
     if (e && (!wh_pos_equal(&e->pos, pos) || e->start)) {
         e->pos = *pos;
+        e->event_ms = event_s > 0 ? event_s * 1000 : 0;
         e->start = false;
         e->known = true;
         e->gen++;
@@ -1584,6 +1597,7 @@ uint64_t pub_zk_note_start(pub_zk *z, const char *app, const wh_pos *pos)
          * (gen 0, as a claim leaves it) is written once more. */
         if (!e->start || !wh_pos_equal(&e->pos, pos) || e->gen == 0) {
             e->pos = *pos;
+            e->event_ms = 0;   /* not delivered: no acknowledged event */
             e->start = true;
             e->known = true;
             e->gen++;

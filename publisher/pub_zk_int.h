@@ -21,6 +21,7 @@ typedef struct pub_takeover pub_takeover;
 typedef struct zk_pos {
     char    *app;
     wh_pos   pos;          /* newest acknowledged (from the loop) */
+    int64_t  event_ms;     /* the log's event time at pos (ms since the epoch; 0 unknown) */
     uint64_t gen;          /* bumped on each change */
     uint64_t written_gen;  /* gen last written to ZooKeeper */
     int      version;      /* znode version for conditional writes; -2 = unknown */
@@ -119,9 +120,11 @@ void  pub_zk_publish_assignment(pub_zk *z, pub_assign *as, int n);
 int   pub_zk_pos_path(pub_zk *z, const char *app, char *buf, size_t len);
 /* A position node's data parsed and localized (pos_from_node in pub_zk.c). */
 int   pub_zk_pos_from_node(pub_zk *z, const char *data, size_t len, wh_pos *out, bool *start,
-                           uint64_t *epoch, char *errbuf, size_t errlen);
-/* A position node's data for p with our copy and epoch (malloc'd), or NULL. */
-char *pub_zk_pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch);
+                           uint64_t *epoch, int64_t *event_ms, char *errbuf, size_t errlen);
+/* A position node's data for p with our copy and epoch, and event_ms (the
+ * log's event time at p, 0 unknown; never with start) (malloc'd), or NULL. */
+char *pub_zk_pos_to_node(pub_zk *z, const wh_pos *p, bool start, uint64_t epoch,
+                         int64_t event_ms);
 /* Our publisher node's data with epoch (malloc'd), or NULL. */
 char *pub_zk_registration_data(pub_zk *z, uint64_t epoch);
 /* Records app's position as claimed (written) at the node's version. */

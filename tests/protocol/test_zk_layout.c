@@ -246,7 +246,23 @@ static void test_position(void)
     CHECK_EQ_STR(p.publisher, "pub-a");
     CHECK_EQ_STR(p.copy, "mysql server_id=1");
     CHECK_EQ_INT(p.epoch, 7);
+    CHECK_EQ_INT(p.event_ms, 0);   /* no event time written: unknown */
+    /* The event time of the acknowledged position (wormhole-ctl's lag):
+     * added by key order, read back; unknown (<= 0) adds nothing. */
+    CHECK_EQ_INT(zku_position_add_event_ms(&j, 1764770000000LL, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, "{\"copy\":\"mysql server_id=1\",\"epoch\":7,\"event_ms\":1764770000000,"
+                    "\"logical\":\"0-1-1/0\",\"physical\":\"bin.000001:4/0\","
+                    "\"publisher\":\"pub-a\"}");
+    CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(p.event_ms, 1764770000000LL);
+    CHECK_EQ_STR(p.physical, "bin.000001:4/0");
+    char *before = strdup(j);
+    CHECK_EQ_INT(zku_position_add_event_ms(&j, 0, err, sizeof err), WH_OK);
+    CHECK_EQ_STR(j, before);
+    free(before);
     free(j);
+    CHECK_EQ_INT(zku_position_from_json("{\"event_ms\":null}", 17, &p, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(p.event_ms, 0);
     /* Nodes written before the copy field: it reads as "" (docs/FAILOVER.md
      * says how such positions are used); null is the same. */
     const char *old = "{\"epoch\":2,\"logical\":\"0-1-9/1\",\"physical\":\"b.000002:99/1\","
@@ -281,7 +297,8 @@ static void test_position(void)
     CHECK(!p.physical[0] && !p.logical[0] && p.epoch == 0 && !p.publisher[0]);
     /* Malformed documents. */
     const char *bad[] = { "", "[]", "{\"physical\":5}", "{\"epoch\":-1}", "{\"epoch\":\"1\"}",
-                          "{\"logical\":[]}", "{\"copy\":7}" };
+                          "{\"logical\":[]}", "{\"copy\":7}", "{\"event_ms\":-5}",
+                          "{\"event_ms\":\"1\"}", "{\"event_ms\":1.5}" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_EQ_INT(zku_position_from_json(bad[i], strlen(bad[i]), &p, err, sizeof err),
                      WH_ERR_PARSE);
@@ -469,9 +486,11 @@ static void test_node_sizes(void)
     copy[ZKU_COPY_MAX - 1] = '\0';
     CHECK_EQ_INT(zku_position_to_json(phys, logi, copy, UINT64_MAX >> 1, id, &j, err, sizeof err),
                  WH_OK);
+    CHECK_EQ_INT(zku_position_add_event_ms(&j, INT64_MAX, err, sizeof err), WH_OK);
     zku_position p;
     CHECK(strlen(j) < 14 * 1024);
     CHECK_EQ_INT(zku_position_from_json(j, strlen(j), &p, err, sizeof err), WH_OK);
+    CHECK(p.event_ms == INT64_MAX);
     CHECK_EQ_STR(p.physical, phys);
     CHECK_EQ_STR(p.logical, logi);
     CHECK_EQ_STR(p.publisher, id);

@@ -20,7 +20,9 @@ between their last update and the new oldest binlog. Now:
      purged: after the restart app_q gets its first update again (the recorded start is
      read inclusively, and the new publisher's claim of the node keeps it a start).
 
-wormhole-ctl shows the recorded start ("start": true, STATE "start (nothing acknowledged)").
+wormhole-ctl shows the recorded start ("start": true, STATE "start (nothing acknowledged)"),
+and for app_a the event time of its acknowledged position ("event_ms", the node's field) and its
+age ("lag_ms"), which grows while nothing new is written; a new publisher's claim keeps it.
 Exits 0 on success, 1 on a failed check, 77 (skip) when MariaDB or the programs are not
 available.
 """
@@ -42,6 +44,23 @@ def shard(env, app):
     """app's shard s1 as wormhole-ctl --json app shows it, or {}."""
     shards = json.loads(ctl(env, "--json", "app", app))["shards"]
     return shards[0] if shards else {}
+
+
+def check_lag(env, app, since_ms):
+    """app's node carries the event time of rows inserted after since_ms (the binlog records
+    seconds), wormhole-ctl shows its age as lag_ms, in the table too. Returns the shard."""
+    s = shard(env, app)
+    now = int(time.time() * 1000)
+    ev, lag = s.get("event_ms"), s.get("lag_ms")
+    check(isinstance(ev, int) and since_ms - 1000 <= ev <= now + 1000,
+          "%s's position node carries the event time of its acknowledged rows "
+          "(inserted from %d, now %d): %s" % (app, since_ms, now, s))
+    check(isinstance(lag, int) and 0 <= lag <= now - since_ms + 2000,
+          "wormhole-ctl shows %s's lag as the age of that event: %s" % (app, s))
+    row = [l for l in ctl(env, "app", app).splitlines() if l.startswith(app + " ")]
+    check(len(row) == 1 and any(" %ds " % (lag // 1000 + d) in row[0] for d in (0, 1, 2)),
+          "the table's LAG column shows it: %s" % row)
+    return s
 
 
 def stalled(p):
@@ -99,9 +118,19 @@ def phase_a(env, ta, pub):
     kill(so)
     log("app_s and app_o killed before acknowledging anything")
     env.db.flush_logs()
+    since = int(time.time() * 1000)
     insert(env, 21, 10)
     wait_ids(ta.out, set(range(21, 31)), "app_a gets rows in the next binlog")
     time.sleep(1)   # app_a's position written (flush 100 ms)
+    first = check_lag(env, "app_a", since)
+    s = shard(env, "app_s")
+    check(s.get("event_ms") is None and s.get("lag_ms") is None,
+          "app_s acknowledged nothing: no event time, no lag: %s" % s)
+    time.sleep(2)
+    later = check_lag(env, "app_a", since)
+    check(later["event_ms"] == first["event_ms"] and later["lag_ms"] >= first["lag_ms"] + 1500,
+          "with nothing new written app_a's lag (the event's age) grows: %s then %s" %
+          (first["lag_ms"], later["lag_ms"]))
     newest = purge_to_newest(env)
     insert(env, 31, 10)
     wait_ids(ta.out, set(range(31, 41)), "app_a gets rows after the purge")
@@ -139,9 +168,18 @@ def phase_b(env, ta, pub):
     kill(pub)
     kill(sp)
     log("publisher killed before app_p acknowledged anything (start %s)" % start)
+    before = shard(env, "app_a")
     newest = purge_to_newest(env)
     tp = env.tail("app_p")
     pub = env.publisher()
+    # Nothing new for app_a until the insert below: its node is rewritten only by the new
+    # publisher's claim (a newer epoch), which keeps the event time.
+    wait_until(lambda: shard(env, "app_a").get("epoch", 0) > before["epoch"], td.wh.scaled(30),
+               "the new publisher claims app_a's position")
+    after = shard(env, "app_a")
+    check(after["physical"] == before["physical"] and isinstance(before["event_ms"], int) and
+          after["event_ms"] == before["event_ms"],
+          "the claim keeps app_a's position and its event time: %s -> %s" % (before, after))
     insert(env, 61, 5)
     wait_ids(ta.out, set(range(61, 66)), "app_a gets every row after the publisher restart")
     check_failed(env, pub, "app_p", start, newest, tp)

@@ -253,6 +253,16 @@ static json_t *shard_json(ctl *c, const char *app, const char *shard, int64_t no
             json_object_set_new(o, "publisher", json_string(zp.publisher));
             /* A new app's recorded start: nothing acknowledged yet. */
             json_object_set_new(o, "start", json_boolean(zp.start));
+            /* The log's event time of the acknowledged position and its age
+             * (docs/ZOOKEEPER.md "Position nodes"): null when the node has
+             * none (a start, or written before the field existed). ZooKeeper
+             * cannot tell whether the flow stands at the head of the log, so
+             * a flow with nothing new to deliver ages too. */
+            bool ev = zp.event_ms > 0 && !zp.start;
+            json_object_set_new(o, "event_ms", ev ? json_integer(zp.event_ms) : json_null());
+            json_object_set_new(o, "lag_ms", ev ? json_integer(now_ms > zp.event_ms
+                                                               ? now_ms - zp.event_ms : 0)
+                                                : json_null());
         } else {
             json_object_set_new(o, "position_error", json_string(err));
         }
@@ -346,19 +356,23 @@ static void print_table(const json_t *apps, bool reasons)
 {
     size_t i, k;
     json_t *app, *sh;
-    printf("%-20s %-9s %-12s %-40s %-10s %s\n", "APP", "INSTANCES", "SHARD", "POSITION",
-           "WRITTEN", "STATE");
+    printf("%-20s %-9s %-12s %-40s %-10s %-10s %s\n", "APP", "INSTANCES", "SHARD", "POSITION",
+           "WRITTEN", "LAG", "STATE");
     json_array_foreach(apps, i, app) {
         json_t *shards = json_object_get(app, "shards");
         size_t ninst = json_array_size(json_object_get(app, "instances"));
         if (json_array_size(shards) == 0)
-            printf("%-20s %-9zu %-12s %-40s %-10s %s\n", str_or(app, "app", "?"), ninst, "-",
-                   "-", "-", "-");
+            printf("%-20s %-9zu %-12s %-40s %-10s %-10s %s\n", str_or(app, "app", "?"), ninst,
+                   "-", "-", "-", "-", "-");
         json_array_foreach(shards, k, sh) {
             char ago[32] = "-";
             json_t *w = json_object_get(sh, "written_ago_ms");
             if (w)
                 snprintf(ago, sizeof ago, "%llds", (long long)json_integer_value(w) / 1000);
+            char lag[32] = "-";
+            json_t *l = json_object_get(sh, "lag_ms");
+            if (json_is_integer(l))
+                snprintf(lag, sizeof lag, "%llds", (long long)json_integer_value(l) / 1000);
             json_t *f = json_object_get(sh, "failure");
             char state[64] = "ok";
             if (json_is_object(f))
@@ -366,8 +380,8 @@ static void print_table(const json_t *apps, bool reasons)
             else if (json_is_true(json_object_get(sh, "start")))
                 snprintf(state, sizeof state, "start (nothing acknowledged)");
             const char *pos = str_or(sh, "physical", str_or(sh, "logical", "(oldest)"));
-            printf("%-20s %-9zu %-12s %-40s %-10s %s\n", str_or(app, "app", "?"), ninst,
-                   str_or(sh, "shard", "?"), pos, ago, state);
+            printf("%-20s %-9zu %-12s %-40s %-10s %-10s %s\n", str_or(app, "app", "?"), ninst,
+                   str_or(sh, "shard", "?"), pos, ago, lag, state);
             if (reasons && json_is_object(f))
                 printf("    reason: %s\n", str_or(f, "reason", ""));
             json_t *b = json_object_get(sh, "bootstrap");
