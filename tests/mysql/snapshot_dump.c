@@ -12,9 +12,11 @@
  * tried again, as the publisher's worker does: R counts those. Exit status
  * 1 with the reader's error on stderr. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <mysql.h>
@@ -24,18 +26,37 @@
 #include "mappers/snapshot.h"
 
 /* Kills every other client connection of the server (the reader's, idle
- * between chunks; the test's server has no other clients). */
+ * between chunks; the test's server has no other clients) and waits, up to
+ * 5 s, until they are gone: KILL is asynchronous, and the reader's next read
+ * must find its connection dead every time, or the retries count would
+ * depend on timing. The reader's connection is matched in any command but a
+ * daemon's: just after its COMMIT it may not show as Sleep yet. */
 static void kill_others(MYSQL *k)
 {
     if (mysql_query(k, "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> "
-                       "CONNECTION_ID() AND COMMAND = 'Sleep'") != 0)
+                       "CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump')") != 0)
         return;
     MYSQL_RES *r = mysql_store_result(k);
     MYSQL_ROW row;
-    char q[64];
+    char q[160];
     while (r && (row = mysql_fetch_row(r))) {
         snprintf(q, sizeof q, "KILL CONNECTION %s", row[0]);
         mysql_query(k, q);
+        snprintf(q, sizeof q, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                 "ID = %s", row[0]);
+        for (int i = 0; i < 500; i++) {
+            bool gone = true;
+            if (mysql_query(k, q) == 0) {
+                MYSQL_RES *c = mysql_store_result(k);
+                MYSQL_ROW cr = c ? mysql_fetch_row(c) : NULL;
+                gone = cr && cr[0] && strcmp(cr[0], "0") == 0;
+                if (c)
+                    mysql_free_result(c);
+            }
+            if (gone)
+                break;
+            nanosleep(&(struct timespec){ 0, 10 * 1000000 }, NULL);
+        }
     }
     if (r)
         mysql_free_result(r);
