@@ -147,6 +147,10 @@ bool pub_zk_connected(pub_zk *z);
 bool pub_zk_active(pub_zk *z);
 /* True once our candidate node is registered (running, as active or standby). */
 bool pub_zk_registered(pub_zk *z);
+/* True while the agent knows the apps and instances it handed the loop are
+ * stale: a watch fired and the assignment is not read yet, or is being
+ * read (new caravans wait for it, pub_caravan.c). Any thread. */
+bool pub_zk_assign_settling(pub_zk *z);
 /* The agent asks the loop to stop delivering (hand-over): the loop drains
  * and closes every flow, then calls pub_zk_handover_done; the agent writes
  * the acknowledged positions and deletes the lease. Loop thread. */

@@ -819,14 +819,19 @@ static bool flow_coming(const pub_flow *f, const pub_caravan *c)
 
 /* Whether the new caravan c may start reading: it has gathered the flows
  * that start with it. It waits delivery.caravan_gather_ms after the last
- * flow joined, and while a flow at its start position is still connecting,
- * but at most ten times that long after it was made. */
+ * flow joined, while a flow at its start position is still connecting, and
+ * while the ZooKeeper agent is reading apps and instances that changed
+ * (their flows do not exist yet), but at most GATHER_MAX_FACTOR times that
+ * long after it was made. */
+#define GATHER_MAX_FACTOR 25
 static bool caravan_gathered(pub_caravans *s, pub_caravan *c, pub_flow *flows, int64_t now)
 {
     int64_t g = atomic_load(&s->pub->caravan_gather_ms);
-    if (g <= 0 || now - c->created_ms >= 10 * g)
+    if (g <= 0 || now - c->created_ms >= GATHER_MAX_FACTOR * g)
         return true;
     if (now - c->joined_ms < g)
+        return false;
+    if (s->pub->zk && pub_zk_assign_settling(s->pub->zk))
         return false;
     for (pub_flow *f = flows; f; f = f->next)
         if (flow_coming(f, c))

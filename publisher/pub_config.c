@@ -52,9 +52,10 @@ const wh_cfg_field pub_config_fields[] = {
       "How long a shared reader waits for a full window before the slow flow leaves "
       "the caravan and gets a reader of its own (live)."),
     F("delivery.caravan_gather_ms", WH_CFG_INT, caravan_gather_ms, "200", 0, 10000,
-      "A new caravan waits this long after its last flow joined, and while a flow at its "
-      "start position is still connecting (at most 10 times this long in all), before it "
-      "reads: flows that start together share one reader (live)."),
+      "A new caravan waits this long after its last flow joined, while a flow at its "
+      "start position is still connecting, and while apps or instances that changed in "
+      "ZooKeeper are being read (at most 25 times this long in all), before it reads: "
+      "flows that start together share one reader (live)."),
     F("delivery.max_caravans", WH_CFG_INT, max_caravans, "0", 0, 100000,
       "Most caravans (log readers) at once, 0: no cap; at least 2 otherwise (the lead and "
       "one catch-up). A flow that finds no caravan at its position and no free one waits, "

@@ -1185,10 +1185,20 @@ static int read_assignment(pub_zk *z)
 {
     pub_assign *as;
     int n;
+    atomic_store(&z->reading, true);
     int rc = build_assignment(z, false, &as, &n);
     if (rc == ZOK)
         publish_assignment(z, as, n);
+    atomic_store(&z->reading, false);
     return rc;
+}
+
+bool pub_zk_assign_settling(pub_zk *z)
+{
+    pthread_mutex_lock(&z->mu);
+    bool dirty = z->dirty;
+    pthread_mutex_unlock(&z->mu);
+    return dirty || atomic_load(&z->reading);
 }
 
 /* ---- the thread ------------------------------------------------------------------------------ */

@@ -48,6 +48,7 @@ struct pub_zk {
     pthread_cond_t  cond;
     bool       stop;
     bool       dirty;        /* a watch fired: re-read apps and instances */
+    atomic_bool reading;     /* the agent is reading the assignment (pub_zk_assign_settling) */
     bool       urgent;       /* a start waits for its write: flush now */
     bool       expired;
     bool       vacated;      /* the lease node's deletion was notified (since the last round) */

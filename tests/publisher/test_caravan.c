@@ -556,7 +556,7 @@ static void test_gather(void)
     CHECK_EQ_INT(processed_offset(late), n);
     close_all(s, first);
 
-    /* A flow that never comes holds the start ten times caravan_gather_ms at most. */
+    /* A flow that never comes holds the start 25 times caravan_gather_ms at most. */
     setup((int64_t)n, 4 << 20);
     P.cfg.caravan_gather_ms = 20;
     pub_apply_live(&P);
@@ -565,10 +565,10 @@ static void test_gather(void)
     first = streaming_flow("first", late);
     late->state = FLOW_CONNECTING;
     pub_caravans_place(s, first);
-    sleep_ms(100);
+    sleep_ms(300);
     pub_caravans_place(s, first);
     CHECK_EQ_INT(readers_started(s), 0);
-    sleep_ms(150);
+    sleep_ms(300);
     pub_caravans_place(s, first);
     CHECK_EQ_INT(readers_started(s), 1);
     late->state = FLOW_STREAMING;   /* close_all expects no other state */
