@@ -391,6 +391,11 @@ int pub_takeover_commit(pub_takeover *t, pub_zk *z, bool moving)
              z->pub->cfg.shard, m.n, (long long)(wh_mono_ms() - t0));
     multi_free(&m);
     free(claim_op);
+    /* A bootstrap's progress moves on while we stand by (its node is not
+     * watched): read it again now that the old publisher has stopped, or
+     * the bootstrap would resume from where it stood when we prepared. */
+    for (int k = 0; k < t->nassign; k++)
+        pub_zk_refresh_boot(z, &t->assign[k]);
     pub_zk_publish_assignment(z, t->assign, t->nassign);
     t->assign = NULL;
     t->nassign = 0;

@@ -730,6 +730,15 @@ static void read_boot(pub_zk *z, const char *app, char **request, char **progres
         *progress = read_small_node(z, path, false);
 }
 
+void pub_zk_refresh_boot(pub_zk *z, pub_assign *a)
+{
+    if (!a->boot_request)
+        return;
+    free(a->boot_request);
+    free(a->boot_progress);
+    read_boot(z, a->app, &a->boot_request, &a->boot_progress);
+}
+
 /* Writes the bootstrap progress that changed (create or overwrite: only the
  * shard's publisher writes it, and a stale copy costs one chunk read again). */
 static void flush_boot(pub_zk *z)

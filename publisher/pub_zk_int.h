@@ -115,6 +115,10 @@ int  pub_zk_read_assignment(pub_zk *z);
 /* The assignment as ZooKeeper has it, without positions (a standby's
  * takeover claims them), watched; *out is malloc'd (pub_assign_free). */
 int   pub_zk_build_assignment(pub_zk *z, pub_assign **out, int *n);
+/* Reads a's bootstrap request and this shard's progress on it again, when a
+ * has a request (a takeover prepared while standby: the progress node is not
+ * watched and moved on meanwhile). Agent thread. */
+void  pub_zk_refresh_boot(pub_zk *z, pub_assign *a);
 /* Hands the loop the assignment as, n (taken). */
 void  pub_zk_publish_assignment(pub_zk *z, pub_assign *as, int n);
 /* app's position node path; ZBADARGUMENTS when the app's paths do not fit. */
