@@ -120,19 +120,22 @@ class Client:
 class Tail:
     """wormhole-tail for an app, printing to out. The latency app's lines are read here
     and timed as they arrive; the others go straight to their file (so that reading
-    them never competes with the timing for this process)."""
+    them never competes with the timing for this process). LAT_FILTER picks the latency
+    app's updates and sample() times one (test_bootstrap_rocksdb overrides both)."""
 
-    def __init__(self, stack, zk, app, n, latency=False, filt=None):
+    LAT_FILTER = 'table = "lat"'
+
+    def __init__(self, stack, zk, app, n, latency=False, filt=None, extra=()):
         self.out = stack.path("%s-%d.jsonl" % (app, n))
         self.logpath = stack.path("%s-%d.log" % (app, n))
         self.lat = []          # (commit ms, arrival ms) of app.lat rows
         self.thread = None
         args = [TAIL, "--zk", zk.connect + ZROOT, "--app", app, "--instance", "%s-%d" % (app, n),
-                "--session-timeout", "2000"]
+                "--session-timeout", "2000"] + list(extra)
         if filt:
             args += ["--filter", filt]
         if latency:
-            args += ["--filter", 'table = "lat"']
+            args += ["--filter", self.LAT_FILTER]
             self.p = spawn(args, stdout=subprocess.PIPE, stderr=open(self.logpath, "w"))
             self.thread = threading.Thread(target=self._read, daemon=True)
             self.thread.start()
@@ -146,9 +149,14 @@ class Tail:
             for line in self.p.stdout:
                 now = time.time() * 1000
                 f.write(line)
-                u = json.loads(line)
-                if u.get("op") == "insert":
-                    self.lat.append((u["after"]["t_ms"], now))
+                sent = self.sample(json.loads(line))
+                if sent is not None:
+                    self.lat.append((sent, now))
+
+    @staticmethod
+    def sample(u):
+        """When the latency update u was written (ms), or None for another update."""
+        return u["after"]["t_ms"] if u.get("op") == "insert" else None
 
     def _join(self):
         if self.thread:

@@ -43,9 +43,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 import wh_harness as wh  # noqa: E402
 
 # The paths, process list and check/log/wait helpers are test_bootstrap's (one copy).
+import test_bootstrap as tb  # noqa: E402
 from test_bootstrap import (CTL, PUBLISHER, SKIP, TAIL, ZROOT, Failed,  # noqa: E402,F401
                             check, check_other_latency, kill_all, latency_ms, log,
-                            spawn, wait_until)
+                            read_lines, spawn, wait_until)
 
 
 class Writer:
@@ -80,67 +81,15 @@ class Writer:
             raise Failed("the writer failed: %s" % self.p.stderr.read().decode()[-500:])
 
 
-class Tail:
-    """wormhole-tail for an app, printing to a file; the latency app's lines are read
-    here and timed as they arrive."""
+class Tail(tb.Tail):
+    """test_bootstrap's wormhole-tail; the latency app takes the lat column family's
+    puts, each value the put's time in ms."""
 
-    def __init__(self, stack, zk, app, n, latency=False, extra=()):
-        self.out = stack.path("%s-%d.jsonl" % (app, n))
-        self.logpath = stack.path("%s-%d.log" % (app, n))
-        self.lat = []          # (put ms, arrival ms) of the lat column family's puts
-        self.thread = None
-        args = [TAIL, "--zk", zk.connect + ZROOT, "--app", app, "--instance", "%s-%d" % (app, n),
-                "--session-timeout", "2000"] + list(extra)
-        if latency:
-            args += ["--filter", 'cf = "lat"']
-            self.p = spawn(args, stdout=subprocess.PIPE, stderr=open(self.logpath, "w"))
-            self.thread = threading.Thread(target=self._read, daemon=True)
-            self.thread.start()
-        else:
-            self.p = spawn(args, stdout=open(self.out, "wb"), stderr=open(self.logpath, "w"))
-        wait_until(lambda: "registered " in open(self.logpath).read(), 30,
-                   "instance registration (%s)" % self.logpath)
+    LAT_FILTER = 'cf = "lat"'
 
-    def _read(self):
-        with open(self.out, "wb") as f:
-            for line in self.p.stdout:
-                now = time.time() * 1000
-                f.write(line)
-                u = json.loads(line)
-                if u.get("op") == "put":
-                    self.lat.append((int(base64.b64decode(u["after"]["value"])), now))
-
-    def _join(self):
-        if self.thread:
-            self.thread.join(timeout=30)
-
-    def kill(self):
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait()
-        self._join()
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait(timeout=30)
-        self._join()
-
-
-def read_lines(paths):
-    """The updates in the files; the last line of a killed instance may be cut short
-    (it was not acknowledged) and is left out."""
-    out = []
-    for p in paths:
-        with open(p) as f:
-            lines = f.read().split("\n")
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                if i < len(lines) - 2 or lines[-1] != "" and i < len(lines) - 1:
-                    raise
-    return out
+    @staticmethod
+    def sample(u):
+        return int(base64.b64decode(u["after"]["value"])) if u.get("op") == "put" else None
 
 
 KEY = re.compile(rb"k(\d{8})$")
