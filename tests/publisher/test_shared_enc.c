@@ -14,42 +14,18 @@
 #include "publisher/pub_flow.h"
 #include "publisher/pub_shared_enc.h"
 #include "tests/check.h"
+#include "tests/publisher/pub_fixture.h"
 
 static publisher P;
 
 static void setup(void)
 {
-    memset(&P, 0, sizeof P);
-    P.cfg.shard = (char *)"s1";
-    P.cfg.id = (char *)"test";
-    P.cfg.mapper_name = (char *)"synthetic";
-    P.cfg.frame_bytes = 1 << 20;
-    P.cfg.heartbeat_ms = 1000;
-    P.cfg.heartbeat_timeout_ms = 10000;
-    P.cfg.connect_timeout_ms = 5000;
-    P.cfg.backoff_min_ms = 100;
-    P.cfg.backoff_max_ms = 5000;
-    P.cfg.window_bytes = 1 << 30;
-    P.cfg.marker_updates = 50;   /* datamarkers between batches, per flow */
-    P.cfg.marker_ms = 200;
-    P.cfg.batch_size = 64;
-    pub_apply_live(&P);
-    P.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    P.epfd = epoll_create1(EPOLL_CLOEXEC);
-    P.caravans = pub_caravans_new(&P);
+    pub_fixture_setup(&P, 50);   /* datamarkers between batches, per flow */
 }
 
 static void teardown(void)
 {
-    while (P.flows) {
-        pub_flow *f = P.flows;
-        P.flows = f->next;
-        pub_flow_reset(f, NULL, true);
-        pub_flow_free(f);
-    }
-    pub_caravans_free(P.caravans);
-    close(P.efd);
-    close(P.epfd);
+    pub_fixture_teardown(&P);
 }
 
 static pub_flow *flow_for(const char *filter, uint32_t max_frame, bool parts)
