@@ -73,7 +73,7 @@ static void flow_outcome(publisher *p, pub_flow *f, int r)
         pub_zk_note_acked(p->zk, f->app, &f->acked, f->acked_ts);
         char *boot = f->boot ? pub_boot_acked(f) : NULL;
         if (boot)
-            pub_zk_note_boot(p->zk, f->app, boot);
+            pub_boot_set_ticket(f, pub_zk_note_boot(p->zk, f->app, boot));
         pub_caravan_kick(f);
     } else if (r & PUB_FLOW_TOOK) {
         pub_caravan_nudge(f);
@@ -106,6 +106,15 @@ static void collect_and_place(publisher *p, bool only_leavers)
         }
     }
     pub_caravans_place(p->caravans, p->flows);
+}
+
+/* The agent wrote bootstrap progress: the flows whose next chunk waited
+ * for it may emit it (pub_bootstrap.h). */
+static void boot_stored(publisher *p)
+{
+    for (pub_flow *f = p->flows; f; f = f->next)
+        if (pub_boot_store_pending(f) && pub_boot_stored(f, pub_zk_boot_written(p->zk, f->app)))
+            pub_caravan_kick(f);
 }
 
 /* Waits up to ms for socket events and handles them. */
@@ -161,6 +170,8 @@ static void run(publisher *p)
         }
         if (atomic_exchange(&p->sig_move, 0))
             pub_zk_request_move(p->zk);
+        if (pub_zk_take_boot_written(p->zk))
+            boot_stored(p);
         pub_caravans_fail_flows(p->caravans);
         const char *why = pub_zk_fatal(p->zk);
         if (why || (why = pub_caravans_failed(p->caravans)))

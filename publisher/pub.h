@@ -136,9 +136,16 @@ void pub_zk_note_failed(pub_zk *z, const char *app, int rc, const wh_pos *pos,
  * assignment): the agent deletes its failure node. Loop thread. */
 void pub_zk_note_revived(pub_zk *z, const char *app);
 /* Records app's acknowledged bootstrap progress (node data, taken over:
- * freed by the agent), written to its progress node at the next flush and
- * handed to a new flow of the app. Loop thread. */
-void pub_zk_note_boot(pub_zk *z, const char *app, char *progress_json);
+ * freed by the agent), written to its progress node at once (the next chunk
+ * waits for it) and handed to a new flow of the app. Returns its ticket:
+ * it is written once pub_zk_boot_written(app) >= ticket; 0 when it will
+ * not be (no entry: out of memory). Loop thread. */
+uint64_t pub_zk_note_boot(pub_zk *z, const char *app, char *progress_json);
+/* The newest bootstrap progress ticket of app written to ZooKeeper. Any thread. */
+uint64_t pub_zk_boot_written(pub_zk *z, const char *app);
+/* True once since the last call when the agent wrote bootstrap progress
+ * (it wakes the loop, pub_wake). Loop thread. */
+bool pub_zk_take_boot_written(pub_zk *z);
 /* Non-NULL once the agent met an unrecoverable error (e.g. fenced). */
 const char *pub_zk_fatal(pub_zk *z);
 uint64_t pub_zk_epoch(pub_zk *z);

@@ -47,6 +47,9 @@ struct pub_boot {
     uint64_t  gen;           /* moves on each reset: a read begun before is dropped */
     boot_prog cursor, emitted, acked;
     uint64_t  emitted_seq, acked_seq;
+    bool      stored;        /* the acknowledged progress is in ZooKeeper (ticket written):
+                                the next chunk may go (pub_boot_stored) */
+    uint64_t  ticket;        /* the agent's ticket for it (pub_zk_note_boot) */
     bool      arrived;       /* the flow's reader stands in this copy's log (it delivered a
                                 batch or found the head) since the last reset: a snapshot
                                 read from now on is at or after the flow's position, also
@@ -94,6 +97,7 @@ pub_boot *pub_boot_new(pub_flow *f, const char *request_json, const char *progre
     if (!b)
         return NULL;
     b->f = f;
+    b->stored = true;   /* nothing acknowledged yet: nothing to wait for */
     if (zku_boot_request_from_json(request_json, strlen(request_json), &b->req, err,
                                    sizeof err) != WH_OK) {
         wh_warn(WH_AREA_PUBLISHER, "app %s: %s; no bootstrap", f->app, err);
@@ -449,10 +453,17 @@ static int encode_rows(pub_flow *f, pub_schemas *names, const wh_update *rows, u
     return rc;
 }
 
+/* The previous chunk is acknowledged and its progress stored: a kill of the
+ * publisher now re-sends at most the chunk about to go. */
+static bool can_emit(const pub_boot *b)
+{
+    return b->has_ready && b->emitted_seq == b->acked_seq && b->stored;
+}
+
 static int emit_locked(pub_flow *f, pub_schemas *names, bool *ready, char *err, size_t errlen)
 {
     pub_boot *b = f->boot;
-    assert(b->has_ready && b->emitted_seq == b->acked_seq);
+    assert(can_emit(b));
     const wh_snapshot_chunk *c = &b->ready;
     if (b->win.overflow) {
         /* The window stopped recording keys while the chunk waited (more keys
@@ -522,11 +533,6 @@ static int emit_locked(pub_flow *f, pub_schemas *names, bool *ready, char *err, 
     return WH_OK;
 }
 
-static bool can_emit(const pub_boot *b)
-{
-    return b->has_ready && b->emitted_seq == b->acked_seq;
-}
-
 void pub_boot_arrived_locked(pub_flow *f)
 {
     pub_boot *b = f->boot;
@@ -579,6 +585,7 @@ char *pub_boot_acked(pub_flow *f)
     pub_mutex_lock(&f->mu);
     if (f->boot_acked > b->acked_seq && f->boot_acked == b->emitted_seq) {
         b->acked_seq = f->boot_acked;
+        b->stored = false;   /* until pub_boot_stored says the agent wrote it */
         prog_copy(&b->acked, &b->emitted);
         zku_boot_progress pr = { .table = b->acked.table, .key = b->acked.key,
                                  .rows = b->acked.rows, .table_rows = b->acked.table_rows,
@@ -586,8 +593,10 @@ char *pub_boot_acked(pub_flow *f)
                                  .done = b->acked.done, .started_ms = b->started_ms,
                                  .updated_ms = wh_wall_ms() };
         snprintf(pr.id, sizeof pr.id, "%s", b->req.id);
-        if (zku_boot_progress_to_json(&pr, &out, err, sizeof err) != WH_OK)
+        if (zku_boot_progress_to_json(&pr, &out, err, sizeof err) != WH_OK) {
             wh_warn(WH_AREA_PUBLISHER, "app %s: %s", f->app, err);
+            b->stored = true;   /* nothing to store: nothing to wait for */
+        }
         pthread_cond_broadcast(&b->cond);
         if (b->acked.done)
             atomic_store(&b->finished, true);
@@ -598,6 +607,35 @@ char *pub_boot_acked(pub_flow *f)
     }
     pub_mutex_unlock(&f->mu);
     return out;
+}
+
+void pub_boot_set_ticket(pub_flow *f, uint64_t ticket)
+{
+    pub_boot *b = f->boot;
+    pub_mutex_lock(&f->mu);
+    assert(!b->stored);
+    b->ticket = ticket;
+    b->stored = ticket == 0;
+    pub_mutex_unlock(&f->mu);
+}
+
+bool pub_boot_stored(pub_flow *f, uint64_t written)
+{
+    pub_boot *b = f->boot;
+    bool now = false;
+    pub_mutex_lock(&f->mu);
+    if (!b->stored && written >= b->ticket) {
+        b->stored = now = true;
+        pthread_cond_broadcast(&b->cond);
+    }
+    pub_mutex_unlock(&f->mu);
+    return now;
+}
+
+bool pub_boot_store_pending(const pub_flow *f)
+{
+    /* No lock: the loop thread is the only one that writes stored. */
+    return f->boot && !f->boot->stored;
 }
 
 void pub_boot_reset_locked(pub_boot *b)

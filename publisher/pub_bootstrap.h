@@ -11,7 +11,8 @@
  * updates of op snapshot, between snapshot_begin and snapshot_end markers
  * for each table. A datamarker follows each chunk; when the app acknowledges
  * it, the loop hands the progress to the ZooKeeper agent (pub_zk_note_boot).
- * A chunk is emitted only once the previous one is acknowledged, so a kill
+ * A chunk is emitted only once the previous one is acknowledged and its
+ * progress is in ZooKeeper (the agent wrote it: pub_boot_stored), so a kill
  * of the publisher or of the subscriber re-sends at most one chunk.
  *
  * Threads and locks: the state is under the flow's mu. The loop thread
@@ -53,6 +54,21 @@ bool pub_boot_same_request(const pub_boot *b, const char *request_json);
 /* The flow's ACK moved f->boot_acked: returns the progress to store (node
  * data, malloc'd) when it moved, else NULL. Loop thread. */
 char *pub_boot_acked(struct pub_flow *f);
+
+/* The progress pub_boot_acked returned was handed to the agent, which will
+ * have written it once its written count (pub_zk_boot_written) reaches
+ * ticket; 0: it will not write it (no ZooKeeper entry), nothing to wait for.
+ * Until then no chunk is emitted. Loop thread, right after pub_boot_acked. */
+void pub_boot_set_ticket(struct pub_flow *f, uint64_t ticket);
+
+/* The agent's written count for the flow's app is written: true when that
+ * stores the acknowledged progress, and the next chunk may now go (the
+ * caller kicks the flow's caravan). Loop thread. */
+bool pub_boot_stored(struct pub_flow *f, uint64_t written);
+
+/* f has a bootstrap whose acknowledged progress waits to be stored. Loop
+ * thread. */
+bool pub_boot_store_pending(const struct pub_flow *f);
 
 /* The flow is reset to its acknowledged position (f->mu held): forgets the
  * chunk read and the chunk sent and not acknowledged; reading resumes after

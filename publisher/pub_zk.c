@@ -775,22 +775,46 @@ static void flush_boot(pub_zk *z)
         pthread_mutex_lock(&z->mu);
         if (rc == ZOK)
             z->pos[i].boot_written_gen = gen;
-        pthread_mutex_unlock(&z->mu);
+        pthread_mutex_unlock(&z->mu);   /* else the next flush tries again (the chunk waits) */
+        if (rc == ZOK) {
+            atomic_store(&z->boot_news, true);
+            pub_wake(z->pub);
+        }
     }
 }
 
-void pub_zk_note_boot(pub_zk *z, const char *app, char *progress_json)
+uint64_t pub_zk_note_boot(pub_zk *z, const char *app, char *progress_json)
 {
+    uint64_t ticket = 0;
     pthread_mutex_lock(&z->mu);
     zk_pos *e = pos_entry(z, app);
     if (e) {
         free(e->boot);
         e->boot = progress_json;
-        e->boot_gen++;
+        ticket = ++e->boot_gen;
         progress_json = NULL;
+        z->boot_urgent = true;
+        pthread_cond_signal(&z->cond);
     }
     pthread_mutex_unlock(&z->mu);
     free(progress_json);
+    return ticket;
+}
+
+uint64_t pub_zk_boot_written(pub_zk *z, const char *app)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&z->mu);
+    for (int i = 0; i < z->npos; i++)
+        if (strcmp(z->pos[i].app, app) == 0)
+            n = z->pos[i].boot_written_gen;
+    pthread_mutex_unlock(&z->mu);
+    return n;
+}
+
+bool pub_zk_take_boot_written(pub_zk *z)
+{
+    return atomic_exchange(&z->boot_news, false);
 }
 
 /* A failed flow of app: re-reads its position node (and watches it again);
@@ -1223,6 +1247,7 @@ static void *zk_main(void *arg)
     pthread_mutex_lock(&z->mu);
     while (!z->stop) {
         bool expired = z->expired, dirty = z->dirty, urgent = z->urgent;
+        bool boot_urgent = z->boot_urgent;
         z->expired = false;
         pthread_mutex_unlock(&z->mu);
 
@@ -1321,21 +1346,30 @@ static void *zk_main(void *arg)
                 backoff = backoff < 5000 ? backoff * 2 : 5000;
             }
         }
-        if (up && !need_register && !hold && atomic_load(&z->active) &&
-            (urgent || wh_mono_ms() - last_flush >= atomic_load(&z->pub->flush_ms))) {
+        bool can_write = up && !need_register && !hold && atomic_load(&z->active);
+        if (can_write && (urgent || wh_mono_ms() - last_flush >= atomic_load(&z->pub->flush_ms))) {
             pthread_mutex_lock(&z->mu);
             z->urgent = false;
+            z->boot_urgent = false;
             pthread_mutex_unlock(&z->mu);
             flush_positions(z);
             flush_boot(z);
             write_failures(z);
             last_flush = wh_mono_ms();
+        } else if (can_write && boot_urgent) {
+            /* A bootstrap's next chunk waits for this progress only: the
+             * positions keep their interval. */
+            pthread_mutex_lock(&z->mu);
+            z->boot_urgent = false;
+            pthread_mutex_unlock(&z->mu);
+            flush_boot(z);
         }
 
         pthread_mutex_lock(&z->mu);
         if (z->stop || z->has_fatal)
             break;
-        if (!z->expired && !((z->dirty || z->urgent) && up && !need_register)) {
+        if (!z->expired && !((z->dirty || z->urgent || (z->boot_urgent && can_write)) &&
+                             up && !need_register)) {
             int64_t wait = (need_register || !up) ? backoff : atomic_load(&z->pub->flush_ms);
             if (wait > 200 && (!up || need_register))
                 wait = 200;

@@ -37,7 +37,7 @@ typedef struct zk_pos {
                                 or acknowledging again: delete the failure node */
     bool     acked;          /* the flow acknowledged something in this run */
     char    *boot;         /* newest acknowledged bootstrap progress (node data), or NULL */
-    uint64_t boot_gen, boot_written_gen;
+    uint64_t boot_gen, boot_written_gen;  /* tickets (pub_zk_note_boot) made and written */
 } zk_pos;
 
 struct pub_zk {
@@ -50,6 +50,8 @@ struct pub_zk {
     bool       dirty;        /* a watch fired: re-read apps and instances */
     atomic_bool reading;     /* the agent is reading the assignment (pub_zk_assign_settling) */
     bool       urgent;       /* a start waits for its write: flush now */
+    bool       boot_urgent;  /* a bootstrap's next chunk waits for its progress: write it now */
+    atomic_bool boot_news;   /* progress was written: the loop looks (pub_zk_take_boot_written) */
     bool       expired;
     bool       vacated;      /* the lease node's deletion was notified (since the last round) */
     bool       cands_event;  /* the candidates' folder changed (since the last round) */
