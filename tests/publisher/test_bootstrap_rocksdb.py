@@ -158,7 +158,10 @@ class Test:
                              "session_timeout_ms": 4000},
                "delivery": {"heartbeat_interval_ms": 300, "heartbeat_timeout_ms": 3000,
                             "datamarker_interval_ms": 50, "retry_max_ms": 1000},
-               "positions": {"flush_interval_ms": 100},
+               # Positions written every 2 s: the bootstrap's progress must not wait
+               # for them (a publisher kill would send again every chunk acknowledged
+               # since the last flush, not at most one).
+               "positions": {"flush_interval_ms": 2000},
                "bootstrap": {"chunk_rows": self.chunk, "max_rows_per_sec": self.args.rate}}
         path = self.stack.path("pub%d.json" % self.npub)
         with open(path, "w") as f:
@@ -215,6 +218,9 @@ def kill_phase(stack, t, boots):
     running bootstrap were acknowledged; checks that each resumes. Returns the kills."""
     wait_until(lambda: (t.progress() or {}).get("id") == "b2" and
                t.progress().get("rows", 0) >= 2 * t.chunk, 120, "two chunks acknowledged")
+    # Not right after a progress write: chunks acknowledged and not yet written
+    # would come again (about 10 a second here).
+    time.sleep(0.7)
     before = t.progress()
     t.pub.send_signal(signal.SIGKILL)
     t.pub.wait()
