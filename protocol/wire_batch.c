@@ -103,14 +103,19 @@ static bool same_names(const char *const *a, const char *const *b, uint32_t n)
 static uint32_t names_ref(wire_enc *e, const wh_row *row)
 {
     for (uint32_t k = e->ntables; k-- > 0;)
-        if (e->tables[k].names == row->names && e->tables[k].count == row->count)
+        if ((e->tables[k].names == row->names || e->tables[k].alias == row->names) &&
+            e->tables[k].count == row->count)
             return k;
-    /* Different pointers may still hold the same names (a mapper that copies
-     * them per batch): compare the most recent few by content. */
+    /* Different pointers may still hold the same names (the mysql mapper
+     * makes an array per table map, that is per transaction): compare the
+     * most recent few by content, and remember the match so that the next
+     * rows with that array do not compare again. */
     for (uint32_t k = e->ntables, seen = 0; k-- > 0 && seen < 4; seen++)
         if (e->tables[k].count == row->count && same_names(e->tables[k].names, row->names,
-                                                           row->count))
+                                                           row->count)) {
+            e->tables[k].alias = row->names;
             return k;
+        }
     if (e->ntables == e->cap_tables) {
         uint32_t cap = e->cap_tables ? e->cap_tables * 2 : 16;
         struct wire_names *t = realloc(e->tables, cap * sizeof *t);
@@ -120,6 +125,7 @@ static uint32_t names_ref(wire_enc *e, const wh_row *row)
         e->cap_tables = cap;
     }
     e->tables[e->ntables].names = row->names;
+    e->tables[e->ntables].alias = NULL;
     e->tables[e->ntables].count = row->count;
     size_t bytes = array_head(row->count);
     for (uint32_t c = 0; c < row->count; c++) {
@@ -382,12 +388,22 @@ int wire_enc_end(wire_enc *e)
 
 /* ---- update batches: decoding ---------------------------------------------------------- */
 
+/* The last string of one field copied into the arena: consecutive updates
+ * mostly repeat their transaction, position's log name and logical part,
+ * db and table, and then share one copy (src points into the payload). */
+typedef struct str_memo {
+    const char *src;
+    uint32_t    len;
+    const char *copy;
+} str_memo;
+
 typedef struct dec {
     mp_reader   r;
     wh_arena   *arena;
     char       *errbuf;
     size_t      errlen;
     uint32_t    at;              /* update index, for messages */
+    str_memo    txn, db, table, log_name, logical;
 } dec;
 
 /* A row waiting for its names table (which may follow the updates). */
@@ -408,7 +424,20 @@ static int bad(dec *d, const char *what)
                      what);
 }
 
-static bool get_cstr(dec *d, const char **out)
+/* A NUL-terminated arena copy of s[0..len), shared with the previous
+ * string of the same field when equal; NULL when out of memory. */
+static const char *memo_strndup(dec *d, str_memo *m, const char *s, uint32_t len)
+{
+    if (m && m->copy && m->len == len && memcmp(m->src, s, len) == 0)
+        return m->copy;
+    const char *c = wh_arena_strndup(d->arena, s, len);
+    if (c && m)
+        *m = (str_memo){ s, len, c };
+    return c;
+}
+
+/* A str or nil into *out (copied, with memo m or NULL: no sharing). */
+static bool get_cstr(dec *d, str_memo *m, const char **out)
 {
     const char *s;
     uint32_t len;
@@ -418,7 +447,7 @@ static bool get_cstr(dec *d, const char **out)
     }
     if (!mp_get_fixstr(&d->r, &s, &len))
         return false;
-    *out = wh_arena_strndup(d->arena, s, len);
+    *out = memo_strndup(d, m, s, len);
     return *out != NULL;
 }
 
@@ -600,9 +629,9 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
                 return bad(d, "pos");
             u->pos.offset = p.offset;
             u->pos.index = p.index;
-            u->pos.log_name = p.log_name ? wh_arena_strndup(d->arena, p.log_name, p.log_name_len)
-                                         : NULL;
-            u->pos.logical = p.logical ? wh_arena_strndup(d->arena, p.logical, p.logical_len)
+            u->pos.log_name = p.log_name ? memo_strndup(d, &d->log_name, p.log_name,
+                                                        p.log_name_len) : NULL;
+            u->pos.logical = p.logical ? memo_strndup(d, &d->logical, p.logical, p.logical_len)
                                        : NULL;
             if ((p.log_name && !u->pos.log_name) || (p.logical && !u->pos.logical))
                 return WH_ERR_NOMEM;
@@ -616,17 +645,17 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
             break;
         case UK_TXN: {
             uint32_t an;
-            if (!mp_get_fixarray(&d->r, &an) || an != 2 || !get_cstr(d, &u->txn.id) ||
+            if (!mp_get_fixarray(&d->r, &an) || an != 2 || !get_cstr(d, &d->txn, &u->txn.id) ||
                 !mp_get_bool(&d->r, &u->txn.last))
                 return bad(d, "txn");
             break;
         }
         case UK_DB:
-            if (!get_cstr(d, &u->db))
+            if (!get_cstr(d, &d->db, &u->db))
                 return bad(d, "db");
             break;
         case UK_TABLE:
-            if (!get_cstr(d, &u->table))
+            if (!get_cstr(d, &d->table, &u->table))
                 return bad(d, "table");
             break;
         case UK_SCHEMA:
@@ -634,7 +663,7 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
                 return bad(d, "schema_id");
             break;
         case UK_STATEMENT:
-            if (!get_cstr(d, &u->statement))
+            if (!get_cstr(d, NULL, &u->statement))
                 return bad(d, "statement");
             break;
         case UK_BEFORE:
@@ -663,7 +692,7 @@ static int get_update(dec *d, wh_update *u, row_fix *fixes, uint32_t *nfix)
 int wire_batch_decode(const uint8_t *payload, size_t len, wh_arena *arena, wire_batch *out,
                       char *errbuf, size_t errlen)
 {
-    dec d = { { payload, payload + len }, arena, errbuf, errlen, 0 };
+    dec d = { .r = { payload, payload + len }, .arena = arena, .errbuf = errbuf, .errlen = errlen };
     uint32_t n, count = 0, nfix = 0, ntables = 0;
     wh_update *ups = NULL;
     row_fix *fixes = NULL;
@@ -677,7 +706,7 @@ int wire_batch_decode(const uint8_t *payload, size_t len, wh_arena *arena, wire_
         if (!mp_get_fixuint(&d.r, &key))
             return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "UPDATES payload: bad key");
         if (key == BK_SHARD) {
-            if (!get_cstr(&d, &out->shard) || !out->shard)
+            if (!get_cstr(&d, NULL, &out->shard) || !out->shard)
                 return wh_seterr(errbuf, errlen, WH_ERR_PROTOCOL, "UPDATES payload: bad shard");
         } else if (key == BK_UPDATES && !have_updates) {
             if (!mp_get_fixarray(&d.r, &count))

@@ -39,7 +39,11 @@ typedef struct wire_enc {
     size_t   frame_start;
     size_t   count_at;      /* offset of the array32 header whose count is patched */
     uint32_t count;
-    struct wire_names { const char *const *names; uint32_t count; } *tables;
+    struct wire_names {
+        const char *const *names;
+        const char *const *alias;   /* the last other array found equal by content */
+        uint32_t count;
+    } *tables;
     uint32_t ntables, cap_tables;
     size_t   names_bytes;   /* encoded size of tables[0..ntables) */
     size_t   pos_at, pos_len;  /* the first update's position in out */

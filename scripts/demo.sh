@@ -27,10 +27,10 @@ if [ "${1:-}" != "--inside-harness" ]; then
   bash scripts/install-deps.sh
   if [ "${1:-}" != "--no-build" ]; then
     if [ -f "$BUILD/meson-private/coredata.dat" ]; then
-      meson setup --reconfigure "$BUILD" --buildtype=release >/dev/null
+      meson setup --reconfigure "$BUILD" --buildtype=release -Db_lto=true >/dev/null
     else
       rm -rf "$BUILD"
-      meson setup "$BUILD" --buildtype=release >/dev/null
+      meson setup "$BUILD" --buildtype=release -Db_lto=true >/dev/null
     fi
     echo "== building ($BUILD)"
     ninja -C "$BUILD" >/dev/null

@@ -283,6 +283,61 @@ static void test_batches(void)
     wire_enc_free(&e);
 }
 
+/* Name arrays equal by content share one name table, also once an alias
+ * was remembered, and an array that differs (same count) gets its own;
+ * decoded strings that repeat share one copy, and those that differ do not. */
+static void test_shared_names_and_strings(void)
+{
+    static const char *const a[] = { "id", "k" }, *const b[] = { "id", "k" },
+                             *const c[] = { "id", "v" };
+    const char *const *arrays[] = { a, b, b, c, b, a };
+    const char *dbs[] = { "shop", "shop", "shop", "crm", "crm", "shop" };
+    const char *gtids[] = { "0-1-5", "0-1-5", "0-1-6", "0-1-6", "0-1-7", "0-1-7" };
+    wh_value vals[2] = { { .type = WH_T_INT, .n.i = 1 }, { .type = WH_T_STRING, .str = "x",
+                                                           .len = 1 } };
+    wh_update ups[6];
+    wire_enc e;
+    wire_enc_init(&e);
+    wh_buf buf = WH_BUF_INIT;
+    wire_enc_begin(&e, &buf, "db1");
+    for (int i = 0; i < 6; i++) {
+        ups[i] = (wh_update){ .shard = "db1", .op = WH_OP_INSERT,
+                              .pos = { "mysql-bin.000001", 100 + i, gtids[i], 0 },
+                              .txn = { gtids[i], 0, true }, .db = dbs[i], .table = "t",
+                              .has_after = true, .after = { arrays[i], vals, 2 } };
+        CHECK_EQ_INT(wire_enc_add(&e, &ups[i]), 0);
+    }
+    CHECK_EQ_INT(e.ntables, 2);   /* {id, k} (a and b) and {id, v} (c) */
+    CHECK_EQ_INT(wire_enc_end(&e), 0);
+    int type;
+    const uint8_t *pl;
+    size_t plen, used;
+    char err[256];
+    CHECK_EQ_INT(wire_frame_parse((uint8_t *)buf.data, buf.len, WIRE_FRAME_MAX, &type, &pl,
+                                  &plen, &used, err, sizeof err), WH_OK);
+    wh_arena arena = WH_ARENA_INIT;
+    wire_batch batch;
+    CHECK_EQ_INT(wire_batch_decode(pl, plen, &arena, &batch, err, sizeof err), WH_OK);
+    CHECK_EQ_INT(batch.count, 6);
+    for (uint32_t i = 0; i < batch.count && i < 6; i++) {
+        const wh_update *u = &batch.updates[i];
+        CHECK_EQ_STR(u->after.names[1], arrays[i][1]);
+        CHECK_EQ_STR(u->db, dbs[i]);
+        CHECK_EQ_STR(u->pos.logical, gtids[i]);
+        CHECK_EQ_STR(u->txn.id, gtids[i]);
+        CHECK_EQ_STR(u->pos.log_name, "mysql-bin.000001");
+        if (i > 0) {
+            const wh_update *p = &batch.updates[i - 1];
+            CHECK((u->db == p->db) == (strcmp(dbs[i], dbs[i - 1]) == 0));
+            CHECK((u->txn.id == p->txn.id) == (strcmp(gtids[i], gtids[i - 1]) == 0));
+            CHECK(u->pos.log_name == p->pos.log_name);
+        }
+    }
+    wh_arena_free(&arena);
+    wh_buf_free(&buf);
+    wire_enc_free(&e);
+}
+
 /* Timestamps far from the epoch take the 96-bit form and decode back. */
 static void test_timestamps(void)
 {
@@ -421,6 +476,7 @@ int main(int argc, char **argv)
     test_frames();
     test_msgpack_ints();
     test_batches();
+    test_shared_names_and_strings();
     test_timestamps();
     test_pos_state();
     return check_done("test_wire");
