@@ -704,21 +704,13 @@ def main(argv):
             env = Env(stack, **opts)
             fn(env, seed)
             env.stop_all()
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and name.startswith(("idx", "pub")):
-                    with open(stack.path(name), errors="replace") as f:
-                        text = f.read()
-                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                        if bad in text:
-                            raise Failed("%s reports %s" % (name, bad))
+            bad = stack.sanitizer_report(("idx", "pub"))
+            if bad:
+                raise Failed(bad)
             check(True, "no sanitizer reports in the processes' logs")
         except Failed as e:
             print("FAILED: %s (seed %d)" % (e, seed), flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and name.startswith(("idx", "pub")):
-                    with open(stack.path(name), errors="replace") as f:
-                        tail = f.read()[-4000:]
-                    print("--- %s (tail)\n%s" % (name, tail))
+            stack.print_log_tails(("idx", "pub"), size=4000)
             return 1
         finally:
             if env:

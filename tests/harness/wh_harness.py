@@ -873,6 +873,10 @@ class ZkEnsemble:
 
 # --- a set of servers sharing one temp dir -----------------------------------
 
+# What a sanitizer writes into a process's log when it finds something.
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
 class Stack:
     """A temporary directory plus the servers started in it; teardown() kills all and removes it.
 
@@ -906,6 +910,31 @@ class Stack:
         p = self.path(name)
         os.makedirs(p, exist_ok=True)
         return p
+
+    def logs(self, prefixes=None, skip=()):
+        """The names of the process logs (NAME.log) in the stack's directory, sorted:
+        those that start with one of prefixes (every one when None) and none of skip."""
+        return [n for n in sorted(os.listdir(self.tmpdir))
+                if n.endswith(".log") and (prefixes is None or n.startswith(tuple(prefixes)))
+                and not n.startswith(tuple(skip))]
+
+    def sanitizer_report(self, prefixes=None, skip=("zk", "m")):
+        """'NAME reports MARK' for the first of those logs (by default all but the
+        servers': zk*, m*) that holds a sanitizer's report (AddressSanitizer,
+        LeakSanitizer, UBSan's 'runtime error:'), or None when none does."""
+        for name in self.logs(prefixes, skip):
+            with open(self.path(name), errors="replace") as f:
+                text = f.read()
+            for mark in SANITIZER_MARKS:
+                if mark in text:
+                    return "%s reports %s" % (name, mark)
+        return None
+
+    def print_log_tails(self, prefixes=None, skip=(), size=3000):
+        """Prints the last size characters of each of those logs (after a failure)."""
+        for name in self.logs(prefixes, skip):
+            with open(self.path(name), errors="replace") as f:
+                print("--- %s (tail)\n%s" % (name, f.read()[-size:]), flush=True)
 
     def mariadb(self, options=None, server_id=None, binlog_basename=None, name=None):
         """Install and start a primary MariaDB; returns the MariaDB object."""

@@ -282,18 +282,11 @@ def main(argv):
             td.check(one("wormhole_publisher_active") == 1 and one("wormhole_flow_failed") == 0,
                      "the publisher is active and no flow failed")
             env.stop_all()
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log"):
-                    with open(stack.path(name), errors="replace") as f:
-                        text = f.read()
-                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                        td.check(bad not in text, "%s has no %s report" % (name, bad))
+            bad = stack.sanitizer_report(skip=())
+            td.check(bad is None, "no sanitizer reports in the logs (%s)" % (bad or "none"))
         except td.Failed as e:
             print("FAILED: %s" % e, flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log"):
-                    with open(stack.path(name), errors="replace") as f:
-                        print("--- %s (tail)\n%s" % (name, f.read()[-3000:]))
+            stack.print_log_tails()
             return 1
         finally:
             env.stop_all()

@@ -175,10 +175,7 @@ def main(argv):
             scenario(env, monitor)
         except td.Failed as e:
             print("FAILED: %s" % e, flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log"):
-                    with open(stack.path(name)) as f:
-                        print("--- %s (tail)\n%s" % (name, f.read()[-4000:]))
+            stack.print_log_tails(size=4000)
             return 1
         finally:
             env.stop_all()

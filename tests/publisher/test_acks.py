@@ -446,20 +446,15 @@ def main(argv):
         try:
             fn(env)
             env.stop_all()
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and not name.startswith(("zk", "m")):
-                    t = text(stack.path(name))
-                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                        if bad in t:
-                            raise Failed("%s reports %s" % (name, bad))
+            bad = stack.sanitizer_report()
+            if bad:
+                raise Failed(bad)
             check(True, "no sanitizer reports in the processes' logs")
         except td.Skip:
             return td.SKIP
         except Failed as e:
             print("FAILED: %s" % e, flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log"):
-                    print("--- %s (tail)\n%s" % (name, text(stack.path(name))[-3000:]))
+            stack.print_log_tails()
             return 1
         finally:
             env.stop_all()

@@ -415,15 +415,19 @@ def check_status(t, samples, rows):
     check(True, "the finished bootstrap is no longer in the status file")
 
 
-def kill_phase(stack, t, boots):
+def kill_phase(stack, t, boots, unit="rows", settle=0.0):
     """kill -9 of the publisher, then of the subscriber, each once some chunks of the
-    running bootstrap were acknowledged; checks that each resumes. Returns the kills."""
+    running bootstrap were acknowledged; checks that each resumes. The publisher dies
+    settle seconds after the progress said two chunks (not right after a progress
+    write: chunks acknowledged and not yet written would come again). unit names
+    what is counted (rows, keys). Returns the kills."""
     wait_until(lambda: (t.progress() or {}).get("id") == "b2" and
                t.progress().get("rows", 0) >= 2 * t.chunk, 120, "two chunks acknowledged")
+    time.sleep(settle)
     before = t.progress()
     t.pub.send_signal(signal.SIGKILL)
     t.pub.wait()
-    log("publisher killed at %d rows acknowledged" % before["rows"])
+    log("publisher killed at %d %s acknowledged" % (before["rows"], unit))
     time.sleep(0.5)
     t.publisher()
     wait_until(lambda: "resumes at table" in open(t.publog).read(), 60,
@@ -438,14 +442,14 @@ def kill_phase(stack, t, boots):
         log("the bootstrap finished before the subscriber could be killed mid-way")
         return 1
     boots[-1].kill()
-    log("subscriber killed at %d rows acknowledged" % before["rows"])
-    boots.append(Tail(stack, t.zk, "boot", len(boots) + 1))
+    log("subscriber killed at %d %s acknowledged" % (before["rows"], unit))
+    boots.append(type(boots[-1])(stack, t.zk, "boot", len(boots) + 1))
     wait_until(lambda: (t.progress() or {}).get("rows", 0) > before["rows"] or
                t.progress().get("done"), 120, "the bootstrap to go on after the subscriber's kill")
     after = t.progress()
     check(after["rows"] >= before["rows"],
-          "after the subscriber's kill the bootstrap goes on from %d rows (now %d), not from 0"
-          % (before["rows"], after["rows"]))
+          "after the subscriber's kill the bootstrap goes on from %d %s (now %d), not from 0"
+          % (before["rows"], unit, after["rows"]))
     return 2
 
 

@@ -31,7 +31,6 @@ import base64
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -213,43 +212,6 @@ def wait_done(t, boot_id, app="boot", timeout=900):
     return t.progress(app)
 
 
-def kill_phase(stack, t, boots):
-    """kill -9 of the publisher, then of the subscriber, each once some chunks of the
-    running bootstrap were acknowledged; checks that each resumes. Returns the kills."""
-    wait_until(lambda: (t.progress() or {}).get("id") == "b2" and
-               t.progress().get("rows", 0) >= 2 * t.chunk, 120, "two chunks acknowledged")
-    # Not right after a progress write: chunks acknowledged and not yet written
-    # would come again (about 10 a second here).
-    time.sleep(0.7)
-    before = t.progress()
-    t.pub.send_signal(signal.SIGKILL)
-    t.pub.wait()
-    log("publisher killed at %d keys acknowledged" % before["rows"])
-    time.sleep(0.5)
-    t.publisher()
-    wait_until(lambda: "resumes at table" in open(t.publog).read(), 60,
-               "the restarted publisher to resume the bootstrap")
-    line = [x for x in open(t.publog) if "resumes at table" in x][0].strip()
-    check(" 0 rows" not in line, "the restarted publisher resumes the bootstrap where it "
-          "stood: %s" % line[-80:])
-    wait_until(lambda: (t.progress() or {}).get("rows", 0) >= before["rows"] + 2 * t.chunk or
-               t.progress().get("done"), 120, "two more chunks acknowledged")
-    before = t.progress()
-    if before.get("done"):
-        log("the bootstrap finished before the subscriber could be killed mid-way")
-        return 1
-    boots[-1].kill()
-    log("subscriber killed at %d keys acknowledged" % before["rows"])
-    boots.append(Tail(stack, t.zk, "boot", len(boots) + 1))
-    wait_until(lambda: (t.progress() or {}).get("rows", 0) > before["rows"] or
-               t.progress().get("done"), 120, "the bootstrap to go on after the subscriber's kill")
-    after = t.progress()
-    check(after["rows"] >= before["rows"],
-          "after the subscriber's kill the bootstrap goes on from %d keys (now %d), not from 0"
-          % (before["rows"], after["rows"]))
-    return 2
-
-
 def dump_cf(t, cf, n):
     path = t.stack.path("dump-%s-%d" % (cf, n))
     t.w.run("dump %s %s" % (cf, path))
@@ -308,7 +270,7 @@ def scenario(stack, t, args):
         # 3. bootstrap b2 with kill -9 of the publisher and of the subscriber mid-way.
         mark = [sum(1 for _ in open(b.out)) for b in boots]
         t.ctl("bootstrap", "boot", "--tables", "big", "--id", "b2")
-        kills = 0 if args.no_kills else kill_phase(stack, t, boots)
+        kills = 0 if args.no_kills else tb.kill_phase(stack, t, boots, "keys", 0.7)
         prog = wait_done(t, "b2")
         log("bootstrap b2 done: %s; write load meanwhile: %d operations" % (json.dumps(prog),
                                                                              counts["ops"]))

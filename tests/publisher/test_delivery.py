@@ -1454,23 +1454,15 @@ def main(argv):
             env.stop_all()
             if tls:
                 env.check_tls()
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and not name.startswith(("zk", "m")):
-                    with open(stack.path(name), errors="replace") as f:
-                        text = f.read()
-                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                        if bad in text:
-                            raise Failed("%s reports %s" % (name, bad))
+            bad = stack.sanitizer_report()
+            if bad:
+                raise Failed(bad)
             check(True, "no sanitizer reports in the processes' logs")
         except Skip:
             return SKIP
         except Failed as e:
             print("FAILED: %s" % e, flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log"):
-                    with open(stack.path(name)) as f:
-                        tail = f.read()[-3000:]
-                    print("--- %s (tail)\n%s" % (name, tail))
+            stack.print_log_tails()
             return 1
         finally:
             env.stop_all()

@@ -167,21 +167,14 @@ def main(argv):
             scenario(env, stack)
         except td.Failed as e:
             print("FAILED: %s" % e, flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and name.startswith(("pub", "tail")):
-                    with open(stack.path(name), errors="replace") as f:
-                        print("--- %s (tail)\n%s" % (name, f.read()[-3000:]))
+            stack.print_log_tails(("pub", "tail"))
             return 1
         finally:
             env.stop_all()
-        for name in sorted(os.listdir(stack.tmpdir)):
-            if name.endswith(".log") and name.startswith(("pub", "tail")):
-                with open(stack.path(name), errors="replace") as f:
-                    text = f.read()
-                for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                    if bad in text:
-                        print("FAILED: %s reports %s" % (name, bad))
-                        return 1
+        bad = stack.sanitizer_report(("pub", "tail"))
+        if bad:
+            print("FAILED: %s" % bad)
+            return 1
     print("failed_flow: passed")
     return 0
 

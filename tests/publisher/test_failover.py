@@ -827,21 +827,15 @@ def main(argv):
             raise
         except Failed as e:
             print("FAILED: %s" % e, flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and name.startswith(("pub", "tail")):
-                    with open(stack.path(name), errors="replace") as f:
-                        print("--- %s (tail)\n%s" % (name, f.read()[-3000:]))
+            stack.print_log_tails(("pub", "tail"))
             return 1
         finally:
             for env in ENVS:
                 env.stop_all()
-        for name in sorted(os.listdir(stack.tmpdir)):
-            if name.startswith("pub") and name.endswith(".log"):
-                text = open(stack.path(name), errors="replace").read()
-                for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                    if bad in text:
-                        print("FAILED: %s reports %s" % (name, bad))
-                        return 1
+        bad = stack.sanitizer_report(("pub",))
+        if bad:
+            print("FAILED: %s" % bad)
+            return 1
     print("%s: passed" % argv[1])
     return 0
 

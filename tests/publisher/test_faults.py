@@ -655,22 +655,14 @@ def main(argv):
         try:
             Run(env, seed, sched).go()
             env.stop_all()
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log") and not name.startswith(("zk", "m")):
-                    with open(stack.path(name), errors="replace") as f:
-                        text = f.read()
-                    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-                        if bad in text:
-                            raise Failed("%s reports %s" % (name, bad))
+            bad = stack.sanitizer_report()
+            if bad:
+                raise Failed(bad)
             check(True, "no sanitizer reports in the processes' logs")
         except Exception as e:  # noqa: BLE001 - a failed check or a broken run: same report
             print("FAILED: %s%s" % ("" if isinstance(e, Failed) else type(e).__name__ + ": ",
                                     e), flush=True)
-            for name in sorted(os.listdir(stack.tmpdir)):
-                if name.endswith(".log"):
-                    with open(stack.path(name), errors="replace") as f:
-                        tail = f.read()[-3000:]
-                    print("--- %s (tail)\n%s" % (name, tail))
+            stack.print_log_tails()
             print("FAILED seed %d (%s)" % (seed, replay), flush=True)
             return 1
         finally:
