@@ -383,6 +383,42 @@ def run(args):
             kill_all()
 
 
+class ProgressBound:
+    """The invariant behind "at most one chunk per kill": the snapshot rows the app
+    has written out are never more than one chunk past the progress ZooKeeper holds,
+    read after counting them (a chunk goes only once its predecessor's progress is
+    written). Calling it takes a sample (wait_done's each); check() judges them."""
+
+    def __init__(self, t, tail, boot_id):
+        self.t, self.tail, self.boot_id = t, tail, boot_id
+        self.worst, self.samples = None, 0
+        self.off = self.got = 0   # the file read so far (whole lines) and its snapshot rows
+        self.last = 0.0
+
+    def __call__(self):
+        if time.time() - self.last < 0.5:
+            return   # a sample each half second: the file is read on, not again
+        self.last = time.time()
+        with open(self.tail.out, "rb") as f:
+            f.seek(self.off)
+            data = f.read()
+        data = data[:data.rfind(b"\n") + 1]
+        self.off += len(data)
+        self.got += data.count(b'"op":"snapshot"')
+        got = self.got
+        p = self.t.progress() or {}
+        if p.get("id") == self.boot_id and not p.get("done"):
+            ahead = got - p.get("rows", 0)
+            self.worst = ahead if self.worst is None else max(self.worst, ahead)
+            self.samples += 1
+
+    def check(self):
+        check(self.samples >= 3 and self.worst <= self.t.chunk,
+              "the app never held more than one chunk (%d) of snapshot rows past the "
+              "progress in ZooKeeper: at most %s past it in %d samples"
+              % (self.t.chunk, self.worst, self.samples))
+
+
 def wait_done(t, boot_id, timeout=600, each=None):
     def finished():
         if each:
@@ -479,7 +515,8 @@ def scenario(stack, t, args):
         during0 = len(other.lat)
         t.ctl("bootstrap", "boot", "--tables", "app.big", "--id", "b1")
         samples = []
-        prog = wait_done(t, "b1", each=lambda: t.sample_status(samples))
+        bound = ProgressBound(t, boots[0], "b1")
+        prog = wait_done(t, "b1", each=lambda: (t.sample_status(samples), bound()))
         took = time.time() - t0
         during, nduring = latency_ms(other.lat[during0:])
         log("bootstrap b1 done in %.1f s (%.0f rows/s end to end): %s"
@@ -488,6 +525,7 @@ def scenario(stack, t, args):
             % (during, nduring))
         check_other_latency(other, base, during, nduring, args.latency_factor)
         check_status(t, samples, args.rows)
+        bound.check()
 
         # 3. bootstrap b2 (a new id starts over) with kill -9 of the publisher and of the
         #    subscriber mid-way.

@@ -206,9 +206,13 @@ def big_writer(w, stop, keys, counts):
         time.sleep(0.02)
 
 
-def wait_done(t, boot_id, app="boot", timeout=900):
-    wait_until(lambda: (t.progress(app) or {}).get("id") == boot_id and
-               t.progress(app).get("done"), timeout, "bootstrap %s to finish" % boot_id)
+def wait_done(t, boot_id, app="boot", timeout=900, each=None):
+    def finished():
+        if each:
+            each()
+        p = t.progress(app) or {}
+        return p.get("id") == boot_id and p.get("done")
+    wait_until(finished, timeout, "bootstrap %s to finish" % boot_id)
     return t.progress(app)
 
 
@@ -257,7 +261,8 @@ def scenario(stack, t, args):
         t0 = time.time()
         during0 = len(other.lat)
         t.ctl("bootstrap", "boot", "--tables", "big", "--id", "b1")
-        prog = wait_done(t, "b1")
+        bound = tb.ProgressBound(t, boots[0], "b1")
+        prog = wait_done(t, "b1", each=bound)
         took = time.time() - t0
         during, nduring = latency_ms(other.lat[during0:])
         log("bootstrap b1 done in %.1f s (%.0f keys/s end to end): %s"
@@ -266,6 +271,7 @@ def scenario(stack, t, args):
             % (during, nduring))
         check_other_latency(other, base, during, nduring, args.latency_factor,
                             "put-to-callback")
+        bound.check()
 
         # 3. bootstrap b2 with kill -9 of the publisher and of the subscriber mid-way.
         mark = [sum(1 for _ in open(b.out)) for b in boots]
