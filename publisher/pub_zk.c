@@ -758,6 +758,7 @@ static void flush_boot(pub_zk *z)
         char *data = strdup(e->boot), app[ZKU_PATH_MAX], path[ZKU_PATH_MAX];
         uint64_t gen = e->boot_gen;
         snprintf(app, sizeof app, "%s", e->app);
+        path[0] = '\0';
         pthread_mutex_unlock(&z->mu);
         int rc = ZBADARGUMENTS;
         if (data && zku_path_boot_progress(path, sizeof path, cfg->zk_root, app,
@@ -770,12 +771,18 @@ static void flush_boot(pub_zk *z)
                 rc = ZOK;
         }
         free(data);
-        if (rc != ZOK)
-            wh_debug(WH_AREA_ZK, "writing bootstrap progress of app %s: %s", app, zerror(rc));
         pthread_mutex_lock(&z->mu);
+        int was = z->pos[i].boot_failed_rc;
+        z->pos[i].boot_failed_rc = rc == ZOK ? 0 : rc;
         if (rc == ZOK)
             z->pos[i].boot_written_gen = gen;
         pthread_mutex_unlock(&z->mu);   /* else the next flush tries again (the chunk waits) */
+        /* The bootstrap waits while its progress cannot be written: say so once. */
+        if (rc != ZOK && rc != was)
+            wh_warn(WH_AREA_ZK, "app %s: writing its bootstrap progress to %s: %s; the "
+                    "bootstrap waits and the write is retried", app, path, zerror(rc));
+        else if (rc == ZOK && was != 0)
+            wh_info(WH_AREA_ZK, "app %s: its bootstrap progress is written again", app);
         if (rc == ZOK) {
             atomic_store(&z->boot_news, true);
             pub_wake(z->pub);

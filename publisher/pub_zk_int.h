@@ -38,6 +38,7 @@ typedef struct zk_pos {
     bool     acked;          /* the flow acknowledged something in this run */
     char    *boot;         /* newest acknowledged bootstrap progress (node data), or NULL */
     uint64_t boot_gen, boot_written_gen;  /* tickets (pub_zk_note_boot) made and written */
+    int      boot_failed_rc;  /* the ZooKeeper error of the last failed progress write, 0 */
 } zk_pos;
 
 struct pub_zk {
