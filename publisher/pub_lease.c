@@ -47,6 +47,8 @@ static pub_lease_action decide_active(const pub_lease_view *v)
 {
     if (!v->self_healthy)
         return PUB_LEASE_HAND_OVER;
+    if (pub_lease_missed(v) >= 0)
+        return PUB_LEASE_HAND_OVER;
     if (!v->move || (v->move_from[0] && strcmp(v->move_from, v->self) != 0))
         return PUB_LEASE_NONE;
     if (v->move_to[0]) {
@@ -94,6 +96,19 @@ pub_lease_action pub_lease_decide(const pub_lease_view *v)
 static bool pub_lease_best_is_self(const pub_lease_view *v)
 {
     return is_self(v, pub_lease_best(v->cands, v->ncands, v->move ? v->move_from : NULL));
+}
+
+int pub_lease_missed(const pub_lease_view *v)
+{
+    if (!v->active || !v->fresh_take || v->move || !v->elected_on)
+        return -1;
+    int i = pub_lease_best(v->cands, v->ncands, NULL);
+    if (i < 0 || is_self(v, i))
+        return -1;
+    for (int k = 0; k < v->nelected; k++)
+        if (strcmp(v->elected_on[k], v->cands[i].id) == 0)
+            return -1;   /* seen then: healthy or not, the election weighed it */
+    return i;
 }
 
 int pub_lease_better_starting(const pub_lease_view *v, const char *exclude)
@@ -147,6 +162,9 @@ struct pub_lease {
     int64_t self_since;           /* mtime of our node */
     int64_t vacant_since;         /* mono ms we first saw the lease vacant; 0 held */
     int64_t released_at;          /* mono ms of our last hand-over; 0 none */
+    bool    fresh_take;           /* took the lease in an election; no full round since */
+    char  **elect_names;          /* the candidates' ids the electing round saw */
+    int     nelect;
 };
 
 int pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids,
@@ -171,6 +189,24 @@ int pub_lease_new(const pub_config *cfg, const char *id, const zku_acl_ids *ids,
     return WH_OK;
 }
 
+/* Keeps a copy of the n ids the electing round saw (n 0: forgets them; out
+ * of memory: forgets them too, and pub_lease_missed finds nothing). */
+static void keep_elect_names(pub_lease *l, const char *const *ids, int n)
+{
+    for (int i = 0; i < l->nelect; i++)
+        free(l->elect_names[i]);
+    free(l->elect_names);
+    l->elect_names = NULL;
+    l->nelect = 0;
+    if (n <= 0 || !(l->elect_names = calloc((size_t)n, sizeof(char *))))
+        return;
+    for (; l->nelect < n; l->nelect++)
+        if (!(l->elect_names[l->nelect] = strdup(ids[l->nelect]))) {
+            keep_elect_names(l, NULL, 0);
+            return;
+        }
+}
+
 static void forget_names(pub_lease *l)
 {
     for (int i = 0; i < l->nlast; i++)
@@ -185,6 +221,7 @@ void pub_lease_free(pub_lease *l)
     if (!l)
         return;
     forget_names(l);
+    keep_elect_names(l, NULL, 0);
     free(l);
 }
 
@@ -250,6 +287,8 @@ bool pub_lease_quick_take(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, 
     }
     if (same && !l->vacant_since)
         l->vacant_since = wh_mono_ms();
+    if (same)   /* we take on the last round's view */
+        keep_elect_names(l, (const char *const *)l->last_names, l->nlast);
     return same;
 }
 
@@ -459,8 +498,22 @@ int pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool ac
         .failback = l->cfg->lease_failback, .vacant_ms = held ? 0 : now - l->vacant_since,
         .grace_ms = l->cfg->lease_grace_ms,
         .holdoff = l->released_at && now - l->released_at < l->cfg->lease_grace_ms,
+        .fresh_take = active && l->fresh_take, .elected_on = l->elect_names,
+        .nelected = l->nelect,
     };
+    int missed = pub_lease_missed(&v);
+    seen->missed = missed >= 0;
+    if (missed >= 0)
+        wh_info(WH_AREA_ZK, "took the lease of shard %s on a view that missed candidate %s "
+                "(priority %lld, registered before the lease): handing the shard over to it",
+                l->cfg->shard, cands[missed].id, (long long)cands[missed].priority);
     seen->act = pub_lease_decide(&v);
+    if (active) {
+        l->fresh_take = false;   /* one round: later changes are failback's */
+        keep_elect_names(l, NULL, 0);
+    } else if (seen->act == PUB_LEASE_TAKE) {
+        keep_elect_names(l, (const char *const *)names.data, names.count);
+    }
     seen->moving = moving;
     seen->next = pub_lease_next(&v);
     log_wait(l, &v, seen->act);
@@ -481,13 +534,14 @@ char *pub_lease_data(pub_lease *l)
     return data;
 }
 
-void pub_lease_took(pub_lease *l)
+void pub_lease_took(pub_lease *l, bool moved)
 {
+    l->fresh_take = !moved;
     l->vacant_since = 0;
     l->wait_logged = false;
 }
 
-int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
+int pub_lease_acquire(pub_lease *l, zhandle_t *zh, bool moved)
 {
     char *data = pub_lease_data(l);
     if (!data)
@@ -495,7 +549,7 @@ int pub_lease_acquire(pub_lease *l, zhandle_t *zh)
     int rc = zku_create(zh, l->cfg->zk_root, l->lease_path, data, ZOO_EPHEMERAL, l->ids);
     free(data);
     if (rc == ZOK)
-        pub_lease_took(l);
+        pub_lease_took(l, moved);
     return rc;
 }
 

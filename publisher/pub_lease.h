@@ -51,6 +51,12 @@ typedef struct pub_lease_view {
     int64_t     vacant_ms;        /* how long we have seen the lease vacant */
     int64_t     grace_ms;         /* lease.grace_ms */
     bool        holdoff;          /* we handed the lease over less than grace_ms ago */
+    /* Our first round since we took the lease in an election (not a move), and
+     * the candidates the round that decided it saw: a better healthy candidate
+     * not among them registered between that read and the lease's creation. */
+    bool        fresh_take;
+    char *const *elected_on;
+    int         nelected;
 } pub_lease_view;
 
 typedef enum pub_lease_action {
@@ -70,6 +76,10 @@ int pub_lease_best(const pub_lease_cand *c, int n, const char *exclude);
  * better than self if it turned out healthy, never exclude (may be NULL); -1
  * when none. A best candidate waits for it before taking a vacant lease. */
 int pub_lease_better_starting(const pub_lease_view *v, const char *exclude);
+
+/* Index of the better healthy candidate our fresh election missed (see
+ * fresh_take): the new active hands the shard over to it; -1 none. */
+int pub_lease_missed(const pub_lease_view *v);
 
 /* The rule of docs/FAILOVER.md "Election":
  *  - the active hands over when it is unhealthy, or when a move request is
@@ -121,6 +131,7 @@ typedef struct pub_lease_seen {
     char holder[ZKU_ID_MAX + 1];  /* the lease holder; "" when vacant */
     bool moving;                  /* a move request is pending */
     bool next;                    /* pub_lease_next: we would take a vacant lease at once */
+    bool missed;                  /* hand over: our election missed a better candidate */
 } pub_lease_seen;
 
 /* Rewrites our candidate node when our health changed, reads the
@@ -130,13 +141,14 @@ int  pub_lease_step(pub_lease *l, zhandle_t *zh, watcher_fn w, void *ctx, bool a
                     const pub_lease_health *h, pub_lease_seen *seen);
 
 /* Creates the lease node for us: ZOK (we hold it), ZNODEEXISTS (another
- * does) or the error. */
-int  pub_lease_acquire(pub_lease *l, zhandle_t *zh);
+ * does) or the error. moved: by a move request (pub_lease_took). */
+int  pub_lease_acquire(pub_lease *l, zhandle_t *zh, bool moved);
 /* The lease node's data for us (malloc'd; NULL on failure, logged), for a
  * takeover that creates it in a multi (pub_takeover.c); pub_lease_took
  * when that multi succeeded. */
 char *pub_lease_data(pub_lease *l);
-void  pub_lease_took(pub_lease *l);
+/* moved: the lease came by a move request (not an election). */
+void  pub_lease_took(pub_lease *l, bool moved);
 /* Deletes the lease node if it is ours and starts the hold-off. */
 int  pub_lease_release(pub_lease *l, zhandle_t *zh);
 /* Writes a move request from the current holder (from, "" any) to to ("" the

@@ -375,7 +375,7 @@ int pub_takeover_commit(pub_takeover *t, pub_zk *z, bool moving)
         free(claim_op);
         return rc;
     }
-    pub_lease_took(z->lease);
+    pub_lease_took(z->lease, moving);
     z->epoch = epoch;
     for (int i = 0; i < t->napps; i++) {
         tk_app *a = &t->apps[i];

@@ -91,7 +91,7 @@ static int become_active(pub_zk *z, bool moving)
         activated(z, t0, "one multi");
         return ZOK;
     }
-    rc = pub_lease_acquire(z->lease, z->zh);
+    rc = pub_lease_acquire(z->lease, z->zh, moving);
     if (rc == ZNODEEXISTS)
         return ZOK;
     if (rc != ZOK)
@@ -286,7 +286,8 @@ int pub_zk_lease_step(pub_zk *z, bool dirty)
     case PUB_LEASE_HAND_OVER:
         if (atomic_load(&z->handover) == 0) {
             wh_info(WH_AREA_ZK, "handing shard %s over: %s", z->pub->cfg.shard,
-                    ok ? "a move was asked" : why);
+                    seen.missed ? "a better candidate registered as we took it"
+                    : ok ? "a move was asked" : why);
             atomic_store(&z->handover, 1);
             pub_wake(z->pub);
         }

@@ -116,6 +116,39 @@ static void test_active(void)
     CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_DROP_MOVE);
 }
 
+/* pub-b took the vacant lease on a view without pub-a, which registered
+ * (healthy, better) before the lease node was created: pub-b's first round
+ * as active hands the shard over; not when the election saw pub-a, after a
+ * move, or in a later round. */
+static void test_missed(void)
+{
+    pub_lease_cand c[] = { { "pub-a", 10, true, false }, { "pub-b", 0, true, false } };
+    char *saw_b[] = { "pub-b" }, *saw_both[] = { "pub-a", "pub-b" };
+    pub_lease_view v = { .self = "pub-b", .self_healthy = true, .cands = c, .ncands = 2,
+                         .move_from = "", .move_to = "", .holder = "pub-b", .held = true,
+                         .active = true, .failback = true, .grace_ms = 3000,
+                         .fresh_take = true, .elected_on = saw_b, .nelected = 1 };
+    CHECK_EQ_INT(pub_lease_missed(&v), 0);
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_HAND_OVER);
+    v.elected_on = saw_both;
+    v.nelected = 2;
+    CHECK_EQ_INT(pub_lease_missed(&v), -1);   /* seen (say, holding off): its call */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.elected_on = saw_b;
+    v.nelected = 1;
+    v.fresh_take = false;                     /* a later round: failback's business */
+    CHECK_EQ_INT(pub_lease_decide(&v), PUB_LEASE_NONE);
+    v.fresh_take = true;
+    c[0].healthy = false;                     /* the newcomer is not healthy */
+    CHECK_EQ_INT(pub_lease_missed(&v), -1);
+    c[0].healthy = true;
+    v.move = true;                            /* a move is pending: it decides */
+    CHECK_EQ_INT(pub_lease_missed(&v), -1);
+    v.move = false;
+    v.active = false;
+    CHECK_EQ_INT(pub_lease_missed(&v), -1);
+}
+
 static void test_failback(void)
 {
     /* pub-b holds the lease since t=1000; preferred pub-a became healthy at t=2000. */
@@ -235,6 +268,7 @@ int main(void)
     test_move_vacant();
     test_active();
     test_failback();
+    test_missed();
     test_startup();
     test_next();
     CHECK_EQ_STR(pub_lease_action_name(PUB_LEASE_TAKE), "take");
